@@ -1,0 +1,38 @@
+# Everything runs inside .venv, made from the python3 on PATH.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# A stamp per install flavour, remade whenever pyproject.toml changes.
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: demo test lint bench fuzz clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(RUNTIME_STAMP)
+
+demo: $(RUNTIME_STAMP)
+	$(BIN)/python -m stepsched_cli.demo
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest tests stepsched_cli
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check stepsched_cli tests scripts
+	$(BIN)/ruff format --check stepsched_cli tests scripts
+	$(BIN)/mypy --strict stepsched_cli
+
+bench: $(DEV_STAMP)
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
