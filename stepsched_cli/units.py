@@ -1,0 +1,219 @@
+"""Units: optimizer steps and epochs, and how many steps an epoch has.
+
+A schedule in ``"epoch"`` mode is stepped once per epoch; the same schedule in
+``"step"`` mode is stepped once per optimizer step.  Given ``steps_per_epoch`` the two
+convert exactly in one direction (epoch -> step multiplies every position) and in the
+other only when every position falls on an epoch boundary; anything that cannot be
+exact raises :class:`ConversionError` instead of rounding.
+
+Example:
+    >>> epochs = StepSchedule(0.1, step_size=30, mode="epoch")
+    >>> to_mode(epochs, "step", steps_per_epoch=5005).step_size
+    150150
+    >>> steps_per_epoch(1_281_167, 256).steps_per_epoch
+    5005
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from stepsched_cli.errors import ConversionError, ScheduleError
+from stepsched_cli.schedule import Mode, StepSchedule, check_position
+from stepsched_cli.scheduler import SchedulerState
+
+AccumulationRounding = Literal["ceil", "floor"]
+
+
+def check_steps_per_epoch(value: object) -> int:
+    """Return ``value`` if it is a valid steps-per-epoch count (an integer >= 1)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScheduleError(f"steps_per_epoch must be an integer >= 1, got {value!r}")
+    return value
+
+
+def epochs_to_steps(epochs: int, steps_per_epoch: int) -> int:
+    """The optimizer step at which epoch ``epochs`` starts (always exact)."""
+    return check_position(epochs, "epoch") * check_steps_per_epoch(steps_per_epoch)
+
+
+def steps_to_epochs(steps: int, steps_per_epoch: int, what: str = "step") -> int:
+    """The epoch that starts at optimizer step ``steps``.
+
+    Raises:
+        ConversionError: ``steps`` falls inside an epoch, so no whole epoch matches it.
+    """
+    steps = check_position(steps, what)
+    epochs, remainder = divmod(steps, check_steps_per_epoch(steps_per_epoch))
+    if remainder:
+        raise ConversionError(
+            f"{what} {steps} falls inside epoch {epochs} ({remainder} steps in, with "
+            f"{steps_per_epoch} steps per epoch): it has no exact position in epochs"
+        )
+    return epochs
+
+
+def to_mode(schedule: StepSchedule, mode: Mode, steps_per_epoch: int) -> StepSchedule:
+    """Express ``schedule`` in ``mode`` ("step" or "epoch"), exactly or not at all.
+
+    Raises:
+        ConversionError: a boundary falls inside an epoch (step -> epoch), or the
+            schedule has a warmup, whose per-position ramp has no exact equivalent in
+            the other unit.
+    """
+    check_steps_per_epoch(steps_per_epoch)
+    if mode == schedule.mode:
+        return schedule
+    if schedule.warmup_steps:
+        raise ConversionError(
+            f"a warmup ramps once per {schedule.mode}; the same ramp has no exact form in "
+            f"{mode}s (warmup_steps={schedule.warmup_steps})"
+        )
+    if mode not in ("step", "epoch"):
+        raise ScheduleError(f"mode must be 'step' or 'epoch', got {mode!r}")
+
+    def convert(position: int, what: str) -> int:
+        if mode == "step":
+            return epochs_to_steps(position, steps_per_epoch)
+        return steps_to_epochs(position, steps_per_epoch, what)
+    if schedule.milestones is not None:
+        milestones = tuple(
+            convert(milestone, f"milestones[{index}]")
+            for index, milestone in enumerate(schedule.milestones)
+        )
+        return schedule.replace(milestones=milestones, mode=mode)
+    step_size = convert(cast(int, schedule.step_size), "step_size")
+    return schedule.replace(step_size=step_size, mode=mode)
+
+
+def convert_state(state: SchedulerState, mode: Mode, steps_per_epoch: int) -> SchedulerState:
+    """Express a scheduler state in ``mode``: its schedule and its position.
+
+    Raises:
+        ConversionError: as :func:`to_mode`, or the position falls inside an epoch.
+    """
+    schedule = to_mode(state.schedule, mode, steps_per_epoch)
+    if mode == state.schedule.mode:
+        position = state.position
+    elif mode == "step":
+        position = epochs_to_steps(state.position, steps_per_epoch)
+    else:
+        position = steps_to_epochs(state.position, steps_per_epoch, "the position (step)")
+    return SchedulerState(
+        schedule=schedule,
+        position=position,
+        order=state.order,
+        started=state.started,
+        group_initial_lrs=state.group_initial_lrs,
+        steps_per_epoch=steps_per_epoch,
+    )
+
+
+@dataclass(frozen=True)
+class StepsPerEpoch:
+    """How many optimizer steps one epoch takes, with the figures it came from.
+
+    Attributes:
+        samples_per_rank: Samples each rank sees: ``ceil(dataset_size / world_size)``
+            (a DistributedSampler pads the dataset to a multiple of the world size).
+        batches_per_rank: Loader batches per rank: ``ceil(samples / batch_size)``, or
+            ``floor`` with ``drop_last``.
+        steps_per_epoch: Optimizer steps: ``ceil(batches / grad_accum)`` (the last,
+            partial accumulation group still steps), or ``floor`` with
+            ``accumulation_rounding="floor"`` (as Hugging Face Trainer counts).
+    """
+
+    dataset_size: int
+    batch_size: int
+    world_size: int
+    grad_accum: int
+    drop_last: bool
+    accumulation_rounding: AccumulationRounding
+    samples_per_rank: int
+    batches_per_rank: int
+    steps_per_epoch: int
+
+
+def steps_per_epoch(
+    dataset_size: int,
+    batch_size: int,
+    world_size: int = 1,
+    grad_accum: int = 1,
+    *,
+    drop_last: bool = False,
+    accumulation_rounding: AccumulationRounding = "ceil",
+) -> StepsPerEpoch:
+    """Optimizer steps per epoch for a PyTorch-style data pipeline.
+
+    Models a ``DistributedSampler`` (each of ``world_size`` ranks gets
+    ``ceil(N / W)`` samples, padded), a ``DataLoader`` with per-rank ``batch_size``
+    (``ceil``, or ``floor`` with ``drop_last``) and gradient accumulation over
+    ``grad_accum`` batches.
+
+    Args:
+        dataset_size: Samples in the dataset, >= 1.
+        batch_size: Samples per batch on one rank, >= 1.
+        world_size: Data-parallel ranks, >= 1.
+        grad_accum: Batches per optimizer step, >= 1.
+        drop_last: The loader drops the last incomplete batch.
+        accumulation_rounding: ``"ceil"``: a final partial accumulation group still
+            steps the optimizer (a plain PyTorch loop that steps at the epoch's end);
+            ``"floor"``: it does not (Hugging Face Trainer's count).
+
+    Raises:
+        ScheduleError: an argument out of range, or an epoch with no optimizer step.
+
+    Example:
+        >>> steps_per_epoch(1_281_167, 32, world_size=8).steps_per_epoch
+        5005
+        >>> steps_per_epoch(1_281_167, 256, drop_last=True).steps_per_epoch
+        5004
+    """
+    for name, value in (
+        ("dataset_size", dataset_size),
+        ("batch_size", batch_size),
+        ("world_size", world_size),
+        ("grad_accum", grad_accum),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ScheduleError(f"{name} must be an integer >= 1, got {value!r}")
+    if accumulation_rounding not in ("ceil", "floor"):
+        raise ScheduleError(
+            f"accumulation_rounding must be 'ceil' or 'floor', got {accumulation_rounding!r}"
+        )
+    samples = -(-dataset_size // world_size)
+    batches = samples // batch_size if drop_last else -(-samples // batch_size)
+    if accumulation_rounding == "ceil":
+        steps = -(-batches // grad_accum)
+    else:
+        steps = batches // grad_accum
+    if steps < 1:
+        raise ScheduleError(
+            f"an epoch of {dataset_size} samples gives {batches} batches of {batch_size} per "
+            f"rank and {steps} optimizer steps with grad_accum {grad_accum}: the scheduler "
+            "would never step"
+        )
+    return StepsPerEpoch(
+        dataset_size=dataset_size,
+        batch_size=batch_size,
+        world_size=world_size,
+        grad_accum=grad_accum,
+        drop_last=drop_last,
+        accumulation_rounding=accumulation_rounding,
+        samples_per_rank=samples,
+        batches_per_rank=batches,
+        steps_per_epoch=steps,
+    )
+
+
+__all__ = [
+    "AccumulationRounding",
+    "StepsPerEpoch",
+    "check_steps_per_epoch",
+    "convert_state",
+    "epochs_to_steps",
+    "steps_per_epoch",
+    "steps_to_epochs",
+    "to_mode",
+]
