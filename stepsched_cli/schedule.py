@@ -32,7 +32,7 @@ import bisect
 import dataclasses
 import math
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -339,18 +339,11 @@ class StepSchedule:
         if self.milestones is not None:
             return len(self.milestones)
         floor_log2 = math.log2(self.min_lr) if self.min_lr > 0 else _UNDERFLOW_LOG2 + 5
-        estimate = (floor_log2 - math.log2(self.initial_lr)) / math.log2(self.gamma)
-        limit = max(1, math.ceil(estimate))
-
-        def at_floor(k: int) -> bool:
-            return scaled_power(self.initial_lr, self.gamma, k) <= self.min_lr
-
-        # The estimate is within a few decays; walk to the exact first k at the floor.
-        while limit > 1 and at_floor(limit - 1):
-            limit -= 1
-        while not at_floor(limit):
-            limit += 1
-        return limit
+        estimate = (floor_log2 - math.log2(self.initial_lr)) / _log2_intended(self.gamma)
+        return _first_true(
+            lambda k: scaled_power(self.initial_lr, self.gamma, k) <= self.min_lr,
+            max(1, math.ceil(estimate)),
+        )
 
     # -- boundaries ---------------------------------------------------------
 
@@ -407,15 +400,13 @@ class StepSchedule:
             )
         if threshold <= 0:
             return None
-        estimate = (math.log2(threshold) - math.log2(self.initial_lr)) / math.log2(self.gamma)
-        k = min(max(1, math.floor(estimate)), self._decay_limit)
-        while k > 1 and self.lr_after_decays(k - 1) < threshold:
-            k -= 1
-        while self.lr_after_decays(k) >= threshold:
-            if k >= self._decay_limit:
-                return None
-            k += 1
-        return self.boundary(k)
+        estimate = (math.log2(threshold) - math.log2(self.initial_lr)) / _log2_intended(self.gamma)
+        limit = self._decay_limit
+        k = _first_true(
+            lambda k: k >= limit or self.lr_after_decays(k) < threshold,
+            min(max(1, math.floor(estimate)), limit),
+        )
+        return self.boundary(k) if self.lr_after_decays(k) < threshold else None
 
     def segments(self, total: int | None = None, decays: int | None = None) -> Iterator[Segment]:
         """Yield the schedule as consecutive segments, lazily.
@@ -455,6 +446,44 @@ class StepSchedule:
         lr = self.lr_after_decays(decay_index)
         end = None if total is None else total - 1
         yield Segment(start, end, lr, lr)
+
+
+def _log2_intended(gamma: float) -> float:
+    """log2 of the decimal ``gamma`` stands for, accurate even for gamma just below 1."""
+    exact = intended_value(gamma)
+    return math.log1p(float(exact - 1)) / math.log(2)
+
+
+def _first_true(predicate: Callable[[int], bool], guess: int) -> int:
+    """The least k >= 1 with ``predicate(k)`` true, for a monotone predicate.
+
+    Gallops outwards from ``guess`` to bracket the answer, then bisects, so a guess that
+    is off by d costs about ``2 * log2(d)`` evaluations.
+    """
+    if predicate(guess):
+        low, high, stride = guess, guess, 1
+        while low > 1:
+            low = max(1, high - stride)
+            if not predicate(low):
+                break
+            high, stride = low, stride * 2
+        else:
+            return 1
+    else:
+        low, stride = guess, 1
+        while True:
+            high = low + stride
+            if predicate(high):
+                break
+            low, stride = high, stride * 2
+    # predicate(low) is false and predicate(high) is true.
+    while high - low > 1:
+        middle = (low + high) // 2
+        if predicate(middle):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def _check_milestones(milestones: object) -> tuple[int, ...]:

@@ -102,8 +102,7 @@ class SchedulerState:
     def group_lrs(self) -> tuple[float, ...]:
         """The current lr of every driven parameter group."""
         return tuple(
-            0.0 if group is None else group.lr_at(self.position)
-            for group in self.group_schedules
+            0.0 if group is None else group.lr_at(self.position) for group in self.group_schedules
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,7 +130,7 @@ class SchedulerState:
             "steps_per_epoch": self.steps_per_epoch,
             "param_groups": [
                 {"initial_lr": initial_lr, "lr": lr}
-                for initial_lr, lr in zip(self.group_initial_lrs, self.group_lrs)
+                for initial_lr, lr in zip(self.group_initial_lrs, self.group_lrs, strict=True)
             ],
         }
 
@@ -193,6 +192,15 @@ class StepScheduler:
     Raises:
         ScheduleError: an invalid parameter (a ``ValueError``).
     """
+
+    _state: SchedulerState
+    _position: int
+    _started: bool
+    _group_initial_lrs: tuple[float, ...]
+    _group_schedules: tuple[StepSchedule | None, ...]
+    _lr: float
+    _group_lrs: list[float]
+    _next_change: float
 
     def __init__(
         self,
@@ -258,7 +266,7 @@ class StepScheduler:
         )
         self._set_state(state)
         if optimizer is not None:
-            for group, initial_lr in zip(optimizer.param_groups, group_initial_lrs):
+            for group, initial_lr in zip(optimizer.param_groups, group_initial_lrs, strict=True):
                 group.setdefault("initial_lr", initial_lr)
 
     # -- queries ------------------------------------------------------------
@@ -313,7 +321,6 @@ class StepScheduler:
         self._group_lrs = [
             0.0 if group is None else group.lr_at(position) for group in self._group_schedules
         ]
-        self._next_change: float
         if position < schedule.warmup_steps:
             self._next_change = position + 1
         else:
@@ -322,7 +329,14 @@ class StepScheduler:
 
     def _apply(self) -> None:
         if self._optimizer is not None:
-            for group, lr in zip(self._optimizer.param_groups, self._group_lrs):
+            groups = self._optimizer.param_groups
+            if len(groups) != len(self._group_lrs):
+                raise ScheduleError(
+                    f"the optimizer now has {len(groups)} param_groups but had "
+                    f"{len(self._group_lrs)} when the scheduler was attached; create the "
+                    "scheduler after the last add_param_group()"
+                )
+            for group, lr in zip(groups, self._group_lrs, strict=True):
                 group["lr"] = lr
         if self._on_lr is not None:
             self._on_lr(self._lr)
@@ -481,8 +495,8 @@ def _parse_state(data: object) -> SchedulerState:
         raise StateError(f"a state must be a JSON object, got {type(data).__name__}")
     if data.get("format") != STATE_FORMAT:
         raise StateError(f"field 'format' must be {STATE_FORMAT!r}, got {data.get('format')!r}")
-    if "version" in data and data["version"] != STATE_VERSION:
-        version = data["version"]
+    version = data.get("version", STATE_VERSION)
+    if isinstance(version, bool) or version != STATE_VERSION:
         if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
             raise StateError(
                 f"field 'version' is {version}, newer than this stepsched understands "

@@ -77,6 +77,7 @@ def to_mode(schedule: StepSchedule, mode: Mode, steps_per_epoch: int) -> StepSch
         if mode == "step":
             return epochs_to_steps(position, steps_per_epoch)
         return steps_to_epochs(position, steps_per_epoch, what)
+
     if schedule.milestones is not None:
         milestones = tuple(
             convert(milestone, f"milestones[{index}]")
@@ -184,10 +185,7 @@ def steps_per_epoch(
         )
     samples = -(-dataset_size // world_size)
     batches = samples // batch_size if drop_last else -(-samples // batch_size)
-    if accumulation_rounding == "ceil":
-        steps = -(-batches // grad_accum)
-    else:
-        steps = batches // grad_accum
+    steps = -(-batches // grad_accum) if accumulation_rounding == "ceil" else batches // grad_accum
     if steps < 1:
         raise ScheduleError(
             f"an epoch of {dataset_size} samples gives {batches} batches of {batch_size} per "

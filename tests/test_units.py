@@ -1,0 +1,190 @@
+"""Steps <-> epochs, and steps per epoch from the data pipeline."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stepsched_cli.errors import ConversionError, ScheduleError
+from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.scheduler import SchedulerState
+from stepsched_cli.units import (
+    convert_state,
+    epochs_to_steps,
+    steps_per_epoch,
+    steps_to_epochs,
+    to_mode,
+)
+
+
+def test_epoch_schedule_in_steps_is_exact() -> None:
+    epochs = StepSchedule(0.1, step_size=30, mode="epoch")
+    steps = to_mode(epochs, "step", 5005)
+    assert (steps.step_size, steps.mode) == (150_150, "step")
+    for epoch in (0, 29, 30, 59, 60, 1000):
+        for offset in (0, 1, 5004):
+            assert steps.lr_at(epoch * 5005 + offset) == epochs.lr_at(epoch)
+
+
+def test_milestones_convert_both_ways() -> None:
+    epochs = StepSchedule(0.1, milestones=(30, 80), mode="epoch")
+    steps = to_mode(epochs, "step", 100)
+    assert steps.milestones == (3000, 8000)
+    assert to_mode(steps, "epoch", 100) == epochs
+
+
+def test_same_mode_is_unchanged() -> None:
+    schedule = StepSchedule(0.1)
+    assert to_mode(schedule, "step", 7) is schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        (
+            StepSchedule(0.1, step_size=45),
+            "step_size 45 falls inside epoch 0 .45 steps in, with 100",
+        ),
+        (StepSchedule(0.1, milestones=(100, 250)), r"milestones\[1\] 250 falls inside epoch 2"),
+        (StepSchedule(0.1, step_size=100, warmup_steps=100), "a warmup ramps once per step"),
+    ],
+)
+def test_inexact_conversions_are_refused(schedule: StepSchedule, message: str) -> None:
+    with pytest.raises(ConversionError, match=message):
+        to_mode(schedule, "epoch", 100)
+
+
+def test_state_position_converts() -> None:
+    state = SchedulerState(StepSchedule(0.1, step_size=3, mode="epoch"), position=4)
+    in_steps = convert_state(state, "step", 10)
+    assert (in_steps.position, in_steps.schedule.step_size, in_steps.steps_per_epoch) == (
+        40,
+        30,
+        10,
+    )
+    assert in_steps.lr == state.lr
+    assert convert_state(in_steps, "epoch", 10).position == 4
+    with pytest.raises(ConversionError, match="the position .step. 41 falls inside epoch 4"):
+        convert_state(SchedulerState(in_steps.schedule, position=41), "epoch", 10)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.0, "5"])
+def test_steps_per_epoch_must_be_a_positive_int(bad: object) -> None:
+    with pytest.raises(ScheduleError, match="steps_per_epoch must be an integer >= 1"):
+        epochs_to_steps(1, bad)  # type: ignore[arg-type]
+
+
+def test_position_helpers() -> None:
+    assert epochs_to_steps(3, 5005) == 15015
+    assert steps_to_epochs(15015, 5005) == 3
+    with pytest.raises(ConversionError, match="step 15016 falls inside epoch 3 .1 steps in"):
+        steps_to_epochs(15016, 5005)
+
+
+# -- steps per epoch -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"dataset_size": 1_281_167, "batch_size": 256}, 5005),
+        ({"dataset_size": 1_281_167, "batch_size": 256, "drop_last": True}, 5004),
+        ({"dataset_size": 1_281_167, "batch_size": 32, "world_size": 8}, 5005),
+        ({"dataset_size": 1_281_167, "batch_size": 32, "world_size": 8, "grad_accum": 4}, 1252),
+        (
+            {
+                "dataset_size": 1_281_167,
+                "batch_size": 32,
+                "world_size": 8,
+                "grad_accum": 4,
+                "accumulation_rounding": "floor",
+            },
+            1251,
+        ),
+        ({"dataset_size": 50_000, "batch_size": 128}, 391),
+        ({"dataset_size": 10, "batch_size": 3, "world_size": 4}, 1),
+    ],
+)
+def test_steps_per_epoch_table(kwargs: dict[str, object], expected: int) -> None:
+    assert steps_per_epoch(**kwargs).steps_per_epoch == expected  # type: ignore[arg-type]
+
+
+def test_steps_per_epoch_intermediate_figures() -> None:
+    result = steps_per_epoch(1_281_167, 32, world_size=8, grad_accum=4)
+    assert (result.samples_per_rank, result.batches_per_rank, result.steps_per_epoch) == (
+        160_146,
+        5005,
+        1252,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"dataset_size": 0, "batch_size": 1}, "dataset_size must be an integer >= 1, got 0"),
+        ({"dataset_size": 10, "batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+        ({"dataset_size": 10, "batch_size": 2, "world_size": True}, "world_size must be"),
+        (
+            {"dataset_size": 10, "batch_size": 20, "drop_last": True},
+            "the scheduler would never step",
+        ),
+        (
+            {
+                "dataset_size": 10,
+                "batch_size": 1,
+                "grad_accum": 20,
+                "accumulation_rounding": "floor",
+            },
+            "the scheduler would never step",
+        ),
+        (
+            {"dataset_size": 10, "batch_size": 1, "accumulation_rounding": "up"},
+            "accumulation_rounding",
+        ),
+    ],
+)
+def test_steps_per_epoch_refuses_bad_input(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ScheduleError, match=message):
+        steps_per_epoch(**kwargs)  # type: ignore[arg-type]
+
+
+def simulate(n: int, batch: int, world: int, accum: int, drop_last: bool, floor: bool) -> int:
+    """Count optimizer steps on rank 0 by walking a padded sampler and a loader."""
+    per_rank = list(range(0, -(-n // world) * world, world))  # rank 0's padded indices
+    batches = [per_rank[i : i + batch] for i in range(0, len(per_rank), batch)]
+    if drop_last and batches and len(batches[-1]) < batch:
+        batches.pop()
+    steps = pending = 0
+    for _ in batches:
+        pending += 1
+        if pending == accum:
+            steps, pending = steps + 1, 0
+    if pending and not floor:
+        steps += 1
+    return steps
+
+
+@given(
+    n=st.integers(1, 3000),
+    batch=st.integers(1, 64),
+    world=st.integers(1, 8),
+    accum=st.integers(1, 8),
+    drop_last=st.booleans(),
+    floor=st.booleans(),
+)
+def test_steps_per_epoch_matches_a_simulated_pipeline(
+    n: int, batch: int, world: int, accum: int, drop_last: bool, floor: bool
+) -> None:
+    expected = simulate(n, batch, world, accum, drop_last, floor)
+    rounding = "floor" if floor else "ceil"
+    if expected == 0:
+        with pytest.raises(ScheduleError):
+            steps_per_epoch(
+                n, batch, world, accum, drop_last=drop_last, accumulation_rounding=rounding
+            )
+    else:
+        result = steps_per_epoch(
+            n, batch, world, accum, drop_last=drop_last, accumulation_rounding=rounding
+        )
+        assert result.steps_per_epoch == expected
