@@ -21,7 +21,8 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(RUNTIME_STAMP)
 
 demo: $(RUNTIME_STAMP)
-	$(BIN)/python -m stepsched_cli.demo
+	$(BIN)/stepsched table --lr 0.1 --step-size 30
+	$(BIN)/stepsched plot --lr 0.1 --step-size 30 --total 120 -o lr.png
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests stepsched_cli

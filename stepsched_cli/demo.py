@@ -15,7 +15,9 @@ def main() -> None:
     scheduler = StepScheduler.from_schedule(schedule)
     for _ in range(45):
         scheduler.step()
-    print(f"after 45 scheduler.step() calls: position {scheduler.position}, lr {scheduler.get_lr()!r}")
+    print(
+        f"after 45 scheduler.step() calls: position {scheduler.position}, lr {scheduler.get_lr()!r}"
+    )
     print(f"state_dict: {scheduler.state_dict()}")
 
 

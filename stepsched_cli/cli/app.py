@@ -1,0 +1,164 @@
+"""The ``stepsched`` application: commands, ``--version``, and errors turned into exit codes.
+
+Exit codes: 0 success; 1 an invalid file or a failed check (any
+:class:`~stepsched_cli.errors.StepschedError`); 2 a usage error (bad option value,
+unknown option, unsupported extension).  Every error is one line on stderr,
+``stepsched: error: ...``; no traceback reaches the user (set ``STEPSCHED_DEBUG=1``
+to see one for an unexpected error).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+
+# Typer >= 0.28 vendors click as typer._click; the version is pinned below 0.29.
+from typer._click import exceptions as click_exceptions
+from typer.core import TyperGroup
+
+from stepsched_cli import __version__
+from stepsched_cli.cli import plan, plot_cmd, state_cmds
+from stepsched_cli.cli.output import print_error
+from stepsched_cli.errors import StepschedError
+
+PROGRAM = "stepsched"
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+DEBUG_VARIABLE = "STEPSCHED_DEBUG"
+
+
+class StepschedGroup(TyperGroup):
+    """The command group, running every command under one error policy.
+
+    Click's own standalone handling prints usage errors as a box; here every error,
+    whether raised by click or by the library, becomes one line and an exit code,
+    the same under ``CliRunner`` as from the shell.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        code = run_guarded(
+            lambda: super(StepschedGroup, self).main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        )
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def run_guarded(invoke: Any) -> int:
+    """Run ``invoke()`` (a click ``main`` in non-standalone mode) and return its exit code."""
+    try:
+        result = invoke()
+        return result if isinstance(result, int) and not isinstance(result, bool) else EXIT_OK
+    except click_exceptions.NoArgsIsHelpError as error:
+        error.show()
+        return EXIT_USAGE
+    except click_exceptions.UsageError as error:
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+        print_error(_one_line(error.format_message()) + hint)
+        return EXIT_USAGE
+    except click_exceptions.ClickException as error:
+        print_error(_one_line(error.format_message()))
+        return error.exit_code
+    except typer.Abort:
+        print_error("aborted")
+        return EXIT_INVALID
+    except StepschedError as error:
+        print_error(_one_line(str(error)))
+        return EXIT_INVALID
+    except OSError as error:
+        if error.errno == errno.EPIPE:
+            _silence_stdout()
+            return EXIT_INVALID
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        print_error(_one_line(f"{error.strerror or error}"))
+        return EXIT_INVALID
+    except Exception as error:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        print_error(
+            f"internal error: {type(error).__name__}: {_one_line(str(error))} "
+            f"(please report it; {DEBUG_VARIABLE}=1 shows the traceback)"
+        )
+        return EXIT_INVALID
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (``stepsched table | head``), keep Python's exit flush quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+app = typer.Typer(
+    name=PROGRAM,
+    cls=StepschedGroup,
+    help="Exact step-decay learning-rate schedules: plan them, plot them, inspect and "
+    "convert scheduler state.",
+    epilog="Example: stepsched table --lr 0.1 --step-size 30",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"{PROGRAM} {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Exact step-decay learning-rate schedules: lr(t) = initial_lr * gamma ** (t // step_size).
+
+    Plan a schedule (table, at, boundaries, plot), and create, inspect, validate and
+    convert scheduler state files.
+    """
+
+
+plan.register(app)
+plot_cmd.register(app)
+state_cmds.register(app)
+
+
+def main() -> None:
+    """The ``stepsched`` console script and ``python -m stepsched_cli``."""
+    app(prog_name=PROGRAM)

@@ -1,0 +1,320 @@
+"""State file commands: ``init``, ``inspect``, ``validate`` and ``convert``.
+
+Reading and writing go through :mod:`stepsched_cli.cli.sources`, the format
+registry, so formats added there are accepted by every command here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from itertools import islice
+from typing import Annotated, Any
+
+import typer
+
+from stepsched_cli.cli import sources
+from stepsched_cli.cli.options import (
+    ForceFlag,
+    JsonFlag,
+    OutputFile,
+    Plan,
+    ScheduleOptions,
+    resolve_plan,
+    schedule_options,
+    usage_error,
+)
+from stepsched_cli.cli.output import (
+    describe_schedule,
+    format_number,
+    print_error,
+    print_fields,
+    print_json,
+    print_lines,
+    print_message,
+)
+from stepsched_cli.errors import StepschedError
+from stepsched_cli.schedule import Mode
+from stepsched_cli.scheduler import SchedulerState
+from stepsched_cli.state import OutputExistsError, atomic_write
+from stepsched_cli.units import convert_state
+
+UPCOMING_DECAYS = 3
+
+INIT_EPILOG = """\
+Examples:
+
+  stepsched init --lr 0.1 --step-size 30 -o run.json
+
+  stepsched init --lr 0.1 --step-size 30 --mode epoch --steps-per-epoch 5005 -o run.json
+"""
+
+INSPECT_EPILOG = """\
+Examples:
+
+  stepsched inspect run.json
+
+  stepsched inspect run.json --json
+"""
+
+VALIDATE_EPILOG = """\
+Examples:
+
+  stepsched validate run.json
+
+  stepsched validate runs/*.json --json
+"""
+
+CONVERT_EPILOG = """\
+Examples:
+
+  stepsched convert run.json --mode step --steps-per-epoch 5005 -o run-steps.json
+
+  stepsched convert run.json --mode epoch -o run.json --force
+"""
+
+FromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        metavar="FORMAT",
+        help="Read the file as this format instead of detecting it (known: stepsched).",
+        show_default=False,
+    ),
+]
+InputFile = Annotated[
+    str, typer.Argument(metavar="FILE", help="A state file; - reads stdin.", show_default=False)
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the state file commands to ``app``."""
+    app.command("init", epilog=INIT_EPILOG)(init)
+    app.command("inspect", epilog=INSPECT_EPILOG)(inspect_state)
+    app.command("validate", epilog=VALIDATE_EPILOG)(validate)
+    app.command("convert", epilog=CONVERT_EPILOG)(convert)
+
+
+def _check_format(option: str, name: str | None, known: dict[str, Any]) -> None:
+    if name is not None and name not in known:
+        raise usage_error(option, f"unknown format {name!r} (known: {', '.join(known)})")
+
+
+def write_output(path: str, data: bytes, *, force: bool) -> None:
+    """Write ``data`` to ``path`` atomically (``-``: stdout); refuse to overwrite without force.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``force`` is false; the message says so.
+    """
+    if path == sources.STDIN:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        atomic_write(path, data, overwrite=force)
+    except OutputExistsError as error:
+        raise OutputExistsError(f"{error} (use --force to replace it)") from None
+
+
+def _describe_position(state: SchedulerState, position: int) -> str:
+    unit = state.schedule.mode
+    text = f"{unit} {position}"
+    per_epoch = state.steps_per_epoch
+    if per_epoch is not None:
+        if unit == "step":
+            text += f" (epoch {position // per_epoch}, step {position % per_epoch} of {per_epoch})"
+        else:
+            text += f" (step {position * per_epoch})"
+    return text
+
+
+# -- init --------------------------------------------------------------------
+
+
+@schedule_options
+def init(schedule: ScheduleOptions, output: OutputFile, force: ForceFlag = False) -> None:
+    """Write a new state file at position 0 for the schedule.
+
+    An existing file is kept unless --force is given.  With --state, the new file
+    follows that file's schedule from position 0.
+    """
+    plan: Plan = resolve_plan(schedule)
+    state = SchedulerState(schedule=plan.schedule, steps_per_epoch=plan.steps_per_epoch)
+    write_output(output, sources.dump_state(state), force=force)
+    if output != sources.STDIN:
+        print_message(f"wrote {output}: {describe_schedule(plan.schedule)}, at {plan.mode} 0")
+
+
+# -- inspect -----------------------------------------------------------------
+
+
+def inspect_record(loaded: sources.LoadedState) -> dict[str, Any]:
+    """The JSON of ``inspect``: where the run is, its lrs and its next decay.
+
+    ``lrs`` and ``initial_lrs`` list every parameter group (just the schedule's lr when
+    the state has none); ``lr``, ``initial_lr`` and ``next_lr`` are the first group's.
+    """
+    state = loaded.state
+    schedule = state.schedule
+    position = state.position
+    groups = state.group_schedules
+    initial_lrs = list(state.group_initial_lrs) or [schedule.initial_lr]
+    lrs = list(state.group_lrs) or [state.lr]
+    following = schedule.next_boundary(position)
+    next_lrs: list[float] | None = None
+    if following is not None:
+        if groups:
+            next_lrs = [0.0 if group is None else group.lr_at(following) for group in groups]
+        else:
+            next_lrs = [schedule.lr_at(following)]
+    decay: dict[str, Any] = (
+        {"milestones": list(schedule.milestones)}
+        if schedule.milestones is not None
+        else {"step_size": schedule.step_size}
+    )
+    return {
+        "file": loaded.source,
+        "format": loaded.format,
+        "step": position,
+        "mode": schedule.mode,
+        "lr": lrs[0],
+        "lrs": lrs,
+        "initial_lr": initial_lrs[0],
+        "initial_lrs": initial_lrs,
+        "gamma": schedule.gamma,
+        **decay,
+        "warmup_steps": schedule.warmup_steps,
+        "warmup_start_lr": schedule.warmup_start_lr,
+        "min_lr": schedule.min_lr,
+        "steps_per_epoch": state.steps_per_epoch,
+        "next_boundary": following,
+        "next_lr": None if next_lrs is None else next_lrs[0],
+        "next_lrs": next_lrs,
+    }
+
+
+def inspect_state(file: InputFile, json_output: JsonFlag = False, from_: FromOption = None) -> None:
+    """Show where a run is: its position, lr, next decay and the decays after it."""
+    _check_format("--from", from_, sources.READERS)
+    loaded = sources.load_state(file, format=from_)
+    record = inspect_record(loaded)
+    if json_output:
+        print_json(record)
+        return
+    state = loaded.state
+    schedule = state.schedule
+    unit = schedule.mode
+    fields = [
+        ("file", f"{loaded.source} ({loaded.format} format)"),
+        ("schedule", describe_schedule(schedule)),
+        ("position", _describe_position(state, state.position)),
+        ("lr", " ".join(format_number(lr) for lr in record["lrs"])),
+    ]
+    following = record["next_boundary"]
+    if following is None:
+        fields.append(("next decay", "none: the lr stays at this value"))
+    else:
+        next_lrs = " ".join(format_number(lr) for lr in record["next_lrs"])
+        fields.append(
+            ("next decay", f"{unit} {following} (in {following - state.position}): lr {next_lrs}")
+        )
+        later = list(islice(schedule.boundaries(following + 1), UPCOMING_DECAYS))
+        if later:
+            fields.append(
+                (
+                    "then",
+                    ", ".join(
+                        f"{unit} {position}: {format_number(schedule.lr_at(position))}"
+                        for position in later
+                    ),
+                )
+            )
+    print_fields(fields)
+
+
+# -- validate ----------------------------------------------------------------
+
+
+def validate(
+    files: Annotated[
+        list[str],
+        typer.Argument(metavar="FILE...", help="State files; - reads stdin.", show_default=False),
+    ],
+    json_output: JsonFlag = False,
+    from_: FromOption = None,
+) -> None:
+    """Check state files: exit 0 when every one is valid, 1 otherwise.
+
+    Each invalid file gets one line on stderr saying what is wrong and where.
+    """
+    _check_format("--from", from_, sources.READERS)
+    results: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            loaded = sources.load_state(path, format=from_)
+        except StepschedError as error:
+            results.append({"file": path, "valid": False, "format": None, "error": str(error)})
+        else:
+            results.append({"file": path, "valid": True, "format": loaded.format, "error": None})
+    if json_output:
+        print_json(results)
+    else:
+        print_lines(f"{result['file']}: ok" for result in results if result["valid"])
+    for result in results:
+        if not result["valid"]:
+            print_error(str(result["error"]))
+    if not all(result["valid"] for result in results):
+        raise typer.Exit(1)
+
+
+# -- convert -----------------------------------------------------------------
+
+
+def convert(
+    file: InputFile,
+    output: OutputFile,
+    mode: Annotated[
+        Mode | None,
+        typer.Option("--mode", help="Express the state in steps or epochs.", show_default=False),
+    ] = None,
+    steps_per_epoch: Annotated[
+        int | None,
+        typer.Option(
+            "--steps-per-epoch",
+            min=1,
+            help="Optimizer steps per epoch (default: the file's, if it records one).",
+            show_default=False,
+        ),
+    ] = None,
+    to: Annotated[
+        str,
+        typer.Option("--to", metavar="FORMAT", help="The output format (known: stepsched)."),
+    ] = sources.NATIVE_FORMAT,
+    from_: FromOption = None,
+    force: ForceFlag = False,
+) -> None:
+    """Convert a state file between steps and epochs, or to another format.
+
+    Epoch to step is always exact; step to epoch is refused when a boundary or the
+    position falls inside an epoch.  The write is atomic, and converting a file onto
+    itself (with --force) is safe.
+    """
+    _check_format("--from", from_, sources.READERS)
+    _check_format("--to", to, sources.WRITERS)
+    loaded = sources.load_state(file, format=from_)
+    state = loaded.state
+    per_epoch = steps_per_epoch if steps_per_epoch is not None else state.steps_per_epoch
+    if mode is not None and mode != state.schedule.mode:
+        if per_epoch is None:
+            raise usage_error(
+                "--steps-per-epoch",
+                f"converting {state.schedule.mode}s to {mode}s needs --steps-per-epoch "
+                f"({loaded.source} does not record it)",
+            )
+        state = convert_state(state, mode, per_epoch)
+    elif per_epoch != state.steps_per_epoch:
+        state = dataclasses.replace(state, steps_per_epoch=per_epoch)
+    write_output(output, sources.dump_state(state, to), force=force)
+    if output != sources.STDIN:
+        where = _describe_position(state, state.position)
+        print_message(f"wrote {output}: {state.schedule.mode} mode, at {where}")
