@@ -1,0 +1,1 @@
+"""Readers for files written by other tools (torch checkpoints), importing only the stdlib."""

@@ -1,0 +1,721 @@
+"""Read the pickle inside a torch checkpoint without executing it and without torch.
+
+A pickle is a small program: its ``GLOBAL``/``STACK_GLOBAL`` opcodes import any
+callable and ``REDUCE`` calls it, so loading an untrusted checkpoint with :mod:`pickle`
+runs whatever its author wanted.  :class:`RestrictedUnpickler` resolves a global only
+when it is on a short allowlist of inert types, and even those are replaced by stand-ins
+written here: ``collections.OrderedDict`` becomes :class:`PickledOrderedDict`, torch's
+tensor rebuild functions return a :class:`TensorStub` that records shape and dtype and
+never touches tensor bytes, and ``argparse.Namespace`` or numpy values become
+:class:`InertObject` records.  Any other global raises
+:class:`~stepsched_cli.formats.errors.UnsafeCheckpointError` naming it.
+
+Before a single opcode runs, :func:`safe_loads` walks the opcodes with
+:mod:`pickletools` to reject what the C unpickler would otherwise trust: declared
+lengths longer than the data (``BINUNICODE8`` claiming 2**40 bytes), memo indices that
+would make it allocate gigabytes, and opcodes torch never writes.  After loading, the
+nesting depth is checked without recursion.  Every failure is a
+:class:`~stepsched_cli.formats.errors.CheckpointError` with a one-line message.
+
+Example:
+    >>> import pickle
+    >>> from collections import OrderedDict
+    >>> data = pickle.dumps({"sched": OrderedDict(last_epoch=3)}, protocol=2)
+    >>> loaded = safe_loads(data, source="ckpt.pt")
+    >>> type(loaded["sched"]).__name__, dict(loaded["sched"])
+    ('PickledOrderedDict', {'last_epoch': 3})
+    >>> safe_loads(pickle.dumps(print), source="ckpt.pt")
+    Traceback (most recent call last):
+    ...
+    stepsched_cli.formats.errors.UnsafeCheckpointError: refusing to load 'ckpt.pt': its \
+pickle references builtins.print, which is not on the allowlist of inert types
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import pickletools
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import IO, Any, ClassVar
+
+from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
+
+__all__ = [
+    "MAX_NESTING_DEPTH",
+    "MAX_PICKLE_BYTES",
+    "InertObject",
+    "PickleStream",
+    "PickledCounter",
+    "PickledOrderedDict",
+    "RestrictedUnpickler",
+    "StorageStub",
+    "StorageType",
+    "TensorStub",
+    "TensorType",
+    "TorchDevice",
+    "TorchDtype",
+    "safe_loads",
+]
+
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+"""The largest pickle stream read, in bytes (checkpoint pickles are KBs to a few MB)."""
+
+MAX_NESTING_DEPTH = 200
+"""The deepest nesting of containers accepted in a loaded pickle."""
+
+_STREAM_CHUNK = 64 * 1024
+
+
+# --- inert stand-ins ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TorchDtype:
+    """A torch dtype global such as ``torch.float32``, by name (``"float32"``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StorageType:
+    """A torch storage class such as ``torch.FloatStorage``, by element dtype."""
+
+    dtype: str
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """A tensor class named in a pickle (``torch.Tensor`` or ``torch.nn.Parameter``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class TorchDevice:
+    """A ``torch.device`` value: its type (``"cpu"``, ``"cuda"``) and optional index."""
+
+    type: str
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class StorageStub:
+    """A tensor storage named by a pickle's persistent id; its bytes are never read.
+
+    Attributes:
+        dtype: Element dtype name, e.g. ``"float32"``.
+        key: The storage's key: the zip member ``data/<key>``, or a legacy root key.
+        location: Device tag recorded by torch, e.g. ``"cpu"`` or ``"cuda:0"``.
+        numel: Number of elements in the storage.
+    """
+
+    dtype: str
+    key: str
+    location: str
+    numel: int
+
+
+@dataclass(frozen=True)
+class TensorStub:
+    """A tensor in a checkpoint, described without reading its values.
+
+    Attributes:
+        shape: Size of each dimension; ``()`` for a 0-dim (scalar) tensor.
+        stride: Stride of each dimension, in elements.
+        dtype: Element dtype name, e.g. ``"float32"``.
+        storage_key: Key of the storage holding the values.
+        storage_offset: Offset of the first element in the storage, in elements.
+        device: Device tag recorded by torch, e.g. ``"cpu"``.
+        requires_grad: Whether the tensor required gradients when saved.
+        is_parameter: Whether it was saved as an ``nn.Parameter``.
+
+    Example:
+        >>> stub = TensorStub((), (), "float32", "0", 0, "cpu")
+        >>> stub.is_scalar, stub.numel
+        (True, 1)
+        >>> stub
+        TensorStub(shape=(), dtype=float32, device=cpu, value unknown)
+    """
+
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    dtype: str
+    storage_key: str
+    storage_offset: int
+    device: str
+    requires_grad: bool = False
+    is_parameter: bool = False
+
+    @property
+    def is_scalar(self) -> bool:
+        """True for a 0-dim tensor, such as an lr saved as ``torch.tensor(0.1)``."""
+        return self.shape == ()
+
+    @property
+    def numel(self) -> int:
+        """The number of elements (1 for a 0-dim tensor)."""
+        count = 1
+        for size in self.shape:
+            count *= size
+        return count
+
+    def __repr__(self) -> str:
+        kind = "Parameter" if self.is_parameter else "TensorStub"
+        return (
+            f"{kind}(shape={self.shape}, dtype={self.dtype}, device={self.device}, value unknown)"
+        )
+
+
+class InertObject:
+    """Stands in for an allowlisted plain object (``argparse.Namespace``, numpy values).
+
+    It records what the pickle passed, and nothing it holds is ever called.
+
+    Attributes:
+        type_name: The fully qualified name the pickle used, e.g. ``"argparse.Namespace"``.
+        args: Positional arguments the pickle constructed it with.
+        state: The state the pickle's ``BUILD`` opcode supplied, or ``None``.
+    """
+
+    type_name: ClassVar[str] = "object"
+    args: tuple[object, ...]
+    state: object
+
+    def __new__(cls, *args: object) -> InertObject:
+        instance = super().__new__(cls)
+        instance.args = args
+        instance.state = None
+        return instance
+
+    def __setstate__(self, state: object) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"InertObject({self.type_name}, args={self.args!r}, state={self.state!r})"
+
+
+_INERT_TYPES: dict[str, type[InertObject]] = {}
+
+
+def _inert_type(type_name: str) -> type[InertObject]:
+    """Return the InertObject subclass for ``type_name`` (``NEWOBJ`` needs a class)."""
+    if type_name not in _INERT_TYPES:
+        namespace = {"type_name": type_name, "__module__": __name__}
+        _INERT_TYPES[type_name] = type(type_name.rsplit(".", 1)[-1], (InertObject,), namespace)
+    return _INERT_TYPES[type_name]
+
+
+class _GuardedAttributes:
+    """Accept the pickle ``BUILD`` opcode only for attribute names that shadow nothing."""
+
+    def __setstate__(self, state: object) -> None:
+        # torch's state_dict() is an OrderedDict carrying a `_metadata` attribute, which
+        # arrives through BUILD.  Names that would shadow a method are refused, so a
+        # crafted pickle cannot replace, say, `items` on the object we hand back.
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError(
+                f"BUILD state for {type(self).__name__} must be a dict, got {type(state).__name__}"
+            )
+        for name, value in state.items():
+            if not isinstance(name, str) or name.startswith("__") or hasattr(type(self), name):
+                raise pickle.UnpicklingError(
+                    f"BUILD may not set attribute {name!r} on {type(self).__name__}"
+                )
+            self.__dict__[name] = value
+
+
+class PickledOrderedDict(_GuardedAttributes, collections.OrderedDict[Any, Any]):
+    """An ``OrderedDict`` read from a pickle; torch's ``_metadata`` is kept as an attribute."""
+
+
+class PickledCounter(_GuardedAttributes, collections.Counter[Any]):
+    """A ``Counter`` read from a pickle, such as MultiStepLR's ``milestones``."""
+
+
+# --- allowlisted callables -------------------------------------------------------------
+
+
+def _ints(value: object, what: str) -> tuple[int, ...]:
+    if not isinstance(value, tuple | list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) for item in value
+    ):
+        raise pickle.UnpicklingError(f"{what} must be a tuple of ints, got {value!r:.80}")
+    return tuple(value)
+
+
+def _storage(value: object) -> StorageStub:
+    if not isinstance(value, StorageStub):
+        raise pickle.UnpicklingError(
+            f"tensor storage must come from a persistent id, got {type(value).__name__}"
+        )
+    return value
+
+
+def _rebuild_tensor(
+    storage: object, storage_offset: object, size: object, stride: object
+) -> TensorStub:
+    stub = _storage(storage)
+    if not isinstance(storage_offset, int):
+        raise pickle.UnpicklingError(f"storage_offset must be an int, got {storage_offset!r:.80}")
+    return TensorStub(
+        shape=_ints(size, "tensor size"),
+        stride=_ints(stride, "tensor stride"),
+        dtype=stub.dtype,
+        storage_key=stub.key,
+        storage_offset=storage_offset,
+        device=stub.location,
+    )
+
+
+def _rebuild_tensor_v2(
+    storage: object,
+    storage_offset: object,
+    size: object,
+    stride: object,
+    requires_grad: object = False,
+    backward_hooks: object = None,
+    metadata: object = None,
+) -> TensorStub:
+    stub = _rebuild_tensor(storage, storage_offset, size, stride)
+    return replace(stub, requires_grad=requires_grad is True)
+
+
+def _rebuild_parameter(data: object, requires_grad: object, backward_hooks: object) -> TensorStub:
+    if not isinstance(data, TensorStub):
+        raise pickle.UnpicklingError(f"parameter data must be a tensor, got {type(data).__name__}")
+    return replace(data, requires_grad=requires_grad is True, is_parameter=True)
+
+
+def _rebuild_parameter_with_state(
+    data: object, requires_grad: object, backward_hooks: object, state: object
+) -> TensorStub:
+    return _rebuild_parameter(data, requires_grad, backward_hooks)
+
+
+_TENSOR_REBUILDERS: frozenset[Callable[..., TensorStub]] = frozenset(
+    {_rebuild_tensor, _rebuild_tensor_v2, _rebuild_parameter, _rebuild_parameter_with_state}
+)
+
+
+def _rebuild_from_type_v2(func: object, new_type: object, args: object, state: object) -> object:
+    if func not in _TENSOR_REBUILDERS or not callable(func):
+        raise pickle.UnpicklingError("_rebuild_from_type_v2 must wrap a tensor rebuild function")
+    if not isinstance(new_type, TensorType) or not isinstance(args, tuple):
+        raise pickle.UnpicklingError("_rebuild_from_type_v2 needs a tensor type and an arg tuple")
+    stub = func(*args)
+    if new_type.name == "torch.nn.parameter.Parameter":
+        stub = replace(stub, is_parameter=True)
+    return stub
+
+
+def _torch_size(dims: object = ()) -> tuple[int, ...]:
+    return _ints(dims, "torch.Size")
+
+
+def _torch_device(kind: object, index: object = None) -> TorchDevice:
+    if not isinstance(kind, str) or not (index is None or isinstance(index, int)):
+        raise pickle.UnpicklingError(f"torch.device arguments must be (str, int), got {kind!r:.40}")
+    return TorchDevice(kind, index)
+
+
+def _encode_latin1(text: object, encoding: object = "utf-8") -> bytes:
+    # Protocol 2 writes bytes as _codecs.encode(str, "latin1"); nothing else is needed.
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode is allowed only for (str, 'latin1')")
+    return text.encode("latin-1")
+
+
+def _bytes_from(*args: object) -> bytes:
+    # bytes(n) would allocate n zero bytes, so only data already in the pickle is accepted.
+    if not args:
+        return b""
+    if len(args) == 2 and isinstance(args[0], str):
+        return _encode_latin1(*args)
+    if len(args) == 1 and isinstance(args[0], bytes | bytearray | list):
+        return bytes(args[0])
+    raise pickle.UnpicklingError("bytes() is allowed only on data stored in the pickle")
+
+
+def _bytearray_from(*args: object) -> bytearray:
+    return bytearray(_bytes_from(*args))
+
+
+_STORAGE_DTYPES = {
+    "DoubleStorage": "float64",
+    "FloatStorage": "float32",
+    "HalfStorage": "float16",
+    "LongStorage": "int64",
+    "IntStorage": "int32",
+    "ShortStorage": "int16",
+    "CharStorage": "int8",
+    "ByteStorage": "uint8",
+    "BoolStorage": "bool",
+    "BFloat16Storage": "bfloat16",
+    "ComplexDoubleStorage": "complex128",
+    "ComplexFloatStorage": "complex64",
+    "QInt8Storage": "qint8",
+    "QInt32Storage": "qint32",
+    "QUInt8Storage": "quint8",
+    "QUInt4x2Storage": "quint4x2",
+    "QUInt2x4Storage": "quint2x4",
+    "UntypedStorage": "uint8",
+}
+
+_TORCH_DTYPES = [
+    "float64",
+    "float32",
+    "float16",
+    "bfloat16",
+    "int64",
+    "int32",
+    "int16",
+    "int8",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+    "complex128",
+    "complex64",
+    "complex32",
+    "qint8",
+    "qint32",
+    "quint8",
+    "quint4x2",
+    "quint2x4",
+    "float8_e4m3fn",
+    "float8_e5m2",
+    "float8_e4m3fnuz",
+    "float8_e5m2fnuz",
+    "double",
+    "float",
+    "half",
+    "long",
+    "int",
+    "short",
+    "cfloat",
+    "cdouble",
+]
+
+
+def _build_allowlist() -> dict[tuple[str, str], object]:
+    allowed: dict[tuple[str, str], object] = {
+        ("collections", "OrderedDict"): PickledOrderedDict,
+        ("collections", "Counter"): PickledCounter,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("builtins", "complex"): complex,
+        ("builtins", "slice"): slice,
+        ("builtins", "bytes"): _bytes_from,
+        ("builtins", "bytearray"): _bytearray_from,
+        ("_codecs", "encode"): _encode_latin1,
+        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
+        ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+        ("torch", "Size"): _torch_size,
+        ("torch", "device"): _torch_device,
+        ("torch", "Tensor"): TensorType("torch.Tensor"),
+        ("torch._tensor", "Tensor"): TensorType("torch.Tensor"),
+        ("torch.nn.parameter", "Parameter"): TensorType("torch.nn.parameter.Parameter"),
+        ("argparse", "Namespace"): _inert_type("argparse.Namespace"),
+    }
+    for storage_name, dtype in _STORAGE_DTYPES.items():
+        allowed["torch", storage_name] = StorageType(dtype)
+    for dtype in _TORCH_DTYPES:
+        allowed["torch", dtype] = TorchDtype(dtype)
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        for name in ("scalar", "_reconstruct"):
+            allowed[module, name] = _inert_type(f"{module}.{name}")
+    allowed["numpy", "dtype"] = _inert_type("numpy.dtype")
+    allowed["numpy", "ndarray"] = _inert_type("numpy.ndarray")
+    # Python 2 pickles name the builtins module __builtin__.
+    for (module, name), value in list(allowed.items()):
+        if module == "builtins":
+            allowed["__builtin__", name] = value
+    return allowed
+
+
+_ALLOWLIST = _build_allowlist()
+
+# Opcodes torch never writes that would reach beyond find_class or need extra inputs.
+_REFUSED_OPCODES = frozenset({"EXT1", "EXT2", "EXT4", "NEXT_BUFFER", "READONLY_BUFFER"})
+_MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+
+
+def _refuse_global(source: str, module: str, name: str) -> UnsafeCheckpointError:
+    qualified = f"{module}.{name}"
+    return UnsafeCheckpointError(
+        f"refusing to load {source!r}: its pickle references {qualified}, "
+        "which is not on the allowlist of inert types",
+        qualified,
+    )
+
+
+def _malformed(source: str, reason: object) -> CheckpointError:
+    text = " ".join(str(reason).split()) or type(reason).__name__
+    return CheckpointError(f"cannot read {source!r}: malformed pickle ({text})")
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only allowlisted globals, each to an inert stand-in.
+
+    Persistent ids, which torch uses for tensor storages, become :class:`StorageStub`
+    records; the storage bytes are never read.  Use :func:`safe_loads`, which also
+    validates the opcodes before this class runs them.
+
+    Args:
+        file: The pickle stream.
+        source: A name for the data (usually the file path), used in error messages.
+    """
+
+    def __init__(self, file: IO[bytes], *, source: str) -> None:
+        super().__init__(file)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        """Return the stand-in for ``module.name``.
+
+        Raises:
+            UnsafeCheckpointError: ``module.name`` is not on the allowlist.
+        """
+        try:
+            return _ALLOWLIST[module, name]
+        except KeyError:
+            raise _refuse_global(self.source, module, name) from None
+
+    def persistent_load(self, pid: Any) -> StorageStub:
+        """Turn torch's ``('storage', type, key, location, numel[, view])`` into a stub.
+
+        The zip format passes five fields and the legacy format six (the last being
+        view metadata); either way only the description is kept.
+        """
+        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
+            kind = pid[0] if isinstance(pid, tuple) and pid else pid
+            raise pickle.UnpicklingError(f"unsupported persistent id {kind!r:.60}")
+        storage_type, key, location, numel = pid[1:5]
+        if not isinstance(storage_type, StorageType):
+            raise pickle.UnpicklingError(
+                f"storage type must be a torch storage class, got {storage_type!r:.60}"
+            )
+        if not isinstance(key, str) or not isinstance(location, str) or not isinstance(numel, int):
+            raise pickle.UnpicklingError(
+                "storage persistent id must be (str key, str location, int numel)"
+            )
+        return StorageStub(storage_type.dtype, key, location, numel)
+
+
+def _check_opcodes(data: bytes, source: str) -> None:
+    """Reject what the C unpickler would trust blindly, before any opcode runs."""
+    memo_puts = 0
+    try:
+        for opcode, arg, position in pickletools.genops(data):
+            name = opcode.name
+            if name in _REFUSED_OPCODES:
+                raise _malformed(source, f"opcode {name} is not supported")
+            if name in ("GLOBAL", "INST") and isinstance(arg, str):
+                module, _, attribute = arg.partition(" ")
+                if (module, attribute) not in _ALLOWLIST:
+                    raise _refuse_global(source, module, attribute)
+            elif name in _MEMO_PUTS and isinstance(arg, int):
+                # A pickler numbers memo entries 0, 1, 2, ...; a larger index only
+                # serves to make the C unpickler allocate a huge memo table.
+                if arg > memo_puts:
+                    raise _malformed(source, f"memo index {arg} at byte {position} out of order")
+                memo_puts += 1
+            elif name == "MEMOIZE":
+                memo_puts += 1
+            elif (
+                name == "FRAME"
+                and isinstance(arg, int)
+                and position is not None
+                and arg > len(data) - position
+            ):
+                raise _malformed(
+                    source, f"frame of {arg} bytes at byte {position} overruns the data"
+                )
+    except ValueError as error:
+        if isinstance(error, CheckpointError):
+            raise
+        raise _malformed(source, error) from None
+
+
+def _check_depth(root: object, source: str, max_depth: int) -> None:
+    """Raise if containers nest deeper than ``max_depth``; iterative, so no RecursionError."""
+    seen: set[int] = set()
+    stack: list[tuple[object, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise CheckpointError(
+                f"cannot read {source!r}: containers nest deeper than {max_depth} levels"
+            )
+        if id(node) in seen:
+            continue
+        children: Iterator[object]
+        if isinstance(node, dict):
+            seen.add(id(node))
+            children = (item for pair in dict.items(node) for item in pair)
+        elif isinstance(node, list | tuple | set | frozenset):
+            seen.add(id(node))
+            children = iter(node)
+        elif isinstance(node, InertObject):
+            seen.add(id(node))
+            children = iter((node.args, node.state))
+        else:
+            continue
+        stack.extend((child, depth + 1) for child in children)
+
+
+def safe_loads(
+    data: bytes, *, source: str = "<bytes>", max_depth: int = MAX_NESTING_DEPTH
+) -> object:
+    """Load one pickle with :class:`RestrictedUnpickler`, after validating its opcodes.
+
+    Args:
+        data: The complete pickle stream (at most :data:`MAX_PICKLE_BYTES`).
+        source: A name for the data (usually the file path), used in error messages.
+        max_depth: The deepest container nesting accepted.
+
+    Returns:
+        The unpickled object, built only from plain Python values and the stand-ins of
+        this module.
+
+    Raises:
+        UnsafeCheckpointError: The pickle references a global not on the allowlist.
+            The message reads ``refusing to load '<source>': its pickle references
+            <module>.<name>, which is not on the allowlist of inert types``.
+        CheckpointError: The pickle is too large, truncated, malformed or too deeply
+            nested: ``cannot read '<source>': <reason>``.
+
+    Example:
+        >>> safe_loads(b"\\x80\\x02]q\\x00(K\\x01K\\x02e.")
+        [1, 2]
+        >>> safe_loads(b"\\x80\\x02]q\\x00(K\\x01")
+        Traceback (most recent call last):
+        ...
+        stepsched_cli.formats.errors.CheckpointError: cannot read '<bytes>': malformed \
+pickle (pickle exhausted before seeing STOP)
+    """
+    if len(data) > MAX_PICKLE_BYTES:
+        raise CheckpointError(
+            f"cannot read {source!r}: its pickle is {len(data)} bytes, "
+            f"more than the limit of {MAX_PICKLE_BYTES}"
+        )
+    _check_opcodes(data, source)
+    unpickler = RestrictedUnpickler(io.BytesIO(data), source=source)
+    try:
+        result = unpickler.load()
+    except CheckpointError:
+        raise
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        struct.error,
+        OverflowError,
+        RecursionError,
+        MemoryError,
+    ) as error:
+        raise _malformed(source, error) from None
+    _check_depth(result, source, max_depth)
+    return result
+
+
+class PickleStream:
+    """Cut consecutive pickles off a binary stream without running them.
+
+    Legacy torch files hold several pickles back to back.  Each call of
+    :meth:`next_pickle` walks one pickle's opcodes with :mod:`pickletools` up to
+    ``STOP``, serving at most ``limit`` bytes, so a declared length is never allocated
+    before its data is there and a stream of tensor bytes is never read past the pickle
+    (beyond one read-ahead chunk).
+
+    Args:
+        stream: A binary stream positioned at the start of a pickle.
+        source: A name for the stream, used in error messages.
+        limit: The most bytes accepted for any one pickle.
+
+    Example:
+        >>> import pickle
+        >>> stream = PickleStream(io.BytesIO(pickle.dumps(1) + pickle.dumps([2])), source="s")
+        >>> [safe_loads(stream.next_pickle()) for _ in range(2)]
+        [1, [2]]
+    """
+
+    def __init__(self, stream: IO[bytes], *, source: str, limit: int = MAX_PICKLE_BYTES) -> None:
+        self._stream = stream
+        self._source = source
+        self._limit = limit
+        self._buffer = b""
+        self._offset = 0
+        self._served = bytearray()
+        self._refused_request: int | None = None
+
+    def _fill(self, wanted: int) -> None:
+        while len(self._buffer) - self._offset < wanted:
+            chunk = self._stream.read(_STREAM_CHUNK)
+            if not chunk:
+                return
+            self._buffer = self._buffer[self._offset :] + chunk
+            self._offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Serve up to ``size`` bytes of the current pickle (the interface genops uses)."""
+        remaining = self._limit - len(self._served)
+        if size < 0 or size > remaining:
+            self._refused_request = size
+            size = remaining
+        self._fill(size)
+        piece = self._buffer[self._offset : self._offset + size]
+        self._offset += len(piece)
+        self._served += piece
+        return piece
+
+    def readline(self) -> bytes:
+        """Serve bytes up to and including the next newline (for text opcodes)."""
+        line = bytearray()
+        while not line.endswith(b"\n"):
+            piece = self.read(1)
+            if not piece:
+                break
+            line += piece
+        return bytes(line)
+
+    def next_pickle(self) -> bytes:
+        """Return the bytes of the next pickle in the stream.
+
+        Raises:
+            CheckpointError: The stream ends early, is malformed or the pickle is
+                longer than ``limit``.
+        """
+        self._served = bytearray()
+        self._refused_request = None
+        try:
+            for opcode, _arg, _position in pickletools.genops(self):  # type: ignore[arg-type]  # read/readline suffice
+                if opcode.name == "STOP":
+                    break
+            else:
+                raise ValueError("pickle exhausted before seeing STOP")
+        except ValueError as error:
+            if self._refused_request is not None and self._refused_request > self._limit:
+                raise CheckpointError(
+                    f"cannot read {self._source!r}: its pickle declares a field of "
+                    f"{self._refused_request} bytes, more than the limit of {self._limit}"
+                ) from None
+            if self._refused_request is not None:
+                raise CheckpointError(
+                    f"cannot read {self._source!r}: its pickle is longer than the limit "
+                    f"of {self._limit} bytes"
+                ) from None
+            raise _malformed(self._source, error) from None
+        return bytes(self._served)
