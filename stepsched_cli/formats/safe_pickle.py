@@ -33,6 +33,7 @@ pickle references builtins.print, which is not on the allowlist of inert types
 
 from __future__ import annotations
 
+import _compat_pickle
 import collections
 import io
 import pickle
@@ -434,10 +435,6 @@ def _build_allowlist() -> dict[tuple[str, str], object]:
             allowed[module, name] = _inert_type(f"{module}.{name}")
     allowed["numpy", "dtype"] = _inert_type("numpy.dtype")
     allowed["numpy", "ndarray"] = _inert_type("numpy.ndarray")
-    # Python 2 pickles name the builtins module __builtin__.
-    for (module, name), value in list(allowed.items()):
-        if module == "builtins":
-            allowed["__builtin__", name] = value
     return allowed
 
 
@@ -446,6 +443,26 @@ _ALLOWLIST = _build_allowlist()
 # Opcodes torch never writes that would reach beyond find_class or need extra inputs.
 _REFUSED_OPCODES = frozenset({"EXT1", "EXT2", "EXT4", "NEXT_BUFFER", "READONLY_BUFFER"})
 _MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+
+
+def _python3_name(module: str, name: str) -> tuple[str, str]:
+    """Undo the Python 2 renaming that protocols 0-2 apply (``__builtin__`` -> ``builtins``).
+
+    The stock unpickler does this in its own ``find_class``, which ours replaces.  Only
+    names are mapped; nothing is imported.
+    """
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[module, name]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
+def _resolve(source: str, module: str, name: str) -> object:
+    """The allowlisted stand-in for ``module.name``, or raise naming it."""
+    module, name = _python3_name(module, name)
+    try:
+        return _ALLOWLIST[module, name]
+    except KeyError:
+        raise _refuse_global(source, module, name) from None
 
 
 def _refuse_global(source: str, module: str, name: str) -> UnsafeCheckpointError:
@@ -484,10 +501,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         Raises:
             UnsafeCheckpointError: ``module.name`` is not on the allowlist.
         """
-        try:
-            return _ALLOWLIST[module, name]
-        except KeyError:
-            raise _refuse_global(self.source, module, name) from None
+        return _resolve(self.source, module, name)
 
     def persistent_load(self, pid: Any) -> StorageStub:
         """Turn torch's ``('storage', type, key, location, numel[, view])`` into a stub.
@@ -520,8 +534,7 @@ def _check_opcodes(data: bytes, source: str) -> None:
                 raise _malformed(source, f"opcode {name} is not supported")
             if name in ("GLOBAL", "INST") and isinstance(arg, str):
                 module, _, attribute = arg.partition(" ")
-                if (module, attribute) not in _ALLOWLIST:
-                    raise _refuse_global(source, module, attribute)
+                _resolve(source, module, attribute)
             elif name in _MEMO_PUTS and isinstance(arg, int):
                 # A pickler numbers memo entries 0, 1, 2, ...; a larger index only
                 # serves to make the C unpickler allocate a huge memo table.

@@ -1,0 +1,298 @@
+"""Tests for stepsched_cli.formats.safe_pickle: nothing outside the allowlist ever runs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+import struct
+from collections import Counter, OrderedDict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
+from stepsched_cli.formats.safe_pickle import (
+    MAX_NESTING_DEPTH,
+    InertObject,
+    PickledCounter,
+    PickledOrderedDict,
+    PickleStream,
+    TensorStub,
+    safe_loads,
+)
+
+
+def global_ref(module: str, name: str) -> bytes:
+    return pickle.GLOBAL + f"{module}\n{name}\n".encode()
+
+
+def text(value: str) -> bytes:
+    encoded = value.encode()
+    return pickle.BINUNICODE + struct.pack("<I", len(encoded)) + encoded
+
+
+def whole(body: bytes) -> bytes:
+    return pickle.PROTO + b"\x02" + body + pickle.STOP
+
+
+def storage_pid(key: str, storage_class: str = "FloatStorage", numel: int = 4) -> bytes:
+    """The zip-format persistent id torch writes for one storage."""
+    return (
+        pickle.MARK
+        + text("storage")
+        + global_ref("torch", storage_class)
+        + text(key)
+        + text("cpu")
+        + pickle.BININT
+        + struct.pack("<i", numel)
+        + pickle.TUPLE
+        + pickle.BINPERSID
+    )
+
+
+def rebuild_v2(key: str, size: tuple[int, ...]) -> bytes:
+    """torch._utils._rebuild_tensor_v2(storage, 0, size, stride, False, OrderedDict())."""
+    dims = b"".join(pickle.BININT + struct.pack("<i", n) for n in size)
+    return (
+        global_ref("torch._utils", "_rebuild_tensor_v2")
+        + pickle.MARK
+        + storage_pid(key)
+        + pickle.BININT
+        + struct.pack("<i", 0)
+        + pickle.MARK
+        + dims
+        + pickle.TUPLE
+        + pickle.MARK
+        + dims
+        + pickle.TUPLE
+        + pickle.NEWFALSE
+        + global_ref("collections", "OrderedDict")
+        + pickle.EMPTY_TUPLE
+        + pickle.REDUCE
+        + pickle.TUPLE
+        + pickle.REDUCE
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("os", "system"),
+        ("posix", "system"),
+        ("builtins", "eval"),
+        ("builtins", "exec"),
+        ("builtins", "getattr"),
+        ("builtins", "__import__"),
+        ("builtins", "open"),
+        ("copyreg", "_reconstructor"),
+        ("operator", "attrgetter"),
+        ("subprocess", "Popen"),
+        ("collections", "deque"),
+        ("torch.storage", "_load_from_bytes"),
+        ("torch", "load"),
+        ("numpy", "load"),
+        ("made.up", "Class"),
+    ],
+)
+def test_any_global_off_the_allowlist_is_refused_by_name(module: str, name: str) -> None:
+    data = whole(global_ref(module, name) + pickle.EMPTY_TUPLE + pickle.REDUCE)
+    with pytest.raises(UnsafeCheckpointError) as caught:
+        safe_loads(data, source="ckpt.pt")
+    assert str(caught.value) == (
+        f"refusing to load 'ckpt.pt': its pickle references {module}.{name}, "
+        "which is not on the allowlist of inert types"
+    )
+    assert caught.value.global_name == f"{module}.{name}"
+
+
+def test_stack_global_is_checked_too() -> None:
+    body = (
+        pickle.PROTO
+        + b"\x04"
+        + pickle.SHORT_BINUNICODE
+        + b"\x02os"
+        + pickle.SHORT_BINUNICODE
+        + b"\x06system"
+        + pickle.STACK_GLOBAL
+        + pickle.STOP
+    )
+    with pytest.raises(UnsafeCheckpointError, match=r"os\.system"):
+        safe_loads(body, source="x")
+
+
+def test_real_pickles_of_live_callables_are_refused(tmp_path: Path) -> None:
+    import subprocess
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (subprocess.call, (["touch", str(marker)],))
+
+    for protocol in range(6):
+        with pytest.raises(UnsafeCheckpointError, match=r"subprocess\.call"):
+            safe_loads(pickle.dumps(Payload(), protocol=protocol), source="x")
+    assert not marker.exists()
+
+
+def test_ordered_dict_and_counter_round_trip_with_metadata() -> None:
+    state = OrderedDict(weight=1)
+    state._metadata = OrderedDict({"": {"version": 1}})  # type: ignore[attr-defined]
+    loaded = safe_loads(pickle.dumps({"m": state, "c": Counter({30: 2, 80: 1})}, protocol=2))
+    assert isinstance(loaded, dict)
+    assert isinstance(loaded["m"], PickledOrderedDict)
+    assert loaded["m"] == {"weight": 1}
+    assert loaded["m"]._metadata == {"": {"version": 1}}
+    assert isinstance(loaded["c"], PickledCounter)
+    assert loaded["c"] == {30: 2, 80: 1}
+
+
+def test_build_cannot_shadow_methods_of_the_returned_dict() -> None:
+    data = whole(
+        global_ref("collections", "OrderedDict")
+        + pickle.EMPTY_TUPLE
+        + pickle.REDUCE
+        + pickle.EMPTY_DICT
+        + text("items")
+        + pickle.NONE
+        + pickle.SETITEM
+        + pickle.BUILD
+    )
+    with pytest.raises(CheckpointError, match="may not set attribute 'items'"):
+        safe_loads(data, source="x")
+
+
+def test_tensors_become_stubs_without_values() -> None:
+    data = whole(
+        pickle.EMPTY_DICT
+        + pickle.MARK
+        + text("weight")
+        + rebuild_v2("0", (2, 3))
+        + text("lr")
+        + rebuild_v2("1", ())
+        + pickle.SETITEMS
+    )
+    loaded = safe_loads(data)
+    assert isinstance(loaded, dict)
+    weight, lr = loaded["weight"], loaded["lr"]
+    assert weight == TensorStub((2, 3), (2, 3), "float32", "0", 0, "cpu")
+    assert weight.numel == 6
+    assert not weight.is_scalar
+    assert lr.is_scalar
+    assert repr(lr) == "TensorStub(shape=(), dtype=float32, device=cpu, value unknown)"
+
+
+def test_persistent_ids_other_than_storage_are_refused() -> None:
+    data = whole(pickle.MARK + text("module") + pickle.TUPLE + pickle.BINPERSID)
+    with pytest.raises(CheckpointError, match="unsupported persistent id 'module'"):
+        safe_loads(data, source="x")
+
+
+def test_argparse_namespace_is_an_inert_record() -> None:
+    import argparse
+
+    loaded = safe_loads(pickle.dumps(argparse.Namespace(lr=0.1), protocol=2))
+    assert isinstance(loaded, InertObject)
+    assert loaded.type_name == "argparse.Namespace"
+    assert loaded.state == {"lr": 0.1}
+
+
+def test_bytes_cannot_allocate_from_a_count() -> None:
+    data = whole(
+        global_ref("builtins", "bytes")
+        + pickle.MARK
+        + pickle.BININT
+        + struct.pack("<i", 2**30)
+        + pickle.TUPLE
+        + pickle.REDUCE
+    )
+    with pytest.raises(CheckpointError, match="bytes"):
+        safe_loads(data, source="x")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "pickle exhausted before seeing STOP"),
+        (b"\x80\x02]q\x00(K\x01", "pickle exhausted before seeing STOP"),
+        (b"\x80\x04\x8d" + struct.pack("<Q", 2**40) + b"ab.", "expected 1099511627776 bytes"),
+        (b"\x80\x04\x8e" + struct.pack("<Q", 2**40) + b"ab.", "expected 1099511627776 bytes"),
+        (b"\x80\x02]r" + struct.pack("<I", 2**32 - 1) + b".", "memo index 4294967295"),
+        (b"\x80\x04\x95" + struct.pack("<Q", 2**40) + b"N.", "frame of 1099511627776 bytes"),
+        (b"\x80\x02\xff.", "opcode b'\\\\xff' unknown"),
+        (b"\x80\x02\x82\x01.", "opcode EXT1 is not supported"),
+        (b"\x80\x02h\x05.", "Memo value not found at index 5"),
+    ],
+)
+def test_malformed_pickles_give_one_clean_error(data: bytes, message: str) -> None:
+    with pytest.raises(CheckpointError, match=message) as caught:
+        safe_loads(data, source="bad.pt")
+    assert str(caught.value).startswith("cannot read 'bad.pt': malformed pickle (")
+    assert "\n" not in str(caught.value)
+
+
+def test_deep_nesting_is_refused_without_recursion_error() -> None:
+    depth = 100_000
+    data = b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."
+    with pytest.raises(CheckpointError, match=f"nest deeper than {MAX_NESTING_DEPTH} levels"):
+        safe_loads(data, source="deep.pt")
+
+
+def test_nesting_within_the_limit_loads() -> None:
+    value: list[Any] = []
+    for _ in range(MAX_NESTING_DEPTH - 1):
+        value = [value]
+    assert safe_loads(pickle.dumps(value, protocol=2)) == value
+
+
+def test_shared_and_cyclic_references_load() -> None:
+    shared = [1]
+    cyclic: list[Any] = [shared, shared]
+    cyclic.append(cyclic)
+    loaded = safe_loads(pickle.dumps(cyclic, protocol=2))
+    assert isinstance(loaded, list)
+    assert loaded[0] is loaded[1]
+    assert loaded[2] is loaded
+
+
+plain_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(value=plain_values, protocol=st.integers(min_value=0, max_value=5))
+def test_plain_data_round_trips_at_every_protocol(value: object, protocol: int) -> None:
+    assert safe_loads(pickle.dumps(value, protocol=protocol)) == value
+
+
+@given(data=st.binary(max_size=200))
+def test_arbitrary_bytes_never_escape_as_other_errors(data: bytes) -> None:
+    with contextlib.suppress(CheckpointError):
+        safe_loads(data)
+
+
+def test_pickle_stream_cuts_consecutive_pickles() -> None:
+    stream = PickleStream(io.BytesIO(pickle.dumps(1) + pickle.dumps("two") + b"rest"), source="s")
+    assert safe_loads(stream.next_pickle()) == 1
+    assert safe_loads(stream.next_pickle()) == "two"
+    with pytest.raises(CheckpointError, match="cannot read 's': malformed pickle"):
+        stream.next_pickle()
+
+
+def test_pickle_stream_refuses_pickles_over_the_limit() -> None:
+    data = pickle.dumps("x" * 1000, protocol=2)
+    with pytest.raises(
+        CheckpointError, match="declares a field of 1000 bytes, more than the limit of 100"
+    ):
+        PickleStream(io.BytesIO(data), source="s", limit=100).next_pickle()
+    many = pickle.dumps(list(range(200)), protocol=2)
+    with pytest.raises(CheckpointError, match="longer than the limit of 100 bytes"):
+        PickleStream(io.BytesIO(many), source="s", limit=100).next_pickle()
