@@ -208,6 +208,13 @@ def _load_zip(handle: IO[bytes], source: str) -> object:
                     f"cannot read {source!r}: {name} declares {info.file_size} bytes, "
                     f"more than the limit of {MAX_PICKLE_BYTES}"
                 )
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                # zipfile inflates bzip2/lzma chunks without an output bound, so a bomb
+                # would land in memory whole before any size check; torch.save stores.
+                raise CheckpointError(
+                    f"cannot read {source!r}: {name} uses zip compression method "
+                    f"{info.compress_type}; torch.save stores it uncompressed (0)"
+                )
             with archive.open(info) as member:
                 # A header can lie about the size, so the read itself is bounded too.
                 data = member.read(MAX_PICKLE_BYTES + 1)
