@@ -1,0 +1,160 @@
+"""The application: help, version, exit codes, error format, start-up imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+from typer.testing import Result
+
+from stepsched_cli import __version__
+from stepsched_cli.cli.app import app
+
+Invoke = Callable[..., Result]
+
+COMMANDS = ["table", "at", "boundaries", "plot", "init", "inspect", "validate", "convert"]
+
+
+def registered_commands() -> list[str]:
+    return [command.name or command.callback.__name__ for command in app.registered_commands]  # type: ignore[union-attr]
+
+
+def test_every_command_of_issue_3_is_registered() -> None:
+    assert registered_commands() == COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_and_an_example(run: Invoke, command: str) -> None:
+    result = run(command, "--help")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    assert "Usage: stepsched " + command in result.stdout
+    assert "Examples:" in result.stdout
+    assert f"stepsched {command} " in result.stdout.split("Examples:")[1]
+    info = next(c for c in app.registered_commands if c.name == command)
+    assert info.callback is not None
+    assert info.callback.__doc__
+
+
+def test_short_help_flag(run: Invoke) -> None:
+    assert run("table", "-h").stdout == run("table", "--help").stdout
+
+
+def test_version(run: Invoke) -> None:
+    result = run("--version")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"stepsched {__version__}\n", "")
+
+
+def test_no_arguments_shows_help_and_exits_2(run: Invoke) -> None:
+    result = run()
+    assert result.exit_code == 2
+    assert "Usage: stepsched" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nonsense"], "stepsched: error: No such command 'nonsense'."),
+        (["table", "--lr", "0.1", "--bogus"], "stepsched: error: No such option: --bogus"),
+        (
+            ["table", "--lr", "abc"],
+            "stepsched: error: Invalid value for '--lr': 'abc' is not a valid float.",
+        ),
+        (
+            ["table", "--lr", "0.1", "-f", "xml"],
+            "stepsched: error: Invalid value for '--format' / '-f'",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(run: Invoke, args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_unexpected_errors_are_one_line(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepsched_cli.cli import plan
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(plan, "emit_listing", broken)
+    result = run("table", "--lr", "0.1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("stepsched: error: internal error: RuntimeError: boom")
+    assert result.stderr.count("\n") == 1
+
+
+def test_debug_variable_shows_unexpected_errors(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stepsched_cli.cli import plan
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(plan, "emit_listing", broken)
+    monkeypatch.setenv("STEPSCHED_DEBUG", "1")
+    result = run("table", "--lr", "0.1")
+    assert isinstance(result.exception, RuntimeError)
+
+
+def run_python(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_python_dash_m_help() -> None:
+    result = run_python("-m", "stepsched_cli", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: stepsched" in result.stdout
+    for command in COMMANDS:
+        assert command in result.stdout
+
+
+def test_python_dash_m_error_has_no_traceback(tmp_path: object) -> None:
+    result = run_python("-m", "stepsched_cli", "inspect", "/nonexistent/state.json")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == "stepsched: error: /nonexistent/state.json: no such file\n"
+
+
+IMPORTS_AFTER = """
+import sys
+from stepsched_cli.cli.app import app
+try:
+    app(sys.argv[1:], prog_name="stepsched")
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("matplotlib", "numpy", "PIL", "pydantic") if m in sys.modules)
+print(__import__("json").dumps(heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["table", "--lr", "0.1", "--step-size", "30"],
+        ["table", "--lr", "0.1", "-f", "json"],
+        ["at", "45", "--lr", "0.1"],
+        ["boundaries", "--lr", "0.1"],
+        ["--help"],
+        ["plot", "--help"],
+    ],
+)
+def test_only_plot_imports_matplotlib(args: list[str]) -> None:
+    result = run_python("-c", IMPORTS_AFTER, *args)
+    assert json.loads(result.stderr.strip().splitlines()[-1]) == []
+
+
+def test_plot_does_import_matplotlib(tmp_path: object) -> None:
+    target = f"{tmp_path}/lr.png"
+    result = run_python("-c", IMPORTS_AFTER, "plot", "--lr", "0.1", "-o", target)
+    assert "matplotlib" in json.loads(result.stderr.strip().splitlines()[-1])

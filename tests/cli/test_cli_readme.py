@@ -1,0 +1,64 @@
+"""The README's ``console`` examples, run in order in one folder, give the output shown."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stepsched_cli.cli.app import app
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+FENCE = re.compile(r"^```console\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def examples() -> list[tuple[str, str]]:
+    """Every ``$ stepsched ...`` line of the README with the output under it."""
+    found = []
+    for block in FENCE.findall(README.read_text(encoding="utf-8")):
+        command: str | None = None
+        output: list[str] = []
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                if command is not None:
+                    found.append((command, "\n".join(output)))
+                command, output = line[2:], []
+            else:
+                output.append(line)
+        if command is not None:
+            found.append((command, "\n".join(output)))
+    return found
+
+
+def normalise(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
+
+
+def test_readme_has_usage_examples() -> None:
+    commands = {command.split()[1] for command, _ in examples()}
+    assert commands >= {
+        "table",
+        "at",
+        "boundaries",
+        "plot",
+        "init",
+        "inspect",
+        "validate",
+        "convert",
+    }
+
+
+def test_readme_examples_are_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+    runner = CliRunner()
+    for command, expected in examples():
+        program, *args = shlex.split(command)
+        assert program == "stepsched"
+        result = runner.invoke(app, args, prog_name="stepsched")
+        assert result.exit_code == 0, (command, result.output)
+        assert normalise(result.output) == normalise(expected), command
