@@ -35,7 +35,7 @@ import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import count, islice
 from typing import Literal, cast
 
@@ -91,6 +91,7 @@ def _check_real(name: str, value: object) -> float:
     return number
 
 
+@lru_cache(maxsize=256)
 def intended_value(value: float) -> Fraction:
     """The exact number a float parameter stands for: its shortest round-tripping decimal.
 

@@ -1,0 +1,193 @@
+"""Benchmarks: ratios measured side by side in one run (``make bench``).
+
+Each comparison runs its contenders interleaved, round after round, and reports the
+median per-call time of each and their ratio, so that load on a shared machine hits
+both sides alike.  Nothing here is a pass/fail test; the goals are printed beside the
+figures and recorded in docs/performance.md.
+
+Run: ``make bench`` (or ``.venv/bin/python scripts/bench.py``).  The torch comparisons
+run when torch is importable (``.venv/bin/pip install torch==2.13.0``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from stepsched_cli import StepSchedule, StepScheduler
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    seconds: float  # median per call
+
+
+def interleaved(
+    contenders: Sequence[tuple[str, Callable[[], object]]], calls: int, rounds: int
+) -> list[Result]:
+    """Median per-call time of each contender, measured in alternating rounds."""
+    samples: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    for _ in range(rounds):
+        for name, function in contenders:
+            start = time.perf_counter()
+            for _ in range(calls):
+                function()
+            samples[name].append((time.perf_counter() - start) / calls)
+    return [Result(name, statistics.median(samples[name])) for name, _ in contenders]
+
+
+def whole_process(commands: Sequence[tuple[str, list[str]]], rounds: int) -> list[Result]:
+    """Median wall time of whole processes, run alternately."""
+    samples: dict[str, list[float]] = {name: [] for name, _ in commands}
+    environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    for _ in range(rounds):
+        for name, command in commands:
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=environment)
+            samples[name].append(time.perf_counter() - start)
+    return [Result(name, statistics.median(samples[name])) for name, _ in commands]
+
+
+def show(title: str, results: list[Result], goal: str, unit: str = "us", group: int = 0) -> None:
+    """Print the results; ratios are to the first result, or to the first of each group."""
+    scale = 1e6 if unit == "us" else 1e3
+    print(f"\n{title}   (goal: {goal})")
+    for index, result in enumerate(results):
+        base = results[index - index % group if group else 0].seconds
+        ratio = result.seconds / base if base else float("nan")
+        print(f"  {result.name:<58} {result.seconds * scale:>10.3f} {unit}   x{ratio:.2f}")
+
+
+def bench_lr_at() -> None:
+    rng = random.Random(0)
+    # Step sizes that give both horizons the same number of decays (about three), so the
+    # comparison isolates the size of the position.
+    near_schedule = StepSchedule(0.1, step_size=30, gamma=0.5)
+    far_schedule = StepSchedule(0.1, step_size=3 * 10**11, gamma=0.5)
+    near = [rng.randrange(10**2) for _ in range(1000)]
+    far = [rng.randrange(10**12) for _ in range(1000)]
+
+    def at(schedule: StepSchedule, positions: list[int]) -> Callable[[], object]:
+        cycle = itertools.cycle(positions)
+        return lambda: schedule.lr_at(next(cycle))
+
+    show(
+        "lr_at(t), random t below the horizon",
+        interleaved(
+            [("horizon 10^2", at(near_schedule, near)), ("horizon 10^12", at(far_schedule, far))],
+            calls=2000,
+            rounds=15,
+        ),
+        "ratio within 1.2",
+    )
+    show(
+        "boundary queries near the horizon",
+        interleaved(
+            [
+                ("next_boundary(10^2 - 50)", lambda: near_schedule.next_boundary(50)),
+                ("next_boundary(10^12 - 5 10^11)", lambda: far_schedule.next_boundary(5 * 10**11)),
+                ("3 segments up to 10^2", lambda: list(near_schedule.segments(total=10**2))),
+                ("3 segments up to 10^12", lambda: list(far_schedule.segments(total=10**12))),
+                (
+                    "first_boundary_below(1e-3), step 30",
+                    lambda: near_schedule.first_boundary_below(1e-3),
+                ),
+                (
+                    "first_boundary_below(1e-3), step 3 10^11",
+                    lambda: far_schedule.first_boundary_below(1e-3),
+                ),
+            ],
+            calls=2000,
+            rounds=15,
+        ),
+        "ratio within 1.2 between each pair",
+        group=2,
+    )
+
+
+class _PlainOptimizer:
+    def __init__(self) -> None:
+        self.param_groups = [{"lr": 0.1}]
+
+
+def bench_step() -> None:
+    contenders: list[tuple[str, Callable[[], object]]] = []
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        parameter = torch.nn.Parameter(torch.zeros(1))
+        torch_optimizer = torch.optim.SGD([parameter], lr=0.1)
+        torch_scheduler = torch.optim.lr_scheduler.StepLR(torch_optimizer, 30, 0.1)
+        torch_optimizer.step()  # the documented order; torch warns otherwise
+        ours_optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        ours = StepScheduler(0.1, 30, 0.1, optimizer=ours_optimizer)
+        contenders = [
+            ("torch StepLR.step() driving torch SGD", torch_scheduler.step),
+            ("StepScheduler.step() driving torch SGD", ours.step),
+        ]
+    plain = StepScheduler(0.1, 30, 0.1, optimizer=_PlainOptimizer())
+    bare = StepScheduler(0.1, 30, 0.1)
+    contenders += [
+        ("StepScheduler.step() driving a dict param group", plain.step),
+        ("StepScheduler.step() with no optimizer", bare.step),
+    ]
+    show(
+        "scheduler step() per call"
+        + ("" if torch is not None else "  [torch not importable: no torch comparison]"),
+        interleaved(contenders, calls=5000, rounds=21),
+        "StepScheduler at least 4x cheaper than torch StepLR.step()",
+    )
+
+
+def bench_startup() -> None:
+    python = sys.executable
+    show(
+        "start-up, whole process",
+        whole_process(
+            [
+                (
+                    "python -c 'import typer, rich.table'",
+                    [python, "-c", "import typer, rich.table"],
+                ),
+                (
+                    "stepsched table --lr 0.1 --step-size 30",
+                    [python, "-m", "stepsched_cli", "table", "--lr", "0.1", "--step-size", "30"],
+                ),
+            ],
+            rounds=11,
+        ),
+        "stepsched table within 1.3x",
+        unit="ms",
+    )
+
+
+BENCHMARKS: dict[str, Callable[[], None]] = {
+    "lr_at": bench_lr_at,
+    "step": bench_step,
+    "startup": bench_startup,
+}
+
+
+def main(argv: Sequence[str]) -> None:
+    chosen = list(argv) or list(BENCHMARKS)
+    print(
+        f"stepsched benchmarks: {platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
+    )
+    for name in chosen:
+        BENCHMARKS[name]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
