@@ -451,8 +451,10 @@ class StepSchedule:
 
 def _log2_intended(gamma: float) -> float:
     """log2 of the decimal ``gamma`` stands for, accurate even for gamma just below 1."""
-    exact = intended_value(gamma)
-    return math.log1p(float(exact - 1)) / math.log(2)
+    if gamma < 0.5:
+        return math.log2(gamma)
+    # Near 1, log1p of the exact distance from 1 keeps the digits a plain log2 would lose.
+    return math.log1p(float(intended_value(gamma) - 1)) / math.log(2)
 
 
 def _first_true(predicate: Callable[[int], bool], guess: int) -> int:

@@ -163,6 +163,25 @@ def test_floor_stops_the_decay_and_the_boundaries() -> None:
     assert schedule.next_boundary(30) is None
 
 
+@pytest.mark.parametrize(
+    ("lr", "gamma"),
+    [(0.1, 1.8391484033168367e-206), (1e-300, 0.5), (5e-324, 0.5), (1e300, 1e-300), (1.0, 0.1)],
+)
+def test_extreme_values_reach_zero_where_the_exact_value_rounds_to_zero(
+    lr: float, gamma: float
+) -> None:
+    # Below half the smallest subnormal (2**-1075, ties to even) a value rounds to 0.0.
+    count = 1
+    while exact_decayed(lr, gamma, count) > Fraction(2) ** -1075:
+        count += 1
+    schedule = StepSchedule(lr, step_size=1, gamma=gamma)
+    assert schedule.boundary_count == count
+    assert schedule.lr_at(count - 1) > 0.0
+    assert schedule.lr_at(count) == 0.0
+    below = next(k for k in range(1, count + 1) if schedule.lr_at(k) < lr)
+    assert schedule.first_boundary_below(lr) == below
+
+
 def test_underflow_ends_the_boundaries() -> None:
     assert SEED.boundary_count == 323
     assert SEED.lr_after_decays(322) > 0.0
