@@ -165,9 +165,7 @@ def scaled_power(scale: float, base: float, exponent: int) -> float:
     numerator = power_m * scale_exact.numerator
     denominator = root_m * scale_exact.denominator
     shift = power_e - root_e
-    if numerator.bit_length() - denominator.bit_length() + shift < _UNDERFLOW_LOG2:
-        return 0.0
-    # int / int true division is correctly rounded, subnormals included.
+    # int / int true division is correctly rounded, subnormals and underflow included.
     if shift >= 0:
         return (numerator << shift) / denominator
     return numerator / (denominator << -shift)
@@ -399,8 +397,6 @@ class StepSchedule:
                 ),
                 None,
             )
-        if threshold <= 0:
-            return None
         estimate = (math.log2(threshold) - math.log2(self.initial_lr)) / _log2_intended(self.gamma)
         limit = self._decay_limit
         k = _first_true(

@@ -576,18 +576,15 @@ def _parse_state(data: object) -> SchedulerState:
             f"{position}: the state is inconsistent"
         )
 
-    group_initial_lrs = _parse_groups(data.get("param_groups", []), schedule, position)
-    try:
-        return SchedulerState(
-            schedule=schedule,
-            position=position,
-            order=cast(StepOrder, order),
-            started=started,
-            group_initial_lrs=group_initial_lrs,
-            steps_per_epoch=steps_per_epoch,
-        )
-    except ScheduleError as error:
-        raise StateError(f"invalid state: {error}") from None
+    # Every field is checked above, groups against the floor included, so this cannot fail.
+    return SchedulerState(
+        schedule=schedule,
+        position=position,
+        order=cast(StepOrder, order),
+        started=started,
+        group_initial_lrs=_parse_groups(data.get("param_groups", []), schedule, position),
+        steps_per_epoch=steps_per_epoch,
+    )
 
 
 def _parse_groups(raw: object, schedule: StepSchedule, position: int) -> tuple[float, ...]:

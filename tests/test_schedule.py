@@ -354,3 +354,36 @@ def test_schedules_are_values() -> None:
     assert hash(StepSchedule(0.1, 30)) == hash(SEED)
     with pytest.raises(AttributeError):
         SEED.gamma = 0.5  # type: ignore[misc]
+
+
+def test_first_true_gallops_and_bisects() -> None:
+    from stepsched_cli.schedule import _first_true
+
+    for answer in (1, 2, 3, 17, 1000, 10**12):
+        for guess in (1, 2, answer, answer + 1, 10 * answer + 5, max(1, answer // 7)):
+            calls: list[int] = []
+
+            def at_least(k: int, answer: int = answer, calls: list[int] = calls) -> bool:
+                calls.append(k)
+                return k >= answer
+
+            assert _first_true(at_least, guess) == answer
+            assert len(calls) <= 2 * (abs(answer - guess).bit_length() + 2) + 2
+
+
+def test_boundaries_without_a_stop_end_with_the_schedule() -> None:
+    assert list(StepSchedule(1.0, step_size=5, gamma=0.5, min_lr=0.3).boundaries()) == [5, 10]
+
+
+def test_segments_shorter_than_the_warmup() -> None:
+    schedule = StepSchedule(0.1, warmup_steps=10, warmup_start_lr=0.0)
+    assert list(schedule.segments(total=4)) == [Segment(0, 3, 0.0, 0.03, warmup=True)]
+
+
+def test_decays_argument_is_validated() -> None:
+    with pytest.raises(ScheduleError, match="decays must be an integer >= 0, got -1"):
+        SEED.lr_after_decays(-1)
+    with pytest.raises(ScheduleError, match="total must be an integer >= 1, got 0"):
+        list(SEED.segments(total=0))
+    with pytest.raises(ScheduleError, match="index must be an integer >= 1, got 0"):
+        SEED.boundary(0)

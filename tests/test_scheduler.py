@@ -341,3 +341,68 @@ def test_any_mutated_state_is_equivalent_or_rejected(field: str, value: object) 
     loaded = scheduler.state_dict()
     assert loaded["lr"] == scheduler.lr_at(loaded["step"])
     assert optimizer.param_groups[0]["lr"] == loaded["param_groups"][0]["lr"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"order": "sideways"}, "order must be 'optimizer_first' or 'scheduler_first'"),
+        ({"steps_per_epoch": 0}, "steps_per_epoch must be an integer >= 1 or null, got 0"),
+        ({"steps_per_epoch": True}, "steps_per_epoch must be an integer >= 1 or null, got True"),
+        ({"position": -1}, "step must be an integer >= 0, got -1"),
+    ],
+)
+def test_state_values_validate_themselves(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SchedulerState(StepSchedule(0.1), **kwargs)
+
+
+def test_state_without_groups_loads_into_a_scheduler_with_an_optimizer() -> None:
+    source = StepScheduler(0.1, step_size=10)
+    run(source, 12)
+    optimizer = FakeOptimizer(0.1, 0.05)
+    target = StepScheduler(0.1, optimizer=optimizer)
+    target.load_state_dict(source.state_dict())
+    assert [g["lr"] for g in optimizer.param_groups] == [0.01, 0.005]
+    assert target.state_dict()["param_groups"] == [
+        {"initial_lr": 0.1, "lr": 0.01},
+        {"initial_lr": 0.05, "lr": 0.005},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"gamma": float("nan")}, "field 'gamma' must be a finite number, got nan"),
+        ({"milestones": "30", "step_size": None}, "field 'milestones' must be a list of integers"),
+        (
+            {"param_groups": [{"initial_lr": -0.1, "lr": 0.0}]},
+            r"field 'param_groups\[0\].initial_lr' must be >= 0, got -0.1",
+        ),
+        (
+            {"min_lr": 0.005, "lr": 0.01, "param_groups": [{"initial_lr": 0.001, "lr": 0.001}]},
+            r"field 'param_groups\[0\]': param_groups\[0\] initial lr 0.001 must be > min_lr",
+        ),
+    ],
+)
+def test_more_invalid_states(change: dict[str, Any], message: str) -> None:
+    state = {**valid_state(), **change}
+    state = {key: value for key, value in state.items() if value is not None}
+    with pytest.raises(StateError, match=message):
+        SchedulerState.from_dict(state)
+
+
+def test_group_initial_lr_must_be_a_number() -> None:
+    with pytest.raises(ScheduleError, match=r"param_groups\[0\] initial lr must be a finite"):
+        StepScheduler(0.1, optimizer=FakeOptimizer("0.1"))  # type: ignore[arg-type]
+
+
+def test_repr_names_schedule_and_position() -> None:
+    scheduler = StepScheduler(0.1, step_size=3)
+    scheduler.step()
+    assert repr(scheduler) == (
+        "StepScheduler(schedule=StepSchedule(initial_lr=0.1, step_size=3, gamma=0.1, "
+        "milestones=None, warmup_steps=0, warmup_start_lr=0.0, min_lr=0.0, mode='step'), "
+        "position=1)"
+    )
+    assert scheduler.schedule == StepSchedule(0.1, step_size=3)

@@ -231,3 +231,73 @@ def test_mutated_state_files_are_valid_or_refused_cleanly(mutation: dict[str, ob
         assert str(error).startswith("m.json: ")
     else:
         assert state.lr == state.schedule.lr_at(state.position)
+
+
+def test_overlong_float_text_is_refused() -> None:
+    with pytest.raises(ValueError, match="a number of 402 characters is too long"):
+        loads_strict(b"[0." + b"1" * 400 + b"]")
+
+
+def test_device_files_are_bounded(tmp_path: Path) -> None:
+    with pytest.raises(StateFileError, match="/dev/zero: is larger than 1048576 bytes"):
+        read_state_file("/dev/zero")
+
+
+def test_oversized_bytes_are_refused_before_parsing() -> None:
+    with pytest.raises(StateFileError, match="big: is larger than 1048576 bytes"):
+        parse_state_bytes(b" " * (MAX_STATE_BYTES + 1), "big")
+
+
+def test_folder_path_through_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    with pytest.raises(StateFileError, match="cannot be written .Not a directory"):
+        atomic_write(blocker / "run.json", b"x")
+
+
+def test_filesystems_without_hard_links_fall_back_to_replace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: str, target: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(state_module.os, "link", no_links)
+    path = tmp_path / "run.json"
+    atomic_write(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["run.json"]
+
+
+def test_other_link_failures_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(source: str, target: object) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(state_module.os, "link", broken)
+    with pytest.raises(StateFileError, match="cannot be written .Input/output error"):
+        atomic_write(tmp_path / "run.json", b"new")
+    assert os.listdir(tmp_path) == []
+
+
+def test_folder_fsync_failures_are_harmless(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open, real_fsync = os.open, os.fsync
+
+    def fsync_files_only(descriptor: int) -> None:
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            raise OSError(22, "Invalid argument")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(state_module.os, "fsync", fsync_files_only)
+    atomic_write(tmp_path / "a.json", b"a")
+    monkeypatch.setattr(
+        state_module.os,
+        "open",
+        lambda path, flags, *a: (
+            (_ for _ in ()).throw(OSError(13, "denied"))
+            if Path(path).is_dir()
+            else real_open(path, flags, *a)
+        ),
+    )
+    atomic_write(tmp_path / "b.json", b"b")
+    assert sorted(os.listdir(tmp_path)) == ["a.json", "b.json"]
