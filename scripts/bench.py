@@ -18,6 +18,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,14 +46,21 @@ def interleaved(
     return [Result(name, statistics.median(samples[name])) for name, _ in contenders]
 
 
-def whole_process(commands: Sequence[tuple[str, list[str]]], rounds: int) -> list[Result]:
-    """Median wall time of whole processes, run alternately."""
+def whole_process(
+    commands: Sequence[tuple[str, list[str] | Callable[[], list[str]]]], rounds: int
+) -> list[Result]:
+    """Median wall time of whole processes, run alternately.
+
+    A command may be a function that returns the argument list, for runs that need a
+    fresh output path each time.
+    """
     samples: dict[str, list[float]] = {name: [] for name, _ in commands}
     environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
     for _ in range(rounds):
         for name, command in commands:
+            arguments = command() if callable(command) else command
             start = time.perf_counter()
-            subprocess.run(command, check=True, capture_output=True, env=environment)
+            subprocess.run(arguments, check=True, capture_output=True, env=environment)
             samples[name].append(time.perf_counter() - start)
     return [Result(name, statistics.median(samples[name])) for name, _ in commands]
 
@@ -150,6 +158,61 @@ def bench_step() -> None:
     )
 
 
+def _stepsched(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "stepsched_cli", *arguments]
+
+
+def bench_horizons() -> None:
+    """Whole-process table and plot at horizons 10^2 and 10^12 with the same number of rows."""
+    with tempfile.TemporaryDirectory() as folder:
+        counter = itertools.count()
+
+        def fresh_png() -> str:  # a new path per run: plot never overwrites
+            return os.path.join(folder, f"plot{next(counter)}.png")
+
+        near = ["--lr", "0.1", "--step-size", "30", "--total", "100"]
+        far = ["--lr", "0.1", "--step-size", str(3 * 10**11), "--total", str(10**12)]
+        show(
+            "table and plot, whole process, 4 rows / 3 boundaries either way",
+            whole_process(
+                [
+                    ("table, horizon 10^2", _stepsched("table", *near)),
+                    ("table, horizon 10^12", _stepsched("table", *far)),
+                    (
+                        "plot png, horizon 10^2",
+                        lambda: _stepsched("plot", *near, "-o", fresh_png()),
+                    ),
+                    (
+                        "plot png, horizon 10^12",
+                        lambda: _stepsched("plot", *far, "-o", fresh_png()),
+                    ),
+                ],
+                rounds=7,
+            ),
+            "ratio within 1.2 between each pair",
+            unit="ms",
+            group=2,
+        )
+        billion = [
+            "--lr", "1", "--gamma", "0.9999999999", "--step-size", "1000",
+            "--total", str(10**12),
+        ]  # fmt: skip
+        show(
+            "plot of a schedule with 10^9 boundaries in range",
+            whole_process(
+                [
+                    (
+                        "plot png, 10^9 boundaries",
+                        lambda: _stepsched("plot", *billion, "-o", fresh_png()),
+                    )
+                ],
+                rounds=3,
+            ),
+            "under 2 s",
+            unit="ms",
+        )
+
+
 def bench_startup() -> None:
     python = sys.executable
     show(
@@ -176,6 +239,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "lr_at": bench_lr_at,
     "step": bench_step,
     "startup": bench_startup,
+    "horizons": bench_horizons,
 }
 
 

@@ -34,12 +34,14 @@ import math
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import cached_property, lru_cache
 from itertools import count, islice
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from stepsched_cli.errors import ScheduleError
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 Mode = Literal["step", "epoch"]
 MODES: tuple[Mode, ...] = ("step", "epoch")
@@ -91,7 +93,6 @@ def _check_real(name: str, value: object) -> float:
     return number
 
 
-@lru_cache(maxsize=256)
 def intended_value(value: float) -> Fraction:
     """The exact number a float parameter stands for: its shortest round-tripping decimal.
 
@@ -105,7 +106,27 @@ def intended_value(value: float) -> Fraction:
         >>> intended_value(0.1)
         Fraction(1, 10)
     """
-    return Fraction(repr(float(value)))
+    from fractions import Fraction  # imported here: it costs start-up time to every command
+
+    numerator, denominator = decimal_ratio(value)
+    return Fraction(numerator, denominator)
+
+
+@lru_cache(maxsize=256)
+def decimal_ratio(value: float) -> tuple[int, int]:
+    """:func:`intended_value` as an unreduced ``(numerator, denominator)`` pair of ints.
+
+    Example:
+        >>> decimal_ratio(0.1), decimal_ratio(2.5e-07), decimal_ratio(3e20)
+        ((1, 10), (25, 100000000), (300000000000000000000, 1))
+    """
+    mantissa, _, exponent = repr(float(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = int(whole + fraction)
+    power = int(exponent or 0) - len(fraction)
+    if power >= 0:
+        return digits * 10**power, 1
+    return digits, 10**-power
 
 
 def _trimmed_power(base: int, exponent: int) -> tuple[int, int]:
@@ -159,11 +180,12 @@ def scaled_power(scale: float, base: float, exponent: int) -> float:
         return scale
     if math.log2(scale) + exponent * math.log2(base) < _UNDERFLOW_LOG2:
         return 0.0
-    scale_exact, base_exact = intended_value(scale), intended_value(base)
-    power_m, power_e = _trimmed_power(base_exact.numerator, exponent)
-    root_m, root_e = _trimmed_power(base_exact.denominator, exponent)
-    numerator = power_m * scale_exact.numerator
-    denominator = root_m * scale_exact.denominator
+    scale_numerator, scale_denominator = decimal_ratio(scale)
+    base_numerator, base_denominator = decimal_ratio(base)
+    power_m, power_e = _trimmed_power(base_numerator, exponent)
+    root_m, root_e = _trimmed_power(base_denominator, exponent)
+    numerator = power_m * scale_numerator
+    denominator = root_m * scale_denominator
     shift = power_e - root_e
     # int / int true division is correctly rounded, subnormals and underflow included.
     if shift >= 0:
@@ -316,9 +338,13 @@ class StepSchedule:
         return cached
 
     def _warmup_lr(self, position: int) -> float:
-        start = intended_value(self.warmup_start_lr)
-        ramp = (intended_value(self.initial_lr) - start) * position / self.warmup_steps
-        return float(start + ramp)
+        # start + (initial - start) * position / warmup_steps, over one common denominator,
+        # rounded once by the correctly rounded int / int division.
+        start_n, start_d = decimal_ratio(self.warmup_start_lr)
+        end_n, end_d = decimal_ratio(self.initial_lr)
+        steps = self.warmup_steps
+        numerator = start_n * end_d * steps + (end_n * start_d - start_n * end_d) * position
+        return numerator / (start_d * end_d * steps)
 
     def _raw_decays(self, position: int) -> int:
         decay_clock = position - self.warmup_steps
@@ -450,7 +476,8 @@ def _log2_intended(gamma: float) -> float:
     if gamma < 0.5:
         return math.log2(gamma)
     # Near 1, log1p of the exact distance from 1 keeps the digits a plain log2 would lose.
-    return math.log1p(float(intended_value(gamma) - 1)) / math.log(2)
+    numerator, denominator = decimal_ratio(gamma)
+    return math.log1p((numerator - denominator) / denominator) / math.log(2)
 
 
 def _first_true(predicate: Callable[[int], bool], guess: int) -> int:

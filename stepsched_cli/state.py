@@ -16,7 +16,6 @@ import errno
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +224,8 @@ def atomic_write(
             raise OutputExistsError(f"{path}: already exists; refusing to overwrite it")
     mode = stat.S_IMODE(existing.st_mode) if existing is not None else _new_file_mode()
     folder = target.parent
+    import tempfile  # imported here: only writers pay for it
+
     temporary: str | None = None
     try:
         descriptor, temporary = tempfile.mkstemp(
