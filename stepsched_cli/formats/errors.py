@@ -1,13 +1,17 @@
 """The errors raised while reading foreign checkpoint files.
 
-They are :class:`ValueError` subclasses because a bad checkpoint is bad input, and each
-message is one line that names the file and says what was wrong with it.
+They are :class:`ValueError` subclasses because a bad checkpoint is bad input, and
+:class:`~stepsched_cli.errors.StepschedError` subclasses so that the command line
+reports them like any other bad input (exit 1, one line).  Each message is one line
+that names the file and says what was wrong with it.
 """
 
 from __future__ import annotations
 
+from stepsched_cli.errors import StepschedError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(StepschedError, ValueError):
     """A checkpoint file cannot be read: missing, truncated, malformed or too large."""
 
 

@@ -1,0 +1,761 @@
+"""torch's ``StepLR`` and ``MultiStepLR`` state dicts: read, evaluate, convert and write.
+
+The module imports only the standard library and stepsched; torch is never needed.
+Like the other framework modules (``timm``, ``keras``, ``optax``) it offers:
+
+- ``FORMAT_NAME`` (``"torch"``), ``detect(document)`` and ``parse(document)``: a state
+  dict as ``json.dump(scheduler.state_dict(), f)`` writes it (torch 2.0 to current: with
+  or without ``verbose``, ``_is_initial``, ``_step_count``,
+  ``_get_lr_called_within_step``, ``_last_lr``), or as found in a checkpoint.
+- :class:`TorchStepState`: the parsed state, evaluated with torch's own semantics
+  (:meth:`~TorchStepState.lrs_at`, :meth:`~TorchStepState.next_boundary`), converted
+  to a :class:`~stepsched_cli.scheduler.SchedulerState` where that is exact
+  (:meth:`~TorchStepState.to_state`).
+- :func:`to_torch_state_dict` / :func:`dumps_torch_state`: the state dict torch itself
+  would hold at a :class:`SchedulerState`'s position, to pass to
+  ``scheduler.load_state_dict``.
+- :func:`read_checkpoint`: the scheduler state inside a ``torch.save`` file, chosen
+  unambiguously, with the optimizer's param groups cross-checked against it.
+
+Semantics (torch 2.x ``torch/optim/lr_scheduler.py``): ``last_epoch`` counts
+``scheduler.step()`` calls since construction (the constructor's own step makes it 0)
+and is stepsched's position.  It has no unit: it counts epochs if you step once per
+epoch and optimizer steps if you step once per batch, so a state read here is reported
+in ``"step"`` mode and a stepsched state in either mode is written with its position
+as ``last_epoch``.  StepLR decays at every positive multiple of ``step_size``.
+MultiStepLR keeps its milestones in a ``Counter`` and multiplies by
+``gamma ** count`` when ``last_epoch`` equals a milestone, so a repeated milestone
+decays several times at once and a milestone 0 decays in the constructor already;
+stepsched's schedules need strictly increasing milestones >= 1, so such states are
+evaluated here but refused by :meth:`TorchStepState.to_state`.  Each parameter group
+decays from its own ``base_lrs`` entry; the schedule's ``initial_lr`` is the first.
+
+Two traps of torch worth knowing, both checked with torch 2.13:
+
+- ``scheduler.load_state_dict`` does not touch the optimizer's lrs, and torch computes
+  each new lr from the optimizer's current one.  Load the optimizer's state too (build
+  the scheduler first, then ``optimizer.load_state_dict``), or the run continues from
+  whatever lr the fresh optimizer has.
+- JSON object keys are strings, so after ``json.load`` a MultiStepLR's milestones are
+  ``{"30": 1}`` and torch, comparing them with an int ``last_epoch``, never decays
+  again.  :func:`torch_state_dict_from_json` restores int keys.
+
+Example:
+    >>> state = parse({"step_size": 30, "gamma": 0.1, "base_lrs": [0.1],
+    ...                "last_epoch": 75, "_last_lr": [0.0010000000000000002]})
+    >>> state.kind, state.lrs, state.next_boundary(state.last_epoch)
+    ('StepLR', (0.001,), 90)
+    >>> repeated = parse({"milestones": {"30": 2, "80": 1}, "gamma": 0.1,
+    ...                   "base_lrs": [0.1], "last_epoch": 45})
+    >>> repeated.lrs, repeated.next_boundary(45)
+    ((0.001,), 80)
+    >>> repeated.unrepresentable_reason().split(";")[0]
+    'milestone 30 appears 2 times (torch decays by gamma**2 there)'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeGuard
+
+from stepsched_cli.errors import ConversionError, StateError
+from stepsched_cli.formats.errors import CheckpointError
+from stepsched_cli.formats.safe_pickle import TensorStub
+from stepsched_cli.formats.torch_checkpoint import (
+    FoundGroups,
+    KeyPath,
+    find_optimizer_param_groups,
+    find_scheduler_states,
+    format_key_path,
+    load_checkpoint,
+)
+from stepsched_cli.schedule import StepSchedule, check_position, scaled_power
+from stepsched_cli.scheduler import LR_AGREEMENT_TOLERANCE, SchedulerState
+
+__all__ = [
+    "CHECKPOINT_EXTENSIONS",
+    "CHECKPOINT_FORMAT_NAME",
+    "FORMAT_NAME",
+    "AmbiguousCheckpointError",
+    "CheckpointReading",
+    "SchedulerCandidate",
+    "TorchStepState",
+    "check_optimizer",
+    "detect",
+    "dumps_torch_state",
+    "guess_scheduler_type",
+    "looks_like_checkpoint",
+    "parse",
+    "read_checkpoint",
+    "select_scheduler",
+    "to_torch_state_dict",
+    "torch_state_dict_from_json",
+]
+
+FORMAT_NAME = "torch"
+CHECKPOINT_FORMAT_NAME = "torch-checkpoint"
+CHECKPOINT_EXTENSIONS = (".pt", ".pth", ".ckpt")
+
+TorchKind = Literal["StepLR", "MultiStepLR"]
+
+# How many decays the writer replays one multiplication at a time to reproduce torch's
+# float drift in ``_last_lr``; beyond it the exact closed form is written (within a few
+# ulps of torch's value, and torch recomputes ``_last_lr`` at the next step anyway).
+CHAIN_REPLAY_LIMIT = 1_000_000
+
+_PUBLIC_KEYS = frozenset({"step_size", "milestones", "gamma", "base_lrs", "last_epoch", "verbose"})
+_BOOLEAN_KEYS = ("_is_initial", "_get_lr_called_within_step")
+_INTEGER_TEXT = re.compile(r"[+-]?\d{1,40}")
+
+# Keys that identify torch's other schedulers, for a refusal that names them.
+_OTHER_SCHEDULERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("SequentialLR", ("_schedulers", "_milestones")),
+    ("ChainedScheduler", ("_schedulers",)),
+    ("OneCycleLR", ("total_steps", "max_lrs")),
+    ("CyclicLR", ("max_lrs", "total_size")),
+    ("CosineAnnealingWarmRestarts", ("T_0", "T_mult")),
+    ("CosineAnnealingLR", ("T_max", "eta_min")),
+    ("LambdaLR or MultiplicativeLR", ("lr_lambdas",)),
+    ("LinearLR", ("start_factor", "end_factor")),
+    ("ConstantLR", ("factor", "total_iters")),
+    ("PolynomialLR", ("power", "total_iters")),
+    ("ExponentialLR", ("gamma",)),
+)
+
+
+# -- the state ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TorchStepState:
+    """A torch StepLR or MultiStepLR state, evaluated the way torch evaluates it.
+
+    Attributes:
+        kind: ``"StepLR"`` or ``"MultiStepLR"``.
+        last_epoch: torch's counter (stepsched's position), >= 0.
+        base_lrs: Every parameter group's initial lr, each finite and >= 0.
+        gamma: The decay factor, 0 < gamma < 1.
+        step_size: StepLR's period, >= 1 (None for MultiStepLR).
+        milestones: MultiStepLR's ``Counter`` as sorted ``(milestone, count)`` pairs,
+            milestones >= 0 and counts >= 1 (None for StepLR).
+    """
+
+    kind: TorchKind
+    last_epoch: int
+    base_lrs: tuple[float, ...]
+    gamma: float
+    step_size: int | None = None
+    milestones: tuple[tuple[int, int], ...] | None = None
+
+    def decays_at(self, t: int) -> int:
+        """How many times torch has multiplied by gamma once ``last_epoch`` is ``t``."""
+        position = check_position(t)
+        if self.milestones is None:
+            return position // self._step_size
+        return sum(count for milestone, count in self.milestones if milestone <= position)
+
+    def lrs_at(self, t: int) -> tuple[float, ...]:
+        """Every group's lr at position ``t``: ``base_lr * gamma ** decays``, rounded once.
+
+        torch itself multiplies the previous lr, so its values may differ from these by
+        a few ulps after many decays.
+        """
+        decays = self.decays_at(t)
+        return tuple(
+            0.0 if base == 0 else scaled_power(base, self.gamma, decays) for base in self.base_lrs
+        )
+
+    @property
+    def lrs(self) -> tuple[float, ...]:
+        """Every group's lr at ``last_epoch``."""
+        return self.lrs_at(self.last_epoch)
+
+    def next_boundary(self, t: int) -> int | None:
+        """The first position after ``t`` where the lr changes, None if it never does."""
+        position = check_position(t)
+        if self.milestones is None:
+            return (position // self._step_size + 1) * self._step_size
+        return next((m for m, _ in self.milestones if m > position), None)
+
+    def boundaries_after(self, t: int) -> Iterator[int]:
+        """The positions after ``t`` where the lr changes, in order (endless for StepLR)."""
+        following = self.next_boundary(t)
+        while following is not None:
+            yield following
+            following = self.next_boundary(following)
+
+    @property
+    def milestone_list(self) -> list[int] | None:
+        """The milestones as torch's constructor takes them, repeats included."""
+        if self.milestones is None:
+            return None
+        return [milestone for milestone, count in self.milestones for _ in range(count)]
+
+    @property
+    def _step_size(self) -> int:
+        if self.step_size is None:  # pragma: no cover - parse() sets one of the two
+            raise StateError("a StepLR state needs step_size")
+        return self.step_size
+
+    def describe(self) -> str:
+        """A one-line description: ``StepLR(step_size=30, gamma=0.1), base_lrs 0.1``."""
+        if self.milestones is None:
+            decay = f"step_size={self.step_size}"
+        else:
+            decay = "milestones=[" + ", ".join(str(m) for m in self.milestone_list or []) + "]"
+        lrs = ", ".join(f"{lr:.6g}" for lr in self.base_lrs)
+        return f"{self.kind}({decay}, gamma={self.gamma:.6g}), base_lrs {lrs}"
+
+    def unrepresentable_reason(self) -> str | None:
+        """Why no stepsched schedule reproduces this state exactly, or None if one does."""
+        if self.base_lrs[0] == 0:
+            return "base_lrs[0] is 0, and a stepsched schedule's initial_lr must be > 0"
+        for milestone, count in self.milestones or ():
+            if count > 1:
+                return (
+                    f"milestone {milestone} appears {count} times (torch decays by "
+                    f"gamma**{count} there); stepsched milestones must be strictly increasing"
+                )
+            if milestone == 0:
+                return (
+                    "milestone 0 decays in torch's constructor already; stepsched "
+                    "milestones must be >= 1"
+                )
+        return None
+
+    def to_state(self) -> SchedulerState:
+        """The equivalent stepsched state: same position, lrs and future decays.
+
+        Raises:
+            ConversionError: the state is not representable (see
+                :meth:`unrepresentable_reason`).
+        """
+        reason = self.unrepresentable_reason()
+        if reason is not None:
+            raise ConversionError(f"this {self.kind} state cannot be a stepsched state: {reason}")
+        schedule = StepSchedule(
+            initial_lr=self.base_lrs[0],
+            step_size=self.step_size,
+            gamma=self.gamma,
+            milestones=None if self.milestones is None else tuple(m for m, _ in self.milestones),
+        )
+        return SchedulerState(
+            schedule=schedule, position=self.last_epoch, group_initial_lrs=self.base_lrs
+        )
+
+
+# -- reading -----------------------------------------------------------------
+
+
+def guess_scheduler_type(state: Mapping[str, object]) -> str:
+    """The torch scheduler class a state dict most likely came from, by its keys.
+
+    Example:
+        >>> guess_scheduler_type({"T_max": 10, "eta_min": 0, "base_lrs": [0.1]})
+        'CosineAnnealingLR'
+    """
+    if "step_size" in state and "milestones" not in state and "max_lrs" not in state:
+        return "StepLR"
+    if "milestones" in state:
+        return "MultiStepLR"
+    for name, keys in _OTHER_SCHEDULERS:
+        if all(key in state for key in keys):
+            return name
+    return "an unknown scheduler"
+
+
+def detect(document: object) -> bool:
+    """Whether a parsed JSON document looks like a torch LR scheduler state dict.
+
+    Any torch scheduler counts (a cosine one is then refused by :func:`parse` with the
+    reason), so that it is not mistaken for another format.
+    """
+    return (
+        isinstance(document, Mapping)
+        and "last_epoch" in document
+        and "base_lrs" in document
+        and "format" not in document
+    )
+
+
+def parse(document: object) -> TorchStepState:
+    """Validate a torch StepLR or MultiStepLR state dict.
+
+    Accepts the key sets of torch 2.0 to current; other keys starting with ``_`` are
+    torch's bookkeeping and ignored.  ``milestones`` may be a dict or ``Counter`` with
+    int or decimal-string keys (JSON turns the ints into strings), or a list.  A stored
+    ``_last_lr`` must agree with ``base_lrs * gamma ** decays`` to a relative 1e-9
+    (torch drifts by a few ulps only).
+
+    Raises:
+        StateError: not a dict, another kind of scheduler (``not a step-decay
+            scheduler: it looks like a CosineAnnealingLR (it has T_max, eta_min)``), a
+            field of the wrong type or range, or a ``_last_lr`` that disagrees.
+    """
+    if not isinstance(document, Mapping):
+        raise StateError(f"a torch state dict must be an object, got {type(document).__name__}")
+    kind = guess_scheduler_type(document)
+    if kind not in ("StepLR", "MultiStepLR"):
+        keys = ", ".join(key for key in document if not key.startswith("_") and key != "base_lrs")
+        raise StateError(
+            f"not a step-decay scheduler: it looks like {_with_article(kind)} (it has "
+            f"{keys or 'no public keys'}); stepsched reads torch StepLR and MultiStepLR"
+        )
+    unknown = sorted(
+        key for key in document if not str(key).startswith("_") and key not in _PUBLIC_KEYS
+    )
+    if unknown:
+        raise StateError(f"unknown field {unknown[0]!r} in a torch {kind} state dict")
+    for name in ("last_epoch", "base_lrs", "gamma"):
+        if name not in document:
+            raise StateError(f"missing required field {name!r} of a torch {kind} state dict")
+
+    last_epoch = _integer(document["last_epoch"], "last_epoch", 0)
+    base_lrs = _base_lrs(document["base_lrs"])
+    gamma = _number(document["gamma"], "gamma")
+    if not 0 < gamma < 1:
+        raise StateError(f"field 'gamma' must be a number with 0 < gamma < 1, got {gamma!r}")
+    for name in _BOOLEAN_KEYS:
+        if name in document and not isinstance(document[name], bool):
+            raise StateError(f"field {name!r} must be true or false, got {document[name]!r}")
+    if "_step_count" in document:
+        _integer(document["_step_count"], "_step_count", 0)
+
+    if kind == "StepLR":
+        state = TorchStepState(
+            kind="StepLR",
+            last_epoch=last_epoch,
+            base_lrs=base_lrs,
+            gamma=gamma,
+            step_size=_integer(document["step_size"], "step_size", 1),
+        )
+    else:
+        state = TorchStepState(
+            kind="MultiStepLR",
+            last_epoch=last_epoch,
+            base_lrs=base_lrs,
+            gamma=gamma,
+            milestones=_milestones(document["milestones"]),
+        )
+    if "_last_lr" in document:
+        _check_last_lrs(state, document["_last_lr"])
+    return state
+
+
+def _with_article(kind: str) -> str:
+    return kind if kind.startswith("an ") else f"a {kind}"
+
+
+def _number(value: object, name: str) -> float:
+    if isinstance(value, TensorStub):
+        raise StateError(f"field {name!r} is a tensor, whose value stepsched never reads")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise StateError(f"field {name!r} must be a number, got {value!r:.60}")
+    if isinstance(value, int) and abs(value) > 2**1023:
+        raise StateError(f"field {name!r} must be a finite number, got an integer too large")
+    number = float(value)
+    if not math.isfinite(number):
+        raise StateError(f"field {name!r} must be a finite number, got {value!r}")
+    return number
+
+
+def _integer(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise StateError(f"field {name!r} must be an integer >= {minimum}, got {value!r:.60}")
+    return value
+
+
+def _base_lrs(value: object) -> tuple[float, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise StateError(f"field 'base_lrs' must be a non-empty list of numbers, got {value!r:.60}")
+    lrs = tuple(_number(lr, f"base_lrs[{index}]") for index, lr in enumerate(value))
+    for index, lr in enumerate(lrs):
+        if lr < 0:
+            raise StateError(f"field 'base_lrs[{index}]' must be a number >= 0, got {lr!r}")
+    return lrs
+
+
+def _milestone(key: object) -> int:
+    if isinstance(key, str) and _INTEGER_TEXT.fullmatch(key.strip()):
+        key = int(key)
+    if isinstance(key, bool) or not isinstance(key, int) or key < 0:
+        raise StateError(f"field 'milestones' must have integer keys >= 0, got {key!r:.60}")
+    return key
+
+
+def _milestones(value: object) -> tuple[tuple[int, int], ...]:
+    counts: Counter[int] = Counter()
+    if isinstance(value, Mapping):
+        for key, count in value.items():
+            counts[_milestone(key)] += _integer(count, f"milestones[{key!r}]", 1)
+    elif isinstance(value, list | tuple):
+        for key in value:
+            counts[_milestone(key)] += 1
+    else:
+        raise StateError(
+            "field 'milestones' must be an object of milestone: count (or a list), "
+            f"got {value!r:.60}"
+        )
+    return tuple(sorted(counts.items()))
+
+
+def _check_last_lrs(state: TorchStepState, value: object) -> None:
+    if not isinstance(value, list | tuple):
+        raise StateError(f"field '_last_lr' must be a list of numbers, got {value!r:.60}")
+    if len(value) != len(state.base_lrs):
+        raise StateError(
+            f"field '_last_lr' has {len(value)} entries but 'base_lrs' has {len(state.base_lrs)}"
+        )
+    for index, (stored, expected) in enumerate(zip(value, state.lrs, strict=True)):
+        if isinstance(stored, TensorStub):
+            continue  # a tensor lr: its value is in the storage bytes, which are not read
+        number = _number(stored, f"_last_lr[{index}]")
+        if not _lrs_agree(number, expected):
+            raise StateError(
+                f"field '_last_lr[{index}]' is {number!r} but {state.describe()} gives "
+                f"{expected!r} at last_epoch {state.last_epoch}: the state is inconsistent "
+                "(was the lr changed by hand, or by a second scheduler?)"
+            )
+
+
+def _lrs_agree(stored: float, expected: float) -> bool:
+    # abs_tol only matters deep in the subnormals, where torch's drift and ours differ.
+    return math.isclose(stored, expected, rel_tol=LR_AGREEMENT_TOLERANCE, abs_tol=1e-300)
+
+
+def torch_state_dict_from_json(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON-loaded torch state dict made ready for ``scheduler.load_state_dict``.
+
+    JSON turns MultiStepLR's int milestone keys into strings, and torch, testing
+    ``last_epoch in milestones``, would then never decay again; this restores a
+    ``Counter`` with int keys.  Other fields are copied unchanged.
+
+    Example:
+        >>> torch_state_dict_from_json({"milestones": {"30": 2}, "last_epoch": 3})
+        {'milestones': Counter({30: 2}), 'last_epoch': 3}
+    """
+    result = dict(document)
+    if "milestones" in result:
+        result["milestones"] = Counter(dict(_milestones(result["milestones"])))
+    return result
+
+
+# -- writing -----------------------------------------------------------------
+
+
+def _chained_lr(base: float, factors: Iterator[float]) -> float:
+    lr = base
+    for factor in factors:
+        lr = lr * factor
+    return lr
+
+
+def _torch_lr(state: SchedulerState, base: float) -> float:
+    """The lr torch itself holds at the state's position: gamma applied one decay at a time."""
+    schedule = state.schedule
+    position = state.position
+    if base == 0:
+        return 0.0
+    if schedule.milestones is not None:
+        # Each stepsched milestone counts once: torch multiplies by gamma ** 1 there.
+        passed = [m for m in schedule.milestones if m <= position]
+        return _chained_lr(base, iter([schedule.gamma] * len(passed)))
+    decays = position // (schedule.step_size or 1)
+    if decays > CHAIN_REPLAY_LIMIT:
+        return scaled_power(base, schedule.gamma, decays)
+    lr = base
+    for _ in range(decays):
+        lr = lr * schedule.gamma
+        if lr == 0.0:
+            break
+    return lr
+
+
+def to_torch_state_dict(state: SchedulerState) -> dict[str, Any]:
+    """The state dict torch's StepLR or MultiStepLR holds at ``state``'s position.
+
+    It is what ``scheduler.state_dict()`` returns in torch 2.13 after ``position``
+    steps of a fresh scheduler, key for key (``_last_lr`` replays torch's float
+    arithmetic, drift included), with the milestones as a ``Counter``.  Pass it to
+    ``load_state_dict`` of a StepLR/MultiStepLR built over an optimizer with as many
+    parameter groups as ``base_lrs`` has, and load the optimizer's own state too:
+    torch continues from the optimizer's current lrs.  Older torch versions (2.0 on)
+    accept it as well.  The position is written as ``last_epoch`` whatever the mode.
+
+    Raises:
+        ConversionError: the schedule has a warmup or an lr floor (torch's StepLR and
+            MultiStepLR have neither), or it is a ``scheduler_first`` state not yet
+            started (torch's constructor has always stepped once).
+    """
+    schedule = state.schedule
+    kind = "StepLR" if schedule.milestones is None else "MultiStepLR"
+    if schedule.warmup_steps:
+        raise ConversionError(
+            f"torch {kind} has no warmup, so warmup_steps={schedule.warmup_steps} cannot be "
+            "written; use stepsched's StepScheduler, which does"
+        )
+    if schedule.min_lr:
+        raise ConversionError(
+            f"torch {kind} has no lr floor, so min_lr={schedule.min_lr!r} cannot be written; "
+            "use stepsched's StepScheduler, which has one"
+        )
+    if not state.started:
+        raise ConversionError(
+            "the state is a scheduler_first run whose step() was never called; torch has no "
+            "such state (its constructor steps once), so write it after the first step()"
+        )
+    base_lrs = list(state.group_initial_lrs) or [schedule.initial_lr]
+    decay: dict[str, Any] = (
+        {"step_size": schedule.step_size}
+        if schedule.milestones is None
+        else {"milestones": Counter(schedule.milestones)}
+    )
+    return {
+        **decay,
+        "gamma": schedule.gamma,
+        "base_lrs": base_lrs,
+        "last_epoch": state.position,
+        "_step_count": state.position + 1,
+        "_is_initial": False,
+        "_get_lr_called_within_step": False,
+        "_last_lr": [_torch_lr(state, base) for base in base_lrs],
+    }
+
+
+def dumps_torch_state(state: SchedulerState) -> bytes:
+    """:func:`to_torch_state_dict` as the JSON ``json.dump(scheduler.state_dict(), f)`` writes.
+
+    Milestone keys become strings, as in any JSON; read it back with
+    :func:`torch_state_dict_from_json` (or convert the keys to int yourself) before
+    ``load_state_dict``.
+
+    Raises:
+        ConversionError: as :func:`to_torch_state_dict`.
+    """
+    document = to_torch_state_dict(state)
+    if "milestones" in document:
+        document["milestones"] = {str(m): c for m, c in sorted(document["milestones"].items())}
+    return (json.dumps(document, allow_nan=False) + "\n").encode("utf-8")
+
+
+# -- checkpoints ---------------------------------------------------------------
+
+_ZIP_SIGNATURE = b"PK\x03\x04"
+_PICKLE_PROTOCOL_OPCODE = b"\x80"
+
+
+def looks_like_checkpoint(head: bytes, name: str = "") -> bool:
+    """Whether a file is a ``torch.save`` checkpoint, by its extension or first bytes.
+
+    Example:
+        >>> looks_like_checkpoint(b"PK\\x03\\x04", "x.bin"), looks_like_checkpoint(b"{", "a.json")
+        (True, False)
+    """
+    return (
+        name.lower().endswith(CHECKPOINT_EXTENSIONS)
+        or head.startswith(_ZIP_SIGNATURE)
+        or head.startswith(_PICKLE_PROTOCOL_OPCODE)
+    )
+
+
+@dataclass(frozen=True)
+class SchedulerCandidate:
+    """One scheduler state found in a checkpoint, as listed when the choice is ambiguous.
+
+    Attributes:
+        key: Its key path, as :func:`format_key_path` renders it (the ``--key`` value).
+        kind: The torch class it most likely came from (``StepLR``, ...).
+        last_epoch: Its position.
+    """
+
+    key: str
+    kind: str
+    last_epoch: int
+
+    def describe(self) -> str:
+        """``lr_scheduler  StepLR  last_epoch 75``."""
+        return f"{self.key}  {self.kind}  last_epoch {self.last_epoch}"
+
+
+class AmbiguousCheckpointError(CheckpointError):
+    """Several scheduler states are in a checkpoint and none was chosen, or ``key`` named none.
+
+    Attributes:
+        candidates: Every scheduler state found, in the reader's order.
+        requested: The key asked for, None when none was given.
+    """
+
+    def __init__(
+        self, message: str, candidates: tuple[SchedulerCandidate, ...], requested: str | None
+    ) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+        self.requested = requested
+
+
+@dataclass(frozen=True)
+class CheckpointReading:
+    """The scheduler state chosen in a checkpoint, with the optimizer cross-check.
+
+    Attributes:
+        key: The scheduler state's key path (``(top level)`` for a bare state dict).
+        state: The parsed state.
+        optimizer_key: The optimizer checked against it, None when there was none.
+        mismatches: One line per disagreement between the optimizer's param groups and
+            the scheduler (empty when they agree or nothing was checked).
+    """
+
+    key: str
+    state: TorchStepState
+    optimizer_key: str | None = None
+    mismatches: tuple[str, ...] = ()
+
+
+def read_checkpoint(path: str | os.PathLike[str], key: str | None = None) -> CheckpointReading:
+    """Find, choose, parse and cross-check the LR scheduler state in a checkpoint.
+
+    Args:
+        path: A ``torch.save`` file (zip or legacy; ``.pt``, ``.pth``, Lightning ``.ckpt``).
+        key: The key path of the scheduler state to use (as listed by the error for an
+            ambiguous file, e.g. ``lr_schedulers[0]``); needed when there are several.
+
+    Raises:
+        UnsafeCheckpointError: the pickle references a global outside the allowlist.
+        AmbiguousCheckpointError: several scheduler states and no ``key``, or ``key``
+            names none of them.
+        CheckpointError: unreadable, or no scheduler state in it.
+        StateError: the chosen state is not a valid StepLR/MultiStepLR state; the
+            message starts with the file and key.
+    """
+    source = os.fspath(path)
+    return select_scheduler(load_checkpoint(path), source, key)
+
+
+def select_scheduler(checkpoint: object, source: str, key: str | None = None) -> CheckpointReading:
+    """:func:`read_checkpoint` on an already loaded checkpoint object."""
+    found = find_scheduler_states(checkpoint)
+    if not found:
+        optimizers = find_optimizer_param_groups(checkpoint)
+        hint = (
+            f" (it has an optimizer at {format_key_path(optimizers[0].path)}, but no scheduler)"
+            if optimizers
+            else ""
+        )
+        raise CheckpointError(
+            f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
+            f"anywhere in the checkpoint{hint}"
+        )
+    candidates = tuple(
+        SchedulerCandidate(
+            format_key_path(hit.path), guess_scheduler_type(hit.state), _last_epoch(hit.state)
+        )
+        for hit in found
+    )
+    if key is None:
+        if len(found) > 1:
+            raise AmbiguousCheckpointError(
+                f"{source}: {len(found)} LR scheduler states found "
+                f"({', '.join(c.key for c in candidates)}); choose one with --key",
+                candidates,
+                None,
+            )
+        chosen = found[0]
+    else:
+        matching = [hit for hit, c in zip(found, candidates, strict=True) if c.key == key]
+        if not matching:
+            raise AmbiguousCheckpointError(
+                f"{source}: no LR scheduler state at key {key!r} (found: "
+                f"{', '.join(c.key for c in candidates)})",
+                candidates,
+                key,
+            )
+        chosen = matching[0]
+    chosen_key = format_key_path(chosen.path)
+    try:
+        state = parse(chosen.state)
+    except StateError as error:
+        raise StateError(f"{source} [{chosen_key}]: {error}") from None
+    optimizer = _matching_optimizer(find_optimizer_param_groups(checkpoint), chosen.path, state)
+    if optimizer is None:
+        return CheckpointReading(chosen_key, state)
+    optimizer_key = format_key_path(optimizer.path)
+    mismatches = tuple(
+        f"{source}: the optimizer at {optimizer_key} disagrees with the scheduler at "
+        f"{chosen_key} (last_epoch {state.last_epoch}): {line}"
+        for line in check_optimizer(state, optimizer.param_groups)
+    )
+    return CheckpointReading(chosen_key, state, optimizer_key, mismatches)
+
+
+def _last_epoch(state: Mapping[str, object]) -> int:
+    value = state.get("last_epoch")
+    return value if isinstance(value, int) else -1
+
+
+def _matching_optimizer(
+    optimizers: list[FoundGroups], scheduler_path: KeyPath, state: TorchStepState
+) -> FoundGroups | None:
+    """The optimizer a scheduler drives: the only one with as many groups, or the parallel one.
+
+    Lightning keeps ``optimizer_states[i]`` with ``lr_schedulers[i]``; when several
+    optimizers fit and none is parallel, nothing is checked rather than the wrong one.
+    """
+    fitting = [found for found in optimizers if len(found.param_groups) == len(state.base_lrs)]
+    if len(fitting) == 1:
+        return fitting[0]
+    index = scheduler_path[-1] if scheduler_path else None
+    if isinstance(index, int):
+        parallel = [found for found in fitting if found.path and found.path[-1] == index]
+        if len(parallel) == 1:
+            return parallel[0]
+    return None
+
+
+def check_optimizer(state: TorchStepState, param_groups: list[dict[str, object]]) -> list[str]:
+    """Where an optimizer's param groups disagree with a scheduler state, one line each.
+
+    Each group's ``lr`` must equal the scheduler's lr at ``last_epoch`` and its
+    ``initial_lr`` (set by torch when a scheduler is created) must equal the group's
+    ``base_lrs`` entry, both to a relative 1e-9.  A disagreement is the classic resume
+    bug: the optimizer state of a fresh optimizer saved or loaded, or a scheduler
+    restarted.  Tensor lrs are not compared (their values are not read).
+
+    Example:
+        >>> state = parse({"step_size": 30, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 100})
+        >>> check_optimizer(state, [{"lr": 0.1, "params": [0]}])
+        ['param_groups[0] lr is 0.1 but the scheduler gives 0.0001', \
+'param_groups[0] has no initial_lr (the optimizer was saved before any scheduler was created)']
+    """
+    lines: list[str] = []
+    expected_lrs = state.lrs
+    for index, group in enumerate(param_groups[: len(expected_lrs)]):
+        lr = group.get("lr")
+        if _is_plain_number(lr) and not _lrs_agree(float(lr), expected_lrs[index]):
+            lines.append(
+                f"param_groups[{index}] lr is {float(lr)!r} but the scheduler gives "
+                f"{expected_lrs[index]!r}"
+            )
+        initial_lr = group.get("initial_lr")
+        if initial_lr is None:
+            lines.append(
+                f"param_groups[{index}] has no initial_lr (the optimizer was saved before any "
+                "scheduler was created)"
+            )
+        elif _is_plain_number(initial_lr) and not _lrs_agree(
+            float(initial_lr), state.base_lrs[index]
+        ):
+            lines.append(
+                f"param_groups[{index}] initial_lr is {float(initial_lr)!r} but the "
+                f"scheduler's base_lrs[{index}] is {state.base_lrs[index]!r}"
+            )
+    return lines
+
+
+def _is_plain_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
