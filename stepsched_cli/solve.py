@@ -1,0 +1,258 @@
+"""Solving for a step schedule: the step size and gamma that take an lr to a final lr.
+
+The question "which schedule goes from ``lr`` to ``final_lr`` by step ``total`` with
+evenly spaced decays?" has three unknowns tied by two facts, so exactly one of
+``decays``, ``step_size`` and ``gamma`` must be given.
+
+"By step ``total``" means at position ``total``: ``lr_at(total) == final_lr`` (within
+rounding), i.e. exactly ``decays`` decays have happened at ``total``, the last one at
+``decays * step_size <= total`` and the next one after it.  This is the reading under
+which the classic recipe holds: 0.1 to 0.0001 by step 90 in 3 decays is
+``step_size=30`` and ``gamma=0.1``, the third decay landing on step 90 itself.  When
+the decay count is given, the step size is the largest that fits,
+``total // decays``, so the decays spread over the whole run.
+
+Example:
+    >>> solve(0.1, 0.0001, 90, decays=3)
+    Solution(step_size=30, gamma=0.1, decays=3, final_lr=0.0001, initial_lr=0.1, total=90)
+    >>> solve(0.1, 0.0001, 90, step_size=30).gamma
+    0.1
+    >>> solve(0.1, 0.0001, 90, gamma=0.1).step_size
+    30
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from dataclasses import dataclass
+
+from stepsched_cli.errors import ScheduleError, StepschedError
+from stepsched_cli.schedule import StepSchedule, intended_value
+
+# Relative distance within which gamma**k counts as reaching final_lr exactly.
+GAMMA_MATCH_TOLERANCE = 1e-9
+_ROOT_DIGITS = 60
+
+
+class SolveError(StepschedError, ValueError):
+    """The request has no solution, or its arguments are out of range."""
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A schedule that reaches ``final_lr`` at position ``total``.
+
+    Attributes:
+        step_size: Positions between decays.
+        gamma: The decay factor, rounded to the nearest float (the shortest decimal
+            that round-trips, so 0.1 comes out as ``0.1``).
+        decays: How many decays have happened at position ``total``.
+        final_lr: The solved schedule's ``lr_at(total)``: the requested final lr up
+            to rounding.
+        initial_lr: The lr the schedule starts from.
+        total: The position by which the final lr is reached.
+    """
+
+    step_size: int
+    gamma: float
+    decays: int
+    final_lr: float
+    initial_lr: float
+    total: int
+
+    @property
+    def schedule(self) -> StepSchedule:
+        """The solved schedule."""
+        return StepSchedule(self.initial_lr, step_size=self.step_size, gamma=self.gamma)
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON contract of ``stepsched solve --json``."""
+        return {
+            "step_size": self.step_size,
+            "gamma": self.gamma,
+            "decays": self.decays,
+            "final_lr": self.final_lr,
+        }
+
+
+def solve(
+    lr: float,
+    final_lr: float,
+    total: int,
+    *,
+    decays: int | None = None,
+    step_size: int | None = None,
+    gamma: float | None = None,
+) -> Solution:
+    """Find evenly spaced decays that take ``lr`` to ``final_lr`` by position ``total``.
+
+    Give exactly one of ``decays``, ``step_size`` and ``gamma``:
+
+    * ``decays=k``: ``step_size = total // k`` and ``gamma = (final_lr / lr) ** (1/k)``.
+    * ``step_size=s``: ``decays = total // s`` and gamma as above.
+    * ``gamma=g``: ``decays`` is the whole number with ``lr * g**decays == final_lr``
+      (relative :data:`GAMMA_MATCH_TOLERANCE`), then ``step_size = total // decays``.
+
+    Args:
+        lr: The initial lr, finite and > 0.
+        final_lr: The lr at position ``total``, finite, > 0 and < ``lr``.
+        total: The position at which ``final_lr`` must hold, an integer >= 1.
+        decays: The number of decays, an integer with ``1 <= decays <= total``.
+        step_size: The positions between decays, an integer with
+            ``1 <= step_size <= total``.
+        gamma: The decay factor, ``0 < gamma < 1``.
+
+    Returns:
+        The :class:`Solution`; feeding it back into :class:`StepSchedule` gives
+        ``decays_at(total) == decays`` and ``lr_at(total)`` equal to ``final_lr`` up to
+        rounding: gamma is a float, and its rounding (half an ulp, 1.1e-16 relative)
+        grows about ``decays``-fold in ``gamma ** decays``, so the reported
+        ``final_lr`` is the one actually reached (for a million decays, within about
+        1e-10 of the request; for 10**12, about 1e-4).
+
+    Raises:
+        SolveError: an argument out of range, not exactly one of the three given, no
+            step size giving exactly ``decays`` decays by ``total`` (e.g. 5 decays by
+            step 14: step size 2 gives 7, step size 3 gives 4), a ``gamma`` that does
+            not reach ``final_lr`` after a whole number of decays, or a gamma that
+            rounds to 1.0.
+    """
+    lr = _positive("lr", lr)
+    final_lr = _positive("final_lr", final_lr)
+    if final_lr >= lr:
+        raise SolveError(
+            f"final_lr must be below lr ({lr!r}) for a decaying schedule, got {final_lr!r}"
+        )
+    total = _integer("total", total, 1)
+    given = {
+        name: value
+        for name, value in (("decays", decays), ("step_size", step_size), ("gamma", gamma))
+        if value is not None
+    }
+    if len(given) != 1:
+        shown = ", ".join(f"{name}={value!r}" for name, value in given.items()) or "none"
+        raise SolveError(f"give exactly one of decays, step_size, gamma (got {shown})")
+    if decays is not None:
+        decays = _integer("decays", decays, 1)
+        if decays > total:
+            raise SolveError(
+                f"decays must be at most total ({total}): one decay per position at most, "
+                f"got {decays}"
+            )
+        step_size = _fitting_step_size(decays, total)
+        gamma = _root(_ratio(lr, final_lr), decays)
+    elif step_size is not None:
+        step_size = _integer("step_size", step_size, 1)
+        if step_size > total:
+            raise SolveError(
+                f"step_size must be at most total ({total}) so that a decay happens by "
+                f"position {total}, got {step_size}"
+            )
+        decays = total // step_size
+        gamma = _root(_ratio(lr, final_lr), decays)
+    else:
+        gamma = _gamma(gamma)
+        decays = _decays_for_gamma(lr, final_lr, gamma)
+        if decays > total:
+            raise SolveError(
+                f"gamma {gamma!r} needs {decays} decays to reach {final_lr!r}, more than "
+                f"total ({total}) positions allow"
+            )
+        step_size = _fitting_step_size(decays, total)
+    try:
+        schedule = StepSchedule(lr, step_size=step_size, gamma=gamma)
+    except ScheduleError as error:
+        raise SolveError(f"no valid schedule: {error}") from None
+    return Solution(
+        step_size=step_size,
+        gamma=gamma,
+        decays=decays,
+        final_lr=schedule.lr_at(total),
+        initial_lr=lr,
+        total=total,
+    )
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SolveError(f"{name} must be a finite number > 0, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise SolveError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def _integer(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SolveError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _gamma(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SolveError(f"gamma must be a number with 0 < gamma < 1, got {value!r}")
+    number = float(value)
+    if not 0 < number < 1:
+        raise SolveError(f"gamma must be a number with 0 < gamma < 1, got {value!r}")
+    return number
+
+
+def _ratio(lr: float, final_lr: float) -> decimal.Decimal:
+    """``final_lr / lr`` as the decimals the user typed (see ``intended_value``)."""
+    exact = intended_value(final_lr) / intended_value(lr)
+    with decimal.localcontext() as context:
+        context.prec = _ROOT_DIGITS
+        return decimal.Decimal(exact.numerator) / decimal.Decimal(exact.denominator)
+
+
+def _root(ratio: decimal.Decimal, decays: int) -> float:
+    """The ``decays``-th root of ``ratio`` as the nearest float; refuses 1.0.
+
+    Computed with 60 significant digits, so a ratio that is a short decimal's power
+    (0.001 and 3 decays) gives that decimal (0.1) exactly.
+    """
+    with decimal.localcontext() as context:
+        context.prec = _ROOT_DIGITS
+        root = ratio ** (decimal.Decimal(1) / decimal.Decimal(decays))
+    gamma = float(root)
+    if gamma >= 1.0:
+        raise SolveError(
+            f"{decays} decays from a ratio of {float(ratio)!r} need a gamma so close to 1 "
+            "that it rounds to 1.0; ask for fewer decays"
+        )
+    return gamma
+
+
+def _fitting_step_size(decays: int, total: int) -> int:
+    """The largest step size with exactly ``decays`` decays at ``total``; refuses none."""
+    step_size = total // decays
+    if (decays + 1) * step_size <= total:
+        more = total // step_size
+        fewer = total // (step_size + 1)
+        raise SolveError(
+            f"no step size gives exactly {decays} evenly spaced decays by position {total}: "
+            f"step_size {step_size} gives {more}, step_size {step_size + 1} gives {fewer}; "
+            "change decays or total"
+        )
+    return step_size
+
+
+def _decays_for_gamma(lr: float, final_lr: float, gamma: float) -> int:
+    """The whole number of decays taking ``lr`` to ``final_lr`` with ``gamma``."""
+    estimate = (math.log(final_lr) - math.log(lr)) / math.log(gamma)
+    schedule = StepSchedule(lr, gamma=gamma)
+    nearest = max(1, round(estimate))
+    reached = schedule.lr_after_decays(nearest)
+    if abs(reached - final_lr) <= GAMMA_MATCH_TOLERANCE * final_lr:
+        return nearest
+    below = max(1, math.floor(estimate))
+    above = below + 1
+    raise SolveError(
+        f"gamma {gamma!r} takes {lr!r} to {final_lr!r} after {estimate:.4g} decays, not a "
+        f"whole number: {below} decays give {schedule.lr_after_decays(below)!r} and "
+        f"{above} give {schedule.lr_after_decays(above)!r}"
+    )
+
+
+__all__ = ["GAMMA_MATCH_TOLERANCE", "Solution", "SolveError", "solve"]

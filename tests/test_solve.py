@@ -1,0 +1,199 @@
+"""Solving for a schedule: the issue's example, the definition of "by step T", refusals."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from stepsched_cli.errors import StepschedError
+from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.solve import Solution, SolveError, solve
+
+
+def test_issue_example() -> None:
+    """--lr 0.1 --final-lr 0.0001 --total 90 --decays 3 gives step_size 30, gamma 0.1."""
+    solution = solve(0.1, 0.0001, 90, decays=3)
+    assert solution == Solution(30, 0.1, 3, 0.0001, 0.1, 90)
+    assert solution.to_dict() == {"step_size": 30, "gamma": 0.1, "decays": 3, "final_lr": 0.0001}
+
+
+def test_by_step_total_means_at_position_total() -> None:
+    """The last decay lands on or before ``total``; the lr there is the final lr."""
+    schedule = solve(0.1, 0.0001, 90, decays=3).schedule
+    assert [schedule.lr_at(t) for t in (29, 30, 59, 60, 89, 90, 119)] == [
+        0.1,
+        0.01,
+        0.01,
+        0.001,
+        0.001,
+        0.0001,
+        0.0001,
+    ]
+    assert schedule.boundary(3) == 90
+    assert schedule.boundary(4) == 120
+
+
+@pytest.mark.parametrize(
+    ("arguments", "given", "expected"),
+    [
+        ((0.1, 0.0001, 90), {"decays": 3}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 90), {"step_size": 30}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 90), {"gamma": 0.1}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 100), {"decays": 3}, (33, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 119), {"step_size": 30}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.001, 90), {"decays": 2}, (45, 0.1, 2, 0.001)),
+        ((1.0, 0.125, 3), {"decays": 3}, (1, 0.5, 3, 0.125)),
+        ((1.0, 0.125, 3), {"step_size": 1}, (1, 0.5, 3, 0.125)),
+        ((1.0, 0.125, 3), {"gamma": 0.5}, (1, 0.5, 3, 0.125)),
+        ((0.1, 1e-05, 100), {"step_size": 25}, (25, 0.1, 4, 1e-05)),
+        ((0.05, 0.00005, 1000), {"step_size": 300}, (300, 0.1, 3, 0.00005)),
+        ((0.1, 0.0001, 90), {"decays": 1}, (90, 0.001, 1, 0.0001)),
+        ((1.0, 0.5, 2**63), {"decays": 1}, (2**63, 0.5, 1, 0.5)),
+    ],
+)
+def test_table(
+    arguments: tuple[float, float, int],
+    given: dict[str, Any],
+    expected: tuple[int, float, int, float],
+) -> None:
+    solution = solve(*arguments, **given)
+    assert (solution.step_size, solution.gamma, solution.decays, solution.final_lr) == expected
+
+
+def test_odd_ratio_is_reached_within_rounding() -> None:
+    solution = solve(3e-4, 1e-6, 1000, decays=7)
+    assert (solution.step_size, solution.gamma) == (142, 0.4427163232856526)
+    assert solution.final_lr == pytest.approx(1e-6, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "options", "message"),
+    [
+        (
+            (0.1, 0.1, 90),
+            {"decays": 3},
+            "final_lr must be below lr (0.1) for a decaying schedule, got 0.1",
+        ),
+        ((0.1, 0.2, 90), {"decays": 3}, "final_lr must be below lr (0.1)"),
+        ((0.0, 0.2, 90), {"decays": 3}, "lr must be a finite number > 0, got 0.0"),
+        ((math.inf, 0.2, 90), {"decays": 3}, "lr must be a finite number > 0, got inf"),
+        ((0.1, -1e-3, 90), {"decays": 3}, "final_lr must be a finite number > 0, got -0.001"),
+        ((0.1, "0.01", 90), {"decays": 3}, "final_lr must be a finite number > 0, got '0.01'"),
+        ((0.1, 0.01, 0), {"decays": 3}, "total must be an integer >= 1, got 0"),
+        ((0.1, 0.01, 9.0), {"decays": 3}, "total must be an integer >= 1, got 9.0"),
+        ((0.1, 0.01, 90), {}, "give exactly one of decays, step_size, gamma (got none)"),
+        (
+            (0.1, 0.01, 90),
+            {"decays": 3, "gamma": 0.1},
+            "give exactly one of decays, step_size, gamma (got decays=3, gamma=0.1)",
+        ),
+        ((0.1, 0.01, 90), {"decays": 0}, "decays must be an integer >= 1, got 0"),
+        ((0.1, 0.01, 90), {"decays": True}, "decays must be an integer >= 1, got True"),
+        ((0.1, 0.01, 9), {"decays": 10}, "decays must be at most total (9): one decay per"),
+        (
+            (0.1, 0.01, 14),
+            {"decays": 5},
+            "no step size gives exactly 5 evenly spaced decays by position 14: step_size 2 "
+            "gives 7, step_size 3 gives 4; change decays or total",
+        ),
+        ((0.1, 0.01, 90), {"step_size": 0}, "step_size must be an integer >= 1, got 0"),
+        (
+            (0.1, 0.01, 90),
+            {"step_size": 91},
+            "step_size must be at most total (90) so that a decay happens by position 90, got 91",
+        ),
+        ((0.1, 0.01, 90), {"gamma": 1.0}, "gamma must be a number with 0 < gamma < 1, got 1.0"),
+        ((0.1, 0.01, 90), {"gamma": 0}, "gamma must be a number with 0 < gamma < 1, got 0"),
+        (
+            (0.1, 0.0001, 90),
+            {"gamma": 0.5},
+            "gamma 0.5 takes 0.1 to 0.0001 after 9.966 decays, not a whole number: 9 decays "
+            "give 0.0001953125 and 10 give 9.765625e-05",
+        ),
+        (
+            (0.1, 0.1 * 0.5**20, 10),
+            {"gamma": 0.5},
+            "gamma 0.5 needs 20 decays to reach 9.5367431640625e-08, more than total (10)",
+        ),
+        (
+            (1.0, 0.5, 2**63),
+            {"step_size": 1},
+            "9223372036854775808 decays from a ratio of 0.5 need a gamma so close to 1 that "
+            "it rounds to 1.0; ask for fewer decays",
+        ),
+    ],
+)
+def test_impossible_requests_are_refused(
+    arguments: tuple[Any, Any, Any], options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SolveError, match=re.escape(message)) as raised:
+        solve(*arguments, **options)
+    assert isinstance(raised.value, StepschedError)
+    assert isinstance(raised.value, ValueError)
+
+
+lrs = st.sampled_from([1.0, 0.1, 0.5, 3e-4, 0.05, 2.5e-5, 0.7])
+ratios = st.floats(min_value=1e-12, max_value=0.999, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lr=lrs, ratio=ratios, decays=st.integers(1, 2000), extra=st.integers(0, 10**6))
+def test_property_decays_answer_feeds_back(
+    lr: float, ratio: float, decays: int, extra: int
+) -> None:
+    final_lr = lr * ratio
+    assume(0 < final_lr < lr)
+    total = decays * (1 + extra % 1000) + extra % (1 + extra % 1000)
+    try:
+        solution = solve(lr, final_lr, total, decays=decays)
+    except SolveError as error:
+        # Only when no integer step size fits: then the neighbours really miss.
+        step_size = total // decays
+        assert "no step size gives exactly" in str(error) or "rounds to 1.0" in str(error)
+        if "no step size" in str(error):
+            assert total // step_size > decays
+            assert total // (step_size + 1) < decays
+        return
+    schedule = StepSchedule(lr, step_size=solution.step_size, gamma=solution.gamma)
+    assert schedule.decays_at(solution.total) == decays
+    assert schedule.decays_at(solution.total - 1) >= decays - 1
+    assert schedule.next_boundary(total) == (decays + 1) * solution.step_size
+    assert solution.final_lr == schedule.lr_at(total)
+    assert solution.final_lr == pytest.approx(final_lr, rel=decays * 3e-16 + 1e-15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lr=lrs, ratio=ratios, step_size=st.integers(1, 500), total=st.integers(1, 10**5))
+def test_property_step_size_answer_feeds_back(
+    lr: float, ratio: float, step_size: int, total: int
+) -> None:
+    final_lr = lr * ratio
+    assume(0 < final_lr < lr and step_size <= total and total // step_size <= 5000)
+    solution = solve(lr, final_lr, total, step_size=step_size)
+    assert solution.step_size == step_size
+    assert solution.decays == total // step_size
+    assert solution.schedule.lr_at(total) == solution.final_lr
+    assert solution.final_lr == pytest.approx(final_lr, rel=solution.decays * 3e-16 + 1e-15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lr=lrs,
+    gamma=st.sampled_from([0.1, 0.5, 0.9, 0.3333, 0.97]),
+    decays=st.integers(1, 60),
+    step_size=st.integers(1, 1000),
+)
+def test_property_gamma_answer_feeds_back(
+    lr: float, gamma: float, decays: int, step_size: int
+) -> None:
+    final_lr = StepSchedule(lr, gamma=gamma).lr_after_decays(decays)
+    total = decays * step_size
+    solution = solve(lr, final_lr, total, gamma=gamma)
+    assert (solution.decays, solution.gamma) == (decays, gamma)
+    assert solution.schedule.decays_at(total) == decays
+    assert solution.final_lr == final_lr
