@@ -11,6 +11,7 @@ run when torch is importable (``.venv/bin/pip install torch==2.13.0``).
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import platform
@@ -213,6 +214,89 @@ def bench_horizons() -> None:
         )
 
 
+def _run_measured(arguments: list[str]) -> tuple[float, int]:
+    """Wall time and peak resident memory (bytes) of one child process."""
+    environment = {**os.environ, "NO_COLOR": "1"}
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        error = child.stderr.read().decode() if child.stderr else ""
+        raise RuntimeError(f"{arguments} failed: {error}")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+_MAKE_CHECKPOINT = """
+import os, sys, torch
+path, size_gib = sys.argv[1], float(sys.argv[2])
+model = torch.nn.Linear(int(size_gib * 2**28), 1, bias=False)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 30, 0.1)
+for _ in range(45):
+    optimizer.step()
+    scheduler.step()
+state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+         "lr_scheduler": scheduler.state_dict()}
+torch.save(state, path + ".partial")
+os.replace(path + ".partial", path)
+"""
+
+
+def _big_checkpoint(size_gib: float) -> str:
+    """A torch checkpoint of about ``size_gib`` GiB in /tmp, made once and reused.
+
+    It is made in a child process so that this process stays small: a child's peak
+    memory as the kernel reports it can include what it inherited before exec.
+    """
+    path = os.path.join(tempfile.gettempdir(), f"stepsched-bench-{size_gib}gib.pt")
+    if not os.path.exists(path):
+        print(f"  (writing {path} once; later runs reuse it)")
+        subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, path, str(size_gib)], check=True)
+    return path
+
+
+def bench_inspect() -> None:
+    """inspect of a multi-GB checkpoint against torch.load(mmap=True, weights_only=True)."""
+    if importlib.util.find_spec("torch") is None:
+        print("\ninspect of a multi-GB checkpoint: skipped, torch is not importable")
+        return
+    path = _big_checkpoint(2.0)
+    size = os.path.getsize(path)
+    contenders = [
+        (
+            "torch.load(mmap=True, weights_only=True)",
+            [
+                sys.executable,
+                "-c",
+                f"import torch; torch.load({path!r}, mmap=True, weights_only=True)",
+            ],
+        ),
+        ("stepsched inspect", _stepsched("inspect", path)),
+    ]
+    times: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    peaks: dict[str, int] = dict.fromkeys(times, 0)
+    for _ in range(5):
+        for name, arguments in contenders:
+            elapsed, peak = _run_measured(arguments)
+            times[name].append(elapsed)
+            peaks[name] = max(peaks[name], peak)
+    print(
+        f"\ninspect of a {size / 2**30:.2f} GiB torch checkpoint, whole process   "
+        "(goal: faster than torch.load, peak memory under 100 MiB)"
+    )
+    base = statistics.median(times[contenders[0][0]])
+    for name, _ in contenders:
+        median = statistics.median(times[name])
+        print(
+            f"  {name:<58} {median * 1e3:>10.3f} ms   x{median / base:.2f}   "
+            f"peak RSS {peaks[name] / 2**20:.1f} MiB"
+        )
+
+
 def bench_startup() -> None:
     python = sys.executable
     show(
@@ -240,6 +324,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "step": bench_step,
     "startup": bench_startup,
     "horizons": bench_horizons,
+    "inspect": bench_inspect,
 }
 
 
