@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +66,24 @@ def test_readme_examples_are_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         result = runner.invoke(app, args, prog_name="stepsched")
         assert result.exit_code == 0, (command, result.output)
         assert normalise(result.output) == normalise(expected), command
+
+
+def test_readme_examples_from_the_installed_console_script(tmp_path: Path) -> None:
+    """The smoke test CI relies on: the real ``stepsched`` program, as a user runs it."""
+    program = shutil.which("stepsched", path=str(Path(sys.executable).parent))
+    assert program is not None, "the stepsched console script is not installed beside python"
+    environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    for command, expected in examples():
+        _, *args = shlex.split(command)
+        result = subprocess.run(
+            [program, *args],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert normalise(result.stdout + result.stderr) == normalise(expected), command
