@@ -1,0 +1,253 @@
+"""Comparing schedules: SPEC overrides of a base schedule, and where two schedules differ.
+
+A SPEC is a comma-separated list of ``key=value`` overrides of a base schedule, as
+``plot --compare`` and ``diff`` take them::
+
+    gamma=0.5,step_size=10
+    lr=0.05
+    milestones=30:80,gamma=0.5
+
+Keys (``-`` and ``_`` are interchangeable, case does not matter): ``lr`` (or
+``initial_lr``), ``step_size``, ``gamma``, ``milestones``, ``warmup_steps``,
+``warmup_start_lr``, ``min_lr``, ``mode``.  A list value (milestones) separates its
+items with ``:`` (``30:80``, no quoting needed in a shell) or ``;`` (``"30;80"``,
+quoted), never with a comma, which separates overrides.  Giving ``milestones``
+replaces the base's ``step_size`` and vice versa.
+
+:func:`diff` merges the two schedules' lazy segment streams, so its cost grows with
+the number of boundaries of both, never with the horizon.
+
+Example:
+    >>> base = StepSchedule(0.1, step_size=30)
+    >>> other = apply_spec(base, "gamma=0.5,step_size=20")
+    >>> for part in diff(base, other, total=90):
+    ...     print(part.start, part.end, part.lr_a, part.lr_b, part.ratio)
+    20 29 0.1 0.05 0.5
+    30 39 0.01 0.05 5.0
+    40 59 0.01 0.025 2.5
+    60 79 0.001 0.0125 12.5
+    80 89 0.001 0.00625 6.25
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from stepsched_cli.errors import ScheduleError, StepschedError
+from stepsched_cli.schedule import MODES, Segment, StepSchedule, intended_value
+
+LIST_SEPARATORS = (":", ";")
+
+# SPEC key -> StepSchedule field.
+SPEC_KEYS: dict[str, str] = {
+    "lr": "initial_lr",
+    "initial_lr": "initial_lr",
+    "step_size": "step_size",
+    "gamma": "gamma",
+    "milestones": "milestones",
+    "warmup_steps": "warmup_steps",
+    "warmup_start_lr": "warmup_start_lr",
+    "min_lr": "min_lr",
+    "mode": "mode",
+}
+_INTEGER_FIELDS = ("step_size", "warmup_steps")
+_NUMBER_FIELDS = ("initial_lr", "gamma", "warmup_start_lr", "min_lr")
+
+
+class CompareError(StepschedError, ValueError):
+    """A SPEC is malformed or gives an invalid schedule, or two schedules cannot be compared."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A run of positions ``start..end`` (inclusive) where two schedules differ.
+
+    ``end`` is None when the difference never ends.  Over a constant stretch
+    ``lr_a_end == lr_a`` and ``lr_b_end == lr_b``; where a warmup ramp is involved the
+    lrs are linear between their values at ``start`` and at ``end`` (and the two lines
+    may cross at one position inside).
+
+    Attributes:
+        start: First position.
+        end: Last position, or None.
+        lr_a: The first schedule's lr at ``start``.
+        lr_b: The second schedule's lr at ``start``.
+        ratio: ``lr_b / lr_a`` at ``start``, of the decimals the lrs stand for (so
+            0.02 / 0.1 is 0.2), ``math.inf`` when ``lr_a`` is 0.
+        lr_a_end: The first schedule's lr at ``end`` (at ``start`` when open-ended).
+        lr_b_end: The second schedule's lr at ``end``.
+    """
+
+    start: int
+    end: int | None
+    lr_a: float
+    lr_b: float
+    ratio: float
+    lr_a_end: float
+    lr_b_end: float
+
+    @property
+    def ramp(self) -> bool:
+        """Whether either lr changes within the run (a warmup ramp)."""
+        return self.lr_a != self.lr_a_end or self.lr_b != self.lr_b_end
+
+
+def parse_spec(spec: str) -> dict[str, object]:
+    """Parse a SPEC into ``StepSchedule`` field overrides, values converted but not validated.
+
+    Raises:
+        CompareError: empty SPEC or item, an item without ``=``, an unknown or repeated
+            key, or a value of the wrong type; the message quotes the SPEC, names the
+            key and what it accepts.
+
+    Example:
+        >>> parse_spec("lr=0.05, milestones=30:80, Step-Size=7")
+        {'initial_lr': 0.05, 'milestones': (30, 80), 'step_size': 7}
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise CompareError(f"SPEC must be key=value overrides such as gamma=0.5, got {spec!r}")
+    overrides: dict[str, object] = {}
+    for item in spec.split(","):
+        if not item.strip():
+            raise CompareError(f"SPEC {spec!r}: has an empty item; separate overrides with ','")
+        key_text, equals, value_text = item.partition("=")
+        if not equals:
+            raise CompareError(f"SPEC {spec!r}: item {item.strip()!r} is not key=value")
+        key = key_text.strip().lower().replace("-", "_")
+        field_name = SPEC_KEYS.get(key)
+        if field_name is None:
+            raise CompareError(
+                f"SPEC {spec!r}: unknown key {key_text.strip()!r}; accepted keys: "
+                f"{', '.join(SPEC_KEYS)}"
+            )
+        if field_name in overrides:
+            raise CompareError(f"SPEC {spec!r}: key {key!r} is given twice")
+        overrides[field_name] = _convert(spec, key, field_name, value_text.strip())
+    return overrides
+
+
+def apply_spec(base: StepSchedule, spec: str) -> StepSchedule:
+    """The schedule ``base`` with the SPEC's overrides applied and validated.
+
+    Raises:
+        CompareError: the SPEC is malformed (see :func:`parse_spec`) or the result is
+            not a valid schedule (the message carries the schedule's own complaint).
+
+    Example:
+        >>> apply_spec(StepSchedule(0.1, step_size=30), "milestones=30;80").milestones
+        (30, 80)
+    """
+    overrides = parse_spec(spec)
+    try:
+        return base.replace(**overrides)
+    except ScheduleError as error:
+        raise CompareError(f"SPEC {spec!r}: {error}") from None
+
+
+def _convert(spec: str, key: str, field_name: str, text: str) -> object:
+    if field_name in _INTEGER_FIELDS:
+        return _integer(spec, key, text, "an integer")
+    if field_name in _NUMBER_FIELDS:
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise CompareError(f"SPEC {spec!r}: {key} must be a finite number, got {text!r}")
+        return number
+    if field_name == "milestones":
+        separator = next((mark for mark in LIST_SEPARATORS if mark in text), ":")
+        return tuple(
+            _integer(spec, key, part.strip(), "integers separated by ':' or ';'")
+            for part in text.split(separator)
+        )
+    if text.lower() not in MODES:
+        raise CompareError(f"SPEC {spec!r}: mode must be 'step' or 'epoch', got {text!r}")
+    return text.lower()
+
+
+def _integer(spec: str, key: str, text: str, expected: str) -> int:
+    if not text.isdigit():
+        raise CompareError(f"SPEC {spec!r}: {key} must be {expected}, got {text!r}")
+    return int(text)
+
+
+def diff(a: StepSchedule, b: StepSchedule, total: int | None = None) -> Iterator[Difference]:
+    """Yield, lazily and in order, the runs of positions where ``a`` and ``b`` differ.
+
+    Two lrs differ when their floats differ (the schedules' arithmetic is exact, so
+    the same value computed two ways is the same float).  A run is a stretch over
+    which neither schedule changes (or, on a warmup ramp, changes linearly); adjacent
+    runs with different lrs are yielded separately.
+
+    Args:
+        a: The first schedule.
+        b: The second, in the same mode (unit) as ``a``.
+        total: Compare positions ``0..total-1`` only; without it the comparison runs
+            until neither schedule has boundaries left (forever, lazily, for a
+            schedule whose lr never reaches its floor in float range: use
+            ``itertools.islice``) and the last run may be open-ended.
+
+    Raises:
+        CompareError: the schedules count different units, or ``total`` is not an
+            integer >= 1 (raised at once, not on iteration).
+    """
+    if a.mode != b.mode:
+        raise CompareError(
+            f"cannot compare a {a.mode}-mode schedule with a {b.mode}-mode one; "
+            "convert one with to_mode first"
+        )
+    if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 1):
+        raise CompareError(f"total must be an integer >= 1, got {total!r}")
+    return _merge(a, b, total)
+
+
+def _merge(a: StepSchedule, b: StepSchedule, total: int | None) -> Iterator[Difference]:
+    segments_a, segments_b = a.segments(total=total), b.segments(total=total)
+    segment_a, segment_b = next(segments_a), next(segments_b)
+    start = 0
+    while True:
+        end = _earlier_end(segment_a.end, segment_b.end)
+        lr_a, lr_a_end = _values(a, segment_a, start, end)
+        lr_b, lr_b_end = _values(b, segment_b, start, end)
+        if (lr_a, lr_a_end) != (lr_b, lr_b_end):
+            ratio = float(intended_value(lr_b) / intended_value(lr_a)) if lr_a else math.inf
+            yield Difference(start, end, lr_a, lr_b, ratio, lr_a_end, lr_b_end)
+        if end is None:
+            return
+        if segment_a.end == end:
+            segment_a = next(segments_a, segment_a)
+        if segment_b.end == end:
+            segment_b = next(segments_b, segment_b)
+        start = end + 1
+        if total is not None and start >= total:
+            return
+
+
+def _earlier_end(first: int | None, second: int | None) -> int | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return min(first, second)
+
+
+def _values(
+    schedule: StepSchedule, segment: Segment, start: int, end: int | None
+) -> tuple[float, float]:
+    if not segment.warmup:
+        return segment.lr, segment.lr
+    return schedule.lr_at(start), schedule.lr_at(start if end is None else end)
+
+
+__all__ = [
+    "LIST_SEPARATORS",
+    "SPEC_KEYS",
+    "CompareError",
+    "Difference",
+    "apply_spec",
+    "diff",
+    "parse_spec",
+]
