@@ -1,0 +1,349 @@
+"""A step schedule drawn in the terminal with Unicode box-drawing characters.
+
+:func:`render` returns the picture as lines of text: the y axis with a few compact
+labels on the left, the curve as a staircase (``─`` levels, ``┐``/``└`` where the lr
+drops), a dotted ``┊`` line under each decay boundary, and an x axis with ticks and
+labels below.  It depends on nothing but the schedule.
+
+Cost: the plot area has at most ``width`` columns, and each column is one contiguous
+range of positions whose extreme lrs are found from its two ends (plus the warmup
+peak when it falls inside), so the schedule is evaluated ``O(width)`` times and a
+10**12-position horizon costs the same as 100.  A column holding several decays
+shows them as one vertical drop.
+
+Example:
+    >>> schedule = StepSchedule(0.1, step_size=30, gamma=0.1)
+    >>> print("\\n".join(render(schedule, total=120, width=30, height=5, log_scale=True)))
+       0.1┤─────┐
+          │     └─────┐
+          │     ┊     │
+          │     ┊     └─────┐
+    0.0001┤     ┊     ┊     └─────
+          └┬────────┬─────────┬───
+           0        50        100
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from stepsched_cli.errors import StepschedError
+from stepsched_cli.schedule import StepSchedule
+
+_LEFT, _RIGHT, _UP, _DOWN = 1, 2, 4, 8
+_BOX = {
+    _LEFT | _RIGHT: "─",
+    _UP | _DOWN: "│",
+    _LEFT | _DOWN: "┐",
+    _UP | _RIGHT: "└",
+    _LEFT | _UP: "┘",
+    _DOWN | _RIGHT: "┌",
+    _LEFT | _RIGHT | _DOWN: "┬",
+    _LEFT | _RIGHT | _UP: "┴",
+    _UP | _DOWN | _RIGHT: "├",
+    _UP | _DOWN | _LEFT: "┤",
+    _LEFT | _RIGHT | _UP | _DOWN: "┼",
+    _LEFT: "─",
+    _RIGHT: "─",
+    _UP: "│",
+    _DOWN: "│",
+}
+MARKER = "┊"
+# Boundary markers are drawn while at most one column in this many has one.
+_MARKER_SPACING = 3
+_SI_PREFIXES = (
+    (10**18, "E"),
+    (10**15, "P"),
+    (10**12, "T"),
+    (10**9, "G"),
+    (10**6, "M"),
+    (10**3, "k"),
+)
+
+
+class TermPlotError(StepschedError, ValueError):
+    """The requested picture cannot be drawn (too small, bad argument)."""
+
+
+@dataclass(frozen=True)
+class _Column:
+    start: int
+    end: int
+    entry: float
+    exit: float
+    low: float
+    high: float
+    boundary: bool
+
+
+def render(
+    schedule: StepSchedule,
+    *,
+    total: int,
+    width: int = 80,
+    height: int = 12,
+    log_scale: bool = False,
+    x_label: str = "step",
+    positions_per_unit: int = 1,
+    markers: bool = True,
+) -> list[str]:
+    """Draw positions ``0..total-1`` of ``schedule`` in a ``width`` x ``height`` box.
+
+    Args:
+        schedule: The schedule to draw.
+        total: Positions drawn: ``0..total-1``, an integer >= 1.
+        width: Characters per line, labels included; lines are never longer (trailing
+            spaces are stripped).
+        height: Rows of the plot area, >= 2; two more lines follow (the x axis and
+            its labels), so the picture is ``height + 2`` lines.
+        log_scale: A logarithmic y axis (from the smallest positive lr drawn; a lr of
+            0 sits on the bottom row); otherwise linear from 0.
+        x_label: The x unit, written at the right of the label line when it fits.
+        positions_per_unit: Positions per x-axis unit: 1 labels positions, the steps
+            per epoch labels a step-mode schedule in epochs.
+        markers: Dotted lines under the decay boundaries (left out when more than one
+            column in three would carry one).
+
+    Returns:
+        ``height + 2`` lines of text.
+
+    Raises:
+        TermPlotError: an argument out of range, or ``width`` too small for the labels.
+    """
+    total = _integer("total", total, 1)
+    width = _integer("width", width, 8)
+    height = _integer("height", height, 2)
+    positions_per_unit = _integer("positions_per_unit", positions_per_unit, 1)
+
+    guess = max(2, min(width, total))
+    columns = _columns(schedule, total, guess)
+    values = [value for column in columns for value in (column.low, column.high)]
+    scale = _Scale(values, height, log_scale)
+    labels = scale.labels()
+    gutter = max(len(text) for text in labels.values())
+    plot_width = width - gutter - 1
+    if plot_width < 2:
+        raise TermPlotError(f"width must be at least {gutter + 3} for these y labels, got {width}")
+    if plot_width < len(columns):
+        columns = _columns(schedule, total, plot_width)
+        scale = _Scale(
+            [value for column in columns for value in (column.low, column.high)],
+            height,
+            log_scale,
+        )
+        labels = scale.labels()
+    count = len(columns)
+
+    cells = [[0] * count for _ in range(height)]
+    previous_exit: float | None = None
+    for index, column in enumerate(columns):
+        entry = column.entry if previous_exit is None else previous_exit
+        row_in, row_out = scale.row(entry), scale.row(column.exit)
+        rows = (row_in, row_out, scale.row(column.low), scale.row(column.high))
+        top, bottom = min(rows), max(rows)
+        for row in range(top, bottom + 1):
+            cell = 0
+            if row == row_in:
+                cell |= _LEFT
+            if row == row_out:
+                cell |= _RIGHT
+            if row > top:
+                cell |= _UP
+            if row < bottom:
+                cell |= _DOWN
+            cells[row][index] = cell
+        previous_exit = column.exit
+
+    draw_markers = markers and _marker_count(schedule, total) * _MARKER_SPACING <= count
+    lines = []
+    for row in range(height):
+        label = labels.get(row, "")
+        axis = "┤" if row in labels else "│"
+        text = []
+        for index in range(count):
+            cell = cells[row][index]
+            if cell:
+                text.append(_BOX[cell])
+            elif draw_markers and columns[index].boundary and _below_curve(cells, row, index):
+                text.append(MARKER)
+            else:
+                text.append(" ")
+        lines.append(f"{label:>{gutter}}{axis}{''.join(text)}".rstrip())
+
+    ticks = _x_ticks(total, count, positions_per_unit)
+    axis_line = ["─"] * count
+    for column_index, _ in ticks:
+        axis_line[column_index] = "┬"
+    lines.append(" " * gutter + "└" + "".join(axis_line))
+    lines.append(_tick_labels(ticks, gutter + 1, gutter + 1 + count, width, x_label).rstrip())
+    return lines
+
+
+def _integer(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise TermPlotError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _columns(schedule: StepSchedule, total: int, wanted: int) -> list[_Column]:
+    count = min(wanted, total)
+    warmup = schedule.warmup_steps
+    columns = []
+    for index in range(count):
+        start = index * total // count
+        end = (index + 1) * total // count - 1
+        first, last = schedule.lr_at(start), schedule.lr_at(end)
+        extremes = [first, last]
+        if start < warmup <= end:
+            extremes += [schedule.lr_at(warmup - 1), schedule.lr_at(warmup)]
+        following = schedule.next_boundary(start - 1 if start else 0)
+        columns.append(
+            _Column(
+                start=start,
+                end=end,
+                entry=first,
+                exit=last,
+                low=min(extremes),
+                high=max(extremes),
+                boundary=following is not None and following <= end,
+            )
+        )
+    return columns
+
+
+def _marker_count(schedule: StepSchedule, total: int) -> int:
+    """How many decay boundaries fall below ``total`` (O(1): the decay count there)."""
+    return schedule.decays_at(total - 1)
+
+
+def _below_curve(cells: list[list[int]], row: int, index: int) -> bool:
+    return any(cells[above][index] for above in range(row))
+
+
+class _Scale:
+    """Maps lrs to rows (0 at the top) on a linear or log axis."""
+
+    def __init__(self, values: list[float], height: int, log_scale: bool) -> None:
+        self.height = height
+        self.log_scale = log_scale
+        high = max(values)
+        if log_scale:
+            positive = [value for value in values if value > 0]
+            high = max(positive) if positive else 1.0
+            low = min(positive) if positive else 0.1
+            if low == high:
+                low = high / 10
+        else:
+            low = 0.0
+            if high <= 0:
+                high = 1.0
+        self.low, self.high = low, high
+
+    def _fraction(self, value: float) -> float:
+        if self.log_scale:
+            if value <= 0:
+                return 0.0
+            return (math.log10(value) - math.log10(self.low)) / (
+                math.log10(self.high) - math.log10(self.low)
+            )
+        return (value - self.low) / (self.high - self.low)
+
+    def row(self, value: float) -> int:
+        fraction = min(1.0, max(0.0, self._fraction(value)))
+        return self.height - 1 - round(fraction * (self.height - 1))
+
+    def labels(self) -> dict[int, str]:
+        """Row -> label: the top and bottom, and between them decades (log) or the middle."""
+        labels = {0: compact_number(self.high), self.height - 1: compact_number(self.low)}
+        candidates: list[float] = []
+        if self.log_scale:
+            first = math.ceil(math.log10(self.low))
+            last = math.floor(math.log10(self.high))
+            candidates = [10.0**exponent for exponent in range(first, last + 1)]
+        elif self.height >= 5:
+            candidates = [self.high / 2]
+        for value in candidates:
+            row = self.row(value)
+            if all(abs(row - taken) >= 2 for taken in labels):
+                labels[row] = compact_number(value)
+        return labels
+
+
+def compact_number(value: float) -> str:
+    """A number in at most three significant digits, exponents without padding.
+
+    Example:
+        >>> [compact_number(x) for x in (0.1, 0.0001, 1e-05, 0.00015, 2.5e-08, 0.0, 150.0)]
+        ['0.1', '0.0001', '1e-5', '0.00015', '2.5e-8', '0', '150']
+    """
+    text = f"{value:.3g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def compact_position(value: float) -> str:
+    """An axis position: whole numbers below 10,000 in full, larger ones with k, M, G, ...
+
+    Example:
+        >>> [compact_position(x) for x in (0, 30, 9999, 150000, 2.5e6, 10**12, 0.5)]
+        ['0', '30', '9999', '150k', '2.5M', '1T', '0.5']
+    """
+    if value != int(value):
+        return f"{value:g}"
+    whole = int(value)
+    if abs(whole) < 10_000:
+        return str(whole)
+    for size, prefix in _SI_PREFIXES:
+        if abs(whole) >= size:
+            return f"{whole / size:.3g}{prefix}"
+    return str(whole)  # pragma: no cover - every whole number >= 10,000 has a prefix
+
+
+def _x_ticks(total: int, count: int, positions_per_unit: int) -> list[tuple[int, str]]:
+    """(column, label) pairs at multiples of a 1-2-5 step, about one per six columns."""
+    span = total / positions_per_unit
+    wanted = max(2, count // 6)
+    raw = span / wanted
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
+    step = next(
+        (factor * magnitude for factor in (1, 2, 5, 10) if factor * magnitude >= raw),
+        10 * magnitude,
+    )
+    ticks: list[tuple[int, str]] = []
+    index = 0
+    while True:
+        value = index * step
+        position = round(value * positions_per_unit)
+        if position >= total:
+            break
+        column = position * count // total
+        if not ticks or column > ticks[-1][0]:
+            ticks.append((column, compact_position(value)))
+        index += 1
+    return ticks
+
+
+def _tick_labels(
+    ticks: list[tuple[int, str]], offset: int, plot_end: int, width: int, x_label: str
+) -> str:
+    """Tick labels left-aligned at their ticks (skipped where they would collide or
+    overflow), then the unit ending at the plot's right edge, or after the last label."""
+    line = [" "] * width
+    end = 0
+    for column, text in ticks:
+        start = offset + column
+        if (end and start <= end) or start + len(text) > width:
+            continue
+        line[start : start + len(text)] = text
+        end = start + len(text)
+    if x_label:
+        start = max(end + 2, plot_end - len(x_label))
+        if start + len(x_label) <= width:
+            line[start : start + len(x_label)] = x_label
+    return "".join(line)
+
+
+__all__ = ["MARKER", "TermPlotError", "compact_number", "compact_position", "render"]

@@ -1,0 +1,254 @@
+"""Terminal plots: exact pictures of small cases, sizes, cost independent of the horizon."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stepsched_cli.errors import StepschedError
+from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.termplot import TermPlotError, compact_number, compact_position, render
+
+SEED = StepSchedule(0.1, step_size=30, gamma=0.1)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "options", "expected"),
+    [
+        pytest.param(
+            SEED,
+            {"total": 120, "width": 30, "height": 5, "log_scale": True},
+            [
+                "   0.1┤─────┐",
+                "      │     └─────┐",
+                "      │     ┊     │",
+                "      │     ┊     └─────┐",
+                "0.0001┤     ┊     ┊     └─────",
+                "      └┬────────┬─────────┬───",
+                "       0        50        100",
+            ],
+            id="seed-log",
+        ),
+        pytest.param(
+            SEED,
+            {"total": 120, "width": 24, "height": 4},
+            [
+                "0.1┤─────┐",
+                "   │     │",
+                "   │     │",
+                "  0┤     └──────────────",
+                "   └┬───────┬───────┬───",
+                "    0       50      100",
+            ],
+            id="seed-linear",
+        ),
+        pytest.param(
+            StepSchedule(1.0, step_size=2, gamma=0.5),
+            {"total": 8, "width": 16, "height": 4, "markers": False},
+            [
+                "1┤──┐",
+                " │  └─┐",
+                " │    └─┐",
+                "0┤      └─",
+                " └┬────┬──",
+                "  0    5  step",
+            ],
+            id="one-column-per-step",
+        ),
+        pytest.param(
+            StepSchedule(0.1, step_size=3, gamma=0.5, warmup_steps=4, warmup_start_lr=0.0),
+            {"total": 12, "width": 20, "height": 5},
+            [
+                " 0.1┤    ┌──┐",
+                "    │   ┌┘  │",
+                "0.05┤  ┌┘   └──┐",
+                "    │ ┌┘    ┊  └─",
+                "   0┤─┘     ┊  ┊",
+                "    └┬─────────┬─",
+                "     0         10",
+            ],
+            id="warmup",
+        ),
+        pytest.param(
+            StepSchedule(0.1, milestones=(10, 15), gamma=0.1),
+            {"total": 20, "width": 30, "height": 4, "log_scale": True, "x_label": "epoch"},
+            [
+                "  0.1┤──────────┐",
+                "     │          └────┐",
+                "     │          ┊    │",
+                "0.001┤          ┊    └────",
+                "     └┬─────────┬─────────",
+                "      0         10   epoch",
+            ],
+            id="milestones",
+        ),
+        pytest.param(
+            StepSchedule(0.1, step_size=20, gamma=0.1),
+            {"total": 60, "width": 30, "height": 3, "positions_per_unit": 4, "x_label": "epoch"},
+            [
+                "0.1┤─────────┐",
+                "   │         │",
+                "  0┤         └────────────────",
+                "   └┬───────┬────────┬────────",
+                "    0       5        10  epoch",
+            ],
+            id="steps-shown-as-epochs",
+        ),
+        pytest.param(
+            StepSchedule(0.1, step_size=1, gamma=0.5),
+            {"total": 40, "width": 30, "height": 4, "log_scale": True},
+            [
+                "     0.1┤────┐",
+                "        │    └──────┐",
+                "        │           └─────┐",
+                "1.82e-13┤                 └───",
+                "        └┬─────────┬──────────",
+                "         0         20     step",
+            ],
+            id="dense-boundaries-no-markers",
+        ),
+        pytest.param(
+            SEED,
+            {"total": 10**12, "width": 40, "height": 3},
+            [
+                "0.1┤┐",
+                "   ││",
+                "  0┤└───────────────────────────────────",
+                "   └┬──────┬──────┬──────┬──────┬───────",
+                "    0      200G   400G   600G   800G",
+            ],
+            id="horizon-1e12",
+        ),
+    ],
+)
+def test_exact_pictures(
+    schedule: StepSchedule, options: dict[str, Any], expected: list[str]
+) -> None:
+    assert render(schedule, **options) == expected
+
+
+def test_constant_schedule_sits_on_the_top_row() -> None:
+    """A log axis needs a range: a constant lr gets the decade below it."""
+    never_decays = StepSchedule(0.1, step_size=1000, gamma=0.1)
+    assert render(never_decays, total=50, width=20, height=3, log_scale=True) == [
+        " 0.1┤───────────────",
+        "    │",
+        "0.01┤",
+        "    └┬──────────────",
+        "     0          step",
+    ]
+
+
+def test_cost_does_not_grow_with_the_horizon() -> None:
+    """The schedule is asked about O(width) positions whatever the horizon."""
+    calls: list[int] = []
+
+    class Counting(StepSchedule):
+        def lr_at(self, t: int) -> float:
+            calls.append(t)
+            return super().lr_at(t)
+
+    schedule = Counting(0.1, step_size=7, gamma=0.9)
+    render(schedule, total=100, width=60, height=10)
+    small = len(calls)
+    calls.clear()
+    render(schedule, total=10**12, width=60, height=10)
+    assert len(calls) <= 4 * 60
+    assert small <= 4 * 60
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"total": 0}, "total must be an integer >= 1, got 0"),
+        ({"total": 10, "width": 7}, "width must be an integer >= 8, got 7"),
+        ({"total": 10, "height": 1}, "height must be an integer >= 2, got 1"),
+        ({"total": 10, "height": True}, "height must be an integer >= 2, got True"),
+        (
+            {"total": 10, "positions_per_unit": 0},
+            "positions_per_unit must be an integer >= 1, got 0",
+        ),
+        (
+            {"total": 40, "width": 9, "log_scale": True},
+            "width must be at least 11 for these y labels, got 9",
+        ),
+    ],
+)
+def test_bad_arguments(options: dict[str, Any], message: str) -> None:
+    schedule = StepSchedule(0.1, step_size=1, gamma=0.5)
+    with pytest.raises(TermPlotError, match=re.escape(message)) as raised:
+        render(schedule, **options)
+    assert isinstance(raised.value, StepschedError)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.1, "0.1"),
+        (0.0001, "0.0001"),
+        (1e-5, "1e-5"),
+        (2.5e-8, "2.5e-8"),
+        (0.0, "0"),
+        (0.123456, "0.123"),
+        (1e20, "1e20"),
+        (150.0, "150"),
+    ],
+)
+def test_compact_number(value: float, text: str) -> None:
+    assert compact_number(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0, "0"),
+        (9999, "9999"),
+        (10_000, "10k"),
+        (150_000, "150k"),
+        (2_500_000, "2.5M"),
+        (10**12, "1T"),
+        (2**63, "9.22E"),
+        (0.5, "0.5"),
+        (2.5, "2.5"),
+    ],
+)
+def test_compact_position(value: float, text: str) -> None:
+    assert compact_position(value) == text
+
+
+schedules = st.builds(
+    StepSchedule,
+    initial_lr=st.sampled_from([0.1, 1.0, 3e-4]),
+    step_size=st.integers(1, 10**6),
+    gamma=st.sampled_from([0.1, 0.5, 0.99]),
+    warmup_steps=st.integers(0, 50),
+    min_lr=st.sampled_from([0.0, 1e-6]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    schedule=schedules,
+    total=st.one_of(st.integers(1, 500), st.integers(1, 2**64)),
+    width=st.integers(20, 120),
+    height=st.integers(2, 30),
+    log_scale=st.booleans(),
+)
+def test_property_picture_fits_its_box(
+    schedule: StepSchedule, total: int, width: int, height: int, log_scale: bool
+) -> None:
+    lines = render(schedule, total=total, width=width, height=height, log_scale=log_scale)
+    assert len(lines) == height + 2
+    assert all(len(line) <= width for line in lines)
+    assert all(line == line.rstrip() for line in lines)
+    # The curve is continuous: every plot column holds at least one curve character.
+    plot = [line[lines[-2].index("└") + 1 :] for line in lines[:height]]
+    columns = len(lines[-2]) - lines[-2].index("└") - 1
+    for column in range(columns):
+        assert any(column < len(row) and row[column] not in " ┊" for row in plot), (
+            f"column {column} is empty"
+        )
