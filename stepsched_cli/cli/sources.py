@@ -1,30 +1,73 @@
 """Where the command line reads and writes scheduler states: the format registry.
 
 Every command that reads a state (``--state``, ``inspect``, ``validate``,
-``convert``) calls :func:`load_state`, and every command that writes one calls
-:func:`dump_state`.  For now only the native format is known; the framework interop
-work adds its readers and writers to :data:`READERS` and :data:`WRITERS` (and
-detection to :func:`detect_format`), and every command picks them up.
+``convert``) calls :func:`load_state` (or :func:`read_state`, which also returns
+framework states that stepsched cannot represent), and every command that writes one
+calls :func:`dump_state`.  A format is registered once here: a reader in
+:data:`READERS`, a writer in :data:`WRITERS`, and a JSON detector in :data:`DETECTORS`;
+every command picks it up.
+
+Detection order: a ``torch.save`` checkpoint (by extension ``.pt``/``.pth``/``.ckpt``
+or by its first bytes: a zip archive or a pickle) first, then a JSON document: the
+native format (``"format": "stepsched.state"``), then each of :data:`DETECTORS` in
+order; anything else is read as native, whose parser says what is wrong.  ``--from``
+skips detection.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stepsched_cli.errors import StateFileError
-from stepsched_cli.scheduler import SchedulerState
-from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_state_bytes, read_bytes_bounded
+from stepsched_cli.errors import StateError, StateFileError
+from stepsched_cli.formats import torch as torch_format
+from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
+from stepsched_cli.state import (
+    MAX_STATE_BYTES,
+    dumps_state,
+    loads_strict,
+    parse_state_bytes,
+    read_bytes_bounded,
+)
 
 NATIVE_FORMAT = "stepsched"
+TORCH_FORMAT = torch_format.FORMAT_NAME
+CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
 
 # A reader parses a file's bytes; ``source`` names the file in error messages.
 Reader = Callable[[bytes, str], SchedulerState]
 Writer = Callable[[SchedulerState], bytes]
+Detector = Callable[[object], bool]
 
-READERS: dict[str, Reader] = {NATIVE_FORMAT: parse_state_bytes}
-WRITERS: dict[str, Writer] = {NATIVE_FORMAT: dumps_state}
+
+def _parse_torch_bytes(data: bytes, source: str) -> SchedulerState:
+    state = _parse_torch_json(data, source)
+    try:
+        return state.to_state()
+    except StateError as error:
+        raise StateFileError(f"{source}: {error}") from None
+
+
+def _parse_torch_json(data: bytes, source: str) -> torch_format.TorchStepState:
+    try:
+        document = loads_strict(data)
+    except ValueError as error:
+        raise StateFileError(f"{source}: {error}") from None
+    try:
+        return torch_format.parse(document)
+    except StateError as error:
+        raise StateFileError(f"{source}: {error}") from None
+
+
+READERS: dict[str, Reader] = {NATIVE_FORMAT: parse_state_bytes, TORCH_FORMAT: _parse_torch_bytes}
+WRITERS: dict[str, Writer] = {
+    NATIVE_FORMAT: dumps_state,
+    TORCH_FORMAT: torch_format.dumps_torch_state,
+}
+# JSON formats tried in order after the native one; the first that claims a document wins.
+DETECTORS: list[tuple[str, Detector]] = [(TORCH_FORMAT, torch_format.detect)]
 
 STDIN = "-"
 
@@ -42,6 +85,44 @@ class LoadedState:
     state: SchedulerState
     format: str
     source: str
+    key: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A file as read, before any conversion: the form ``inspect`` and ``validate`` need.
+
+    Attributes:
+        format: The registry name the file was read as.
+        source: The file's name for messages.
+        state: The stepsched state, None when the file's schedule has no exact stepsched
+            form (a torch MultiStepLR with a repeated milestone, say).
+        torch: The torch scheduler state, for the torch formats.
+        key: Where in a checkpoint the scheduler state was (None for other files).
+        warnings: Disagreements found while reading, without the file name (a
+            checkpoint's optimizer lrs that do not match its scheduler): ``inspect``
+            shows them, ``validate`` fails on them.
+        reason: Why ``state`` is None.
+    """
+
+    format: str
+    source: str
+    state: SchedulerState | None
+    torch: torch_format.TorchStepState | None = None
+    key: str | None = None
+    warnings: tuple[str, ...] = ()
+    reason: str | None = None
+
+    def loaded(self) -> LoadedState:
+        """The reading as a stepsched state.
+
+        Raises:
+            StateFileError: the schedule cannot be represented; the message says why.
+        """
+        if self.state is None:
+            raise StateFileError(f"{self.source}: {self.reason}")
+        return LoadedState(self.state, self.format, self.source, self.key, self.warnings)
 
 
 def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
@@ -60,29 +141,107 @@ def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
     return read_bytes_bounded(path, limit, "state file"), path
 
 
+def input_formats() -> list[str]:
+    """Every name ``--from`` accepts."""
+    return [*READERS, CHECKPOINT_FORMAT]
+
+
 def detect_format(data: bytes, source: str) -> str:
-    """The registry name of the format ``data`` is in (only the native one so far)."""
-    del data, source
+    """The registry name of the format ``data`` is in (see the module docstring)."""
+    if torch_format.looks_like_checkpoint(data[:8], source):
+        return CHECKPOINT_FORMAT
+    try:
+        document = loads_strict(data)
+    except ValueError:
+        return NATIVE_FORMAT
+    if isinstance(document, dict) and document.get("format") == STATE_FORMAT:
+        return NATIVE_FORMAT
+    for name, detect in DETECTORS:
+        if detect(document):
+            return name
     return NATIVE_FORMAT
 
 
-def load_state(path: str, *, format: str | None = None) -> LoadedState:
-    """Read and validate the scheduler state in ``path`` (``-`` for stdin).
+def _read_head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(8)
+    except OSError:
+        return b""  # the real read reports the error
+
+
+def read_state(path: str, *, format: str | None = None, key: str | None = None) -> Reading:
+    """Read and validate the scheduler state in ``path`` (``-`` for stdin), any format.
+
+    Checkpoints are read from the file itself, never through stdin, and only their
+    pickle stream is read, whatever the file's size.
 
     Args:
         path: The file to read.
-        format: A registry name to force; detected from the contents when None.
+        format: A registry name to force (see :func:`input_formats`); detected when None.
+        key: For checkpoints: the key path of the scheduler state to use.
 
     Raises:
         StateFileError: unreadable, unknown format, or an invalid state; the message
             names the file and the field.
+        CheckpointError: an unreadable or unsafe checkpoint (``AmbiguousCheckpointError``
+            when it holds several scheduler states and ``key`` chose none).
     """
+    is_checkpoint = format == CHECKPOINT_FORMAT or (
+        format is None
+        and path != STDIN
+        and torch_format.looks_like_checkpoint(_read_head(path), os.fspath(path))
+    )
+    if is_checkpoint:
+        if path == STDIN:
+            raise StateFileError("<stdin>: read a checkpoint from its file, not from stdin")
+        return _read_checkpoint(path, key)
     data, source = read_input(path)
     name = format or detect_format(data, source)
+    if name == CHECKPOINT_FORMAT:
+        raise StateFileError(f"{source}: read a checkpoint from its file, not from stdin")
+    if name == TORCH_FORMAT:
+        return _torch_reading(_parse_torch_json(data, source), TORCH_FORMAT, source)
     reader = READERS.get(name)
     if reader is None:
-        raise StateFileError(f"{source}: unknown format {name!r} (known: {', '.join(READERS)})")
-    return LoadedState(state=reader(data, source), format=name, source=source)
+        known = ", ".join(input_formats())
+        raise StateFileError(f"{source}: unknown format {name!r} (known: {known})")
+    return Reading(name, source, reader(data, source))
+
+
+def _torch_reading(
+    state: torch_format.TorchStepState,
+    format: str,
+    source: str,
+    key: str | None = None,
+    warnings: tuple[str, ...] = (),
+) -> Reading:
+    reason = state.unrepresentable_reason()
+    converted = None if reason is not None else state.to_state()
+    if reason is not None:
+        reason = f"this torch {state.kind} state cannot be a stepsched state: {reason}"
+    return Reading(format, source, converted, state, key, warnings, reason)
+
+
+def _read_checkpoint(path: str, key: str | None) -> Reading:
+    reading = torch_format.read_checkpoint(path, key)
+    return _torch_reading(reading.state, CHECKPOINT_FORMAT, path, reading.key, reading.mismatches)
+
+
+def load_state(path: str, *, format: str | None = None, key: str | None = None) -> LoadedState:
+    """Read and validate the scheduler state in ``path`` (``-`` for stdin) as a stepsched state.
+
+    Args:
+        path: The file to read.
+        format: A registry name to force; detected from the contents when None.
+        key: For checkpoints: the key path of the scheduler state to use.
+
+    Raises:
+        StateFileError: unreadable, unknown format, an invalid state, or a framework
+            state stepsched cannot represent; the message names the file and the field.
+        CheckpointError: as :func:`read_state`.
+    """
+    return read_state(path, format=format, key=key).loaded()
 
 
 def dump_state(state: SchedulerState, format: str = NATIVE_FORMAT) -> bytes:

@@ -2,16 +2,26 @@
 
 Reading and writing go through :mod:`stepsched_cli.cli.sources`, the format
 registry, so formats added there are accepted by every command here.
+
+Checkpoints: when a ``torch.save`` file holds several LR scheduler states, ``inspect``
+and ``convert`` refuse to guess (exit 2, the candidates listed on stderr, one line
+each: key path, type, position) until ``--key`` picks one; ``validate`` counts the file
+as invalid.  Picking the first would silently report the wrong lr for the common
+"two chained schedulers" layout.  An optimizer whose param groups disagree with the
+scheduler state (the resume bug) is a warning on stderr in ``inspect`` and ``convert``
+(exit 0) and an error in ``validate`` (exit 1).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Collection
 from itertools import islice
 from typing import Annotated, Any
 
 import typer
+from typer._click import exceptions as click_exceptions
 
 from stepsched_cli.cli import sources
 from stepsched_cli.cli.options import (
@@ -34,6 +44,7 @@ from stepsched_cli.cli.output import (
     print_message,
 )
 from stepsched_cli.errors import StepschedError
+from stepsched_cli.formats.torch import AmbiguousCheckpointError
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import OutputExistsError, atomic_write
@@ -55,6 +66,8 @@ Examples:
   stepsched inspect run.json
 
   stepsched inspect run.json --json
+
+  stepsched inspect checkpoint.pt --key lr_schedulers[0]
 """
 
 VALIDATE_EPILOG = """\
@@ -71,6 +84,8 @@ Examples:
   stepsched convert run.json --mode step --steps-per-epoch 5005 -o run-steps.json
 
   stepsched convert run.json --mode epoch -o run.json --force
+
+  stepsched convert checkpoint.pt --to torch -o scheduler.json
 """
 
 FromOption = Annotated[
@@ -78,12 +93,29 @@ FromOption = Annotated[
     typer.Option(
         "--from",
         metavar="FORMAT",
-        help="Read the file as this format instead of detecting it (known: stepsched).",
+        help="Read the file as this format instead of detecting it "
+        f"(known: {', '.join(sources.input_formats())}).",
+        show_default=False,
+    ),
+]
+KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        metavar="PATH",
+        help="For a checkpoint with several scheduler states: the key path of the one to "
+        "use, as listed (e.g. lr_schedulers[0]).",
         show_default=False,
     ),
 ]
 InputFile = Annotated[
-    str, typer.Argument(metavar="FILE", help="A state file; - reads stdin.", show_default=False)
+    str,
+    typer.Argument(
+        metavar="FILE",
+        help="A state file, torch state dict (JSON) or checkpoint (.pt, .pth, .ckpt); "
+        "- reads stdin.",
+        show_default=False,
+    ),
 ]
 
 
@@ -95,9 +127,25 @@ def register(app: typer.Typer) -> None:
     app.command("convert", epilog=CONVERT_EPILOG)(convert)
 
 
-def _check_format(option: str, name: str | None, known: dict[str, Any]) -> None:
+def _check_format(option: str, name: str | None, known: Collection[str]) -> None:
     if name is not None and name not in known:
         raise usage_error(option, f"unknown format {name!r} (known: {', '.join(known)})")
+
+
+def _read(file: str, from_: str | None, key: str | None) -> sources.Reading:
+    """Read ``file``; an ambiguous checkpoint is a usage error listing its scheduler states."""
+    try:
+        reading = sources.read_state(file, format=from_, key=key)
+    except AmbiguousCheckpointError as error:
+        print_message("scheduler states found (key  type  position):")
+        for candidate in error.candidates:
+            print_message(f"  {candidate.describe()}")
+        if error.requested is None:
+            raise click_exceptions.UsageError(str(error)) from None
+        raise usage_error("--key", str(error)) from None
+    for warning in reading.warnings:
+        print_message(f"stepsched: warning: {reading.source}: {warning}")
+    return reading
 
 
 def write_output(path: str, data: bytes, *, force: bool) -> None:
@@ -193,42 +241,122 @@ def inspect_record(loaded: sources.LoadedState) -> dict[str, Any]:
     }
 
 
-def inspect_state(file: InputFile, json_output: JsonFlag = False, from_: FromOption = None) -> None:
-    """Show where a run is: its position, lr, next decay and the decays after it."""
-    _check_format("--from", from_, sources.READERS)
-    loaded = sources.load_state(file, format=from_)
-    record = inspect_record(loaded)
+def torch_inspect_record(reading: sources.Reading) -> dict[str, Any]:
+    """The JSON of ``inspect`` for a torch state that has no stepsched form.
+
+    The values follow torch's own rules (a repeated milestone decays by
+    ``gamma ** count``, a milestone 0 at position 0); ``milestones`` lists repeats.
+    """
+    torch_state = reading.torch
+    if torch_state is None:  # pragma: no cover - read_state sets one of the two
+        raise StepschedError(f"{reading.source}: nothing to inspect")
+    position = torch_state.last_epoch
+    lrs = list(torch_state.lrs)
+    following = torch_state.next_boundary(position)
+    next_lrs = None if following is None else list(torch_state.lrs_at(following))
+    decay: dict[str, Any] = (
+        {"milestones": torch_state.milestone_list}
+        if torch_state.milestones is not None
+        else {"step_size": torch_state.step_size}
+    )
+    return {
+        "file": reading.source,
+        "format": reading.format,
+        "step": position,
+        "mode": "step",
+        "lr": lrs[0],
+        "lrs": lrs,
+        "initial_lr": torch_state.base_lrs[0],
+        "initial_lrs": list(torch_state.base_lrs),
+        "gamma": torch_state.gamma,
+        **decay,
+        "warmup_steps": 0,
+        "warmup_start_lr": 0.0,
+        "min_lr": 0.0,
+        "steps_per_epoch": None,
+        "next_boundary": following,
+        "next_lr": None if next_lrs is None else next_lrs[0],
+        "next_lrs": next_lrs,
+    }
+
+
+def _reading_record(reading: sources.Reading) -> dict[str, Any]:
+    if reading.state is not None:
+        record = inspect_record(reading.loaded())
+    else:
+        record = torch_inspect_record(reading)
+    if reading.torch is not None:
+        record["torch_scheduler"] = reading.torch.kind
+        record["convertible"] = reading.reason is None
+        record["reason"] = reading.reason
+    if reading.format == sources.CHECKPOINT_FORMAT:
+        record["key"] = reading.key
+        record["warnings"] = list(reading.warnings)
+    return record
+
+
+def _upcoming(reading: sources.Reading, following: int) -> list[tuple[int, float]]:
+    """The decays after ``following``, with the first group's lr after each."""
+    if reading.state is not None:
+        schedule = reading.state.schedule
+        later = islice(schedule.boundaries(following + 1), UPCOMING_DECAYS)
+        return [(position, schedule.lr_at(position)) for position in later]
+    assert reading.torch is not None
+    torch_state = reading.torch
+    later = islice(torch_state.boundaries_after(following), UPCOMING_DECAYS)
+    return [(position, torch_state.lrs_at(position)[0]) for position in later]
+
+
+def inspect_state(
+    file: InputFile,
+    json_output: JsonFlag = False,
+    from_: FromOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Show where a run is: its position, lr, next decay and the decays after it.
+
+    Reads stepsched state files, torch StepLR/MultiStepLR state dicts saved as JSON,
+    and torch checkpoints (zip or legacy, Lightning .ckpt) without torch and without
+    running anything in them.  A checkpoint's optimizer lrs are checked against its
+    scheduler: a disagreement is a warning on stderr.  torch's last_epoch counts
+    scheduler.step() calls: it is reported as the step, whichever unit you stepped in.
+    """
+    _check_format("--from", from_, sources.input_formats())
+    reading = _read(file, from_, key)
+    record = _reading_record(reading)
     if json_output:
         print_json(record)
         return
-    state = loaded.state
-    schedule = state.schedule
-    unit = schedule.mode
-    fields = [
-        ("file", f"{loaded.source} ({loaded.format} format)"),
-        ("schedule", describe_schedule(schedule)),
-        ("position", _describe_position(state, state.position)),
-        ("lr", " ".join(format_number(lr) for lr in record["lrs"])),
-    ]
+    unit = record["mode"]
+    fields = [("file", f"{reading.source} ({reading.format} format)")]
+    if reading.key is not None:
+        fields.append(("key", reading.key))
+    if reading.torch is not None:
+        fields.append(("torch", reading.torch.describe()))
+    if reading.state is not None:
+        fields.append(("schedule", describe_schedule(reading.state.schedule)))
+        fields.append(("position", _describe_position(reading.state, reading.state.position)))
+    else:
+        fields.append(("position", f"{unit} {record['step']}"))
+    fields.append(("lr", " ".join(format_number(lr) for lr in record["lrs"])))
     following = record["next_boundary"]
     if following is None:
         fields.append(("next decay", "none: the lr stays at this value"))
     else:
         next_lrs = " ".join(format_number(lr) for lr in record["next_lrs"])
         fields.append(
-            ("next decay", f"{unit} {following} (in {following - state.position}): lr {next_lrs}")
+            ("next decay", f"{unit} {following} (in {following - record['step']}): lr {next_lrs}")
         )
-        later = list(islice(schedule.boundaries(following + 1), UPCOMING_DECAYS))
+        later = _upcoming(reading, following)
         if later:
             fields.append(
                 (
                     "then",
-                    ", ".join(
-                        f"{unit} {position}: {format_number(schedule.lr_at(position))}"
-                        for position in later
-                    ),
+                    ", ".join(f"{unit} {position}: {format_number(lr)}" for position, lr in later),
                 )
             )
+    if reading.reason is not None:
+        fields.append(("stepsched", f"not convertible: {reading.reason}"))
     print_fields(fields)
 
 
@@ -242,20 +370,33 @@ def validate(
     ],
     json_output: JsonFlag = False,
     from_: FromOption = None,
+    key: KeyOption = None,
 ) -> None:
     """Check state files: exit 0 when every one is valid, 1 otherwise.
 
-    Each invalid file gets one line on stderr saying what is wrong and where.
+    Each invalid file gets one line on stderr saying what is wrong and where.  A torch
+    checkpoint is invalid when its optimizer's lrs disagree with its scheduler state
+    (the resume bug), or when it holds several scheduler states and --key picks none.
+    A torch state that is valid but has no stepsched form (a repeated milestone) is
+    valid.
     """
-    _check_format("--from", from_, sources.READERS)
+    _check_format("--from", from_, sources.input_formats())
     results: list[dict[str, Any]] = []
     for path in files:
         try:
-            loaded = sources.load_state(path, format=from_)
+            reading = sources.read_state(path, format=from_, key=key)
         except StepschedError as error:
             results.append({"file": path, "valid": False, "format": None, "error": str(error)})
-        else:
-            results.append({"file": path, "valid": True, "format": loaded.format, "error": None})
+            continue
+        error_text = f"{path}: {'; '.join(reading.warnings)}" if reading.warnings else None
+        results.append(
+            {
+                "file": path,
+                "valid": error_text is None,
+                "format": reading.format,
+                "error": error_text,
+            }
+        )
     if json_output:
         print_json(results)
     else:
@@ -288,9 +429,16 @@ def convert(
     ] = None,
     to: Annotated[
         str,
-        typer.Option("--to", metavar="FORMAT", help="The output format (known: stepsched)."),
+        typer.Option(
+            "--to",
+            metavar="FORMAT",
+            help=f"The output format (known: {', '.join(sources.WRITERS)}). torch writes "
+            "the JSON of a StepLR/MultiStepLR state_dict(); its last_epoch is the position "
+            "in whatever unit the state counts.",
+        ),
     ] = sources.NATIVE_FORMAT,
     from_: FromOption = None,
+    key: KeyOption = None,
     force: ForceFlag = False,
 ) -> None:
     """Convert a state file between steps and epochs, or to another format.
@@ -299,9 +447,9 @@ def convert(
     position falls inside an epoch.  The write is atomic, and converting a file onto
     itself (with --force) is safe.
     """
-    _check_format("--from", from_, sources.READERS)
+    _check_format("--from", from_, sources.input_formats())
     _check_format("--to", to, sources.WRITERS)
-    loaded = sources.load_state(file, format=from_)
+    loaded = _read(file, from_, key).loaded()
     state = loaded.state
     per_epoch = steps_per_epoch if steps_per_epoch is not None else state.steps_per_epoch
     if mode is not None and mode != state.schedule.mode:

@@ -608,7 +608,8 @@ class CheckpointReading:
         state: The parsed state.
         optimizer_key: The optimizer checked against it, None when there was none.
         mismatches: One line per disagreement between the optimizer's param groups and
-            the scheduler (empty when they agree or nothing was checked).
+            the scheduler, without the file name (empty when they agree or nothing was
+            checked).
     """
 
     key: str
@@ -686,7 +687,7 @@ def select_scheduler(checkpoint: object, source: str, key: str | None = None) ->
         return CheckpointReading(chosen_key, state)
     optimizer_key = format_key_path(optimizer.path)
     mismatches = tuple(
-        f"{source}: the optimizer at {optimizer_key} disagrees with the scheduler at "
+        f"the optimizer at {optimizer_key} disagrees with the scheduler at "
         f"{chosen_key} (last_epoch {state.last_epoch}): {line}"
         for line in check_optimizer(state, optimizer.param_groups)
     )

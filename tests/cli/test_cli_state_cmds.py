@@ -186,9 +186,9 @@ def test_inspect_invalid_files(run: Invoke, tmp_path: Path, content: bytes, mess
 
 
 def test_inspect_unknown_format_is_a_usage_error(run: Invoke, tmp_path: Path) -> None:
-    result = run("inspect", str(make_state(tmp_path / "a.json")), "--from", "keras")
+    result = run("inspect", str(make_state(tmp_path / "a.json")), "--from", "nope")
     assert result.exit_code == 2
-    assert "unknown format 'keras' (known: stepsched)" in result.stderr
+    assert "unknown format 'nope' (known: stepsched, " in result.stderr
 
 
 def test_inspect_directory(run: Invoke, tmp_path: Path) -> None:
@@ -340,6 +340,6 @@ def test_convert_same_mode_records_steps_per_epoch(run: Invoke, tmp_path: Path) 
 
 def test_convert_unknown_output_format(run: Invoke, tmp_path: Path) -> None:
     source = make_state(tmp_path / "s.json")
-    result = run("convert", str(source), "--to", "torch", "-o", "-")
+    result = run("convert", str(source), "--to", "nope", "-o", "-")
     assert result.exit_code == 2
-    assert "Invalid value for '--to': unknown format 'torch'" in result.stderr
+    assert "Invalid value for '--to': unknown format 'nope'" in result.stderr

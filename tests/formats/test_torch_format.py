@@ -136,7 +136,9 @@ def test_resume_mismatch_is_reported_with_the_numbers() -> None:
     assert reading.optimizer_key == "optimizer"
     assert len(reading.mismatches) == 2
     assert "param_groups[0] lr is 0.1 but the scheduler gives 0.0001" in reading.mismatches[0]
-    assert "(last_epoch 100)" in reading.mismatches[0]
+    assert reading.mismatches[0].startswith(
+        "the optimizer at optimizer disagrees with the scheduler at lr_scheduler (last_epoch 100)"
+    )
     assert "has no initial_lr" in reading.mismatches[1]
 
 
