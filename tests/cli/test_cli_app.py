@@ -15,7 +15,17 @@ from stepsched_cli.cli.app import app
 
 Invoke = Callable[..., Result]
 
-COMMANDS = ["table", "at", "boundaries", "plot", "init", "inspect", "validate", "convert"]
+COMMANDS = [
+    "table",
+    "at",
+    "boundaries",
+    "plot",
+    "init",
+    "inspect",
+    "validate",
+    "convert",
+    "code",  # issue 4
+]
 
 
 def registered_commands() -> list[str]:
