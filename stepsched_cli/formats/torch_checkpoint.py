@@ -220,6 +220,12 @@ def _load_zip(handle: IO[bytes], source: str) -> object:
                 data = member.read(MAX_PICKLE_BYTES + 1)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as error:
         raise CheckpointError(f"cannot read {source!r}: broken zip archive ({error})") from None
+    except UnicodeDecodeError:
+        # zipfile decodes member names flagged as UTF-8 while reading the directory.
+        raise CheckpointError(
+            f"cannot read {source!r}: broken zip archive (a member name flagged as UTF-8 "
+            "is not UTF-8)"
+        ) from None
     except (NotImplementedError, RuntimeError) as error:
         # Unsupported compression methods and encrypted members.
         raise CheckpointError(f"cannot read {source!r}: unsupported zip member ({error})") from None
