@@ -382,3 +382,31 @@ def test_inspect_json_refuses_with_one_line(
             stepsched("inspect", "--json", str(inputs[name])),
             known_readers,
         )
+
+
+# -- the same refusals in-process, straight from the readers ----------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        entry["name"]
+        for entry in ENTRIES
+        if entry["reader"] in ("stepsched", "torch-checkpoint") and entry["made"] != "test time"
+    ],
+)
+def test_reader_refuses_in_process(name: str) -> None:
+    """The library raises its documented error with the manifest's message (no CLI)."""
+    from stepsched_cli.errors import StepschedError
+    from stepsched_cli.formats.torch import read_checkpoint
+    from stepsched_cli.state import read_state_file
+
+    entry = ENTRY_BY_NAME[name]
+    path = DATA_DIR / entry["path"]
+    reader = read_state_file if entry["reader"] == "stepsched" else read_checkpoint
+    with pytest.raises(StepschedError) as caught:
+        reader(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert entry["message"] in message.replace(str(path), "<file>")
+    assert "\n" not in message
