@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from stepsched_cli.cli.app import app
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+# Files the examples read, copied into the folder they run in.
+EXAMPLE_FILES = [Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "lightning.ckpt"]
 FENCE = re.compile(r"^```console\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
@@ -55,7 +57,13 @@ def test_readme_has_usage_examples() -> None:
     }
 
 
+def copy_example_files(folder: Path) -> None:
+    for path in EXAMPLE_FILES:
+        shutil.copy(path, folder / path.name)
+
+
 def test_readme_examples_are_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy_example_files(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "100")
@@ -72,6 +80,7 @@ def test_readme_examples_from_the_installed_console_script(tmp_path: Path) -> No
     """The smoke test CI relies on: the real ``stepsched`` program, as a user runs it."""
     program = shutil.which("stepsched", path=str(Path(sys.executable).parent))
     assert program is not None, "the stepsched console script is not installed beside python"
+    copy_example_files(tmp_path)
     environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
     for command, expected in examples():
         _, *args = shlex.split(command)
