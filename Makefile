@@ -25,7 +25,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 
 demo: $(RUNTIME_STAMP)
 	$(BIN)/stepsched table --lr 0.1 --step-size 30
-	$(BIN)/stepsched plot --lr 0.1 --step-size 30 --total 120 -o lr.png
+	$(BIN)/stepsched plot --lr 0.1 --step-size 30 --total 120 -o lr.png --force
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests stepsched_cli

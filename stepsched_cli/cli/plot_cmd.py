@@ -6,7 +6,6 @@ matplotlib is imported only when this command runs (through
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import PurePath
 from typing import Annotated, Literal
@@ -14,6 +13,7 @@ from typing import Annotated, Literal
 import typer
 
 from stepsched_cli.cli.options import (
+    ForceFlag,
     OutputFile,
     Plan,
     ScheduleOptions,
@@ -24,7 +24,7 @@ from stepsched_cli.cli.options import (
     usage_error,
 )
 from stepsched_cli.cli.output import describe_schedule, print_message
-from stepsched_cli.state import atomic_write
+from stepsched_cli.cli.state_cmds import refuse_existing_output, write_output
 
 STDOUT = "-"
 
@@ -97,17 +97,20 @@ def plot(
             show_default=False,
         ),
     ] = None,
+    force: ForceFlag = False,
 ) -> None:
     """Draw the exact step curve to a png, svg or pdf file (chosen by the extension).
 
     Without --total the plot runs one interval past the third decay.  Decays are
     marked; the cost depends on the picture's size, not on the horizon.  An existing
-    file is replaced (atomically); -o - writes a png to stdout.
+    file is kept unless --force is given (the write is atomic); -o - writes a png to
+    stdout.
     """
     image_format = image_format_for(output)
     plan = resolve_plan(schedule)
     x_label, to_x = x_axis(plan, x)
     horizon = total if total is not None else default_total(plan.schedule)
+    refuse_existing_output(output, force=force)  # after the usage errors, before the work
 
     from stepsched_cli import plot as pictures
 
@@ -120,10 +123,8 @@ def plot(
         log=log,
     )
     data = pictures.render(figure, image_format)
+    write_output(output, data, force=force)
     if output == STDOUT:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
         return
-    atomic_write(output, data, overwrite=True)
     drawn = "exact" if curve.exact else f"sampled at {len(curve.positions) - 1} positions"
     print_message(f"wrote {output} ({image_format}, {plan.mode}s 0-{horizon - 1}, {drawn})")

@@ -15,6 +15,7 @@ scheduler state (the resume bug) is a warning on stderr in ``inspect`` and ``con
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Collection
 from itertools import islice
@@ -146,6 +147,20 @@ def _read(file: str, from_: str | None, key: str | None) -> sources.Reading:
     for warning in reading.warnings:
         print_message(f"stepsched: warning: {reading.source}: {warning}")
     return reading
+
+
+def refuse_existing_output(path: str, *, force: bool) -> None:
+    """Fail early, before any work, when ``path`` exists and ``force`` is false.
+
+    :func:`write_output` checks again without a race; this only spares the work.
+
+    Raises:
+        OutputExistsError: ``path`` (or a link by that name) exists and ``force`` is false.
+    """
+    if not force and path != sources.STDIN and os.path.lexists(path):
+        raise OutputExistsError(
+            f"{path}: already exists; refusing to overwrite it (use --force to replace it)"
+        )
 
 
 def write_output(path: str, data: bytes, *, force: bool) -> None:

@@ -152,11 +152,23 @@ def test_plot_png_size(run: Invoke, tmp_path: Path) -> None:
     assert (int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")) == (800, 450)
 
 
-def test_plot_replaces_an_existing_file(run: Invoke, tmp_path: Path) -> None:
+def test_plot_replaces_an_existing_file_with_force(run: Invoke, tmp_path: Path) -> None:
     target = tmp_path / "lr.svg"
     target.write_text("old")
-    assert run("plot", *SEED, "-o", str(target)).exit_code == 0
+    assert run("plot", *SEED, "-o", str(target), "--force").exit_code == 0
     assert target.read_bytes().startswith(b"<?xml")
+
+
+def test_plot_keeps_an_existing_file_without_force(run: Invoke, tmp_path: Path) -> None:
+    target = tmp_path / "lr.svg"
+    target.write_text("old")
+    result = run("plot", *SEED, "-o", str(target))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: {target}: already exists; refusing to overwrite it "
+        "(use --force to replace it)\n"
+    )
+    assert target.read_text() == "old"
 
 
 def test_plot_to_stdout_is_png(run: Invoke) -> None:
