@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass
 
 from stepsched_cli.errors import StepschedError
+from stepsched_cli.numbers import format_count, format_lr
 from stepsched_cli.schedule import StepSchedule
 
 _LEFT, _RIGHT, _UP, _DOWN = 1, 2, 4, 8
@@ -52,14 +53,6 @@ _BOX = {
 MARKER = "┊"
 # Boundary markers are drawn while at most one column in this many has one.
 _MARKER_SPACING = 3
-_SI_PREFIXES = (
-    (10**18, "E"),
-    (10**15, "P"),
-    (10**12, "T"),
-    (10**9, "G"),
-    (10**6, "M"),
-    (10**3, "k"),
-)
 
 
 class TermPlotError(StepschedError, ValueError):
@@ -125,7 +118,9 @@ def render(
     plot_width = width - gutter - 1
     if plot_width < 2:
         raise TermPlotError(f"width must be at least {gutter + 3} for these y labels, got {width}")
-    if plot_width < len(columns):
+    # Fewer columns may change the drawn extremes and so the labels' width: shrink
+    # until the columns fit beside their own labels (the gutter only grows a little).
+    while plot_width < len(columns):
         columns = _columns(schedule, total, plot_width)
         scale = _Scale(
             [value for column in columns for value in (column.low, column.high)],
@@ -133,6 +128,12 @@ def render(
             log_scale,
         )
         labels = scale.labels()
+        gutter = max(len(text) for text in labels.values())
+        plot_width = width - gutter - 1
+        if plot_width < 2:
+            raise TermPlotError(
+                f"width must be at least {gutter + 3} for these y labels, got {width}"
+            )
     count = len(columns)
 
     cells = [[0] * count for _ in range(height)]
@@ -277,11 +278,7 @@ def compact_number(value: float) -> str:
         >>> [compact_number(x) for x in (0.1, 0.0001, 1e-05, 0.00015, 2.5e-08, 0.0, 150.0)]
         ['0.1', '0.0001', '1e-5', '0.00015', '2.5e-8', '0', '150']
     """
-    text = f"{value:.3g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text
+    return format_lr(value, 3, short_exponent=True)
 
 
 def compact_position(value: float) -> str:
@@ -291,15 +288,7 @@ def compact_position(value: float) -> str:
         >>> [compact_position(x) for x in (0, 30, 9999, 150000, 2.5e6, 10**12, 0.5)]
         ['0', '30', '9999', '150k', '2.5M', '1T', '0.5']
     """
-    if value != int(value):
-        return f"{value:g}"
-    whole = int(value)
-    if abs(whole) < 10_000:
-        return str(whole)
-    for size, prefix in _SI_PREFIXES:
-        if abs(whole) >= size:
-            return f"{whole / size:.3g}{prefix}"
-    return str(whole)  # pragma: no cover - every whole number >= 10,000 has a prefix
+    return format_count(value)
 
 
 def _x_ticks(total: int, count: int, positions_per_unit: int) -> list[tuple[int, str]]:

@@ -252,3 +252,10 @@ def test_property_picture_fits_its_box(
         assert any(column < len(row) and row[column] not in " ┊" for row in plot), (
             f"column {column} is empty"
         )
+
+
+def test_labels_widened_by_fewer_columns_still_fit() -> None:
+    """Regression: re-deriving the columns for a narrow box may lengthen the y labels."""
+    schedule = StepSchedule(0.1, step_size=1, gamma=0.99, warmup_steps=20)
+    lines = render(schedule, total=126, width=20, height=2, log_scale=True)
+    assert all(len(line) <= 20 for line in lines)

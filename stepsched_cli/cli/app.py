@@ -22,7 +22,7 @@ from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
 from stepsched_cli import __version__
-from stepsched_cli.cli import code_cmd, plan, plot_cmd, state_cmds
+from stepsched_cli.cli import code_cmd, plan, plot_cmd, state_cmds, toolkit
 from stepsched_cli.cli.output import print_error
 from stepsched_cli.errors import StepschedError
 
@@ -158,6 +158,7 @@ plan.register(app)
 plot_cmd.register(app)
 state_cmds.register(app)
 code_cmd.register(app)
+toolkit.register(app)
 
 
 def main() -> None:

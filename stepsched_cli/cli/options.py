@@ -1,11 +1,19 @@
 """The options several commands share, each declared once.
 
 The schedule options (``--lr``, ``--step-size``, ``--gamma``, ``--milestones``,
-``--mode``, ``--steps-per-epoch``, the warmup and floor options and ``--state``) are
-added to a command by the :func:`schedule_options` decorator: the command declares one
-parameter ``schedule: ScheduleOptions`` and receives the parsed values in it.  A new
-shared option is added to :data:`SCHEDULE_PARAMETERS` and :class:`ScheduleOptions`
-once, and every schedule command gets it.
+``--mode``, ``--steps-per-epoch``, the data pipeline options, the warmup and floor
+options and ``--state``) are added to a command by the :func:`schedule_options`
+decorator: the command declares one parameter ``schedule: ScheduleOptions`` and
+receives the parsed values in it.  A new shared option is added to
+:data:`SCHEDULE_PARAMETERS` and :class:`ScheduleOptions` once, and every schedule
+command gets it.
+
+The data pipeline options (``--dataset-size``, ``--batch-size``, ``--world-size``,
+``--grad-accum``, ``--drop-last``, ``--accumulation-rounding``) are declared once in
+:data:`PIPELINE_PARAMETERS`: part of the schedule options (an alternative to
+``--steps-per-epoch``), and on their own through :func:`pipeline_options` (the
+``steps-per-epoch`` command).  :func:`resolve_steps_per_epoch` turns them into the
+steps per epoch.
 
 :func:`resolve_plan` turns those values into a validated :class:`Plan`; a value out of
 range becomes a usage error (exit 2) naming the option, before any work is done.
@@ -27,13 +35,18 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
+from stepsched_cli.cli.output import print_message
 from stepsched_cli.cli.sources import load_state
 from stepsched_cli.errors import ScheduleError
+from stepsched_cli.plausibility import check_plausibility
 from stepsched_cli.schedule import Mode, StepSchedule
+from stepsched_cli.units import AccumulationRounding, StepsPerEpoch
+from stepsched_cli.units import steps_per_epoch as pipeline_steps_per_epoch
 
 OutputFormat = Literal["table", "json", "csv", "markdown"]
 
 SCHEDULE_PANEL = "Schedule options"
+PIPELINE_PANEL = "Data pipeline options (instead of --steps-per-epoch)"
 OUTPUT_PANEL = "Output options"
 
 # -- plain shared options ----------------------------------------------------
@@ -75,6 +88,27 @@ OutputFile = Annotated[
 
 
 @dataclass(frozen=True)
+class PipelineOptions:
+    """The raw values of the data pipeline options, None (False) where not given."""
+
+    dataset_size: int | None = None
+    batch_size: int | None = None
+    world_size: int | None = None
+    grad_accum: int | None = None
+    drop_last: bool = False
+    accumulation_rounding: AccumulationRounding | None = None
+
+    @property
+    def given(self) -> list[str]:
+        """The options given, as typed (``--dataset-size``, ...)."""
+        return [
+            option
+            for name, option in PIPELINE_OPTION_NAMES.items()
+            if getattr(self, name) not in (None, False)
+        ]
+
+
+@dataclass(frozen=True)
 class ScheduleOptions:
     """The raw values of the shared schedule options, None where not given."""
 
@@ -88,21 +122,69 @@ class ScheduleOptions:
     warmup_start_lr: float | None = None
     min_lr: float | None = None
     state: str | None = None
+    pipeline: PipelineOptions = PipelineOptions()
 
 
-def _option(annotation: Any, *declarations: str, help: str, **extra: Any) -> Any:
+def _option(
+    annotation: Any, *declarations: str, help: str, panel: str = SCHEDULE_PANEL, **extra: Any
+) -> Any:
     return Annotated[
         annotation,
-        typer.Option(
-            *declarations, help=help, rich_help_panel=SCHEDULE_PANEL, show_default=False, **extra
-        ),
+        typer.Option(*declarations, help=help, rich_help_panel=panel, show_default=False, **extra),
     ]
 
 
-def _keyword(name: str, annotation: Any) -> inspect.Parameter:
+def _keyword(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
     return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
     )
+
+
+def _count_option(name: str, option: str, help: str) -> inspect.Parameter:
+    return _keyword(name, _option(int | None, option, help=help, panel=PIPELINE_PANEL))
+
+
+PIPELINE_PARAMETERS: tuple[inspect.Parameter, ...] = (
+    _count_option("dataset_size", "--dataset-size", "Samples in the training set (one epoch)."),
+    _count_option("batch_size", "--batch-size", "Samples per batch on one rank."),
+    _count_option(
+        "world_size", "--world-size", "Data-parallel ranks (DistributedSampler). [default: 1]"
+    ),
+    _count_option(
+        "grad_accum",
+        "--grad-accum",
+        "Batches per optimizer step (gradient accumulation). [default: 1]",
+    ),
+    _keyword(
+        "drop_last",
+        _option(
+            bool,
+            "--drop-last",
+            help="The loader drops the last incomplete batch.",
+            panel=PIPELINE_PANEL,
+        ),
+        default=False,
+    ),
+    _keyword(
+        "accumulation_rounding",
+        _option(
+            AccumulationRounding | None,
+            "--accumulation-rounding",
+            help="ceil: a last partial accumulation group still steps (a plain PyTorch loop); "
+            "floor: it does not (Hugging Face Trainer). [default: ceil]",
+            panel=PIPELINE_PANEL,
+        ),
+    ),
+)
+
+PIPELINE_OPTION_NAMES: dict[str, str] = {
+    "dataset_size": "--dataset-size",
+    "batch_size": "--batch-size",
+    "world_size": "--world-size",
+    "grad_accum": "--grad-accum",
+    "drop_last": "--drop-last",
+    "accumulation_rounding": "--accumulation-rounding",
+}
 
 
 SCHEDULE_PARAMETERS: tuple[inspect.Parameter, ...] = (
@@ -144,9 +226,11 @@ SCHEDULE_PARAMETERS: tuple[inspect.Parameter, ...] = (
         _option(
             int | None,
             "--steps-per-epoch",
-            help="Optimizer steps in one epoch: outputs then show steps and epochs.",
+            help="Optimizer steps in one epoch: outputs then show steps and epochs. "
+            "Or give the data pipeline options instead.",
         ),
     ),
+    *PIPELINE_PARAMETERS,
     _keyword(
         "warmup_steps",
         _option(
@@ -190,6 +274,7 @@ SCHEDULE_OPTION_NAMES: dict[str, str] = {
 # The core's messages start with the parameter's name; this names the option instead.
 _OPTION_FOR_PARAMETER: dict[str, str] = {
     **SCHEDULE_OPTION_NAMES,
+    **PIPELINE_OPTION_NAMES,
     "initial_lr": "--lr",
 }
 
@@ -203,23 +288,51 @@ def schedule_options(command: Callable[..., Result]) -> Callable[..., Result]:
     :data:`SCHEDULE_PARAMETERS`.  The wrapper collects those values into one
     :class:`ScheduleOptions` and passes it as ``schedule``.
     """
-    hints = typing.get_type_hints(command, include_extras=True)
-    own = [
-        parameter.replace(annotation=hints.get(parameter.name, parameter.annotation))
-        for parameter in inspect.signature(command).parameters.values()
-        if parameter.name != "schedule"
+    own = _own_parameters(command, "schedule")
+    pipeline_names = [parameter.name for parameter in PIPELINE_PARAMETERS]
+    names = [
+        parameter.name for parameter in SCHEDULE_PARAMETERS if parameter.name not in pipeline_names
     ]
-    names = [parameter.name for parameter in SCHEDULE_PARAMETERS]
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Result:
         values = {name: kwargs.pop(name, None) for name in names}
-        return command(*args, schedule=ScheduleOptions(**values), **kwargs)
+        pipeline = _pop_pipeline(kwargs)
+        return command(*args, schedule=ScheduleOptions(**values, pipeline=pipeline), **kwargs)
 
     wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [*own, *SCHEDULE_PARAMETERS]
     )
     return wrapper
+
+
+def pipeline_options(command: Callable[..., Result]) -> Callable[..., Result]:
+    """Add the data pipeline options alone to a command that takes ``pipeline: PipelineOptions``."""
+    own = _own_parameters(command, "pipeline")
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Result:
+        return command(*args, pipeline=_pop_pipeline(kwargs), **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*own, *PIPELINE_PARAMETERS]
+    )
+    return wrapper
+
+
+def _own_parameters(command: Callable[..., Any], collected: str) -> list[inspect.Parameter]:
+    hints = typing.get_type_hints(command, include_extras=True)
+    return [
+        parameter.replace(annotation=hints.get(parameter.name, parameter.annotation))
+        for parameter in inspect.signature(command).parameters.values()
+        if parameter.name != collected
+    ]
+
+
+def _pop_pipeline(kwargs: dict[str, Any]) -> PipelineOptions:
+    values = {name: kwargs.pop(name, None) for name in PIPELINE_OPTION_NAMES}
+    values["drop_last"] = bool(values["drop_last"])
+    return PipelineOptions(**values)
 
 
 # -- resolving ---------------------------------------------------------------
@@ -233,11 +346,13 @@ class Plan:
         schedule: The schedule (positions in ``schedule.mode`` units).
         steps_per_epoch: Optimizer steps per epoch, when known: outputs then show both.
         position: The current position, when a state file gave one.
+        pipeline: How the steps per epoch were computed from the data pipeline options.
     """
 
     schedule: StepSchedule
     steps_per_epoch: int | None = None
     position: int | None = None
+    pipeline: StepsPerEpoch | None = None
 
     @property
     def mode(self) -> Mode:
@@ -319,6 +434,9 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
         raise usage_error(
             "--steps-per-epoch", f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch}"
         )
+    pipeline = resolve_steps_per_epoch(options.pipeline, steps_per_epoch_given=steps_per_epoch)
+    if pipeline is not None:
+        steps_per_epoch = pipeline.steps_per_epoch
     if options.state is not None:
         given = [
             option
@@ -336,6 +454,7 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
             if steps_per_epoch is not None
             else state.steps_per_epoch,
             position=state.position,
+            pipeline=pipeline,
         )
     if options.lr is None:
         raise typer.BadParameter(
@@ -358,7 +477,61 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
         )
     except ScheduleError as error:
         raise schedule_error_as_usage(error) from None
-    return Plan(schedule=schedule, steps_per_epoch=steps_per_epoch)
+    return Plan(schedule=schedule, steps_per_epoch=steps_per_epoch, pipeline=pipeline)
+
+
+def resolve_steps_per_epoch(
+    options: PipelineOptions, *, steps_per_epoch_given: int | None = None
+) -> StepsPerEpoch | None:
+    """The steps per epoch the data pipeline options describe; None when none is given.
+
+    Raises:
+        typer.BadParameter: given together with ``--steps-per-epoch``, without
+            ``--dataset-size`` or ``--batch-size``, or a value out of range (exit 2).
+    """
+    given = options.given
+    if not given:
+        return None
+    if steps_per_epoch_given is not None:
+        raise usage_error(
+            "--steps-per-epoch",
+            f"give either --steps-per-epoch or the data pipeline ({given[0]}, ...), not both",
+        )
+    for name in ("dataset_size", "batch_size"):
+        if getattr(options, name) is None:
+            option = PIPELINE_OPTION_NAMES[name]
+            raise usage_error(option, f"{option} is needed with {given[0]}")
+    try:
+        return pipeline_steps_per_epoch(
+            typing.cast(int, options.dataset_size),
+            typing.cast(int, options.batch_size),
+            1 if options.world_size is None else options.world_size,
+            1 if options.grad_accum is None else options.grad_accum,
+            drop_last=options.drop_last,
+            accumulation_rounding=options.accumulation_rounding or "ceil",
+        )
+    except ScheduleError as error:
+        raise schedule_error_as_usage(error) from None
+
+
+# What the command line adds to a plausibility warning: the option that fixes it.
+_WARNING_HINTS = {"epochs_meant": "; did you mean --mode epoch?"}
+
+
+def warn_if_implausible(plan: Plan, *, total: int | None, horizon: int | None = None) -> None:
+    """Print the schedule's plausibility warnings on stderr (never changing the result).
+
+    Args:
+        plan: The resolved plan.
+        total: The horizon the user gave (``--total``), or None.
+        horizon: The positions the output covers (defaults to ``total``).
+    """
+    for warning in check_plausibility(
+        plan.schedule, total=total, horizon=horizon, steps_per_epoch=plan.steps_per_epoch
+    ):
+        print_message(
+            f"stepsched: warning: {warning.message}{_WARNING_HINTS.get(warning.kind, '')}"
+        )
 
 
 def default_total(schedule: StepSchedule) -> int:

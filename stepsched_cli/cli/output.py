@@ -1,7 +1,8 @@
 """Everything the command line prints: numbers for people, and JSON, CSV and markdown.
 
-* :func:`format_number` is the one place a float is formatted for people
-  (``0.1``, ``0.001``, ``1e-05``: six significant digits, no trailing zeros).
+* :func:`format_number` formats a float for people (``0.1``, ``0.001``, ``1e-05``:
+  six significant digits, no trailing zeros), through :mod:`stepsched_cli.numbers`,
+  the one place numbers become text for people.
 * Machine formats carry the exact floats: JSON and CSV print ``repr(x)``, the shortest
   text that reads back as the same float.
 * Rich consoles are created per call, so ``NO_COLOR``, ``COLUMNS`` and non-terminal
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stepsched_cli.numbers import format_lr
 from stepsched_cli.schedule import StepSchedule
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ def format_number(value: float) -> str:
         >>> [format_number(x) for x in (0.1, 0.001, 1e-05, 0.0010000000000000002, 0.0)]
         ['0.1', '0.001', '1e-05', '0.001', '0']
     """
-    return f"{value:.6g}"
+    return format_lr(value)
 
 
 def format_position(position: int | None, open_end: str = "") -> str:

@@ -23,6 +23,7 @@ from stepsched_cli.cli.options import (
     resolve_plan,
     schedule_options,
     usage_error,
+    warn_if_implausible,
 )
 from stepsched_cli.cli.output import (
     Listing,
@@ -100,8 +101,9 @@ def table(
     decay has happened and the last row is open-ended.
     """
     plan = resolve_plan(schedule)
+    horizon = total if total is not None else default_total(plan.schedule)
+    warn_if_implausible(plan, total=total, horizon=horizon)
     if every is not None:
-        horizon = total if total is not None else default_total(plan.schedule)
         emit_listing(_sample_records(plan, every, horizon), _sample_listing(plan), output_format)
         return
     segments = plan.schedule.segments(
@@ -198,6 +200,7 @@ def at(
                 "give a position T, or a state file with --state", param_hint="'T'"
             )
         position = plan.position
+    warn_if_implausible(plan, total=None, horizon=position + 1)
     record = at_record(plan, position)
     if json_output:
         print_json(record)
@@ -265,6 +268,7 @@ def boundaries(
 ) -> None:
     """List the positions where the lr changes, with the lr before and after."""
     plan = resolve_plan(schedule)
+    warn_if_implausible(plan, total=total)
     found: Iterator[int]
     if below is not None:
         if count_ is not None or total is not None:

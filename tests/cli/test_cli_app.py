@@ -25,6 +25,10 @@ COMMANDS = [
     "validate",
     "convert",
     "code",  # issue 4
+    "steps-per-epoch",  # issue 5
+    "check",
+    "solve",
+    "diff",
 ]
 
 

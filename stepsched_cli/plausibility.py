@@ -1,0 +1,124 @@
+"""Plausibility: schedules that are valid but probably not what was meant.
+
+:func:`check_plausibility` looks at a schedule (and, when known, the horizon and the
+steps per epoch) and returns warnings for people.  Warnings never change a result:
+the command line prints them on stderr and carries on with the same output and exit
+code.  Every check is O(number of milestones) at most, never O(horizon).
+
+The checks:
+
+* ``never_reached``: a step size or milestone at or beyond the horizon ``total``, so
+  that decay never happens in the run.
+* ``epochs_meant``: a step-mode schedule whose step size (or last milestone) is under
+  a tenth of an epoch: decays every few batches usually means the numbers were
+  epochs.
+* ``underflow``: so many decays that the lr reaches exactly 0.0 (float underflow)
+  within the horizon; every later step trains with lr 0.
+
+Example:
+    >>> schedule = StepSchedule(0.1, step_size=30)
+    >>> [w.kind for w in check_plausibility(schedule, total=20, steps_per_epoch=5005)]
+    ['never_reached', 'epochs_meant']
+    >>> check_plausibility(schedule, total=120)
+    ()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from stepsched_cli.numbers import format_lr
+from stepsched_cli.schedule import StepSchedule
+
+WarningKind = Literal["never_reached", "epochs_meant", "underflow"]
+
+# A step-mode decay interval under this fraction of an epoch suggests epochs were meant.
+EPOCH_FRACTION = 10
+
+
+@dataclass(frozen=True)
+class PlausibilityWarning:
+    """Something about a schedule that is allowed but probably a mistake.
+
+    Attributes:
+        kind: Machine-readable: ``"never_reached"``, ``"epochs_meant"`` or
+            ``"underflow"``.
+        message: One sentence for people, naming the parameter and the values.
+    """
+
+    kind: WarningKind
+    message: str
+
+
+def check_plausibility(
+    schedule: StepSchedule,
+    *,
+    total: int | None = None,
+    horizon: int | None = None,
+    steps_per_epoch: int | None = None,
+) -> tuple[PlausibilityWarning, ...]:
+    """The warnings for ``schedule``, in the order of the checks above.
+
+    Args:
+        schedule: The schedule.
+        total: The horizon the user asked for (positions ``0..total-1``, in the
+            schedule's unit): decays at or beyond it are never reached.  None: no
+            such check.
+        horizon: The positions an output covers, for the underflow check (defaults to
+            ``total``; None: no underflow check).
+        steps_per_epoch: Optimizer steps per epoch, when known (enables the
+            ``epochs_meant`` check for step-mode schedules).
+    """
+    horizon = total if horizon is None else horizon
+    unit = schedule.mode
+    found: list[PlausibilityWarning] = []
+    if total is not None:
+        if schedule.milestones is not None:
+            late = [m for m in schedule.milestones if schedule.warmup_steps + m >= total]
+            if late:
+                shown = ",".join(str(milestone) for milestone in late)
+                these, verb = ("milestone", "is") if len(late) == 1 else ("milestones", "are")
+                found.append(
+                    PlausibilityWarning(
+                        "never_reached",
+                        f"{these} {shown} at or beyond the horizon ({total} {unit}s) "
+                        f"{verb} never reached",
+                    )
+                )
+        else:
+            first = schedule.boundary(1)
+            if first is not None and first >= total:
+                found.append(
+                    PlausibilityWarning(
+                        "never_reached",
+                        f"step_size {schedule.step_size}: the first decay at {unit} {first} "
+                        f"is beyond the horizon ({total} {unit}s); the lr never decays",
+                    )
+                )
+    if unit == "step" and steps_per_epoch is not None:
+        interval = schedule.step_size if schedule.milestones is None else schedule.milestones[-1]
+        if interval is not None and interval * EPOCH_FRACTION < steps_per_epoch:
+            what = "step_size" if schedule.milestones is None else "the last milestone"
+            found.append(
+                PlausibilityWarning(
+                    "epochs_meant",
+                    f"{what} {interval} is under a tenth of an epoch ({steps_per_epoch} "
+                    "steps): epochs were probably meant",
+                )
+            )
+    if horizon is not None and schedule.min_lr == 0:
+        limit = schedule.boundary_count
+        at = schedule.boundary(limit)
+        if at is not None and at < horizon and schedule.lr_after_decays(limit) == 0.0:
+            found.append(
+                PlausibilityWarning(
+                    "underflow",
+                    f"the lr underflows to 0 at {unit} {at}, after {limit} decays of gamma "
+                    f"{format_lr(schedule.gamma)}: every later {unit} trains with lr 0",
+                )
+            )
+    return tuple(found)
+
+
+__all__ = ["EPOCH_FRACTION", "PlausibilityWarning", "WarningKind", "check_plausibility"]

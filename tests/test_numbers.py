@@ -1,0 +1,31 @@
+"""Numbers for people: one formatter, the CLI's and the terminal plot's call sites unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from stepsched_cli.cli.output import format_number
+from stepsched_cli.numbers import format_count, format_lr
+from stepsched_cli.termplot import compact_number, compact_position
+
+VALUES = [0.1, 0.001, 1e-05, 0.0010000000000000002, 0.0, 0.00015, 2.5e-08, 150.0, 123456789.0]
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_cli_numbers_are_six_significant_digits(value: float) -> None:
+    assert format_number(value) == format_lr(value) == f"{value:.6g}"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.1, "0.1"), (1e-05, "1e-5"), (2.5e-08, "2.5e-8"), (1.2345e20, "1.23e20"), (0.0, "0")],
+)
+def test_axis_labels_are_three_digits_with_short_exponents(value: float, text: str) -> None:
+    assert compact_number(value) == format_lr(value, 3, short_exponent=True) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0, "0"), (9999, "9999"), (10_000, "10k"), (2**63, "9.22E"), (0.25, "0.25")]
+)
+def test_axis_positions(value: float, text: str) -> None:
+    assert compact_position(value) == format_count(value) == text
