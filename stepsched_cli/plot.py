@@ -15,7 +15,7 @@ module stays cheap.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import TYPE_CHECKING
@@ -31,6 +31,8 @@ DEFAULT_HEIGHT_PX = 450
 DPI = 100
 # Decay markers are drawn while there are at most this many (beyond, they are a smear).
 MAX_MARKERS = 200
+# Colours of the compared curves, after the main one's tab:blue (and the markers' red).
+COMPARE_COLOURS = ("tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,13 @@ def build_figure(
     log: bool = False,
     width_px: int = DEFAULT_WIDTH_PX,
     height_px: int = DEFAULT_HEIGHT_PX,
+    label: str = "lr",
+    compare: Sequence[tuple[str, Staircase]] = (),
 ) -> Figure:
     """A matplotlib Figure of ``curve``: the step line, decay markers, labels and title.
+
+    With ``compare``, several schedules share the figure: each further curve is a
+    dashed step line in its own colour, and a legend names them all by their labels.
 
     Args:
         curve: What to draw, from :func:`staircase`.
@@ -107,17 +114,21 @@ def build_figure(
         log: A logarithmic y axis (non-positive values are left out).
         width_px: Figure width in pixels at :data:`DPI`.
         height_px: Figure height in pixels at :data:`DPI`.
+        label: The legend label of ``curve``.
+        compare: ``(label, staircase)`` of each further schedule to draw (over the
+            same positions as ``curve``).
 
     Returns:
         The figure; its first line is the staircase (``drawstyle="steps-post"``), the
-        second, when present, the decay markers.
+        second, when present, the decay markers, then one line per ``compare`` curve
+        in order.
     """
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
     xs = [to_x(position) for position in curve.positions]
-    axes.step(xs, list(curve.lrs), where="post", label="lr", color="tab:blue")
+    axes.step(xs, list(curve.lrs), where="post", label=label, color="tab:blue")
     if curve.decays and len(curve.decays) <= MAX_MARKERS:
         axes.plot(
             [to_x(position) for position, _ in curve.decays],
@@ -128,6 +139,17 @@ def build_figure(
             color="tab:red",
             label="decay",
         )
+    for index, (other_label, other) in enumerate(compare):
+        axes.step(
+            [to_x(position) for position in other.positions],
+            list(other.lrs),
+            where="post",
+            label=other_label,
+            color=COMPARE_COLOURS[index % len(COMPARE_COLOURS)],
+            linestyle="--",
+        )
+    if compare:
+        axes.legend()
     if log:
         axes.set_yscale("log", nonpositive="mask")
     axes.set_xlim(xs[0], xs[-1])

@@ -1,11 +1,15 @@
-"""The ``plot`` command: the schedule's step curve as a png, svg or pdf file.
+"""The ``plot`` command: the schedule's step curve in the terminal, or as a png, svg or pdf.
 
-matplotlib is imported only when this command runs (through
-:mod:`stepsched_cli.plot`), never when the application starts.
+Without ``-o`` the curve is drawn in the terminal by :mod:`stepsched_cli.termplot`
+(sized to the terminal's width), which never imports matplotlib: it costs what
+``table`` costs.  With ``-o`` matplotlib is imported when the command runs (through
+:mod:`stepsched_cli.plot`), never when the application starts; ``--compare SPEC``
+adds further schedules (the base with SPEC's overrides) to the same figure.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import PurePath
 from typing import Annotated, Literal
@@ -14,7 +18,6 @@ import typer
 
 from stepsched_cli.cli.options import (
     ForceFlag,
-    OutputFile,
     Plan,
     ScheduleOptions,
     TotalOption,
@@ -22,16 +25,22 @@ from stepsched_cli.cli.options import (
     resolve_plan,
     schedule_options,
     usage_error,
+    warn_if_implausible,
 )
-from stepsched_cli.cli.output import describe_schedule, print_message
+from stepsched_cli.cli.output import describe_schedule, print_lines, print_message
 from stepsched_cli.cli.state_cmds import refuse_existing_output, write_output
+from stepsched_cli.compare import apply_spec
 
 STDOUT = "-"
 
 PLOT_EPILOG = """\
 Examples:
 
+  stepsched plot --lr 0.1 --step-size 30 --log
+
   stepsched plot --lr 0.1 --step-size 30 --total 120 -o lr.png
+
+  stepsched plot --lr 0.1 --step-size 30 --compare gamma=0.5,step_size=20 -o compare.png
 
   stepsched plot --lr 0.1 --milestones 30,80 --log -o lr.svg
 
@@ -39,6 +48,8 @@ Examples:
 """
 
 XUnit = Literal["steps", "epochs"]
+
+TERMINAL_PLOT_HEIGHT = 12
 
 
 def register(app: typer.Typer) -> None:
@@ -85,7 +96,16 @@ def x_axis(plan: Plan, x: XUnit | None) -> tuple[str, Callable[[int], float]]:
 @schedule_options
 def plot(
     schedule: ScheduleOptions,
-    output: OutputFile,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The file to write (png, svg, pdf); - writes a png to stdout. "
+            "[default: draw in the terminal]",
+            show_default=False,
+        ),
+    ] = None,
     total: TotalOption = None,
     log: Annotated[bool, typer.Option("--log", help="A logarithmic lr axis.")] = False,
     x: Annotated[
@@ -98,18 +118,41 @@ def plot(
         ),
     ] = None,
     force: ForceFlag = False,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compare",
+            metavar="SPEC",
+            help="Also draw the base schedule with these overrides, e.g. gamma=0.5,step_size=20 "
+            "(repeatable; needs -o).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Draw the exact step curve to a png, svg or pdf file (chosen by the extension).
+    """Draw the exact step curve in the terminal, or to a png, svg or pdf file (-o).
 
     Without --total the plot runs one interval past the third decay.  Decays are
-    marked; the cost depends on the picture's size, not on the horizon.  An existing
-    file is kept unless --force is given (the write is atomic); -o - writes a png to
-    stdout.
+    marked; the cost depends on the picture's size, not on the horizon.  With -o the
+    format is chosen by the extension, an existing file is kept unless --force is
+    given (the write is atomic), and -o - writes a png to stdout.
     """
-    image_format = image_format_for(output)
+    image_format = None if output is None else image_format_for(output)
     plan = resolve_plan(schedule)
     x_label, to_x = x_axis(plan, x)
     horizon = total if total is not None else default_total(plan.schedule)
+    specs = compare or []
+    if specs and output is None:
+        raise usage_error("--compare", "draws into a file: give -o FILE as well")
+    compared = [(spec, apply_spec(plan.schedule, spec)) for spec in specs]
+    for spec, other in compared:
+        if other.mode != plan.mode:
+            raise usage_error(
+                "--compare", f"{spec!r} counts {other.mode}s, the base schedule {plan.mode}s"
+            )
+    warn_if_implausible(plan, total=total, horizon=horizon)
+    if output is None or image_format is None:
+        print_lines(terminal_plot(plan, horizon, log=log, x=x))
+        return
     refuse_existing_output(output, force=force)  # after the usage errors, before the work
 
     from stepsched_cli import plot as pictures
@@ -121,10 +164,45 @@ def plot(
         x_label=x_label,
         to_x=to_x,
         log=log,
+        label="base" if compared else "lr",
+        compare=[(spec, pictures.staircase(other, horizon)) for spec, other in compared],
     )
     data = pictures.render(figure, image_format)
     write_output(output, data, force=force)
     if output == STDOUT:
         return
     drawn = "exact" if curve.exact else f"sampled at {len(curve.positions) - 1} positions"
+    if compared:
+        drawn += f", {len(compared) + 1} schedules"
     print_message(f"wrote {output} ({image_format}, {plan.mode}s 0-{horizon - 1}, {drawn})")
+
+
+def terminal_plot(plan: Plan, horizon: int, *, log: bool, x: XUnit | None) -> list[str]:
+    """The terminal picture: the schedule's description, then the curve as wide as the terminal.
+
+    The width is the terminal's (``COLUMNS`` when set, 80 when not a terminal).  An
+    epoch-mode schedule drawn in steps is converted to steps first (exactly, or a
+    :class:`~stepsched_cli.errors.ConversionError`).
+    """
+    from stepsched_cli.termplot import render
+    from stepsched_cli.units import to_mode
+
+    schedule, total, per_unit = plan.schedule, horizon, 1
+    unit = x or f"{plan.mode}s"
+    if unit != f"{plan.mode}s" and plan.steps_per_epoch is not None:
+        if plan.mode == "epoch":
+            schedule = to_mode(schedule, "step", plan.steps_per_epoch)
+            total = horizon * plan.steps_per_epoch
+        else:
+            per_unit = plan.steps_per_epoch
+    width = shutil.get_terminal_size().columns
+    picture = render(
+        schedule,
+        total=total,
+        width=width,
+        height=TERMINAL_PLOT_HEIGHT,
+        log_scale=log,
+        x_label=unit.rstrip("s"),
+        positions_per_unit=per_unit,
+    )
+    return [describe_schedule(plan.schedule), *picture]

@@ -161,6 +161,7 @@ print(__import__("json").dumps(heavy), file=sys.stderr)
         ["boundaries", "--lr", "0.1"],
         ["--help"],
         ["plot", "--help"],
+        ["plot", "--lr", "0.1", "--log"],  # the terminal plot
     ],
 )
 def test_only_plot_imports_matplotlib(args: list[str]) -> None:

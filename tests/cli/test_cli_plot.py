@@ -194,7 +194,8 @@ def test_plot_huge_horizon_is_fast(run: Invoke, tmp_path: Path) -> None:
     [
         ([*SEED, "-o", "lr.gif"], "Invalid value for '--output': the file name must end in .png"),
         ([*SEED, "-o", "lr"], "Invalid value for '--output'"),
-        ([*SEED], "Missing option '--output' / '-o'"),
+        ([*SEED, "--compare", "gamma=0.5"], "Invalid value for '--compare': draws into a file"),
+        ([*SEED, "--compare", "mode=epoch", "-o", "lr.png"], "Invalid value for '--compare'"),
         ([*SEED, "--x", "epochs", "-o", "lr.png"], "Invalid value for '--x': epochs on the x axis"),
         ([*SEED, "--x", "days", "-o", "lr.png"], "Invalid value for '--x'"),
         (["--lr", "-1", "-o", "lr.png"], "Invalid value for '--lr'"),

@@ -1,0 +1,142 @@
+"""``plot`` without ``-o`` (the terminal picture) and ``plot --compare`` (several schedules)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from stepsched_cli.plot import build_figure, staircase
+from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.termplot import render
+
+Invoke = Callable[..., Result]
+
+SEED = ["--lr", "0.1", "--step-size", "30"]
+
+
+def test_terminal_plot_is_the_termplot_picture_at_the_terminal_width(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = run("plot", *SEED, "--log")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    picture = render(
+        StepSchedule(0.1, step_size=30), total=120, width=60, height=12, log_scale=True
+    )
+    assert result.stdout == "\n".join(["lr=0.1, step_size=30, gamma=0.1", *picture]) + "\n"
+    assert max(len(line) for line in result.stdout.splitlines()) <= 60
+    assert "┊" in result.stdout  # boundary markers
+
+
+def test_terminal_plot_linear_axis_and_total(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    result = run("plot", *SEED, "--total", "60")
+    lines = result.stdout.splitlines()
+    assert lines[1].lstrip().startswith("0.1┤")
+    assert lines[-1].split() == ["0", "20", "40", "step"]
+
+
+def test_terminal_plot_x_in_epochs(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = run(
+        "plot", "--lr", "0.1", "--step-size", "3000", "--steps-per-epoch", "100",
+        "--x", "epochs", "--total", "10000",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["0", "20", "40", "60", "80", "epoch"]
+
+
+def test_terminal_plot_epoch_schedule_in_steps(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = run("plot", *SEED, "--mode", "epoch", "--steps-per-epoch", "100", "--x", "steps")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split()[-2:] == ["10k", "step"]
+
+
+def test_terminal_plot_x_needs_steps_per_epoch(run: Invoke) -> None:
+    result = run("plot", *SEED, "--x", "epochs")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("stepsched: error: Invalid value for '--x'")
+
+
+def test_terminal_plot_too_narrow_is_one_line(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "8")
+    result = run("plot", *SEED, "--log")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("stepsched: error: width must be at least")
+
+
+def test_terminal_plot_of_a_huge_horizon_is_fast(run: Invoke) -> None:
+    started = time.perf_counter()
+    result = run("plot", "--lr", "0.1", "--step-size", "1", "--gamma", "0.99999999",
+                 "--total", str(10**12), "--log")  # fmt: skip
+    assert time.perf_counter() - started < 5
+    assert result.exit_code == 0, result.stderr
+
+
+def test_plot_warns_about_an_unreached_decay(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    quiet = run("plot", *SEED, "--total", "20")
+    assert quiet.stderr == (
+        "stepsched: warning: step_size 30: the first decay at step 30 is beyond the horizon "
+        "(20 steps); the lr never decays\n"
+    )
+    assert quiet.exit_code == 0
+
+
+# -- --compare -----------------------------------------------------------------
+
+
+def test_figure_with_compared_schedules_has_a_legend() -> None:
+    base = staircase(StepSchedule(0.1, step_size=30), 120)
+    other = staircase(StepSchedule(0.1, step_size=30, gamma=0.5), 120)
+    figure = build_figure(
+        base, title="t", x_label="step", label="base", compare=[("gamma=0.5", other)]
+    )
+    axes = figure.axes[0]
+    _curve, _markers, compared = axes.get_lines()
+    assert list(compared.get_xdata()) == [0, 30, 60, 90, 120]
+    assert list(compared.get_ydata()) == [0.1, 0.05, 0.025, 0.0125, 0.0125]
+    assert compared.get_linestyle() == "--"
+    legend = axes.get_legend()
+    assert legend is not None
+    assert [text.get_text() for text in legend.get_texts()] == ["base", "decay", "gamma=0.5"]
+
+
+def test_figure_without_compare_has_no_legend() -> None:
+    figure = build_figure(staircase(StepSchedule(0.1), 120), title="t", x_label="step")
+    assert figure.axes[0].get_legend() is None
+
+
+def test_plot_compare_writes_one_figure(run: Invoke, tmp_path: Path) -> None:
+    target = tmp_path / "compare.svg"
+    result = run(
+        "plot", *SEED, "--compare", "gamma=0.5", "--compare", "lr=0.05,step_size=20",
+        "-o", str(target),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == f"wrote {target} (svg, steps 0-119, exact, 3 schedules)\n"
+    text = target.read_text()
+    assert "gamma=0.5" in text
+    assert "lr=0.05,step_size=20" in text
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("gamma=2", "SPEC 'gamma=2': gamma must be a number with 0 < gamma < 1, got 2.0"),
+        ("colour=red", "SPEC 'colour=red': unknown key 'colour'"),
+    ],
+)
+def test_plot_compare_bad_spec(run: Invoke, tmp_path: Path, spec: str, message: str) -> None:
+    result = run("plot", *SEED, "--compare", spec, "-o", str(tmp_path / "c.png"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("stepsched: error: " + message)
+    assert not (tmp_path / "c.png").exists()
