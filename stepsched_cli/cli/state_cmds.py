@@ -152,12 +152,13 @@ def _read(file: str, from_: str | None, key: str | None) -> sources.Reading:
 def refuse_existing_output(path: str, *, force: bool) -> None:
     """Fail early, before any work, when ``path`` exists and ``force`` is false.
 
-    :func:`write_output` checks again without a race; this only spares the work.
+    :func:`write_output` checks again without a race; this only spares the work.  Like
+    it, a link is followed: a dangling link is written through, creating its target.
 
     Raises:
-        OutputExistsError: ``path`` (or a link by that name) exists and ``force`` is false.
+        OutputExistsError: ``path`` exists and ``force`` is false.
     """
-    if not force and path != sources.STDIN and os.path.lexists(path):
+    if not force and path != sources.STDIN and os.path.exists(path):
         raise OutputExistsError(
             f"{path}: already exists; refusing to overwrite it (use --force to replace it)"
         )
