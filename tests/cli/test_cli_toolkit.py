@@ -1,0 +1,452 @@
+"""``steps-per-epoch``, ``check``, ``solve``, ``diff``, the data pipeline options and the
+plausibility warnings, through the command line: stdout and stderr apart, exact values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import Result
+
+Invoke = Callable[..., Result]
+
+LOGS = Path(__file__).resolve().parents[1] / "data" / "logs"
+MANIFEST = json.loads((LOGS / "manifest.json").read_text())
+IMAGENET = ["--dataset-size", "1281167"]
+
+
+# -- steps-per-epoch -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--batch-size", "256"], 5005),
+        (["--batch-size", "256", "--drop-last"], 5004),
+        (["--batch-size", "32", "--world-size", "8"], 5005),
+        (["--batch-size", "32", "--world-size", "8", "--grad-accum", "4"], 1252),
+        (
+            ["--batch-size", "32", "--world-size", "8", "--grad-accum", "4",
+             "--accumulation-rounding", "floor"],
+            1251,
+        ),
+    ],
+)  # fmt: skip
+def test_steps_per_epoch_imagenet(run: Invoke, args: list[str], expected: int) -> None:
+    result = run("steps-per-epoch", *IMAGENET, *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["steps_per_epoch"] == expected
+
+
+def test_steps_per_epoch_json_has_every_figure(run: Invoke) -> None:
+    result = run("steps-per-epoch", *IMAGENET, "--batch-size", "32", "--world-size", "8", "--json")
+    assert json.loads(result.stdout) == {
+        "steps_per_epoch": 5005,
+        "dataset_size": 1281167,
+        "batch_size": 32,
+        "world_size": 8,
+        "grad_accum": 1,
+        "drop_last": False,
+        "accumulation_rounding": "ceil",
+        "samples_per_rank": 160146,
+        "batches_per_rank": 5005,
+    }
+
+
+def test_steps_per_epoch_shows_the_formula(run: Invoke) -> None:
+    result = run("steps-per-epoch", *IMAGENET, "--batch-size", "256", "--drop-last")
+    assert result.stdout == (
+        "samples per rank  ceil(1281167 / 1) = 1281167\n"
+        "batches per rank  floor(1281167 / 256) = 5004\n"
+        "steps per epoch   ceil(5004 / 1) = 5004\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "Invalid value for '--dataset-size': give --dataset-size and --batch-size"),
+        (["--batch-size", "2"], "Invalid value for '--dataset-size': --dataset-size is needed"),
+        (["--dataset-size", "10"], "Invalid value for '--batch-size': --batch-size is needed"),
+        (
+            ["--dataset-size", "10", "--batch-size", "0"],
+            "Invalid value for '--batch-size': batch_size must be an integer >= 1, got 0",
+        ),
+        (
+            ["--dataset-size", "10", "--batch-size", "2", "--world-size", "0"],
+            "Invalid value for '--world-size': world_size must be an integer >= 1, got 0",
+        ),
+        (
+            ["--dataset-size", "1", "--batch-size", "2", "--drop-last"],
+            "Invalid value: an epoch of 1 samples gives 0 batches",
+        ),
+        (
+            ["--dataset-size", "1", "--batch-size", "1", "--accumulation-rounding", "round"],
+            "Invalid value for '--accumulation-rounding'",
+        ),
+    ],
+)
+def test_steps_per_epoch_usage_errors(run: Invoke, args: list[str], message: str) -> None:
+    result = run("steps-per-epoch", *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("stepsched: error: " + message), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+# -- the data pipeline options on schedule commands ------------------------------
+
+
+@pytest.mark.parametrize("command", ["table", "boundaries", "at", "plot", "init", "code"])
+def test_every_schedule_command_takes_the_pipeline_options(run: Invoke, command: str) -> None:
+    result = run(command, "--help")
+    for option in ("--dataset-size", "--batch-size", "--world-size", "--grad-accum",
+                   "--drop-last", "--accumulation-rounding"):  # fmt: skip
+        assert option in result.stdout, (command, option)
+
+
+def test_pipeline_gives_the_steps_per_epoch(run: Invoke) -> None:
+    pipeline = run(
+        "table", "--lr", "0.1", "--mode", "epoch", *IMAGENET, "--batch-size", "256", "-f", "json"
+    )
+    explicit = run("table", "--lr", "0.1", "--mode", "epoch", "--steps-per-epoch", "5005",
+                   "-f", "json")  # fmt: skip
+    assert pipeline.exit_code == 0, pipeline.stderr
+    assert pipeline.stdout == explicit.stdout
+    assert json.loads(pipeline.stdout)[1]["start_step"] == 150150
+
+
+def test_pipeline_at_in_epochs(run: Invoke) -> None:
+    result = run("at", "45", "--lr", "0.1", "--mode", "epoch", *IMAGENET, "--batch-size", "32",
+                 "--world-size", "8", "--json")  # fmt: skip
+    assert json.loads(result.stdout) == {
+        "epoch": 45, "step": 225225, "lr": 0.01, "next_boundary": 60, "next_lr": 0.001,
+    }  # fmt: skip
+
+
+def test_pipeline_and_steps_per_epoch_conflict(run: Invoke) -> None:
+    result = run("table", "--lr", "0.1", "--steps-per-epoch", "5", *IMAGENET, "--batch-size", "2")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "stepsched: error: Invalid value for '--steps-per-epoch': give either --steps-per-epoch "
+        "or the data pipeline (--dataset-size, ...), not both"
+    )
+
+
+# -- plausibility warnings ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "warning"),
+    [
+        (
+            ["table", "--lr", "0.1", "--step-size", "200", "--total", "100"],
+            "step_size 200: the first decay at step 200 is beyond the horizon (100 steps); "
+            "the lr never decays",
+        ),
+        (
+            ["boundaries", "--lr", "0.1", "--milestones", "30,80", "--total", "50"],
+            "milestone 80 at or beyond the horizon (50 steps) is never reached",
+        ),
+        (
+            ["table", "--lr", "0.1", "--step-size", "30", *IMAGENET, "--batch-size", "256"],
+            "step_size 30 is under a tenth of an epoch (5005 steps): epochs were probably "
+            "meant; did you mean --mode epoch?",
+        ),
+        (
+            ["at", "5", "--lr", "0.1", "--step-size", "1", "--gamma", "1e-200"],
+            "the lr underflows to 0 at step 2, after 2 decays of gamma 1e-200: every later "
+            "step trains with lr 0",
+        ),
+    ],
+)
+def test_warnings_go_to_stderr_and_change_nothing(
+    run: Invoke, args: list[str], warning: str
+) -> None:
+    warned = run(*args)
+    assert warned.exit_code == 0, warned.stderr
+    assert warned.stderr == f"stepsched: warning: {warning}\n"
+    assert warned.stdout != ""
+
+
+def test_warnings_leave_json_alone(run: Invoke) -> None:
+    result = run("table", "--lr", "0.1", "--step-size", "200", "--total", "100", "-f", "json")
+    assert json.loads(result.stdout) == [{"start_step": 0, "end_step": 99, "lr": 0.1}]
+    assert result.stderr.startswith("stepsched: warning: step_size 200")
+
+
+def test_plausible_schedules_are_quiet(run: Invoke) -> None:
+    assert run("table", "--lr", "0.1", "--step-size", "30", "--total", "120").stderr == ""
+
+
+# -- check ---------------------------------------------------------------------------
+
+
+def schedule_args(entry: dict[str, Any]) -> list[str]:
+    schedule = entry["schedule"]
+    args = [
+        *("--lr", str(schedule["initial_lr"]), "--gamma", str(schedule["gamma"])),
+        *("--mode", schedule["mode"], "--steps-per-epoch", str(entry["steps_per_epoch"])),
+    ]
+    if "milestones" in schedule:
+        return [*args, "--milestones", ",".join(str(m) for m in schedule["milestones"])]
+    return [*args, "--step-size", str(schedule["step_size"])]
+
+
+@pytest.mark.parametrize("entry", MANIFEST["logs"], ids=lambda entry: entry["file"])
+def test_check_every_recorded_log(run: Invoke, entry: dict[str, Any]) -> None:
+    expected = entry["expected"]
+    result = run("check", str(LOGS / entry["file"]), *schedule_args(entry), "--json")
+    assert result.exit_code == (0 if expected["ok"] else 1), result.stderr
+    assert result.stderr == ""
+    report = json.loads(result.stdout)
+    assert list(report) == [
+        "ok", "first_mismatch_step", "expected_lr", "logged_lr", "diagnosis", "points_checked",
+    ]  # fmt: skip
+    assert report["ok"] is expected["ok"]
+    assert report["first_mismatch_step"] == expected["first_mismatch_step"]
+    assert report["points_checked"] == expected["points_checked"]
+    if expected["ok"]:
+        assert report["diagnosis"] is None
+    else:
+        assert report["diagnosis"]["kind"] == expected["kind"]
+        assert report["diagnosis"]["factor"] == expected["factor"]
+        assert report["diagnosis"]["resume_at"] == expected["resume_at"]
+
+
+GRAD_ACCUM = ["--lr", "0.1", "--step-size", "20", "--gamma", "0.5"]
+
+
+def test_check_human_mismatch(run: Invoke) -> None:
+    result = run("check", str(LOGS / "grad_accum_4.jsonl"), *GRAD_ACCUM)
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    assert result.stdout == (
+        "mismatch at step 5: expected lr 0.1, logged 0.05 (95 of 100 points differ)\n"
+        "diagnosis: the lr decays 4 times too early: at step t the log holds the schedule's "
+        "lr at 4*t (first mismatch at step 5: expected 0.1, logged 0.05); the scheduler is "
+        "stepped 4 times per optimizer step: per micro-batch under gradient accumulation, or "
+        "per batch while step_size counts epochs\n"
+    )
+
+
+def test_check_human_ok(run: Invoke) -> None:
+    result = run("check", str(LOGS / "correct.csv"), *GRAD_ACCUM)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == "ok: 100 points match lr=0.1, step_size=20, gamma=0.5\n"
+
+
+def test_check_names_other_consistent_causes(run: Invoke) -> None:
+    result = run("check", str(LOGS / "never_stepped.jsonl"), *GRAD_ACCUM)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[-1] == "also consistent with: late"
+
+
+def test_check_reads_stdin(run: Invoke) -> None:
+    log = (LOGS / "resume_reset.csv").read_text()
+    result = run("check", "-", *GRAD_ACCUM, "--json", input=log)
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["diagnosis"]["kind"] == "reset"
+
+
+def test_check_columns_and_format(run: Invoke) -> None:
+    log = "iteration,my_lr,other\n0,0.1,3\n20,0.05,4\n"
+    result = run("check", "-", *GRAD_ACCUM, "--step-column", "iteration", "--lr-column", "my_lr",
+                 "--log-format", "csv", "--json", input=log)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["points_checked"] == 2
+
+
+def test_check_tolerance(run: Invoke) -> None:
+    log = "step,lr\n0,0.1001\n"
+    assert run("check", "-", *GRAD_ACCUM, input=log).exit_code == 1
+    assert run("check", "-", *GRAD_ACCUM, "--tolerance", "0.01", input=log).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["missing.csv", *GRAD_ACCUM], 1, "missing.csv: no such file"),
+        (["-", *GRAD_ACCUM, "--tolerance", "1"], 2, "Invalid value for '--tolerance'"),
+        (["-", *GRAD_ACCUM, "--log-format", "xml"], 2, "Invalid value for '--log-format'"),
+        (["-", "--step-size", "20"], 2, "Invalid value for '--lr'"),
+        (["-", *GRAD_ACCUM, "--lr-column", "nope"], 1, "<stdin>"),
+    ],
+)
+def test_check_errors(run: Invoke, args: list[str], code: int, message: str) -> None:
+    result = run("check", *args, input="step,lr\n0,0.1\n")
+    assert result.exit_code == code
+    assert result.stdout == ""
+    assert result.stderr.startswith("stepsched: error: " + message), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_check_empty_log(run: Invoke) -> None:
+    result = run("check", "-", *GRAD_ACCUM, input="")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("stepsched: error: <stdin>: is empty")
+
+
+# -- solve --------------------------------------------------------------------------
+
+
+def test_solve_decays(run: Invoke) -> None:
+    result = run("solve", "--lr", "0.1", "--final-lr", "0.0001", "--total", "90", "--decays", "3",
+                 "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "step_size": 30, "gamma": 0.1, "decays": 3, "final_lr": 0.0001,
+    }  # fmt: skip
+
+
+def test_solve_human(run: Invoke) -> None:
+    result = run("solve", "--lr", "0.1", "--final-lr", "0.001", "--total", "100", "--decays", "2")
+    assert result.stdout == (
+        "step_size  50\n"
+        "gamma      0.1\n"
+        "decays     2 (the last at position 100)\n"
+        "final lr   0.001 at position 100\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [["--decays", "4"], ["--step-size", "25"], ["--step-size", "7"], ["--gamma", "0.5"]],
+)
+def test_solution_fed_back_into_table_gives_the_final_lr(run: Invoke, choice: list[str]) -> None:
+    final_lr = "0.00625" if choice == ["--gamma", "0.5"] else "0.0001"
+    solved = run("solve", "--lr", "0.1", "--final-lr", final_lr, "--total", "100", *choice,
+                 "--json")  # fmt: skip
+    assert solved.exit_code == 0, solved.stderr
+    solution = json.loads(solved.stdout)
+    table = run("table", "--lr", "0.1", "--step-size", str(solution["step_size"]),
+                "--gamma", repr(solution["gamma"]), "--total", "101", "--every", "100",
+                "-f", "json")  # fmt: skip
+    assert table.exit_code == 0, table.stderr
+    at_total = json.loads(table.stdout)[-1]
+    assert at_total["step"] == 100
+    assert at_total["lr"] == solution["final_lr"]
+    assert at_total["lr"] == pytest.approx(float(final_lr), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--total", "14", "--decays", "5"], 1,
+         "no step size gives exactly 5 evenly spaced decays by position 14"),
+        (["--total", "100", "--gamma", "0.3"], 1, "gamma 0.3 takes 0.1 to 0.0001 after"),
+        (["--total", "90", "--decays", "3", "--gamma", "0.1"], 2,
+         "Invalid value for '--gamma': give exactly one of --decays, --step-size, --gamma "
+         "(got --decays and --gamma)"),
+        (["--total", "90"], 2, "Invalid value for '--decays': give exactly one of"),
+        (["--total", "0", "--decays", "3"], 2, "Invalid value for '--total': total must be"),
+        (["--total", "90", "--step-size", "91"], 2, "Invalid value for '--step-size'"),
+        (["--total", "90", "--gamma", "1.5"], 2, "Invalid value for '--gamma': gamma must be"),
+    ],
+)  # fmt: skip
+def test_solve_errors(run: Invoke, args: list[str], code: int, message: str) -> None:
+    result = run("solve", "--lr", "0.1", "--final-lr", "0.0001", *args)
+    assert result.exit_code == code
+    assert result.stdout == ""
+    assert result.stderr.startswith("stepsched: error: " + message), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_solve_final_lr_above_lr_is_a_usage_error(run: Invoke) -> None:
+    result = run("solve", "--lr", "0.1", "--final-lr", "0.2", "--total", "90", "--decays", "3")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("stepsched: error: Invalid value for '--final-lr'")
+
+
+# -- diff -----------------------------------------------------------------------------
+
+BASE = ["--lr", "0.1", "--step-size", "30"]
+
+
+def test_diff_one_spec_is_base_against_base_plus_spec(run: Invoke) -> None:
+    result = run("diff", "gamma=0.5,step_size=20", *BASE, "--total", "90", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout) == [
+        {"start_step": 20, "end_step": 29, "lr_a": 0.1, "lr_b": 0.05, "ratio": 0.5},
+        {"start_step": 30, "end_step": 39, "lr_a": 0.01, "lr_b": 0.05, "ratio": 5.0},
+        {"start_step": 40, "end_step": 59, "lr_a": 0.01, "lr_b": 0.025, "ratio": 2.5},
+        {"start_step": 60, "end_step": 79, "lr_a": 0.001, "lr_b": 0.0125, "ratio": 12.5},
+        {"start_step": 80, "end_step": 89, "lr_a": 0.001, "lr_b": 0.00625, "ratio": 6.25},
+    ]
+
+
+def test_diff_two_specs(run: Invoke) -> None:
+    result = run("diff", "lr=0.05", "milestones=30:80", *BASE, "--total", "90", "-f", "csv")
+    assert result.stdout == (
+        "start_step,end_step,lr_a,lr_b,ratio\n"
+        "0,29,0.05,0.1,2.0\n"
+        "30,59,0.005,0.01,2.0\n"
+        "60,79,0.0005,0.01,20.0\n"
+        "80,89,0.0005,0.001,2.0\n"
+    )
+
+
+def test_diff_human_and_markdown(run: Invoke) -> None:
+    human = run("diff", "lr=0.05", *BASE, "--total", "60")
+    assert human.stdout.splitlines()[:2] == [
+        "A: lr=0.1, step_size=30, gamma=0.1",
+        "B: lr=0.05, step_size=30, gamma=0.1",
+    ]
+    assert "   0-29    0.1    0.05   0.5" in human.stdout
+    markdown = run("diff", "lr=0.05", *BASE, "--total", "60", "-f", "markdown")
+    assert markdown.stdout == (
+        "| steps | lr A | lr B | B/A |\n|---:|---:|---:|---:|\n"
+        "| 0-29 | 0.1 | 0.05 | 0.5 |\n| 30-59 | 0.01 | 0.005 | 0.5 |\n"
+    )
+
+
+def test_diff_default_horizon_and_epochs(run: Invoke) -> None:
+    result = run("diff", "step_size=40", *BASE, "--mode", "epoch", "--steps-per-epoch", "10",
+                 "-f", "json")  # fmt: skip
+    rows = json.loads(result.stdout)
+    assert rows[0] == {
+        "start_step": 300, "end_step": 399, "start_epoch": 30, "end_epoch": 39,
+        "lr_a": 0.01, "lr_b": 0.1, "ratio": 10.0,
+    }  # fmt: skip
+    assert rows[-1]["end_epoch"] == 159  # one interval past B's third decay (120)
+
+
+def test_diff_ramps_and_infinite_ratio(run: Invoke) -> None:
+    result = run("diff", "warmup_steps=2", "--lr", "0.1", "--step-size", "3", "--total", "4",
+                 "-f", "json")  # fmt: skip
+    rows = json.loads(result.stdout)
+    assert rows[0] == {"start_step": 0, "end_step": 1, "lr_a": 0.1, "lr_b": 0.0, "ratio": 0.0,
+                       "lr_a_end": 0.1, "lr_b_end": 0.05}  # fmt: skip
+
+
+def test_diff_of_equal_schedules(run: Invoke) -> None:
+    result = run("diff", "gamma=0.1", *BASE, "-f", "json")
+    assert (result.exit_code, result.stdout) == (0, "[]\n")
+    assert result.stderr == "the schedules agree at every step below 120\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["a=1", *BASE], 1, "SPEC 'a=1': unknown key 'a'"),
+        (["gamma=2", *BASE], 1, "SPEC 'gamma=2': gamma must be"),
+        (["mode=epoch", *BASE], 1, "cannot compare a step-mode schedule with a epoch-mode one"),
+        (
+            ["lr=1", "lr=2", "lr=3", *BASE],
+            2,
+            "Invalid value for 'SPEC': give one or two SPECs, got 3",
+        ),
+        ([*BASE], 2, "Missing argument 'SPEC [SPEC]'."),
+    ],
+)
+def test_diff_errors(run: Invoke, args: list[str], code: int, message: str) -> None:
+    result = run("diff", *args)
+    assert result.exit_code == code
+    assert result.stdout == ""
+    assert result.stderr.startswith("stepsched: error: " + message), result.stderr
