@@ -1,0 +1,53 @@
+"""Coverage-guided fuzzing of stepsched's readers with atheris, for long runs.
+
+Run it with ``make fuzz`` (installs atheris into .venv, seeds the corpus from
+tests/data and runs for FUZZ_SECONDS, 300 by default), or directly::
+
+    .venv/bin/python fuzz/fuzz_readers.py fuzz/corpus -max_total_time=3600
+
+Each input goes to the native state reader, the torch state dict reader and the
+checkpoint reader (safe_loads on the bytes, load_checkpoint on them as a file, then
+the scheduler search).  The documented errors (every StepschedError) are the only
+exceptions allowed; anything else is a finding, saved by libFuzzer as crash-*.
+The bounded, CI-sized counterpart is tests/hardening/test_fuzz_readers.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+import atheris
+
+with atheris.instrument_imports():
+    from stepsched_cli.errors import StepschedError
+    from stepsched_cli.formats import torch as torch_format
+    from stepsched_cli.formats.safe_pickle import safe_loads
+    from stepsched_cli.formats.torch_checkpoint import load_checkpoint
+    from stepsched_cli.state import loads_strict, parse_state_bytes
+
+SCRATCH = os.path.join(tempfile.mkdtemp(prefix="stepsched-fuzz-"), "input.pt")
+
+
+def test_one_input(data: bytes) -> None:
+    with contextlib.suppress(StepschedError):
+        parse_state_bytes(data, "fuzz.json")
+    with contextlib.suppress(StepschedError, ValueError):
+        torch_format.parse(loads_strict(data)).to_state()
+    with contextlib.suppress(StepschedError):
+        safe_loads(data, source="fuzz.pkl")
+    with open(SCRATCH, "wb") as handle:
+        handle.write(data)
+    with contextlib.suppress(StepschedError):
+        torch_format.select_scheduler(load_checkpoint(SCRATCH), "fuzz.pt")
+
+
+def main() -> None:
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
