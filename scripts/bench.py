@@ -311,10 +311,24 @@ def bench_startup() -> None:
                     "stepsched table --lr 0.1 --step-size 30",
                     [python, "-m", "stepsched_cli", "table", "--lr", "0.1", "--step-size", "30"],
                 ),
+                (
+                    "stepsched plot --lr 0.1 --step-size 30 --log (terminal)",
+                    [
+                        python,
+                        "-m",
+                        "stepsched_cli",
+                        "plot",
+                        "--lr",
+                        "0.1",
+                        "--step-size",
+                        "30",
+                        "--log",
+                    ],
+                ),
             ],
             rounds=11,
         ),
-        "stepsched table within 1.3x",
+        "stepsched table and the terminal plot within 1.3x",
         unit="ms",
     )
 
