@@ -50,15 +50,25 @@ Example:
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
 
-from stepsched_cli.errors import ConversionError, ScheduleError, StateError
+from stepsched_cli.errors import ConversionError, StateError
+from stepsched_cli.formats._framework import (
+    boolean,
+    check_keys,
+    checked_schedule,
+    decay_rate,
+    float32,
+    in_steps,
+    number,
+    positive_number,
+    power_or_infinity,
+    whole_period,
+)
 from stepsched_cli.schedule import StepSchedule, check_position, intended_value, scaled_power
-from stepsched_cli.units import to_mode
 
 FORMAT_NAME = "keras"
 MODULE = "keras.optimizers.schedules"
@@ -74,19 +84,6 @@ _EXPONENTIAL_KEYS = frozenset(
 _PIECEWISE_KEYS = frozenset({"boundaries", "values", "name"})
 
 DocumentStyle = Literal["serialize", "config"]
-
-
-def float32(value: float) -> float:
-    """``value`` rounded to the nearest float32 (ties to even), returned as a float.
-
-    Example:
-        >>> float32(0.1)
-        0.10000000149011612
-    """
-    try:
-        return float(struct.unpack("<f", struct.pack("<f", value))[0])
-    except OverflowError:
-        return math.copysign(math.inf, value)
 
 
 def float32_of_int(value: int) -> float:
@@ -130,7 +127,7 @@ class KerasExponentialDecay:
         exponent = float32(float32_of_int(check_position(step, "step")) / _f32(self.decay_steps))
         if self.staircase and math.isfinite(exponent):
             exponent = float(math.floor(exponent))
-        power = float32(_power(float32(self.decay_rate), exponent))
+        power = float32(power_or_infinity(float32(self.decay_rate), exponent))
         return float32(float32(self.initial_learning_rate) * power)
 
     @property
@@ -154,14 +151,10 @@ class KerasExponentialDecay:
             raise ConversionError(
                 "Keras decay_rate=1.0 never decays; stepsched needs 0 < gamma < 1"
             )
-        if isinstance(self.decay_steps, float):
-            raise ConversionError(
-                f"Keras decay_steps={self.decay_steps!r} is fractional; stepsched needs an "
-                "integer step_size >= 1"
-            )
-        return _checked_schedule(
+        return checked_schedule(
+            "Keras",
             initial_lr=self.initial_learning_rate,
-            step_size=self.decay_steps,
+            step_size=whole_period(self.decay_steps, "Keras decay_steps"),
             gamma=self.decay_rate,
             mode="step",
         )
@@ -243,7 +236,8 @@ class KerasPiecewiseConstantDecay:
                 )
             previous = boundary
         initial_lr, gamma, min_lr = _geometric_fit(self.values)
-        return _checked_schedule(
+        return checked_schedule(
+            "Keras",
             initial_lr=initial_lr,
             milestones=tuple(b + 1 for b in self.boundaries),
             gamma=gamma,
@@ -331,13 +325,7 @@ def from_schedule(
         >>> from_schedule(StepSchedule(0.1, milestones=(30, 60)), style="config")
         {'boundaries': [29, 59], 'values': [0.1, 0.01, 0.001], 'name': 'PiecewiseConstant'}
     """
-    if schedule.mode == "epoch":
-        if steps_per_epoch is None:
-            raise ConversionError(
-                "Keras schedules count optimizer steps; give steps_per_epoch to write an "
-                "epoch-mode schedule"
-            )
-        schedule = to_mode(schedule, "step", steps_per_epoch)
+    schedule = in_steps(schedule, steps_per_epoch, "Keras schedules count optimizer steps")
     if schedule.warmup_steps:
         raise ConversionError(
             f"warmup_steps={schedule.warmup_steps} cannot be written for Keras: "
@@ -369,13 +357,6 @@ def _f32(value: int | float) -> float:
     return float32_of_int(value) if isinstance(value, int) else float32(value)
 
 
-def _power(base: float, exponent: float) -> float:
-    try:
-        return math.pow(base, exponent)
-    except OverflowError:
-        return math.inf
-
-
 def _styled(class_name: str, config: dict[str, Any], style: DocumentStyle) -> dict[str, Any]:
     if style == "config":
         return config
@@ -384,32 +365,10 @@ def _styled(class_name: str, config: dict[str, Any], style: DocumentStyle) -> di
     return {"module": MODULE, "class_name": class_name, "config": config, "registered_name": None}
 
 
-def _checked_schedule(**fields: Any) -> StepSchedule:
-    try:
-        return StepSchedule(**fields)
-    except ScheduleError as error:
-        raise ConversionError(f"Keras schedule cannot be converted: {error}") from None
-
-
-def _check_keys(config: Mapping[str, Any], allowed: frozenset[str], class_name: str) -> None:
-    unknown = sorted(str(key) for key in config if key not in allowed)
-    if unknown:
-        raise StateError(f"unknown key(s) in Keras {class_name} config: {', '.join(unknown)}")
-
-
 def _require(config: Mapping[str, Any], key: str, class_name: str) -> object:
     if key not in config:
         raise StateError(f"Keras {class_name} config needs '{key}'")
     return config[key]
-
-
-def _number(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StateError(f"{name} must be a finite number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise StateError(f"{name} must be a finite number, got {value!r}")
-    return number
 
 
 def _name(value: object) -> str:
@@ -419,33 +378,26 @@ def _name(value: object) -> str:
 
 
 def _parse_exponential(config: Mapping[str, Any]) -> KerasExponentialDecay:
-    _check_keys(config, _EXPONENTIAL_KEYS, EXPONENTIAL)
-    raw_initial = _require(config, "initial_learning_rate", EXPONENTIAL)
-    initial = _number(raw_initial, "initial_learning_rate")
-    if initial <= 0:
-        raise StateError(f"initial_learning_rate must be a finite number > 0, got {raw_initial!r}")
+    check_keys(config, _EXPONENTIAL_KEYS, f"Keras {EXPONENTIAL} config")
+    initial = positive_number(
+        _require(config, "initial_learning_rate", EXPONENTIAL), "initial_learning_rate"
+    )
     raw_steps = _require(config, "decay_steps", EXPONENTIAL)
-    steps = _number(raw_steps, "decay_steps")
+    steps = number(raw_steps, "decay_steps")
     if steps <= 0:
         raise StateError(f"decay_steps must be a number > 0, got {raw_steps!r}")
-    raw_rate = _require(config, "decay_rate", EXPONENTIAL)
-    rate = _number(raw_rate, "decay_rate")
-    if not 0 < rate <= 1:
-        raise StateError(f"decay_rate must be a number with 0 < decay_rate <= 1, got {raw_rate!r}")
-    staircase = config.get("staircase", False)
-    if not isinstance(staircase, bool):
-        raise StateError(f"staircase must be true or false, got {staircase!r}")
+    rate = decay_rate(_require(config, "decay_rate", EXPONENTIAL))
     return KerasExponentialDecay(
         initial_learning_rate=initial,
         decay_steps=int(steps) if steps.is_integer() else steps,
         decay_rate=rate,
-        staircase=staircase,
+        staircase=boolean(config.get("staircase", False), "staircase"),
         name=_name(config.get("name", EXPONENTIAL)),
     )
 
 
 def _parse_piecewise(config: Mapping[str, Any]) -> KerasPiecewiseConstantDecay:
-    _check_keys(config, _PIECEWISE_KEYS, PIECEWISE)
+    check_keys(config, _PIECEWISE_KEYS, f"Keras {PIECEWISE} config")
     raw_boundaries = _require(config, "boundaries", PIECEWISE)
     raw_values = _require(config, "values", PIECEWISE)
     if (
@@ -462,7 +414,7 @@ def _parse_piecewise(config: Mapping[str, Any]) -> KerasPiecewiseConstantDecay:
             f"values must have one more entry than boundaries ({len(boundaries)}), "
             f"got {len(raw_values)}"
         )
-    values = tuple(_number(value, f"values[{index}]") for index, value in enumerate(raw_values))
+    values = tuple(number(value, f"values[{index}]") for index, value in enumerate(raw_values))
     for index, value in enumerate(values):
         if value < 0:
             raise StateError(f"values[{index}] must be a finite number >= 0, got {value!r}")

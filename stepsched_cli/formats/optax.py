@@ -54,14 +54,23 @@ Example:
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stepsched_cli.errors import ConversionError, ScheduleError, StateError
+from stepsched_cli.errors import ConversionError, StateError
+from stepsched_cli.formats import _framework
+from stepsched_cli.formats._framework import (
+    boolean,
+    check_keys,
+    checked_schedule,
+    in_steps,
+    number,
+    positive_number,
+    power_or_infinity,
+    whole_period,
+)
 from stepsched_cli.schedule import StepSchedule, check_position
-from stepsched_cli.units import to_mode
 
 FORMAT_NAME = "optax"
 MARKER = "optax"
@@ -92,10 +101,7 @@ def float32(value: float) -> float:
         >>> float32(0.1), float32(1e-39)
         (0.10000000149011612, 0.0)
     """
-    try:
-        rounded = float(struct.unpack("<f", struct.pack("<f", value))[0])
-    except OverflowError:
-        return math.copysign(math.inf, value)
+    rounded = _framework.float32(value)
     if abs(rounded) < FLOAT32_SMALLEST_NORMAL:
         return math.copysign(0.0, rounded)
     return rounded
@@ -128,7 +134,7 @@ class OptaxExponentialDecay:
             exponent = float32(float32(decreased) / float32(self.transition_steps))
             if self.staircase and math.isfinite(exponent):
                 exponent = float(math.floor(exponent))
-            power = float32(_power(float32(self.decay_rate), exponent))
+            power = float32(power_or_infinity(float32(self.decay_rate), exponent))
             value = float32(float32(self.init_value) * power)
         if self.end_value is None:
             return value
@@ -165,11 +171,7 @@ class OptaxExponentialDecay:
                 "optax exponential_decay with staircase=false decays continuously; stepsched "
                 "needs staircase=true"
             )
-        if isinstance(self.transition_steps, float):
-            raise ConversionError(
-                f"optax transition_steps={self.transition_steps!r} is fractional; stepsched "
-                "needs an integer step_size >= 1"
-            )
+        step_size = whole_period(self.transition_steps, "optax transition_steps")
         min_lr = 0.0 if self.end_value is None else max(0.0, self.end_value)
         if min_lr >= self.init_value:
             raise ConversionError(
@@ -177,9 +179,10 @@ class OptaxExponentialDecay:
                 f"{self.init_value!r}; stepsched's min_lr must be below initial_lr"
             )
         begin = max(0, self.transition_begin)
-        return _checked_schedule(
+        return checked_schedule(
+            "optax",
             initial_lr=self.init_value,
-            step_size=self.transition_steps,
+            step_size=step_size,
             gamma=self.decay_rate,
             warmup_steps=begin,
             warmup_start_lr=self.init_value if begin else 0.0,
@@ -252,7 +255,8 @@ class OptaxPiecewiseConstant:
                 f"optax scales {[scale for _, scale in pairs]} cannot be converted: stepsched "
                 "needs one factor gamma with 0 < gamma < 1 at every boundary"
             )
-        return _checked_schedule(
+        return checked_schedule(
+            "optax",
             initial_lr=self.init_value,
             milestones=tuple(boundaries),
             gamma=scales[0],
@@ -292,14 +296,10 @@ def parse(document: object) -> OptaxSchedule:
             f"optax must be 'exponential_decay' or 'piecewise_constant_schedule', got {function!r}"
         )
     allowed = _EXPONENTIAL_KEYS if function == EXPONENTIAL else _PIECEWISE_KEYS
-    unknown = sorted(str(key) for key in document if key not in allowed)
-    if unknown:
-        raise StateError(f"unknown key(s) in optax {function} document: {', '.join(unknown)}")
+    check_keys(document, allowed, f"optax {function} document")
     if "init_value" not in document:
         raise StateError(f"optax {function} document needs 'init_value'")
-    init_value = _number(document["init_value"], "init_value")
-    if init_value <= 0:
-        raise StateError(f"init_value must be a finite number > 0, got {document['init_value']!r}")
+    init_value = positive_number(document["init_value"], "init_value")
     if function == PIECEWISE:
         return OptaxPiecewiseConstant(
             init_value, _boundaries_and_scales(document.get("boundaries_and_scales"))
@@ -307,8 +307,8 @@ def parse(document: object) -> OptaxSchedule:
     for key in ("transition_steps", "decay_rate"):
         if key not in document:
             raise StateError(f"optax exponential_decay document needs '{key}'")
-    steps = _number(document["transition_steps"], "transition_steps")
-    rate = _number(document["decay_rate"], "decay_rate")
+    steps = number(document["transition_steps"], "transition_steps")
+    rate = number(document["decay_rate"], "decay_rate")
     if rate < 0:
         raise StateError(f"decay_rate must be a finite number >= 0, got {document['decay_rate']!r}")
     begin = document.get("transition_begin", 0)
@@ -316,9 +316,7 @@ def parse(document: object) -> OptaxSchedule:
         begin = int(begin)
     if isinstance(begin, bool) or not isinstance(begin, int):
         raise StateError(f"transition_begin must be an integer, got {begin!r}")
-    staircase = document.get("staircase", False)
-    if not isinstance(staircase, bool):
-        raise StateError(f"staircase must be true or false, got {staircase!r}")
+    staircase = boolean(document.get("staircase", False), "staircase")
     raw_end = document.get("end_value")
     return OptaxExponentialDecay(
         init_value=init_value,
@@ -326,7 +324,7 @@ def parse(document: object) -> OptaxSchedule:
         decay_rate=rate,
         transition_begin=begin,
         staircase=staircase,
-        end_value=None if raw_end is None else _number(raw_end, "end_value"),
+        end_value=None if raw_end is None else number(raw_end, "end_value"),
     )
 
 
@@ -351,13 +349,7 @@ def from_schedule(schedule: StepSchedule, steps_per_epoch: int | None = None) ->
         >>> from_schedule(StepSchedule(0.1, milestones=(30, 60)))["boundaries_and_scales"]
         {'30': 0.1, '60': 0.1}
     """
-    if schedule.mode == "epoch":
-        if steps_per_epoch is None:
-            raise ConversionError(
-                "optax schedules count updates; give steps_per_epoch to write an epoch-mode "
-                "schedule"
-            )
-        schedule = to_mode(schedule, "step", steps_per_epoch)
+    schedule = in_steps(schedule, steps_per_epoch, "optax schedules count updates")
     begin = schedule.warmup_steps
     if begin and schedule.warmup_start_lr != schedule.initial_lr:
         raise ConversionError(
@@ -384,29 +376,6 @@ def from_schedule(schedule: StepSchedule, steps_per_epoch: int | None = None) ->
     return OptaxPiecewiseConstant(schedule.initial_lr, pairs).to_document()
 
 
-def _power(base: float, exponent: float) -> float:
-    try:
-        return math.pow(base, exponent)
-    except OverflowError:
-        return math.inf
-
-
-def _checked_schedule(**fields: Any) -> StepSchedule:
-    try:
-        return StepSchedule(**fields)
-    except ScheduleError as error:
-        raise ConversionError(f"optax schedule cannot be converted: {error}") from None
-
-
-def _number(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StateError(f"{name} must be a finite number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise StateError(f"{name} must be a finite number, got {value!r}")
-    return number
-
-
 def _boundaries_and_scales(value: object) -> tuple[tuple[int, float], ...] | None:
     if value is None:
         return None
@@ -422,7 +391,7 @@ def _boundaries_and_scales(value: object) -> tuple[tuple[int, float], ...] | Non
             raise StateError(f"boundaries_and_scales key {key!r} must be an integer step") from None
         if boundary in pairs:
             raise StateError(f"boundaries_and_scales repeats step {boundary} (key {key!r})")
-        scale = _number(raw_scale, f"boundaries_and_scales[{key!r}]")
+        scale = number(raw_scale, f"boundaries_and_scales[{key!r}]")
         if scale < 0:
             raise StateError(
                 f"boundaries_and_scales[{key!r}] must be a finite number >= 0, got {raw_scale!r}"

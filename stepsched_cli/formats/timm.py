@@ -62,12 +62,20 @@ Example:
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from stepsched_cli.errors import ConversionError, ScheduleError, StateError
+from stepsched_cli.errors import ConversionError, StateError
+from stepsched_cli.formats._framework import (
+    boolean,
+    check_keys,
+    checked_schedule,
+    decay_rate,
+    number,
+    positive_number,
+    whole_period,
+)
 from stepsched_cli.schedule import StepSchedule, check_position
 
 FORMAT_NAME = "timm"
@@ -176,17 +184,9 @@ class TimmSchedule:
         }
         if isinstance(self.decay_t, tuple):
             common["milestones"] = _milestones_from_timm(self.decay_t)
-        elif isinstance(self.decay_t, float):
-            raise ConversionError(
-                f"timm decay_t={self.decay_t!r} is fractional; stepsched needs an integer "
-                "step_size >= 1"
-            )
         else:
-            common["step_size"] = self.decay_t
-        try:
-            return StepSchedule(**common)
-        except ScheduleError as error:
-            raise ConversionError(f"timm schedule cannot be converted: {error}") from None
+            common["step_size"] = whole_period(self.decay_t, "timm decay_t")
+        return checked_schedule("timm", **common)
 
     def to_document(self) -> dict[str, Any]:
         """The canonical JSON document (every key written, defaults included)."""
@@ -244,9 +244,7 @@ def parse(document: object) -> TimmSchedule:
     kind = document.get(MARKER)
     if kind not in KINDS:
         raise StateError(f"timm must be 'StepLRScheduler' or 'MultiStepLRScheduler', got {kind!r}")
-    unknown = sorted(str(key) for key in document if key not in _ALLOWED_KEYS)
-    if unknown:
-        raise StateError(f"unknown key(s) in timm {kind} document: {', '.join(unknown)}")
+    check_keys(document, _ALLOWED_KEYS, f"timm {kind} document")
     if document.get("noise_range_t") is not None:
         raise ConversionError(
             f"timm noise_range_t={document['noise_range_t']!r} adds random noise drawn from "
@@ -256,16 +254,10 @@ def parse(document: object) -> TimmSchedule:
         raise StateError("timm document needs 'lr', the optimizer's base learning rate")
     if "decay_t" not in document:
         raise StateError(f"timm {kind} document needs 'decay_t'")
-    lr = _number(document["lr"], "lr")
-    if lr <= 0:
-        raise StateError(f"lr must be a finite number > 0, got {document['lr']!r}")
-    decay_rate = _number(document.get("decay_rate", 1.0), "decay_rate")
-    if not 0 < decay_rate <= 1:
-        raise StateError(
-            f"decay_rate must be a number with 0 < decay_rate <= 1, got {document['decay_rate']!r}"
-        )
+    lr = positive_number(document["lr"], "lr")
+    rate = decay_rate(document.get("decay_rate", 1.0))
     warmup_t = _integer(document.get("warmup_t", 0), "warmup_t", 0)
-    warmup_lr_init = _number(document.get("warmup_lr_init", 0.0), "warmup_lr_init")
+    warmup_lr_init = number(document.get("warmup_lr_init", 0.0), "warmup_lr_init")
     if warmup_lr_init < 0:
         raise StateError(
             f"warmup_lr_init must be a finite number >= 0, got {document['warmup_lr_init']!r}"
@@ -279,11 +271,11 @@ def parse(document: object) -> TimmSchedule:
         kind=cast(TimmKind, kind),
         lr=lr,
         decay_t=decay_t,
-        decay_rate=decay_rate,
+        decay_rate=rate,
         warmup_t=warmup_t,
         warmup_lr_init=warmup_lr_init,
-        warmup_prefix=_boolean(document.get("warmup_prefix", True), "warmup_prefix"),
-        t_in_epochs=_boolean(document.get("t_in_epochs", True), "t_in_epochs"),
+        warmup_prefix=boolean(document.get("warmup_prefix", True), "warmup_prefix"),
+        t_in_epochs=boolean(document.get("t_in_epochs", True), "t_in_epochs"),
     )
 
 
@@ -326,15 +318,6 @@ def from_schedule(schedule: StepSchedule) -> dict[str, Any]:
     ).to_document()
 
 
-def _number(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StateError(f"{name} must be a finite number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise StateError(f"{name} must be a finite number, got {value!r}")
-    return number
-
-
 def _integer(value: object, name: str, minimum: int) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -343,19 +326,13 @@ def _integer(value: object, name: str, minimum: int) -> int:
     return value
 
 
-def _boolean(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise StateError(f"{name} must be true or false, got {value!r}")
-    return value
-
-
 def _step_decay_t(value: object) -> int | float:
-    number = _number(value, "decay_t")
-    if number <= 0:
+    period = number(value, "decay_t")
+    if period <= 0:
         raise StateError(f"decay_t must be a number > 0, got {value!r}")
-    if isinstance(value, int) or number.is_integer():
-        return int(number)
-    return number
+    if isinstance(value, int) or period.is_integer():
+        return int(period)
+    return period
 
 
 def _multistep_decay_t(value: object) -> tuple[int, ...]:

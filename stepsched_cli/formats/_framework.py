@@ -1,0 +1,152 @@
+"""What the framework modules (``timm``, ``keras``, ``optax``) share.
+
+Reading a document's fields (a finite number, a flag, the allowed keys), emulating
+float32 arithmetic, and turning a framework's parameters into a :class:`StepSchedule`.
+Each function raises with the same message wherever it is used: the field name (or
+the framework's name) is an argument.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+from stepsched_cli.errors import ConversionError, ScheduleError, StateError
+from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.units import to_mode
+
+# -- float32 -----------------------------------------------------------------
+
+
+def float32(value: float) -> float:
+    """``value`` rounded to the nearest float32 (ties to even), returned as a float.
+
+    Example:
+        >>> float32(0.1)
+        0.10000000149011612
+    """
+    try:
+        return float(struct.unpack("<f", struct.pack("<f", value))[0])
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+def power_or_infinity(base: float, exponent: float) -> float:
+    """``base ** exponent`` in float64, infinite instead of raising when it overflows."""
+    try:
+        return math.pow(base, exponent)
+    except OverflowError:
+        return math.inf
+
+
+# -- reading fields ----------------------------------------------------------
+
+
+def number(value: object, name: str) -> float:
+    """``value`` as a float: a JSON number (not a boolean) that is finite.
+
+    Raises:
+        StateError: ``{name} must be a finite number, got {value!r}``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise StateError(f"{name} must be a finite number, got {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise StateError(f"{name} must be a finite number, got {value!r}")
+    return result
+
+
+def positive_number(value: object, name: str) -> float:
+    """``value`` as a float > 0 (a learning rate).
+
+    Raises:
+        StateError: not a finite number, or not > 0.
+    """
+    result = number(value, name)
+    if result <= 0:
+        raise StateError(f"{name} must be a finite number > 0, got {value!r}")
+    return result
+
+
+def decay_rate(value: object, name: str = "decay_rate") -> float:
+    """``value`` as a decay factor with ``0 < rate <= 1`` (1 never decays).
+
+    Raises:
+        StateError: not a finite number, or outside ``(0, 1]``.
+    """
+    rate = number(value, name)
+    if not 0 < rate <= 1:
+        raise StateError(f"{name} must be a number with 0 < {name} <= 1, got {value!r}")
+    return rate
+
+
+def boolean(value: object, name: str) -> bool:
+    """``value`` as a JSON boolean.
+
+    Raises:
+        StateError: ``{name} must be true or false, got {value!r}``.
+    """
+    if not isinstance(value, bool):
+        raise StateError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def check_keys(document: Mapping[Any, Any], allowed: frozenset[str], where: str) -> None:
+    """Refuse keys outside ``allowed``; ``where`` names the document in the message.
+
+    Raises:
+        StateError: ``unknown key(s) in {where}: a, b`` (sorted).
+    """
+    unknown = sorted(str(key) for key in document if key not in allowed)
+    if unknown:
+        raise StateError(f"unknown key(s) in {where}: {', '.join(unknown)}")
+
+
+# -- converting --------------------------------------------------------------
+
+
+def whole_period(value: int | float, field: str) -> int:
+    """A decay period as stepsched's ``step_size``; ``field`` names it (``"timm decay_t"``).
+
+    Raises:
+        ConversionError: ``value`` is fractional (a float: the parsers keep integral
+            values as ints).
+    """
+    if isinstance(value, float):
+        raise ConversionError(
+            f"{field}={value!r} is fractional; stepsched needs an integer step_size >= 1"
+        )
+    return value
+
+
+def checked_schedule(framework: str, **fields: Any) -> StepSchedule:
+    """``StepSchedule(**fields)``, its refusal reworded as a conversion error of ``framework``.
+
+    Raises:
+        ConversionError: ``{framework} schedule cannot be converted: {reason}``.
+    """
+    try:
+        return StepSchedule(**fields)
+    except ScheduleError as error:
+        raise ConversionError(f"{framework} schedule cannot be converted: {error}") from None
+
+
+def in_steps(schedule: StepSchedule, steps_per_epoch: int | None, counts: str) -> StepSchedule:
+    """``schedule`` in step mode, for a framework that counts optimizer steps.
+
+    Args:
+        schedule: The schedule to write.
+        steps_per_epoch: Needed when ``schedule`` counts epochs.
+        counts: What the framework counts, for the message (``"Keras schedules count
+            optimizer steps"``).
+
+    Raises:
+        ConversionError: an epoch schedule without ``steps_per_epoch``.
+    """
+    if schedule.mode != "epoch":
+        return schedule
+    if steps_per_epoch is None:
+        raise ConversionError(f"{counts}; give steps_per_epoch to write an epoch-mode schedule")
+    return to_mode(schedule, "step", steps_per_epoch)
