@@ -200,11 +200,14 @@ def atomic_write(
 ) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
 
-    The bytes go to a temporary file in the same folder, which is flushed, fsynced and
-    then moved over ``path`` (``os.replace``), or linked to it when ``overwrite`` is
-    false so that a file appearing meanwhile is not clobbered.  On any failure the
-    temporary file is removed and the previous file, if any, is untouched.  A path
-    that is a symbolic link is written through to its target.
+    The bytes go to a temporary file ``.<name>.<random>.tmp`` in the same folder,
+    which is flushed, fsynced and then moved over ``path`` (``os.replace``), or linked
+    to it when ``overwrite`` is false so that a file appearing meanwhile is not
+    clobbered.  On any failure the temporary file is removed and the previous file, if
+    any, is untouched.  A process killed mid-write cannot remove its temporary file;
+    the next successful write to the same path removes such leftovers once they are
+    an hour old.  A path that is a symbolic link is written through to its target,
+    unless the target is missing.
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
@@ -213,6 +216,10 @@ def atomic_write(
     target = Path(path)
     try:
         if target.is_symlink():
+            if not target.exists():
+                # Creating a dangling link's target is how links planted in shared
+                # folders redirect writes; a real output never needs it.
+                raise StateFileError(f"{path}: is a symbolic link to a missing file")
             target = Path(os.path.realpath(target))
         existing = target.stat() if target.exists() else None
     except OSError as error:
@@ -239,6 +246,7 @@ def atomic_write(
         _publish(temporary, target, overwrite=overwrite)
         temporary = None
         _fsync_folder(folder)
+        _remove_stale_temporaries(target)
     except FileExistsError:
         raise OutputExistsError(f"{path}: already exists; refusing to overwrite it") from None
     except OSError as error:
@@ -267,6 +275,23 @@ def _publish(temporary: str, target: Path, *, overwrite: bool) -> None:
         os.replace(temporary, target)
         return
     os.unlink(temporary)
+
+
+STALE_TEMPORARY_SECONDS = 3600
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove this path's temporary files left by writers killed over an hour ago."""
+    import glob
+    import time
+
+    # mkstemp's random part is 8 characters, so the pattern cannot match other files.
+    pattern = os.path.join(glob.escape(str(target.parent)), f".{glob.escape(target.name)}.")
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    for leftover in glob.glob(pattern + "?" * 8 + ".tmp"):
+        with contextlib.suppress(OSError):
+            if os.lstat(leftover).st_mtime < cutoff:
+                os.unlink(leftover)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -301,3 +302,28 @@ def test_folder_fsync_failures_are_harmless(
     )
     atomic_write(tmp_path / "b.json", b"b")
     assert sorted(os.listdir(tmp_path)) == ["a.json", "b.json"]
+
+
+def test_a_dangling_link_is_not_written_through(tmp_path: Path) -> None:
+    link = tmp_path / "run.json"
+    link.symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(StateFileError, match="run.json: is a symbolic link to a missing file"):
+        atomic_write(link, b"x", overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["run.json"]
+
+
+def test_stale_temporaries_of_killed_writers_are_removed(tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    stale = tmp_path / ".run.json.abcd1234.tmp"
+    fresh = tmp_path / ".run.json.efgh5678.tmp"
+    other = tmp_path / ".other.json.abcd1234.tmp"
+    unrelated = tmp_path / ".run.json.notours.tmp"
+    for leftover in (stale, fresh, other, unrelated):
+        leftover.write_bytes(b"partial")
+    old = time.time() - state_module.STALE_TEMPORARY_SECONDS - 60
+    for leftover in (stale, other, unrelated):
+        os.utime(leftover, (old, old))
+    atomic_write(path, b"new")
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["run.json", fresh.name, other.name, unrelated.name]
+    )

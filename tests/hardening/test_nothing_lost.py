@@ -283,10 +283,11 @@ def test_nothing_is_overwritten_without_force(
     before = sorted(os.listdir(out_dir))
     result = invoke(*command_line(command, source, target))
     if existing == "dangling link":
-        # Nothing to lose: like any link, it is written through, creating its target.
-        assert result.exit_code == 0, result.stderr
-        assert target.is_symlink()
-        assert (out_dir / "nowhere").is_file()
+        # Writing through would create a file wherever the link points: refused.
+        assert_one_line_naming(result, target)
+        assert "is a symbolic link to a missing file" in result.stderr
+        assert sorted(os.listdir(out_dir)) == before
+        assert not (out_dir / "nowhere").exists()
         return
     assert_one_line_naming(result, target)
     assert "already exists; refusing to overwrite it (use --force to replace it)" in result.stderr
