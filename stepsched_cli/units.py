@@ -17,11 +17,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from stepsched_cli.errors import ConversionError, ScheduleError
 from stepsched_cli.schedule import Mode, StepSchedule, check_position
-from stepsched_cli.scheduler import SchedulerState
+
+if TYPE_CHECKING:
+    from stepsched_cli.scheduler import SchedulerState
 
 AccumulationRounding = Literal["ceil", "floor"]
 
@@ -101,6 +103,8 @@ def convert_state(state: SchedulerState, mode: Mode, steps_per_epoch: int) -> Sc
         position = epochs_to_steps(state.position, steps_per_epoch)
     else:
         position = steps_to_epochs(state.position, steps_per_epoch, "the position (step)")
+    from stepsched_cli.scheduler import SchedulerState  # only conversions need the state type
+
     return SchedulerState(
         schedule=schedule,
         position=position,

@@ -79,3 +79,12 @@ def test_public_api_is_documented() -> None:
         item = getattr(stepsched_cli, name)
         if callable(item) and not isinstance(item, type(stepsched_cli.Mode)):
             assert item.__doc__, name
+
+
+def test_every_lazy_export_resolves_and_is_listed() -> None:
+    exports = stepsched_cli._EXPORTS  # type: ignore[attr-defined]
+    assert sorted(stepsched_cli.__all__) == sorted([*exports, "__version__"])
+    for name in exports:
+        assert getattr(stepsched_cli, name) is not None
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        stepsched_cli.nothing  # noqa: B018

@@ -10,9 +10,11 @@ to see one for an unexpected error).
 from __future__ import annotations
 
 import errno
+import functools
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +24,6 @@ from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
 from stepsched_cli import __version__
-from stepsched_cli.cli import code_cmd, plan, plot_cmd, state_cmds, toolkit
 from stepsched_cli.cli.output import print_error
 from stepsched_cli.errors import StepschedError
 
@@ -119,17 +120,24 @@ def _silence_stdout() -> None:
         pass
 
 
-app = typer.Typer(
-    name=PROGRAM,
-    cls=StepschedGroup,
-    help="Exact step-decay learning-rate schedules: plan them, plot them, inspect and "
-    "convert scheduler state.",
-    epilog="Example: stepsched table --lr 0.1 --step-size 30",
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Which module registers each command.  `main` builds an app with only the module of the
+# command being run: building every command's options costs each run about 15 ms, and
+# importing every module (the format readers among them) more.
+COMMAND_MODULES: dict[str, str] = {
+    "table": "plan",
+    "at": "plan",
+    "boundaries": "plan",
+    "plot": "plot_cmd",
+    "init": "state_cmds",
+    "inspect": "state_cmds",
+    "validate": "state_cmds",
+    "convert": "state_cmds",
+    "code": "code_cmd",
+    "steps-per-epoch": "toolkit",
+    "check": "toolkit",
+    "solve": "toolkit",
+    "diff": "toolkit",
+}
 
 
 def _show_version(value: bool) -> None:
@@ -138,7 +146,6 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -149,18 +156,56 @@ def _root(
 ) -> None:
     """Exact step-decay learning-rate schedules: lr(t) = initial_lr * gamma ** (t // step_size).
 
-    Plan a schedule (table, at, boundaries, plot), and create, inspect, validate and
-    convert scheduler state files.
+    Plan a schedule (table, at, boundaries, plot), create, inspect, validate and convert
+    scheduler state and checkpoints, and check a logged run against its plan.
     """
 
 
-plan.register(app)
-plot_cmd.register(app)
-state_cmds.register(app)
-code_cmd.register(app)
-toolkit.register(app)
+def build_app(modules: Iterable[str] | None = None) -> typer.Typer:
+    """The Typer app with the commands of ``modules`` (default: every command module)."""
+    application = typer.Typer(
+        name=PROGRAM,
+        cls=StepschedGroup,
+        help="Exact step-decay learning-rate schedules: plan them, plot them, inspect and "
+        "convert scheduler state.",
+        epilog="Example: stepsched table --lr 0.1 --step-size 30",
+        no_args_is_help=True,
+        rich_markup_mode="markdown",
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    application.callback()(_root)
+    wanted = set(COMMAND_MODULES.values()) if modules is None else set(modules)
+    for name in dict.fromkeys(COMMAND_MODULES.values()):  # a stable order for --help
+        if name in wanted:
+            importlib.import_module(f"stepsched_cli.cli.{name}").register(application)
+    return application
+
+
+def _modules_for(arguments: Sequence[str]) -> set[str] | None:
+    """Only the module of the command named on the command line; None means all of them."""
+    if any(variable.endswith("_COMPLETE") for variable in os.environ):
+        return None  # shell completion lists every command
+    for argument in arguments:
+        if not argument.startswith("-"):
+            module = COMMAND_MODULES.get(argument)
+            return None if module is None else {module}
+    return None
+
+
+@functools.cache
+def _full_app() -> typer.Typer:
+    return build_app()
+
+
+def __getattr__(name: str) -> Any:
+    # `app` (every command) is built on first use, so the console script, which builds
+    # only what it runs, never pays for it.
+    if name == "app":
+        return _full_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """The ``stepsched`` console script and ``python -m stepsched_cli``."""
-    app(prog_name=PROGRAM)
+    build_app(_modules_for(sys.argv[1:]))(prog_name=PROGRAM)

@@ -15,9 +15,6 @@ import typer
 from stepsched_cli.cli.options import Plan, ScheduleOptions, resolve_plan, schedule_options
 from stepsched_cli.cli.output import describe_schedule
 from stepsched_cli.errors import ConversionError
-from stepsched_cli.formats import keras as keras_format
-from stepsched_cli.formats import optax as optax_format
-from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.schedule import StepSchedule
 
 Framework = Literal["torch", "lightning", "timm", "keras", "optax"]
@@ -183,6 +180,8 @@ class Model(pl.LightningModule):
 
 def timm_snippet(plan: Plan) -> str:
     """timm: StepLRScheduler / MultiStepLRScheduler with the position passed explicitly."""
+    from stepsched_cli.formats import timm as timm_format
+
     document: dict[str, Any] = timm_format.from_schedule(plan.schedule)
     kind = document.pop(timm_format.MARKER)
     lr = document.pop("lr")
@@ -216,6 +215,8 @@ scheduler = {kind}(optimizer, {arguments})
 
 def keras_snippet(plan: Plan) -> str:
     """Keras: ExponentialDecay(staircase=True) or PiecewiseConstantDecay on the step count."""
+    from stepsched_cli.formats import keras as keras_format
+
     config: dict[str, Any] = keras_format.from_schedule(
         plan.schedule, plan.steps_per_epoch, style="config"
     )
@@ -242,6 +243,8 @@ optimizer = keras.optimizers.SGD(learning_rate=schedule)
 
 def optax_snippet(plan: Plan) -> str:
     """optax: exponential_decay(staircase=True) or piecewise_constant_schedule."""
+    from stepsched_cli.formats import optax as optax_format
+
     document: dict[str, Any] = optax_format.from_schedule(plan.schedule, plan.steps_per_epoch)
     kind = cast(str, document.pop(optax_format.MARKER))
     if "boundaries_and_scales" in document:

@@ -36,7 +36,6 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 
 from stepsched_cli.cli.output import print_message
-from stepsched_cli.cli.sources import load_state
 from stepsched_cli.errors import ScheduleError
 from stepsched_cli.plausibility import check_plausibility
 from stepsched_cli.schedule import Mode, StepSchedule
@@ -447,6 +446,9 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
             raise usage_error(
                 given[0], "cannot be combined with --state, which gives the whole schedule"
             )
+        # Imported here: the format registry loads every reader, which only --state needs.
+        from stepsched_cli.cli.sources import load_state
+
         state = load_state(options.state).state
         return Plan(
             schedule=state.schedule,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -173,3 +174,40 @@ def test_plot_does_import_matplotlib(tmp_path: object) -> None:
     target = f"{tmp_path}/lr.png"
     result = run_python("-c", IMPORTS_AFTER, "plot", "--lr", "0.1", "-o", target)
     assert "matplotlib" in json.loads(result.stderr.strip().splitlines()[-1])
+
+
+def test_every_command_is_mapped_to_the_module_that_registers_it() -> None:
+    """`main` builds only the module of the command it runs: the map must be complete."""
+    from typer.main import get_command
+
+    from stepsched_cli.cli.app import COMMAND_MODULES, build_app
+
+    full = get_command(build_app())
+    assert sorted(full.commands) == sorted(COMMAND_MODULES)  # type: ignore[attr-defined]
+    for module in set(COMMAND_MODULES.values()):
+        alone = get_command(build_app({module}))
+        mapped = sorted(name for name, owner in COMMAND_MODULES.items() if owner == module)
+        assert sorted(alone.commands) == mapped  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "modules"),
+    [
+        (["table", "--lr", "0.1"], {"plan"}),
+        (["--version"], None),
+        ([], None),
+        (["nonsense"], None),
+        (["inspect", "x.pt"], {"state_cmds"}),
+        (["steps-per-epoch", "--dataset-size", "5"], {"toolkit"}),
+    ],
+)
+def test_main_builds_only_the_command_it_runs(
+    arguments: list[str], modules: set[str] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stepsched_cli.cli.app import _modules_for
+
+    for variable in [name for name in os.environ if name.endswith("_COMPLETE")]:
+        monkeypatch.delenv(variable)
+    assert _modules_for(arguments) == modules
+    monkeypatch.setenv("_STEPSCHED_COMPLETE", "bash_complete")
+    assert _modules_for(arguments) is None
