@@ -87,7 +87,7 @@ def run_guarded(invoke: Any) -> int:
         print_error("aborted")
         return EXIT_INVALID
     except StepschedError as error:
-        print_error(_one_line(str(error)))
+        print_error(str(error))
         return EXIT_INVALID
     except OSError as error:
         if error.errno == errno.EPIPE:
@@ -95,7 +95,7 @@ def run_guarded(invoke: Any) -> int:
             return EXIT_INVALID
         if os.environ.get(DEBUG_VARIABLE):
             raise
-        print_error(_one_line(f"{error.strerror or error}"))
+        print_error(f"{error.strerror or error}")
         return EXIT_INVALID
     except Exception as error:
         if os.environ.get(DEBUG_VARIABLE):

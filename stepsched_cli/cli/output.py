@@ -87,14 +87,25 @@ def stderr_console() -> Console:
     return Console(file=sys.stderr, highlight=False, markup=False, soft_wrap=False)
 
 
+# Control characters (a newline or an escape sequence in a file name, say) are shown
+# escaped, so a message stays one line and cannot drive the terminal.
+_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_ESCAPES.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character escaped, e.g. a newline as ``\\n``."""
+    return text.translate(_ESCAPES)
+
+
 def print_message(text: str) -> None:
     """A line for the user on stderr (progress, notes, warnings): never data."""
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(one_line(text) + "\n")
 
 
 def print_error(text: str) -> None:
     """The one-line error format of every command: ``stepsched: error: ...`` on stderr."""
-    sys.stderr.write(f"stepsched: error: {text}\n")
+    sys.stderr.write(f"stepsched: error: {one_line(text)}\n")
 
 
 def print_lines(lines: Iterable[str]) -> None:

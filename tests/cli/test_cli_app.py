@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from typer.testing import Result
@@ -211,3 +212,17 @@ def test_main_builds_only_the_command_it_runs(
     assert _modules_for(arguments) == modules
     monkeypatch.setenv("_STEPSCHED_COMPLETE", "bash_complete")
     assert _modules_for(arguments) is None
+
+
+@pytest.mark.parametrize("command", ["validate", "inspect"])
+def test_control_characters_in_file_names_are_escaped(
+    command: str, run: Callable[..., Result], tmp_path: Path
+) -> None:
+    """A newline or an escape sequence in a name keeps the error on one line, inert."""
+    name = tmp_path / "bad\nname\x1b[31m.json"
+    name.write_text("{")
+    result = run(command, str(name))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "bad\\nname\\x1b[31m.json" in result.stderr
+    assert "\x1b" not in result.stderr
