@@ -7,22 +7,34 @@ calls :func:`dump_state`.  A format is registered once here: a reader in
 :data:`READERS`, a writer in :data:`WRITERS`, and a JSON detector in :data:`DETECTORS`;
 every command picks it up.
 
+Framework schedule documents (timm, Keras, optax: :data:`FRAMEWORKS`) hold a schedule
+but no position, so they are read at a position the caller gives (0 by default); a
+schedule stepsched cannot represent (Keras's continuous decay, say) is still read,
+evaluated with the framework's own ``lr_at``, like a torch state with a repeated
+milestone.  They are written without a position.
+
 Detection order: a ``torch.save`` checkpoint (by extension ``.pt``/``.pth``/``.ckpt``
 or by its first bytes: a zip archive or a pickle) first, then a JSON document: the
 native format (``"format": "stepsched.state"``), then each of :data:`DETECTORS` in
-order; anything else is read as native, whose parser says what is wrong.  ``--from``
-skips detection.
+order (torch, timm, Keras, optax); anything else is read as native, whose parser says
+what is wrong.  ``--from`` skips detection.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from stepsched_cli.errors import StateError, StateFileError
+from stepsched_cli.errors import ConversionError, StateError, StateFileError
+from stepsched_cli.formats import keras as keras_format
+from stepsched_cli.formats import optax as optax_format
+from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.formats import torch as torch_format
+from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import (
     MAX_STATE_BYTES,
@@ -61,13 +73,92 @@ def _parse_torch_json(data: bytes, source: str) -> torch_format.TorchStepState:
         raise StateFileError(f"{source}: {error}") from None
 
 
+class FrameworkSchedule(Protocol):
+    """A timm, Keras or optax schedule as its module parses it (see ``formats/timm.py``)."""
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Remarks about the framework's behaviour a user should see."""
+        ...
+
+    def lr_at(self, t: int, /) -> float:
+        """The framework's own lr at position ``t``."""
+        ...
+
+    def to_schedule(self) -> StepSchedule:
+        """The equivalent schedule, or ConversionError saying why there is none."""
+        ...
+
+    def to_document(self) -> dict[str, Any]:
+        """The canonical JSON document."""
+        ...
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A framework's schedule documents: how to read one and how to write one.
+
+    Attributes:
+        parse: The module's ``parse`` (StateError, or ConversionError for features
+            whose values cannot be reproduced).
+        write: A document for a step schedule and its steps per epoch (None when
+            unknown), or ConversionError naming what the framework cannot express.
+        unit: Whether a parsed schedule's positions count epochs or steps.
+    """
+
+    parse: Callable[[object], FrameworkSchedule]
+    write: Callable[[StepSchedule, int | None], dict[str, Any]]
+    unit: Callable[[FrameworkSchedule], Mode]
+
+
+def _timm_unit(schedule: FrameworkSchedule) -> Mode:
+    counts_epochs = isinstance(schedule, timm_format.TimmSchedule) and schedule.t_in_epochs
+    return "epoch" if counts_epochs else "step"
+
+
+FRAMEWORKS: dict[str, Framework] = {
+    timm_format.FORMAT_NAME: Framework(
+        timm_format.parse, lambda schedule, _: timm_format.from_schedule(schedule), _timm_unit
+    ),
+    keras_format.FORMAT_NAME: Framework(
+        keras_format.parse, keras_format.from_schedule, lambda _: "step"
+    ),
+    optax_format.FORMAT_NAME: Framework(
+        optax_format.parse, optax_format.from_schedule, lambda _: "step"
+    ),
+}
+
+
+def _framework_writer(name: str) -> Writer:
+    def write(state: SchedulerState) -> bytes:
+        schedule = state.schedule
+        others = [lr for lr in state.group_initial_lrs if lr != schedule.initial_lr]
+        if others:
+            lrs = ", ".join(repr(lr) for lr in state.group_initial_lrs)
+            raise ConversionError(
+                f"the state drives {len(state.group_initial_lrs)} parameter groups with "
+                f"initial lrs {lrs}; a {name} document holds one schedule, so the other "
+                "groups would be lost"
+            )
+        document = FRAMEWORKS[name].write(schedule, state.steps_per_epoch)
+        return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+    return write
+
+
 READERS: dict[str, Reader] = {NATIVE_FORMAT: parse_state_bytes, TORCH_FORMAT: _parse_torch_bytes}
 WRITERS: dict[str, Writer] = {
     NATIVE_FORMAT: dumps_state,
     TORCH_FORMAT: torch_format.dumps_torch_state,
+    **{name: _framework_writer(name) for name in FRAMEWORKS},
 }
 # JSON formats tried in order after the native one; the first that claims a document wins.
-DETECTORS: list[tuple[str, Detector]] = [(TORCH_FORMAT, torch_format.detect)]
+DETECTORS: list[tuple[str, Detector]] = [
+    (TORCH_FORMAT, torch_format.detect),
+    (timm_format.FORMAT_NAME, timm_format.detect),
+    (keras_format.FORMAT_NAME, keras_format.detect),
+    (optax_format.FORMAT_NAME, optax_format.detect),
+]
 
 STDIN = "-"
 
@@ -90,6 +181,45 @@ class LoadedState:
 
 
 @dataclass(frozen=True)
+class FrameworkReading:
+    """A timm, Keras or optax schedule as read, at the position the caller gave it.
+
+    Attributes:
+        schedule: The parsed schedule, evaluated with the framework's own rules.
+        position: The position it was read at (timm's ``t``, Keras's optimizer
+            iterations, optax's update count).
+        unit: ``"epoch"`` for a timm schedule stepped per epoch, else ``"step"``.
+    """
+
+    schedule: FrameworkSchedule
+    position: int
+    unit: Mode
+
+    @property
+    def lr(self) -> float:
+        """The framework's own lr at :attr:`position` (Keras and optax: float32)."""
+        return self.schedule.lr_at(self.position)
+
+    @property
+    def kind(self) -> str:
+        """The framework's name for the schedule: ``ExponentialDecay``, ``exponential_decay``."""
+        document = self.schedule.to_document()
+        return str(document.get("class_name") or document.get("timm") or document.get("optax"))
+
+    def describe(self) -> str:
+        """A one-line description: ``ExponentialDecay(initial_learning_rate=0.1, ...)``."""
+        document = self.schedule.to_document()
+        # Keras nests the arguments in "config", with a display name beside them.
+        arguments = document.get("config", document)
+        parts = [
+            f"{key}={json.dumps(value)}"
+            for key, value in arguments.items()
+            if key not in ("timm", "optax", "name")
+        ]
+        return f"{self.kind}({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
 class Reading:
     """A file as read, before any conversion: the form ``inspect`` and ``validate`` need.
 
@@ -99,6 +229,7 @@ class Reading:
         state: The stepsched state, None when the file's schedule has no exact stepsched
             form (a torch MultiStepLR with a repeated milestone, say).
         torch: The torch scheduler state, for the torch formats.
+        framework: The timm, Keras or optax schedule, for those formats.
         key: Where in a checkpoint the scheduler state was (None for other files).
         warnings: Disagreements found while reading, without the file name (a
             checkpoint's optimizer lrs that do not match its scheduler): ``inspect``
@@ -113,6 +244,7 @@ class Reading:
     key: str | None = None
     warnings: tuple[str, ...] = ()
     reason: str | None = None
+    framework: FrameworkReading | None = None
 
     def loaded(self) -> LoadedState:
         """The reading as a stepsched state.
@@ -143,7 +275,7 @@ def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
 
 def input_formats() -> list[str]:
     """Every name ``--from`` accepts."""
-    return [*READERS, CHECKPOINT_FORMAT]
+    return [*READERS, CHECKPOINT_FORMAT, *FRAMEWORKS]
 
 
 def detect_format(data: bytes, source: str) -> str:
@@ -170,7 +302,9 @@ def _read_head(path: str) -> bytes:
         return b""  # the real read reports the error
 
 
-def read_state(path: str, *, format: str | None = None, key: str | None = None) -> Reading:
+def read_state(
+    path: str, *, format: str | None = None, key: str | None = None, position: int = 0
+) -> Reading:
     """Read and validate the scheduler state in ``path`` (``-`` for stdin), any format.
 
     Checkpoints are read from the file itself, never through stdin, and only their
@@ -180,6 +314,8 @@ def read_state(path: str, *, format: str | None = None, key: str | None = None) 
         path: The file to read.
         format: A registry name to force (see :func:`input_formats`); detected when None.
         key: For checkpoints: the key path of the scheduler state to use.
+        position: For framework documents (:data:`FRAMEWORKS`), which hold none: the
+            position to read them at.  Other formats record their own.
 
     Raises:
         StateFileError: unreadable, unknown format, or an invalid state; the message
@@ -202,6 +338,8 @@ def read_state(path: str, *, format: str | None = None, key: str | None = None) 
         raise StateFileError(f"{source}: read a checkpoint from its file, not from stdin")
     if name == TORCH_FORMAT:
         return _torch_reading(_parse_torch_json(data, source), TORCH_FORMAT, source)
+    if name in FRAMEWORKS:
+        return _framework_reading(data, name, source, position)
     reader = READERS.get(name)
     if reader is None:
         known = ", ".join(input_formats())
@@ -223,6 +361,24 @@ def _torch_reading(
     return Reading(format, source, converted, state, key, warnings, reason)
 
 
+def _framework_reading(data: bytes, name: str, source: str, position: int) -> Reading:
+    framework = FRAMEWORKS[name]
+    try:
+        document = loads_strict(data)
+    except ValueError as error:
+        raise StateFileError(f"{source}: {error}") from None
+    try:
+        schedule = framework.parse(document)
+    except (StateError, ConversionError) as error:
+        raise StateFileError(f"{source}: {error}") from None
+    read = FrameworkReading(schedule, position, framework.unit(schedule))
+    try:
+        state = SchedulerState(schedule=schedule.to_schedule(), position=position)
+    except ConversionError as error:
+        return Reading(name, source, None, reason=str(error), framework=read)
+    return Reading(name, source, state, framework=read)
+
+
 def _read_checkpoint(path: str, key: str | None) -> Reading:
     reading = torch_format.read_checkpoint(path, key)
     return _torch_reading(reading.state, CHECKPOINT_FORMAT, path, reading.key, reading.mismatches)
@@ -230,6 +386,8 @@ def _read_checkpoint(path: str, key: str | None) -> Reading:
 
 def load_state(path: str, *, format: str | None = None, key: str | None = None) -> LoadedState:
     """Read and validate the scheduler state in ``path`` (``-`` for stdin) as a stepsched state.
+
+    A framework document (timm, Keras, optax) is read at position 0.
 
     Args:
         path: The file to read.

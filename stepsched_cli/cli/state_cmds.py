@@ -10,6 +10,12 @@ as invalid.  Picking the first would silently report the wrong lr for the common
 "two chained schedulers" layout.  An optimizer whose param groups disagree with the
 scheduler state (the resume bug) is a warning on stderr in ``inspect`` and ``convert``
 (exit 0) and an error in ``validate`` (exit 1).
+
+timm, Keras and optax documents hold a schedule but no position: ``inspect`` and
+``convert`` read them at ``--position`` (default 0), a usage error for files that
+record their own.  ``inspect`` shows the framework's notes (timm's early multistep
+decay, Keras's boundary rule, float32) and its own lr; a schedule stepsched cannot
+represent is inspected with the framework's ``lr_at`` alone and cannot be converted.
 """
 
 from __future__ import annotations
@@ -69,6 +75,8 @@ Examples:
   stepsched inspect run.json --json
 
   stepsched inspect checkpoint.pt --key lr_schedulers[0]
+
+  stepsched inspect keras-schedule.json --position 1200
 """
 
 VALIDATE_EPILOG = """\
@@ -87,6 +95,8 @@ Examples:
   stepsched convert run.json --mode epoch -o run.json --force
 
   stepsched convert checkpoint.pt --to torch -o scheduler.json
+
+  stepsched convert run.json --to optax -o optax-schedule.json
 """
 
 FromOption = Annotated[
@@ -109,12 +119,24 @@ KeyOption = Annotated[
         show_default=False,
     ),
 ]
+PositionOption = Annotated[
+    int | None,
+    typer.Option(
+        "--position",
+        metavar="N",
+        min=0,
+        help="For timm, Keras and optax documents, which record no position: the position "
+        "to read them at (timm's t, Keras's optimizer iterations, optax's update count). "
+        "Default 0.",
+        show_default=False,
+    ),
+]
 InputFile = Annotated[
     str,
     typer.Argument(
         metavar="FILE",
-        help="A state file, torch state dict (JSON) or checkpoint (.pt, .pth, .ckpt); "
-        "- reads stdin.",
+        help="A state file, torch state dict (JSON) or checkpoint (.pt, .pth, .ckpt), or a "
+        "timm, Keras or optax schedule (JSON); - reads stdin.",
         show_default=False,
     ),
 ]
@@ -133,10 +155,15 @@ def _check_format(option: str, name: str | None, known: Collection[str]) -> None
         raise usage_error(option, f"unknown format {name!r} (known: {', '.join(known)})")
 
 
-def _read(file: str, from_: str | None, key: str | None) -> sources.Reading:
-    """Read ``file``; an ambiguous checkpoint is a usage error listing its scheduler states."""
+def _read(
+    file: str, from_: str | None, key: str | None, position: int | None = None
+) -> sources.Reading:
+    """Read ``file``; an ambiguous checkpoint is a usage error listing its scheduler states.
+
+    ``position`` is for framework documents only: a usage error for any other file.
+    """
     try:
-        reading = sources.read_state(file, format=from_, key=key)
+        reading = sources.read_state(file, format=from_, key=key, position=position or 0)
     except AmbiguousCheckpointError as error:
         print_message("scheduler states found (key  type  position):")
         for candidate in error.candidates:
@@ -144,6 +171,12 @@ def _read(file: str, from_: str | None, key: str | None) -> sources.Reading:
         if error.requested is None:
             raise click_exceptions.UsageError(str(error)) from None
         raise usage_error("--key", str(error)) from None
+    if position is not None and reading.framework is None:
+        raise usage_error(
+            "--position",
+            f"{reading.source} records its own position ({reading.format} format); "
+            f"--position is for {', '.join(sources.FRAMEWORKS)} documents",
+        )
     for warning in reading.warnings:
         print_message(f"stepsched: warning: {reading.source}: {warning}")
     return reading
@@ -296,13 +329,41 @@ def torch_inspect_record(reading: sources.Reading) -> dict[str, Any]:
     }
 
 
+def framework_inspect_record(reading: sources.Reading) -> dict[str, Any]:
+    """The JSON of ``inspect`` for a timm, Keras or optax schedule with no stepsched form.
+
+    Only the position and the framework's own lr: the decays of a schedule stepsched
+    cannot represent (a continuous decay, say) are not computed.
+    """
+    framework = reading.framework
+    if framework is None:  # pragma: no cover - read_state sets state or framework
+        raise StepschedError(f"{reading.source}: nothing to inspect")
+    return {
+        "file": reading.source,
+        "format": reading.format,
+        "step": framework.position,
+        "mode": framework.unit,
+        "lr": framework.lr,
+        "lrs": [framework.lr],
+    }
+
+
 def _reading_record(reading: sources.Reading) -> dict[str, Any]:
     if reading.state is not None:
         record = inspect_record(reading.loaded())
+    elif reading.framework is not None:
+        record = framework_inspect_record(reading)
     else:
         record = torch_inspect_record(reading)
     if reading.torch is not None:
         record["torch_scheduler"] = reading.torch.kind
+        record["convertible"] = reading.reason is None
+        record["reason"] = reading.reason
+    if reading.framework is not None:
+        record["framework_schedule"] = reading.framework.kind
+        record["framework_document"] = reading.framework.schedule.to_document()
+        record["framework_lr"] = reading.framework.lr
+        record["notes"] = list(reading.framework.schedule.notes)
         record["convertible"] = reading.reason is None
         record["reason"] = reading.reason
     if reading.format == sources.CHECKPOINT_FORMAT:
@@ -328,6 +389,7 @@ def inspect_state(
     json_output: JsonFlag = False,
     from_: FromOption = None,
     key: KeyOption = None,
+    position: PositionOption = None,
 ) -> None:
     """Show where a run is: its position, lr, next decay and the decays after it.
 
@@ -336,9 +398,13 @@ def inspect_state(
     running anything in them.  A checkpoint's optimizer lrs are checked against its
     scheduler: a disagreement is a warning on stderr.  torch's last_epoch counts
     scheduler.step() calls: it is reported as the step, whichever unit you stepped in.
+
+    Also reads timm, Keras and optax schedules as JSON, at --position (they record
+    none), with the framework's notes; --json adds framework_lr (the framework's own
+    value, float32 for Keras and optax) and notes.
     """
     _check_format("--from", from_, sources.input_formats())
-    reading = _read(file, from_, key)
+    reading = _read(file, from_, key, position)
     record = _reading_record(reading)
     if json_output:
         print_json(record)
@@ -349,14 +415,18 @@ def inspect_state(
         fields.append(("key", reading.key))
     if reading.torch is not None:
         fields.append(("torch", reading.torch.describe()))
+    if reading.framework is not None:
+        fields.append((reading.format, reading.framework.describe()))
     if reading.state is not None:
         fields.append(("schedule", describe_schedule(reading.state.schedule)))
         fields.append(("position", _describe_position(reading.state, reading.state.position)))
     else:
         fields.append(("position", f"{unit} {record['step']}"))
     fields.append(("lr", " ".join(format_number(lr) for lr in record["lrs"])))
-    following = record["next_boundary"]
-    if following is None:
+    following = record.get("next_boundary")
+    if "next_boundary" not in record:
+        pass  # a framework schedule without a stepsched form: its decays are not computed
+    elif following is None:
         fields.append(("next decay", "none: the lr stays at this value"))
     else:
         next_lrs = " ".join(format_number(lr) for lr in record["next_lrs"])
@@ -371,6 +441,7 @@ def inspect_state(
                     ", ".join(f"{unit} {position}: {format_number(lr)}" for position, lr in later),
                 )
             )
+    fields.extend(("note", note) for note in record.get("notes", ()))
     if reading.reason is not None:
         fields.append(("stepsched", f"not convertible: {reading.reason}"))
     print_fields(fields)
@@ -450,22 +521,26 @@ def convert(
             metavar="FORMAT",
             help=f"The output format (known: {', '.join(sources.WRITERS)}). torch writes "
             "the JSON of a StepLR/MultiStepLR state_dict(); its last_epoch is the position "
-            "in whatever unit the state counts.",
+            "in whatever unit the state counts. timm, keras and optax write the schedule's "
+            "JSON document, which has no position.",
         ),
     ] = sources.NATIVE_FORMAT,
     from_: FromOption = None,
     key: KeyOption = None,
+    position: PositionOption = None,
     force: ForceFlag = False,
 ) -> None:
     """Convert a state file between steps and epochs, or to another format.
 
     Epoch to step is always exact; step to epoch is refused when a boundary or the
-    position falls inside an epoch.  The write is atomic, and converting a file onto
-    itself (with --force) is safe.
+    position falls inside an epoch.  A schedule the target format cannot express (a
+    warmup for Keras, a floor for torch or timm, Keras's continuous decay for
+    stepsched) is refused with the reason, exit 1, nothing written.  The write is
+    atomic, and converting a file onto itself (with --force) is safe.
     """
     _check_format("--from", from_, sources.input_formats())
     _check_format("--to", to, sources.WRITERS)
-    loaded = _read(file, from_, key).loaded()
+    loaded = _read(file, from_, key, position).loaded()
     state = loaded.state
     per_epoch = steps_per_epoch if steps_per_epoch is not None else state.steps_per_epoch
     if mode is not None and mode != state.schedule.mode:
@@ -481,4 +556,7 @@ def convert(
     write_output(output, sources.dump_state(state, to), force=force)
     if output != sources.STDIN:
         where = _describe_position(state, state.position)
-        print_message(f"wrote {output}: {state.schedule.mode} mode, at {where}")
+        if to in sources.FRAMEWORKS:
+            print_message(f"wrote {output}: {to} schedule, no position (the state is at {where})")
+        else:
+            print_message(f"wrote {output}: {state.schedule.mode} mode, at {where}")
