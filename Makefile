@@ -27,8 +27,13 @@ demo: $(RUNTIME_STAMP)
 	$(BIN)/stepsched table --lr 0.1 --step-size 30
 	$(BIN)/stepsched plot --lr 0.1 --step-size 30 --total 120 -o lr.png --force
 
+# Three stages: the suite with branch coverage of the package (at least 95%), the
+# hostile-input corpus, then a smoke run of the README through the console script.
+COVERAGE := --cov=stepsched_cli --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=95
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest tests stepsched_cli
+	$(BIN)/python -m pytest -n 2 tests stepsched_cli --ignore=tests/hardening -m "not smoke" $(COVERAGE)
+	$(BIN)/python -m pytest tests/hardening
+	$(BIN)/python -m pytest tests -m smoke
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check stepsched_cli tests scripts

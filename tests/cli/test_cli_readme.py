@@ -108,6 +108,7 @@ def test_readme_examples_are_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert normalise(result.output) == normalise(expected), command
 
 
+@pytest.mark.smoke
 def test_readme_examples_from_the_installed_console_script(tmp_path: Path) -> None:
     """The smoke test CI relies on: the real ``stepsched`` program, as a user runs it."""
     program = shutil.which("stepsched", path=str(Path(sys.executable).parent))
