@@ -147,16 +147,21 @@ def read_bytes_bounded(path: str | Path, limit: int, what: str = "file") -> byte
 # -- state files ------------------------------------------------------------
 
 
-def parse_state_bytes(data: bytes, source: str) -> SchedulerState:
-    """Parse and validate the bytes of a native state file; errors name ``source``."""
+def parse_json_bytes(data: bytes, source: str) -> object:
+    """Parse a JSON state document strictly (:func:`loads_strict`); errors name ``source``."""
     if len(data) > MAX_STATE_BYTES:
         raise StateFileError(
             f"{source}: is larger than {MAX_STATE_BYTES} bytes, the limit for a state file"
         )
     try:
-        document = loads_strict(data)
+        return loads_strict(data)
     except ValueError as error:
         raise StateFileError(f"{source}: {error}") from None
+
+
+def parse_state_bytes(data: bytes, source: str) -> SchedulerState:
+    """Parse and validate the bytes of a native state file; errors name ``source``."""
+    document = parse_json_bytes(data, source)
     try:
         return SchedulerState.from_dict(document)
     except StateError as error:

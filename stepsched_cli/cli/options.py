@@ -447,7 +447,7 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
                 given[0], "cannot be combined with --state, which gives the whole schedule"
             )
         # Imported here: the format registry loads every reader, which only --state needs.
-        from stepsched_cli.cli.sources import load_state
+        from stepsched_cli.formats.registry import load_state
 
         state = load_state(options.state).state
         return Plan(

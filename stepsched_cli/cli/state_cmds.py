@@ -1,6 +1,6 @@
 """State file commands: ``init``, ``inspect``, ``validate`` and ``convert``.
 
-Reading and writing go through :mod:`stepsched_cli.cli.sources`, the format
+Reading and writing go through :mod:`stepsched_cli.formats.registry`, the format
 registry, so formats added there are accepted by every command here.
 
 Checkpoints: when a ``torch.save`` file holds several LR scheduler states, ``inspect``
@@ -30,7 +30,6 @@ from typing import Annotated, Any
 import typer
 from typer._click import exceptions as click_exceptions
 
-from stepsched_cli.cli import sources
 from stepsched_cli.cli.options import (
     ForceFlag,
     JsonFlag,
@@ -51,6 +50,7 @@ from stepsched_cli.cli.output import (
     print_message,
 )
 from stepsched_cli.errors import StepschedError
+from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats.torch import AmbiguousCheckpointError
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState

@@ -1,11 +1,11 @@
-"""Where the command line reads and writes scheduler states: the format registry.
+"""The format registry: reading and writing scheduler states in every known format.
 
-Every command that reads a state (``--state``, ``inspect``, ``validate``,
-``convert``) calls :func:`load_state` (or :func:`read_state`, which also returns
-framework states that stepsched cannot represent), and every command that writes one
-calls :func:`dump_state`.  A format is registered once here: a reader in
-:data:`READERS`, a writer in :data:`WRITERS`, and a JSON detector in :data:`DETECTORS`;
-every command picks it up.
+Everything that reads a state (the command line's ``--state``, ``inspect``,
+``validate``, ``convert``, or a library user) calls :func:`load_state` (or
+:func:`read_state`, which also returns framework states that stepsched cannot
+represent), and everything that writes one calls :func:`dump_state`.  A format is
+registered once here: a reader in :data:`READERS`, a writer in :data:`WRITERS`, and a
+JSON detector in :data:`DETECTORS`; every command picks it up.
 
 Framework schedule documents (timm, Keras, optax: :data:`FRAMEWORKS`) hold a schedule
 but no position, so they are read at a position the caller gives (0 by default); a
@@ -40,6 +40,7 @@ from stepsched_cli.state import (
     MAX_STATE_BYTES,
     dumps_state,
     loads_strict,
+    parse_json_bytes,
     parse_state_bytes,
     read_bytes_bounded,
 )
@@ -63,10 +64,7 @@ def _parse_torch_bytes(data: bytes, source: str) -> SchedulerState:
 
 
 def _parse_torch_json(data: bytes, source: str) -> torch_format.TorchStepState:
-    try:
-        document = loads_strict(data)
-    except ValueError as error:
-        raise StateFileError(f"{source}: {error}") from None
+    document = parse_json_bytes(data, source)
     try:
         return torch_format.parse(document)
     except StateError as error:
@@ -363,10 +361,7 @@ def _torch_reading(
 
 def _framework_reading(data: bytes, name: str, source: str, position: int) -> Reading:
     framework = FRAMEWORKS[name]
-    try:
-        document = loads_strict(data)
-    except ValueError as error:
-        raise StateFileError(f"{source}: {error}") from None
+    document = parse_json_bytes(data, source)
     try:
         schedule = framework.parse(document)
     except (StateError, ConversionError) as error:
