@@ -214,20 +214,31 @@ def bench_horizons() -> None:
         )
 
 
+# Runs a command from a small, fresh interpreter and reports the command's peak RSS: a
+# child forked from this process (which may hold torch) would count its inherited pages.
+_PEAK_WRAPPER = """
+import os, sys
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], {**os.environ, "NO_COLOR": "1"})
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write(f"{usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}\\n")
+"""
+
+
 def _run_measured(arguments: list[str]) -> tuple[float, int]:
-    """Wall time and peak resident memory (bytes) of one child process."""
-    environment = {**os.environ, "NO_COLOR": "1"}
+    """Wall time (of the wrapper, a few ms more) and peak resident memory of a command."""
     start = time.perf_counter()
-    child = subprocess.Popen(
-        arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_WRAPPER, *arguments],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
     )
-    _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        error = child.stderr.read().decode() if child.stderr else ""
-        raise RuntimeError(f"{arguments} failed: {error}")
-    return elapsed, usage.ru_maxrss * 1024
+    peak_kib, code = result.stderr.split()[-2:]
+    if code != "0":
+        raise RuntimeError(f"{arguments} failed: {result.stderr}")
+    return elapsed, int(peak_kib) * 1024
 
 
 _MAKE_CHECKPOINT = """

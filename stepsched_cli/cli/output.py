@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from stepsched_cli.numbers import format_lr
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.state import OutputExistsError, atomic_write
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -217,3 +219,39 @@ def print_fields(fields: Sequence[tuple[str, str]], title: str | None = None) ->
     if title:
         console.print(title)
     console.print(grid)
+
+
+# -- files -----------------------------------------------------------------------
+
+# An output path of "-" means stdout.
+STANDARD_STREAM = "-"
+
+
+def refuse_existing_output(path: str, *, force: bool) -> None:
+    """Fail early, before any work, when ``path`` exists and ``force`` is false.
+
+    :func:`write_output` checks again without a race; this only spares the work.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``force`` is false.
+    """
+    if not force and path != STANDARD_STREAM and os.path.exists(path):
+        raise OutputExistsError(
+            f"{path}: already exists; refusing to overwrite it (use --force to replace it)"
+        )
+
+
+def write_output(path: str, data: bytes, *, force: bool) -> None:
+    """Write ``data`` to ``path`` atomically (``-``: stdout); refuse to overwrite without force.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``force`` is false; the message says so.
+    """
+    if path == STANDARD_STREAM:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        atomic_write(path, data, overwrite=force)
+    except OutputExistsError as error:
+        raise OutputExistsError(f"{error} (use --force to replace it)") from None

@@ -27,8 +27,13 @@ from stepsched_cli.cli.options import (
     usage_error,
     warn_if_implausible,
 )
-from stepsched_cli.cli.output import describe_schedule, print_lines, print_message
-from stepsched_cli.cli.state_cmds import refuse_existing_output, write_output
+from stepsched_cli.cli.output import (
+    describe_schedule,
+    print_lines,
+    print_message,
+    refuse_existing_output,
+    write_output,
+)
 from stepsched_cli.compare import apply_spec
 
 STDOUT = "-"

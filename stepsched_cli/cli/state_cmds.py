@@ -21,8 +21,6 @@ represent is inspected with the framework's ``lr_at`` alone and cannot be conver
 from __future__ import annotations
 
 import dataclasses
-import os
-import sys
 from collections.abc import Collection
 from itertools import islice
 from typing import Annotated, Any
@@ -48,13 +46,13 @@ from stepsched_cli.cli.output import (
     print_json,
     print_lines,
     print_message,
+    write_output,
 )
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats.torch import AmbiguousCheckpointError
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
-from stepsched_cli.state import OutputExistsError, atomic_write
 from stepsched_cli.units import convert_state
 
 UPCOMING_DECAYS = 3
@@ -180,37 +178,6 @@ def _read(
     for warning in reading.warnings:
         print_message(f"stepsched: warning: {reading.source}: {warning}")
     return reading
-
-
-def refuse_existing_output(path: str, *, force: bool) -> None:
-    """Fail early, before any work, when ``path`` exists and ``force`` is false.
-
-    :func:`write_output` checks again without a race; this only spares the work.  Like
-    it, a link is followed: a dangling link is written through, creating its target.
-
-    Raises:
-        OutputExistsError: ``path`` exists and ``force`` is false.
-    """
-    if not force and path != sources.STDIN and os.path.exists(path):
-        raise OutputExistsError(
-            f"{path}: already exists; refusing to overwrite it (use --force to replace it)"
-        )
-
-
-def write_output(path: str, data: bytes, *, force: bool) -> None:
-    """Write ``data`` to ``path`` atomically (``-``: stdout); refuse to overwrite without force.
-
-    Raises:
-        OutputExistsError: ``path`` exists and ``force`` is false; the message says so.
-    """
-    if path == sources.STDIN:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return
-    try:
-        atomic_write(path, data, overwrite=force)
-    except OutputExistsError as error:
-        raise OutputExistsError(f"{error} (use --force to replace it)") from None
 
 
 def _describe_position(state: SchedulerState, position: int) -> str:
