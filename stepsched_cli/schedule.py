@@ -178,7 +178,12 @@ def scaled_power(scale: float, base: float, exponent: int) -> float:
     """
     if exponent == 0:
         return scale
-    if math.log2(scale) + exponent * math.log2(base) < _UNDERFLOW_LOG2:
+    # Certain underflow, decided on the decimal gamma stands for (for a gamma just below
+    # 1 the binary float's log is off by as much as 11%).  Past 2**1000 decays even the
+    # gamma closest to 1 has underflowed, and the product below would overflow a float.
+    if exponent.bit_length() > 1000 or (
+        math.log2(scale) + exponent * _log2_intended(base) < _UNDERFLOW_LOG2
+    ):
         return 0.0
     scale_numerator, scale_denominator = decimal_ratio(scale)
     base_numerator, base_denominator = decimal_ratio(base)

@@ -335,9 +335,15 @@ class StepScheduler:
         ]
         if position < schedule.warmup_steps:
             self._next_change = position + 1
-        else:
-            following = schedule.next_boundary(position)
-            self._next_change = math.inf if following is None else following
+            return
+        # A group with a larger initial lr reaches the floor later than the schedule
+        # itself: the next change is the first boundary at which any lr still changes.
+        changes = [
+            following
+            for each in (schedule, *self._group_schedules)
+            if each is not None and (following := each.next_boundary(position)) is not None
+        ]
+        self._next_change = min(changes, default=math.inf)
 
     def _apply(self) -> None:
         if self._optimizer is not None:
@@ -392,7 +398,10 @@ class StepScheduler:
                     f"groups but the optimizer has {groups}"
                 )
             if not state.group_initial_lrs:
-                state = _with_groups(state, self._group_initial_lrs)
+                try:
+                    state = _with_groups(state, self._group_initial_lrs)
+                except ScheduleError as error:
+                    raise StateError(f"param_groups: {error}") from None
         self._set_state(state)
 
     def _set_state(self, state: SchedulerState) -> None:

@@ -387,3 +387,19 @@ def test_decays_argument_is_validated() -> None:
         list(SEED.segments(total=0))
     with pytest.raises(ScheduleError, match="index must be an integer >= 1, got 0"):
         SEED.boundary(0)
+
+
+def test_gamma_just_below_one_is_not_cut_off_early() -> None:
+    """The underflow shortcut must use the decimal gamma: its binary log is 11% off here."""
+    schedule = StepSchedule(1.0, step_size=1, gamma=0.9999999999999999)
+    t = 7 * 10**18
+    value = schedule.lr_at(t)
+    # log2 of the exact value (1 - 1e-16) ** t; log1p keeps the digits near 1.
+    assert math.isclose(math.log2(value), t * math.log1p(-1e-16) / math.log(2), rel_tol=1e-12)
+    assert schedule.boundary_count > 7 * 10**18
+
+
+@pytest.mark.parametrize("k", [2**1000, 2**1001 + 7, 10**400])
+def test_astronomical_decay_counts_underflow_without_overflow(k: int) -> None:
+    assert scaled_power(1e308, 0.9999999999999999, k) == 0.0
+    assert StepSchedule(0.1, step_size=1).lr_at(k) == 0.0

@@ -406,3 +406,33 @@ def test_repr_names_schedule_and_position() -> None:
         "position=1)"
     )
     assert scheduler.schedule == StepSchedule(0.1, step_size=3)
+
+
+def test_every_group_keeps_decaying_after_the_schedule_reaches_its_floor() -> None:
+    """Group 1 starts 10x higher, so it reaches min_lr two decays after the schedule."""
+    optimizer = FakeOptimizer(0.1, 1.0)
+    scheduler = StepScheduler(0.1, step_size=2, gamma=0.1, min_lr=0.01, optimizer=optimizer)
+    seen = []
+    for _ in range(8):
+        seen.append([group["lr"] for group in optimizer.param_groups])
+        scheduler.step()
+    assert seen == [
+        [0.1, 1.0],
+        [0.1, 1.0],
+        [0.01, 0.1],
+        [0.01, 0.1],
+        [0.01, 0.01],
+        [0.01, 0.01],
+        [0.01, 0.01],
+        [0.01, 0.01],
+    ]
+    assert scheduler.state_dict()["param_groups"][1]["lr"] == optimizer.param_groups[1]["lr"]
+
+
+def test_loading_a_state_whose_floor_is_above_a_group_is_a_state_error() -> None:
+    source = StepScheduler(0.1, step_size=5, min_lr=0.01)
+    optimizer = FakeOptimizer(0.1, 0.001)
+    target = StepScheduler(0.1, step_size=5, optimizer=optimizer)
+    with pytest.raises(StateError, match=r"param_groups: param_groups\[1\] initial lr 0.001"):
+        target.load_state_dict(source.state_dict())
+    assert [group["lr"] for group in optimizer.param_groups] == [0.1, 0.001]
