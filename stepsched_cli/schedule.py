@@ -363,11 +363,15 @@ class StepSchedule:
     def _decay_limit(self) -> int:
         """The decay count after which the lr no longer changes (may be astronomically large).
 
-        For milestones this is their count; otherwise the first k whose decayed value
-        has reached the floor (``min_lr``, or 0.0 where the value underflows).
+        The first k whose decayed value has reached the floor (``min_lr``, or 0.0 where
+        the value underflows), and for milestones at most their count.
         """
         if self.milestones is not None:
-            return len(self.milestones)
+            count = len(self.milestones)
+            return _first_true(
+                lambda k: k >= count or scaled_power(self.initial_lr, self.gamma, k) <= self.min_lr,
+                1,
+            )
         floor_log2 = math.log2(self.min_lr) if self.min_lr > 0 else _UNDERFLOW_LOG2 + 5
         estimate = (floor_log2 - math.log2(self.initial_lr)) / _log2_intended(self.gamma)
         return _first_true(

@@ -403,3 +403,11 @@ def test_gamma_just_below_one_is_not_cut_off_early() -> None:
 def test_astronomical_decay_counts_underflow_without_overflow(k: int) -> None:
     assert scaled_power(1e308, 0.9999999999999999, k) == 0.0
     assert StepSchedule(0.1, step_size=1).lr_at(k) == 0.0
+
+
+def test_milestones_past_the_floor_are_not_boundaries() -> None:
+    schedule = StepSchedule(1.0, milestones=(10, 20, 30, 40), gamma=0.5, min_lr=0.3)
+    assert schedule.boundary_count == 2
+    assert list(schedule.boundaries()) == [10, 20]
+    assert schedule.decays_at(35) == 2
+    assert [schedule.lr_at(t) for t in (9, 10, 20, 30, 40)] == [1.0, 0.5, 0.3, 0.3, 0.3]

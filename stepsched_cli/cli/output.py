@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stepsched_cli.numbers import format_lr
+from stepsched_cli.numbers import format_exact, format_lr
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.state import OutputExistsError, atomic_write
 
@@ -54,19 +54,23 @@ def format_range(start: int, end: int | None) -> str:
 
 
 def describe_schedule(schedule: StepSchedule) -> str:
-    """A one-line description: ``lr=0.1, step_size=30, gamma=0.1`` (plus the optional parts)."""
-    parts = [f"lr={format_number(schedule.initial_lr)}"]
+    """A one-line description: ``lr=0.1, step_size=30, gamma=0.1`` (plus the optional parts).
+
+    Parameters are written exactly (``gamma=0.9999999999999999``, never ``gamma=1``):
+    they are what a person copies into the next command.
+    """
+    parts = [f"lr={format_exact(schedule.initial_lr)}"]
     if schedule.milestones is not None:
         parts.append("milestones=" + ",".join(str(m) for m in schedule.milestones))
     else:
         parts.append(f"step_size={schedule.step_size}")
-    parts.append(f"gamma={format_number(schedule.gamma)}")
+    parts.append(f"gamma={format_exact(schedule.gamma)}")
     if schedule.warmup_steps:
         parts.append(f"warmup_steps={schedule.warmup_steps}")
         if schedule.warmup_start_lr:
-            parts.append(f"warmup_start_lr={format_number(schedule.warmup_start_lr)}")
+            parts.append(f"warmup_start_lr={format_exact(schedule.warmup_start_lr)}")
     if schedule.min_lr:
-        parts.append(f"min_lr={format_number(schedule.min_lr)}")
+        parts.append(f"min_lr={format_exact(schedule.min_lr)}")
     if schedule.mode != "step":
         parts.append(f"mode={schedule.mode}")
     return ", ".join(parts)
