@@ -261,7 +261,9 @@ def torch_inspect_record(reading: sources.Reading) -> dict[str, Any]:
     """The JSON of ``inspect`` for a torch state that has no stepsched form.
 
     The values follow torch's own rules (a repeated milestone decays by
-    ``gamma ** count``, a milestone 0 at position 0); ``milestones`` lists repeats.
+    ``gamma ** count``, a milestone 0 at position 0); ``milestones`` lists each
+    milestone once (``milestone_counts``, added for every MultiStepLR state, says how
+    often torch's ``Counter`` holds it: repeats are never written out).
     """
     torch_state = reading.torch
     if torch_state is None:  # pragma: no cover - read_state sets one of the two
@@ -271,7 +273,7 @@ def torch_inspect_record(reading: sources.Reading) -> dict[str, Any]:
     following = torch_state.next_boundary(position)
     next_lrs = None if following is None else list(torch_state.lrs_at(following))
     decay: dict[str, Any] = (
-        {"milestones": torch_state.milestone_list}
+        {"milestones": [milestone for milestone, _ in torch_state.milestones]}
         if torch_state.milestones is not None
         else {"step_size": torch_state.step_size}
     )
@@ -324,6 +326,8 @@ def _reading_record(reading: sources.Reading) -> dict[str, Any]:
         record = torch_inspect_record(reading)
     if reading.torch is not None:
         record["torch_scheduler"] = reading.torch.kind
+        if reading.torch.milestones is not None:
+            record["milestone_counts"] = [count for _, count in reading.torch.milestones]
         record["convertible"] = reading.reason is None
         record["reason"] = reading.reason
     if reading.framework is not None:

@@ -82,6 +82,7 @@ __all__ = [
     "CHECKPOINT_EXTENSIONS",
     "CHECKPOINT_FORMAT_NAME",
     "FORMAT_NAME",
+    "MAX_MILESTONE_COUNT",
     "AmbiguousCheckpointError",
     "CheckpointReading",
     "SchedulerCandidate",
@@ -108,6 +109,13 @@ TorchKind = Literal["StepLR", "MultiStepLR"]
 # float drift in ``_last_lr``; beyond it the exact closed form is written (within a few
 # ulps of torch's value, and torch recomputes ``_last_lr`` at the next step anyway).
 CHAIN_REPLAY_LIMIT = 1_000_000
+
+MAX_MILESTONE_COUNT = 1_000_000
+"""The largest count accepted for one MultiStepLR milestone.
+
+A count is how often the milestone appears in the list given to torch's constructor;
+a million repeats is no real schedule, only a crafted ``Counter``.
+"""
 
 _PUBLIC_KEYS = frozenset({"step_size", "milestones", "gamma", "base_lrs", "last_epoch", "verbose"})
 _BOOLEAN_KEYS = ("_is_initial", "_get_lr_called_within_step")
@@ -143,7 +151,8 @@ class TorchStepState:
         gamma: The decay factor, 0 < gamma < 1.
         step_size: StepLR's period, >= 1 (None for MultiStepLR).
         milestones: MultiStepLR's ``Counter`` as sorted ``(milestone, count)`` pairs,
-            milestones >= 0 and counts >= 1 (None for StepLR).
+            milestones >= 0 and counts from 1 to :data:`MAX_MILESTONE_COUNT` (None
+            for StepLR).
     """
 
     kind: TorchKind
@@ -190,12 +199,18 @@ class TorchStepState:
             yield following
             following = self.next_boundary(following)
 
-    @property
-    def milestone_list(self) -> list[int] | None:
-        """The milestones as torch's constructor takes them, repeats included."""
+    def milestones_text(self) -> str | None:
+        """The milestones for people, a repeat as its count: ``30 (x2), 80``.
+
+        A repeat is never written out: a crafted ``Counter`` may claim a count far too
+        large to list.
+        """
         if self.milestones is None:
             return None
-        return [milestone for milestone, count in self.milestones for _ in range(count)]
+        return ", ".join(
+            str(milestone) if count == 1 else f"{milestone} (x{count})"
+            for milestone, count in self.milestones
+        )
 
     @property
     def _step_size(self) -> int:
@@ -204,11 +219,17 @@ class TorchStepState:
         return self.step_size
 
     def describe(self) -> str:
-        """A one-line description: ``StepLR(step_size=30, gamma=0.1), base_lrs 0.1``."""
+        """A one-line description: ``StepLR(step_size=30, gamma=0.1), base_lrs 0.1``.
+
+        Example:
+            >>> parse({"milestones": {"30": 2, "80": 1}, "gamma": 0.1, "base_lrs": [0.1],
+            ...        "last_epoch": 0}).describe()
+            'MultiStepLR(milestones=[30 (x2), 80], gamma=0.1), base_lrs 0.1'
+        """
         if self.milestones is None:
             decay = f"step_size={self.step_size}"
         else:
-            decay = "milestones=[" + ", ".join(str(m) for m in self.milestone_list or []) + "]"
+            decay = f"milestones=[{self.milestones_text()}]"
         lrs = ", ".join(f"{lr:.6g}" for lr in self.base_lrs)
         return f"{self.kind}({decay}, gamma={self.gamma:.6g}), base_lrs {lrs}"
 
@@ -402,6 +423,12 @@ def _milestones(value: object) -> tuple[tuple[int, int], ...]:
             "field 'milestones' must be an object of milestone: count (or a list), "
             f"got {value!r:.60}"
         )
+    for milestone, count in counts.items():
+        if count > MAX_MILESTONE_COUNT:
+            raise StateError(
+                f"field 'milestones' repeats milestone {milestone} {count} times, more than "
+                f"the limit of {MAX_MILESTONE_COUNT}"
+            )
     return tuple(sorted(counts.items()))
 
 

@@ -58,8 +58,10 @@ def test_inspect_json_gives_the_recorded_facts(run: Invoke, name: str) -> None:
             facts["base_lrs"][0] * facts["gamma"] ** (boundary // facts["step_size"]), rel=1e-12
         )
     else:
-        repeats = [int(m) for m, count in facts["milestones"].items() for _ in range(count)]
-        assert record["milestones"] == sorted(repeats)
+        counts = sorted((int(m), count) for m, count in facts["milestones"].items())
+        assert record["milestones"] == [m for m, _ in counts]
+        assert record["milestone_counts"] == [count for _, count in counts]
+        repeats = [m for m, _ in counts]
         assert record["torch_scheduler"] == "MultiStepLR"
         after = [m for m in repeats if m > facts["last_epoch"]]
         assert record["next_boundary"] == (min(after) if after else None)
@@ -104,8 +106,24 @@ def test_repeated_milestones_are_inspected_with_torch_semantics(run: Invoke) -> 
         80,
         0.0001,
     )
+    assert (record["milestones"], record["milestone_counts"]) == ([30, 80], [2, 1])
     assert record["convertible"] is False
     assert "milestone 30 appears 2 times" in record["reason"]
+
+
+def test_a_milestone_repeated_a_trillion_times_is_refused_not_expanded(
+    run: Invoke, tmp_path: Path
+) -> None:
+    path = tmp_path / "repeats.json"
+    path.write_text(
+        '{"milestones": {"30": 1000000000000}, "gamma": 0.5, "base_lrs": [0.1], "last_epoch": 0}'
+    )
+    result = run("inspect", str(path))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: {path}: field 'milestones' repeats milestone 30 1000000000000 "
+        "times, more than the limit of 1000000\n"
+    )
 
 
 def test_repeated_milestones_cannot_be_converted(run: Invoke, tmp_path: Path) -> None:

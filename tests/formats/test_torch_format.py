@@ -98,7 +98,8 @@ def test_fixture_facts_in_detail() -> None:
     two = read("two_groups.pt")
     assert (two.lrs, two.next_boundary(5), two.lrs_at(6)) == ((0.025, 0.0025), 6, (0.0125, 0.00125))
     multi = read("multistep.pt")
-    assert multi.milestone_list == [30, 30, 80]
+    assert multi.milestones == ((30, 2), (80, 1))
+    assert multi.describe() == "MultiStepLR(milestones=[30 (x2), 80], gamma=0.1), base_lrs 0.1"
     assert (multi.last_epoch, multi.lrs, multi.next_boundary(85)) == (85, (0.0001,), None)
     assert read("multisteplr_state.json").lrs == (0.001,)  # gamma**2 at 30, exact
     assert read("lightning.ckpt").lrs == (0.09409,)
@@ -243,6 +244,31 @@ def test_missing_field_and_non_object() -> None:
 def test_invalid_milestones(milestones: object) -> None:
     with pytest.raises(StateError, match="milestones"):
         parse({"milestones": milestones, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 0})
+
+
+@pytest.mark.parametrize(
+    ("milestones", "count"),
+    [({"30": 10**12}, 10**12), ({30: 999_999, "30": 2}, 1_000_001)],
+)
+def test_a_milestone_repeated_past_the_limit_is_refused(milestones: object, count: int) -> None:
+    """A crafted Counter's count is bounded at parse time, never expanded."""
+    document = {"milestones": milestones, "gamma": 0.5, "base_lrs": [0.1], "last_epoch": 0}
+    with pytest.raises(StateError) as caught:
+        parse(document)
+    assert str(caught.value) == (
+        f"field 'milestones' repeats milestone 30 {count} times, more than the limit of 1000000"
+    )
+
+
+def test_a_repeated_milestone_is_described_by_its_count_not_listed() -> None:
+    limit = torch_format.MAX_MILESTONE_COUNT
+    state = parse(
+        {"milestones": {"30": limit, "80": 1}, "gamma": 0.5, "base_lrs": [0.1], "last_epoch": 31}
+    )
+    assert state.describe() == (
+        f"MultiStepLR(milestones=[30 (x{limit}), 80], gamma=0.5), base_lrs 0.1"
+    )
+    assert (state.lrs, state.next_boundary(31)) == ((0.0,), 80)
 
 
 def test_detect() -> None:
