@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from stepsched_cli.formats.registry import dump_state
 from stepsched_cli.errors import ConversionError
 from stepsched_cli.formats import keras, optax, timm
+from stepsched_cli.formats.registry import dump_state
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 
