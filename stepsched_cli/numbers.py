@@ -15,14 +15,16 @@ from __future__ import annotations
 
 DEFAULT_DIGITS = 6
 
+# In increasing order: the first whose rounded mantissa stays below 1000 is used.
 _SI_PREFIXES = (
-    (10**18, "E"),
-    (10**15, "P"),
-    (10**12, "T"),
-    (10**9, "G"),
-    (10**6, "M"),
     (10**3, "k"),
+    (10**6, "M"),
+    (10**9, "G"),
+    (10**12, "T"),
+    (10**15, "P"),
+    (10**18, "E"),
 )
+_COUNT_DIGITS = 3
 
 
 def format_lr(value: float, digits: int = DEFAULT_DIGITS, *, short_exponent: bool = False) -> str:
@@ -63,9 +65,15 @@ def format_exact(value: float) -> str:
 def format_count(value: float) -> str:
     """A position for an axis: whole numbers below 10,000 in full, larger with k, M, G, ...
 
+    The mantissa has at most three significant digits and stays below 1000 after
+    rounding (999,950 is ``1M``, not ``1e+03k``); beyond the largest prefix (``E``,
+    10**18) the number is written ``%.3g`` (``1e+21``).
+
     Example:
         >>> [format_count(x) for x in (0, 30, 9999, 150000, 10**12, 0.5)]
         ['0', '30', '9999', '150k', '1T', '0.5']
+        >>> [format_count(x) for x in (999950, 999.5e18, 1e21)]
+        ['1M', '1e+21', '1e+21']
     """
     if value != int(value):
         return f"{value:g}"
@@ -73,9 +81,10 @@ def format_count(value: float) -> str:
     if abs(whole) < 10_000:
         return str(whole)
     for size, prefix in _SI_PREFIXES:
-        if abs(whole) >= size:
-            return f"{whole / size:.3g}{prefix}"
-    return str(whole)  # pragma: no cover - every whole number >= 10,000 has a prefix
+        mantissa = f"{whole / size:.{_COUNT_DIGITS}g}"
+        if abs(float(mantissa)) < 1000:
+            return mantissa + prefix
+    return f"{value:.{_COUNT_DIGITS}g}"
 
 
 __all__ = ["DEFAULT_DIGITS", "format_count", "format_exact", "format_lr"]

@@ -29,3 +29,23 @@ def test_axis_labels_are_three_digits_with_short_exponents(value: float, text: s
 )
 def test_axis_positions(value: float, text: str) -> None:
     assert compact_position(value) == format_count(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (999_949, "1M"),  # 999.949k rounds to 1e+03k: the next prefix up
+        (999_950, "1M"),
+        (99_995, "100k"),
+        (999_499, "999k"),
+        (-999_950, "-1M"),
+        (2.5e6, "2.5M"),
+        (999.4e18, "999E"),
+        (999.5e18, "1e+21"),  # rounds past the largest prefix
+        (1e21, "1e+21"),
+        (1.5e24, "1.5e+24"),
+        (1e300, "1e+300"),
+    ],
+)
+def test_axis_positions_repick_the_prefix_after_rounding(value: float, text: str) -> None:
+    assert format_count(value) == text
