@@ -32,6 +32,9 @@ from stepsched_cli.schedule import StepSchedule, intended_value
 
 # Relative distance within which gamma**k counts as reaching final_lr exactly.
 GAMMA_MATCH_TOLERANCE = 1e-9
+# Relative distance from final_lr within which a solution's reached lr is accepted:
+# float gamma's rounding compounds over the decays, and past this it is refused.
+SOLVE_TOLERANCE = 1e-6
 _ROOT_DIGITS = 60
 
 
@@ -109,14 +112,17 @@ def solve(
         rounding: gamma is a float, and its rounding (half an ulp, 1.1e-16 relative)
         grows about ``decays``-fold in ``gamma ** decays``, so the reported
         ``final_lr`` is the one actually reached (for a million decays, within about
-        1e-10 of the request; for 10**12, about 1e-4).
+        1e-10 of the request).  A solution whose reached lr is further than
+        :data:`SOLVE_TOLERANCE` (relative) from ``final_lr`` is refused (around
+        10**10 decays and more, depending on gamma).
 
     Raises:
         SolveError: an argument out of range, not exactly one of the three given, no
             step size giving exactly ``decays`` decays by ``total`` (e.g. 5 decays by
             step 14: step size 2 gives 7, step size 3 gives 4), a ``gamma`` that does
-            not reach ``final_lr`` after a whole number of decays, or a gamma that
-            rounds to 1.0.
+            not reach ``final_lr`` after a whole number of decays, a gamma that
+            rounds to 1.0, or a float gamma too coarse for that many decays (the
+            reached lr is off by more than :data:`SOLVE_TOLERANCE`).
     """
     lr = _positive("lr", lr)
     final_lr = _positive("final_lr", final_lr)
@@ -164,11 +170,19 @@ def solve(
         schedule = StepSchedule(lr, step_size=step_size, gamma=gamma)
     except ScheduleError as error:
         raise SolveError(f"no valid schedule: {error}") from None
+    reached = schedule.lr_at(total)
+    if not abs(reached - final_lr) <= SOLVE_TOLERANCE * final_lr:
+        raise SolveError(
+            f"gamma {gamma!r} cannot be represented precisely enough for {decays} decays: "
+            f"its rounding compounds to lr {reached!r} at position {total}, not {final_lr!r} "
+            f"(relative error {abs(reached - final_lr) / final_lr:.2g}, more than "
+            f"{SOLVE_TOLERANCE:g}); ask for fewer decays"
+        )
     return Solution(
         step_size=step_size,
         gamma=gamma,
         decays=decays,
-        final_lr=schedule.lr_at(total),
+        final_lr=reached,
         initial_lr=lr,
         total=total,
     )
@@ -255,4 +269,4 @@ def _decays_for_gamma(lr: float, final_lr: float, gamma: float) -> int:
     )
 
 
-__all__ = ["GAMMA_MATCH_TOLERANCE", "Solution", "SolveError", "solve"]
+__all__ = ["GAMMA_MATCH_TOLERANCE", "SOLVE_TOLERANCE", "Solution", "SolveError", "solve"]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.schedule import StepSchedule
-from stepsched_cli.solve import Solution, SolveError, solve
+from stepsched_cli.solve import SOLVE_TOLERANCE, Solution, SolveError, solve
 
 
 def test_issue_example() -> None:
@@ -197,3 +197,39 @@ def test_property_gamma_answer_feeds_back(
     assert (solution.decays, solution.gamma) == (decays, gamma)
     assert solution.schedule.decays_at(total) == decays
     assert solution.final_lr == final_lr
+
+
+def test_gamma_too_coarse_for_the_decay_count_is_refused() -> None:
+    with pytest.raises(SolveError) as raised:
+        solve(1.0, 0.25, 2**63, step_size=500)
+    assert str(raised.value) == (
+        "gamma 0.9999999999999999 cannot be represented precisely enough for "
+        "18446744073709551 decays: its rounding compounds to lr 0.15807678114641743 at "
+        "position 9223372036854775808, not 0.25 (relative error 0.37, more than 1e-06); "
+        "ask for fewer decays"
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lr=lrs,
+    ratio=ratios,
+    total=st.integers(1, 2**70),
+    way=st.sampled_from(["decays", "step_size"]),
+    divisor=st.integers(1, 2**70),
+)
+def test_property_answer_is_within_tolerance_or_refused(
+    lr: float, ratio: float, total: int, way: str, divisor: int
+) -> None:
+    """The contract: solve() raises SolveError, or its schedule reaches final_lr at total
+    within SOLVE_TOLERANCE, at any scale (huge totals included)."""
+    final_lr = lr * ratio
+    assume(0 < final_lr < lr)
+    choice = {way: 1 + divisor % total}
+    try:
+        solution = solve(lr, final_lr, total, **choice)
+    except SolveError:
+        return
+    reached = StepSchedule(lr, step_size=solution.step_size, gamma=solution.gamma).lr_at(total)
+    assert reached == solution.final_lr
+    assert abs(reached - final_lr) <= SOLVE_TOLERANCE * final_lr

@@ -287,7 +287,8 @@ def solve_command(
     lr_at(T) is the final lr: with --decays 3 and T 90 the third decay lands on 90.
     gamma is printed exactly (the shortest text of the float), to be passed on as is.
     An impossible request (no step size gives K decays by T, a gamma that does not
-    reach the final lr in whole decays) is an error (exit 1).
+    reach the final lr in whole decays, or so many decays that the float gamma's
+    rounding moves the final lr by more than 1e-6, relative) is an error (exit 1).
     """
     given = [
         option

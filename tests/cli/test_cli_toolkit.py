@@ -357,6 +357,19 @@ def test_solve_errors(run: Invoke, args: list[str], code: int, message: str) -> 
     assert result.stderr.count("\n") == 1
 
 
+def test_solve_refuses_a_gamma_too_coarse_for_its_decays(run: Invoke) -> None:
+    result = run("solve", "--lr", "1", "--final-lr", "0.25", "--total", str(2**63),
+                 "--step-size", "500", "--json")  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "stepsched: error: gamma 0.9999999999999999 cannot be represented precisely enough "
+        "for 18446744073709551 decays: its rounding compounds to lr 0.15807678114641743 at "
+        "position 9223372036854775808, not 0.25 (relative error 0.37, more than 1e-06); "
+        "ask for fewer decays\n"
+    )
+
+
 def test_solve_final_lr_above_lr_is_a_usage_error(run: Invoke) -> None:
     result = run("solve", "--lr", "0.1", "--final-lr", "0.2", "--total", "90", "--decays", "3")
     assert result.exit_code == 2
