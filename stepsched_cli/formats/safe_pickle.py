@@ -13,7 +13,8 @@ never touches tensor bytes, and ``argparse.Namespace`` or numpy values become
 Before a single opcode runs, :func:`safe_loads` walks the opcodes with
 :mod:`pickletools` to reject what the C unpickler would otherwise trust: declared
 lengths longer than the data (``BINUNICODE8`` claiming 2**40 bytes), memo indices that
-would make it allocate gigabytes, and opcodes torch never writes.  After loading, the
+would make it allocate gigabytes, integers too long to print or compute with (a
+``LONG4`` of a million bytes), and opcodes torch never writes.  After loading, the
 nesting depth is checked without recursion.  Every failure is a
 :class:`~stepsched_cli.formats.errors.CheckpointError` with a one-line message.
 
@@ -39,6 +40,7 @@ import io
 import pickle
 import pickletools
 import struct
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import IO, Any, ClassVar
@@ -46,6 +48,8 @@ from typing import IO, Any, ClassVar
 from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
 
 __all__ = [
+    "MAX_INTEGER_BYTES",
+    "MAX_INTEGER_DIGITS",
     "MAX_NESTING_DEPTH",
     "MAX_PICKLE_BYTES",
     "InertObject",
@@ -67,6 +71,17 @@ MAX_PICKLE_BYTES = 64 * 1024 * 1024
 
 MAX_NESTING_DEPTH = 200
 """The deepest nesting of containers accepted in a loaded pickle."""
+
+MAX_INTEGER_BYTES = 17
+"""The longest binary integer (``LONG1``/``LONG4``) accepted, in bytes.
+
+17 bytes hold any 128-bit unsigned value and every integer of 40 digits, the limit of
+the JSON readers; checkpoints hold nothing longer, and a longer one only serves to make
+printing or arithmetic fail or crawl.
+"""
+
+MAX_INTEGER_DIGITS = 40
+"""The longest text integer (protocol 0 ``INT``/``LONG``) accepted, in decimal digits."""
 
 _STREAM_CHUNK = 64 * 1024
 
@@ -443,6 +458,8 @@ _ALLOWLIST = _build_allowlist()
 # Opcodes torch never writes that would reach beyond find_class or need extra inputs.
 _REFUSED_OPCODES = frozenset({"EXT1", "EXT2", "EXT4", "NEXT_BUFFER", "READONLY_BUFFER"})
 _MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+_BINARY_LONGS = {"LONG1": 1, "LONG4": 4}  # opcode -> bytes of its length field
+_TEXT_INTEGERS = frozenset({"INT", "LONG"})
 
 
 def _python3_name(module: str, name: str) -> tuple[str, str]:
@@ -543,6 +560,11 @@ def _check_opcodes(data: bytes, source: str) -> None:
                 memo_puts += 1
             elif name == "MEMOIZE":
                 memo_puts += 1
+            elif name in _BINARY_LONGS and position is not None:
+                _check_binary_integer(data, position, _BINARY_LONGS[name], source)
+            elif name in _TEXT_INTEGERS and isinstance(arg, int) and not isinstance(arg, bool):
+                if abs(arg) >= 10**MAX_INTEGER_DIGITS:
+                    raise _integer_too_long(source, f"{len(str(abs(arg)))} digits", position)
             elif (
                 name == "FRAME"
                 and isinstance(arg, int)
@@ -555,7 +577,28 @@ def _check_opcodes(data: bytes, source: str) -> None:
     except ValueError as error:
         if isinstance(error, CheckpointError):
             raise
+        if str(error).startswith("Exceeds the limit"):
+            # pickletools parses a text integer with int(), which refuses this many digits.
+            digits = f"more than {sys.get_int_max_str_digits()} digits"
+            raise _integer_too_long(source, digits, None) from None
         raise _malformed(source, error) from None
+
+
+def _check_binary_integer(data: bytes, position: int, length_bytes: int, source: str) -> None:
+    """Refuse a ``LONG1``/``LONG4`` longer than :data:`MAX_INTEGER_BYTES`."""
+    field = data[position + 1 : position + 1 + length_bytes]
+    # LONG1's length is an unsigned byte, LONG4's a signed 32-bit int.
+    length = int.from_bytes(field, "little", signed=length_bytes == 4)
+    if length > MAX_INTEGER_BYTES:
+        raise _integer_too_long(source, f"{length} bytes", position)
+
+
+def _integer_too_long(source: str, size: str, position: int | None) -> CheckpointError:
+    where = "" if position is None else f" at byte {position}"
+    return CheckpointError(
+        f"cannot read {source!r}: its pickle holds an integer of {size}{where}, more than "
+        f"the limit of {MAX_INTEGER_BYTES} bytes ({MAX_INTEGER_DIGITS} digits)"
+    )
 
 
 def _check_depth(root: object, source: str, max_depth: int) -> None:

@@ -77,11 +77,13 @@ from stepsched_cli.formats.torch_checkpoint import (
 )
 from stepsched_cli.schedule import StepSchedule, check_position, scaled_power
 from stepsched_cli.scheduler import LR_AGREEMENT_TOLERANCE, SchedulerState
+from stepsched_cli.state import MAX_INTEGER_DIGITS
 
 __all__ = [
     "CHECKPOINT_EXTENSIONS",
     "CHECKPOINT_FORMAT_NAME",
     "FORMAT_NAME",
+    "INTEGER_LIMIT",
     "MAX_MILESTONE_COUNT",
     "AmbiguousCheckpointError",
     "CheckpointReading",
@@ -109,6 +111,14 @@ TorchKind = Literal["StepLR", "MultiStepLR"]
 # float drift in ``_last_lr``; beyond it the exact closed form is written (within a few
 # ulps of torch's value, and torch recomputes ``_last_lr`` at the next step anyway).
 CHAIN_REPLAY_LIMIT = 1_000_000
+
+INTEGER_LIMIT = 10**MAX_INTEGER_DIGITS
+"""Every integer field (``last_epoch``, ``step_size``, a milestone) must be below this.
+
+It is the 40 digits the JSON readers accept, so a state dict saved as JSON and the same
+state pickled in a checkpoint (whose integers have no length limit of their own) are
+accepted or refused alike.
+"""
 
 MAX_MILESTONE_COUNT = 1_000_000
 """The largest count accepted for one MultiStepLR milestone.
@@ -344,7 +354,7 @@ def parse(document: object) -> TorchStepState:
         raise StateError(f"field 'gamma' must be a number with 0 < gamma < 1, got {gamma!r}")
     for name in _BOOLEAN_KEYS:
         if name in document and not isinstance(document[name], bool):
-            raise StateError(f"field {name!r} must be true or false, got {document[name]!r}")
+            raise StateError(f"field {name!r} must be true or false, got {_shown(document[name])}")
     if "_step_count" in document:
         _integer(document["_step_count"], "_step_count", 0)
 
@@ -377,7 +387,7 @@ def _number(value: object, name: str) -> float:
     if isinstance(value, TensorStub):
         raise StateError(f"field {name!r} is a tensor, whose value stepsched never reads")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise StateError(f"field {name!r} must be a number, got {value!r:.60}")
+        raise StateError(f"field {name!r} must be a number, got {_shown(value)}")
     if isinstance(value, int) and abs(value) > 2**1023:
         raise StateError(f"field {name!r} must be a finite number, got an integer too large")
     number = float(value)
@@ -386,15 +396,36 @@ def _number(value: object, name: str) -> float:
     return number
 
 
+def _shown(value: object) -> str:
+    """``value`` for an error message, at most 60 characters.
+
+    An int of thousands of digits cannot even be turned into text (Python's digit
+    limit), so one beyond :data:`INTEGER_LIMIT` is described by its size.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INTEGER_LIMIT:
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} integer of {value.bit_length()} bits"
+    try:
+        return f"{value!r:.60}"
+    except ValueError:  # a container holding such an int
+        return f"a {type(value).__name__} holding an integer too long to show"
+
+
 def _integer(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise StateError(f"field {name!r} must be an integer >= {minimum}, got {value!r:.60}")
+        raise StateError(f"field {name!r} must be an integer >= {minimum}, got {_shown(value)}")
+    if value >= INTEGER_LIMIT:
+        raise StateError(
+            f"field {name!r} must be an integer below 10**{MAX_INTEGER_DIGITS}, got {_shown(value)}"
+        )
     return value
 
 
 def _base_lrs(value: object) -> tuple[float, ...]:
     if not isinstance(value, list | tuple) or not value:
-        raise StateError(f"field 'base_lrs' must be a non-empty list of numbers, got {value!r:.60}")
+        raise StateError(
+            f"field 'base_lrs' must be a non-empty list of numbers, got {_shown(value)}"
+        )
     lrs = tuple(_number(lr, f"base_lrs[{index}]") for index, lr in enumerate(value))
     for index, lr in enumerate(lrs):
         if lr < 0:
@@ -406,7 +437,12 @@ def _milestone(key: object) -> int:
     if isinstance(key, str) and _INTEGER_TEXT.fullmatch(key.strip()):
         key = int(key)
     if isinstance(key, bool) or not isinstance(key, int) or key < 0:
-        raise StateError(f"field 'milestones' must have integer keys >= 0, got {key!r:.60}")
+        raise StateError(f"field 'milestones' must have integer keys >= 0, got {_shown(key)}")
+    if key >= INTEGER_LIMIT:
+        raise StateError(
+            f"field 'milestones' must have integer keys below 10**{MAX_INTEGER_DIGITS}, "
+            f"got {_shown(key)}"
+        )
     return key
 
 
@@ -421,7 +457,7 @@ def _milestones(value: object) -> tuple[tuple[int, int], ...]:
     else:
         raise StateError(
             "field 'milestones' must be an object of milestone: count (or a list), "
-            f"got {value!r:.60}"
+            f"got {_shown(value)}"
         )
     for milestone, count in counts.items():
         if count > MAX_MILESTONE_COUNT:
@@ -434,7 +470,7 @@ def _milestones(value: object) -> tuple[tuple[int, int], ...]:
 
 def _check_last_lrs(state: TorchStepState, value: object) -> None:
     if not isinstance(value, list | tuple):
-        raise StateError(f"field '_last_lr' must be a list of numbers, got {value!r:.60}")
+        raise StateError(f"field '_last_lr' must be a list of numbers, got {_shown(value)}")
     if len(value) != len(state.base_lrs):
         raise StateError(
             f"field '_last_lr' has {len(value)} entries but 'base_lrs' has {len(state.base_lrs)}"
@@ -764,9 +800,9 @@ def check_optimizer(state: TorchStepState, param_groups: list[dict[str, object]]
     expected_lrs = state.lrs
     for index, group in enumerate(param_groups[: len(expected_lrs)]):
         lr = group.get("lr")
-        if _is_plain_number(lr) and not _lrs_agree(float(lr), expected_lrs[index]):
+        if _is_plain_number(lr) and not _lrs_agree(_as_float(lr), expected_lrs[index]):
             lines.append(
-                f"param_groups[{index}] lr is {float(lr)!r} but the scheduler gives "
+                f"param_groups[{index}] lr is {_shown_lr(lr)} but the scheduler gives "
                 f"{expected_lrs[index]!r}"
             )
         initial_lr = group.get("initial_lr")
@@ -776,10 +812,10 @@ def check_optimizer(state: TorchStepState, param_groups: list[dict[str, object]]
                 "scheduler was created)"
             )
         elif _is_plain_number(initial_lr) and not _lrs_agree(
-            float(initial_lr), state.base_lrs[index]
+            _as_float(initial_lr), state.base_lrs[index]
         ):
             lines.append(
-                f"param_groups[{index}] initial_lr is {float(initial_lr)!r} but the "
+                f"param_groups[{index}] initial_lr is {_shown_lr(initial_lr)} but the "
                 f"scheduler's base_lrs[{index}] is {state.base_lrs[index]!r}"
             )
     return lines
@@ -787,3 +823,15 @@ def check_optimizer(state: TorchStepState, param_groups: list[dict[str, object]]
 
 def _is_plain_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_float(value: int | float) -> float:
+    """``float(value)``, with an int too large for a float as infinity (never agreeing)."""
+    if isinstance(value, int) and abs(value) > 2**1023:
+        return math.inf if value > 0 else -math.inf
+    return float(value)
+
+
+def _shown_lr(value: int | float) -> str:
+    number = _as_float(value)
+    return repr(number) if math.isfinite(number) else _shown(value)

@@ -235,6 +235,44 @@ def test_malformed_pickles_give_one_clean_error(data: bytes, message: str) -> No
     assert "\n" not in str(caught.value)
 
 
+def long_integer(value: int, length: int | None = None) -> bytes:
+    """``value`` as LONG1 (or LONG4 past 255 bytes), ``length`` bytes long."""
+    size = length or (value.bit_length() + 8) // 8
+    encoded = value.to_bytes(size, "little", signed=True)
+    if size < 256:
+        return pickle.LONG1 + bytes([size]) + encoded
+    return pickle.LONG4 + struct.pack("<i", size) + encoded
+
+
+@pytest.mark.parametrize(
+    ("data", "size", "position"),
+    [
+        (whole(long_integer(10**400)), "167 bytes", 2),
+        (whole(long_integer(-(10**5000))), "2077 bytes", 2),
+        (whole(long_integer(1, length=18)), "18 bytes", 2),
+        (b"(I" + b"9" * 41 + b"\nl.", "41 digits", 1),
+        (b"L-1" + b"0" * 400 + b"L\n.", "401 digits", 0),
+        (b"I" + b"7" * 5000 + b"\n.", "more than 4300 digits", None),
+    ],
+)
+def test_integers_too_long_to_use_are_refused_before_loading(
+    data: bytes, size: str, position: int | None
+) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        safe_loads(data, source="big.pt")
+    where = "" if position is None else f" at byte {position}"
+    assert str(caught.value) == (
+        f"cannot read 'big.pt': its pickle holds an integer of {size}{where}, more than the "
+        "limit of 17 bytes (40 digits)"
+    )
+
+
+@pytest.mark.parametrize("value", [2**128 - 1, -(2**128), 10**40 - 1, -(10**40) + 1])
+def test_integers_up_to_128_bits_and_40_digits_load(value: int) -> None:
+    assert safe_loads(whole(long_integer(value))) == value
+    assert safe_loads(pickle.dumps(value, protocol=0)) == value
+
+
 def test_deep_nesting_is_refused_without_recursion_error() -> None:
     depth = 100_000
     data = b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."
@@ -260,7 +298,11 @@ def test_shared_and_cyclic_references_load() -> None:
 
 
 plain_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**40) + 1, 10**40 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
     ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from stepsched_cli.errors import ConversionError, StateError, StepschedError
 from stepsched_cli.formats import torch as torch_format
 from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
+from stepsched_cli.formats.safe_pickle import safe_loads
 from stepsched_cli.formats.torch import (
     AmbiguousCheckpointError,
     TorchStepState,
@@ -155,6 +157,16 @@ def test_check_optimizer_initial_lr_disagreement() -> None:
     assert lines == ["param_groups[0] initial_lr is 0.2 but the scheduler's base_lrs[0] is 0.1"]
 
 
+def test_check_optimizer_reports_ints_too_large_for_a_float() -> None:
+    state = parse(STEP_STATE)
+    lines = check_optimizer(state, [{"lr": 10**400, "initial_lr": -(10**5000), "params": [0]}])
+    assert lines == [
+        "param_groups[0] lr is an integer of 1329 bits but the scheduler gives 0.01",
+        "param_groups[0] initial_lr is a negative integer of 16610 bits but the scheduler's "
+        "base_lrs[0] is 0.1",
+    ]
+
+
 def test_hostile_checkpoint_is_refused_without_running(tmp_path: Path) -> None:
     with pytest.raises(UnsafeCheckpointError, match="os.system"):
         read_checkpoint(DATA / "hostile" / "os_system.pt")
@@ -231,6 +243,64 @@ def test_cosine_refusal_names_its_keys() -> None:
 def test_invalid_fields_are_named(change: dict[str, Any], message: str) -> None:
     with pytest.raises(StateError, match=message):
         parse(STEP_STATE | change)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"last_epoch": 10**40},
+            "field 'last_epoch' must be an integer below 10**40, got an integer of 133 bits",
+        ),
+        (
+            {"last_epoch": -(10**5000)},
+            "field 'last_epoch' must be an integer >= 0, got a negative integer of 16610 bits",
+        ),
+        (
+            {"step_size": 10**5000},
+            "field 'step_size' must be an integer below 10**40, got an integer of 16610 bits",
+        ),
+        (
+            {"_step_count": 2**200},
+            "field '_step_count' must be an integer below 10**40, got an integer of 201 bits",
+        ),
+        (
+            {"_is_initial": 10**5000},
+            "field '_is_initial' must be true or false, got an integer of 16610 bits",
+        ),
+        (
+            {"step_size": [10**5000]},
+            "field 'step_size' must be an integer >= 1, got a list holding an integer too "
+            "long to show",
+        ),
+        (
+            {"step_size": ..., "milestones": {10**40: 1}},
+            "field 'milestones' must have integer keys below 10**40, got an integer of 133 bits",
+        ),
+        (
+            {"step_size": ..., "milestones": {30: 10**400}},
+            "field 'milestones[30]' must be an integer below 10**40, got an integer of 1329 bits",
+        ),
+    ],
+)
+def test_integers_beyond_40_digits_are_refused_by_size(
+    change: dict[str, Any], message: str
+) -> None:
+    """Pickled ints have no length limit; JSON's 40 digits apply to every integer field."""
+    document = {key: value for key, value in (STEP_STATE | change).items() if value is not ...}
+    document.pop("_last_lr")
+    with pytest.raises(StateError) as caught:
+        parse(document)
+    assert str(caught.value) == message
+
+
+def test_the_largest_accepted_position_is_the_same_from_json_and_from_a_pickle() -> None:
+    largest = 10**40 - 1
+    document = {"step_size": 30, "gamma": 0.5, "base_lrs": [0.1], "last_epoch": largest}
+    from_json = parse(json.loads(json.dumps(document)))
+    from_pickle = parse(safe_loads(pickle.dumps(document, protocol=2)))
+    assert from_json == from_pickle
+    assert from_pickle.lrs == (0.0,)
 
 
 def test_missing_field_and_non_object() -> None:
