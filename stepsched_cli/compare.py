@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -54,6 +55,10 @@ SPEC_KEYS: dict[str, str] = {
 }
 _INTEGER_FIELDS = ("step_size", "warmup_steps")
 _NUMBER_FIELDS = ("initial_lr", "gamma", "warmup_start_lr", "min_lr")
+# ASCII digits only: str.isdigit, int() and float() also take other scripts' digits
+# (and int("²") fails), which a SPEC never means.
+_INTEGER_TEXT = re.compile(r"[0-9]+", re.ASCII)
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
 
 
 class CompareError(StepschedError, ValueError):
@@ -75,7 +80,9 @@ class Difference:
         lr_a: The first schedule's lr at ``start``.
         lr_b: The second schedule's lr at ``start``.
         ratio: ``lr_b / lr_a`` at ``start``, of the decimals the lrs stand for (so
-            0.02 / 0.1 is 0.2), ``math.inf`` when ``lr_a`` is 0.
+            0.02 / 0.1 is 0.2); ``math.inf`` when ``lr_a`` is 0 and ``lr_b`` is not,
+            or when the ratio is too large for a float; ``math.nan`` (undefined) when
+            both are 0 (two warmups from 0, say).
         lr_a_end: The first schedule's lr at ``end`` (at ``start`` when open-ended).
         lr_b_end: The second schedule's lr at ``end``.
     """
@@ -150,10 +157,7 @@ def _convert(spec: str, key: str, field_name: str, text: str) -> object:
     if field_name in _INTEGER_FIELDS:
         return _integer(spec, key, text, "an integer")
     if field_name in _NUMBER_FIELDS:
-        try:
-            number = float(text)
-        except ValueError:
-            number = math.nan
+        number = float(text) if _NUMBER_TEXT.fullmatch(text) else math.nan
         if not math.isfinite(number):
             raise CompareError(f"SPEC {spec!r}: {key} must be a finite number, got {text!r}")
         return number
@@ -169,7 +173,7 @@ def _convert(spec: str, key: str, field_name: str, text: str) -> object:
 
 
 def _integer(spec: str, key: str, text: str, expected: str) -> int:
-    if not text.isdigit():
+    if not _INTEGER_TEXT.fullmatch(text):
         raise CompareError(f"SPEC {spec!r}: {key} must be {expected}, got {text!r}")
     return int(text)
 
@@ -191,17 +195,57 @@ def diff(a: StepSchedule, b: StepSchedule, total: int | None = None) -> Iterator
             ``itertools.islice``) and the last run may be open-ended.
 
     Raises:
-        CompareError: the schedules count different units, or ``total`` is not an
-            integer >= 1 (raised at once, not on iteration).
+        CompareError: the schedules count different units (see
+            :func:`check_comparable`), or ``total`` is not an integer >= 1 (raised at
+            once, not on iteration).
     """
-    if a.mode != b.mode:
-        raise CompareError(
-            f"cannot compare a {a.mode}-mode schedule with a {b.mode}-mode one; "
-            "convert one with to_mode first"
-        )
+    check_comparable(a, b)
     if total is not None and (isinstance(total, bool) or not isinstance(total, int) or total < 1):
         raise CompareError(f"total must be an integer >= 1, got {total!r}")
     return _merge(a, b, total)
+
+
+def check_comparable(a: StepSchedule, b: StepSchedule) -> None:
+    """Refuse two schedules whose positions count different units (steps and epochs).
+
+    Raises:
+        CompareError: ``a.mode != b.mode``.
+
+    Example:
+        >>> try:
+        ...     check_comparable(StepSchedule(0.1), StepSchedule(0.1, mode="epoch"))
+        ... except CompareError as error:
+        ...     print(str(error)[:59])
+        cannot compare a step-mode schedule with an epoch-mode one:
+    """
+    if a.mode != b.mode:
+        raise CompareError(
+            f"cannot compare {_with_article(a.mode)}-mode schedule with "
+            f"{_with_article(b.mode)}-mode one: their positions count different units; "
+            "give both the same mode"
+        )
+
+
+def _with_article(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def ratio_of(lr_a: float, lr_b: float) -> float:
+    """``lr_b / lr_a`` of the decimals the lrs stand for, total over every pair of lrs >= 0.
+
+    ``math.nan`` for 0/0 (undefined), ``math.inf`` for x/0 and for a ratio beyond
+    the largest float.
+
+    Example:
+        >>> ratio_of(0.1, 0.02), ratio_of(0.0, 0.1), ratio_of(0.0, 0.0), ratio_of(1e-300, 1e300)
+        (0.2, inf, nan, inf)
+    """
+    if not lr_a:
+        return math.nan if not lr_b else math.inf
+    try:
+        return float(intended_value(lr_b) / intended_value(lr_a))
+    except OverflowError:
+        return math.inf
 
 
 def _merge(a: StepSchedule, b: StepSchedule, total: int | None) -> Iterator[Difference]:
@@ -213,8 +257,7 @@ def _merge(a: StepSchedule, b: StepSchedule, total: int | None) -> Iterator[Diff
         lr_a, lr_a_end = _values(a, segment_a, start, end)
         lr_b, lr_b_end = _values(b, segment_b, start, end)
         if (lr_a, lr_a_end) != (lr_b, lr_b_end):
-            ratio = float(intended_value(lr_b) / intended_value(lr_a)) if lr_a else math.inf
-            yield Difference(start, end, lr_a, lr_b, ratio, lr_a_end, lr_b_end)
+            yield Difference(start, end, lr_a, lr_b, ratio_of(lr_a, lr_b), lr_a_end, lr_b_end)
         if end is None:
             return
         if segment_a.end == end:
@@ -248,6 +291,8 @@ __all__ = [
     "CompareError",
     "Difference",
     "apply_spec",
+    "check_comparable",
     "diff",
     "parse_spec",
+    "ratio_of",
 ]

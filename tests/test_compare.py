@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stepsched_cli.compare import CompareError, Difference, apply_spec, diff, parse_spec
+from stepsched_cli.compare import (
+    CompareError,
+    Difference,
+    apply_spec,
+    diff,
+    parse_spec,
+    ratio_of,
+)
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.schedule import StepSchedule
 
@@ -167,7 +174,9 @@ def test_diff_cost_grows_with_boundaries_not_horizon() -> None:
 
 
 def test_diff_refuses_mixed_units_and_bad_totals() -> None:
-    with pytest.raises(CompareError, match="cannot compare a step-mode schedule with a epoch"):
+    with pytest.raises(
+        CompareError, match="cannot compare a step-mode schedule with an epoch-mode one: "
+    ):
         diff(BASE, BASE.replace(mode="epoch"))
     with pytest.raises(CompareError, match="total must be an integer >= 1, got 0"):
         diff(BASE, BASE, total=0)
@@ -207,3 +216,49 @@ def test_property_diff_covers_exactly_the_differing_positions(
         assert (part.lr_a_end, part.lr_b_end) == (a.lr_at(part.end), b.lr_at(part.end))
     starts = [part.start for part in parts]
     assert starts == sorted(starts)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["step_size=\u00b2", "step_size=\u0663", "warmup_steps=\uff15", "milestones=30:\u0668\u0660",
+     "gamma=\u0660.5", "lr=1_0", "lr=0x1p-3", "step_size=1_0"],
+)  # fmt: skip
+def test_spec_numbers_are_ascii_only(spec: str) -> None:
+    key = spec.partition("=")[0]
+    with pytest.raises(CompareError, match=f"SPEC {re.escape(repr(spec))}: {key} must be"):
+        parse_spec(spec)
+
+
+@pytest.mark.parametrize(
+    ("lr_a", "lr_b", "ratio"),
+    [
+        (0.1, 0.02, 0.2),
+        (0.0, 0.1, math.inf),  # x / 0
+        (1e-300, 1e300, math.inf),  # beyond the largest float
+        (5e-324, 0.1, math.inf),
+        (1e300, 1e-300, 0.0),
+        (0.1, 0.0, 0.0),
+    ],
+)
+def test_ratio_of(lr_a: float, lr_b: float, ratio: float) -> None:
+    assert ratio_of(lr_a, lr_b) == ratio
+
+
+def test_ratio_of_zero_over_zero_is_undefined() -> None:
+    assert math.isnan(ratio_of(0.0, 0.0))
+
+
+inf = math.inf
+
+
+def test_diff_ratio_is_total() -> None:
+    """Overflowing ratios are inf and 0/0 is nan: the stream never raises midway."""
+    big, small = StepSchedule(1e300, step_size=1000), StepSchedule(0.1, step_size=1)
+    parts = list(diff(small, big, total=400))
+    assert [(part.start, part.ratio) for part in parts[6:9]] == [(6, 1e307), (7, 1e308), (8, inf)]
+    assert parts[-1] == Difference(323, 399, 0.0, 1e300, inf, 0.0, 1e300)  # x / 0
+    assert [part.ratio for part in diff(big, small, total=10)][6:9] == [1e-307, 1e-308, 1e-309]
+    warm = StepSchedule(0.1, step_size=30, warmup_steps=5)
+    (first, *_) = diff(warm, warm.replace(warmup_steps=10), total=50)
+    assert (first.start, first.lr_a, first.lr_b) == (0, 0.0, 0.0)
+    assert math.isnan(first.ratio)

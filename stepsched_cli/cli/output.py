@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from stepsched_cli.numbers import format_exact, format_lr
@@ -164,7 +165,13 @@ def emit_listing(records: Iterable[Record], listing: Listing, output_format: str
     """Print ``records`` as a table (Rich), JSON (a list), CSV or markdown.
 
     Records are consumed lazily in the machine formats, so a long listing streams.
+    The first record is computed before anything is printed, so an error raised
+    while setting up the records leaves no partial output; the record functions
+    themselves must not raise (a streamed JSON list would be left unterminated).
     """
+    pending = iter(records)
+    first = next(pending, None)
+    records = pending if first is None else chain((first,), pending)
     if output_format == "json":
         _emit_json_list(records, listing.keys)
     elif output_format == "csv":

@@ -34,7 +34,7 @@ from stepsched_cli.cli.output import (
     refuse_existing_output,
     write_output,
 )
-from stepsched_cli.compare import apply_spec
+from stepsched_cli.compare import CompareError, apply_spec, check_comparable
 
 STDOUT = "-"
 
@@ -149,11 +149,11 @@ def plot(
     if specs and output is None:
         raise usage_error("--compare", "draws into a file: give -o FILE as well")
     compared = [(spec, apply_spec(plan.schedule, spec)) for spec in specs]
-    for spec, other in compared:
-        if other.mode != plan.mode:
-            raise usage_error(
-                "--compare", f"{spec!r} counts {other.mode}s, the base schedule {plan.mode}s"
-            )
+    for _, other in compared:
+        try:
+            check_comparable(plan.schedule, other)
+        except CompareError as error:
+            raise usage_error("--compare", str(error)) from None
     warn_if_implausible(plan, total=total, horizon=horizon)
     if output is None or image_format is None:
         print_lines(terminal_plot(plan, horizon, log=log, x=x))

@@ -44,7 +44,7 @@ from stepsched_cli.cli.output import (
     print_lines,
     print_message,
 )
-from stepsched_cli.compare import Difference, apply_spec, diff
+from stepsched_cli.compare import CompareError, Difference, apply_spec, check_comparable, diff
 from stepsched_cli.numbers import format_exact
 from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, check_log, read_log
 from stepsched_cli.solve import SolveError, solve
@@ -344,9 +344,12 @@ def diff_command(
     """List the intervals where two schedules differ, with both lrs and their ratio.
 
     Schedule A is the base (the schedule options) with one SPEC, or the base plus the
-    first SPEC with two; B is the base plus the last SPEC.  ratio is lr B / lr A.
-    Without --total the comparison covers one interval past the third decay of
-    whichever schedule reaches it later.  Nothing listed: the schedules agree.
+    first SPEC with two; B is the base plus the last SPEC.  ratio is lr B / lr A at
+    the start of the interval: "inf" when lr A is 0 (or the ratio is too large for a
+    float), "-" when both are 0 (undefined); JSON has no infinity, so both are null
+    there (and empty in CSV): lr_a and lr_b tell which.  Without --total the
+    comparison covers one interval past the third decay of whichever schedule
+    reaches it later.  Nothing listed: the schedules agree.
     """
     if len(specs) > 2:
         raise usage_error("SPEC", f"give one or two SPECs, got {len(specs)}")
@@ -354,6 +357,10 @@ def diff_command(
     base = plan.schedule
     first = base if len(specs) == 1 else apply_spec(base, specs[0])
     second = apply_spec(base, specs[-1])
+    try:
+        check_comparable(first, second)
+    except CompareError as error:
+        raise usage_error("SPEC", str(error)) from None
     horizon = total if total is not None else max(default_total(first), default_total(second))
     ramps = bool(first.warmup_steps or second.warmup_steps)
     differences = diff(first, second, total=horizon)
@@ -378,8 +385,8 @@ def _difference_record(plan: Plan, difference: Difference, ramps: bool) -> dict[
         record["end_epoch"] = plan.epoch_of(difference.end)
     record["lr_a"] = difference.lr_a
     record["lr_b"] = difference.lr_b
-    # JSON has no infinity: a ratio over an lr of 0 is null.
-    record["ratio"] = None if math.isinf(difference.ratio) else difference.ratio
+    # JSON has no infinity or NaN: x/0 (inf) and 0/0 (undefined) are both null.
+    record["ratio"] = difference.ratio if math.isfinite(difference.ratio) else None
     if ramps:
         record["lr_a_end"] = difference.lr_a_end
         record["lr_b_end"] = difference.lr_b_end
@@ -401,12 +408,19 @@ def _difference_listing(plan: Plan, ramps: bool, title: str) -> Listing:
             if end is not None and end != record[f"lr_{which}"]:
                 value += f" to {format_number(end)}"
             cells.append(value)
-        ratio = record["ratio"]
-        cells.append("inf" if ratio is None else format_number(ratio))
+        cells.append(_ratio_text(record))
         return cells
 
     headers = [f"{unit}s" for unit in units] + ["lr A", "lr B", "B/A"]
     return Listing(keys, headers, human_row, title=title)
+
+
+def _ratio_text(record: Record) -> str:
+    """B/A for people: a null ratio is '-' for 0/0 (undefined), 'inf' otherwise."""
+    ratio = record["ratio"]
+    if ratio is not None:
+        return format_number(ratio)
+    return "-" if record["lr_a"] == 0 and record["lr_b"] == 0 else "inf"
 
 
 __all__ = ["check", "diff_command", "register", "solve_command", "steps_per_epoch_command"]

@@ -195,7 +195,12 @@ def test_plot_huge_horizon_is_fast(run: Invoke, tmp_path: Path) -> None:
         ([*SEED, "-o", "lr.gif"], "Invalid value for '--output': the file name must end in .png"),
         ([*SEED, "-o", "lr"], "Invalid value for '--output'"),
         ([*SEED, "--compare", "gamma=0.5"], "Invalid value for '--compare': draws into a file"),
-        ([*SEED, "--compare", "mode=epoch", "-o", "lr.png"], "Invalid value for '--compare'"),
+        (
+            [*SEED, "--compare", "mode=epoch", "-o", "lr.png"],
+            "Invalid value for '--compare': cannot compare a step-mode schedule with an epoch-mode "
+            "one: their positions count different units; give both the same mode "
+            "(see 'stepsched plot --help')\n",
+        ),
         ([*SEED, "--x", "epochs", "-o", "lr.png"], "Invalid value for '--x': epochs on the x axis"),
         ([*SEED, "--x", "days", "-o", "lr.png"], "Invalid value for '--x'"),
         (["--lr", "-1", "-o", "lr.png"], "Invalid value for '--lr'"),

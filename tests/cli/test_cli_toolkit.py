@@ -438,6 +438,51 @@ def test_diff_ramps_and_infinite_ratio(run: Invoke) -> None:
                        "lr_a_end": 0.1, "lr_b_end": 0.05}  # fmt: skip
 
 
+def test_diff_ratio_overflow_is_inf_and_the_listing_completes(run: Invoke) -> None:
+    args = ["diff", "lr=1e300,step_size=1000", "--lr", "0.1", "--step-size", "1", "--total", "400"]
+    csv_result = run(*args, "--format", "csv")
+    assert csv_result.exit_code == 0, csv_result.stderr
+    assert csv_result.stderr == ""
+    lines = csv_result.stdout.splitlines()
+    assert lines[7:10] == [
+        "6,6,1e-07,1e+300,1e+307",
+        "7,7,1e-08,1e+300,1e+308",
+        "8,8,1e-09,1e+300,",
+    ]
+    assert lines[-1] == "323,399,0.0,1e+300,"
+    assert len(lines) == 325
+    rows = json.loads(run(*args, "--format", "json").stdout)
+    assert rows[8] == {"start_step": 8, "end_step": 8, "lr_a": 1e-09, "lr_b": 1e300, "ratio": None}
+    human = [line.rstrip() for line in run(*args).stdout.splitlines()]
+    assert human[5:7] == [
+        "        0            0.1   1e+300   1e+301",
+        "        1           0.01   1e+300   1e+302",
+    ]
+    assert human[13] == "        8          1e-09   1e+300      inf"
+    assert human[-2] == "  323-399              0   1e+300      inf"
+
+
+def test_diff_zero_over_zero_is_undefined_not_inf(run: Invoke) -> None:
+    args = ["diff", "warmup_steps=10", "--lr", "0.1", "--step-size", "30", "--warmup-steps", "5",
+            "--total", "50"]  # fmt: skip
+    human = run(*args)
+    assert human.exit_code == 0, human.stderr
+    assert human.stdout == (
+        "A: lr=0.1, step_size=30, gamma=0.1, warmup_steps=5\n"
+        "B: lr=0.1, step_size=30, gamma=0.1, warmup_steps=10\n"
+        "                                          \n"
+        "  steps        lr A           lr B   B/A  \n"
+        " ──────────────────────────────────────── \n"
+        "    0-4   0 to 0.08      0 to 0.04     -  \n"
+        "    5-9         0.1   0.05 to 0.09   0.5  \n"
+        "  35-39        0.01            0.1    10  \n"
+        "                                          \n"
+    )
+    rows = json.loads(run(*args, "-f", "json").stdout)
+    assert rows[0] == {"start_step": 0, "end_step": 4, "lr_a": 0.0, "lr_b": 0.0, "ratio": None,
+                       "lr_a_end": 0.08, "lr_b_end": 0.04}  # fmt: skip
+
+
 def test_diff_of_equal_schedules(run: Invoke) -> None:
     result = run("diff", "gamma=0.1", *BASE, "-f", "json")
     assert (result.exit_code, result.stdout) == (0, "[]\n")
@@ -449,7 +494,24 @@ def test_diff_of_equal_schedules(run: Invoke) -> None:
     [
         (["a=1", *BASE], 1, "SPEC 'a=1': unknown key 'a'"),
         (["gamma=2", *BASE], 1, "SPEC 'gamma=2': gamma must be"),
-        (["mode=epoch", *BASE], 1, "cannot compare a step-mode schedule with a epoch-mode one"),
+        (
+            ["mode=epoch", *BASE],
+            2,
+            "Invalid value for 'SPEC': cannot compare a step-mode schedule with an epoch-mode "
+            "one: their positions count different units; give both the same mode "
+            "(see 'stepsched diff --help')\n",
+        ),
+        (
+            ["step_size=\u00b2", "--lr", "0.1"],
+            1,
+            "SPEC 'step_size=\u00b2': step_size must be an integer, got '\u00b2'\n",
+        ),
+        (
+            ["milestones=30:\u0668\u0660", "--lr", "0.1"],
+            1,
+            "SPEC 'milestones=30:\u0668\u0660': milestones must be integers separated by ':' "
+            "or ';', got '\u0668\u0660'\n",
+        ),
         (
             ["lr=1", "lr=2", "lr=3", *BASE],
             2,
