@@ -26,8 +26,10 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -78,6 +80,10 @@ _FALLBACK_LR_COLUMN = "value"
 
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+# Numbers in a text log are ASCII: int() and float() also take other scripts' digits
+# and underscores ("1_000"), which no logger writes.
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
 # An admissible parameter set that splinters into more intervals than this is given
 # up on (no real bug produces one), which keeps memory bounded on hostile logs.
 _MAX_INTERVALS = 64
@@ -227,13 +233,7 @@ def read_log(
     if log_format is not None and log_format not in LOG_FORMATS:
         raise RunLogError(f"log_format must be 'csv' or 'jsonl', got {log_format!r}")
     if str(path) == "-":
-        return parse_log(
-            sys.stdin,
-            source="<stdin>",
-            log_format=log_format,
-            step_column=step_column,
-            lr_column=lr_column,
-        )
+        return _read_stdin(log_format, step_column, lr_column)
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -262,18 +262,50 @@ def _read_file(
     except OSError as error:
         raise RunLogError(f"{path}: cannot be read ({error.strerror})") from None
     with handle:
-        try:
-            yield from parse_log(
-                handle,
-                source=str(path),
-                log_format=log_format,
-                step_column=step_column,
-                lr_column=lr_column,
-            )
-        except UnicodeDecodeError as error:
-            raise RunLogError(
-                f"{path}: is not UTF-8 text (invalid byte {error.object[error.start]:#04x})"
-            ) from None
+        yield from _parse_text(handle, str(path), log_format, step_column, lr_column)
+
+
+def _read_stdin(
+    log_format: LogFormat | None, step_column: str | None, lr_column: str | None
+) -> Iterator[LogPoint]:
+    """Standard input decoded as a file is (UTF-8, a byte-order mark skipped).
+
+    A text-only stdin (no ``buffer``, as some notebooks and tests give) is read as
+    text, a leading byte-order mark dropped.
+    """
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        lines = iter(sys.stdin)
+        first = next(lines, "")
+        text = chain([first.removeprefix("\ufeff")], lines)
+        yield from _parse_text(text, "<stdin>", log_format, step_column, lr_column)
+        return
+    wrapper = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
+    try:
+        yield from _parse_text(wrapper, "<stdin>", log_format, step_column, lr_column)
+    finally:
+        wrapper.detach()  # closing the wrapper would close stdin's own buffer
+
+
+def _parse_text(
+    handle: Iterable[str],
+    source: str,
+    log_format: LogFormat | None,
+    step_column: str | None,
+    lr_column: str | None,
+) -> Iterator[LogPoint]:
+    try:
+        yield from parse_log(
+            handle,
+            source=source,
+            log_format=log_format,
+            step_column=step_column,
+            lr_column=lr_column,
+        )
+    except UnicodeDecodeError as error:
+        raise RunLogError(
+            f"{source}: is not UTF-8 text (invalid byte {error.object[error.start]:#04x})"
+        ) from None
 
 
 def parse_log(
@@ -508,14 +540,12 @@ def _looks_like_lr(name: str) -> bool:
 
 
 def _step_from_text(text: str, column: str, source: str, line: int) -> int:
-    try:
-        return _check_step(int(text), text, column, source, line)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
+    if _INTEGER_TEXT.fullmatch(text):
+        try:
+            return _check_step(int(text), text, column, source, line)
+        except ValueError:  # more digits than int() converts
+            pass
+    number = float(text) if _NUMBER_TEXT.fullmatch(text) else math.nan
     if not math.isfinite(number) or not number.is_integer():
         raise RunLogError(
             f"{source} line {line}: {column} {text!r} is not an integer step >= 0"
@@ -530,10 +560,7 @@ def _check_step(step: int, shown: object, column: str, source: str, line: int) -
 
 
 def _lr_from_text(text: str, column: str, source: str, line: int) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = float(text) if _NUMBER_TEXT.fullmatch(text) else math.nan
     if not math.isfinite(value) or value < 0:
         raise RunLogError(
             f"{source} line {line}: {column} {text!r} is not a learning rate (a finite number >= 0)"

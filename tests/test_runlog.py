@@ -472,3 +472,36 @@ def test_property_reset_is_found_where_it_happened(schedule: StepSchedule, data:
 def test_property_a_faithful_log_matches(schedule: StepSchedule, length: int) -> None:
     result = check_log(series(schedule.lr_at, length), schedule)
     assert (result.ok, result.points_checked) == (True, length)
+
+
+def test_read_log_stdin_skips_a_byte_order_mark(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Standard input is decoded as files are: UTF-8 with an optional byte-order mark."""
+    stdin = io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbfStep,LR\r\n0,0.1\r\n"), encoding="latin-1")
+    monkeypatch.setattr("sys.stdin", stdin)
+    assert list(read_log("-")) == [LogPoint(0, 0.1, 2)]
+    assert not stdin.buffer.closed
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeffstep,lr\n5,0.5\n"))
+    assert list(read_log("-")) == [LogPoint(5, 0.5, 2)]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("\u0663,0.1", "<log> line 2: step '\u0663' is not an integer step >= 0"),
+        ("\u00b2,0.1", "<log> line 2: step '\u00b2' is not an integer step >= 0"),
+        ("1_0,0.1", "<log> line 2: step '1_0' is not an integer step >= 0"),
+        ("3,\u0660.1", "<log> line 2: lr '\u0660.1' is not a learning rate (a finite number >= 0)"),
+        ("3,0_1", "<log> line 2: lr '0_1' is not a learning rate (a finite number >= 0)"),
+    ],
+)
+def test_text_numbers_are_ascii_only(row: str, message: str) -> None:
+    with pytest.raises(RunLogError) as raised:
+        list(parse_log(["step,lr", row]))
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("row", "step", "lr"), [("30.0,1e-3", 30, 0.001), ("+7,.5", 7, 0.5), ("1E2,5E-1", 100, 0.5)]
+)
+def test_text_numbers_in_ascii_forms(row: str, step: int, lr: float) -> None:
+    assert list(parse_log(["step,lr", row])) == [LogPoint(step, lr, 2)]

@@ -29,7 +29,7 @@ import functools
 import inspect
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -270,11 +270,14 @@ SCHEDULE_OPTION_NAMES: dict[str, str] = {
     "state": "--state",
 }
 
-# The core's messages start with the parameter's name; this names the option instead.
+# The core's messages name its parameters; the command line names the options instead.
 _OPTION_FOR_PARAMETER: dict[str, str] = {
     **SCHEDULE_OPTION_NAMES,
     **PIPELINE_OPTION_NAMES,
     "initial_lr": "--lr",
+    "step_column": "--step-column",
+    "lr_column": "--lr-column",
+    "log_format": "--log-format",
 }
 
 Result = TypeVar("Result")
@@ -411,10 +414,27 @@ def schedule_error_as_usage(error: ScheduleError) -> typer.BadParameter:
     return usage_error(option, message)
 
 
+def with_option_names(message: str, parameters: Iterable[str]) -> str:
+    """``message`` with each of the core's ``parameters`` named as its option.
+
+    For messages that name a parameter anywhere, not only first (``choose one with
+    step_column``); only the given parameters are replaced, as whole words.
+
+    Example:
+        >>> with_option_names("no step column; choose one with step_column", ["step_column"])
+        'no step column; choose one with --step-column'
+    """
+    for parameter in parameters:
+        message = re.sub(
+            rf"(?<![\w-]){re.escape(parameter)}(?![\w-])", _OPTION_FOR_PARAMETER[parameter], message
+        )
+    return message
+
+
 def parse_milestones(text: str) -> tuple[int, ...]:
     """Parse ``--milestones 30,80`` into integers (range checks are the core's)."""
     parts = [part.strip() for part in text.split(",")]
-    if not all(re.fullmatch(r"[+-]?\d+", part) for part in parts):
+    if not all(re.fullmatch(r"[+-]?[0-9]+", part, re.ASCII) for part in parts):
         raise usage_error(
             "--milestones", f"expected comma-separated integers such as 30,80, got {text!r}"
         )

@@ -439,6 +439,8 @@ def validate(
     valid.
     """
     _check_format("--from", from_, sources.input_formats())
+    if files.count(sources.STDIN) > 1:
+        raise usage_error("FILE...", "- (standard input) can be given only once")
     results: list[dict[str, Any]] = []
     for path in files:
         try:

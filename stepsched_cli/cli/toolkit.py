@@ -32,6 +32,7 @@ from stepsched_cli.cli.options import (
     resolve_steps_per_epoch,
     schedule_options,
     usage_error,
+    with_option_names,
 )
 from stepsched_cli.cli.output import (
     Listing,
@@ -46,11 +47,14 @@ from stepsched_cli.cli.output import (
 )
 from stepsched_cli.compare import CompareError, Difference, apply_spec, check_comparable, diff
 from stepsched_cli.numbers import format_exact
-from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, check_log, read_log
+from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, RunLogError, check_log, read_log
 from stepsched_cli.solve import SolveError, solve
 from stepsched_cli.units import StepsPerEpoch
 
 EXIT_MISMATCH = 1
+STDIN = "-"
+# The library parameters that check's errors may name, shown as their options.
+_CHECK_PARAMETERS = ("step_column", "lr_column")
 
 STEPS_PER_EPOCH_EPILOG = """\
 Examples:
@@ -204,11 +208,16 @@ def check(
     """
     if not 0 <= tolerance < 1:
         raise usage_error("--tolerance", f"must be a number with 0 <= R < 1, got {tolerance!r}")
+    if log == STDIN and schedule.state == STDIN:
+        raise usage_error("--state", "only one of LOG and --state can be - (standard input)")
     plan = resolve_plan(schedule)
-    points = read_log(log, log_format=log_format, step_column=step_column, lr_column=lr_column)
-    result = check_log(
-        points, plan.schedule, tolerance=tolerance, steps_per_epoch=plan.steps_per_epoch
-    )
+    try:
+        points = read_log(log, log_format=log_format, step_column=step_column, lr_column=lr_column)
+        result = check_log(
+            points, plan.schedule, tolerance=tolerance, steps_per_epoch=plan.steps_per_epoch
+        )
+    except RunLogError as error:
+        raise RunLogError(with_option_names(str(error), _CHECK_PARAMETERS)) from None
     if json_output:
         print_json(result.to_dict())
     elif result.ok:

@@ -195,6 +195,11 @@ def test_table_huge_total_is_lazy(run: Invoke) -> None:
         (["--lr", "0.1", "--step-size", "0"], "Invalid value for '--step-size': step_size must be"),
         (["--lr", "0.1", "--milestones", "a"], "Invalid value for '--milestones': expected comma"),
         (
+            ["--lr", "0.1", "--milestones", "30,\u0668\u0660"],
+            "Invalid value for '--milestones': expected comma-separated integers such as 30,80, "
+            "got '30,\u0668\u0660'",
+        ),
+        (
             ["--lr", "0.1", "--milestones", "5,5"],
             "Invalid value for '--milestones': milestones must",
         ),

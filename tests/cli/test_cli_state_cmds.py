@@ -250,6 +250,16 @@ def test_validate_stdin(run: Invoke) -> None:
     assert (result.exit_code, result.stdout) == (0, "-: ok\n")
 
 
+def test_validate_reads_stdin_once(run: Invoke) -> None:
+    data = dumps_state(SchedulerState(StepSchedule(0.1)))
+    result = run("validate", "-", "-", input=data)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "stepsched: error: Invalid value for 'FILE...': - (standard input) can be given only "
+        "once (see 'stepsched validate --help')\n"
+    )
+
+
 # -- convert -----------------------------------------------------------------
 
 

@@ -286,6 +286,47 @@ def test_check_errors(run: Invoke, args: list[str], code: int, message: str) -> 
     assert result.stderr.count("\n") == 1
 
 
+def test_check_stdin_with_a_byte_order_mark_passes_like_the_file(
+    run: Invoke, tmp_path: Path
+) -> None:
+    data = b"\xef\xbb\xbfstep,lr\r\n0,0.1\r\n30,0.01\r\n"
+    (tmp_path / "excel.csv").write_bytes(data)
+    expected = "ok: 2 points match lr=0.1, step_size=30, gamma=0.1\n"
+    from_file = run("check", str(tmp_path / "excel.csv"), "--lr", "0.1")
+    from_stdin = run("check", "-", "--lr", "0.1", input=data)
+    assert (from_file.exit_code, from_file.stdout) == (0, expected)
+    assert (from_stdin.exit_code, from_stdin.stdout, from_stdin.stderr) == (0, expected, "")
+
+
+def test_check_refuses_stdin_for_both_log_and_state(run: Invoke) -> None:
+    state = run("init", "--lr", "0.1", "-o", "-").stdout
+    result = run("check", "-", "--state", "-", input=state)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "stepsched: error: Invalid value for '--state': only one of LOG and --state can be - "
+        "(standard input) (see 'stepsched check --help')\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("log", "message"),
+    [
+        ("a,lr\n0,0.1\n",
+         "<stdin>: no step column recognised among 'a', 'lr' (known names: step, global_step, "
+         "global step, trainer/global_step, train/global_step, optimizer_step, iteration, "
+         "iter, _step); choose one with --step-column"),
+        ("step,lr-SGD,lr-Adam\n0,0.1,0.1\n",
+         "<stdin>: several columns look like a learning rate ('lr-SGD', 'lr-Adam'); "
+         "choose one with --lr-column"),
+    ],
+)  # fmt: skip
+def test_check_errors_name_the_column_options(run: Invoke, log: str, message: str) -> None:
+    result = run("check", "-", "--lr", "0.1", input=log)
+    assert result.exit_code == 1
+    assert result.stderr == f"stepsched: error: {message}\n"
+
+
 def test_check_empty_log(run: Invoke) -> None:
     result = run("check", "-", *GRAD_ACCUM, input="")
     assert result.exit_code == 1
