@@ -325,12 +325,18 @@ def parse(document: object) -> TorchStepState:
     (torch drifts by a few ulps only).
 
     Raises:
-        StateError: not a dict, another kind of scheduler (``not a step-decay
+        StateError: not a dict (or a dict with keys that are not strings, possible in
+            a pickle), another kind of scheduler (``not a step-decay
             scheduler: it looks like a CosineAnnealingLR (it has T_max, eta_min)``), a
             field of the wrong type or range, or a ``_last_lr`` that disagrees.
     """
     if not isinstance(document, Mapping):
         raise StateError(f"a torch state dict must be an object, got {type(document).__name__}")
+    not_names = [key for key in document if not isinstance(key, str)]
+    if not_names:
+        shown = ", ".join(_shown(key) for key in not_names[:3])
+        more = f" and {len(not_names) - 3} more" if len(not_names) > 3 else ""
+        raise StateError(f"a torch state dict's keys must be strings, got {shown}{more}")
     kind = guess_scheduler_type(document)
     if kind not in ("StepLR", "MultiStepLR"):
         keys = ", ".join(key for key in document if not key.startswith("_") and key != "base_lrs")

@@ -303,6 +303,23 @@ def test_the_largest_accepted_position_is_the_same_from_json_and_from_a_pickle()
     assert from_pickle.lrs == (0.0,)
 
 
+@pytest.mark.parametrize(
+    ("extra", "shown"),
+    [
+        ({5: 1}, "5"),
+        ({5: 1, "zz": 2}, "5"),
+        ({(1, "a" * 100): 0}, "(1, '" + "a" * 55),
+        ({None: 0, 2.5: 0, b"k": 0, 7: 0, 8: 0}, "None, 2.5, b'k' and 2 more"),
+    ],
+)
+def test_keys_that_are_not_strings_are_named(extra: dict[object, int], shown: str) -> None:
+    """A pickled dict may have any keys; sorting or startswith on them once crashed."""
+    for document in (STEP_STATE | extra, {"last_epoch": 0, "base_lrs": [0.1], **extra}):
+        with pytest.raises(StateError) as caught:
+            parse(document)
+        assert str(caught.value) == f"a torch state dict's keys must be strings, got {shown}"
+
+
 def test_missing_field_and_non_object() -> None:
     with pytest.raises(StateError, match="missing required field 'gamma'"):
         parse({k: v for k, v in STEP_STATE.items() if k != "gamma"})
