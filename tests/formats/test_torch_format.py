@@ -31,7 +31,7 @@ from stepsched_cli.formats.torch import (
     to_torch_state_dict,
     torch_state_dict_from_json,
 )
-from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.schedule import StepSchedule, scaled_power
 from stepsched_cli.scheduler import SchedulerState
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -507,6 +507,43 @@ def test_writer_without_groups_uses_the_schedule_lr_and_handles_huge_positions()
         2**63,
         [0.0],
     )
+
+
+def replayed(base: float, gamma: float, decays: int) -> float:
+    lr = base
+    for _ in range(decays):
+        lr *= gamma
+    return lr
+
+
+@pytest.mark.parametrize(
+    ("group_initial_lrs", "replays"),
+    [
+        ((1.0, 0.5), True),  # 2 x 10**6 multiplications: the budget exactly
+        ((1.0, 0.5, 0.0, 1.0, 0.5), True),  # repeats and zeros cost nothing
+        ((1.0, 0.5, 0.25), False),
+        (tuple(1.0 + i * 1e-9 for i in range(15_000)), False),
+    ],
+)
+def test_last_lr_replays_torch_drift_within_the_budget_only(
+    group_initial_lrs: tuple[float, ...], replays: bool
+) -> None:
+    """Beyond 2,000,000 multiplications over the distinct base lrs, the closed form."""
+    gamma, decays = 0.9999999, 10**6
+    state = SchedulerState(
+        StepSchedule(1.0, 1, gamma=gamma), position=decays, group_initial_lrs=group_initial_lrs
+    )
+    last_lrs = to_torch_state_dict(state)["_last_lr"]
+    distinct = sorted(set(group_initial_lrs) - {0.0})[:3]
+    expected = {
+        base: replayed(base, gamma, decays) if replays else scaled_power(base, gamma, decays)
+        for base in distinct
+    }
+    pairs = list(zip(group_initial_lrs, last_lrs, strict=True))
+    assert {base: lr for base, lr in pairs if base in expected} == expected
+    assert all(lr == 0.0 for base, lr in pairs if base == 0.0)
+    if replays:
+        assert expected[1.0] != scaled_power(1.0, gamma, decays)  # the drift is really there
 
 
 def test_looks_like_checkpoint() -> None:
