@@ -2,9 +2,10 @@
 
 Exit codes: 0 success; 1 an invalid file or a failed check (any
 :class:`~stepsched_cli.errors.StepschedError`); 2 a usage error (bad option value,
-unknown option, unsupported extension).  Every error is one line on stderr,
-``stepsched: error: ...``; no traceback reaches the user (set ``STEPSCHED_DEBUG=1``
-to see one for an unexpected error).
+unknown option, unsupported extension).  A closed output pipe (``stepsched table |
+head -1``) ends the command quietly with 0: the reader chose to stop.  Every error
+is one line on stderr, ``stepsched: error: ...``; no traceback reaches the user (set
+``STEPSCHED_DEBUG=1`` to see one for an unexpected error).
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ def run_guarded(invoke: Any) -> int:
     try:
         result = invoke()
         return result if isinstance(result, int) and not isinstance(result, bool) else EXIT_OK
+    except SystemExit as error:
+        # Typer's main turns a closed pipe into sys.exit(1) itself; it is not a failure.
+        if _is_closed_pipe(error.__context__):
+            _silence_stdout()
+            return EXIT_OK
+        raise
     except click_exceptions.NoArgsIsHelpError as error:
         error.show()
         return EXIT_USAGE
@@ -90,9 +97,10 @@ def run_guarded(invoke: Any) -> int:
         print_error(str(error))
         return EXIT_INVALID
     except OSError as error:
-        if error.errno == errno.EPIPE:
+        if _is_closed_pipe(error):
+            # The reader stopped reading (`| head`): its choice, not a failure.
             _silence_stdout()
-            return EXIT_INVALID
+            return EXIT_OK
         if os.environ.get(DEBUG_VARIABLE):
             raise
         print_error(f"{error.strerror or error}")
@@ -105,6 +113,10 @@ def run_guarded(invoke: Any) -> int:
             f"(please report it; {DEBUG_VARIABLE}=1 shows the traceback)"
         )
         return EXIT_INVALID
+
+
+def _is_closed_pipe(error: BaseException | None) -> bool:
+    return isinstance(error, OSError) and error.errno == errno.EPIPE
 
 
 def _one_line(message: str) -> str:

@@ -90,7 +90,7 @@ Examples:
 
   stepsched convert run.json --mode step --steps-per-epoch 5005 -o run-steps.json
 
-  stepsched convert run.json --mode epoch -o run.json --force
+  stepsched convert run.json --mode epoch --steps-per-epoch 10 -o run.json --force
 
   stepsched convert checkpoint.pt --to torch -o scheduler.json
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -226,3 +227,41 @@ def test_control_characters_in_file_names_are_escaped(
     assert result.stderr.count("\n") == 1
     assert "bad\\nname\\x1b[31m.json" in result.stderr
     assert "\x1b" not in result.stderr
+
+
+@pytest.mark.parametrize("init_example", [0, 1])
+def test_convert_help_examples_work_on_the_init_help_examples_file(
+    run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, init_example: int
+) -> None:
+    """The help examples tell one story: each `convert` example that reads run.json
+    works on the run.json that either `init` example writes."""
+    from stepsched_cli.cli.state_cmds import CONVERT_EPILOG, INIT_EPILOG
+
+    def commands(epilog: str) -> list[list[str]]:
+        return [shlex.split(line)[1:] for line in epilog.splitlines() if "stepsched " in line]
+
+    monkeypatch.chdir(tmp_path)
+    init = commands(INIT_EPILOG)[init_example]
+    assert run(*init).exit_code == 0
+    converts = [args for args in commands(CONVERT_EPILOG) if "run.json" in args]
+    assert len(converts) == 3
+    for args in converts:
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+
+
+def test_a_closed_pipe_exits_0_quietly() -> None:
+    """`stepsched table ... | head -1`: the reader stopped; not an invalid file (exit 1)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stepsched_cli", "table", "--lr", "0.1", "--step-size", "300000",
+         "--total", "1000000",
+         "--every", "1", "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert process.stderr is not None
+    assert process.stdout.readline() == b"step,lr\n"
+    process.stdout.close()
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""
