@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -48,8 +49,10 @@ from stepsched_cli.formats.safe_pickle import (
 __all__ = [
     "LEGACY_MAGIC_NUMBER",
     "LEGACY_PROTOCOL_VERSION",
+    "MAX_CENTRAL_DIRECTORY_BYTES",
     "MAX_SEARCH_DEPTH",
     "MAX_SEARCH_NODES",
+    "MAX_ZIP_ENTRIES",
     "CheckpointError",
     "FoundGroups",
     "FoundState",
@@ -78,7 +81,24 @@ MAX_SEARCH_DEPTH = 64
 MAX_SEARCH_NODES = 1_000_000
 """How many containers the state searches visit at most."""
 
+MAX_ZIP_ENTRIES = 100_000
+"""The most members a zip checkpoint may have.
+
+``torch.save`` writes one member per storage and a few more, so real checkpoints have
+hundreds to a few thousand.  :mod:`zipfile` builds an object for every member before
+anything can be checked: a million members cost 512 MB and 9 s, 2.2 million exhaust
+1 GiB.  The count is taken from the central directory before :mod:`zipfile` reads it.
+"""
+
+MAX_CENTRAL_DIRECTORY_BYTES = 16 * 1024 * 1024
+"""The largest zip central directory read, in bytes (about 160 bytes per member)."""
+
 _ZIP_SIGNATURE = b"PK\x03\x04"
+_END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END_OF_DIRECTORY = struct.Struct("<4sQ2H2L4Q")
+_DIRECTORY_ENTRY = struct.Struct("<4s6H3L5H2L")
+_MAX_ZIP_COMMENT = 0xFFFF
 
 _SCHEDULER_KEYS = frozenset(
     {
@@ -198,7 +218,72 @@ def _data_pkl_name(names: Sequence[str], source: str) -> str:
     )
 
 
+def _central_directory(handle: IO[bytes]) -> tuple[int, int, int] | None:
+    """``(start, size, declared entries)`` of the central directory, from its end records.
+
+    None when there is no end record to read: :mod:`zipfile` then says what is wrong.
+    Like :mod:`zipfile`, the directory is taken to end where its end record begins.
+    """
+    file_size = handle.seek(0, os.SEEK_END)
+    tail_start = max(0, file_size - _END_OF_DIRECTORY.size - _MAX_ZIP_COMMENT)
+    handle.seek(tail_start)
+    tail = handle.read()
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or len(tail) - end < _END_OF_DIRECTORY.size:
+        return None
+    fields = _END_OF_DIRECTORY.unpack_from(tail, end)
+    entries, size, end_position = fields[4], fields[5], tail_start + end
+    if entries == 0xFFFF or size == 0xFFFFFFFF or fields[6] == 0xFFFFFFFF:
+        locator_position = end_position - _ZIP64_LOCATOR.size
+        record_position = locator_position - _ZIP64_END_OF_DIRECTORY.size
+        if record_position < 0:
+            return None
+        handle.seek(record_position)
+        records = handle.read(_ZIP64_END_OF_DIRECTORY.size + _ZIP64_LOCATOR.size)
+        record = _ZIP64_END_OF_DIRECTORY.unpack_from(records)
+        if record[0] != b"PK\x06\x06" or records[-_ZIP64_LOCATOR.size :][:4] != b"PK\x06\x07":
+            return None
+        entries, size, end_position = record[7], record[8], record_position
+    return end_position - size, size, entries
+
+
+def _check_member_count(handle: IO[bytes], source: str) -> None:
+    """Refuse a zip with more than :data:`MAX_ZIP_ENTRIES` members, before zipfile lists them.
+
+    The declared count is checked first, then the members actually in the directory are
+    counted, as a crafted end record may understate them.
+    """
+    found = _central_directory(handle)
+    if found is None:
+        return
+    start, size, declared = found
+    if size > MAX_CENTRAL_DIRECTORY_BYTES:
+        raise CheckpointError(
+            f"cannot read {source!r}: its zip central directory is {size} bytes, more than "
+            f"the limit of {MAX_CENTRAL_DIRECTORY_BYTES} (a torch checkpoint has few members)"
+        )
+    count = declared
+    if declared <= MAX_ZIP_ENTRIES and start >= 0:
+        handle.seek(start)
+        directory = handle.read(size)
+        count = offset = 0
+        while offset + _DIRECTORY_ENTRY.size <= len(directory) and count <= MAX_ZIP_ENTRIES:
+            entry = _DIRECTORY_ENTRY.unpack_from(directory, offset)
+            if entry[0] != b"PK\x01\x02":
+                break  # zipfile reports the broken directory
+            offset += _DIRECTORY_ENTRY.size + entry[10] + entry[11] + entry[12]
+            count += 1
+    if count > MAX_ZIP_ENTRIES:
+        raise CheckpointError(
+            f"cannot read {source!r}: its zip archive has {count}"
+            f"{' or more' if count != declared else ''} members, more than the limit of "
+            f"{MAX_ZIP_ENTRIES} (a torch checkpoint has one per tensor storage)"
+        )
+
+
 def _load_zip(handle: IO[bytes], source: str) -> object:
+    _check_member_count(handle, source)
+    handle.seek(0)
     try:
         with zipfile.ZipFile(handle) as archive:
             name = _data_pkl_name(archive.namelist(), source)

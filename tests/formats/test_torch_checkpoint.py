@@ -218,6 +218,78 @@ def test_storage_bomb_loads_without_inflating_storage() -> None:
     assert [f.path for f in found] == [("lr_scheduler",)]
 
 
+def zip_with_members(count: int, *, declared: int | None = None, zip64: bool = False) -> bytes:
+    """A stored zip of archive/data.pkl plus ``count - 1`` empty-named members, by hand.
+
+    ``declared`` is the member count its end records claim (``count`` by default).
+    """
+    data = b"\x80\x02}q\x00."
+    crc = zlib.crc32(data)
+    sizes = struct.pack("<3L", crc, len(data), len(data))
+    name = b"archive/data.pkl"
+    local = b"PK\x03\x04" + struct.pack("<5H", 20, 0, 0, 0, 0) + sizes
+    local += struct.pack("<2H", len(name), 0) + name + data
+
+    def member(member_name: bytes) -> bytes:
+        header = struct.pack("<6H", 20, 20, 0, 0, 0, 0) + sizes
+        header += struct.pack("<5H2L", len(member_name), 0, 0, 0, 0, 0, 0)
+        return b"PK\x01\x02" + header + member_name
+
+    directory = member(name) + member(b"") * (count - 1)
+    claimed = count if declared is None else declared
+    end = b""
+    if zip64:
+        end_position = len(local) + len(directory)
+        end += b"PK\x06\x06" + struct.pack(
+            "<Q2H2L4Q", 44, 45, 45, 0, 0, claimed, claimed, len(directory), len(local)
+        )
+        end += b"PK\x06\x07" + struct.pack("<LQL", 0, end_position, 1)
+        claimed = 0xFFFF
+    end += b"PK\x05\x06" + struct.pack(
+        "<4H2LH", 0, 0, claimed, claimed, len(directory), len(local), 0
+    )
+    return local + directory + end
+
+
+@pytest.mark.parametrize(
+    ("count", "declared", "zip64", "shown"),
+    [
+        (100_001, None, True, "100001"),
+        (100_001, 1, False, "100001 or more"),
+        (2, 2_200_000, True, "2200000"),
+    ],
+)
+def test_zip_with_too_many_members_is_refused_before_listing_them(
+    tmp_path: Path, count: int, declared: int | None, zip64: bool, shown: str
+) -> None:
+    path = tmp_path / "many.pt"
+    path.write_bytes(zip_with_members(count, declared=declared, zip64=zip64))
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    assert str(caught.value) == (
+        f"cannot read {str(path)!r}: its zip archive has {shown} members, more than the "
+        "limit of 100000 (a torch checkpoint has one per tensor storage)"
+    )
+
+
+def test_zip_central_directory_over_16_mib_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big_directory.pt"
+    path.write_bytes(zip_with_members(400_000, declared=1))
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    assert str(caught.value) == (
+        f"cannot read {str(path)!r}: its zip central directory is 18400016 bytes, more than "
+        "the limit of 16777216 (a torch checkpoint has few members)"
+    )
+
+
+@pytest.mark.parametrize(("count", "zip64"), [(65_535, False), (100_000, True)])
+def test_zip_with_the_most_members_allowed_loads(tmp_path: Path, count: int, zip64: bool) -> None:
+    path = tmp_path / "most.pt"
+    path.write_bytes(zip_with_members(count, zip64=zip64))
+    assert load_checkpoint(path) == {}
+
+
 def test_missing_file_names_it(tmp_path: Path) -> None:
     missing = tmp_path / "nope.pt"
     with pytest.raises(CheckpointError, match=r"cannot read '.*nope\.pt': No such file"):

@@ -120,6 +120,31 @@ def _deflate_zip(path: Path, *, lying: bool) -> None:
     path.write_bytes(local + compressed + central + end)
 
 
+def _many_members_zip(path: Path, count: int) -> None:
+    """A ZIP64 archive of a stored data.pkl and ``count - 1`` empty-named members."""
+    data = b"\x80\x02}q\x00."
+    sizes = struct.pack("<3L", zlib.crc32(data), len(data), len(data))
+    name = b"archive/data.pkl"
+    local = b"PK\x03\x04" + struct.pack("<5H", 20, 0, 0, 0, 0) + sizes
+    local += struct.pack("<2H", len(name), 0) + name + data
+
+    def member(member_name: bytes) -> bytes:
+        header = struct.pack("<6H", 20, 20, 0, 0, 0, 0) + sizes
+        return b"PK\x01\x02" + header + struct.pack("<5H2L", len(member_name), 0, 0, 0, 0, 0, 0)
+
+    first = member(name) + name
+    others = member(b"") * (count - 1)
+    size = len(first) + len(others)
+    end_position = len(local) + size
+    end = b"PK\x06\x06" + struct.pack("<Q2H2L4Q", 44, 45, 45, 0, 0, count, count, size, len(local))
+    end += b"PK\x06\x07" + struct.pack("<LQL", 0, end_position, 1)
+    end += b"PK\x05\x06" + struct.pack("<4H2LH", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    with path.open("wb") as handle:
+        handle.write(local + first)
+        handle.write(others)
+        handle.write(end)
+
+
 def _unreadable(path: Path) -> None:
     if os.geteuid() == 0:
         # Root reads through mode 000; nobody can open() a socket.
@@ -144,6 +169,8 @@ def _make(entry: dict[str, Any], folder: Path) -> Path:
         _deflate_zip(path, lying=False)
     elif entry["name"] == "zip_bomb_deflate_lying.pt":
         _deflate_zip(path, lying=True)
+    elif entry["name"] == "zip_2_million_members.pt":
+        _many_members_zip(path, 2_200_000)
     else:
         raise AssertionError(f"no recipe for the test-time entry {entry['name']}")
     return path
