@@ -55,6 +55,13 @@ Examples:
 XUnit = Literal["steps", "epochs"]
 
 TERMINAL_PLOT_HEIGHT = 12
+# Narrower terminals get lines that overflow rather than an error: the y labels need
+# up to 10 columns, and a curve a few more.
+MIN_TERMINAL_WIDTH = 20
+# Pictures place positions as floats (axes, ticks, matplotlib): the largest horizon a
+# plot accepts, with room below the float limit (1.8e308) for the tick arithmetic.
+MAX_PLOT_TOTAL = 10**300
+MAX_PLOT_TOTAL_TEXT = "10**300"
 
 
 def register(app: typer.Typer) -> None:
@@ -144,7 +151,7 @@ def plot(
     image_format = None if output is None else image_format_for(output)
     plan = resolve_plan(schedule)
     x_label, to_x = x_axis(plan, x)
-    horizon = total if total is not None else default_total(plan.schedule)
+    horizon = plot_horizon(plan, total, x)
     specs = compare or []
     if specs and output is None:
         raise usage_error("--compare", "draws into a file: give -o FILE as well")
@@ -182,10 +189,48 @@ def plot(
     print_message(f"wrote {output} ({image_format}, {plan.mode}s 0-{horizon - 1}, {drawn})")
 
 
+def plot_horizon(plan: Plan, total: int | None, x: XUnit | None) -> int:
+    """The positions to draw: ``--total``, or the default; refused past :data:`MAX_PLOT_TOTAL`.
+
+    Raises:
+        typer.BadParameter: the horizon (in the x axis's unit) exceeds the bound (exit 2).
+    """
+    horizon = total if total is not None else default_total(plan.schedule)
+    drawn = horizon
+    if x == "steps" and plan.mode == "epoch" and plan.steps_per_epoch is not None:
+        drawn = horizon * plan.steps_per_epoch
+    if drawn <= MAX_PLOT_TOTAL:
+        return horizon
+    accepted = f"a plot draws at most {MAX_PLOT_TOTAL_TEXT} positions (it places them as floats)"
+    if total is None:
+        raise usage_error(
+            "--total",
+            f"the default horizon (one interval past the third decay) is {_digits(horizon)}; "
+            f"{accepted}: give --total from 1 to {MAX_PLOT_TOTAL_TEXT}",
+        )
+    if drawn != horizon:
+        raise usage_error(
+            "--total",
+            f"with --x steps the plot spans {_digits(drawn)} steps ({_digits(horizon)} "
+            f"epochs); {accepted}",
+        )
+    raise usage_error(
+        "--total",
+        f"must be an integer from 1 to {MAX_PLOT_TOTAL_TEXT} for a plot, got {_digits(total)}",
+    )
+
+
+def _digits(number: int) -> str:
+    """A number in a message: in full, or its digit count when it is too long to read."""
+    text = str(number)
+    return text if len(text) <= 30 else f"a number of {len(text)} digits"
+
+
 def terminal_plot(plan: Plan, horizon: int, *, log: bool, x: XUnit | None) -> list[str]:
     """The terminal picture: the schedule's description, then the curve as wide as the terminal.
 
-    The width is the terminal's (``COLUMNS`` when set, 80 when not a terminal).  An
+    The width is the terminal's (``COLUMNS`` when set, 80 when not a terminal), at
+    least :data:`MIN_TERMINAL_WIDTH`: a tinier terminal wraps the lines.  An
     epoch-mode schedule drawn in steps is converted to steps first (exactly, or a
     :class:`~stepsched_cli.errors.ConversionError`).
     """
@@ -200,7 +245,7 @@ def terminal_plot(plan: Plan, horizon: int, *, log: bool, x: XUnit | None) -> li
             total = horizon * plan.steps_per_epoch
         else:
             per_unit = plan.steps_per_epoch
-    width = shutil.get_terminal_size().columns
+    width = max(MIN_TERMINAL_WIDTH, shutil.get_terminal_size().columns)
     picture = render(
         schedule,
         total=total,

@@ -225,3 +225,64 @@ def test_plot_into_a_missing_folder_is_a_file_error(run: Invoke, tmp_path: Path)
     assert result.stderr.startswith(
         f"stepsched: error: {tmp_path}/missing/lr.png: cannot be written"
     )
+
+
+HUGE = str(10**400)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "0.1", "--total", HUGE],
+         "must be an integer from 1 to 10**300 for a plot, got a number of 401 digits"),
+        (["--lr", "0.1", "--total", HUGE, "-o", "lr.png"],
+         "must be an integer from 1 to 10**300 for a plot, got a number of 401 digits"),
+        (["--lr", "0.1", "--total", str(10**300 + 1)],
+         "must be an integer from 1 to 10**300 for a plot, got a number of 301 digits"),
+        (["--lr", "0.1", "--step-size", HUGE],
+         "the default horizon (one interval past the third decay) is a number of 401 digits; "
+         "a plot draws at most 10**300 positions (it places them as floats): give --total "
+         "from 1 to 10**300"),
+        (["--lr", "0.1", "--mode", "epoch", "--steps-per-epoch", "1000", "--x", "steps",
+          "--total", str(10**299), "-o", "lr.png"],
+         "with --x steps the plot spans a number of 303 digits steps (a number of 300 digits "
+         "epochs); a plot draws at most 10**300 positions (it places them as floats)"),
+    ],
+)  # fmt: skip
+def test_plot_total_is_bounded(
+    run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("plot", *args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"stepsched: error: Invalid value for '--total': {message} (see 'stepsched plot --help')\n"
+    )
+    assert not (tmp_path / "lr.png").exists()
+
+
+def test_plot_at_the_total_bound_draws(run: Invoke) -> None:
+    result = run("plot", "--lr", "0.1", "--total", str(10**300))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split()[:2] == ["0", "1e+299"]
+
+
+LAST = str(10**400 - 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "last_line"),
+    [
+        (["table", "--lr", "0.1", "--total", HUGE, "-f", "csv"], f"9690,{LAST},0.0"),
+        (["table", "--lr", "0.1", "--total", HUGE, "--every", HUGE, "-f", "csv"], "0,0.1"),
+        (["at", HUGE, "--lr", "0.1", "--json"], '  "next_lr": null'),
+        (["boundaries", "--lr", "0.1", "--total", HUGE, "-f", "csv"], "9690,1e-323,0.0"),
+        (["diff", "lr=0.2", "--lr", "0.1", "--total", HUGE, "-f", "csv"],
+         "9660,9689,1e-323,2e-323,2.0"),
+    ],
+)  # fmt: skip
+def test_integer_commands_take_huge_positions(run: Invoke, args: list[str], last_line: str) -> None:
+    """Only pictures need floats: the listings work for any integer horizon."""
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-2 if args[0] == "at" else -1] == last_line

@@ -66,11 +66,31 @@ def test_terminal_plot_x_needs_steps_per_epoch(run: Invoke) -> None:
     assert result.stderr.startswith("stepsched: error: Invalid value for '--x'")
 
 
-def test_terminal_plot_too_narrow_is_one_line(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "8")
+@pytest.mark.parametrize("columns", ["5", "8", "20"])
+def test_terminal_plot_in_a_tiny_terminal_is_drawn_at_the_minimum_width(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    """Narrower than MIN_TERMINAL_WIDTH (20): drawn 20 wide, the lines overflow, exit 0."""
+    monkeypatch.setenv("COLUMNS", columns)
     result = run("plot", *SEED, "--log")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("stepsched: error: width must be at least")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        'lr=0.1, step_size=30, gamma=0.1',
+        '   0.1┤───┐',
+        '      │   │',
+        '      │   │',
+        '      │   │',
+        '  0.01┤   └──┐',
+        '      │   ┊  │',
+        '      │   ┊  │',
+        ' 0.001┤   ┊  └──┐',
+        '      │   ┊  ┊  │',
+        '      │   ┊  ┊  │',
+        '      │   ┊  ┊  │',
+        '0.0001┤   ┊  ┊  └───',
+        '      └┬─────────┬──',
+        '       0         100',
+    ]
 
 
 def test_terminal_plot_of_a_huge_horizon_is_fast(run: Invoke) -> None:
