@@ -90,8 +90,11 @@ def render(
             spaces are stripped).
         height: Rows of the plot area, >= 2; two more lines follow (the x axis and
             its labels), so the picture is ``height + 2`` lines.
-        log_scale: A logarithmic y axis (from the smallest positive lr drawn; a lr of
-            0 sits on the bottom row); otherwise linear from 0.
+        log_scale: A logarithmic y axis from the smallest positive lr in
+            ``0..total-1`` (even one a column's ends do not show, such as the last lr
+            before the schedule underflows to 0) to the largest; when the lr is 0
+            somewhere, a bottom row labelled 0 holds it, below the scale.  Otherwise
+            linear from 0.
         x_label: The x unit, written at the right of the label line when it fits.
         positions_per_unit: Positions per x-axis unit: 1 labels positions, the steps
             per epoch labels a step-mode schedule in epochs.
@@ -111,8 +114,10 @@ def render(
 
     guess = max(2, min(width, total))
     columns = _columns(schedule, total, guess)
+    # The smallest positive lr may hide inside a column (one holding the decay to 0).
+    hidden = [_smallest_positive_lr(schedule, total)] if log_scale else []
     values = [value for column in columns for value in (column.low, column.high)]
-    scale = _Scale(values, height, log_scale)
+    scale = _Scale(values + hidden, height, log_scale)
     labels = scale.labels()
     gutter = max(len(text) for text in labels.values())
     plot_width = width - gutter - 1
@@ -123,7 +128,7 @@ def render(
     while plot_width < len(columns):
         columns = _columns(schedule, total, plot_width)
         scale = _Scale(
-            [value for column in columns for value in (column.low, column.high)],
+            [value for column in columns for value in (column.low, column.high)] + hidden,
             height,
             log_scale,
         )
@@ -213,6 +218,23 @@ def _columns(schedule: StepSchedule, total: int, wanted: int) -> list[_Column]:
     return columns
 
 
+def _smallest_positive_lr(schedule: StepSchedule, total: int) -> float:
+    """The smallest lr > 0 at positions ``0..total-1`` (0.0 when there is none).
+
+    After the warmup the lr never rises, so it is the lr at ``total - 1``, or, when
+    that has reached 0, the lr one decay earlier; a warmup from 0 adds its first step.
+    """
+    last = total - 1
+    candidates = [schedule.lr_at(0), schedule.lr_at(last)]
+    if last >= 1 and schedule.warmup_steps > 1:
+        candidates.append(schedule.lr_at(1))
+    decays = schedule.decays_at(last)
+    if last >= schedule.warmup_steps and decays >= 1:
+        candidates.append(schedule.lr_after_decays(decays - 1))
+    positive = [value for value in candidates if value > 0]
+    return min(positive) if positive else 0.0
+
+
 def _marker_count(schedule: StepSchedule, total: int) -> int:
     """How many decay boundaries fall below ``total`` (O(1): the decay count there)."""
     return schedule.decays_at(total - 1)
@@ -223,18 +245,27 @@ def _below_curve(cells: list[list[int]], row: int, index: int) -> bool:
 
 
 class _Scale:
-    """Maps lrs to rows (0 at the top) on a linear or log axis."""
+    """Maps lrs to rows (0 at the top) on a linear or log axis.
+
+    On a log axis with a 0 among the values, the bottom row holds 0 (labelled so) and
+    the positive lrs use the rows above it.
+    """
 
     def __init__(self, values: list[float], height: int, log_scale: bool) -> None:
         self.height = height
         self.log_scale = log_scale
+        self.zero_row: int | None = None
+        self.scale_rows = height
         high = max(values)
         if log_scale:
             positive = [value for value in values if value > 0]
             high = max(positive) if positive else 1.0
             low = min(positive) if positive else 0.1
-            if low == high:
-                low = high / 10
+            if len(positive) < len(values):
+                self.zero_row = height - 1
+                self.scale_rows = height - 1
+            elif low == high:
+                low = high / 10  # a constant curve: a decade of axis below it
         else:
             low = 0.0
             if high <= 0:
@@ -243,20 +274,24 @@ class _Scale:
 
     def _fraction(self, value: float) -> float:
         if self.log_scale:
-            if value <= 0:
-                return 0.0
+            if value <= 0 or self.low == self.high:
+                return 1.0 if value > 0 else 0.0
             return (math.log10(value) - math.log10(self.low)) / (
                 math.log10(self.high) - math.log10(self.low)
             )
         return (value - self.low) / (self.high - self.low)
 
     def row(self, value: float) -> int:
+        if self.zero_row is not None and value <= 0:
+            return self.zero_row
         fraction = min(1.0, max(0.0, self._fraction(value)))
-        return self.height - 1 - round(fraction * (self.height - 1))
+        return self.scale_rows - 1 - round(fraction * (self.scale_rows - 1))
 
     def labels(self) -> dict[int, str]:
         """Row -> label: the top and bottom, and between them decades (log) or the middle."""
-        labels = {0: compact_number(self.high), self.height - 1: compact_number(self.low)}
+        labels = {self.scale_rows - 1: compact_number(self.low), 0: compact_number(self.high)}
+        if self.zero_row is not None:
+            labels[self.zero_row] = "0"
         candidates: list[float] = []
         if self.log_scale:
             first = math.ceil(math.log10(self.low))

@@ -259,3 +259,37 @@ def test_labels_widened_by_fewer_columns_still_fit() -> None:
     schedule = StepSchedule(0.1, step_size=1, gamma=0.99, warmup_steps=20)
     lines = render(schedule, total=126, width=20, height=2, log_scale=True)
     assert all(len(line) <= 20 for line in lines)
+
+
+def test_log_scale_reaches_the_last_positive_lr_and_labels_zero() -> None:
+    """Columns of 3.3e10 positions hide the decays to 0: the scale still ends at the last
+    positive lr (the subnormal before underflow), and 0 has its own bottom row."""
+    picture = render(SEED, total=10**12, width=30, height=6, log_scale=True)
+    assert picture == [
+        "      0.1┤┐",
+        "         ││",
+        "   1e-202┤│",
+        "         ││",
+        "9.88e-324┤│",
+        "        0┤└───────────────────",
+        "         └┬─────────┬─────────",
+        "          0         500G  step",
+    ]
+
+
+def test_log_scale_warmup_from_zero() -> None:
+    picture = render(SEED.replace(warmup_steps=10), total=40, width=30, height=5, log_scale=True)
+    assert picture == [
+        " 0.1┤    ┌────────────────────",
+        "    │   ┌┘",
+        "    │ ┌─┘",
+        "0.01┤ │",
+        "   0┤─┘",
+        "    └┬─────┬─────┬─────┬──────",
+        "     0     10    20    30",
+    ]
+
+
+def test_log_scale_of_a_constant_curve_keeps_a_decade_below() -> None:
+    picture = render(SEED, total=20, width=20, height=3, log_scale=True)
+    assert picture[:3] == [" 0.1┤───────────────", "    │", "0.01┤"]

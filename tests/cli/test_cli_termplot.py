@@ -75,21 +75,21 @@ def test_terminal_plot_in_a_tiny_terminal_is_drawn_at_the_minimum_width(
     result = run("plot", *SEED, "--log")
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout.splitlines() == [
-        'lr=0.1, step_size=30, gamma=0.1',
-        '   0.1┤───┐',
-        '      │   │',
-        '      │   │',
-        '      │   │',
-        '  0.01┤   └──┐',
-        '      │   ┊  │',
-        '      │   ┊  │',
-        ' 0.001┤   ┊  └──┐',
-        '      │   ┊  ┊  │',
-        '      │   ┊  ┊  │',
-        '      │   ┊  ┊  │',
-        '0.0001┤   ┊  ┊  └───',
-        '      └┬─────────┬──',
-        '       0         100',
+        "lr=0.1, step_size=30, gamma=0.1",
+        "   0.1┤───┐",
+        "      │   │",
+        "      │   │",
+        "      │   │",
+        "  0.01┤   └──┐",
+        "      │   ┊  │",
+        "      │   ┊  │",
+        " 0.001┤   ┊  └──┐",
+        "      │   ┊  ┊  │",
+        "      │   ┊  ┊  │",
+        "      │   ┊  ┊  │",
+        "0.0001┤   ┊  ┊  └───",
+        "      └┬─────────┬──",
+        "       0         100",
     ]
 
 
@@ -160,3 +160,30 @@ def test_plot_compare_bad_spec(run: Invoke, tmp_path: Path, spec: str, message: 
     assert result.exit_code == 1
     assert result.stderr.startswith("stepsched: error: " + message)
     assert not (tmp_path / "c.png").exists()
+
+
+def test_terminal_log_plot_labels_zero_honestly(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lr underflows to 0 at step 9690: 0 is drawn on a row labelled 0, and the scale
+    runs down to the last positive lr, not to an invented 0.01."""
+    monkeypatch.setenv("COLUMNS", "40")
+    result = run("plot", *SEED, "--total", str(10**12), "--log")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "lr=0.1, step_size=30, gamma=0.1",
+        "      0.1┤┐",
+        "         ││",
+        "    1e-81┤│",
+        "         ││",
+        "   1e-145┤│",
+        "         ││",
+        "   1e-210┤│",
+        "         ││",
+        "   1e-274┤│",
+        "         ││",
+        "9.88e-324┤│",
+        "        0┤└─────────────────────────────",
+        "         └┬─────┬─────┬─────┬─────┬─────",
+        "          0     200G  400G  600G  800G",
+    ]
