@@ -8,7 +8,9 @@ written here: ``collections.OrderedDict`` becomes :class:`PickledOrderedDict`, t
 tensor rebuild functions return a :class:`TensorStub` that records shape and dtype and
 never touches tensor bytes, and ``argparse.Namespace`` or numpy values become
 :class:`InertObject` records.  Any other global raises
-:class:`~stepsched_cli.formats.errors.UnsafeCheckpointError` naming it.
+:class:`~stepsched_cli.formats.errors.UnsafeCheckpointError` naming it.  The stand-ins
+are shared by every load, so ``BUILD`` may set the state of none of them (nor of the
+tensor stubs); only dicts, ``Counter``s and :class:`InertObject` records take state.
 
 Before a single opcode runs, :func:`safe_loads` walks the opcodes with
 :mod:`pickletools` to reject what the C unpickler would otherwise trust: declared
@@ -89,29 +91,56 @@ _STREAM_CHUNK = 64 * 1024
 # --- inert stand-ins ---------------------------------------------------------------------
 
 
+class _RefusesBuild:
+    """A stand-in whose state no pickle may set.
+
+    The ``BUILD`` opcode calls ``__setstate__`` when there is one and otherwise writes
+    straight into ``__dict__``, past ``frozen=True``.  The allowlisted globals are shared
+    by every load, so without this a crafted pickle could rename ``torch.float32`` or
+    rewrite a rebuild function for the rest of the process.  Only
+    :class:`PickledOrderedDict`, :class:`PickledCounter` and :class:`InertObject` take
+    state.
+    """
+
+    __slots__ = ()
+
+    def __setstate__(self, state: object) -> None:
+        raise pickle.UnpicklingError(
+            f"BUILD may not set the state of {self._build_target()}; only dicts, Counters "
+            "and inert records take state"
+        )
+
+    def _build_target(self) -> str:
+        return f"a {type(self).__name__}"
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        # copy and pickle rebuild from the fields instead of calling __setstate__.
+        return type(self), tuple(vars(self).values())
+
+
 @dataclass(frozen=True)
-class TorchDtype:
+class TorchDtype(_RefusesBuild):
     """A torch dtype global such as ``torch.float32``, by name (``"float32"``)."""
 
     name: str
 
 
 @dataclass(frozen=True)
-class StorageType:
+class StorageType(_RefusesBuild):
     """A torch storage class such as ``torch.FloatStorage``, by element dtype."""
 
     dtype: str
 
 
 @dataclass(frozen=True)
-class TensorType:
+class TensorType(_RefusesBuild):
     """A tensor class named in a pickle (``torch.Tensor`` or ``torch.nn.Parameter``)."""
 
     name: str
 
 
 @dataclass(frozen=True)
-class TorchDevice:
+class TorchDevice(_RefusesBuild):
     """A ``torch.device`` value: its type (``"cpu"``, ``"cuda"``) and optional index."""
 
     type: str
@@ -119,7 +148,7 @@ class TorchDevice:
 
 
 @dataclass(frozen=True)
-class StorageStub:
+class StorageStub(_RefusesBuild):
     """A tensor storage named by a pickle's persistent id; its bytes are never read.
 
     Attributes:
@@ -136,7 +165,7 @@ class StorageStub:
 
 
 @dataclass(frozen=True)
-class TensorStub:
+class TensorStub(_RefusesBuild):
     """A tensor in a checkpoint, described without reading its values.
 
     Attributes:
@@ -255,6 +284,36 @@ class PickledCounter(_GuardedAttributes, collections.Counter[Any]):
 # --- allowlisted callables -------------------------------------------------------------
 
 
+class _AllowedFunction(_RefusesBuild):
+    """An allowlisted function as the unpickler sees it: callable, and immune to BUILD.
+
+    A plain function would let ``BUILD`` replace its ``__defaults__`` or add attributes.
+    """
+
+    __slots__ = ("_function", "qualified_name")
+    _function: Callable[..., Any]
+    qualified_name: str
+
+    def __init__(self, qualified_name: str, function: Callable[..., Any]) -> None:
+        object.__setattr__(self, "qualified_name", qualified_name)
+        object.__setattr__(self, "_function", function)
+
+    def __call__(self, *args: object) -> Any:
+        return self._function(*args)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{self.qualified_name} is read-only")
+
+    def _build_target(self) -> str:
+        return f"the function {self.qualified_name}"
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return type(self), (self.qualified_name, self._function)
+
+    def __repr__(self) -> str:
+        return f"<allowlisted {self.qualified_name}>"
+
+
 def _ints(value: object, what: str) -> tuple[int, ...]:
     if not isinstance(value, tuple | list) or not all(
         isinstance(item, int) and not isinstance(item, bool) for item in value
@@ -312,13 +371,20 @@ def _rebuild_parameter_with_state(
     return _rebuild_parameter(data, requires_grad, backward_hooks)
 
 
-_TENSOR_REBUILDERS: frozenset[Callable[..., TensorStub]] = frozenset(
-    {_rebuild_tensor, _rebuild_tensor_v2, _rebuild_parameter, _rebuild_parameter_with_state}
-)
+_TENSOR_REBUILDERS: dict[str, Callable[..., TensorStub]] = {
+    "_rebuild_tensor": _rebuild_tensor,
+    "_rebuild_tensor_v2": _rebuild_tensor_v2,
+    "_rebuild_parameter": _rebuild_parameter,
+    "_rebuild_parameter_with_state": _rebuild_parameter_with_state,
+}
+_ALLOWED_REBUILDERS = {
+    name: _AllowedFunction(f"torch._utils.{name}", function)
+    for name, function in _TENSOR_REBUILDERS.items()
+}
 
 
 def _rebuild_from_type_v2(func: object, new_type: object, args: object, state: object) -> object:
-    if func not in _TENSOR_REBUILDERS or not callable(func):
+    if not isinstance(func, _AllowedFunction) or func not in _ALLOWED_REBUILDERS.values():
         raise pickle.UnpicklingError("_rebuild_from_type_v2 must wrap a tensor rebuild function")
     if not isinstance(new_type, TensorType) or not isinstance(args, tuple):
         raise pickle.UnpicklingError("_rebuild_from_type_v2 needs a tensor type and an arg tuple")
@@ -419,6 +485,14 @@ _TORCH_DTYPES = [
 
 
 def _build_allowlist() -> dict[tuple[str, str], object]:
+    functions: dict[tuple[str, str], Callable[..., Any]] = {
+        ("builtins", "bytes"): _bytes_from,
+        ("builtins", "bytearray"): _bytearray_from,
+        ("_codecs", "encode"): _encode_latin1,
+        ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+        ("torch", "Size"): _torch_size,
+        ("torch", "device"): _torch_device,
+    }
     allowed: dict[tuple[str, str], object] = {
         ("collections", "OrderedDict"): PickledOrderedDict,
         ("collections", "Counter"): PickledCounter,
@@ -426,16 +500,8 @@ def _build_allowlist() -> dict[tuple[str, str], object]:
         ("builtins", "frozenset"): frozenset,
         ("builtins", "complex"): complex,
         ("builtins", "slice"): slice,
-        ("builtins", "bytes"): _bytes_from,
-        ("builtins", "bytearray"): _bytearray_from,
-        ("_codecs", "encode"): _encode_latin1,
-        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
-        ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
-        ("torch", "Size"): _torch_size,
-        ("torch", "device"): _torch_device,
+        **{key: _AllowedFunction(".".join(key), function) for key, function in functions.items()},
+        **{("torch._utils", name): wrapped for name, wrapped in _ALLOWED_REBUILDERS.items()},
         ("torch", "Tensor"): TensorType("torch.Tensor"),
         ("torch._tensor", "Tensor"): TensorType("torch.Tensor"),
         ("torch.nn.parameter", "Parameter"): TensorType("torch.nn.parameter.Parameter"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import pickle
 import struct
@@ -21,7 +22,10 @@ from stepsched_cli.formats.safe_pickle import (
     PickledCounter,
     PickledOrderedDict,
     PickleStream,
+    StorageType,
     TensorStub,
+    TensorType,
+    TorchDtype,
     safe_loads,
 )
 
@@ -164,6 +168,78 @@ def test_build_cannot_shadow_methods_of_the_returned_dict() -> None:
     )
     with pytest.raises(CheckpointError, match="may not set attribute 'items'"):
         safe_loads(data, source="x")
+
+
+def state_of(**fields: bytes) -> bytes:
+    """A BUILD state dict, each value given as opcodes."""
+    items = b"".join(text(name) + value for name, value in fields.items())
+    return pickle.EMPTY_DICT + pickle.MARK + items + pickle.SETITEMS
+
+
+@pytest.mark.parametrize(
+    ("target", "state", "shown"),
+    [
+        (global_ref("torch", "float32"), state_of(name=text("evil")), "a TorchDtype"),
+        (global_ref("torch", "FloatStorage"), state_of(dtype=text("int8")), "a StorageType"),
+        (
+            global_ref("torch.nn.parameter", "Parameter"),
+            state_of(name=text("x")),
+            "a TensorType",
+        ),
+        (
+            global_ref("torch", "device")
+            + pickle.MARK
+            + text("cpu")
+            + pickle.TUPLE
+            + pickle.REDUCE,
+            state_of(type=text("cuda")),
+            "a TorchDevice",
+        ),
+        (storage_pid("0"), state_of(numel=pickle.NONE), "a StorageStub"),
+        (rebuild_v2("0", (2,)), state_of(shape=pickle.EMPTY_TUPLE), "a TensorStub"),
+        (
+            global_ref("torch._utils", "_rebuild_tensor_v2"),
+            pickle.NONE + state_of(__defaults__=pickle.NONE) + pickle.TUPLE2,
+            "the function torch._utils._rebuild_tensor_v2",
+        ),
+        (
+            global_ref("torch", "Size"),
+            state_of(__code__=pickle.NONE),
+            "the function torch.Size",
+        ),
+    ],
+)
+def test_build_cannot_change_a_shared_stand_in(target: bytes, state: bytes, shown: str) -> None:
+    """The allowlisted globals are shared by every load: BUILD must not reach them."""
+    with pytest.raises(CheckpointError) as caught:
+        safe_loads(whole(target + state + pickle.BUILD), source="x")
+    assert str(caught.value) == (
+        f"cannot read 'x': malformed pickle (BUILD may not set the state of {shown}; only "
+        "dicts, Counters and inert records take state)"
+    )
+    fresh = safe_loads(
+        whole(
+            pickle.MARK
+            + global_ref("torch", "float32")
+            + global_ref("torch", "FloatStorage")
+            + global_ref("torch.nn.parameter", "Parameter")
+            + rebuild_v2("0", (2,))
+            + pickle.TUPLE
+        )
+    )
+    assert fresh == (
+        TorchDtype("float32"),
+        StorageType("float32"),
+        TensorType("torch.nn.parameter.Parameter"),
+        TensorStub((2,), (2,), "float32", "0", 0, "cpu"),
+    )
+
+
+def test_stand_ins_still_copy_and_pickle() -> None:
+    stub = TensorStub((2, 3), (3, 1), "float32", "0", 0, "cpu", requires_grad=True)
+    assert copy.copy(stub) == stub
+    assert copy.deepcopy(TorchDtype("float16")) == TorchDtype("float16")
+    assert pickle.loads(pickle.dumps(stub)) == stub
 
 
 def test_tensors_become_stubs_without_values() -> None:
