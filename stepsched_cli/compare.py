@@ -139,8 +139,9 @@ def apply_spec(base: StepSchedule, spec: str) -> StepSchedule:
     """The schedule ``base`` with the SPEC's overrides applied and validated.
 
     Raises:
-        CompareError: the SPEC is malformed (see :func:`parse_spec`) or the result is
-            not a valid schedule (the message carries the schedule's own complaint).
+        CompareError: the SPEC is malformed (see :func:`parse_spec`), the result is
+            not a valid schedule (the message carries the schedule's own complaint), or
+            it sets ``warmup_start_lr`` on a schedule without warmup (a no-op).
 
     Example:
         >>> apply_spec(StepSchedule(0.1, step_size=30), "milestones=30;80").milestones
@@ -148,9 +149,15 @@ def apply_spec(base: StepSchedule, spec: str) -> StepSchedule:
     """
     overrides = parse_spec(spec)
     try:
-        return base.replace(**overrides)
+        schedule = base.replace(**overrides)
     except ScheduleError as error:
         raise CompareError(f"SPEC {spec!r}: {error}") from None
+    if "warmup_start_lr" in overrides and not schedule.warmup_steps:
+        raise CompareError(
+            f"SPEC {spec!r}: warmup_start_lr needs warmup_steps >= 1 (in the SPEC or the base); "
+            "without a warmup it is never used"
+        )
+    return schedule
 
 
 def _convert(spec: str, key: str, field_name: str, text: str) -> object:

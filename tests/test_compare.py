@@ -262,3 +262,13 @@ def test_diff_ratio_is_total() -> None:
     (first, *_) = diff(warm, warm.replace(warmup_steps=10), total=50)
     assert (first.start, first.lr_a, first.lr_b) == (0, 0.0, 0.0)
     assert math.isnan(first.ratio)
+
+
+def test_spec_warmup_start_lr_without_a_warmup_is_refused() -> None:
+    with pytest.raises(CompareError) as raised:
+        apply_spec(BASE, "warmup_start_lr=0.05")
+    assert str(raised.value) == (
+        "SPEC 'warmup_start_lr=0.05': warmup_start_lr needs warmup_steps >= 1 (in the SPEC or "
+        "the base); without a warmup it is never used"
+    )
+    assert apply_spec(BASE.replace(warmup_steps=3), "warmup_start_lr=0.05").warmup_start_lr == 0.05

@@ -485,6 +485,11 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
         )
     if options.milestones is not None and options.step_size is not None:
         raise usage_error("--milestones", "give either --step-size or --milestones, not both")
+    if options.warmup_start_lr is not None and not options.warmup_steps:
+        # Accepted silently, it would change nothing: no warmup, no start lr.
+        raise usage_error(
+            "--warmup-start-lr", "needs --warmup-steps >= 1: without a warmup it is never used"
+        )
     milestones = None if options.milestones is None else parse_milestones(options.milestones)
     try:
         schedule = StepSchedule(
@@ -514,6 +519,11 @@ def resolve_steps_per_epoch(
     given = options.given
     if not given:
         return None
+    if options.accumulation_rounding is not None and options.grad_accum in (None, 1):
+        raise usage_error(
+            "--accumulation-rounding",
+            "needs --grad-accum >= 2: without gradient accumulation there is nothing to round",
+        )
     if steps_per_epoch_given is not None:
         raise usage_error(
             "--steps-per-epoch",

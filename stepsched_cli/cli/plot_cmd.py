@@ -148,6 +148,8 @@ def plot(
     format is chosen by the extension, an existing file is kept unless --force is
     given (the write is atomic), and -o - writes a png to stdout.
     """
+    if force and output is None:
+        raise usage_error("--force", "applies to a file written with -o FILE; give -o as well")
     image_format = None if output is None else image_format_for(output)
     plan = resolve_plan(schedule)
     x_label, to_x = x_axis(plan, x)

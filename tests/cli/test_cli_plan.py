@@ -395,3 +395,35 @@ def test_boundaries_errors(run: Invoke, args: list[str], message: str) -> None:
     result = run("boundaries", *SEED, *args)
     assert result.exit_code == 2
     assert result.stderr.startswith("stepsched: error: " + message), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["table", "--lr", "0.1", "--warmup-start-lr", "0.05"],
+         "Invalid value for '--warmup-start-lr': needs --warmup-steps >= 1: without a warmup "
+         "it is never used (see 'stepsched table --help')"),
+        (["at", "5", "--lr", "0.1", "--warmup-steps", "0", "--warmup-start-lr", "0.05"],
+         "Invalid value for '--warmup-start-lr': needs --warmup-steps >= 1: without a warmup "
+         "it is never used (see 'stepsched at --help')"),
+        (["table", "--lr", "0.1", "--dataset-size", "10", "--batch-size", "3",
+          "--accumulation-rounding", "floor"],
+         "Invalid value for '--accumulation-rounding': needs --grad-accum >= 2: without "
+         "gradient accumulation there is nothing to round (see 'stepsched table --help')"),
+        (["plot", "--lr", "0.1", "--force"],
+         "Invalid value for '--force': applies to a file written with -o FILE; give -o as "
+         "well (see 'stepsched plot --help')"),
+    ],
+)  # fmt: skip
+def test_options_that_would_be_ignored_are_usage_errors(
+    run: Invoke, args: list[str], message: str
+) -> None:
+    result = run(*args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"stepsched: error: {message}\n"
+
+
+def test_warmup_start_lr_with_a_warmup_is_used(run: Invoke) -> None:
+    result = run("at", "0", "--lr", "0.1", "--warmup-steps", "2", "--warmup-start-lr", "0.05",
+                 "--json")  # fmt: skip
+    assert (result.exit_code, json.loads(result.stdout)["lr"]) == (0, 0.05)
