@@ -56,6 +56,8 @@ from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import convert_state
 
 UPCOMING_DECAYS = 3
+# The largest counter a supported framework keeps (Keras's int64 optimizer iterations).
+MAX_FRAMEWORK_POSITION = 2**63 - 1
 
 INIT_EPILOG = """\
 Examples:
@@ -123,9 +125,11 @@ PositionOption = Annotated[
         "--position",
         metavar="N",
         min=0,
+        max=MAX_FRAMEWORK_POSITION,
         help="For timm, Keras and optax documents, which record no position: the position "
-        "to read them at (timm's t, Keras's optimizer iterations, optax's update count). "
-        "Default 0.",
+        "to read them at (timm's t, Keras's optimizer iterations, optax's update count), "
+        f"0 to {MAX_FRAMEWORK_POSITION} (2**63 - 1, Keras's int64 step counter; optax's "
+        "int32 count stops at 2**31 - 1). Default 0.",
         show_default=False,
     ),
 ]

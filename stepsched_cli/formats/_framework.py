@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError
-from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.schedule import StepSchedule, check_position
 from stepsched_cli.units import to_mode
 
 # -- float32 -----------------------------------------------------------------
@@ -39,6 +39,21 @@ def power_or_infinity(base: float, exponent: float) -> float:
         return math.pow(base, exponent)
     except OverflowError:
         return math.inf
+
+
+def check_counter(value: object, name: str, largest: int, counter: str) -> int:
+    """``value`` as a position no larger than the framework's own counter can hold.
+
+    Raises:
+        ScheduleError: ``value`` is not an integer >= 0, or is above ``largest``; the
+            message says which counter stops there (``counter``).
+    """
+    position = check_position(value, name)
+    if position > largest:
+        bits = position.bit_length()
+        shown = str(position) if bits < 128 else f"an integer of {bits} bits"
+        raise ScheduleError(f"{name} must be at most {largest} ({counter}), got {shown}")
+    return position
 
 
 # -- reading fields ----------------------------------------------------------

@@ -58,6 +58,7 @@ from typing import Any, Literal
 from stepsched_cli.errors import ConversionError, StateError
 from stepsched_cli.formats._framework import (
     boolean,
+    check_counter,
     check_keys,
     checked_schedule,
     decay_rate,
@@ -68,7 +69,7 @@ from stepsched_cli.formats._framework import (
     power_or_infinity,
     whole_period,
 )
-from stepsched_cli.schedule import StepSchedule, check_position, intended_value, scaled_power
+from stepsched_cli.schedule import StepSchedule, intended_value, scaled_power
 
 FORMAT_NAME = "keras"
 MODULE = "keras.optimizers.schedules"
@@ -77,6 +78,9 @@ PIECEWISE = "PiecewiseConstantDecay"
 CLASS_NAMES = (EXPONENTIAL, PIECEWISE)
 # Beyond this many boundaries a piecewise document stops being a useful thing to write.
 MAX_BOUNDARIES = 10_000
+# The optimizer's ``iterations`` is an int64 variable: no step goes beyond it.
+MAX_STEP = 2**63 - 1
+_STEP_COUNTER = "Keras counts optimizer steps in an int64"
 
 _EXPONENTIAL_KEYS = frozenset(
     {"initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name"}
@@ -122,9 +126,10 @@ class KerasExponentialDecay:
         """Keras's lr at optimizer step ``step``, with Keras's float32 arithmetic.
 
         Raises:
-            ScheduleError: ``step`` is not an integer >= 0.
+            ScheduleError: ``step`` is not an integer from 0 to :data:`MAX_STEP`.
         """
-        exponent = float32(float32_of_int(check_position(step, "step")) / _f32(self.decay_steps))
+        position = check_counter(step, "step", MAX_STEP, _STEP_COUNTER)
+        exponent = float32(float32_of_int(position) / _f32(self.decay_steps))
         if self.staircase and math.isfinite(exponent):
             exponent = float(math.floor(exponent))
         power = float32(power_or_infinity(float32(self.decay_rate), exponent))
@@ -190,9 +195,9 @@ class KerasPiecewiseConstantDecay:
         """Keras's lr at optimizer step ``step``: a float32 sum of indicator * value.
 
         Raises:
-            ScheduleError: ``step`` is not an integer >= 0.
+            ScheduleError: ``step`` is not an integer from 0 to :data:`MAX_STEP`.
         """
-        position = check_position(step, "step")
+        position = check_counter(step, "step", MAX_STEP, _STEP_COUNTER)
         values = [float32(value) for value in self.values]
         boundaries = self.boundaries
         total = 0.0

@@ -62,6 +62,7 @@ from stepsched_cli.errors import ConversionError, StateError
 from stepsched_cli.formats import _framework
 from stepsched_cli.formats._framework import (
     boolean,
+    check_counter,
     check_keys,
     checked_schedule,
     in_steps,
@@ -70,7 +71,7 @@ from stepsched_cli.formats._framework import (
     power_or_infinity,
     whole_period,
 )
-from stepsched_cli.schedule import StepSchedule, check_position
+from stepsched_cli.schedule import StepSchedule
 
 FORMAT_NAME = "optax"
 MARKER = "optax"
@@ -92,6 +93,9 @@ _EXPONENTIAL_KEYS = frozenset(
 _PIECEWISE_KEYS = frozenset({MARKER, "init_value", "boundaries_and_scales"})
 # XLA on CPU flushes float32 subnormal results to zero (observed with jax 0.10).
 FLOAT32_SMALLEST_NORMAL = 2.0**-126
+# optax keeps the update count in an int32 that safe_int32_increment stops at its maximum.
+MAX_COUNT = 2**31 - 1
+_COUNTER = "optax counts updates in an int32, which stops there"
 
 
 def float32(value: float) -> float:
@@ -122,9 +126,9 @@ class OptaxExponentialDecay:
         """optax's value at update ``count``, in emulated float32.
 
         Raises:
-            ScheduleError: ``count`` is not an integer >= 0.
+            ScheduleError: ``count`` is not an integer from 0 to :data:`MAX_COUNT`.
         """
-        position = check_position(count, "count")
+        position = check_counter(count, "count", MAX_COUNT, _COUNTER)
         if self.transition_steps <= 0 or self.decay_rate == 0:
             return self.init_value  # optax returns the Python value itself
         decreased = position - max(0, self.transition_begin)
@@ -214,9 +218,9 @@ class OptaxPiecewiseConstant:
         """optax's value at update ``count``, in emulated float32.
 
         Raises:
-            ScheduleError: ``count`` is not an integer >= 0.
+            ScheduleError: ``count`` is not an integer from 0 to :data:`MAX_COUNT`.
         """
-        position = check_position(count, "count")
+        position = check_counter(count, "count", MAX_COUNT, _COUNTER)
         if self.boundaries_and_scales is None:
             return self.init_value  # optax returns the Python value itself
         value = float32(self.init_value)

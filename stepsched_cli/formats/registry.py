@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from stepsched_cli.errors import ConversionError, StateError, StateFileError
+from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
 from stepsched_cli.formats import keras as keras_format
 from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import timm as timm_format
@@ -367,6 +367,10 @@ def _framework_reading(data: bytes, name: str, source: str, position: int) -> Re
     except (StateError, ConversionError) as error:
         raise StateFileError(f"{source}: {error}") from None
     read = FrameworkReading(schedule, position, framework.unit(schedule))
+    try:
+        schedule.lr_at(position)  # a position beyond the framework's own counter
+    except ScheduleError as error:
+        raise StateFileError(f"{source}: {error}") from None
     try:
         state = SchedulerState(schedule=schedule.to_schedule(), position=position)
     except ConversionError as error:

@@ -66,7 +66,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from stepsched_cli.errors import ConversionError, StateError
+from stepsched_cli.errors import ConversionError, ScheduleError, StateError
 from stepsched_cli.formats._framework import (
     boolean,
     check_keys,
@@ -132,18 +132,26 @@ class TimmSchedule:
         """The lr timm sets for position ``t``, computed with timm's float64 arithmetic.
 
         Raises:
-            ScheduleError: ``t`` is not an integer >= 0.
+            ScheduleError: ``t`` is not an integer >= 0, or so large that timm's own
+                arithmetic overflows (Python's ``decay_rate ** decays`` raises
+                OverflowError past about 1.8e308 decays).
         """
         position = check_position(t)
         if position < self.warmup_t:
             slope = (self.lr - self.warmup_lr_init) / self.warmup_t
             return self.warmup_lr_init + position * slope
         clock = position - self.warmup_t if self.warmup_prefix else position
-        if isinstance(self.decay_t, tuple):
-            decays: int | float = bisect.bisect_right(self.decay_t, clock + 1)
-        else:
-            decays = clock // self.decay_t
-        return self.lr * (self.decay_rate**decays)
+        try:
+            if isinstance(self.decay_t, tuple):
+                decays: int | float = bisect.bisect_right(self.decay_t, clock + 1)
+            else:
+                decays = clock // self.decay_t
+            return self.lr * (self.decay_rate**decays)
+        except OverflowError:
+            raise ScheduleError(
+                f"timm cannot evaluate t of {position.bit_length()} bits: its float "
+                "arithmetic overflows there (Python raises OverflowError)"
+            ) from None
 
     @property
     def notes(self) -> tuple[str, ...]:

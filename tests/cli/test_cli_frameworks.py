@@ -100,6 +100,30 @@ def test_position_defaults_to_zero(run: Invoke, tmp_path: Path) -> None:
     assert inspect_json(run, path)["step"] == 0
 
 
+@pytest.mark.parametrize("position", [str(2**63), str(10**400)])
+def test_position_is_bounded_by_the_largest_framework_counter(
+    run: Invoke, tmp_path: Path, position: str
+) -> None:
+    path = write_json(tmp_path / "k.json", keras.from_schedule(StepSchedule(0.1, step_size=30)))
+    result = run("inspect", str(path), "--position", position)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"stepsched: error: Invalid value for '--position': {position}")
+    assert "is not in the range 0<=x<=9223372036854775807." in result.stderr
+    assert inspect_json(run, path, "--position", str(2**63 - 1))["lr"] == 0.0
+
+
+def test_optax_count_beyond_its_int32_is_refused_naming_the_file(
+    run: Invoke, tmp_path: Path
+) -> None:
+    path = write_json(tmp_path / "o.json", optax.from_schedule(StepSchedule(0.1, step_size=30)))
+    result = run("inspect", str(path), "--position", str(2**31))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: {path}: count must be at most 2147483647 (optax counts updates "
+        "in an int32, which stops there), got 2147483648\n"
+    )
+
+
 def test_validate_accepts_every_recorded_document(run: Invoke, tmp_path: Path) -> None:
     paths = [
         str(write_json(tmp_path / f"{name}-{index}.json", case["document"]))

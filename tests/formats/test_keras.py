@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stepsched_cli.errors import ConversionError, StateError
+from stepsched_cli.errors import ConversionError, ScheduleError, StateError
 from stepsched_cli.formats import keras
 from stepsched_cli.schedule import StepSchedule
 
@@ -301,3 +301,25 @@ def test_written_documents_load_in_real_keras(schedule: StepSchedule) -> None:
     ours = keras.parse(document)
     for step in range(0, 1200, 7):
         assert abs(float(loaded(step)) - ours.lr_at(step)) <= float32_ulp(ours.lr_at(step)), step
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1,
+         "decay_steps": 1, "decay_rate": 0.5, "staircase": True}},
+        {"class_name": "PiecewiseConstantDecay", "config": {"boundaries": [30],
+         "values": [0.1, 0.01]}},
+    ],
+)  # fmt: skip
+def test_steps_beyond_keras_int64_iterations_are_refused(document: dict[str, Any]) -> None:
+    """Keras's optimizer.iterations is an int64: no step lies beyond 2**63 - 1."""
+    schedule = keras.parse(document)
+    assert schedule.lr_at(keras.MAX_STEP) == schedule.lr_at(10**6)
+    counter = "Keras counts optimizer steps in an int64"
+    for step, shown in ((2**63, "9223372036854775808"), (10**400, "an integer of 1329 bits")):
+        with pytest.raises(ScheduleError) as caught:
+            schedule.lr_at(step)
+        assert str(caught.value) == (
+            f"step must be at most 9223372036854775807 ({counter}), got {shown}"
+        )

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from stepsched_cli.errors import ConversionError, StateError
+from stepsched_cli.errors import ConversionError, ScheduleError, StateError
 from stepsched_cli.formats import optax
 from stepsched_cli.schedule import StepSchedule
 
@@ -309,3 +309,23 @@ def test_written_documents_run_in_real_optax(schedule: StepSchedule) -> None:
     for count in range(0, 1200, 7):
         theirs = float(real(jnp.asarray(count, dtype=jnp.int32)))
         assert abs(theirs - ours.lr_at(count)) <= math.ulp(theirs) * 2.0**29, count
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"optax": "exponential_decay", "init_value": 0.1, "transition_steps": 1,
+         "decay_rate": 0.5, "staircase": True},
+        {"optax": "piecewise_constant_schedule", "init_value": 0.1,
+         "boundaries_and_scales": {"30": 0.5}},
+    ],
+)  # fmt: skip
+def test_counts_beyond_optax_int32_counter_are_refused(document: dict[str, Any]) -> None:
+    """optax's count is an int32 that safe_int32_increment stops at 2**31 - 1."""
+    schedule = optax.parse(document)
+    assert schedule.lr_at(optax.MAX_COUNT) == schedule.lr_at(10**6)
+    counter = "optax counts updates in an int32, which stops there"
+    for count, shown in ((2**31, "2147483648"), (10**400, "an integer of 1329 bits")):
+        with pytest.raises(ScheduleError) as caught:
+            schedule.lr_at(count)
+        assert str(caught.value) == f"count must be at most 2147483647 ({counter}), got {shown}"

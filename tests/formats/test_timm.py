@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from stepsched_cli.errors import ConversionError, StateError
+from stepsched_cli.errors import ConversionError, ScheduleError, StateError
 from stepsched_cli.formats import timm
 from stepsched_cli.schedule import StepSchedule
 
@@ -293,3 +293,18 @@ def test_to_document_is_canonical_and_parses_back() -> None:
     schedule = timm.parse({**MULTI, "decay_t": [5.0, 9]})
     assert schedule.decay_t == (5, 9)
     assert timm.parse(schedule.to_document()) == schedule
+
+
+@pytest.mark.parametrize("decay_t", [1, 2.5])
+def test_a_position_timm_itself_cannot_evaluate_is_refused(decay_t: float) -> None:
+    """Python's decay_rate ** decays overflows past ~1.8e308 decays; below, it underflows."""
+    schedule = timm.parse(
+        {"timm": "StepLRScheduler", "lr": 0.1, "decay_t": decay_t, "decay_rate": 0.5}
+    )
+    assert schedule.lr_at(2**1000) == 0.0
+    with pytest.raises(ScheduleError) as caught:
+        schedule.lr_at(10**400)
+    assert str(caught.value) == (
+        "timm cannot evaluate t of 1329 bits: its float arithmetic overflows there "
+        "(Python raises OverflowError)"
+    )
