@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
@@ -265,3 +266,28 @@ def test_a_closed_pipe_exits_0_quietly() -> None:
     process.stdout.close()
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == b""
+
+
+def test_run_guarded_turns_typers_closed_pipe_exit_into_0(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stepsched_cli.cli import app as application
+
+    silenced: list[bool] = []
+    monkeypatch.setattr(application, "_silence_stdout", lambda: silenced.append(True))
+
+    def closed_pipe() -> None:
+        try:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        except OSError:
+            sys.exit(1)  # what typer's main does
+
+    def other_exit() -> None:
+        sys.exit(3)
+
+    assert application.run_guarded(closed_pipe) == 0
+    assert (
+        application.run_guarded(lambda: (_ for _ in ()).throw(BrokenPipeError(errno.EPIPE, "x")))
+        == 0
+    )
+    assert silenced == [True, True]
+    with pytest.raises(SystemExit):
+        application.run_guarded(other_exit)
