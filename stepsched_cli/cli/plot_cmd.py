@@ -157,12 +157,14 @@ def plot(
     specs = compare or []
     if specs and output is None:
         raise usage_error("--compare", "draws into a file: give -o FILE as well")
-    compared = [(spec, apply_spec(plan.schedule, spec)) for spec in specs]
-    for _, other in compared:
-        try:
+    try:
+        # A SPEC is an option value: a malformed one, or one that makes an invalid or
+        # incomparable schedule, is a usage error like a bad --gamma.
+        compared = [(spec, apply_spec(plan.schedule, spec)) for spec in specs]
+        for _, other in compared:
             check_comparable(plan.schedule, other)
-        except CompareError as error:
-            raise usage_error("--compare", str(error)) from None
+    except CompareError as error:
+        raise usage_error("--compare", str(error)) from None
     warn_if_implausible(plan, total=total, horizon=horizon)
     if output is None or image_format is None:
         print_lines(terminal_plot(plan, horizon, log=log, x=x))

@@ -364,9 +364,10 @@ def diff_command(
         raise usage_error("SPEC", f"give one or two SPECs, got {len(specs)}")
     plan = resolve_plan(schedule)
     base = plan.schedule
-    first = base if len(specs) == 1 else apply_spec(base, specs[0])
-    second = apply_spec(base, specs[-1])
     try:
+        # A SPEC is an argument value: malformed, invalid or incomparable is a usage error.
+        first = base if len(specs) == 1 else apply_spec(base, specs[0])
+        second = apply_spec(base, specs[-1])
         check_comparable(first, second)
     except CompareError as error:
         raise usage_error("SPEC", str(error)) from None

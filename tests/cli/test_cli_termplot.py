@@ -157,8 +157,8 @@ def test_plot_compare_writes_one_figure(run: Invoke, tmp_path: Path) -> None:
 )
 def test_plot_compare_bad_spec(run: Invoke, tmp_path: Path, spec: str, message: str) -> None:
     result = run("plot", *SEED, "--compare", spec, "-o", str(tmp_path / "c.png"))
-    assert result.exit_code == 1
-    assert result.stderr.startswith("stepsched: error: " + message)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("stepsched: error: Invalid value for '--compare': " + message)
     assert not (tmp_path / "c.png").exists()
 
 

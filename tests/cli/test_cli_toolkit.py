@@ -533,8 +533,8 @@ def test_diff_of_equal_schedules(run: Invoke) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["a=1", *BASE], 1, "SPEC 'a=1': unknown key 'a'"),
-        (["gamma=2", *BASE], 1, "SPEC 'gamma=2': gamma must be"),
+        (["a=1", *BASE], 2, "Invalid value for 'SPEC': SPEC 'a=1': unknown key 'a'"),
+        (["gamma=2", *BASE], 2, "Invalid value for 'SPEC': SPEC 'gamma=2': gamma must be"),
         (
             ["mode=epoch", *BASE],
             2,
@@ -544,14 +544,15 @@ def test_diff_of_equal_schedules(run: Invoke) -> None:
         ),
         (
             ["step_size=\u00b2", "--lr", "0.1"],
-            1,
-            "SPEC 'step_size=\u00b2': step_size must be an integer, got '\u00b2'\n",
+            2,
+            "Invalid value for 'SPEC': SPEC 'step_size=\u00b2': step_size must be an integer, "
+            "got '\u00b2' (see 'stepsched diff --help')\n",
         ),
         (
             ["milestones=30:\u0668\u0660", "--lr", "0.1"],
-            1,
-            "SPEC 'milestones=30:\u0668\u0660': milestones must be integers separated by ':' "
-            "or ';', got '\u0668\u0660'\n",
+            2,
+            "Invalid value for 'SPEC': SPEC 'milestones=30:\u0668\u0660': milestones must be "
+            "integers separated by ':' or ';', got '\u0668\u0660' (see 'stepsched diff --help')\n",
         ),
         (
             ["lr=1", "lr=2", "lr=3", *BASE],
