@@ -513,7 +513,7 @@ def _lrs_agree(stored: float, expected: float) -> bool:
     return math.isclose(stored, expected, rel_tol=LR_AGREEMENT_TOLERANCE, abs_tol=0.0)
 
 
-def _parse_state(data: object) -> SchedulerState:
+def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: issue 9)
     if not isinstance(data, Mapping):
         raise StateError(f"a state must be a JSON object, got {type(data).__name__}")
     if data.get("format") != STATE_FORMAT:

@@ -70,7 +70,7 @@ class _Column:
     boundary: bool
 
 
-def render(
+def render(  # noqa: C901  (to be split: issue 9)
     schedule: StepSchedule,
     *,
     total: int,

@@ -69,7 +69,7 @@ class StepschedGroup(TyperGroup):
         return code
 
 
-def run_guarded(invoke: Any) -> int:
+def run_guarded(invoke: Any) -> int:  # noqa: C901  (to be split: issue 9)
     """Run ``invoke()`` (a click ``main`` in non-standalone mode) and return its exit code."""
     try:
         result = invoke()

@@ -607,7 +607,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         return StorageStub(storage_type.dtype, key, location, numel)
 
 
-def _check_opcodes(data: bytes, source: str) -> None:
+def _check_opcodes(data: bytes, source: str) -> None:  # noqa: C901  (to be split: issue 9)
     """Reject what the C unpickler would trust blindly, before any opcode runs."""
     memo_puts = 0
     try:

@@ -318,7 +318,7 @@ def detect(document: object) -> bool:
     )
 
 
-def parse(document: object) -> TorchStepState:
+def parse(document: object) -> TorchStepState:  # noqa: C901  (to be split: issue 9)
     """Validate a torch StepLR or MultiStepLR state dict.
 
     Accepts the key sets of torch 2.0 to current; other keys starting with ``_`` are
