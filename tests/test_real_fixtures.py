@@ -146,7 +146,8 @@ def test_keras_documents_hold_one_schedule(case: str) -> None:
     assert get_config["learning_rate"] == schedule
     facts = reported("keras", f"{case}.keras")
     assert schedule["class_name"] == facts["schedule"]
-    assert facts["h5_scalars"] == [f"optimizer/vars/0 = {facts['iterations']}"]
+    assert facts["iterations_dtype"] == "int32"
+    assert facts["h5_scalars"] == [f"optimizer/vars/0 (int32) = {facts['iterations']}"]
 
 
 def float32(value: float) -> float:
