@@ -136,18 +136,50 @@ def test_timm_args_json_and_scheduler_kwargs_agree(run: str) -> None:
     assert reported("timm", f"{run}/args.json")["sched_on_updates"] is args["sched_on_updates"]
 
 
-@pytest.mark.parametrize("case", ["exponential_staircase", "piecewise_constant", "exponential_far"])
-def test_keras_documents_hold_one_schedule(case: str) -> None:
+KERAS_SCHEDULES = [
+    "exponential_staircase",
+    "piecewise_constant",
+    "exponential_far",
+    "exponential_adam",
+]
+
+
+@pytest.mark.parametrize("case", [*KERAS_SCHEDULES, "momentum_constant"])
+def test_keras_documents_hold_one_optimizer(case: str) -> None:
     config = load("keras", f"{case}_config.json")
     serialized = load("keras", f"{case}_optimizer_serialize.json")
     get_config = load("keras", f"{case}_optimizer_get_config.json")
+    optimizer = config["compile_config"]["optimizer"]
+    assert serialized == optimizer
+    assert get_config == optimizer["config"]
+    facts = reported("keras", f"{case}.keras")
+    assert optimizer["class_name"] == facts["optimizer"]
+    assert facts["iterations_dtype"] == "int32"
+    assert facts["h5_scalars"][0] == f"optimizer/vars/0 (int32) = {facts['iterations']}"
+
+
+@pytest.mark.parametrize("case", KERAS_SCHEDULES)
+def test_keras_schedule_and_lr_at_the_stored_iterations(case: str) -> None:
+    config = load("keras", f"{case}_config.json")
     schedule = config["compile_config"]["optimizer"]["config"]["learning_rate"]
-    assert serialized["config"]["learning_rate"] == schedule
-    assert get_config["learning_rate"] == schedule
     facts = reported("keras", f"{case}.keras")
     assert schedule["class_name"] == facts["schedule"]
-    assert facts["iterations_dtype"] == "int32"
     assert facts["h5_scalars"] == [f"optimizer/vars/0 (int32) = {facts['iterations']}"]
+    if str(facts["iterations"]) in facts["lr_at"]:
+        assert facts["lr_at"][str(facts["iterations"])] == facts["lr"]
+
+
+def test_keras_constant_lr_is_a_variable_not_a_schedule() -> None:
+    config = load("keras", "momentum_constant_config.json")
+    # Keras serialises the lr variable's float32 value, not the 0.01 it was given.
+    assert config["compile_config"]["optimizer"]["config"]["learning_rate"] == float32(0.01)
+    assert float32(0.01) == 0.009999999776482582
+    facts = reported("keras", "momentum_constant.keras")
+    assert facts["schedule"] is None
+    assert facts["h5_scalars"] == [
+        "optimizer/vars/0 (int32) = 7",
+        f"optimizer/vars/1 (float32) = {facts['lr']!r}",
+    ]
 
 
 def float32(value: float) -> float:
