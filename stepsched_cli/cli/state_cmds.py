@@ -37,6 +37,7 @@ from stepsched_cli.cli.options import (
     resolve_plan,
     schedule_options,
     usage_error,
+    warn_if_implausible,
 )
 from stepsched_cli.cli.output import (
     describe_schedule,
@@ -207,6 +208,7 @@ def init(schedule: ScheduleOptions, output: OutputFile, force: ForceFlag = False
     follows that file's schedule from position 0.
     """
     plan: Plan = resolve_plan(schedule)
+    warn_if_implausible(plan, total=None)
     state = SchedulerState(schedule=plan.schedule, steps_per_epoch=plan.steps_per_epoch)
     write_output(output, sources.dump_state(state), force=force)
     if output != sources.STDIN:
