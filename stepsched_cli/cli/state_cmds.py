@@ -129,8 +129,9 @@ PositionOption = Annotated[
         max=MAX_FRAMEWORK_POSITION,
         help="For timm, Keras and optax documents, which record no position: the position "
         "to read them at (timm's t, Keras's optimizer iterations, optax's update count), "
-        f"0 to {MAX_FRAMEWORK_POSITION} (2**63 - 1, Keras's int64 step counter; optax's "
-        "int32 count stops at 2**31 - 1). Default 0.",
+        # Help is markdown: escaped, ** stays literal instead of turning the text bold.
+        f"0 to {MAX_FRAMEWORK_POSITION} (2\\*\\*63 - 1, Keras's int64 step counter; optax's "
+        "int32 count stops at 2\\*\\*31 - 1). Default 0.",
         show_default=False,
     ),
 ]

@@ -93,7 +93,7 @@ Examples:
 
   stepsched diff gamma=0.5,step_size=20 --lr 0.1 --step-size 30 --total 90
 
-  stepsched diff lr=0.05 milestones=30:80 --lr 0.1 --format json
+  stepsched diff lr=0.05 milestones=30,80 --lr 0.1 --json
 """
 
 
@@ -360,8 +360,8 @@ def diff_command(
         typer.Argument(
             metavar="SPEC [SPEC]",
             help="Overrides of the base schedule, e.g. gamma=0.5,step_size=20 or lr=0.05 "
-            "(milestones as 30:80).  One SPEC: base vs base+SPEC; two: base+SPEC1 vs "
-            "base+SPEC2.",
+            "(milestones=30,80 as --milestones takes them).  One SPEC: base vs "
+            "base+SPEC; two: base+SPEC1 vs base+SPEC2.",
             show_default=False,
         ),
     ],
