@@ -439,7 +439,9 @@ def validate(
 ) -> None:
     """Check state files: exit 0 when every one is valid, 1 otherwise.
 
-    Each invalid file gets one line on stderr saying what is wrong and where.  A torch
+    Prints "FILE: ok" on stdout for each valid file, and for each invalid one a line
+    on stderr saying what is wrong and where.  --json prints instead one list with an
+    object per file, {"file", "valid", "format", "error"}, in the order given.  A torch
     checkpoint is invalid when its optimizer's lrs disagree with its scheduler state
     (the resume bug), or when it holds several scheduler states and --key picks none.
     A torch state that is valid but has no stepsched form (a repeated milestone) is
