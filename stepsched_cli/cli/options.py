@@ -576,7 +576,12 @@ def resolve_steps_per_epoch(
     try:
         return compute(
             typing.cast(int, options.dataset_size),
-            typing.cast(int, options.batch_size or options.global_batch_size),
+            typing.cast(
+                int,
+                options.batch_size
+                if options.global_batch_size is None
+                else options.global_batch_size,
+            ),
             1 if options.world_size is None else options.world_size,
             1 if options.grad_accum is None else options.grad_accum,
             drop_last=options.drop_last,

@@ -38,7 +38,6 @@ from stepsched_cli.cli.output import (
     format_range,
     print_json,
     print_lines,
-    print_message,
 )
 from stepsched_cli.planning import lowest_lr
 from stepsched_cli.schedule import Segment
@@ -305,7 +304,7 @@ def boundaries(
             raise usage_error("--below", f"must be a finite number > 0, got {below!r}")
         first = plan.schedule.first_boundary_below(below)
         if first is None:
-            _never_below(plan, below, output_format, title)
+            _never_below(plan, output_format, title)
             return
         found = iter((first,))
     else:
@@ -317,8 +316,8 @@ def boundaries(
     emit_listing(records, _boundary_listing(plan, title), output_format)
 
 
-def _never_below(plan: Plan, below: float, output_format: str, title: str) -> None:
-    """The answer when the lr never falls below ``below``: for people, where it stops."""
+def _never_below(plan: Plan, output_format: str, title: str) -> None:
+    """The answer when the lr never falls below --below: for people, where it stops."""
     position, lr = lowest_lr(plan.schedule)
     where = f"{plan.mode} {position}"
     if plan.steps_per_epoch is not None:
@@ -328,7 +327,7 @@ def _never_below(plan: Plan, below: float, output_format: str, title: str) -> No
     if output_format == "table":
         print_lines([*title.splitlines(), answer])
         return
-    print_message(f"the lr never falls below {format_number(below)} ({answer[7:]})")
+    # The machine formats list nothing, which is the documented answer.
     emit_listing(iter(()), _boundary_listing(plan, title), output_format)
 
 

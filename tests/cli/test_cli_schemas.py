@@ -114,7 +114,7 @@ def test_the_never_below_answer_is_an_empty_list(run: Invoke) -> None:
                 "next_boundary": 60,
                 "next_lr": 0.001,
             },
-        ),  # fmt: skip
+        ),
         ("boundaries", [{"step": -1, "lr_before": 0.1, "lr_after": 0.01}]),
         ("diff", [{"start_step": 0, "end_step": 9, "lr_a": 0.1, "lr_b": 0.05}]),
         ("validate", [{"file": "a.json", "valid": True}]),
