@@ -226,7 +226,7 @@ def build_app(modules: Iterable[str] | None = None) -> typer.Typer:
         cls=StepschedGroup,
         help="Exact step-decay learning-rate schedules: plan them, plot them, inspect and "
         "convert scheduler state.",
-        epilog="Example: stepsched table --lr 0.1 --step-size 30",
+        epilog="Example: stepsched table (every schedule option has a default)",
         no_args_is_help=True,
         rich_markup_mode="markdown",
         pretty_exceptions_enable=False,

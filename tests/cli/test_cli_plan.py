@@ -686,3 +686,33 @@ def test_a_plausible_schedule_gives_no_warning(run: Invoke, command: list[str]) 
     result = run(*command, "--mode", "epoch", "--steps-per-epoch", "100")
     assert result.exit_code == 0
     assert result.stderr == ""
+
+
+def test_bare_init_and_code_use_the_defaults(run: Invoke, tmp_path: Any) -> None:
+    path = tmp_path / "x.json"
+    result = run("init", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == f"wrote {path}: lr=0.1, step_size=30, gamma=0.1, at step 0\n"
+    state = json.loads(path.read_text())
+    assert (state["initial_lr"], state["step_size"], state["gamma"], state["mode"]) == (
+        0.1, 30, 0.1, "step",
+    )  # fmt: skip
+    code = run("code", "--framework", "torch")
+    assert code.stdout.splitlines()[0] == "# stepsched: lr=0.1, step_size=30, gamma=0.1, as torch"
+
+
+def test_diff_shows_the_pipeline_and_takes_epochs(run: Invoke) -> None:
+    args = ["diff", "gamma=0.5", "--mode", "epoch", *IMAGENET, "--global-batch-size", "256",
+            "--world-size", "8"]  # fmt: skip
+    result = run(*args, "--epochs", "40")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        "A: lr=0.1, step_size=30, gamma=0.1, mode=epoch",
+        "B: lr=0.1, step_size=30, gamma=0.5, mode=epoch",
+        "5005 steps per epoch: 1281167 samples, batch 32 per rank x 8 ranks",
+    ]
+    rows = ok_json(run, *args, "--epochs", "40", "--json")
+    assert rows == [
+        {"start_step": 150150, "end_step": 200199, "start_epoch": 30, "end_epoch": 39,
+         "lr_a": 0.01, "lr_b": 0.05, "ratio": 5.0},
+    ]  # fmt: skip
