@@ -8,19 +8,28 @@ receives the parsed values in it.  A new shared option is added to
 :data:`SCHEDULE_PARAMETERS` and :class:`ScheduleOptions` once, and every schedule
 command gets it.
 
-The data pipeline options (``--dataset-size``, ``--batch-size``, ``--world-size``,
-``--grad-accum``, ``--drop-last``, ``--accumulation-rounding``) are declared once in
+The data pipeline options (``--dataset-size``, ``--batch-size`` or
+``--global-batch-size``, ``--world-size``, ``--grad-accum``, ``--drop-last``,
+``--accumulation-rounding``) are declared once in
 :data:`PIPELINE_PARAMETERS`: part of the schedule options (an alternative to
 ``--steps-per-epoch``), and on their own through :func:`pipeline_options` (the
 ``steps-per-epoch`` command).  :func:`resolve_steps_per_epoch` turns them into the
 steps per epoch.
 
-:func:`resolve_plan` turns those values into a validated :class:`Plan`; a value out of
-range becomes a usage error (exit 2) naming the option, before any work is done.
+:func:`resolve_plan` turns those values into a validated
+:class:`~stepsched_cli.planning.Plan` (the library's); a value out of range becomes a
+usage error (exit 2) naming the option, before any work is done.  Every schedule
+option has a default (:data:`DEFAULT_LR`, ...), so the bare commands work; human
+outputs name the schedule they show (:func:`plan_title`).
 
 The other shared options are ``Annotated`` aliases (:data:`FormatOption`,
 :data:`JsonFlag`, :data:`TotalOption`, :data:`ForceFlag`, ...) used directly in
 command signatures.
+
+Size: about 680 lines, over the ~500 of the house style.  It holds three concerns
+(the option declarations, resolving them into a plan, mapping the core's errors to
+options); the split waits until issue 9's error-mapping change, which rewrites the
+third, has landed, so that the two changes do not collide.
 """
 
 from __future__ import annotations
@@ -150,7 +159,7 @@ def parse_unit(text: str) -> Mode:
     Raises:
         typer.BadParameter: anything else (exit 2).
     """
-    unit = UNIT_WORDS.get(text.strip().lower()) if isinstance(text, str) else None
+    unit = UNIT_WORDS.get(text.strip().lower())
     if unit is None:
         raise typer.BadParameter(f"expected step or epoch (or steps, epochs), got {text!r}")
     return unit
@@ -308,7 +317,7 @@ SCHEDULE_PARAMETERS: tuple[inspect.Parameter, ...] = (
     _keyword(
         "mode",
         _option(
-            str | None,
+            Mode | None,
             "--mode",
             metavar="[step|epoch]",
             parser=parse_unit,

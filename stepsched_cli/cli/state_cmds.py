@@ -34,6 +34,7 @@ from stepsched_cli.cli.options import (
     OutputFile,
     Plan,
     ScheduleOptions,
+    parse_unit,
     resolve_plan,
     schedule_options,
     usage_error,
@@ -485,7 +486,13 @@ def convert(
     output: OutputFile,
     mode: Annotated[
         Mode | None,
-        typer.Option("--mode", help="Express the state in steps or epochs.", show_default=False),
+        typer.Option(
+            "--mode",
+            metavar="[step|epoch]",
+            parser=parse_unit,
+            help="Express the state in steps or epochs (steps, epochs also accepted).",
+            show_default=False,
+        ),
     ] = None,
     steps_per_epoch: Annotated[
         int | None,

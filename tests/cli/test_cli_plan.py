@@ -716,3 +716,15 @@ def test_diff_shows_the_pipeline_and_takes_epochs(run: Invoke) -> None:
         {"start_step": 150150, "end_step": 200199, "start_epoch": 30, "end_epoch": 39,
          "lr_a": 0.01, "lr_b": 0.05, "ratio": 5.0},
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("spelling", "mode"), [("steps", "step"), ("Step", "step")])
+def test_convert_mode_takes_the_same_words(
+    run: Invoke, tmp_path: Any, spelling: str, mode: str
+) -> None:
+    source = tmp_path / "epochs.json"
+    assert run("init", "--mode", "epochs", "-o", str(source)).exit_code == 0
+    result = run("convert", str(source), "--mode", spelling, "--steps-per-epoch", "10", "-o", "-")
+    assert result.exit_code == 0, result.stderr
+    state = json.loads(result.stdout)
+    assert (state["mode"], state["step_size"]) == (mode, 300)
