@@ -30,7 +30,7 @@ from stepsched_cli.cli.options import (
     default_total,
     output_format_of,
     pipeline_options,
-    pipeline_summary,
+    plan_title,
     resolve_plan,
     resolve_steps_per_epoch,
     run_total,
@@ -403,9 +403,11 @@ def diff_command(
         _difference_record(plan, difference, ramps)
         for difference in chain(() if leading is None else (leading,), differences)
     )
-    title = f"A: {describe_schedule(first)}\nB: {describe_schedule(second)}"
-    if plan.pipeline is not None:
-        title += "\n" + pipeline_summary(plan.pipeline)
+    # The base's title lines after its schedule: the pipeline and the run's length.
+    context = plan_title(plan, total).splitlines()[1:]
+    title = "\n".join(
+        [f"A: {describe_schedule(first)}", f"B: {describe_schedule(second)}", *context]
+    )
     emit_listing(records, _difference_listing(plan, ramps, title), output_format)
 
 

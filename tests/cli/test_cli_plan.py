@@ -706,10 +706,11 @@ def test_diff_shows_the_pipeline_and_takes_epochs(run: Invoke) -> None:
             "--world-size", "8"]  # fmt: skip
     result = run(*args, "--epochs", "40")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines()[:3] == [
+    assert result.stdout.splitlines()[:4] == [
         "A: lr=0.1, step_size=30, gamma=0.1, mode=epoch",
         "B: lr=0.1, step_size=30, gamma=0.5, mode=epoch",
         "5005 steps per epoch: 1281167 samples, batch 32 per rank x 8 ranks",
+        "40 epochs = 200200 steps",
     ]
     rows = ok_json(run, *args, "--epochs", "40", "--json")
     assert rows == [
