@@ -5,14 +5,15 @@ A SPEC is a comma-separated list of ``key=value`` overrides of a base schedule, 
 
     gamma=0.5,step_size=10
     lr=0.05
-    milestones=30:80,gamma=0.5
+    milestones=30,80,gamma=0.5
 
 Keys (``-`` and ``_`` are interchangeable, case does not matter): ``lr`` (or
 ``initial_lr``), ``step_size``, ``gamma``, ``milestones``, ``warmup_steps``,
-``warmup_start_lr``, ``min_lr``, ``mode``.  A list value (milestones) separates its
-items with ``:`` (``30:80``, no quoting needed in a shell) or ``;`` (``"30;80"``,
-quoted), never with a comma, which separates overrides.  Giving ``milestones``
-replaces the base's ``step_size`` and vice versa.
+``warmup_start_lr``, ``min_lr``, ``mode``.  Milestones are written as ``--milestones``
+takes them, ``milestones=30,80``: the bare integers after ``milestones=`` continue
+its list until the next ``key=value``.  ``:`` and ``;`` separate them too
+(``30:80``, ``"30;80"``).  Giving ``milestones`` replaces the base's ``step_size``
+and vice versa.
 
 :func:`diff` merges the two schedules' lazy segment streams, so its cost grows with
 the number of boundaries of both, never with the horizon.
@@ -110,13 +111,13 @@ def parse_spec(spec: str) -> dict[str, object]:
             key and what it accepts.
 
     Example:
-        >>> parse_spec("lr=0.05, milestones=30:80, Step-Size=7")
+        >>> parse_spec("lr=0.05, milestones=30,80, Step-Size=7")
         {'initial_lr': 0.05, 'milestones': (30, 80), 'step_size': 7}
     """
     if not isinstance(spec, str) or not spec.strip():
         raise CompareError(f"SPEC must be key=value overrides such as gamma=0.5, got {spec!r}")
     overrides: dict[str, object] = {}
-    for item in spec.split(","):
+    for item in _spec_items(spec):
         if not item.strip():
             raise CompareError(f"SPEC {spec!r}: has an empty item; separate overrides with ','")
         key_text, equals, value_text = item.partition("=")
@@ -133,6 +134,23 @@ def parse_spec(spec: str) -> dict[str, object]:
             raise CompareError(f"SPEC {spec!r}: key {key!r} is given twice")
         overrides[field_name] = _convert(spec, key, field_name, value_text.strip())
     return overrides
+
+
+def _spec_items(spec: str) -> list[str]:
+    """The SPEC's items, a milestones list's comma-separated integers joined to its item."""
+    items: list[str] = []
+    for item in spec.split(","):
+        continues = items and "=" not in item and _INTEGER_TEXT.fullmatch(item.strip())
+        if continues and _is_milestones_item(items[-1]):
+            items[-1] += ":" + item.strip()
+        else:
+            items.append(item)
+    return items
+
+
+def _is_milestones_item(item: str) -> bool:
+    key, equals, _ = item.partition("=")
+    return bool(equals) and key.strip().lower() == "milestones"
 
 
 def apply_spec(base: StepSchedule, spec: str) -> StepSchedule:
@@ -171,7 +189,7 @@ def _convert(spec: str, key: str, field_name: str, text: str) -> object:
     if field_name == "milestones":
         separator = next((mark for mark in LIST_SEPARATORS if mark in text), ":")
         return tuple(
-            _integer(spec, key, part.strip(), "integers separated by ':' or ';'")
+            _integer(spec, key, part.strip(), "integers separated by ',', ':' or ';'")
             for part in text.split(separator)
         )
     if text.lower() not in MODES:

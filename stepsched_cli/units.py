@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, cast
 
 from stepsched_cli.errors import ConversionError, ScheduleError
@@ -138,6 +138,41 @@ class StepsPerEpoch:
     samples_per_rank: int
     batches_per_rank: int
     steps_per_epoch: int
+    global_batch_size: int | None = None
+
+
+def batch_size_per_rank(global_batch_size: int, world_size: int = 1, grad_accum: int = 1) -> int:
+    """The per-rank loader batch of a global batch (samples per optimizer step, all ranks).
+
+    The global batch is ``batch_size * world_size * grad_accum``: what one optimizer
+    step sees over every rank and every accumulated micro-batch.
+
+    Raises:
+        ScheduleError: an argument out of range, or a global batch that does not split
+            evenly over the ranks and accumulation steps.
+
+    Example:
+        >>> batch_size_per_rank(256, world_size=8)
+        32
+    """
+    _check_counts(
+        ("global_batch_size", global_batch_size),
+        ("world_size", world_size),
+        ("grad_accum", grad_accum),
+    )
+    per_rank, remainder = divmod(global_batch_size, world_size * grad_accum)
+    if remainder or per_rank < 1:
+        raise ScheduleError(
+            f"global_batch_size must be a multiple of world_size * grad_accum "
+            f"({world_size} * {grad_accum} = {world_size * grad_accum}), got {global_batch_size}"
+        )
+    return per_rank
+
+
+def _check_counts(*named: tuple[str, object]) -> None:
+    for name, value in named:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ScheduleError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 def steps_per_epoch(
@@ -175,14 +210,12 @@ def steps_per_epoch(
         >>> steps_per_epoch(1_281_167, 256, drop_last=True).steps_per_epoch
         5004
     """
-    for name, value in (
+    _check_counts(
         ("dataset_size", dataset_size),
         ("batch_size", batch_size),
         ("world_size", world_size),
         ("grad_accum", grad_accum),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ScheduleError(f"{name} must be an integer >= 1, got {value!r}")
+    )
     if accumulation_rounding not in ("ceil", "floor"):
         raise ScheduleError(
             f"accumulation_rounding must be 'ceil' or 'floor', got {accumulation_rounding!r}"
@@ -209,13 +242,46 @@ def steps_per_epoch(
     )
 
 
+def steps_per_epoch_for_global_batch(
+    dataset_size: int,
+    global_batch_size: int,
+    world_size: int = 1,
+    grad_accum: int = 1,
+    *,
+    drop_last: bool = False,
+    accumulation_rounding: AccumulationRounding = "ceil",
+) -> StepsPerEpoch:
+    """:func:`steps_per_epoch` for a global batch, split evenly into per-rank batches.
+
+    Raises:
+        ScheduleError: as :func:`steps_per_epoch` and :func:`batch_size_per_rank`.
+
+    Example:
+        >>> figures = steps_per_epoch_for_global_batch(1_281_167, 256, world_size=8)
+        >>> figures.batch_size, figures.steps_per_epoch
+        (32, 5005)
+    """
+    per_rank = batch_size_per_rank(global_batch_size, world_size, grad_accum)
+    figures = steps_per_epoch(
+        dataset_size,
+        per_rank,
+        world_size,
+        grad_accum,
+        drop_last=drop_last,
+        accumulation_rounding=accumulation_rounding,
+    )
+    return replace(figures, global_batch_size=global_batch_size)
+
+
 __all__ = [
     "AccumulationRounding",
     "StepsPerEpoch",
+    "batch_size_per_rank",
     "check_steps_per_epoch",
     "convert_state",
     "epochs_to_steps",
     "steps_per_epoch",
+    "steps_per_epoch_for_global_batch",
     "steps_to_epochs",
     "to_mode",
 ]

@@ -33,6 +33,11 @@ BASE = StepSchedule(0.1, step_size=30, gamma=0.1)
         ("milestones=30;80", {"milestones": (30, 80)}),
         ("milestones=30:80:120", {"milestones": (30, 80, 120)}),
         ("milestones=45", {"milestones": (45,)}),
+        # As --milestones takes them: the bare integers continue the list.
+        ("milestones=30,80", {"milestones": (30, 80)}),
+        ("milestones=30,80,120,gamma=0.5", {"milestones": (30, 80, 120), "gamma": 0.5}),
+        ("gamma=0.5,milestones=30, 80", {"gamma": 0.5, "milestones": (30, 80)}),
+        ("Milestones=30,80,lr=0.05", {"milestones": (30, 80), "initial_lr": 0.05}),
         (" Step-Size = 7 , GAMMA=0.9 ", {"step_size": 7, "gamma": 0.9}),
         ("warmup_steps=5,warmup-start-lr=0.01", {"warmup_steps": 5, "warmup_start_lr": 0.01}),
         ("min_lr=1e-4,mode=EPOCH", {"min_lr": 1e-4, "mode": "epoch"}),
@@ -61,13 +66,14 @@ def test_parse_spec(spec: str, overrides: dict[str, object]) -> None:
         ("lr=", "SPEC 'lr=': lr must be a finite number, got ''"),
         ("step_size=2.5", "SPEC 'step_size=2.5': step_size must be an integer, got '2.5'"),
         ("step_size=-3", "step_size must be an integer, got '-3'"),
-        (
-            "milestones=30,80",
-            "SPEC 'milestones=30,80': item '80' is not key=value",
-        ),
+        # Only milestones take a list: a bare integer after another key is an error.
+        ("gamma=0.5,80", "SPEC 'gamma=0.5,80': item '80' is not key=value"),
+        ("milestones=30,x", "SPEC 'milestones=30,x': item 'x' is not key=value"),
+        ("milestones=30,,80", "SPEC 'milestones=30,,80': has an empty item"),
         (
             "milestones=30;x",
-            "SPEC 'milestones=30;x': milestones must be integers separated by ':' or ';', got 'x'",
+            "SPEC 'milestones=30;x': milestones must be integers separated by ',', ':' or ';', "
+            "got 'x'",
         ),
         ("mode=batch", "SPEC 'mode=batch': mode must be 'step' or 'epoch', got 'batch'"),
     ],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,9 +13,11 @@ from stepsched_cli.errors import ConversionError, ScheduleError
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import (
+    batch_size_per_rank,
     convert_state,
     epochs_to_steps,
     steps_per_epoch,
+    steps_per_epoch_for_global_batch,
     steps_to_epochs,
     to_mode,
 )
@@ -188,3 +193,61 @@ def test_steps_per_epoch_matches_a_simulated_pipeline(
             n, batch, world, accum, drop_last=drop_last, accumulation_rounding=rounding
         )
         assert result.steps_per_epoch == expected
+
+
+# -- a global batch: samples per optimizer step over every rank and accumulated batch --
+
+
+@pytest.mark.parametrize(
+    ("global_batch", "world_size", "grad_accum", "per_rank"),
+    [(256, 8, 1, 32), (256, 1, 1, 256), (512, 8, 2, 32), (7, 7, 1, 1), (96, 3, 4, 8)],
+)
+def test_batch_size_per_rank(
+    global_batch: int, world_size: int, grad_accum: int, per_rank: int
+) -> None:
+    assert batch_size_per_rank(global_batch, world_size, grad_accum) == per_rank
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((100, 8, 1), "global_batch_size must be a multiple of world_size * grad_accum "
+                      "(8 * 1 = 8), got 100"),
+        ((4, 8, 1), "global_batch_size must be a multiple of world_size * grad_accum "
+                    "(8 * 1 = 8), got 4"),
+        ((64, 8, 3), "(8 * 3 = 24), got 64"),
+        ((0, 1, 1), "global_batch_size must be an integer >= 1, got 0"),
+        ((True, 1, 1), "global_batch_size must be an integer >= 1, got True"),
+        ((8, 0, 1), "world_size must be an integer >= 1, got 0"),
+        ((8, 1, 2.0), "grad_accum must be an integer >= 1, got 2.0"),
+    ],
+)  # fmt: skip
+def test_batch_size_per_rank_refuses(args: tuple[object, object, object], message: str) -> None:
+    with pytest.raises(ScheduleError, match=re.escape(message)):
+        batch_size_per_rank(*args)  # type: ignore[arg-type]
+
+
+def test_a_global_batch_gives_the_figures_of_its_per_rank_batch() -> None:
+    from_global = steps_per_epoch_for_global_batch(1_281_167, 256, world_size=8)
+    per_rank = steps_per_epoch(1_281_167, 32, world_size=8)
+    assert from_global == dataclasses.replace(per_rank, global_batch_size=256)
+    assert (from_global.batch_size, from_global.steps_per_epoch) == (32, 5005)
+    assert per_rank.global_batch_size is None
+
+
+@given(
+    per_rank=st.integers(1, 512),
+    world_size=st.integers(1, 64),
+    grad_accum=st.integers(1, 16),
+    dataset_size=st.integers(1, 10**7),
+)
+def test_global_batch_round_trips(per_rank: int, world_size: int, grad_accum: int,
+                                  dataset_size: int) -> None:  # fmt: skip
+    global_batch = per_rank * world_size * grad_accum
+    assert batch_size_per_rank(global_batch, world_size, grad_accum) == per_rank
+    try:
+        expected = steps_per_epoch(dataset_size, per_rank, world_size, grad_accum)
+    except ScheduleError:
+        return  # an epoch with no optimizer step: refused either way (tested above)
+    figures = steps_per_epoch_for_global_batch(dataset_size, global_batch, world_size, grad_accum)
+    assert figures.steps_per_epoch == expected.steps_per_epoch

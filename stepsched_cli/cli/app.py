@@ -54,8 +54,15 @@ class StepschedGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
-        code = run_guarded(
-            lambda: super(StepschedGroup, self).main(
+        arguments = sys.argv[1:] if args is None else args
+        for parameter in self.params:
+            if parameter.name == "show_completion":
+                parameter.help = SHOW_COMPLETION_HELP  # type: ignore[attr-defined]
+
+        def invoke() -> Any:
+            if completion_script_requested(arguments):
+                return EXIT_OK
+            return super(StepschedGroup, self).main(
                 args,
                 prog_name,
                 complete_var,
@@ -63,10 +70,45 @@ class StepschedGroup(TyperGroup):
                 windows_expand_args=windows_expand_args,
                 **extra,
             )
-        )
+
+        code = run_guarded(invoke)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+# The shells typer writes completion scripts for.
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+SHOW_COMPLETION = "--show-completion"
+SHOW_COMPLETION_HELP = (
+    "Show completion for the current shell, or for SHELL given after it (bash, zsh, fish, "
+    "powershell), to copy it or customize the installation."
+)
+
+
+def completion_script_requested(arguments: Sequence[str]) -> bool:
+    """Print the script ``--show-completion SHELL`` asks for; False when not asked.
+
+    typer's ``--show-completion`` is a flag that detects the current shell; naming the
+    shell after it (``--show-completion zsh``) prints that shell's script instead.
+
+    Raises:
+        typer.BadParameter: a SHELL typer has no script for (exit 2).
+    """
+    if len(arguments) != 2 or arguments[0] != SHOW_COMPLETION:
+        return False
+    if arguments[1] not in SHELLS:
+        raise typer.BadParameter(
+            f"expected a shell, one of {', '.join(SHELLS)}; got {arguments[1]!r}",
+            param_hint=f"'{SHOW_COMPLETION}'",
+        )
+    from typer._completion_shared import get_completion_script
+
+    script = get_completion_script(
+        prog_name=PROGRAM, complete_var=f"_{PROGRAM.upper()}_COMPLETE", shell=arguments[1]
+    )
+    sys.stdout.write(script + "\n")
+    return True
 
 
 def run_guarded(invoke: Any) -> int:  # noqa: C901  (to be split: issue 9)
@@ -162,7 +204,11 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+            "--version",
+            "-V",
+            callback=_show_version,
+            is_eager=True,
+            help="Show the version and exit.",
         ),
     ] = False,
 ) -> None:
@@ -180,7 +226,7 @@ def build_app(modules: Iterable[str] | None = None) -> typer.Typer:
         cls=StepschedGroup,
         help="Exact step-decay learning-rate schedules: plan them, plot them, inspect and "
         "convert scheduler state.",
-        epilog="Example: stepsched table --lr 0.1 --step-size 30",
+        epilog="Example: stepsched table (every schedule option has a default)",
         no_args_is_help=True,
         rich_markup_mode="markdown",
         pretty_exceptions_enable=False,

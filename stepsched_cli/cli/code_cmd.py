@@ -12,7 +12,13 @@ from typing import Annotated, Any, Literal, cast
 
 import typer
 
-from stepsched_cli.cli.options import Plan, ScheduleOptions, resolve_plan, schedule_options
+from stepsched_cli.cli.options import (
+    Plan,
+    ScheduleOptions,
+    resolve_plan,
+    schedule_options,
+    warn_if_implausible,
+)
 from stepsched_cli.cli.output import describe_schedule
 from stepsched_cli.errors import ConversionError
 from stepsched_cli.schedule import StepSchedule
@@ -50,6 +56,8 @@ def code(
     with the reason: use stepsched's own StepScheduler for those.
     """
     plan = resolve_plan(schedule)
+    # The snippet becomes a real run: the same warnings as table and plot, on stderr.
+    warn_if_implausible(plan, total=None)
     writers = {
         "torch": torch_snippet,
         "lightning": lightning_snippet,

@@ -14,13 +14,17 @@ from typing import Annotated, Any
 import typer
 
 from stepsched_cli.cli.options import (
+    EpochsOption,
     FormatOption,
     JsonFlag,
     Plan,
     ScheduleOptions,
     TotalOption,
     default_total,
+    output_format_of,
+    plan_title,
     resolve_plan,
+    run_total,
     schedule_options,
     usage_error,
     warn_if_implausible,
@@ -28,15 +32,14 @@ from stepsched_cli.cli.options import (
 from stepsched_cli.cli.output import (
     Listing,
     Record,
-    describe_schedule,
     emit_listing,
     format_number,
     format_position,
     format_range,
     print_json,
     print_lines,
-    print_message,
 )
+from stepsched_cli.planning import lowest_lr
 from stepsched_cli.schedule import Segment
 
 DEFAULT_TABLE_DECAYS = 3
@@ -45,15 +48,21 @@ DEFAULT_BOUNDARY_COUNT = 3
 TABLE_EPILOG = """\
 Examples:
 
+  stepsched table
+
   stepsched table --lr 0.1 --step-size 30
 
-  stepsched table --lr 0.1 --milestones 30,80 --total 100 --format json
+  stepsched table --lr 0.1 --milestones 30,80 --total 100 --json
+
+  stepsched table --mode epoch --steps-per-epoch 5005 --epochs 90
 
   stepsched table --lr 0.1 --step-size 30 --every 10 --format csv
 """
 
 AT_EPILOG = """\
 Examples:
+
+  stepsched at 100
 
   stepsched at 45 --lr 0.1 --step-size 30
 
@@ -62,6 +71,8 @@ Examples:
 
 BOUNDARIES_EPILOG = """\
 Examples:
+
+  stepsched boundaries
 
   stepsched boundaries --lr 0.1 --step-size 30 --count 5
 
@@ -93,24 +104,33 @@ def table(
             show_default=False,
         ),
     ] = None,
+    epochs: EpochsOption = None,
     output_format: FormatOption = "table",
+    json_output: JsonFlag = False,
 ) -> None:
     """Show the schedule as one row per constant-lr interval.
 
-    With --total N the rows cover positions 0..N-1; without it they run until the third
-    decay has happened and the last row is open-ended.
+    With --total N (or --epochs E) the rows cover positions 0..N-1; without it they run
+    until the third decay has happened and the last row is open-ended.  Every option
+    has a default (lr 0.1, step size 30, gamma 0.1, per step): the line above the table
+    names the schedule shown.
     """
+    output_format = output_format_of(output_format, json_output)
     plan = resolve_plan(schedule)
+    total = run_total(plan, total, epochs)
     horizon = total if total is not None else default_total(plan.schedule)
     warn_if_implausible(plan, total=total, horizon=horizon)
+    title = plan_title(plan, total)
     if every is not None:
-        emit_listing(_sample_records(plan, every, horizon), _sample_listing(plan), output_format)
+        emit_listing(
+            _sample_records(plan, every, horizon), _sample_listing(plan, title), output_format
+        )
         return
     segments = plan.schedule.segments(
         total=total, decays=None if total is not None else DEFAULT_TABLE_DECAYS
     )
     records = (_segment_record(plan, segment) for segment in segments)
-    emit_listing(records, _segment_listing(plan), output_format)
+    emit_listing(records, _segment_listing(plan, title), output_format)
 
 
 def _segment_record(plan: Plan, segment: Segment) -> dict[str, Any]:
@@ -128,7 +148,7 @@ def _segment_record(plan: Plan, segment: Segment) -> dict[str, Any]:
     return record
 
 
-def _segment_listing(plan: Plan) -> Listing:
+def _segment_listing(plan: Plan, title: str) -> Listing:
     keys = [f"{edge}_{unit}" for unit in plan.unit_keys() for edge in ("start", "end")]
     keys.append("lr")
     if plan.schedule.warmup_steps:
@@ -147,32 +167,21 @@ def _segment_listing(plan: Plan) -> Listing:
             cells.append(format_number(record["lr"]))
         return cells
 
-    return Listing(keys, headers, human_row, title=describe_schedule(plan.schedule))
+    return Listing(keys, headers, human_row, title=title)
 
 
 def _sample_records(plan: Plan, every: int, total: int) -> Iterator[dict[str, Any]]:
     for position in range(0, total, every):
-        yield {**_position_fields(plan, position), "lr": plan.schedule.lr_at(position)}
+        yield {**plan.position_fields(position), "lr": plan.schedule.lr_at(position)}
 
 
-def _sample_listing(plan: Plan) -> Listing:
+def _sample_listing(plan: Plan, title: str) -> Listing:
     units = plan.unit_keys()
 
     def human_row(record: Record) -> list[str]:
         return [format_position(record[unit]) for unit in units] + [format_number(record["lr"])]
 
-    return Listing(
-        [*units, "lr"], [*units, "lr"], human_row, title=describe_schedule(plan.schedule)
-    )
-
-
-def _position_fields(plan: Plan, position: int, stem: str = "") -> dict[str, int | None]:
-    fields: dict[str, int | None] = {}
-    if plan.shows_steps:
-        fields[f"{stem}step"] = plan.step_of(position)
-    if plan.shows_epochs:
-        fields[f"{stem}epoch"] = plan.epoch_of(position)
-    return fields
+    return Listing([*units, "lr"], [*units, "lr"], human_row, title=title)
 
 
 # -- at ----------------------------------------------------------------------
@@ -192,7 +201,11 @@ def at(
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Show the lr at position T and when it next changes."""
+    """Show the lr at position T and when it next changes.
+
+    --json gives the same keys whatever the mode: step and epoch (null when not known),
+    mode, lr, next_boundary (in the mode's unit, null after the last decay) and next_lr.
+    """
     plan = resolve_plan(schedule)
     if position is None:
         if plan.position is None:
@@ -207,10 +220,10 @@ def at(
         return
     unit = plan.mode
     where = f"{unit} {position}"
-    other = plan.epoch_of(position) if unit == "step" else plan.step_of(position)
     if plan.steps_per_epoch is not None:
-        where += f" ({'epoch' if unit == 'step' else 'step'} {other})"
-    lines = [f"{where}: lr {format_number(record['lr'])}"]
+        other = "epoch" if unit == "step" else "step"
+        where += f" ({other} {record[other]})"
+    lines = [*plan_title(plan).splitlines(), f"{where}: lr {format_number(record['lr'])}"]
     following = record["next_boundary"]
     if following is None:
         lines.append("no further decay: the lr stays at this value")
@@ -223,16 +236,17 @@ def at(
 
 
 def at_record(plan: Plan, position: int) -> dict[str, Any]:
-    """The JSON of ``at``: the position, its lr, the next boundary and the lr after it."""
+    """The JSON of ``at``: the position in both units, its lr, the next boundary and lr."""
     schedule = plan.schedule
     following = schedule.next_boundary(position)
-    record: dict[str, Any] = _position_fields(plan, position)
-    # The schedule's own unit comes first.
-    record = {plan.mode: position, **record}
-    record["lr"] = schedule.lr_at(position)
-    record["next_boundary"] = following
-    record["next_lr"] = None if following is None else schedule.lr_at(following)
-    return record
+    return {
+        "step": plan.step_of(position),
+        "epoch": plan.epoch_of(position),
+        "mode": plan.mode,
+        "lr": schedule.lr_at(position),
+        "next_boundary": following,
+        "next_lr": None if following is None else schedule.lr_at(following),
+    }
 
 
 # -- boundaries --------------------------------------------------------------
@@ -253,50 +267,79 @@ def boundaries(
     ] = None,
     total: Annotated[
         int | None,
-        typer.Option("--total", min=1, help="All boundaries below N.", show_default=False),
+        typer.Option(
+            "--total", min=1, help="All boundaries below N (the run's length).", show_default=False
+        ),
     ] = None,
+    epochs: EpochsOption = None,
     below: Annotated[
         float | None,
         typer.Option(
             "--below",
             metavar="X",
-            help="Only the first boundary after which the lr is below X.",
+            help="Only the first boundary after which the lr is below X (none: the lr "
+            "never falls below X; the table says where it stops).",
             show_default=False,
         ),
     ] = None,
     output_format: FormatOption = "table",
+    json_output: JsonFlag = False,
 ) -> None:
-    """List the positions where the lr changes, with the lr before and after."""
+    """List the positions where the lr changes, with the lr before and after.
+
+    With --below X and a lr that never falls below X (a floor, or a last milestone),
+    the machine formats list nothing (JSON: []) and the table says the lowest lr and
+    where it is reached.
+    """
+    output_format = output_format_of(output_format, json_output)
     plan = resolve_plan(schedule)
+    total = run_total(plan, total, epochs)
     warn_if_implausible(plan, total=total)
+    title = plan_title(plan, total)
     found: Iterator[int]
     if below is not None:
         if count_ is not None or total is not None:
-            raise usage_error("--below", "cannot be combined with --count or --total")
+            raise usage_error("--below", "cannot be combined with --count, --total or --epochs")
         if not below > 0 or below == float("inf"):
             raise usage_error("--below", f"must be a finite number > 0, got {below!r}")
         first = plan.schedule.first_boundary_below(below)
-        found = iter(()) if first is None else iter((first,))
-        if first is None and output_format == "table":
-            print_message(f"the lr never falls below {format_number(below)}")
+        if first is None:
+            _never_below(plan, output_format, title)
+            return
+        found = iter((first,))
     else:
         found = plan.schedule.boundaries(0, total)
         limit = count_ if count_ is not None or total is not None else DEFAULT_BOUNDARY_COUNT
         if limit is not None:
             found = islice(found, limit)
     records = (_boundary_record(plan, position) for position in found)
-    emit_listing(records, _boundary_listing(plan), output_format)
+    emit_listing(records, _boundary_listing(plan, title), output_format)
+
+
+def _never_below(plan: Plan, output_format: str, title: str) -> None:
+    """The answer when the lr never falls below --below: for people, where it stops."""
+    position, lr = lowest_lr(plan.schedule)
+    where = f"{plan.mode} {position}"
+    if plan.steps_per_epoch is not None:
+        other = "epoch" if plan.mode == "step" else "step"
+        where += f" ({other} {plan.position_fields(position)[other]})"
+    answer = f"never: the lowest lr is {format_number(lr)}, reached at {where}"
+    if output_format == "table":
+        print_lines([*title.splitlines(), answer])
+        return
+    # The machine formats list nothing, which is the documented answer.
+    emit_listing(iter(()), _boundary_listing(plan, title), output_format)
 
 
 def _boundary_record(plan: Plan, position: int) -> dict[str, Any]:
     return {
-        **_position_fields(plan, position),
+        **plan.position_fields(position),
         "lr_before": plan.schedule.lr_at(position - 1),
         "lr_after": plan.schedule.lr_at(position),
     }
 
 
-def _boundary_listing(plan: Plan) -> Listing:
+def _boundary_listing(plan: Plan, title: str) -> Listing:
     units = plan.unit_keys()
 
     def human_row(record: Record) -> list[str]:
@@ -309,7 +352,7 @@ def _boundary_listing(plan: Plan) -> Listing:
         [*units, "lr_before", "lr_after"],
         [*units, "lr before", "lr after"],
         human_row,
-        title=describe_schedule(plan.schedule),
+        title=title,
     )
 
 

@@ -34,9 +34,11 @@ from stepsched_cli.cli.options import (
     OutputFile,
     Plan,
     ScheduleOptions,
+    parse_unit,
     resolve_plan,
     schedule_options,
     usage_error,
+    warn_if_implausible,
 )
 from stepsched_cli.cli.output import (
     describe_schedule,
@@ -128,8 +130,9 @@ PositionOption = Annotated[
         max=MAX_FRAMEWORK_POSITION,
         help="For timm, Keras and optax documents, which record no position: the position "
         "to read them at (timm's t, Keras's optimizer iterations, optax's update count), "
-        f"0 to {MAX_FRAMEWORK_POSITION} (2**63 - 1, Keras's int64 step counter; optax's "
-        "int32 count stops at 2**31 - 1). Default 0.",
+        # Help is markdown: escaped, ** stays literal instead of turning the text bold.
+        f"0 to {MAX_FRAMEWORK_POSITION} (2\\*\\*63 - 1, Keras's int64 step counter; optax's "
+        "int32 count stops at 2\\*\\*31 - 1). Default 0.",
         show_default=False,
     ),
 ]
@@ -207,6 +210,7 @@ def init(schedule: ScheduleOptions, output: OutputFile, force: ForceFlag = False
     follows that file's schedule from position 0.
     """
     plan: Plan = resolve_plan(schedule)
+    warn_if_implausible(plan, total=None)
     state = SchedulerState(schedule=plan.schedule, steps_per_epoch=plan.steps_per_epoch)
     write_output(output, sources.dump_state(state), force=force)
     if output != sources.STDIN:
@@ -436,7 +440,9 @@ def validate(
 ) -> None:
     """Check state files: exit 0 when every one is valid, 1 otherwise.
 
-    Each invalid file gets one line on stderr saying what is wrong and where.  A torch
+    Prints "FILE: ok" on stdout for each valid file, and for each invalid one a line
+    on stderr saying what is wrong and where.  --json prints instead one list with an
+    object per file, {"file", "valid", "format", "error"}, in the order given.  A torch
     checkpoint is invalid when its optimizer's lrs disagree with its scheduler state
     (the resume bug), or when it holds several scheduler states and --key picks none.
     A torch state that is valid but has no stepsched form (a repeated milestone) is
@@ -480,7 +486,13 @@ def convert(
     output: OutputFile,
     mode: Annotated[
         Mode | None,
-        typer.Option("--mode", help="Express the state in steps or epochs.", show_default=False),
+        typer.Option(
+            "--mode",
+            metavar="[step|epoch]",
+            parser=parse_unit,
+            help="Express the state in steps or epochs (steps, epochs also accepted).",
+            show_default=False,
+        ),
     ] = None,
     steps_per_epoch: Annotated[
         int | None,

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from stepsched_cli.cli.options import (
+    EpochsOption,
     FormatOption,
     JsonFlag,
     PipelineOptions,
@@ -27,9 +28,12 @@ from stepsched_cli.cli.options import (
     ScheduleOptions,
     TotalOption,
     default_total,
+    output_format_of,
     pipeline_options,
+    plan_title,
     resolve_plan,
     resolve_steps_per_epoch,
+    run_total,
     schedule_options,
     usage_error,
     with_option_names,
@@ -62,6 +66,8 @@ Examples:
   stepsched steps-per-epoch --dataset-size 1281167 --batch-size 256
 
   stepsched steps-per-epoch --dataset-size 1281167 --batch-size 32 --world-size 8 --json
+
+  stepsched steps-per-epoch --dataset-size 1281167 --global-batch-size 256 --world-size 8
 """
 
 CHECK_EPILOG = """\
@@ -87,7 +93,7 @@ Examples:
 
   stepsched diff gamma=0.5,step_size=20 --lr 0.1 --step-size 30 --total 90
 
-  stepsched diff lr=0.05 milestones=30:80 --lr 0.1 --format json
+  stepsched diff lr=0.05 milestones=30,80 --lr 0.1 --json
 """
 
 
@@ -111,11 +117,14 @@ def steps_per_epoch_command(pipeline: PipelineOptions, json_output: JsonFlag = F
     with --drop-last), and under gradient accumulation the optimizer steps every A
     batches, the last partial group still stepping (ceil; --accumulation-rounding
     floor counts as the Hugging Face Trainer does).  --dataset-size and --batch-size
-    are required.
+    (per rank) are required; --global-batch-size (samples per optimizer step over all
+    ranks and accumulated batches) may replace --batch-size.
     """
     figures = resolve_steps_per_epoch(pipeline)
     if figures is None:
-        raise usage_error("--dataset-size", "give --dataset-size and --batch-size")
+        raise usage_error(
+            "--dataset-size", "give --dataset-size and --batch-size (or --global-batch-size)"
+        )
     if json_output:
         print_json(steps_per_epoch_record(figures))
         return
@@ -128,6 +137,7 @@ def steps_per_epoch_record(figures: StepsPerEpoch) -> dict[str, Any]:
         "steps_per_epoch": figures.steps_per_epoch,
         "dataset_size": figures.dataset_size,
         "batch_size": figures.batch_size,
+        "global_batch_size": figures.global_batch_size,
         "world_size": figures.world_size,
         "grad_accum": figures.grad_accum,
         "drop_last": figures.drop_last,
@@ -138,9 +148,17 @@ def steps_per_epoch_record(figures: StepsPerEpoch) -> dict[str, Any]:
 
 
 def steps_per_epoch_lines(figures: StepsPerEpoch) -> list[str]:
-    """The formula with the numbers, one rounding per line."""
+    """The formula with the numbers, one rounding per line, after the batch per rank."""
     loader = "floor" if figures.drop_last else "ceil"
+    if figures.global_batch_size is None:
+        batch = f"batch per rank    {figures.batch_size} (--batch-size is per rank)"
+    else:
+        batch = (
+            f"batch per rank    {figures.global_batch_size} / ({figures.world_size} ranks x "
+            f"{figures.grad_accum} accumulated) = {figures.batch_size}"
+        )
     return [
+        batch,
         f"samples per rank  ceil({figures.dataset_size} / {figures.world_size}) "
         f"= {figures.samples_per_rank}",
         f"batches per rank  {loader}({figures.samples_per_rank} / {figures.batch_size}) "
@@ -342,13 +360,15 @@ def diff_command(
         typer.Argument(
             metavar="SPEC [SPEC]",
             help="Overrides of the base schedule, e.g. gamma=0.5,step_size=20 or lr=0.05 "
-            "(milestones as 30:80).  One SPEC: base vs base+SPEC; two: base+SPEC1 vs "
-            "base+SPEC2.",
+            "(milestones=30,80 as --milestones takes them).  One SPEC: base vs "
+            "base+SPEC; two: base+SPEC1 vs base+SPEC2.",
             show_default=False,
         ),
     ],
     total: TotalOption = None,
+    epochs: EpochsOption = None,
     output_format: FormatOption = "table",
+    json_output: JsonFlag = False,
 ) -> None:
     """List the intervals where two schedules differ, with both lrs and their ratio.
 
@@ -362,7 +382,9 @@ def diff_command(
     """
     if len(specs) > 2:
         raise usage_error("SPEC", f"give one or two SPECs, got {len(specs)}")
+    output_format = output_format_of(output_format, json_output)
     plan = resolve_plan(schedule)
+    total = run_total(plan, total, epochs)
     base = plan.schedule
     try:
         # A SPEC is an argument value: malformed, invalid or incomparable is a usage error.
@@ -381,7 +403,11 @@ def diff_command(
         _difference_record(plan, difference, ramps)
         for difference in chain(() if leading is None else (leading,), differences)
     )
-    title = f"A: {describe_schedule(first)}\nB: {describe_schedule(second)}"
+    # The base's title lines after its schedule: the pipeline and the run's length.
+    context = plan_title(plan, total).splitlines()[1:]
+    title = "\n".join(
+        [f"A: {describe_schedule(first)}", f"B: {describe_schedule(second)}", *context]
+    )
     emit_listing(records, _difference_listing(plan, ramps, title), output_format)
 
 

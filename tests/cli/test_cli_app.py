@@ -61,9 +61,66 @@ def test_short_help_flag(run: Invoke) -> None:
     assert run("table", "-h").stdout == run("table", "--help").stdout
 
 
-def test_version(run: Invoke) -> None:
-    result = run("--version")
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(run: Invoke, flag: str) -> None:
+    result = run(flag)
     assert (result.exit_code, result.stdout, result.stderr) == (0, f"stepsched {__version__}\n", "")
+
+
+@pytest.mark.parametrize(
+    ("shell", "first_line"),
+    [
+        ("zsh", "#compdef stepsched"),
+        ("fish", "complete --command stepsched --no-files --arguments "
+                 '"(env _STEPSCHED_COMPLETE=complete_fish'),
+        ("bash", "_stepsched_completion() {"),
+        ("powershell", "Import-Module PSReadLine"),
+    ],
+)  # fmt: skip
+def test_show_completion_prints_the_named_shells_script(
+    run: Invoke, shell: str, first_line: str
+) -> None:
+    result = run("--show-completion", shell)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.startswith(first_line)
+
+
+def test_show_completion_refuses_an_unknown_shell(run: Invoke) -> None:
+    result = run("--show-completion", "tcsh")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "stepsched: error: Invalid value for '--show-completion': expected a shell, one of "
+        "bash, zsh, fish, powershell, pwsh; got 'tcsh'\n"
+    )
+
+
+def test_show_completion_help_names_the_shells(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    text = " ".join(run("--help").stdout.split())
+    assert "or for SHELL given after it (bash, zsh, fish, powershell)" in text
+
+
+@pytest.mark.parametrize(
+    ("command", "literal"), [("inspect", "2**63 - 1"), ("convert", "2**31 - 1")]
+)
+def test_help_renders_powers_literally(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch, command: str, literal: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option: no wrapping inside the text
+    text = run(command, "--help").stdout
+    assert literal in text
+    assert "263 - 1" not in text.replace("2**63 - 1", "")
+
+
+def test_validate_help_says_what_it_prints(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    text = " ".join(run("validate", "--help").stdout.split())
+    assert 'Prints "FILE: ok" on stdout for each valid file' in text
+    assert '{"file", "valid", "format", "error"}' in text
 
 
 def test_no_arguments_shows_help_and_exits_2(run: Invoke) -> None:

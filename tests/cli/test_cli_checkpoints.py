@@ -319,6 +319,8 @@ def test_state_option_reads_a_checkpoint(run: Invoke) -> None:
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
         "step": 75,
+        "epoch": None,
+        "mode": "step",
         "lr": 0.001,
         "next_boundary": 90,
         "next_lr": 0.0001,

@@ -185,7 +185,6 @@ def test_table_huge_total_is_lazy(run: Invoke) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--step-size", "30"], "Invalid value for '--lr': give the initial learning rate"),
         (
             ["--lr", "0"],
             "Invalid value for '--lr': initial_lr must be a finite number > 0, got 0.0",
@@ -227,47 +226,59 @@ def test_table_bad_values_are_usage_errors(run: Invoke, args: list[str], message
 # -- at ----------------------------------------------------------------------
 
 
+def at_json(step: int | None, epoch: int | None, mode: str, lr: float,
+            following: int | None, next_lr: float | None) -> dict[str, Any]:  # fmt: skip
+    """``at --json``: the same keys in every mode, null where a unit is not known."""
+    return {"step": step, "epoch": epoch, "mode": mode, "lr": lr, "next_boundary": following,
+            "next_lr": next_lr}  # fmt: skip
+
+
+EPOCHS_OF_2 = ["--lr", "0.1", "--step-size", "2", "--mode", "epoch"]
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["0", *SEED], {"step": 0, "lr": 0.1, "next_boundary": 30, "next_lr": 0.01}),
-        (["29", *SEED], {"step": 29, "lr": 0.1, "next_boundary": 30, "next_lr": 0.01}),
-        (["30", *SEED], {"step": 30, "lr": 0.01, "next_boundary": 60, "next_lr": 0.001}),
-        (["60", *SEED], {"step": 60, "lr": 0.001, "next_boundary": 90, "next_lr": 0.0001}),
-        (
-            ["45", *SEED, "--steps-per-epoch", "20"],
-            {"step": 45, "epoch": 2, "lr": 0.01, "next_boundary": 60, "next_lr": 0.001},
-        ),
-        (
-            ["3", "--lr", "0.1", "--step-size", "2", "--mode", "epoch"],
-            {"epoch": 3, "lr": 0.01, "next_boundary": 4, "next_lr": 0.001},
-        ),
-        (
-            ["3", "--lr", "0.1", "--step-size", "2", "--mode", "epoch", "--steps-per-epoch", "7"],
-            {"epoch": 3, "step": 21, "lr": 0.01, "next_boundary": 4, "next_lr": 0.001},
-        ),
+        (["0", *SEED], at_json(0, None, "step", 0.1, 30, 0.01)),
+        (["29", *SEED], at_json(29, None, "step", 0.1, 30, 0.01)),
+        (["30", *SEED], at_json(30, None, "step", 0.01, 60, 0.001)),
+        (["60", *SEED], at_json(60, None, "step", 0.001, 90, 0.0001)),
+        (["45", *SEED, "--steps-per-epoch", "20"], at_json(45, 2, "step", 0.01, 60, 0.001)),
+        (["3", *EPOCHS_OF_2], at_json(None, 3, "epoch", 0.01, 4, 0.001)),
+        (["3", *EPOCHS_OF_2, "--steps-per-epoch", "7"], at_json(21, 3, "epoch", 0.01, 4, 0.001)),
+        (["3", "--mode", "epochs"], at_json(None, 3, "epoch", 0.1, 30, 0.01)),
         (
             ["100", "--lr", "0.1", "--milestones", "30,80"],
-            {"step": 100, "lr": 0.001, "next_boundary": None, "next_lr": None},
+            at_json(100, None, "step", 0.001, None, None),
         ),
         (
             [str(2**63), "--lr", "0.1", "--step-size", str(2**62)],
-            {"step": 2**63, "lr": 0.001, "next_boundary": 3 * 2**62, "next_lr": 0.0001},
+            at_json(2**63, None, "step", 0.001, 3 * 2**62, 0.0001),
         ),
+        # Every schedule option has a default: lr 0.1, step size 30, gamma 0.1, steps.
+        (["100"], at_json(100, None, "step", 0.0001, 120, 1e-05)),
     ],
 )
 def test_at_json(run: Invoke, args: list[str], expected: dict[str, Any]) -> None:
     assert ok_json(run, "at", *args, "--json") == expected
 
 
-def test_at_human(run: Invoke) -> None:
+def test_at_human_names_the_schedule(run: Invoke) -> None:
     result = run("at", "45", *SEED, "--steps-per-epoch", "20")
-    assert result.stdout == "step 45 (epoch 2): lr 0.01\nnext decay at step 60 (in 15): lr 0.001\n"
+    assert result.stdout == (
+        "lr=0.1, step_size=30, gamma=0.1\n"
+        "step 45 (epoch 2): lr 0.01\n"
+        "next decay at step 60 (in 15): lr 0.001\n"
+    )
 
 
 def test_at_human_after_the_last_decay(run: Invoke) -> None:
     result = run("at", "100", "--lr", "0.1", "--milestones", "30")
-    assert result.stdout == "step 100: lr 0.01\nno further decay: the lr stays at this value\n"
+    assert result.stdout == (
+        "lr=0.1, milestones=30, gamma=0.1\n"
+        "step 100: lr 0.01\n"
+        "no further decay: the lr stays at this value\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -376,10 +387,46 @@ def test_boundaries_human(run: Invoke) -> None:
     ]
 
 
-def test_boundaries_below_never_reached_says_so(run: Invoke) -> None:
-    result = run("boundaries", *SEED, "--min-lr", "0.01", "--below", "0.01")
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [
+        (
+            [*SEED, "--min-lr", "0.01", "--below", "0.01"],
+            ["lr=0.1, step_size=30, gamma=0.1, min_lr=0.01",
+             "never: the lowest lr is 0.01, reached at step 30"],
+        ),
+        # The issue's case: a schedule that reaches 1e-4 exactly is never below it.
+        (
+            ["--milestones", "30,60,80", "--mode", "epoch", "--steps-per-epoch", "5005",
+             "--below", "1e-4"],
+            ["lr=0.1, milestones=30,60,80, gamma=0.1, mode=epoch",
+             "never: the lowest lr is 0.0001, reached at "
+             "epoch 80 (step 400400)"],
+        ),
+    ],
+)  # fmt: skip
+def test_boundaries_below_never_reached_answers_on_stdout(
+    run: Invoke, args: list[str], answer: list[str]
+) -> None:
+    result = run("boundaries", *args)
     assert result.exit_code == 0
-    assert result.stderr == "the lr never falls below 0.01\n"
+    assert result.stderr == ""
+    assert result.stdout.splitlines() == answer
+
+
+@pytest.mark.parametrize("output_format", ["json", "csv", "markdown"])
+def test_boundaries_below_never_reached_lists_nothing_for_machines(
+    run: Invoke, output_format: str
+) -> None:
+    result = run("boundaries", "--milestones", "30,60,80", "--below", "1e-4", "-f", output_format)
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    expected = {
+        "json": "[]\n",
+        "csv": "step,lr_before,lr_after\n",
+        "markdown": "| step | lr before | lr after |\n|---:|---:|---:|\n",
+    }
+    assert result.stdout == expected[output_format]
 
 
 @pytest.mark.parametrize(
@@ -427,3 +474,258 @@ def test_warmup_start_lr_with_a_warmup_is_used(run: Invoke) -> None:
     result = run("at", "0", "--lr", "0.1", "--warmup-steps", "2", "--warmup-start-lr", "0.05",
                  "--json")  # fmt: skip
     assert (result.exit_code, json.loads(result.stdout)["lr"]) == (0, 0.05)
+
+
+# -- the first five minutes: defaults, named schedules, one vocabulary ---------
+
+SEED_ROWS = [
+    {"start_step": 0, "end_step": 29, "lr": 0.1},
+    {"start_step": 30, "end_step": 59, "lr": 0.01},
+    {"start_step": 60, "end_step": 89, "lr": 0.001},
+    {"start_step": 90, "end_step": None, "lr": 0.0001},
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "first_line"),
+    [
+        (["table"], "lr=0.1, step_size=30, gamma=0.1"),
+        (["table", "--every", "40"], "lr=0.1, step_size=30, gamma=0.1"),
+        (["at", "100"], "lr=0.1, step_size=30, gamma=0.1"),
+        (["boundaries"], "lr=0.1, step_size=30, gamma=0.1"),
+        (["boundaries", "--below", "0.005"], "lr=0.1, step_size=30, gamma=0.1"),
+        (["table", "--gamma", "0.5", "--mode", "epochs"],
+         "lr=0.1, step_size=30, gamma=0.5, mode=epoch"),
+        (["table", "--milestones", "30,80"], "lr=0.1, milestones=30,80, gamma=0.1"),
+    ],
+)  # fmt: skip
+def test_bare_commands_work_and_name_the_schedule(
+    run: Invoke, args: list[str], first_line: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == first_line
+
+
+def test_bare_table_is_the_seed_example(run: Invoke) -> None:
+    assert ok_json(run, "table", "--json") == SEED_ROWS
+
+
+@pytest.mark.parametrize("command", [["table"], ["boundaries"], ["diff", "gamma=0.5"]])
+def test_json_flag_is_format_json(run: Invoke, command: list[str]) -> None:
+    assert run(*command, "--json").stdout == run(*command, "--format", "json").stdout
+    both = run(*command, "--json", "--format", "json")
+    assert both.exit_code == 0
+
+
+@pytest.mark.parametrize("command", [["table"], ["boundaries"], ["diff", "gamma=0.5"]])
+def test_json_flag_with_another_format_is_a_usage_error(run: Invoke, command: list[str]) -> None:
+    result = run(*command, "--json", "--format", "csv")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(
+        "stepsched: error: Invalid value for '--json': is --format json; it cannot be "
+        "combined with --format csv"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spelling", "mode"), [("step", "step"), ("steps", "step"), ("EPOCHS", "epoch"),
+                           ("epoch", "epoch")]
+)  # fmt: skip
+def test_mode_takes_the_words_of_x(run: Invoke, spelling: str, mode: str) -> None:
+    record = ok_json(run, "at", "0", "--mode", spelling, "--json")
+    assert record["mode"] == mode
+
+
+def test_mode_refuses_other_words(run: Invoke) -> None:
+    result = run("table", "--mode", "batch")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "stepsched: error: Invalid value for '--mode': expected step or epoch (or steps, "
+        "epochs), got 'batch'"
+    )
+
+
+# -- --epochs: the run's length in epochs ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected_rows", "summary"),
+    [
+        # Step mode: 3 epochs of 20 steps = positions 0..59.
+        (["--steps-per-epoch", "20", "--epochs", "3"], 2, "3 epochs = 60 steps"),
+        (["--mode", "epoch", "--steps-per-epoch", "5005", "--epochs", "90"], 3,
+         "90 epochs = 450450 steps"),
+        (["--mode", "epoch", "--steps-per-epoch", "5005", "--total", "90"], 3,
+         "90 epochs = 450450 steps"),
+        (["--steps-per-epoch", "20", "--total", "65"], 3, "65 steps = 3 epochs + 5 steps"),
+    ],
+)  # fmt: skip
+def test_run_length_in_epochs_and_its_summary(
+    run: Invoke, args: list[str], expected_rows: int, summary: str
+) -> None:
+    rows = ok_json(run, "table", *args, "--json")
+    assert len(rows) == expected_rows
+    human = run("table", *args)
+    assert human.stdout.splitlines()[1] == summary
+
+
+def test_epochs_equal_the_total_they_stand_for(run: Invoke) -> None:
+    by_epochs = run("table", "--steps-per-epoch", "20", "--epochs", "3", "--json")
+    by_total = run("table", "--steps-per-epoch", "20", "--total", "60", "--json")
+    assert by_epochs.stdout == by_total.stdout
+    assert json.loads(by_epochs.stdout)[-1] == {
+        "start_step": 30, "end_step": 59, "start_epoch": 1, "end_epoch": 2, "lr": 0.01,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "3"], "Invalid value for '--epochs': a step-mode schedule needs "
+         "--steps-per-epoch (or the data pipeline) to count epochs"),
+        (["--epochs", "3", "--total", "5", "--mode", "epoch"],
+         "Invalid value for '--epochs': give either --total or --epochs, not both"),
+        (["--epochs", "0", "--mode", "epoch"], "Invalid value for '--epochs'"),
+    ],
+)  # fmt: skip
+def test_epochs_errors(run: Invoke, args: list[str], message: str) -> None:
+    result = run("table", *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("stepsched: error: " + message), result.stderr
+
+
+# -- the data pipeline: per-rank batch, global batch -----------------------------
+
+IMAGENET = ["--dataset-size", "1281167"]
+
+
+@pytest.mark.parametrize(
+    ("batch", "pipeline_line"),
+    [
+        (["--global-batch-size", "256", "--world-size", "8"],
+         "5005 steps per epoch: 1281167 samples, batch 32 per rank x 8 ranks"),
+        (["--batch-size", "32", "--world-size", "8"],
+         "5005 steps per epoch: 1281167 samples, batch 32 per rank x 8 ranks"),
+        # The trap: 256 typed as --batch-size is 256 per rank on each of 8 ranks.
+        (["--batch-size", "256", "--world-size", "8"],
+         "626 steps per epoch: 1281167 samples, batch 256 per rank x 8 ranks"),
+        (["--global-batch-size", "512", "--world-size", "8", "--grad-accum", "2"],
+         "2503 steps per epoch: 1281167 samples, batch 32 per rank x 8 ranks, 2 batches per "
+         "step (ceil)"),
+        (["--batch-size", "256", "--drop-last"],
+         "5004 steps per epoch: 1281167 samples, batch 256 per rank, last batch dropped"),
+    ],
+)  # fmt: skip
+def test_outputs_show_the_per_rank_batch_they_assumed(
+    run: Invoke, batch: list[str], pipeline_line: str
+) -> None:
+    for command in (["table", "--mode", "epoch"], ["at", "3", "--mode", "epoch"],
+                    ["boundaries", "--mode", "epoch"]):  # fmt: skip
+        result = run(*command, *IMAGENET, *batch)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.splitlines()[1] == pipeline_line, command
+
+
+def test_global_batch_gives_the_same_plan_as_its_per_rank_batch(run: Invoke) -> None:
+    per_rank = run("table", "--mode", "epoch", *IMAGENET, "--batch-size", "32",
+                   "--world-size", "8", "--json")  # fmt: skip
+    global_ = run("table", "--mode", "epoch", *IMAGENET, "--global-batch-size", "256",
+                  "--world-size", "8", "--json")  # fmt: skip
+    assert global_.stdout == per_rank.stdout
+    assert json.loads(global_.stdout)[1]["start_step"] == 150150
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch-size", "32", "--global-batch-size", "256"],
+         "Invalid value for '--global-batch-size': give either --batch-size (per rank) or "
+         "--global-batch-size (all ranks), not both"),
+        (["--global-batch-size", "100", "--world-size", "8"],
+         "Invalid value for '--global-batch-size': global_batch_size must be a multiple of "
+         "world_size * grad_accum (8 * 1 = 8), got 100"),
+        (["--global-batch-size", "4", "--world-size", "8"],
+         "Invalid value for '--global-batch-size': global_batch_size must be a multiple"),
+        (["--world-size", "8"], "Invalid value for '--batch-size': --batch-size is needed with "
+         "--dataset-size"),
+    ],
+)  # fmt: skip
+def test_global_batch_errors(run: Invoke, args: list[str], message: str) -> None:
+    result = run("table", *IMAGENET, *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("stepsched: error: " + message), result.stderr
+
+
+# -- plausibility warnings where the mistake becomes a run -------------------------
+
+TINY_STEP = ["--step-size", "3", "--steps-per-epoch", "100"]
+EPOCHS_MEANT = (
+    "stepsched: warning: step_size 3 is under a tenth of an epoch (100 steps): epochs "
+    "were probably meant; did you mean --mode epoch?\n"
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["code", "--framework", "torch"], ["init", "-o", "-"], ["table"], ["at", "0"],
+     ["boundaries"]],
+)  # fmt: skip
+def test_plausibility_warnings_reach_every_planning_command(
+    run: Invoke, command: list[str]
+) -> None:
+    result = run(*command, *TINY_STEP)
+    assert result.exit_code == 0
+    assert result.stderr == EPOCHS_MEANT
+
+
+@pytest.mark.parametrize("command", [["code", "--framework", "torch"], ["init", "-o", "-"]])
+def test_a_plausible_schedule_gives_no_warning(run: Invoke, command: list[str]) -> None:
+    result = run(*command, "--mode", "epoch", "--steps-per-epoch", "100")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+
+
+def test_bare_init_and_code_use_the_defaults(run: Invoke, tmp_path: Any) -> None:
+    path = tmp_path / "x.json"
+    result = run("init", "-o", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == f"wrote {path}: lr=0.1, step_size=30, gamma=0.1, at step 0\n"
+    state = json.loads(path.read_text())
+    assert (state["initial_lr"], state["step_size"], state["gamma"], state["mode"]) == (
+        0.1, 30, 0.1, "step",
+    )  # fmt: skip
+    code = run("code", "--framework", "torch")
+    assert code.stdout.splitlines()[0] == "# stepsched: lr=0.1, step_size=30, gamma=0.1, as torch"
+
+
+def test_diff_shows_the_pipeline_and_takes_epochs(run: Invoke) -> None:
+    args = ["diff", "gamma=0.5", "--mode", "epoch", *IMAGENET, "--global-batch-size", "256",
+            "--world-size", "8"]  # fmt: skip
+    result = run(*args, "--epochs", "40")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[:4] == [
+        "A: lr=0.1, step_size=30, gamma=0.1, mode=epoch",
+        "B: lr=0.1, step_size=30, gamma=0.5, mode=epoch",
+        "5005 steps per epoch: 1281167 samples, batch 32 per rank x 8 ranks",
+        "40 epochs = 200200 steps",
+    ]
+    rows = ok_json(run, *args, "--epochs", "40", "--json")
+    assert rows == [
+        {"start_step": 150150, "end_step": 200199, "start_epoch": 30, "end_epoch": 39,
+         "lr_a": 0.01, "lr_b": 0.05, "ratio": 5.0},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("spelling", "mode"), [("steps", "step"), ("Step", "step")])
+def test_convert_mode_takes_the_same_words(
+    run: Invoke, tmp_path: Any, spelling: str, mode: str
+) -> None:
+    source = tmp_path / "epochs.json"
+    assert run("init", "--mode", "epochs", "-o", str(source)).exit_code == 0
+    result = run("convert", str(source), "--mode", spelling, "--steps-per-epoch", "10", "-o", "-")
+    assert result.exit_code == 0, result.stderr
+    state = json.loads(result.stdout)
+    assert (state["mode"], state["step_size"]) == (mode, 300)

@@ -1,18 +1,19 @@
-"""The README's ``console`` examples, run in order in one folder, give the output shown.
+"""The README's ``console`` examples, run in order in one folder, print exactly what is shown.
 
-Every example exits 0, unless the line after its output is ``$ echo $?`` followed by
-the exit code it must give (``stepsched check`` on a bad log exits 1).
+The folder holds only the shipped example files at their paths from a clone's root,
+so every example either reads what an earlier one wrote or names a file a fresh
+clone has.  Outputs are recorded at 80 columns by ``scripts/record_readme.py`` and
+compared exactly, line by line (trailing spaces included).  Every example exits 0,
+unless the line after its output is ``$ echo $?`` followed by the exit code it gives.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shlex
-import shutil
-import subprocess
+import importlib.util
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from typer.testing import CliRunner
@@ -20,51 +21,25 @@ from typer.testing import CliRunner
 from stepsched_cli.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
-# Files the examples read, copied into the folder they run in.
-EXAMPLE_FILES = [Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "lightning.ckpt"]
-# Folders the examples read by their path in the repository (as run from a clone's
-# root), copied to the same relative path.
-EXAMPLE_FOLDERS = [Path("tests") / "data" / "logs"]
-EXIT_CODE_COMMAND = "echo $?"
-FENCE = re.compile(r"^```console\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
-def examples_with_exit_codes() -> list[tuple[str, str, int]]:
-    """Every ``$ stepsched ...`` line of the README, the output under it and its exit code."""
-    found: list[tuple[str, str, int]] = []
-    for block in FENCE.findall(README.read_text(encoding="utf-8")):
-        command: str | None = None
-        output: list[str] = []
-        for line in block.splitlines():
-            if line.startswith("$ "):
-                if command == EXIT_CODE_COMMAND:
-                    previous, shown, _ = found.pop()
-                    found.append((previous, shown, int("".join(output).strip())))
-                elif command is not None:
-                    found.append((command, "\n".join(output), 0))
-                command, output = line[2:], []
-            else:
-                output.append(line)
-        if command == EXIT_CODE_COMMAND:
-            previous, shown, _ = found.pop()
-            found.append((previous, shown, int("".join(output).strip())))
-        elif command is not None:
-            found.append((command, "\n".join(output), 0))
-    return found
+def load_recorder() -> ModuleType:
+    path = ROOT / "scripts" / "record_readme.py"
+    spec = importlib.util.spec_from_file_location("record_readme", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
-def examples() -> list[tuple[str, str]]:
-    """Every ``$ stepsched ...`` line of the README with the output under it."""
-    return [(command, output) for command, output, _ in examples_with_exit_codes()]
-
-
-def normalise(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
+recorder = load_recorder()
+README_TEXT = recorder.README.read_text(encoding="utf-8")
 
 
 def test_readme_has_usage_examples() -> None:
-    commands = {command.split()[1] for command, _ in examples()}
+    commands = {example.command.split()[1] for example in recorder.examples(README_TEXT)}
     assert commands >= {
         "table",
         "at",
@@ -74,6 +49,7 @@ def test_readme_has_usage_examples() -> None:
         "inspect",
         "validate",
         "convert",
+        "code",
         "steps-per-epoch",
         "check",
         "solve",
@@ -81,51 +57,72 @@ def test_readme_has_usage_examples() -> None:
     }
 
 
-def copy_example_files(folder: Path) -> None:
-    for path in EXAMPLE_FILES:
-        shutil.copy(path, folder / path.name)
-    for tree in EXAMPLE_FOLDERS:
-        shutil.copytree(ROOT / tree, folder / tree)
-
-
 def test_exit_codes_are_read_from_echo_lines() -> None:
-    codes = {command.split()[1]: code for command, _, code in examples_with_exit_codes()}
+    codes = {example.command.split()[1]: example.exit_code
+             for example in recorder.examples(README_TEXT)}  # fmt: skip
     assert codes["check"] == 1
     assert codes["table"] == 0
 
 
-def test_readme_examples_are_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    copy_example_files(tmp_path)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "100")
+def test_a_block_renders_back_to_its_text() -> None:
+    block = "$ stepsched at 5\nline 1\n  \n$ stepsched check x\nbad\n$ echo $?\n1\n"
+    assert "".join(example.render() for example in recorder.parse_block(block)) == block
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("$ echo $?\n1\n", "'$ echo $?' with no example before it"),
+        ("output first\n$ stepsched at 5\n", "console block text before any command"),
+    ],
+)
+def test_malformed_blocks_are_refused(block: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("$", r"\$").replace("?", r"\?")):
+        recorder.parse_block(block)
+
+
+def test_examples_name_only_files_a_fresh_clone_has(tmp_path: Path) -> None:
+    # The files copied are the repository's own: a README path that works here works
+    # from a clone's root, and nothing else is there (no file beside the README).
+    recorder.prepare_folder(tmp_path)
+    copied = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*") if path.is_file())
+    assert copied
+    assert all((ROOT / path).is_file() for path in copied)
+    assert all(path.parts[:2] == ("tests", "data") for path in copied)
+
+
+def in_process_runner() -> recorder.Runner:  # type: ignore[name-defined]
     runner = CliRunner()
-    for command, expected, code in examples_with_exit_codes():
-        program, *args = shlex.split(command)
-        assert program == "stepsched"
-        result = runner.invoke(app, args, prog_name="stepsched")
-        assert result.exit_code == code, (command, result.output)
-        assert normalise(result.output) == normalise(expected), command
+
+    def run(args: Sequence[str]) -> tuple[int, str, str]:
+        result = runner.invoke(app, list(args), prog_name="stepsched")
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+def test_readme_examples_are_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder.prepare_folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for name, value in recorder.ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("STEPSCHED_DEBUG", raising=False)
+    run = in_process_runner()
+    for example in recorder.examples(README_TEXT):
+        actual = recorder.recorded(example, run)
+        assert (actual.exit_code, actual.output) == (example.exit_code, example.output), (
+            f"{example.command} (re-record with scripts/record_readme.py)"
+        )
 
 
 @pytest.mark.smoke
 def test_readme_examples_from_the_installed_console_script(tmp_path: Path) -> None:
     """The smoke test CI relies on: the real ``stepsched`` program, as a user runs it."""
-    program = shutil.which("stepsched", path=str(Path(sys.executable).parent))
-    assert program is not None, "the stepsched console script is not installed beside python"
-    copy_example_files(tmp_path)
-    environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
-    for command, expected, code in examples_with_exit_codes():
-        _, *args = shlex.split(command)
-        result = subprocess.run(
-            [program, *args],
-            cwd=tmp_path,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+    recorder.prepare_folder(tmp_path)
+    run = recorder.console_script_runner(tmp_path)
+    for example in recorder.examples(README_TEXT):
+        actual = recorder.recorded(example, run)
+        assert "Traceback" not in "\n".join(actual.output)
+        assert (actual.exit_code, actual.output) == (example.exit_code, example.output), (
+            example.command
         )
-        assert result.returncode == code, (command, result.stderr)
-        assert "Traceback" not in result.stderr
-        assert normalise(result.stdout + result.stderr) == normalise(expected), command

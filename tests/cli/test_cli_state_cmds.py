@@ -85,6 +85,7 @@ def test_state_option_gives_schedule_and_position(run: Invoke, tmp_path: Path) -
     assert json.loads(result.stdout) == {
         "step": 45,
         "epoch": 2,
+        "mode": "step",
         "lr": 0.01,
         "next_boundary": 60,
         "next_lr": 0.001,

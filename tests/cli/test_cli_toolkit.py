@@ -48,6 +48,7 @@ def test_steps_per_epoch_json_has_every_figure(run: Invoke) -> None:
         "steps_per_epoch": 5005,
         "dataset_size": 1281167,
         "batch_size": 32,
+        "global_batch_size": None,
         "world_size": 8,
         "grad_accum": 1,
         "drop_last": False,
@@ -57,9 +58,23 @@ def test_steps_per_epoch_json_has_every_figure(run: Invoke) -> None:
     }
 
 
+def test_steps_per_epoch_from_a_global_batch(run: Invoke) -> None:
+    args = [*IMAGENET, "--global-batch-size", "512", "--world-size", "8", "--grad-accum", "2"]
+    record = json.loads(run("steps-per-epoch", *args, "--json").stdout)
+    assert (record["batch_size"], record["global_batch_size"]) == (32, 512)
+    assert record["steps_per_epoch"] == 2503
+    assert run("steps-per-epoch", *args).stdout == (
+        "batch per rank    512 / (8 ranks x 2 accumulated) = 32\n"
+        "samples per rank  ceil(1281167 / 8) = 160146\n"
+        "batches per rank  ceil(160146 / 32) = 5005\n"
+        "steps per epoch   ceil(5005 / 2) = 2503\n"
+    )
+
+
 def test_steps_per_epoch_shows_the_formula(run: Invoke) -> None:
     result = run("steps-per-epoch", *IMAGENET, "--batch-size", "256", "--drop-last")
     assert result.stdout == (
+        "batch per rank    256 (--batch-size is per rank)\n"
         "samples per rank  ceil(1281167 / 1) = 1281167\n"
         "batches per rank  floor(1281167 / 256) = 5004\n"
         "steps per epoch   ceil(5004 / 1) = 5004\n"
@@ -69,7 +84,11 @@ def test_steps_per_epoch_shows_the_formula(run: Invoke) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "Invalid value for '--dataset-size': give --dataset-size and --batch-size"),
+        (
+            [],
+            "Invalid value for '--dataset-size': give --dataset-size and --batch-size (or "
+            "--global-batch-size)",
+        ),
         (["--batch-size", "2"], "Invalid value for '--dataset-size': --dataset-size is needed"),
         (["--dataset-size", "10"], "Invalid value for '--batch-size': --batch-size is needed"),
         (
@@ -124,7 +143,8 @@ def test_pipeline_at_in_epochs(run: Invoke) -> None:
     result = run("at", "45", "--lr", "0.1", "--mode", "epoch", *IMAGENET, "--batch-size", "32",
                  "--world-size", "8", "--json")  # fmt: skip
     assert json.loads(result.stdout) == {
-        "epoch": 45, "step": 225225, "lr": 0.01, "next_boundary": 60, "next_lr": 0.001,
+        "step": 225225, "epoch": 45, "mode": "epoch", "lr": 0.01, "next_boundary": 60,
+        "next_lr": 0.001,
     }  # fmt: skip
 
 
@@ -274,7 +294,7 @@ def test_check_tolerance(run: Invoke) -> None:
         (["missing.csv", *GRAD_ACCUM], 1, "missing.csv: no such file"),
         (["-", *GRAD_ACCUM, "--tolerance", "1"], 2, "Invalid value for '--tolerance'"),
         (["-", *GRAD_ACCUM, "--log-format", "xml"], 2, "Invalid value for '--log-format'"),
-        (["-", "--step-size", "20"], 2, "Invalid value for '--lr'"),
+        (["-", "--lr", "0", "--step-size", "20"], 2, "Invalid value for '--lr'"),
         (["-", *GRAD_ACCUM, "--lr-column", "nope"], 1, "<stdin>"),
     ],
 )
@@ -552,7 +572,8 @@ def test_diff_of_equal_schedules(run: Invoke) -> None:
             ["milestones=30:\u0668\u0660", "--lr", "0.1"],
             2,
             "Invalid value for 'SPEC': SPEC 'milestones=30:\u0668\u0660': milestones must be "
-            "integers separated by ':' or ';', got '\u0668\u0660' (see 'stepsched diff --help')\n",
+            "integers separated by ',', ':' or ';', got '\u0668\u0660' (see 'stepsched diff "
+            "--help')\n",
         ),
         (
             ["lr=1", "lr=2", "lr=3", *BASE],
