@@ -10,9 +10,11 @@ is one line on stderr, ``stepsched: error: ...``; no traceback reaches the user 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import importlib
+import io
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -54,6 +56,7 @@ class StepschedGroup(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        ensure_standard_streams()
         code = run_guarded(
             lambda: super(StepschedGroup, self).main(
                 args,
@@ -69,50 +72,123 @@ class StepschedGroup(TyperGroup):
         return code
 
 
-def run_guarded(invoke: Any) -> int:  # noqa: C901  (to be split: issue 9)
+class ClosedOutput(io.TextIOBase):
+    """Stands in for standard output when the process was started without one (``>&-``).
+
+    Python leaves ``sys.stdout`` as None then; every write to this stand-in raises an
+    :class:`OSError` that names the stream, which the error policy reports in one line.
+    """
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise _closed_output_error()
+
+    @property
+    def buffer(self) -> io.RawIOBase:
+        return _ClosedBytes()
+
+
+class _ClosedBytes(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        raise _closed_output_error()
+
+
+def _closed_output_error() -> OSError:
+    return OSError(errno.EBADF, "cannot write the output: standard output is closed")
+
+
+class DiscardedMessages(io.TextIOBase):
+    """Stands in for standard error when it was closed (``2>&-``): messages go nowhere."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def ensure_standard_streams() -> None:
+    """Give a process started with stdout or stderr closed stand-ins for them.
+
+    Data written to a missing stdout fails with a one-line error (exit 1); messages to a
+    missing stderr are dropped, as the user asked.  The closed descriptor is held on
+    ``/dev/null``, so that no file this process opens can land on it.
+    """
+    for descriptor in (1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            with contextlib.suppress(OSError):
+                held = os.open(os.devnull, os.O_WRONLY)
+                if held != descriptor:
+                    os.dup2(held, descriptor)
+                    os.close(held)
+    if sys.stdout is None:
+        sys.stdout = ClosedOutput()
+    if sys.stderr is None:
+        sys.stderr = DiscardedMessages()
+
+
+def run_guarded(invoke: Any) -> int:
     """Run ``invoke()`` (a click ``main`` in non-standalone mode) and return its exit code."""
     try:
         result = invoke()
-        return result if isinstance(result, int) and not isinstance(result, bool) else EXIT_OK
     except SystemExit as error:
         # Typer's main turns a closed pipe into sys.exit(1) itself; it is not a failure.
         if _is_closed_pipe(error.__context__):
             _silence_stdout()
             return EXIT_OK
         raise
-    except click_exceptions.NoArgsIsHelpError as error:
-        error.show()
-        return EXIT_USAGE
-    except click_exceptions.UsageError as error:
-        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
-        print_error(_one_line(error.format_message()) + hint)
-        return EXIT_USAGE
-    except click_exceptions.ClickException as error:
-        print_error(_one_line(error.format_message()))
-        return error.exit_code
-    except typer.Abort:
+    except Exception as error:
+        return exit_code_of(error)
+    return result if isinstance(result, int) and not isinstance(result, bool) else EXIT_OK
+
+
+def exit_code_of(error: Exception) -> int:
+    """Report ``error`` as one line on stderr and return its exit code.
+
+    Under ``STEPSCHED_DEBUG`` an unexpected error (not a usage error, not a
+    :class:`~stepsched_cli.errors.StepschedError`) is raised again, with its traceback.
+    """
+    if isinstance(error, click_exceptions.ClickException):
+        return _click_exit_code(error)
+    if isinstance(error, typer.Abort):
         print_error("aborted")
         return EXIT_INVALID
-    except StepschedError as error:
+    if isinstance(error, StepschedError):
         print_error(str(error))
         return EXIT_INVALID
-    except OSError as error:
-        if _is_closed_pipe(error):
-            # The reader stopped reading (`| head`): its choice, not a failure.
-            _silence_stdout()
-            return EXIT_OK
-        if os.environ.get(DEBUG_VARIABLE):
-            raise
+    if isinstance(error, OSError) and _is_closed_pipe(error):
+        # The reader stopped reading (`| head`): its choice, not a failure.
+        _silence_stdout()
+        return EXIT_OK
+    if os.environ.get(DEBUG_VARIABLE):
+        raise error
+    if isinstance(error, OSError):
         print_error(f"{error.strerror or error}")
-        return EXIT_INVALID
-    except Exception as error:
-        if os.environ.get(DEBUG_VARIABLE):
-            raise
+    else:
         print_error(
             f"internal error: {type(error).__name__}: {_one_line(str(error))} "
             f"(please report it; {DEBUG_VARIABLE}=1 shows the traceback)"
         )
-        return EXIT_INVALID
+    return EXIT_INVALID
+
+
+def _click_exit_code(error: click_exceptions.ClickException) -> int:
+    if isinstance(error, click_exceptions.NoArgsIsHelpError):
+        error.show()
+        return EXIT_USAGE
+    if isinstance(error, click_exceptions.UsageError):
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+        print_error(_one_line(error.format_message()) + hint)
+        return EXIT_USAGE
+    print_error(_one_line(error.format_message()))
+    return error.exit_code
 
 
 def _is_closed_pipe(error: BaseException | None) -> bool:

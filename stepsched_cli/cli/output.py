@@ -280,32 +280,39 @@ def plain_table(
     widths = [len(header) for header in headers]
     pending = iter(rows)
     page_size = _FIRST_PAGE
-    first = True
+    lines = [] if title is None else [title, ""]
     while True:
         page = list(islice(pending, page_size))
-        if not page and not first:
-            return
-        grown = [max(width, *map(len, column)) for width, column in zip(widths, zip(*page))]
-        lines: list[str] = []
-        if first or grown != widths:
-            if title is not None and first:
-                lines.append(title)
-            if title is not None or not first:
-                lines.append("")
-            widths = grown or widths
-            lines.append(_plain_row(headers, widths))
-            lines.append(" " + "\u2500" * (sum(widths) + 3 * len(widths) - 1))
-        lines.extend(_plain_row(row, widths) for row in page)
+        grown = _column_widths(page, widths)
+        if page_size == _FIRST_PAGE:
+            lines += _plain_head(headers, grown)
+        elif grown != widths:  # the rows above are at other widths: a new head
+            lines += ["", *_plain_head(headers, grown)]
+        widths = grown
+        lines += [_plain_row(row, widths) for row in page]
         if lines:
             yield "\n".join(lines) + "\n"
+            lines = []
         if len(page) < page_size:
             return
-        first = False
         page_size = min(2 * page_size, _LAST_PAGE)
 
 
+def _column_widths(page: Sequence[Sequence[str]], widths: Sequence[int]) -> list[int]:
+    """``widths`` grown to fit every cell of ``page``."""
+    if not page:
+        return list(widths)
+    columns = zip(*page, strict=True)
+    return [max(width, *map(len, cells)) for width, cells in zip(widths, columns, strict=True)]
+
+
+def _plain_head(headers: Sequence[str], widths: Sequence[int]) -> list[str]:
+    return [_plain_row(headers, widths), " " + "\u2500" * (sum(widths) + 3 * len(widths) - 1)]
+
+
 def _plain_row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return ("  " + "   ".join(cell.rjust(width) for cell, width in zip(cells, widths))).rstrip()
+    cells = [cell.rjust(width) for cell, width in zip(cells, widths, strict=True)]
+    return ("  " + "   ".join(cells)).rstrip()
 
 
 def print_fields(fields: Sequence[tuple[str, str]], title: str | None = None) -> None:
