@@ -208,24 +208,55 @@ def _silence_stdout() -> None:
         pass
 
 
-# Which module registers each command.  `main` builds an app with only the module of the
-# command being run: building every command's options costs each run about 15 ms, and
-# importing every module (the format readers among them) more.
-COMMAND_MODULES: dict[str, str] = {
-    "table": "plan",
-    "at": "plan",
-    "boundaries": "plan",
-    "plot": "plot_cmd",
-    "init": "state_cmds",
-    "inspect": "state_cmds",
-    "validate": "state_cmds",
-    "convert": "state_cmds",
-    "code": "code_cmd",
-    "steps-per-epoch": "toolkit",
-    "check": "toolkit",
-    "solve": "toolkit",
-    "diff": "toolkit",
+# Each command: the module that registers it, and the summary `stepsched --help` lists
+# (the first paragraph of the command's docstring).  `main` builds an app with only the
+# module of the command being run: building every command's options costs each run about
+# 15 ms, and importing every module (the format readers among them) more.  `stepsched
+# --help` lists the summaries without importing any command module; a test checks that
+# they match the docstrings.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "table": ("plan", "Show the schedule as one row per constant-lr interval."),
+    "at": ("plan", "Show the lr at position T and when it next changes."),
+    "boundaries": (
+        "plan",
+        "List the positions where the lr changes, with the lr before and after.",
+    ),
+    "plot": (
+        "plot_cmd",
+        "Draw the exact step curve in the terminal, or to a png, svg or pdf file (-o).",
+    ),
+    "init": ("state_cmds", "Write a new state file at position 0 for the schedule."),
+    "inspect": (
+        "state_cmds",
+        "Show where a run is: its position, lr, next decay and the decays after it.",
+    ),
+    "validate": ("state_cmds", "Check state files: exit 0 when every one is valid, 1 otherwise."),
+    "convert": (
+        "state_cmds",
+        "Convert a state file between steps and epochs, or to another format.",
+    ),
+    "code": (
+        "code_cmd",
+        "Print a runnable snippet that builds the same schedule in another framework.",
+    ),
+    "steps-per-epoch": (
+        "toolkit",
+        "Compute the optimizer steps in one epoch from the data pipeline.",
+    ),
+    "check": (
+        "toolkit",
+        "Check a logged lr series against the schedule, and diagnose a mismatch.",
+    ),
+    "solve": (
+        "toolkit",
+        "Find the step size and gamma that take --lr to --final-lr by position T.",
+    ),
+    "diff": (
+        "toolkit",
+        "List the intervals where two schedules differ, with both lrs and their ratio.",
+    ),
 }
+COMMAND_MODULES: dict[str, str] = {name: module for name, (module, _) in COMMANDS.items()}
 
 
 def _show_version(value: bool) -> None:
@@ -249,8 +280,7 @@ def _root(
     """
 
 
-def build_app(modules: Iterable[str] | None = None) -> typer.Typer:
-    """The Typer app with the commands of ``modules`` (default: every command module)."""
+def _new_app() -> typer.Typer:
     application = typer.Typer(
         name=PROGRAM,
         cls=StepschedGroup,
@@ -263,6 +293,12 @@ def build_app(modules: Iterable[str] | None = None) -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     application.callback()(_root)
+    return application
+
+
+def build_app(modules: Iterable[str] | None = None) -> typer.Typer:
+    """The Typer app with the commands of ``modules`` (default: every command module)."""
+    application = _new_app()
     wanted = set(COMMAND_MODULES.values()) if modules is None else set(modules)
     for name in dict.fromkeys(COMMAND_MODULES.values()):  # a stable order for --help
         if name in wanted:
@@ -270,15 +306,37 @@ def build_app(modules: Iterable[str] | None = None) -> typer.Typer:
     return application
 
 
+def build_index_app() -> typer.Typer:
+    """The app as ``stepsched``, ``--help`` and ``--version`` see it: every command listed
+    with its summary, no command module imported.
+
+    :func:`main` uses it only when no command is named, so its commands never run.
+    """
+    application = _new_app()
+    for name, (_, summary) in COMMANDS.items():
+        application.command(name, help=summary)(_listed_only)
+    return application
+
+
+def _listed_only() -> None:
+    """The body of a command in :func:`build_index_app`, which lists commands only."""
+    raise RuntimeError("the command index ran a command; main() builds the command's module")
+
+
 def _modules_for(arguments: Sequence[str]) -> set[str] | None:
     """Only the module of the command named on the command line; None means all of them."""
-    if any(variable.endswith("_COMPLETE") for variable in os.environ):
+    if _completing():
         return None  # shell completion lists every command
     for argument in arguments:
         if not argument.startswith("-"):
             module = COMMAND_MODULES.get(argument)
             return None if module is None else {module}
     return None
+
+
+def _completing() -> bool:
+    """Whether the shell is asking for completions (Typer's ``_STEPSCHED_COMPLETE``)."""
+    return any(variable.endswith("_COMPLETE") for variable in os.environ)
 
 
 @functools.cache
@@ -296,4 +354,8 @@ def __getattr__(name: str) -> Any:
 
 def main() -> None:
     """The ``stepsched`` console script and ``python -m stepsched_cli``."""
-    build_app(_modules_for(sys.argv[1:]))(prog_name=PROGRAM)
+    modules = _modules_for(sys.argv[1:])
+    if modules is None and not _completing():
+        build_index_app()(prog_name=PROGRAM)  # no command named: list them
+    else:
+        build_app(modules)(prog_name=PROGRAM)

@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,11 +21,14 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from stepsched_cli.numbers import format_exact, format_lr
-from stepsched_cli.schedule import StepSchedule
-from stepsched_cli.state import OutputExistsError, atomic_write
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from stepsched_cli.schedule import StepSchedule
+
+# csv, json and the state module are imported by the functions that use them: a command
+# printing a human table pays for none of them at start-up.
 
 Record = Mapping[str, Any]
 
@@ -126,6 +127,8 @@ def print_lines(lines: Iterable[str]) -> None:
 
 def json_text(value: Any, *, indent: int | None = None) -> str:
     """JSON with exact floats (``repr``), no NaN or Infinity."""
+    import json
+
     return json.dumps(value, indent=indent, allow_nan=False)
 
 
@@ -175,6 +178,8 @@ def emit_listing(records: Iterable[Record], listing: Listing, output_format: str
     if output_format == "json":
         _emit_json_list(records, listing.keys)
     elif output_format == "csv":
+        import csv
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(listing.keys)
         for record in records:
@@ -387,6 +392,8 @@ def refuse_existing_output(path: str, *, force: bool) -> None:
         OutputExistsError: ``path`` exists and ``force`` is false.
     """
     if not force and path != STANDARD_STREAM and os.path.exists(path):
+        from stepsched_cli.state import OutputExistsError
+
         raise OutputExistsError(
             f"{path}: already exists; refusing to overwrite it (use --force to replace it)"
         )
@@ -402,6 +409,8 @@ def write_output(path: str, data: bytes, *, force: bool) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
+    from stepsched_cli.state import OutputExistsError, atomic_write
+
     try:
         atomic_write(path, data, overwrite=force)
     except OutputExistsError as error:
