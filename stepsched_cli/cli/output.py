@@ -214,6 +214,8 @@ _FIRST_PAGE = 512
 _LAST_PAGE = 4096
 # Lines a terminal keeps for the title, the header, the rule and the prompt, besides rows.
 _TERMINAL_MARGIN = 6
+# A terminal that does not report its size (0 lines) is taken to have 24, as xterm's.
+_DEFAULT_HEIGHT = 24
 
 
 def _emit_human_table(records: Iterable[Record], listing: Listing) -> None:
@@ -244,7 +246,7 @@ def _terminal_rows() -> int | None:
         height = os.get_terminal_size(sys.stdout.fileno()).lines
     except (AttributeError, ValueError, OSError):
         return None  # a stream without a descriptor (a test runner's) is not a terminal
-    return max(height - _TERMINAL_MARGIN, 1)
+    return max((height or _DEFAULT_HEIGHT) - _TERMINAL_MARGIN, 1)
 
 
 def _print_rich_table(rows: Iterable[Sequence[str]], listing: Listing) -> None:

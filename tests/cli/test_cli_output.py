@@ -508,3 +508,64 @@ def test_inspect_of_a_json_state_imports_no_pickle_or_zip_reader(tmp_path: Path)
     CliRunner().invoke(app_module.build_app(), ["init", "-o", str(state), *SEED])
     assert "pickle" not in modules_after("inspect", str(state))
     assert "zipfile" not in modules_after("inspect", str(state))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "command"),
+    [
+        (["table", "--lr", "0.1"], "table"),
+        (["--version"], None),
+        ([], None),
+        (["nonsense", "table"], None),
+        (["-h", "steps-per-epoch"], "steps-per-epoch"),
+    ],
+)
+def test_the_command_named_on_the_command_line(
+    arguments: list[str], command: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in [name for name in app_module.os.environ if name.endswith("_COMPLETE")]:
+        monkeypatch.delenv(variable)
+    assert app_module._command_named(arguments) == command
+    monkeypatch.setenv("_STEPSCHED_COMPLETE", "bash_complete")
+    assert app_module._command_named(arguments) is None
+
+
+@pytest.mark.parametrize("command", ["at", "check", "inspect"])
+def test_an_app_built_for_one_command_has_only_that_command(command: str) -> None:
+    from typer.main import get_command
+
+    module = app_module.COMMAND_MODULES[command]
+    built = get_command(app_module.build_app({module}, command=command))
+    assert sorted(built.commands) == [command]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("argv", "listed"),
+    [
+        (["stepsched", "--help"], "steps-per-epoch"),
+        (["stepsched", "at", "--help"], "Usage: stepsched at"),
+    ],
+)
+def test_main_runs_the_index_or_the_one_command(
+    argv: list[str],
+    listed: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        app_module.main()
+    assert exit_info.value.code == 0
+    assert listed in capsys.readouterr().out
+
+
+def test_main_under_completion_builds_every_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["stepsched"])
+    monkeypatch.setenv("_STEPSCHED_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "stepsched ste")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    with pytest.raises(SystemExit):
+        app_module.main()
+    assert capsys.readouterr().out.split() == ["steps-per-epoch"]
