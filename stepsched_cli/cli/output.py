@@ -296,7 +296,8 @@ def plain_table(
         elif grown != widths:  # the rows above are at other widths: a new head
             lines += ["", *_plain_head(headers, grown)]
         widths = grown
-        lines += [_plain_row(row, widths) for row in page]
+        template = _row_template(widths)
+        lines += [template.format(*row).rstrip() for row in page]
         if lines:
             yield "\n".join(lines) + "\n"
             lines = []
@@ -318,8 +319,12 @@ def _plain_head(headers: Sequence[str], widths: Sequence[int]) -> list[str]:
 
 
 def _plain_row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    cells = [cell.rjust(width) for cell, width in zip(cells, widths, strict=True)]
-    return ("  " + "   ".join(cells)).rstrip()
+    return _row_template(widths).format(*cells).rstrip()
+
+
+def _row_template(widths: Sequence[int]) -> str:
+    """A format string for a row: right-aligned cells, Rich's padding and edge."""
+    return "  " + "   ".join(f"{{:>{width}}}" for width in widths)
 
 
 def print_fields(fields: Sequence[tuple[str, str]], title: str | None = None) -> None:
