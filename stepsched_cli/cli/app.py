@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 an invalid file or a failed check (any
 :class:`~stepsched_cli.errors.StepschedError`); 2 a usage error (bad option value,
 unknown option, unsupported extension).  A closed output pipe (``stepsched table |
-head -1``) ends the command quietly with 0: the reader chose to stop.  Every error
+head -1``) ends the command quietly with 0: the reader chose to stop; a stdout the
+process was started without (``>&-``) is an error, exit 1.  Every error
 is one line on stderr, ``stepsched: error: ...``; no traceback reaches the user (set
 ``STEPSCHED_DEBUG=1`` to see one for an unexpected error).
 """

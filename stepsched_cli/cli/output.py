@@ -5,9 +5,11 @@
   the one place numbers become text for people.
 * Machine formats carry the exact floats: JSON and CSV print ``repr(x)``, the shortest
   text that reads back as the same float.
-* Rich consoles are created per call, so ``NO_COLOR``, ``COLUMNS`` and non-terminal
-  output are honoured, and ``--format json|csv|markdown`` never touches Rich at all:
-  plain lines on stdout, no wrapping, no colour.
+* Human tables stream a page at a time (:func:`plain_table`): piped, or longer than
+  the screen, they are plain aligned text without trailing spaces; only a table or a
+  field grid that fits on a terminal is drawn by Rich.  Rich consoles are created per
+  call, so ``NO_COLOR`` and ``COLUMNS`` are honoured, and ``--format
+  json|csv|markdown`` never touches Rich at all: plain lines, no wrapping, no colour.
 * Data goes to stdout, messages to stderr (:func:`print_message`).
 """
 
@@ -165,9 +167,10 @@ class Listing:
 
 
 def emit_listing(records: Iterable[Record], listing: Listing, output_format: str) -> None:
-    """Print ``records`` as a table (Rich), JSON (a list), CSV or markdown.
+    """Print ``records`` as a human table, JSON (a list), CSV or markdown.
 
-    Records are consumed lazily in the machine formats, so a long listing streams.
+    Records are consumed lazily in every format, so a long listing streams in flat
+    memory and stops at a closed pipe.
     The first record is computed before anything is printed, so an error raised
     while setting up the records leaves no partial output; the record functions
     themselves must not raise (a streamed JSON list would be left unterminated).
