@@ -569,3 +569,25 @@ def test_main_under_completion_builds_every_command(
     with pytest.raises(SystemExit):
         app_module.main()
     assert capsys.readouterr().out.split() == ["steps-per-epoch"]
+
+
+@pytest.mark.parametrize(("lines", "rows"), [(30, 24), (0, 18), (5, 1)])
+def test_terminal_rows_follow_the_screen_height(
+    lines: int, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A screen keeps six lines for the title, head and prompt; 0 lines means unknown (24)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    main, child = pty.openpty()
+    try:
+        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", lines, 80, 0, 0))
+        with os.fdopen(child, "w", closefd=False) as terminal:
+            monkeypatch.setattr(sys, "stdout", terminal)
+            assert output._terminal_rows() == rows
+    finally:
+        os.close(main)
+        os.close(child)
