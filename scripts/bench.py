@@ -308,46 +308,219 @@ def bench_inspect() -> None:
         )
 
 
+# -- start-up and the human table (the output section) ----------------------------
+
+# The floor for this stack: a minimal Typer 0.28 app printing a four-row Rich table
+# through a Console, and the same app's --help (Typer's rich help, markdown mode).
+_FLOOR_APP = """
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(rich_markup_mode="markdown")
+
+
+@app.command()
+def table(lr: float = 0.1, step_size: int = 30) -> None:
+    \"\"\"Show the schedule.\"\"\"
+    grid = Table()
+    grid.add_column("steps")
+    grid.add_column("lr")
+    for row in (("0-29", "0.1"), ("30-59", "0.01"), ("60-89", "0.001"), ("90+", "0.0001")):
+        grid.add_row(*row)
+    Console().print(grid)
+
+
+@app.command()
+def at(t: int = 0) -> None:
+    \"\"\"Show the lr at T.\"\"\"
+
+
+app()
+"""
+
+
+def _cached_environment() -> dict[str, str]:
+    """The environment of an installed command: bytecode cached, stdout buffered."""
+    environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
+    for variable in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"):
+        environment.pop(variable, None)
+    return environment
+
+
+def _compile_bytecode(folder: str) -> None:
+    import compileall
+
+    import stepsched_cli
+
+    compileall.compile_dir(os.path.dirname(stepsched_cli.__file__), quiet=1)
+    compileall.compile_dir(folder, quiet=1)
+
+
+def _run_on_terminal(arguments: list[str], environment: dict[str, str], folder: str) -> None:
+    """Run a command with a pseudo-terminal as its stdout (its output is read and dropped)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        subprocess.run(
+            arguments, stdout=child, stderr=subprocess.DEVNULL, env=environment,
+            cwd=folder, check=True,
+        )  # fmt: skip
+        while select.select([main], [], [], 0)[0] and os.read(main, 65536):
+            pass
+    finally:
+        os.close(main)
+        os.close(child)
+
+
+def _startup_runs(
+    commands: Sequence[tuple[str, list[str], bool]], rounds: int, folder: str
+) -> list[Result]:
+    """Median wall time of whole processes run alternately; the flag asks for a terminal."""
+    environment = _cached_environment()
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in commands}
+    for _ in range(rounds):
+        for name, arguments, terminal in commands:
+            start = time.perf_counter()
+            if terminal:
+                _run_on_terminal(arguments, environment, folder)
+            else:
+                subprocess.run(
+                    arguments, check=True, capture_output=True, env=environment, cwd=folder
+                )
+            samples[name].append(time.perf_counter() - start)
+    return [Result(name, statistics.median(samples[name])) for name, _, _ in commands]
+
+
 def bench_startup() -> None:
+    """Start-up of each kind of command against the stack's floor, bytecode cached."""
     python = sys.executable
-    show(
-        "start-up, whole process",
-        whole_process(
-            [
-                (
-                    "python -c 'import typer, rich.table'",
-                    [python, "-c", "import typer, rich.table"],
-                ),
-                (
-                    "stepsched table --lr 0.1 --step-size 30",
-                    [python, "-m", "stepsched_cli", "table", "--lr", "0.1", "--step-size", "30"],
-                ),
-                (
-                    "stepsched plot --lr 0.1 --step-size 30 --log (terminal)",
-                    [
-                        python,
-                        "-m",
-                        "stepsched_cli",
-                        "plot",
-                        "--lr",
-                        "0.1",
-                        "--step-size",
-                        "30",
-                        "--log",
-                    ],
-                ),
-            ],
-            rounds=11,
-        ),
-        "stepsched table and the terminal plot within 1.3x",
-        unit="ms",
+    seed = ["--lr", "0.1", "--step-size", "30"]
+    with tempfile.TemporaryDirectory() as folder:
+        with open(os.path.join(folder, "floor_app.py"), "w", encoding="utf-8") as file:
+            file.write(_FLOOR_APP)
+        state = os.path.join(folder, "run.json")
+        subprocess.run(
+            _stepsched("init", *seed, "-o", state), check=True, env=_cached_environment()
+        )
+        _compile_bytecode(folder)
+        floor = [python, "-m", "floor_app"]
+        ours = [python, "-m", "stepsched_cli"]
+        show(
+            "start-up, whole process, bytecode cached, against a minimal Typer app that "
+            "prints a four-row Rich table",
+            _startup_runs(
+                [
+                    ("floor: Typer app, Rich table (piped)", [*floor, "table"], False),
+                    ("stepsched table (piped)", [*ours, "table", *seed], False),
+                    ("floor: Typer app, Rich table (terminal)", [*floor, "table"], True),
+                    ("stepsched table (terminal)", [*ours, "table", *seed], True),
+                    ("floor: Typer app, Rich table", [*floor, "table"], False),
+                    ("stepsched inspect run.json", [*ours, "inspect", state], False),
+                    ("floor: Typer app, Rich table ", [*floor, "table"], False),
+                    ("stepsched plot --log (terminal plot, piped)", [*ours, "plot", *seed, "--log"],
+                     False),
+                    ("floor: Typer app --help", [*floor, "--help"], False),
+                    ("stepsched --help", [*ours, "--help"], False),
+                    ("stepsched table (piped) ", [*ours, "table", *seed], False),
+                    ("stepsched --help ", [*ours, "--help"], False),
+                ],
+                rounds=11,
+                folder=folder,
+            ),
+            "each command within 1.2x of the floor beside it; --help within 1.2x of Typer's "
+            "own --help (the last pair: --help against a command)",
+            unit="ms",
+            group=2,
+        )  # fmt: skip
+
+
+def _time_to_first_row(arguments: list[str], environment: dict[str, str]) -> tuple[float, float]:
+    """Seconds until the first data row arrives, and from closing the pipe to the exit."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        arguments, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=environment
     )
+    assert process.stdout is not None
+    for _ in range(5):  # title, blank line, header, rule, first row
+        process.stdout.readline()
+    first_row = time.perf_counter() - start
+    process.stdout.close()
+    closed = time.perf_counter()
+    process.wait()
+    return first_row, time.perf_counter() - closed
+
+
+def _measured(arguments: list[str], environment: dict[str, str]) -> tuple[float, int]:
+    """Wall time and peak RSS of a command run from a small wrapper (see _PEAK_WRAPPER)."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_WRAPPER, *arguments],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True,
+        env=environment,
+    )  # fmt: skip
+    return time.perf_counter() - start, int(result.stderr.split()[-2]) * 1024
+
+
+def bench_human_table() -> None:
+    """The default human table against CSV for 10^5 rows; first row; a closed pipe."""
+    environment = _cached_environment()
+    rows = ["--lr", "0.1", "--step-size", "30", "--every", "1", "--total", str(10**5)]
+    contenders = [
+        ("table --every 1 --total 10^5 --format csv", _stepsched("table", *rows, "-f", "csv")),
+        ("table --every 1 --total 10^5 (human)", _stepsched("table", *rows)),
+    ]
+    times: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    peaks: dict[str, int] = dict.fromkeys(times, 0)
+    for _ in range(3):
+        for name, arguments in contenders:
+            elapsed, peak = _measured(arguments, environment)
+            times[name].append(elapsed)
+            peaks[name] = max(peaks[name], peak)
+    print("\nhuman table against CSV, 10^5 rows, whole process   (goal: within 2x of CSV)")
+    base = statistics.median(times[contenders[0][0]])
+    for name, _ in contenders:
+        median = statistics.median(times[name])
+        print(
+            f"  {name:<58} {median * 1e3:>10.3f} ms   x{median / base:.2f}   "
+            f"peak RSS {peaks[name] / 2**20:.1f} MiB"
+        )
+    huge = _stepsched("table", *rows[:-1], str(10**9))
+    short = _stepsched("table", "--lr", "0.1", "--step-size", "30")
+    firsts: list[float] = []
+    stops: list[float] = []
+    wholes: list[float] = []
+    for _ in range(7):
+        first, stop = _time_to_first_row(huge, environment)
+        firsts.append(first)
+        stops.append(stop)
+        start = time.perf_counter()
+        subprocess.run(short, check=True, capture_output=True, env=environment)
+        wholes.append(time.perf_counter() - start)
+    whole = statistics.median(wholes)
+    print(
+        "\nhuman table of 10^9 rows read by `head -5`, whole process   (goal: first row under "
+        "0.2 s; ratios to a whole 4-row table run alternately)"
+    )
+    for name, seconds in [
+        ("a whole 4-row table (stepsched table, piped)", whole),
+        ("first row of 10^9 (from the spawn)", statistics.median(firsts)),
+        ("exit after the reader closes the pipe", statistics.median(stops)),
+    ]:
+        print(f"  {name:<58} {seconds * 1e3:>10.3f} ms   x{seconds / whole:.2f}")
 
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "lr_at": bench_lr_at,
     "step": bench_step,
     "startup": bench_startup,
+    "human_table": bench_human_table,
     "horizons": bench_horizons,
     "inspect": bench_inspect,
 }

@@ -5,29 +5,32 @@
   the one place numbers become text for people.
 * Machine formats carry the exact floats: JSON and CSV print ``repr(x)``, the shortest
   text that reads back as the same float.
-* Rich consoles are created per call, so ``NO_COLOR``, ``COLUMNS`` and non-terminal
-  output are honoured, and ``--format json|csv|markdown`` never touches Rich at all:
-  plain lines on stdout, no wrapping, no colour.
+* Human tables stream a page at a time (:func:`plain_table`): piped, or longer than
+  the screen, they are plain aligned text without trailing spaces; only a table or a
+  field grid that fits on a terminal is drawn by Rich.  Rich consoles are created per
+  call, so ``NO_COLOR`` and ``COLUMNS`` are honoured, and ``--format
+  json|csv|markdown`` never touches Rich at all: plain lines, no wrapping, no colour.
 * Data goes to stdout, messages to stderr (:func:`print_message`).
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from stepsched_cli.numbers import format_exact, format_lr
-from stepsched_cli.schedule import StepSchedule
-from stepsched_cli.state import OutputExistsError, atomic_write
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from stepsched_cli.schedule import StepSchedule
+
+# csv, json and the state module are imported by the functions that use them: a command
+# printing a human table pays for none of them at start-up.
 
 Record = Mapping[str, Any]
 
@@ -126,6 +129,8 @@ def print_lines(lines: Iterable[str]) -> None:
 
 def json_text(value: Any, *, indent: int | None = None) -> str:
     """JSON with exact floats (``repr``), no NaN or Infinity."""
+    import json
+
     return json.dumps(value, indent=indent, allow_nan=False)
 
 
@@ -162,9 +167,10 @@ class Listing:
 
 
 def emit_listing(records: Iterable[Record], listing: Listing, output_format: str) -> None:
-    """Print ``records`` as a table (Rich), JSON (a list), CSV or markdown.
+    """Print ``records`` as a human table, JSON (a list), CSV or markdown.
 
-    Records are consumed lazily in the machine formats, so a long listing streams.
+    Records are consumed lazily in every format, so a long listing streams in flat
+    memory and stops at a closed pipe.
     The first record is computed before anything is printed, so an error raised
     while setting up the records leaves no partial output; the record functions
     themselves must not raise (a streamed JSON list would be left unterminated).
@@ -175,6 +181,8 @@ def emit_listing(records: Iterable[Record], listing: Listing, output_format: str
     if output_format == "json":
         _emit_json_list(records, listing.keys)
     elif output_format == "csv":
+        import csv
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(listing.keys)
         for record in records:
@@ -182,7 +190,7 @@ def emit_listing(records: Iterable[Record], listing: Listing, output_format: str
     elif output_format == "markdown":
         _emit_markdown(records, listing)
     else:
-        _emit_rich_table(records, listing)
+        _emit_human_table(records, listing)
 
 
 def _emit_json_list(records: Iterable[Record], keys: Sequence[str]) -> None:
@@ -202,23 +210,135 @@ def _emit_markdown(records: Iterable[Record], listing: Listing) -> None:
     print_lines("| " + " | ".join(listing.human_row(record)) + " |" for record in records)
 
 
-def _emit_rich_table(records: Iterable[Record], listing: Listing) -> None:
+# The human table streams: rows are laid out a page at a time, so the first rows appear
+# at once, memory stays flat, and a closed pipe stops the work at the next page.  Pages
+# grow from _FIRST_PAGE rows to _LAST_PAGE rows.
+_FIRST_PAGE = 512
+_LAST_PAGE = 4096
+# Lines a terminal keeps for the title, the header, the rule and the prompt, besides rows.
+_TERMINAL_MARGIN = 6
+# A terminal that does not report its size (0 lines) is taken to have 24, as xterm's.
+_DEFAULT_HEIGHT = 24
+
+
+def _emit_human_table(records: Iterable[Record], listing: Listing) -> None:
+    """A Rich table when it fits on the terminal's screen; otherwise the plain layout.
+
+    The plain layout (long listings, and any output that is not a terminal) has the
+    geometry of Rich's ``SIMPLE_HEAD`` table, without trailing spaces or padded lines.
+    """
+    rows: Iterator[Sequence[str]] = (listing.human_row(record) for record in records)
+    screen_rows = _terminal_rows()
+    if screen_rows is not None:
+        first_screen = list(islice(rows, screen_rows + 1))
+        if len(first_screen) <= screen_rows:
+            _print_rich_table(first_screen, listing)
+            return
+        rows = chain(first_screen, rows)
+    write = sys.stdout.write
+    for text in plain_table(rows, listing.headers, listing.title):
+        write(text)
+        sys.stdout.flush()
+
+
+def _terminal_rows() -> int | None:
+    """How many table rows fit on the terminal's screen; None when stdout is not one."""
+    try:
+        if not sys.stdout.isatty():
+            return None
+        height = os.get_terminal_size(sys.stdout.fileno()).lines
+    except (AttributeError, ValueError, OSError):
+        return None  # a stream without a descriptor (a test runner's) is not a terminal
+    return max((height or _DEFAULT_HEIGHT) - _TERMINAL_MARGIN, 1)
+
+
+def _print_rich_table(rows: Iterable[Sequence[str]], listing: Listing) -> None:
     from rich import box
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD)
     for header in listing.headers:
         table.add_column(header, justify="right")
-    for record in records:
-        table.add_row(*listing.human_row(record))
+    for row in rows:
+        table.add_row(*row)
     console = stdout_console()
     if listing.title:
         console.print(listing.title)
     console.print(table)
 
 
+def plain_table(
+    rows: Iterable[Sequence[str]], headers: Sequence[str], title: str | None = None
+) -> Iterator[str]:
+    """The text of a right-aligned table, a page of rows at a time.
+
+    Each page is aligned as a whole; column widths only grow, and when a page needs
+    wider columns than the rows above it, the header is repeated above that page at
+    the new widths, so every block under a header is aligned.  No line carries
+    trailing spaces.
+
+    Example:
+        >>> print("".join(plain_table([["0-29", "0.1"], ["30+", "0.01"]], ["steps", "lr"], "t")))
+        t
+        <BLANKLINE>
+          steps     lr
+         ──────────────
+           0-29    0.1
+            30+   0.01
+        <BLANKLINE>
+    """
+    widths = [len(header) for header in headers]
+    pending = iter(rows)
+    page_size = _FIRST_PAGE
+    lines = [] if title is None else [title, ""]
+    while True:
+        page = list(islice(pending, page_size))
+        grown = _column_widths(page, widths)
+        if page_size == _FIRST_PAGE:
+            lines += _plain_head(headers, grown)
+        elif grown != widths:  # the rows above are at other widths: a new head
+            lines += ["", *_plain_head(headers, grown)]
+        widths = grown
+        template = _row_template(widths)
+        lines += [template.format(*row).rstrip() for row in page]
+        if lines:
+            yield "\n".join(lines) + "\n"
+            lines = []
+        if len(page) < page_size:
+            return
+        page_size = min(2 * page_size, _LAST_PAGE)
+
+
+def _column_widths(page: Sequence[Sequence[str]], widths: Sequence[int]) -> list[int]:
+    """``widths`` grown to fit every cell of ``page``."""
+    if not page:
+        return list(widths)
+    columns = zip(*page, strict=True)
+    return [max(width, *map(len, cells)) for width, cells in zip(widths, columns, strict=True)]
+
+
+def _plain_head(headers: Sequence[str], widths: Sequence[int]) -> list[str]:
+    return [_plain_row(headers, widths), " " + "\u2500" * (sum(widths) + 3 * len(widths) - 1)]
+
+
+def _plain_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return _row_template(widths).format(*cells).rstrip()
+
+
+def _row_template(widths: Sequence[int]) -> str:
+    """A format string for a row: right-aligned cells, Rich's padding and edge."""
+    return "  " + "   ".join(f"{{:>{width}}}" for width in widths)
+
+
 def print_fields(fields: Sequence[tuple[str, str]], title: str | None = None) -> None:
-    """Print ``name: value`` pairs for people, aligned, as a two-column grid."""
+    """Print ``name: value`` pairs for people, aligned, as a two-column grid.
+
+    On a terminal, a Rich grid (names in bold, long values wrapped to the screen);
+    otherwise one plain line per field, without trailing spaces.
+    """
+    if _terminal_rows() is None:
+        sys.stdout.write("".join(line + "\n" for line in plain_fields(fields, title)))
+        return
     from rich.table import Table
 
     grid = Table.grid(padding=(0, 2))
@@ -230,6 +350,41 @@ def print_fields(fields: Sequence[tuple[str, str]], title: str | None = None) ->
     if title:
         console.print(title)
     console.print(grid)
+
+
+def plain_fields(
+    fields: Sequence[tuple[str, str]], title: str | None = None, width: int | None = None
+) -> list[str]:
+    """The lines of ``name  value`` pairs, names padded to one width.
+
+    A value longer than the line (``width``, default ``$COLUMNS`` or 80, as Rich
+    wraps for a file) continues on further lines indented under its first.
+
+    Example:
+        >>> plain_fields([("lr", "0.1"), ("next decay", "step 30 (in 30): lr 0.01")], width=34)
+        ['lr          0.1', 'next decay  step 30 (in 30): lr', '            0.01']
+    """
+    import textwrap
+
+    name_width = max((len(name) for name, _ in fields), default=0)
+    value_width = max((width or _plain_width()) - name_width - 2, 10)
+    indent = " " * (name_width + 2)
+    lines = [] if title is None else [title]
+    for name, value in fields:
+        wrapped = [
+            piece
+            for line in value.split("\n")
+            for piece in textwrap.wrap(line, value_width, break_on_hyphens=False) or [""]
+        ]
+        lines.append(f"{name.ljust(name_width)}  {wrapped[0]}".rstrip())
+        lines.extend(indent + piece for piece in wrapped[1:])
+    return lines
+
+
+def _plain_width() -> int:
+    """The width a Rich console gives a file: ``$COLUMNS``, else 80."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 80
 
 
 # -- files -----------------------------------------------------------------------
@@ -247,6 +402,8 @@ def refuse_existing_output(path: str, *, force: bool) -> None:
         OutputExistsError: ``path`` exists and ``force`` is false.
     """
     if not force and path != STANDARD_STREAM and os.path.exists(path):
+        from stepsched_cli.state import OutputExistsError
+
         raise OutputExistsError(
             f"{path}: already exists; refusing to overwrite it (use --force to replace it)"
         )
@@ -262,6 +419,8 @@ def write_output(path: str, data: bytes, *, force: bool) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
+    from stepsched_cli.state import OutputExistsError, atomic_write
+
     try:
         atomic_write(path, data, overwrite=force)
     except OutputExistsError as error:
