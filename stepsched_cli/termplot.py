@@ -188,7 +188,7 @@ def wrap_text(text: str, width: int, indent: str = "") -> list[str]:
     continuation lines start with ``indent``.
 
     Example:
-        >>> wrap_text("lr=0.1, step_size=30, gamma=0.1", 20)
+        >>> wrap_text("lr=0.1, step_size=30, gamma=0.1", 21)
         ['lr=0.1, step_size=30,', 'gamma=0.1']
     """
     return textwrap.wrap(
