@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -360,7 +361,8 @@ def test_plot_writes_each_format(run: Invoke, tmp_path: Path, extension: str) ->
     assert result.stdout == ""
     kind = extension.lower()
     assert result.stderr == (
-        f"wrote {target}: lr=0.1, step_size=30, gamma=0.1, steps 0-119 ({kind}, log lr axis, exact)\n"
+        f"wrote {target}: lr=0.1, step_size=30, gamma=0.1, steps 0-119 "
+        f"({kind}, log lr axis, exact)\n"
     )
     data = target.read_bytes()
     assert data.startswith(SIGNATURES[kind])
@@ -478,7 +480,7 @@ def test_plot_seed_png_shows_all_four_levels(
     assert all(low < level < high for level in levels)
     # On the log axis the levels are evenly spaced on the page, not squashed onto 0.
     pixels = [axes.transData.transform((10, level))[1] for level in levels]
-    gaps = [upper - lower for upper, lower in zip(pixels, pixels[1:])]
+    gaps = [upper - lower for upper, lower in pairwise(pixels)]
     assert max(gaps) - min(gaps) < 1
     assert min(gaps) > 50
 
