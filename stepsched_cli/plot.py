@@ -282,7 +282,7 @@ class FigureSize:
         for name in ("width", "height", "dpi"):
             value = getattr(self, name)
             if not value > 0 or value == float("inf"):
-                raise PlotError(f"{name} must be a positive number, got {value}", parameter=name)
+                raise PlotError(f"{name} must be a finite number > 0, got {value}", parameter=name)
         for name in ("width", "height"):
             inches = getattr(self, name)
             if inches * self.dpi > MAX_PIXELS:

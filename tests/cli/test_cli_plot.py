@@ -189,10 +189,10 @@ def test_prefers_log_scale_when_the_lrs_span_more_than_a_decade(
 @pytest.mark.parametrize(
     ("options", "parameter", "message"),
     [
-        ({"width": 0.0}, "width", "width must be a positive number, got 0.0"),
-        ({"height": -1.0}, "height", "height must be a positive number, got -1.0"),
-        ({"dpi": 0}, "dpi", "dpi must be a positive number, got 0"),
-        ({"width": float("nan")}, "width", "width must be a positive number, got nan"),
+        ({"width": 0.0}, "width", "width must be a finite number > 0, got 0.0"),
+        ({"height": -1.0}, "height", "height must be a finite number > 0, got -1.0"),
+        ({"dpi": 0}, "dpi", "dpi must be a finite number > 0, got 0"),
+        ({"width": float("nan")}, "width", "width must be a finite number > 0, got nan"),
         (
             {"width": 101.0},
             "width",
@@ -575,7 +575,7 @@ def test_plot_huge_horizon_is_fast(run: Invoke, tmp_path: Path) -> None:
         ([*SEED, "--log", "--linear"], "Invalid value for '--linear': give either --log or"),
         (
             [*SEED, "--dpi", "0", "-o", "lr.png"],
-            "Invalid value for '--dpi': dpi must be a positive",
+            "Invalid value for '--dpi': dpi must be a finite number > 0",
         ),
         (
             [*SEED, "--width", "200", "-o", "lr.png"],
