@@ -340,7 +340,8 @@ class _Scale:
     """Maps lrs to rows (0 at the top) on a linear or log axis.
 
     On a log axis with a 0 among the values, the bottom row holds 0 (labelled so) and
-    the positive lrs use the rows above it.
+    the positive lrs use the rows above it.  A linear axis starts at 0, or at the lowest
+    lr when all lrs lie within the top half.
     """
 
     def __init__(self, values: list[float], height: int, log_scale: bool) -> None:
@@ -359,7 +360,10 @@ class _Scale:
             elif low == high:
                 low = high / 10  # a constant curve: a decade of axis below it
         else:
-            low = 0.0
+            # From 0, unless every lr is above half the top: then decays of a gamma near
+            # 1 (0.1 -> 0.097) would share a row, so the axis spans the lrs themselves.
+            lowest = min(values)
+            low = lowest if high / 2 < lowest < high else 0.0
             if high <= 0:
                 high = 1.0
         self.low, self.high = low, high
@@ -390,7 +394,7 @@ class _Scale:
             last = math.floor(math.log10(self.high))
             candidates = [10.0**exponent for exponent in range(first, last + 1)]
         elif self.height >= 5:
-            candidates = [self.high / 2]
+            candidates = [(self.low + self.high) / 2]
         for value in candidates:
             row = self.row(value)
             if all(abs(row - taken) >= 2 for taken in labels):

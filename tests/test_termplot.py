@@ -137,6 +137,20 @@ def test_exact_pictures(
     assert render(schedule, **options) == expected
 
 
+def test_linear_axis_of_lrs_within_the_top_half_spans_the_lrs() -> None:
+    """From 0, decays of 0.97 would all share the top row: the axis starts at the lowest lr."""
+    schedule = StepSchedule(0.1, step_size=100, gamma=0.97)
+    assert render(schedule, total=400, width=30, height=5) == [
+        "   0.1┤─────┐",
+        "      │     └─────┐",
+        "0.0956┤     ┊     │",
+        "      │     ┊     └─────┐",
+        "0.0913┤     ┊     ┊     └─────",
+        "      └┬──────────┬───────────",
+        "       0          200     step",
+    ]
+
+
 def test_constant_schedule_sits_on_the_top_row() -> None:
     """A log axis needs a range: a constant lr gets the decade below it."""
     never_decays = StepSchedule(0.1, step_size=1000, gamma=0.1)
