@@ -20,12 +20,14 @@ Example:
           │     ┊     └─────┐
     0.0001┤     ┊     ┊     └─────
           └┬────────┬─────────┬───
-           0        50        100
+           0        50        step
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stepsched_cli.errors import StepschedError
@@ -50,6 +52,21 @@ _BOX = {
     _UP: "│",
     _DOWN: "│",
 }
+
+
+def _restyled(characters: str) -> dict[int, str]:
+    """:data:`_BOX` with its light characters ``─│┐└┘┌┬┴├┤┼`` replaced by ``characters``."""
+    table = str.maketrans("─│┐└┘┌┬┴├┤┼", characters)
+    return {cell: character.translate(table) for cell, character in _BOX.items()}
+
+
+# The line styles of the curves, in order: light (the first schedule), heavy, double, ASCII.
+_STYLES = (
+    _BOX,
+    _restyled("━┃┓┗┛┏┳┻┣┫╋"),
+    _restyled("═║╗╚╝╔╦╩╠╣╬"),
+    _restyled("-|+++++++++"),
+)
 MARKER = "┊"
 # Boundary markers are drawn while at most one column in this many has one.
 _MARKER_SPACING = 3
@@ -70,7 +87,26 @@ class _Column:
     boundary: bool
 
 
-def render(  # noqa: C901  (to be split: issue 9)
+# One plot cell: (style, box bits) of the curve drawn there, or None when empty.
+_Cells = list[list[tuple[int, int] | None]]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The columns of every curve, the y scale, its labels and the gutter they take."""
+
+    columns: list[list[_Column]]
+    scale: _Scale
+    labels: dict[int, str]
+    gutter: int
+
+    @property
+    def count(self) -> int:
+        """Plot columns (the same for every curve)."""
+        return len(self.columns[0])
+
+
+def render(
     schedule: StepSchedule,
     *,
     total: int,
@@ -80,6 +116,9 @@ def render(  # noqa: C901  (to be split: issue 9)
     x_label: str = "step",
     positions_per_unit: int = 1,
     markers: bool = True,
+    title: str | None = None,
+    label: str = "lr",
+    compare: Sequence[tuple[str, StepSchedule]] = (),
 ) -> list[str]:
     """Draw positions ``0..total-1`` of ``schedule`` in a ``width`` x ``height`` box.
 
@@ -95,14 +134,20 @@ def render(  # noqa: C901  (to be split: issue 9)
             before the schedule underflows to 0) to the largest; when the lr is 0
             somewhere, a bottom row labelled 0 holds it, below the scale.  Otherwise
             linear from 0.
-        x_label: The x unit, written at the right of the label line when it fits.
+        x_label: The x unit, written at the right of the label line; the last tick
+            labels give way to it when the line is full.
         positions_per_unit: Positions per x-axis unit: 1 labels positions, the steps
             per epoch labels a step-mode schedule in epochs.
         markers: Dotted lines under the decay boundaries (left out when more than one
             column in three would carry one).
+        title: Lines above the picture, wrapped at spaces to ``width`` (never cut).
+        label: The legend's name of ``schedule`` (a legend is drawn with ``compare``).
+        compare: ``(label, schedule)`` of up to three further schedules, drawn in
+            heavy, double and ASCII lines (the first schedule stays on top where they
+            meet), with a legend of ``len(compare) + 1`` entries below the picture.
 
     Returns:
-        ``height + 2`` lines of text.
+        The title's lines, ``height + 2`` lines of picture, then the legend's lines.
 
     Raises:
         TermPlotError: an argument out of range, or ``width`` too small for the labels.
@@ -111,78 +156,60 @@ def render(  # noqa: C901  (to be split: issue 9)
     width = _integer("width", width, 8)
     height = _integer("height", height, 2)
     positions_per_unit = _integer("positions_per_unit", positions_per_unit, 1)
-
-    guess = max(2, min(width, total))
-    columns = _columns(schedule, total, guess)
-    # The smallest positive lr may hide inside a column (one holding the decay to 0).
-    hidden = [_smallest_positive_lr(schedule, total)] if log_scale else []
-    values = [value for column in columns for value in (column.low, column.high)]
-    scale = _Scale(values + hidden, height, log_scale)
-    labels = scale.labels()
-    gutter = max(len(text) for text in labels.values())
-    plot_width = width - gutter - 1
-    if plot_width < 2:
-        raise TermPlotError(f"width must be at least {gutter + 3} for these y labels, got {width}")
-    # Fewer columns may change the drawn extremes and so the labels' width: shrink
-    # until the columns fit beside their own labels (the gutter only grows a little).
-    while plot_width < len(columns):
-        columns = _columns(schedule, total, plot_width)
-        scale = _Scale(
-            [value for column in columns for value in (column.low, column.high)] + hidden,
-            height,
-            log_scale,
+    if len(compare) >= len(_STYLES):
+        raise TermPlotError(
+            f"compare: the terminal draws at most {len(_STYLES) - 1} further schedules, "
+            f"got {len(compare)}"
         )
-        labels = scale.labels()
-        gutter = max(len(text) for text in labels.values())
-        plot_width = width - gutter - 1
-        if plot_width < 2:
-            raise TermPlotError(
-                f"width must be at least {gutter + 3} for these y labels, got {width}"
-            )
-    count = len(columns)
-
-    cells = [[0] * count for _ in range(height)]
-    previous_exit: float | None = None
-    for index, column in enumerate(columns):
-        entry = column.entry if previous_exit is None else previous_exit
-        row_in, row_out = scale.row(entry), scale.row(column.exit)
-        rows = (row_in, row_out, scale.row(column.low), scale.row(column.high))
-        top, bottom = min(rows), max(rows)
-        for row in range(top, bottom + 1):
-            cell = 0
-            if row == row_in:
-                cell |= _LEFT
-            if row == row_out:
-                cell |= _RIGHT
-            if row > top:
-                cell |= _UP
-            if row < bottom:
-                cell |= _DOWN
-            cells[row][index] = cell
-        previous_exit = column.exit
-
-    draw_markers = markers and _marker_count(schedule, total) * _MARKER_SPACING <= count
-    lines = []
-    for row in range(height):
-        label = labels.get(row, "")
-        axis = "┤" if row in labels else "│"
-        text = []
-        for index in range(count):
-            cell = cells[row][index]
-            if cell:
-                text.append(_BOX[cell])
-            elif draw_markers and columns[index].boundary and _below_curve(cells, row, index):
-                text.append(MARKER)
-            else:
-                text.append(" ")
-        lines.append(f"{label:>{gutter}}{axis}{''.join(text)}".rstrip())
-
-    ticks = _x_ticks(total, count, positions_per_unit)
-    axis_line = ["─"] * count
+    schedules = [schedule, *(other for _, other in compare)]
+    layout = _fit(schedules, total, width, height, log_scale)
+    cells: _Cells = [[None] * layout.count for _ in range(height)]
+    for style, columns in enumerate(layout.columns):
+        _draw_curve(cells, columns, layout.scale, style)
+    draw_markers = markers and _marker_count(schedule, total) * _MARKER_SPACING <= layout.count
+    lines = wrap_text(title, width) if title else []
+    lines += _plot_rows(layout, cells, draw_markers)
+    ticks = _x_ticks(total, layout.count, positions_per_unit)
+    axis_line = ["─"] * layout.count
     for column_index, _ in ticks:
         axis_line[column_index] = "┬"
-    lines.append(" " * gutter + "└" + "".join(axis_line))
-    lines.append(_tick_labels(ticks, gutter + 1, gutter + 1 + count, width, x_label).rstrip())
+    lines.append(" " * layout.gutter + "└" + "".join(axis_line))
+    plot_end = layout.gutter + 1 + layout.count
+    lines.append(_tick_labels(ticks, layout.gutter + 1, plot_end, width, x_label).rstrip())
+    if compare:
+        lines += legend([label, *(name for name, _ in compare)], width)
+    return lines
+
+
+def wrap_text(text: str, width: int, indent: str = "") -> list[str]:
+    """``text`` wrapped at spaces into lines of at most ``width`` characters.
+
+    A word longer than the line is split across lines, so nothing is ever cut off;
+    continuation lines start with ``indent``.
+
+    Example:
+        >>> wrap_text("lr=0.1, step_size=30, gamma=0.1", 21)
+        ['lr=0.1, step_size=30,', 'gamma=0.1']
+    """
+    return textwrap.wrap(
+        text,
+        max(1, width),
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+    ) or [""]
+
+
+def legend(labels: Sequence[str], width: int) -> list[str]:
+    """One entry per curve: its line style, then its label, wrapped to ``width``.
+
+    Example:
+        >>> legend(["lr=0.1, step_size=30", "gamma=0.5"], 40)
+        ['── lr=0.1, step_size=30', '━━ gamma=0.5']
+    """
+    lines = []
+    for style, label in enumerate(labels):
+        sample = _STYLES[style][_LEFT | _RIGHT] * 2
+        lines += wrap_text(f"{sample} {label}", width, indent="   ")
     return lines
 
 
@@ -190,6 +217,71 @@ def _integer(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise TermPlotError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
+
+
+def _fit(
+    schedules: Sequence[StepSchedule], total: int, width: int, height: int, log_scale: bool
+) -> _Layout:
+    """As many columns as fit beside the y labels their own extremes need.
+
+    Fewer columns may change the drawn extremes and so the labels' width: shrink until
+    the columns fit (the gutter only grows a little, so this ends after a step or two).
+    """
+    # The smallest positive lr may hide inside a column (one holding the decay to 0).
+    hidden = [_smallest_positive_lr(each, total) for each in schedules] if log_scale else []
+    wanted = max(2, min(width, total))
+    while True:
+        columns = [_columns(each, total, wanted) for each in schedules]
+        values = [
+            value for curve in columns for column in curve for value in (column.low, column.high)
+        ]
+        scale = _Scale(values + hidden, height, log_scale)
+        labels = scale.labels()
+        gutter = max(len(text) for text in labels.values())
+        plot_width = width - gutter - 1
+        if plot_width < 2:
+            raise TermPlotError(
+                f"width must be at least {gutter + 3} for these y labels, got {width}"
+            )
+        if len(columns[0]) <= plot_width:
+            return _Layout(columns, scale, labels, gutter)
+        wanted = plot_width
+
+
+def _draw_curve(cells: _Cells, columns: list[_Column], scale: _Scale, style: int) -> None:
+    """Draw one curve into the empty ``cells``: per column, a vertical run from where the
+    curve enters to where it leaves (through its extremes), with box corners."""
+    previous_exit: float | None = None
+    for index, column in enumerate(columns):
+        entry = column.entry if previous_exit is None else previous_exit
+        row_in, row_out = scale.row(entry), scale.row(column.exit)
+        rows = (row_in, row_out, scale.row(column.low), scale.row(column.high))
+        top, bottom = min(rows), max(rows)
+        for row in range(top, bottom + 1):
+            if cells[row][index] is None:
+                cell = (_LEFT if row == row_in else 0) | (_RIGHT if row == row_out else 0)
+                cell |= (_UP if row > top else 0) | (_DOWN if row < bottom else 0)
+                cells[row][index] = (style, cell)
+        previous_exit = column.exit
+
+
+def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
+    """The plot area's lines: label, axis, then the curves and the boundary markers."""
+    boundaries = [column.boundary for column in layout.columns[0]]
+    lines = []
+    for row, row_cells in enumerate(cells):
+        axis = "┤" if row in layout.labels else "│"
+        text = []
+        for index, cell in enumerate(row_cells):
+            if cell is not None:
+                text.append(_STYLES[cell[0]][cell[1]])
+            elif draw_markers and boundaries[index] and _below_curve(cells, row, index):
+                text.append(MARKER)
+            else:
+                text.append(" ")
+        label = layout.labels.get(row, "")
+        lines.append(f"{label:>{layout.gutter}}{axis}{''.join(text)}".rstrip())
+    return lines
 
 
 def _columns(schedule: StepSchedule, total: int, wanted: int) -> list[_Column]:
@@ -240,15 +332,16 @@ def _marker_count(schedule: StepSchedule, total: int) -> int:
     return schedule.decays_at(total - 1)
 
 
-def _below_curve(cells: list[list[int]], row: int, index: int) -> bool:
-    return any(cells[above][index] for above in range(row))
+def _below_curve(cells: _Cells, row: int, index: int) -> bool:
+    return any(cells[above][index] is not None for above in range(row))
 
 
 class _Scale:
     """Maps lrs to rows (0 at the top) on a linear or log axis.
 
     On a log axis with a 0 among the values, the bottom row holds 0 (labelled so) and
-    the positive lrs use the rows above it.
+    the positive lrs use the rows above it.  A linear axis starts at 0, or at the lowest
+    lr when all lrs lie within the top half.
     """
 
     def __init__(self, values: list[float], height: int, log_scale: bool) -> None:
@@ -267,7 +360,10 @@ class _Scale:
             elif low == high:
                 low = high / 10  # a constant curve: a decade of axis below it
         else:
-            low = 0.0
+            # From 0, unless every lr is above half the top: then decays of a gamma near
+            # 1 (0.1 -> 0.097) would share a row, so the axis spans the lrs themselves.
+            lowest = min(values)
+            low = lowest if high / 2 < lowest < high else 0.0
             if high <= 0:
                 high = 1.0
         self.low, self.high = low, high
@@ -298,7 +394,7 @@ class _Scale:
             last = math.floor(math.log10(self.high))
             candidates = [10.0**exponent for exponent in range(first, last + 1)]
         elif self.height >= 5:
-            candidates = [self.high / 2]
+            candidates = [(self.low + self.high) / 2]
         for value in candidates:
             row = self.row(value)
             if all(abs(row - taken) >= 2 for taken in labels):
@@ -354,20 +450,38 @@ def _tick_labels(
     ticks: list[tuple[int, str]], offset: int, plot_end: int, width: int, x_label: str
 ) -> str:
     """Tick labels left-aligned at their ticks (skipped where they would collide or
-    overflow), then the unit ending at the plot's right edge, or after the last label."""
-    line = [" "] * width
-    end = 0
+    overflow), then the unit ending at the plot's right edge, or after the last label.
+
+    The unit says what the numbers count, so it is never dropped: when the line is full,
+    the last tick labels give way to it.
+    """
+    placed: list[tuple[int, str]] = []
     for column, text in ticks:
         start = offset + column
+        end = placed[-1][0] + len(placed[-1][1]) if placed else 0
         if (end and start <= end) or start + len(text) > width:
             continue
-        line[start : start + len(text)] = text
-        end = start + len(text)
+        placed.append((start, text))
     if x_label:
-        start = max(end + 2, plot_end - len(x_label))
-        if start + len(x_label) <= width:
-            line[start : start + len(x_label)] = x_label
+        while True:
+            end = placed[-1][0] + len(placed[-1][1]) if placed else 0
+            start = max(end + 2, plot_end - len(x_label))
+            if start + len(x_label) <= width or not placed:
+                break
+            placed.pop()
+        placed.append((max(0, min(start, width - len(x_label))), x_label))
+    line = [" "] * width
+    for start, text in placed:
+        line[start : start + len(text)] = text
     return "".join(line)
 
 
-__all__ = ["MARKER", "TermPlotError", "compact_number", "compact_position", "render"]
+__all__ = [
+    "MARKER",
+    "TermPlotError",
+    "compact_number",
+    "compact_position",
+    "legend",
+    "render",
+    "wrap_text",
+]

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.schedule import StepSchedule
-from stepsched_cli.termplot import TermPlotError, compact_number, compact_position, render
+from stepsched_cli.termplot import (
+    TermPlotError,
+    compact_number,
+    compact_position,
+    render,
+    wrap_text,
+)
 
 SEED = StepSchedule(0.1, step_size=30, gamma=0.1)
 
@@ -29,7 +35,7 @@ SEED = StepSchedule(0.1, step_size=30, gamma=0.1)
                 "      │     ┊     └─────┐",
                 "0.0001┤     ┊     ┊     └─────",
                 "      └┬────────┬─────────┬───",
-                "       0        50        100",
+                "       0        50        step",
             ],
             id="seed-log",
         ),
@@ -42,7 +48,7 @@ SEED = StepSchedule(0.1, step_size=30, gamma=0.1)
                 "   │     │",
                 "  0┤     └──────────────",
                 "   └┬───────┬───────┬───",
-                "    0       50      100",
+                "    0       50      step",
             ],
             id="seed-linear",
         ),
@@ -69,7 +75,7 @@ SEED = StepSchedule(0.1, step_size=30, gamma=0.1)
                 "    │ ┌┘    ┊  └─",
                 "   0┤─┘     ┊  ┊",
                 "    └┬─────────┬─",
-                "     0         10",
+                "     0       step",
             ],
             id="warmup",
         ),
@@ -119,7 +125,7 @@ SEED = StepSchedule(0.1, step_size=30, gamma=0.1)
                 "   ││",
                 "  0┤└───────────────────────────────────",
                 "   └┬──────┬──────┬──────┬──────┬───────",
-                "    0      200G   400G   600G   800G",
+                "    0      200G   400G   600G       step",
             ],
             id="horizon-1e12",
         ),
@@ -129,6 +135,20 @@ def test_exact_pictures(
     schedule: StepSchedule, options: dict[str, Any], expected: list[str]
 ) -> None:
     assert render(schedule, **options) == expected
+
+
+def test_linear_axis_of_lrs_within_the_top_half_spans_the_lrs() -> None:
+    """From 0, decays of 0.97 would all share the top row: the axis starts at the lowest lr."""
+    schedule = StepSchedule(0.1, step_size=100, gamma=0.97)
+    assert render(schedule, total=400, width=30, height=5) == [
+        "   0.1┤─────┐",
+        "      │     └─────┐",
+        "0.0956┤     ┊     │",
+        "      │     ┊     └─────┐",
+        "0.0913┤     ┊     ┊     └─────",
+        "      └┬──────────┬───────────",
+        "       0          200     step",
+    ]
 
 
 def test_constant_schedule_sits_on_the_top_row() -> None:
@@ -286,10 +306,142 @@ def test_log_scale_warmup_from_zero() -> None:
         "0.01┤ │",
         "   0┤─┘",
         "    └┬─────┬─────┬─────┬──────",
-        "     0     10    20    30",
+        "     0     10    20       step",
     ]
 
 
 def test_log_scale_of_a_constant_curve_keeps_a_decade_below() -> None:
     picture = render(SEED, total=20, width=20, height=3, log_scale=True)
     assert picture[:3] == [" 0.1┤───────────────", "    │", "0.01┤"]
+
+
+# -- several schedules, titles, the x unit ---------------------------------------
+
+TITLE = "lr=0.1, step_size=30, gamma=0.1"
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param(
+            {
+                "total": 120,
+                "width": 36,
+                "height": 6,
+                "log_scale": True,
+                "title": TITLE,
+                "label": TITLE,
+                "compare": [
+                    ("gamma=0.5", SEED.replace(gamma=0.5)),
+                    ("step_size=20", SEED.replace(step_size=20)),
+                ],
+            },
+            [
+                "lr=0.1, step_size=30, gamma=0.1",
+                "   0.1┤───────┐━━━━━━┓",
+                "      │     ╚═└──────┐━━━━━━━━━━━━━━",
+                "      │       ┊ ╚════└──────┐",
+                "0.0001┤       ┊      ╚════╗ └───────",
+                "      │       ┊      ┊    ╚════╗",
+                "  1e-6┤       ┊      ┊      ┊  ╚════",
+                "      └┬───────────┬───────────┬────",
+                "       0           50           step",
+                "── lr=0.1, step_size=30, gamma=0.1",
+                "━━ gamma=0.5",
+                "══ step_size=20",
+            ],
+            id="compare-log-three-styles",
+        ),
+        pytest.param(
+            {
+                "total": 120,
+                "width": 30,
+                "height": 4,
+                "title": "a title that is much wider than the thirty columns of this picture",
+                "label": "base",
+                "compare": [("gamma=0.5", SEED.replace(gamma=0.5))],
+            },
+            [
+                "a title that is much wider",
+                "than the thirty columns of",
+                "this picture",
+                "0.1┤──────┐",
+                "   │      │━━━━━━┓",
+                "   │      │      ┗━━━━━┓",
+                "  0┤      └───────────────────",
+                "   └┬─────────┬──────────┬────",
+                "    0         50          step",
+                "── base",
+                "━━ gamma=0.5",
+            ],
+            id="compare-linear-wrapped-title",
+        ),
+        pytest.param(
+            {
+                "total": 90,
+                "width": 24,
+                "height": 4,
+                "log_scale": True,
+                "compare": [
+                    ("a", SEED.replace(gamma=0.5)),
+                    ("b", SEED.replace(step_size=20)),
+                    ("c", SEED.replace(step_size=10)),
+                ],
+                "label": "a label longer than the twenty columns",
+            },
+            [
+                " 0.1┤────────────┐━━━━━━",
+                "    │    +---╚═══└──────",
+                "    │      ┊   +---+",
+                "1e-9┤      ┊     ┊ +----",
+                "    └┬─────────┬────────",
+                "     0         50   step",
+                "── a label longer than",
+                "   the twenty columns",
+                "━━ a",
+                "══ b",
+                "-- c",
+            ],
+            id="four-curves-ascii-and-wrapped-legend",
+        ),
+    ],
+)
+def test_exact_pictures_of_several_schedules(options: dict[str, Any], expected: list[str]) -> None:
+    assert render(SEED, **options) == expected
+
+
+def test_at_most_three_compared_schedules() -> None:
+    others = [(str(index), SEED) for index in range(4)]
+    with pytest.raises(TermPlotError, match="at most 3 further schedules, got 4"):
+        render(SEED, total=120, compare=others)
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "lines"),
+    [
+        (TITLE, 40, [TITLE]),
+        (TITLE, 21, ["lr=0.1, step_size=30,", "gamma=0.1"]),
+        (TITLE, 20, ["lr=0.1,", "step_size=30,", "gamma=0.1"]),
+        ("milestones=30,60,90,120", 10, ["milestones", "=30,60,90,", "120"]),
+        ("", 10, [""]),
+    ],
+)
+def test_wrap_text_never_cuts(text: str, width: int, lines: list[str]) -> None:
+    assert wrap_text(text, width) == lines
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    total=st.integers(1, 2**64),
+    width=st.integers(20, 120),
+    x_label=st.sampled_from(["step", "epoch"]),
+    log_scale=st.booleans(),
+)
+def test_property_the_x_unit_is_always_written(
+    total: int, width: int, x_label: str, log_scale: bool
+) -> None:
+    """However full the tick labels, the last line ends with the unit they count."""
+    lines = render(SEED, total=total, width=width, height=3, log_scale=log_scale, x_label=x_label)
+    assert lines[-1].endswith(" " + x_label)
+    assert len(lines[-1]) <= width

@@ -3,21 +3,27 @@
 Without ``-o`` the curve is drawn in the terminal by :mod:`stepsched_cli.termplot`
 (sized to the terminal's width), which never imports matplotlib: it costs what
 ``table`` costs.  With ``-o`` matplotlib is imported when the command runs (through
-:mod:`stepsched_cli.plot`), never when the application starts; ``--compare SPEC``
-adds further schedules (the base with SPEC's overrides) to the same figure.
+:mod:`stepsched_cli.plot`), never when the application starts.  The decisions (the x
+axis, the horizon, the lr scale, the figure's size) are the library's; this module
+parses the options, calls it, and prints.
+
+An image is regenerable output: ``-o FILE`` replaces an existing file, like every
+plotting tool (state files, which are data, refuse without ``--force``).  ``--force``
+is still accepted with ``-o`` and changes nothing, so older scripts keep working.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import PurePath
 from typing import Annotated, Literal
 
 import typer
 
 from stepsched_cli.cli.options import (
-    ForceFlag,
     Plan,
     ScheduleOptions,
     TotalOption,
@@ -27,46 +33,60 @@ from stepsched_cli.cli.options import (
     usage_error,
     warn_if_implausible,
 )
-from stepsched_cli.cli.output import (
-    describe_schedule,
-    print_lines,
-    print_message,
-    refuse_existing_output,
-    write_output,
-)
+from stepsched_cli.cli.output import describe_schedule, print_lines, print_message, write_output
 from stepsched_cli.compare import CompareError, apply_spec, check_comparable
+from stepsched_cli.plot import PlotError, XAxis, in_axis_unit, plot_horizon, prefers_log_scale
+from stepsched_cli.plot import XUnit as AxisUnit
+from stepsched_cli.plot import x_axis as plot_x_axis
+from stepsched_cli.schedule import StepSchedule
 
 STDOUT = "-"
 
 PLOT_EPILOG = """\
 Examples:
 
-  stepsched plot --lr 0.1 --step-size 30 --log
+  stepsched plot --lr 0.1 --step-size 30
 
   stepsched plot --lr 0.1 --step-size 30 --total 120 -o lr.png
 
   stepsched plot --lr 0.1 --step-size 30 --compare gamma=0.5,step_size=20 -o compare.png
 
-  stepsched plot --lr 0.1 --milestones 30,80 --log -o lr.svg
+  stepsched plot --lr 0.1 --milestones 30,80 --linear --title "ResNet-50" -o lr.svg
 
   stepsched plot --lr 0.1 --step-size 30 --mode epoch --steps-per-epoch 5005 --x steps -o lr.pdf
 """
 
 XUnit = Literal["steps", "epochs"]
+_X_UNITS: dict[str, AxisUnit] = {"steps": "step", "epochs": "epoch"}
 
 TERMINAL_PLOT_HEIGHT = 12
 # Narrower terminals get lines that overflow rather than an error: the y labels need
 # up to 10 columns, and a curve a few more.
 MIN_TERMINAL_WIDTH = 20
-# Pictures place positions as floats (axes, ticks, matplotlib): the largest horizon a
-# plot accepts, with room below the float limit (1.8e308) for the tick arithmetic.
-MAX_PLOT_TOTAL = 10**300
-MAX_PLOT_TOTAL_TEXT = "10**300"
+
+# The option behind each parameter a PlotError names.
+_OPTION_FOR_PARAMETER = {
+    "x": "--x",
+    "total": "--total",
+    "width": "--width",
+    "height": "--height",
+    "dpi": "--dpi",
+}
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``plot`` command to ``app``."""
     app.command("plot", epilog=PLOT_EPILOG)(plot)
+
+
+@contextmanager
+def options_named() -> Iterator[None]:
+    """Turn the library's :class:`~stepsched_cli.plot.PlotError` into a usage error (exit 2)
+    naming the option behind its ``parameter``."""
+    try:
+        yield
+    except PlotError as error:
+        raise usage_error(_OPTION_FOR_PARAMETER[error.parameter], str(error)) from None
 
 
 def image_format_for(path: str) -> str:
@@ -88,21 +108,49 @@ def image_format_for(path: str) -> str:
     return suffix
 
 
-def x_axis(plan: Plan, x: XUnit | None) -> tuple[str, Callable[[int], float]]:
-    """The x axis label and the map from a position to x, for ``--x``.
+def check_file_options(output: str | None, given: Mapping[str, object]) -> None:
+    """Refuse options that only shape a file when no file is written, and PNG bytes
+    meant for a terminal.
 
-    Without ``--x`` the axis counts the schedule's own unit.  The other unit needs
-    ``--steps-per-epoch``.
+    Raises:
+        typer.BadParameter: ``--force``/``--width``/``--height``/``--dpi`` without
+            ``-o``, or ``-o -`` while stdout is a terminal (exit 2).
     """
-    unit = x or f"{plan.mode}s"
-    if unit == f"{plan.mode}s":
-        return plan.mode, float
-    if plan.steps_per_epoch is None:
-        raise usage_error("--x", f"{unit} on the x axis needs --steps-per-epoch")
-    per_epoch = plan.steps_per_epoch
-    if unit == "epochs":
-        return "epoch", lambda position: position / per_epoch
-    return "step", lambda position: float(position * per_epoch)
+    if output is None:
+        for option, value in given.items():
+            if value not in (None, False):
+                raise usage_error(option, "applies to a file written with -o FILE; give -o as well")
+    if output == STDOUT and sys.stdout.isatty():
+        raise usage_error(
+            "--output",
+            "- writes png bytes to stdout, which is a terminal; "
+            "redirect it (-o - > lr.png) or give a file name",
+        )
+
+
+def compared_schedules(base: StepSchedule, specs: list[str]) -> list[tuple[str, StepSchedule]]:
+    """``(SPEC, schedule)`` for each ``--compare SPEC``.
+
+    Raises:
+        typer.BadParameter: a SPEC that is malformed, or makes an invalid or
+            incomparable schedule: an option value, so a usage error like a bad --gamma.
+    """
+    try:
+        compared = [(spec, apply_spec(base, spec)) for spec in specs]
+        for _, other in compared:
+            check_comparable(base, other)
+    except CompareError as error:
+        raise usage_error("--compare", str(error)) from None
+    return compared
+
+
+def choose_log_scale(log: bool, linear: bool, schedules: list[StepSchedule], horizon: int) -> bool:
+    """``--log``/``--linear`` when given, else the library's choice from the lrs' span."""
+    if log and linear:
+        raise usage_error("--linear", "give either --log or --linear, not both")
+    if log or linear:
+        return log
+    return prefers_log_scale(schedules, horizon)
 
 
 @schedule_options
@@ -113,13 +161,20 @@ def plot(
         typer.Option(
             "--output",
             "-o",
-            help="The file to write (png, svg, pdf); - writes a png to stdout. "
-            "[default: draw in the terminal]",
+            help="The file to write (png, svg, pdf), replaced if it exists; - writes a png "
+            "to stdout (not to a terminal). [default: draw in the terminal]",
             show_default=False,
         ),
     ] = None,
     total: TotalOption = None,
-    log: Annotated[bool, typer.Option("--log", help="A logarithmic lr axis.")] = False,
+    log: Annotated[
+        bool,
+        typer.Option(
+            "--log",
+            help="A logarithmic lr axis. [default: log when the lrs span more than a decade]",
+        ),
+    ] = False,
+    linear: Annotated[bool, typer.Option("--linear", help="A linear lr axis.")] = False,
     x: Annotated[
         XUnit | None,
         typer.Option(
@@ -129,109 +184,116 @@ def plot(
             show_default=False,
         ),
     ] = None,
-    force: ForceFlag = False,
+    title: Annotated[
+        str | None,
+        typer.Option(
+            "--title",
+            help="The picture's title. [default: the schedule's parameters]",
+            show_default=False,
+        ),
+    ] = None,
+    width: Annotated[
+        float | None,
+        typer.Option("--width", help="Figure width in inches (with -o). [default: 8]"),
+    ] = None,
+    height: Annotated[
+        float | None,
+        typer.Option("--height", help="Figure height in inches (with -o). [default: 4.5]"),
+    ] = None,
+    dpi: Annotated[
+        int | None,
+        typer.Option("--dpi", help="Dots per inch of a png (with -o). [default: 100]"),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Accepted for older scripts; changes nothing (-o always replaces an image).",
+        ),
+    ] = False,
     compare: Annotated[
         list[str] | None,
         typer.Option(
             "--compare",
             metavar="SPEC",
             help="Also draw the base schedule with these overrides, e.g. gamma=0.5,step_size=20 "
-            "(repeatable; needs -o).",
+            "(repeatable; up to 3 in the terminal).",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Draw the exact step curve in the terminal, or to a png, svg or pdf file (-o).
 
-    Without --total the plot runs one interval past the third decay.  Decays are
-    marked; the cost depends on the picture's size, not on the horizon.  With -o the
-    format is chosen by the extension, an existing file is kept unless --force is
-    given (the write is atomic), and -o - writes a png to stdout.
+    Without --total the plot runs one interval past the third decay (and on to the
+    current position of a --state file).  The lr axis is logarithmic when the lrs
+    span more than a decade, linear otherwise.  Decays are marked; the cost depends on
+    the picture's size, not on the horizon.  With -o the format is chosen by the
+    extension and the file is replaced atomically; -o - writes a png to stdout.
     """
-    if force and output is None:
-        raise usage_error("--force", "applies to a file written with -o FILE; give -o as well")
+    sizes = {"--width": width, "--height": height, "--dpi": dpi, "--force": force}
+    check_file_options(output, sizes)
     image_format = None if output is None else image_format_for(output)
     plan = resolve_plan(schedule)
-    x_label, to_x = x_axis(plan, x)
-    horizon = plot_horizon(plan, total, x)
-    specs = compare or []
-    if specs and output is None:
-        raise usage_error("--compare", "draws into a file: give -o FILE as well")
-    try:
-        # A SPEC is an option value: a malformed one, or one that makes an invalid or
-        # incomparable schedule, is a usage error like a bad --gamma.
-        compared = [(spec, apply_spec(plan.schedule, spec)) for spec in specs]
-        for _, other in compared:
-            check_comparable(plan.schedule, other)
-    except CompareError as error:
-        raise usage_error("--compare", str(error)) from None
+    with options_named():
+        axis = plot_x_axis(plan.mode, None if x is None else _X_UNITS[x], plan.steps_per_epoch)
+        horizon = plot_horizon(total, default_total(plan.schedule), axis, current=plan.position)
+    compared = compared_schedules(plan.schedule, compare or [])
+    if output is None and len(compared) > 3:
+        raise usage_error("--compare", "the terminal draws at most 3; write a file with -o")
     warn_if_implausible(plan, total=total, horizon=horizon)
+    schedules = [plan.schedule, *(other for _, other in compared)]
+    log_scale = choose_log_scale(log, linear, schedules, horizon)
+    heading = title if title is not None else describe_schedule(plan.schedule)
     if output is None or image_format is None:
-        print_lines(terminal_plot(plan, horizon, log=log, x=x))
+        print_lines(terminal_plot(plan, compared, horizon, axis, log=log_scale, title=heading))
         return
-    refuse_existing_output(output, force=force)  # after the usage errors, before the work
-
     from stepsched_cli import plot as pictures
 
-    curve = pictures.staircase(plan.schedule, horizon)
+    with options_named():
+        size = pictures.FigureSize(
+            width=pictures.DEFAULT_WIDTH if width is None else width,
+            height=pictures.DEFAULT_HEIGHT if height is None else height,
+            dpi=pictures.DEFAULT_DPI if dpi is None else dpi,
+        )
+    curve = pictures.staircase(plan.schedule, horizon, size.budget)
+    current = pictures.current_marker(plan.schedule, plan.position, horizon)
     figure = pictures.build_figure(
         curve,
-        title=describe_schedule(plan.schedule),
-        x_label=x_label,
-        to_x=to_x,
-        log=log,
-        label="base" if compared else "lr",
-        compare=[(spec, pictures.staircase(other, horizon)) for spec, other in compared],
+        title=heading,
+        axis=axis,
+        log=log_scale,
+        size=size,
+        label=describe_schedule(plan.schedule),
+        compare=[
+            (spec, pictures.staircase(other, horizon, size.budget)) for spec, other in compared
+        ],
+        current=current,
     )
-    data = pictures.render(figure, image_format)
-    write_output(output, data, force=force)
+    write_output(output, pictures.render(figure, image_format), force=True)
     if output == STDOUT:
         return
     drawn = "exact" if curve.exact else f"sampled at {len(curve.positions) - 1} positions"
     if compared:
         drawn += f", {len(compared) + 1} schedules"
-    print_message(f"wrote {output} ({image_format}, {plan.mode}s 0-{horizon - 1}, {drawn})")
-
-
-def plot_horizon(plan: Plan, total: int | None, x: XUnit | None) -> int:
-    """The positions to draw: ``--total``, or the default; refused past :data:`MAX_PLOT_TOTAL`.
-
-    Raises:
-        typer.BadParameter: the horizon (in the x axis's unit) exceeds the bound (exit 2).
-    """
-    horizon = total if total is not None else default_total(plan.schedule)
-    drawn = horizon
-    if x == "steps" and plan.mode == "epoch" and plan.steps_per_epoch is not None:
-        drawn = horizon * plan.steps_per_epoch
-    if drawn <= MAX_PLOT_TOTAL:
-        return horizon
-    accepted = f"a plot draws at most {MAX_PLOT_TOTAL_TEXT} positions (it places them as floats)"
-    if total is None:
-        raise usage_error(
-            "--total",
-            f"the default horizon (one interval past the third decay) is {_digits(horizon)}; "
-            f"{accepted}: give --total from 1 to {MAX_PLOT_TOTAL_TEXT}",
-        )
-    if drawn != horizon:
-        raise usage_error(
-            "--total",
-            f"with --x steps the plot spans {_digits(drawn)} steps ({_digits(horizon)} "
-            f"epochs); {accepted}",
-        )
-    raise usage_error(
-        "--total",
-        f"must be an integer from 1 to {MAX_PLOT_TOTAL_TEXT} for a plot, got {_digits(total)}",
+    if plan.position is not None:
+        drawn += f", now at {plan.mode} {plan.position}" + ("" if current else " (not drawn)")
+    scale = "log" if log_scale else "linear"
+    print_message(
+        f"wrote {output}: {describe_schedule(plan.schedule)}, {plan.mode}s 0-{horizon - 1} "
+        f"({image_format}, {scale} lr axis, {drawn})"
     )
 
 
-def _digits(number: int) -> str:
-    """A number in a message: in full, or its digit count when it is too long to read."""
-    text = str(number)
-    return text if len(text) <= 30 else f"a number of {len(text)} digits"
-
-
-def terminal_plot(plan: Plan, horizon: int, *, log: bool, x: XUnit | None) -> list[str]:
-    """The terminal picture: the schedule's description, then the curve as wide as the terminal.
+def terminal_plot(
+    plan: Plan,
+    compared: list[tuple[str, StepSchedule]],
+    horizon: int,
+    axis: XAxis,
+    *,
+    log: bool,
+    title: str,
+) -> list[str]:
+    """The terminal picture: the title, then the curves as wide as the terminal.
 
     The width is the terminal's (``COLUMNS`` when set, 80 when not a terminal), at
     least :data:`MIN_TERMINAL_WIDTH`: a tinier terminal wraps the lines.  An
@@ -239,24 +301,18 @@ def terminal_plot(plan: Plan, horizon: int, *, log: bool, x: XUnit | None) -> li
     :class:`~stepsched_cli.errors.ConversionError`).
     """
     from stepsched_cli.termplot import render
-    from stepsched_cli.units import to_mode
 
-    schedule, total, per_unit = plan.schedule, horizon, 1
-    unit = x or f"{plan.mode}s"
-    if unit != f"{plan.mode}s" and plan.steps_per_epoch is not None:
-        if plan.mode == "epoch":
-            schedule = to_mode(schedule, "step", plan.steps_per_epoch)
-            total = horizon * plan.steps_per_epoch
-        else:
-            per_unit = plan.steps_per_epoch
-    width = max(MIN_TERMINAL_WIDTH, shutil.get_terminal_size().columns)
-    picture = render(
+    schedule, total = in_axis_unit(plan.schedule, horizon, axis)
+    others = [(spec, in_axis_unit(other, horizon, axis)[0]) for spec, other in compared]
+    return render(
         schedule,
         total=total,
-        width=width,
+        width=max(MIN_TERMINAL_WIDTH, shutil.get_terminal_size().columns),
         height=TERMINAL_PLOT_HEIGHT,
         log_scale=log,
-        x_label=unit.rstrip("s"),
-        positions_per_unit=per_unit,
+        x_label=axis.unit,
+        positions_per_unit=axis.positions_per_unit,
+        title=title,
+        label=describe_schedule(plan.schedule),
+        compare=others,
     )
-    return [describe_schedule(plan.schedule), *picture]

@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import Result
 
-from stepsched_cli.plot import build_figure, render, staircase
-from stepsched_cli.schedule import StepSchedule
+from stepsched_cli import plot as pictures
+from stepsched_cli.plot import (
+    Current,
+    FigureSize,
+    PlotError,
+    XAxis,
+    XUnit,
+    build_figure,
+    current_marker,
+    plot_horizon,
+    prefers_log_scale,
+    render,
+    staircase,
+    x_axis,
+)
+from stepsched_cli.schedule import Mode, StepSchedule
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Invoke = Callable[..., Result]
 
 SEED = ["--lr", "0.1", "--step-size", "30"]
+SEED_SCHEDULE = StepSchedule(0.1, step_size=30)
+CHECKPOINTS = Path(__file__).parent.parent / "data" / "checkpoints"
 SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml", "pdf": b"%PDF-"}
 
 
@@ -85,12 +110,121 @@ def test_cost_does_not_grow_with_the_horizon(total: int) -> None:
     assert len(curve.positions) <= 1601
 
 
+# -- axes, horizon, scale --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "unit", "steps_per_epoch", "expected", "x_of_200"),
+    [
+        ("step", None, None, XAxis("step"), 200.0),
+        ("step", "step", None, XAxis("step"), 200.0),
+        ("epoch", None, None, XAxis("epoch"), 200.0),
+        ("step", None, 100, XAxis("step", 1, 1, "epoch", 0.01), 200.0),
+        ("step", "epoch", 100, XAxis("epoch", 100, 1, "step", 100.0), 2.0),
+        ("epoch", "step", 100, XAxis("step", 1, 100, "epoch", 0.01), 20000.0),
+        ("epoch", "epoch", 100, XAxis("epoch", 1, 1, "step", 100.0), 200.0),
+    ],
+)
+def test_x_axis(
+    mode: Mode, unit: XUnit | None, steps_per_epoch: int | None, expected: XAxis, x_of_200: float
+) -> None:
+    axis = x_axis(mode, unit, steps_per_epoch)
+    assert axis == expected
+    assert axis.to_x(200) == x_of_200
+
+
+@pytest.mark.parametrize(("mode", "unit"), [("step", "epoch"), ("epoch", "step")])
+def test_x_axis_in_the_other_unit_needs_steps_per_epoch(mode: Mode, unit: XUnit) -> None:
+    with pytest.raises(
+        PlotError, match=f"^{unit}s on the x axis needs --steps-per-epoch$"
+    ) as raised:
+        x_axis(mode, unit, None)
+    assert raised.value.parameter == "x"
+
+
+@pytest.mark.parametrize(
+    ("total", "default", "axis", "current", "horizon"),
+    [
+        (None, 120, XAxis("step"), None, 120),
+        (50, 120, XAxis("step"), None, 50),
+        (None, 120, XAxis("step"), 250, 251),
+        (None, 120, XAxis("step"), 30, 120),
+        (50, 120, XAxis("step"), 250, 50),
+        (10**300, 120, XAxis("step"), None, 10**300),
+        (10**297, 120, XAxis("step", 1, 1000, "epoch", 0.001), None, 10**297),
+    ],
+)
+def test_plot_horizon(
+    total: int | None, default: int, axis: XAxis, current: int | None, horizon: int
+) -> None:
+    assert plot_horizon(total, default, axis, current=current) == horizon
+
+
+def test_plot_horizon_refusal_names_total() -> None:
+    with pytest.raises(PlotError, match="got a number of 301 digits") as raised:
+        plot_horizon(10**300 + 1, 120, XAxis("step"))
+    assert raised.value.parameter == "total"
+
+
+@pytest.mark.parametrize(
+    ("schedules", "total", "log"),
+    [
+        ([StepSchedule(0.1, step_size=30)], 120, True),  # 0.1 .. 0.0001: three decades
+        ([StepSchedule(0.1, step_size=30)], 60, False),  # 0.1 .. 0.01: exactly one
+        ([StepSchedule(0.1, step_size=30)], 61, True),
+        ([StepSchedule(0.1, step_size=30, gamma=0.5)], 120, False),  # 0.1 .. 0.0125
+        ([StepSchedule(0.1, step_size=30, warmup_steps=100)], 120, False),  # the ramp
+        ([StepSchedule(0.1, step_size=30, warmup_steps=5)], 126, True),
+        ([StepSchedule(0.1, step_size=30, min_lr=0.05)], 10**6, False),
+        ([StepSchedule(0.1, step_size=30)], 10**12, True),  # underflows to 0
+        ([StepSchedule(0.1, step_size=30), StepSchedule(0.001, step_size=30)], 30, True),
+    ],
+)
+def test_prefers_log_scale_when_the_lrs_span_more_than_a_decade(
+    schedules: list[StepSchedule], total: int, log: bool
+) -> None:
+    assert prefers_log_scale(schedules, total) is log
+
+
+@pytest.mark.parametrize(
+    ("options", "parameter", "message"),
+    [
+        ({"width": 0.0}, "width", "width must be a finite number > 0, got 0.0"),
+        ({"height": -1.0}, "height", "height must be a finite number > 0, got -1.0"),
+        ({"dpi": 0}, "dpi", "dpi must be a finite number > 0, got 0"),
+        ({"width": float("nan")}, "width", "width must be a finite number > 0, got nan"),
+        (
+            {"width": 101.0},
+            "width",
+            "width 101 inches at 100 dpi is 10100 pixels; a figure side is at most 10000 pixels",
+        ),
+        (
+            {"dpi": 3000},
+            "width",
+            "width 8 inches at 3000 dpi is 24000 pixels; a figure side is at most 10000 pixels",
+        ),
+    ],
+)
+def test_figure_size_is_bounded(options: dict[str, Any], parameter: str, message: str) -> None:
+    with pytest.raises(PlotError) as raised:
+        FigureSize(**options)
+    assert (raised.value.parameter, str(raised.value)) == (parameter, message)
+
+
 # -- the figure --------------------------------------------------------------
+
+STEPS = XAxis("step")
+
+
+def drawn(figure: Figure) -> Figure:
+    """``figure`` after a draw: text extents and the layout are final."""
+    figure.canvas.draw()
+    return figure
 
 
 def test_figure_step_points_are_the_boundaries() -> None:
     schedule = StepSchedule(0.1, step_size=30)
-    figure = build_figure(staircase(schedule, 120), title="t", x_label="step")
+    figure = build_figure(staircase(schedule, 120), title="t", axis=STEPS)
     axes = figure.axes[0]
     curve_line, markers = axes.get_lines()
     assert curve_line.get_drawstyle() == "steps-post"
@@ -101,35 +235,122 @@ def test_figure_step_points_are_the_boundaries() -> None:
     assert axes.get_title() == "t"
     assert axes.get_xlabel() == "step"
     assert axes.get_yscale() == "linear"
+    assert axes.child_axes == []  # one unit known: no secondary axis
+    assert axes.get_legend() is None
 
 
 def test_figure_log_axis_and_unit_conversion() -> None:
     curve = staircase(StepSchedule(0.1, step_size=2, mode="epoch"), 4)
-    figure = build_figure(curve, title="t", x_label="step", to_x=lambda p: float(p * 10), log=True)
+    axis = x_axis("epoch", "step", 10)
+    figure = build_figure(curve, title="t", axis=axis, log=True)
     axes = figure.axes[0]
     assert axes.get_yscale() == "log"
     assert list(axes.get_lines()[0].get_xdata()) == [0.0, 20.0, 40.0]
+    assert axes.get_xlim() == (0.0, 40.0)
+
+
+@pytest.mark.parametrize(
+    ("axis", "bottom", "top", "top_ticks"),
+    [
+        (x_axis("step", None, 30), "step", "epoch", [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]),
+        (x_axis("step", "epoch", 30), "epoch", "step", [0.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0]),
+    ],
+)
+def test_figure_secondary_axis_in_the_other_unit(
+    axis: XAxis, bottom: str, top: str, top_ticks: list[float]
+) -> None:
+    figure = drawn(build_figure(staircase(SEED_SCHEDULE, 120), title="t", axis=axis))
+    axes = figure.axes[0]
+    (secondary,) = axes.child_axes
+    assert (axes.get_xlabel(), secondary.get_xlabel()) == (bottom, top)
+    visible = [tick for tick in secondary.get_xticks() if top_ticks[0] <= tick <= top_ticks[-1]]
+    assert visible == top_ticks
+
+
+def test_figure_marks_the_current_position() -> None:
+    schedule = StepSchedule(0.1, step_size=100, gamma=0.97)
+    current = current_marker(schedule, 250, 400)
+    assert current == Current(250, schedule.lr_at(250), "step")
+    figure = build_figure(
+        staircase(schedule, 400), title="t", axis=x_axis("step", "epoch", 100), current=current
+    )
+    axes = figure.axes[0]
+    marker = axes.get_lines()[-1]
+    assert (list(marker.get_xdata()), list(marker.get_ydata())) == ([2.5], [schedule.lr_at(250)])
+    assert marker.get_label() == "now: step 250"
+    legend = axes.get_legend()
+    assert legend is not None
+    assert [text.get_text() for text in legend.get_texts()] == ["lr", "decay", "now: step 250"]
+
+
+@pytest.mark.parametrize(("position", "total"), [(None, 400), (400, 400), (10**6, 400)])
+def test_no_marker_outside_the_plot(position: int | None, total: int) -> None:
+    assert current_marker(SEED_SCHEDULE, position, total) is None
 
 
 def test_sampled_figure_has_no_markers() -> None:
     curve = staircase(StepSchedule(0.1, step_size=1, gamma=0.999), 10**6)
-    assert len(build_figure(curve, title="t", x_label="step").axes[0].get_lines()) == 1
+    assert len(build_figure(curve, title="t", axis=STEPS).axes[0].get_lines()) == 1
+
+
+LONG_TITLE = (
+    "lr=0.1, milestones=30,60,80, gamma=0.1, warmup_steps=5, warmup_start_lr=0.001, "
+    "min_lr=1e-05, mode=epoch"
+)
+
+
+@pytest.mark.parametrize(
+    ("size", "lines"),
+    [
+        (FigureSize(), 2),
+        (FigureSize(width=4.0, height=3.0), 4),
+        (FigureSize(width=16.0, height=4.0, dpi=50), 1),
+        (FigureSize(width=4.0, height=3.0, dpi=300), 4),
+    ],
+)
+def test_a_long_title_is_wrapped_inside_the_figure(size: FigureSize, lines: int) -> None:
+    figure = drawn(
+        build_figure(staircase(SEED_SCHEDULE, 120), title=LONG_TITLE, axis=STEPS, size=size)
+    )
+    title = figure.axes[0].title
+    assert title.get_text().count("\n") + 1 == lines
+    assert title.get_text().replace("\n", " ") == LONG_TITLE
+    extent = title.get_window_extent()
+    assert 0 <= extent.x0 < extent.x1 <= figure.bbox.width
+    assert extent.y1 <= figure.bbox.height
+    assert (figure.bbox.width, figure.bbox.height) == (
+        size.width * size.dpi,
+        size.height * size.dpi,
+    )
 
 
 @pytest.mark.parametrize("image_format", ["png", "svg", "pdf"])
 def test_render_signatures(image_format: str) -> None:
-    figure = build_figure(staircase(StepSchedule(0.1), 120), title="t", x_label="step")
+    figure = build_figure(staircase(StepSchedule(0.1), 120), title="t", axis=STEPS)
     data = render(figure, image_format)
     assert data.startswith(SIGNATURES[image_format])
 
 
 def test_render_refuses_other_formats() -> None:
-    figure = build_figure(staircase(StepSchedule(0.1), 120), title="t", x_label="step")
+    figure = build_figure(staircase(StepSchedule(0.1), 120), title="t", axis=STEPS)
     with pytest.raises(ValueError, match="image format"):
         render(figure, "gif")
 
 
 # -- the command -------------------------------------------------------------
+
+
+@pytest.fixture
+def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
+    """The figures ``plot -o`` renders, kept for their matplotlib objects."""
+    kept: list[Figure] = []
+
+    def keep(figure: Figure, image_format: str) -> bytes:
+        kept.append(figure)
+        return render(figure, image_format)
+
+    monkeypatch.setattr(pictures, "render", keep)
+    return kept
 
 
 @pytest.mark.parametrize("extension", ["png", "svg", "pdf", "PNG"])
@@ -139,42 +360,196 @@ def test_plot_writes_each_format(run: Invoke, tmp_path: Path, extension: str) ->
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     kind = extension.lower()
-    assert result.stderr == f"wrote {target} ({kind}, steps 0-119, exact)\n"
+    assert result.stderr == (
+        f"wrote {target}: lr=0.1, step_size=30, gamma=0.1, steps 0-119 "
+        f"({kind}, log lr axis, exact)\n"
+    )
     data = target.read_bytes()
     assert data.startswith(SIGNATURES[kind])
     assert len(data) > 1000
 
 
-def test_plot_png_size(run: Invoke, tmp_path: Path) -> None:
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+@pytest.mark.parametrize(
+    ("args", "size"),
+    [
+        ([], (800, 450)),
+        (["--width", "4", "--height", "3"], (400, 300)),
+        (["--dpi", "200"], (1600, 900)),
+        (["--width", "6.5", "--height", "2", "--dpi", "50"], (325, 100)),
+    ],
+)
+def test_plot_png_size(run: Invoke, tmp_path: Path, args: list[str], size: tuple[int, int]) -> None:
     target = tmp_path / "lr.png"
-    run("plot", *SEED, "-o", str(target))
-    header = target.read_bytes()[16:24]
-    assert (int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")) == (800, 450)
+    assert run("plot", *SEED, *args, "-o", str(target)).exit_code == 0
+    assert png_size(target) == size
 
 
-def test_plot_replaces_an_existing_file_with_force(run: Invoke, tmp_path: Path) -> None:
+def test_plot_as_typed_twice_replaces_the_image(
+    run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An image is regenerable output: the same command runs twice, like any plotting tool."""
+    monkeypatch.chdir(tmp_path)
+    first = run("plot", *SEED, "-o", "lr.png")
+    assert first.exit_code == 0, first.stderr
+    image = (tmp_path / "lr.png").read_bytes()
+    second = run("plot", *SEED, "-o", "lr.png")
+    assert (second.exit_code, second.stderr) == (0, first.stderr)
+    assert (tmp_path / "lr.png").read_bytes() == image
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["lr.png"]
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_plot_replaces_an_existing_file(run: Invoke, tmp_path: Path, force: list[str]) -> None:
+    """--force is still accepted (older scripts) and changes nothing."""
     target = tmp_path / "lr.svg"
     target.write_text("old")
-    assert run("plot", *SEED, "-o", str(target), "--force").exit_code == 0
+    result = run("plot", *SEED, "-o", str(target), *force)
+    assert result.exit_code == 0, result.stderr
     assert target.read_bytes().startswith(b"<?xml")
-
-
-def test_plot_keeps_an_existing_file_without_force(run: Invoke, tmp_path: Path) -> None:
-    target = tmp_path / "lr.svg"
-    target.write_text("old")
-    result = run("plot", *SEED, "-o", str(target))
-    assert result.exit_code == 1
-    assert result.stderr == (
-        f"stepsched: error: {target}: already exists; refusing to overwrite it "
-        "(use --force to replace it)\n"
-    )
-    assert target.read_text() == "old"
 
 
 def test_plot_to_stdout_is_png(run: Invoke) -> None:
     result = run("plot", *SEED, "-o", "-")
-    assert result.exit_code == 0
+    assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout_bytes.startswith(SIGNATURES["png"])
+
+
+def test_plot_png_to_a_terminal_is_refused(tmp_path: Path) -> None:
+    """``-o -`` with stdout on a terminal: one line, exit 2, no bytes on the terminal."""
+    primary, secondary = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "stepsched_cli", "plot", *SEED, "-o", "-"],
+            stdout=secondary,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+            check=False,
+            timeout=60,
+        )
+        os.set_blocking(primary, False)
+        try:
+            written = os.read(primary, 4096)
+        except BlockingIOError:
+            written = b""
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert process.returncode == 2
+    assert process.stderr.decode() == (
+        "stepsched: error: Invalid value for '--output': - writes png bytes to stdout, which "
+        "is a terminal; redirect it (-o - > lr.png) or give a file name "
+        "(see 'stepsched plot --help')\n"
+    )
+    assert written == b""
+
+
+@pytest.mark.parametrize(
+    ("args", "scale", "said"),
+    [
+        ([], "log", "log lr axis"),
+        (["--total", "60"], "linear", "linear lr axis"),
+        (["--linear"], "linear", "linear lr axis"),
+        (["--total", "60", "--log"], "log", "log lr axis"),
+        (["--gamma", "0.5"], "linear", "linear lr axis"),
+    ],
+)
+def test_plot_chooses_the_lr_axis_from_the_data(
+    run: Invoke, tmp_path: Path, figures: list[Figure], args: list[str], scale: str, said: str
+) -> None:
+    result = run("plot", *SEED, *args, "-o", str(tmp_path / "lr.png"))
+    assert result.exit_code == 0, result.stderr
+    (figure,) = figures
+    assert figure.axes[0].get_yscale() == scale
+    assert f"(png, {said}, exact)" in result.stderr
+
+
+def test_plot_seed_png_shows_all_four_levels(
+    run: Invoke, tmp_path: Path, figures: list[Figure]
+) -> None:
+    """The design card's command as typed: every level sits inside the visible y range."""
+    assert run("plot", *SEED, "-o", str(tmp_path / "lr.png")).exit_code == 0
+    axes = figures[0].axes[0]
+    low, high = axes.get_ylim()
+    levels = [0.1, 0.01, 0.001, 0.0001]
+    assert all(low < level < high for level in levels)
+    # On the log axis the levels are evenly spaced on the page, not squashed onto 0.
+    pixels = [axes.transData.transform((10, level))[1] for level in levels]
+    gaps = [upper - lower for upper, lower in pairwise(pixels)]
+    assert max(gaps) - min(gaps) < 1
+    assert min(gaps) > 50
+
+
+def test_plot_title_size_and_secondary_axis_from_options(
+    run: Invoke, tmp_path: Path, figures: list[Figure]
+) -> None:
+    args = ["--title", "ResNet-50", "--steps-per-epoch", "10", "--width", "5", "--dpi", "80"]
+    assert run("plot", *SEED, *args, "-o", str(tmp_path / "lr.png")).exit_code == 0
+    (figure,) = figures
+    axes = figure.axes[0]
+    assert axes.get_title() == "ResNet-50"
+    assert [child.get_xlabel() for child in axes.child_axes] == ["epoch"]
+    assert (figure.get_figwidth(), figure.get_dpi()) == (5.0, 80.0)
+
+
+def test_plot_compare_lines_are_labelled_and_marked(
+    run: Invoke, tmp_path: Path, figures: list[Figure]
+) -> None:
+    args = ["--compare", "gamma=0.5", "--compare", "lr=0.05,step_size=20"]
+    result = run("plot", *SEED, *args, "-o", str(tmp_path / "lr.png"))
+    assert result.exit_code == 0, result.stderr
+    axes = figures[0].axes[0]
+    lines = axes.get_lines()
+    labels = [line.get_label() for line in lines]
+    assert labels == [
+        "lr=0.1, step_size=30, gamma=0.1",
+        "decay",
+        "gamma=0.5",
+        "_decay",
+        "lr=0.05,step_size=20",
+        "_decay",
+    ]
+    # Decay markers on every line, in that line's colour.
+    assert list(lines[3].get_xdata()) == [30, 60, 90]
+    assert list(lines[3].get_ydata()) == [0.05, 0.025, 0.0125]
+    assert list(lines[5].get_xdata()) == [20, 40, 60, 80, 100]
+    assert [lines[i].get_color() for i in (2, 3)] == ["tab:orange", "tab:orange"]
+    legend = axes.get_legend()
+    assert legend is not None
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "lr=0.1, step_size=30, gamma=0.1",
+        "decay",
+        "gamma=0.5",
+        "lr=0.05,step_size=20",
+    ]
+
+
+def test_plot_from_a_checkpoint_marks_the_current_step(
+    run: Invoke, tmp_path: Path, figures: list[Figure]
+) -> None:
+    target = tmp_path / "lr.png"
+    result = run("plot", "--state", str(CHECKPOINTS / "lightning.ckpt"), "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        f"wrote {target}: lr=0.1, step_size=100, gamma=0.97, steps 0-399 "
+        "(png, linear lr axis, exact, now at step 250)\n"
+    )
+    marker = figures[0].axes[0].get_lines()[-1]
+    assert (marker.get_label(), list(marker.get_xdata())) == ("now: step 250", [250.0])
+
+
+def test_plot_default_horizon_reaches_the_current_step(
+    run: Invoke, tmp_path: Path, figures: list[Figure]
+) -> None:
+    state = tmp_path / "run.json"
+    assert run("init", *SEED, "-o", str(state)).exit_code == 0
+    assert run("plot", "--state", str(state), "-o", str(tmp_path / "lr.png")).exit_code == 0
+    assert figures[0].axes[0].get_xlim() == (0.0, 120.0)
 
 
 def test_plot_huge_horizon_is_fast(run: Invoke, tmp_path: Path) -> None:
@@ -194,7 +569,22 @@ def test_plot_huge_horizon_is_fast(run: Invoke, tmp_path: Path) -> None:
     [
         ([*SEED, "-o", "lr.gif"], "Invalid value for '--output': the file name must end in .png"),
         ([*SEED, "-o", "lr"], "Invalid value for '--output'"),
-        ([*SEED, "--compare", "gamma=0.5"], "Invalid value for '--compare': draws into a file"),
+        ([*SEED, "--force"], "Invalid value for '--force': applies to a file written with -o"),
+        ([*SEED, "--width", "4"], "Invalid value for '--width': applies to a file written with -o"),
+        ([*SEED, "--dpi", "300"], "Invalid value for '--dpi': applies to a file written with -o"),
+        ([*SEED, "--log", "--linear"], "Invalid value for '--linear': give either --log or"),
+        (
+            [*SEED, "--dpi", "0", "-o", "lr.png"],
+            "Invalid value for '--dpi': dpi must be a finite number > 0",
+        ),
+        (
+            [*SEED, "--width", "200", "-o", "lr.png"],
+            "Invalid value for '--width': width 200 inches",
+        ),
+        (
+            [*SEED, *["--compare", "gamma=0.5"] * 4],
+            "Invalid value for '--compare': the terminal draws at most 3; write a file with -o",
+        ),
         (
             [*SEED, "--compare", "mode=epoch", "-o", "lr.png"],
             "Invalid value for '--compare': cannot compare a step-mode schedule with an epoch-mode "

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from stepsched_cli.plot import build_figure, staircase
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.termplot import render
 
 Invoke = Callable[..., Result]
 
 SEED = ["--lr", "0.1", "--step-size", "30"]
+SEED_SCHEDULE = StepSchedule(0.1, step_size=30)
 
 
 def test_terminal_plot_is_the_termplot_picture_at_the_terminal_width(
@@ -75,7 +75,9 @@ def test_terminal_plot_in_a_tiny_terminal_is_drawn_at_the_minimum_width(
     result = run("plot", *SEED, "--log")
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout.splitlines() == [
-        "lr=0.1, step_size=30, gamma=0.1",
+        "lr=0.1,",
+        "step_size=30,",
+        "gamma=0.1",
         "   0.1┤───┐",
         "      │   │",
         "      │   │",
@@ -89,7 +91,7 @@ def test_terminal_plot_in_a_tiny_terminal_is_drawn_at_the_minimum_width(
         "      │   ┊  ┊  │",
         "0.0001┤   ┊  ┊  └───",
         "      └┬─────────┬──",
-        "       0         100",
+        "       0        step",
     ]
 
 
@@ -114,25 +116,90 @@ def test_plot_warns_about_an_unreached_decay(run: Invoke, monkeypatch: pytest.Mo
 # -- --compare -----------------------------------------------------------------
 
 
-def test_figure_with_compared_schedules_has_a_legend() -> None:
-    base = staircase(StepSchedule(0.1, step_size=30), 120)
-    other = staircase(StepSchedule(0.1, step_size=30, gamma=0.5), 120)
-    figure = build_figure(
-        base, title="t", x_label="step", label="base", compare=[("gamma=0.5", other)]
-    )
-    axes = figure.axes[0]
-    _curve, _markers, compared = axes.get_lines()
-    assert list(compared.get_xdata()) == [0, 30, 60, 90, 120]
-    assert list(compared.get_ydata()) == [0.1, 0.05, 0.025, 0.0125, 0.0125]
-    assert compared.get_linestyle() == "--"
-    legend = axes.get_legend()
-    assert legend is not None
-    assert [text.get_text() for text in legend.get_texts()] == ["base", "decay", "gamma=0.5"]
+def test_terminal_compare_draws_every_schedule_with_a_legend(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    args = ["--total", "90", "--compare", "gamma=0.5", "--compare", "step_size=20"]
+    result = run("plot", *SEED, *args)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "lr=0.1, step_size=30, gamma=0.1",
+        "   0.1┤───────────┐",
+        "      │       ║   │━━━━━━━━━━┓",
+        "      │       ║   │          ┗━━━━━━━━━━",
+        "  0.01┤       ╚═══└──────────┐",
+        "      │           ┊   ║      │",
+        " 0.001┤           ┊   ╚══════└──────────",
+        "      │           ┊          ║",
+        "      │           ┊          ║",
+        "0.0001┤           ┊          ╚══════╗",
+        "      │           ┊          ┊      ║",
+        "      │           ┊          ┊      ║",
+        "  1e-5┤           ┊          ┊      ╚═══",
+        "      └┬──────┬──────┬───────┬──────┬───",
+        "       0      20     40      60     step",
+        "── lr=0.1, step_size=30, gamma=0.1",
+        "━━ gamma=0.5",
+        "══ step_size=20",
+    ]
 
 
-def test_figure_without_compare_has_no_legend() -> None:
-    figure = build_figure(staircase(StepSchedule(0.1), 120), title="t", x_label="step")
-    assert figure.axes[0].get_legend() is None
+@pytest.mark.parametrize(
+    ("args", "log"),
+    [
+        ([], True),  # 0.1 .. 0.0001: more than a decade
+        (["--total", "60"], False),  # 0.1 .. 0.01: one decade
+        (["--linear"], False),
+        (["--total", "60", "--log"], True),
+    ],
+)
+def test_terminal_plot_chooses_the_lr_axis_from_the_data(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch, args: list[str], log: bool
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    result = run("plot", *SEED, *args)
+    assert result.exit_code == 0, result.stderr
+    total = 60 if "--total" in args else 120
+    picture = render(SEED_SCHEDULE, total=total, width=60, height=12, log_scale=log)
+    assert result.stdout.splitlines()[1:] == picture
+
+
+def test_terminal_title_wider_than_the_terminal_is_wrapped(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    title = "ResNet-50 on ImageNet, batch 256 on 8 GPUs, the classic step schedule"
+    result = run("plot", *SEED, "--linear", "--title", title)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        "ResNet-50 on ImageNet, batch 256 on 8",
+        "GPUs, the classic step schedule",
+        " 0.1┤─────────┐",
+    ]
+    assert result.stdout.splitlines()[-1] == "     0             50               step"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        SEED,
+        [*SEED, "--total", "10000000", "--compare", "gamma=0.5"],
+        ["--lr", "0.1", "--milestones", "3,8", "--warmup-steps", "2", "--linear"],
+        [*SEED, "--steps-per-epoch", "7", "--x", "epochs", "--title", "x " * 40],
+    ],
+)
+@pytest.mark.parametrize("columns", ["20", "80", "133"])
+def test_terminal_plot_lines_fit_without_trailing_spaces_or_blank_lines(
+    run: Invoke, monkeypatch: pytest.MonkeyPatch, args: list[str], columns: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    result = run("plot", *args)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert lines[-1] == ""
+    assert all(line and line == line.rstrip() for line in lines[:-1])
+    assert max(len(line) for line in lines) <= int(columns)
 
 
 def test_plot_compare_writes_one_figure(run: Invoke, tmp_path: Path) -> None:
@@ -142,7 +209,10 @@ def test_plot_compare_writes_one_figure(run: Invoke, tmp_path: Path) -> None:
         "-o", str(target),
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == f"wrote {target} (svg, steps 0-119, exact, 3 schedules)\n"
+    assert result.stderr == (
+        f"wrote {target}: lr=0.1, step_size=30, gamma=0.1, steps 0-119 "
+        "(svg, log lr axis, exact, 3 schedules)\n"
+    )
     text = target.read_text()
     assert "gamma=0.5" in text
     assert "lr=0.05,step_size=20" in text
@@ -185,5 +255,5 @@ def test_terminal_log_plot_labels_zero_honestly(
         "9.88e-324┤│",
         "        0┤└─────────────────────────────",
         "         └┬─────┬─────┬─────┬─────┬─────",
-        "          0     200G  400G  600G  800G",
+        "          0     200G  400G  600G    step",
     ]
