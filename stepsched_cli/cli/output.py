@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from stepsched_cli.fileio import OutputExistsError, atomic_write
 from stepsched_cli.numbers import format_exact, format_lr
 from stepsched_cli.schedule import StepSchedule
-from stepsched_cli.state import OutputExistsError, atomic_write
 
 if TYPE_CHECKING:
     from rich.console import Console

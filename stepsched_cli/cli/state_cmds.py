@@ -54,10 +54,11 @@ from stepsched_cli.formats.torch import AmbiguousCheckpointError
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import convert_state
+from stepsched_cli.validate import INT64_MAX
 
 UPCOMING_DECAYS = 3
 # The largest counter a supported framework keeps (Keras's int64 optimizer iterations).
-MAX_FRAMEWORK_POSITION = 2**63 - 1
+MAX_FRAMEWORK_POSITION = INT64_MAX
 
 INIT_EPILOG = """\
 Examples:

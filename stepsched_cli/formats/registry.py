@@ -30,20 +30,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
+from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
 from stepsched_cli.formats import keras as keras_format
 from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.formats import torch as torch_format
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
-from stepsched_cli.state import (
-    MAX_STATE_BYTES,
-    dumps_state,
-    loads_strict,
-    parse_json_bytes,
-    parse_state_bytes,
-    read_bytes_bounded,
-)
+from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
 
 NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch_format.FORMAT_NAME
@@ -259,12 +253,12 @@ def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
     """The bytes of ``path`` (stdin for ``-``) and a name for messages.
 
     Raises:
-        StateFileError: the file cannot be read or is larger than ``limit``.
+        FileReadError: the file cannot be read or is larger than ``limit``.
     """
     if path == STDIN:
         data = sys.stdin.buffer.read(limit + 1)
         if len(data) > limit:
-            raise StateFileError(
+            raise FileReadError(
                 f"<stdin>: is larger than {limit} bytes, the limit for a state file"
             )
         return data, "<stdin>"

@@ -59,12 +59,12 @@ import bisect
 import json
 import math
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard
 
+from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, StateError
 from stepsched_cli.formats.errors import CheckpointError
 from stepsched_cli.formats.safe_pickle import TensorStub
@@ -77,8 +77,8 @@ from stepsched_cli.formats.torch_checkpoint import (
     load_checkpoint,
 )
 from stepsched_cli.schedule import StepSchedule, check_position, scaled_power
-from stepsched_cli.scheduler import LR_AGREEMENT_TOLERANCE, SchedulerState
-from stepsched_cli.state import MAX_INTEGER_DIGITS
+from stepsched_cli.scheduler import SchedulerState
+from stepsched_cli.validate import INTEGER_LIMIT, MAX_INTEGER_DIGITS
 
 __all__ = [
     "CHECKPOINT_EXTENSIONS",
@@ -115,13 +115,10 @@ TorchKind = Literal["StepLR", "MultiStepLR"]
 # 15,000 groups at a million decays from taking half an hour.
 CHAIN_REPLAY_BUDGET = 2_000_000
 
-INTEGER_LIMIT = 10**MAX_INTEGER_DIGITS
-"""Every integer field (``last_epoch``, ``step_size``, a milestone) must be below this.
-
-It is the 40 digits the JSON readers accept, so a state dict saved as JSON and the same
-state pickled in a checkpoint (whose integers have no length limit of their own) are
-accepted or refused alike.
-"""
+# Every integer field (``last_epoch``, ``step_size``, a milestone) must be below
+# INTEGER_LIMIT, the 40 digits the JSON readers accept, so a state dict saved as JSON and
+# the same state pickled in a checkpoint (whose integers have no length limit of their
+# own) are accepted or refused alike.
 
 MAX_MILESTONE_COUNT = 1_000_000
 """The largest count accepted for one MultiStepLR milestone.
@@ -132,7 +129,6 @@ a million repeats is no real schedule, only a crafted ``Counter``.
 
 _PUBLIC_KEYS = frozenset({"step_size", "milestones", "gamma", "base_lrs", "last_epoch", "verbose"})
 _BOOLEAN_KEYS = ("_is_initial", "_get_lr_called_within_step")
-_INTEGER_TEXT = re.compile(r"[+-]?\d{1,40}")
 
 # Keys that identify torch's other schedulers, for a refusal that names them.
 _OTHER_SCHEDULERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -362,8 +358,8 @@ def parse(document: object) -> TorchStepState:  # noqa: C901  (to be split: issu
     if not 0 < gamma < 1:
         raise StateError(f"field 'gamma' must be a number with 0 < gamma < 1, got {gamma!r}")
     for name in _BOOLEAN_KEYS:
-        if name in document and not isinstance(document[name], bool):
-            raise StateError(f"field {name!r} must be true or false, got {_shown(document[name])}")
+        if name in document:
+            validate.boolean(document[name], f"field {name!r}", error=StateError, parameter=name)
     if "_step_count" in document:
         _integer(document["_step_count"], "_step_count", 0)
 
@@ -394,40 +390,21 @@ def _with_article(kind: str) -> str:
 
 def _number(value: object, name: str) -> float:
     if isinstance(value, TensorStub):
-        raise StateError(f"field {name!r} is a tensor, whose value stepsched never reads")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise StateError(f"field {name!r} must be a number, got {_shown(value)}")
-    if isinstance(value, int) and abs(value) > 2**1023:
-        raise StateError(f"field {name!r} must be a finite number, got an integer too large")
-    number = float(value)
-    if not math.isfinite(number):
-        raise StateError(f"field {name!r} must be a finite number, got {value!r}")
-    return number
+        raise StateError(
+            f"field {name!r} is a tensor, whose value stepsched never reads", parameter=name
+        )
+    return validate.finite_number(
+        value, f"field {name!r}", expected="a number", error=StateError, parameter=name
+    )
 
 
-def _shown(value: object) -> str:
-    """``value`` for an error message, at most 60 characters.
-
-    An int of thousands of digits cannot even be turned into text (Python's digit
-    limit), so one beyond :data:`INTEGER_LIMIT` is described by its size.
-    """
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INTEGER_LIMIT:
-        sign = "a negative" if value < 0 else "an"
-        return f"{sign} integer of {value.bit_length()} bits"
-    try:
-        return f"{value!r:.60}"
-    except ValueError:  # a container holding such an int
-        return f"a {type(value).__name__} holding an integer too long to show"
+_shown = validate.shown
 
 
 def _integer(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise StateError(f"field {name!r} must be an integer >= {minimum}, got {_shown(value)}")
-    if value >= INTEGER_LIMIT:
-        raise StateError(
-            f"field {name!r} must be an integer below 10**{MAX_INTEGER_DIGITS}, got {_shown(value)}"
-        )
-    return value
+    return validate.integer(
+        value, f"field {name!r}", minimum=minimum, error=StateError, parameter=name
+    )
 
 
 def _base_lrs(value: object) -> tuple[float, ...]:
@@ -443,14 +420,19 @@ def _base_lrs(value: object) -> tuple[float, ...]:
 
 
 def _milestone(key: object) -> int:
-    if isinstance(key, str) and _INTEGER_TEXT.fullmatch(key.strip()):
-        key = int(key)
+    if isinstance(key, str):
+        parsed = validate.integer_text(key)
+        key = key if parsed is None else parsed
     if isinstance(key, bool) or not isinstance(key, int) or key < 0:
-        raise StateError(f"field 'milestones' must have integer keys >= 0, got {_shown(key)}")
+        raise StateError(
+            f"field 'milestones' must have integer keys >= 0, got {_shown(key)}",
+            parameter="milestones",
+        )
     if key >= INTEGER_LIMIT:
         raise StateError(
             f"field 'milestones' must have integer keys below 10**{MAX_INTEGER_DIGITS}, "
-            f"got {_shown(key)}"
+            f"got {_shown(key)}",
+            parameter="milestones",
         )
     return key
 
@@ -496,9 +478,7 @@ def _check_last_lrs(state: TorchStepState, value: object) -> None:
             )
 
 
-def _lrs_agree(stored: float, expected: float) -> bool:
-    # abs_tol only matters deep in the subnormals, where torch's drift and ours differ.
-    return math.isclose(stored, expected, rel_tol=LR_AGREEMENT_TOLERANCE, abs_tol=1e-300)
+_lrs_agree = validate.lrs_agree
 
 
 def torch_state_dict_from_json(document: Mapping[str, Any]) -> dict[str, Any]:

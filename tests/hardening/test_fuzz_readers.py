@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stepsched_cli.errors import StateError, StateFileError, StepschedError
+from stepsched_cli.fileio import loads_strict
 from stepsched_cli.formats import torch as torch_format
 from stepsched_cli.formats.errors import CheckpointError
 from stepsched_cli.formats.safe_pickle import PickleStream, safe_loads
@@ -35,7 +36,7 @@ from stepsched_cli.formats.torch_checkpoint import (
     find_scheduler_states,
     load_checkpoint,
 )
-from stepsched_cli.state import dumps_state, loads_strict, parse_state_bytes
+from stepsched_cli.state import dumps_state, parse_state_bytes
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CHECKPOINTS = sorted((DATA_DIR / "checkpoints").glob("*.pt")) + sorted(
