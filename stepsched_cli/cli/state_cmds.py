@@ -50,7 +50,7 @@ from stepsched_cli.cli.output import (
 )
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.formats import registry as sources
-from stepsched_cli.formats.torch import AmbiguousCheckpointError
+from stepsched_cli.formats.torch_search import AmbiguousCheckpointError
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import convert_state

@@ -35,6 +35,7 @@ from stepsched_cli.formats import keras as keras_format
 from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.formats import torch as torch_format
+from stepsched_cli.formats import torch_container
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
@@ -272,7 +273,7 @@ def input_formats() -> list[str]:
 
 def detect_format(data: bytes, source: str) -> str:
     """The registry name of the format ``data`` is in (see the module docstring)."""
-    if torch_format.looks_like_checkpoint(data[:8], source):
+    if torch_container.looks_like_checkpoint(data[:8], source):
         return CHECKPOINT_FORMAT
     try:
         document = loads_strict(data)
@@ -318,7 +319,7 @@ def read_state(
     is_checkpoint = format == CHECKPOINT_FORMAT or (
         format is None
         and path != STDIN
-        and torch_format.looks_like_checkpoint(_read_head(path), os.fspath(path))
+        and torch_container.looks_like_checkpoint(_read_head(path), os.fspath(path))
     )
     if is_checkpoint:
         if path == STDIN:
@@ -373,7 +374,7 @@ def _framework_reading(data: bytes, name: str, source: str, position: int) -> Re
 
 
 def _read_checkpoint(path: str, key: str | None) -> Reading:
-    reading = torch_format.read_checkpoint(path, key)
+    reading = torch_container.read_checkpoint(path, key)
     return _torch_reading(reading.state, CHECKPOINT_FORMAT, path, reading.key, reading.mismatches)
 
 

@@ -14,8 +14,11 @@ Like the other framework modules (``timm``, ``keras``, ``optax``) it offers:
 - :func:`to_torch_state_dict` / :func:`dumps_torch_state`: the state dict torch itself
   would hold at a :class:`SchedulerState`'s position, to pass to
   ``scheduler.load_state_dict``.
-- :func:`read_checkpoint`: the scheduler state inside a ``torch.save`` file, chosen
-  unambiguously, with the optimizer's param groups cross-checked against it.
+
+Checkpoints are read by :mod:`~stepsched_cli.formats.torch_container` (the
+``torch.save`` file) and :mod:`~stepsched_cli.formats.torch_search` (finding the
+states in it), which hand the chosen state dict to :func:`parse` here; this module
+imports neither.
 
 Semantics (torch 2.x ``torch/optim/lr_scheduler.py``): ``last_epoch`` counts
 ``scheduler.step()`` calls since construction (the constructor's own step makes it 0)
@@ -57,54 +60,34 @@ from __future__ import annotations
 
 import bisect
 import json
-import math
-import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, StateError
-from stepsched_cli.formats.errors import CheckpointError
 from stepsched_cli.formats.safe_pickle import TensorStub
-from stepsched_cli.formats.torch_checkpoint import (
-    FoundGroups,
-    KeyPath,
-    find_optimizer_param_groups,
-    find_scheduler_states,
-    format_key_path,
-    load_checkpoint,
-)
 from stepsched_cli.schedule import StepSchedule, check_position, scaled_power
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.validate import INTEGER_LIMIT, MAX_INTEGER_DIGITS
 
 __all__ = [
-    "CHECKPOINT_EXTENSIONS",
     "CHECKPOINT_FORMAT_NAME",
     "FORMAT_NAME",
     "INTEGER_LIMIT",
     "MAX_MILESTONE_COUNT",
-    "AmbiguousCheckpointError",
-    "CheckpointReading",
-    "SchedulerCandidate",
     "TorchStepState",
-    "check_optimizer",
     "detect",
     "dumps_torch_state",
     "guess_scheduler_type",
-    "looks_like_checkpoint",
     "parse",
-    "read_checkpoint",
-    "select_scheduler",
     "to_torch_state_dict",
     "torch_state_dict_from_json",
 ]
 
 FORMAT_NAME = "torch"
 CHECKPOINT_FORMAT_NAME = "torch-checkpoint"
-CHECKPOINT_EXTENSIONS = (".pt", ".pth", ".ckpt")
 
 TorchKind = Literal["StepLR", "MultiStepLR"]
 
@@ -314,7 +297,7 @@ def detect(document: object) -> bool:
     )
 
 
-def parse(document: object) -> TorchStepState:  # noqa: C901  (to be split: issue 9)
+def parse(document: object) -> TorchStepState:
     """Validate a torch StepLR or MultiStepLR state dict.
 
     Accepts the key sets of torch 2.0 to current; other keys starting with ``_`` are
@@ -328,6 +311,44 @@ def parse(document: object) -> TorchStepState:  # noqa: C901  (to be split: issu
             a pickle), another kind of scheduler (``not a step-decay
             scheduler: it looks like a CosineAnnealingLR (it has T_max, eta_min)``), a
             field of the wrong type or range, or a ``_last_lr`` that disagrees.
+    """
+    kind = _step_kind(document)
+    fields = cast(Mapping[str, object], document)
+    last_epoch = _integer(fields["last_epoch"], "last_epoch", 0)
+    base_lrs = _base_lrs(fields["base_lrs"])
+    gamma = _number(fields["gamma"], "gamma")
+    if not 0 < gamma < 1:
+        raise StateError(
+            f"field 'gamma' must be a number with 0 < gamma < 1, got {gamma!r}", parameter="gamma"
+        )
+    for name in _BOOLEAN_KEYS:
+        if name in fields:
+            validate.boolean(fields[name], f"field {name!r}", error=StateError, parameter=name)
+    if "_step_count" in fields:
+        _integer(fields["_step_count"], "_step_count", 0)
+    if kind == "StepLR":
+        state = TorchStepState(
+            kind,
+            last_epoch,
+            base_lrs,
+            gamma,
+            step_size=_integer(fields["step_size"], "step_size", 1),
+        )
+    else:
+        state = TorchStepState(
+            kind, last_epoch, base_lrs, gamma, milestones=_milestones(fields["milestones"])
+        )
+    if "_last_lr" in fields:
+        _check_last_lrs(state, fields["_last_lr"])
+    return state
+
+
+def _step_kind(document: object) -> TorchKind:
+    """Which step-decay scheduler a state dict is, after checking its keys.
+
+    Raises:
+        StateError: not a dict of string keys, another scheduler, an unknown public
+            key, or a required one missing.
     """
     if not isinstance(document, Mapping):
         raise StateError(f"a torch state dict must be an object, got {type(document).__name__}")
@@ -343,45 +364,17 @@ def parse(document: object) -> TorchStepState:  # noqa: C901  (to be split: issu
             f"not a step-decay scheduler: it looks like {_with_article(kind)} (it has "
             f"{keys or 'no public keys'}); stepsched reads torch StepLR and MultiStepLR"
         )
-    unknown = sorted(
-        key for key in document if not str(key).startswith("_") and key not in _PUBLIC_KEYS
-    )
+    unknown = sorted(key for key in document if not key.startswith("_") and key not in _PUBLIC_KEYS)
     if unknown:
-        raise StateError(f"unknown field {unknown[0]!r} in a torch {kind} state dict")
+        raise StateError(
+            f"unknown field {unknown[0]!r} in a torch {kind} state dict", parameter=unknown[0]
+        )
     for name in ("last_epoch", "base_lrs", "gamma"):
         if name not in document:
-            raise StateError(f"missing required field {name!r} of a torch {kind} state dict")
-
-    last_epoch = _integer(document["last_epoch"], "last_epoch", 0)
-    base_lrs = _base_lrs(document["base_lrs"])
-    gamma = _number(document["gamma"], "gamma")
-    if not 0 < gamma < 1:
-        raise StateError(f"field 'gamma' must be a number with 0 < gamma < 1, got {gamma!r}")
-    for name in _BOOLEAN_KEYS:
-        if name in document:
-            validate.boolean(document[name], f"field {name!r}", error=StateError, parameter=name)
-    if "_step_count" in document:
-        _integer(document["_step_count"], "_step_count", 0)
-
-    if kind == "StepLR":
-        state = TorchStepState(
-            kind="StepLR",
-            last_epoch=last_epoch,
-            base_lrs=base_lrs,
-            gamma=gamma,
-            step_size=_integer(document["step_size"], "step_size", 1),
-        )
-    else:
-        state = TorchStepState(
-            kind="MultiStepLR",
-            last_epoch=last_epoch,
-            base_lrs=base_lrs,
-            gamma=gamma,
-            milestones=_milestones(document["milestones"]),
-        )
-    if "_last_lr" in document:
-        _check_last_lrs(state, document["_last_lr"])
-    return state
+            raise StateError(
+                f"missing required field {name!r} of a torch {kind} state dict", parameter=name
+            )
+    return cast(TorchKind, kind)
 
 
 def _with_article(kind: str) -> str:
@@ -605,233 +598,3 @@ def dumps_torch_state(state: SchedulerState) -> bytes:
     if "milestones" in document:
         document["milestones"] = {str(m): c for m, c in sorted(document["milestones"].items())}
     return (json.dumps(document, allow_nan=False) + "\n").encode("utf-8")
-
-
-# -- checkpoints ---------------------------------------------------------------
-
-_ZIP_SIGNATURE = b"PK\x03\x04"
-_PICKLE_PROTOCOL_OPCODE = b"\x80"
-
-
-def looks_like_checkpoint(head: bytes, name: str = "") -> bool:
-    """Whether a file is a ``torch.save`` checkpoint, by its extension or first bytes.
-
-    Example:
-        >>> looks_like_checkpoint(b"PK\\x03\\x04", "x.bin"), looks_like_checkpoint(b"{", "a.json")
-        (True, False)
-    """
-    return (
-        name.lower().endswith(CHECKPOINT_EXTENSIONS)
-        or head.startswith(_ZIP_SIGNATURE)
-        or head.startswith(_PICKLE_PROTOCOL_OPCODE)
-    )
-
-
-@dataclass(frozen=True)
-class SchedulerCandidate:
-    """One scheduler state found in a checkpoint, as listed when the choice is ambiguous.
-
-    Attributes:
-        key: Its key path, as :func:`format_key_path` renders it (the ``--key`` value).
-        kind: The torch class it most likely came from (``StepLR``, ...).
-        last_epoch: Its position.
-    """
-
-    key: str
-    kind: str
-    last_epoch: int
-
-    def describe(self) -> str:
-        """``lr_scheduler  StepLR  last_epoch 75``."""
-        return f"{self.key}  {self.kind}  last_epoch {self.last_epoch}"
-
-
-class AmbiguousCheckpointError(CheckpointError):
-    """Several scheduler states are in a checkpoint and none was chosen, or ``key`` named none.
-
-    Attributes:
-        candidates: Every scheduler state found, in the reader's order.
-        requested: The key asked for, None when none was given.
-    """
-
-    def __init__(
-        self, message: str, candidates: tuple[SchedulerCandidate, ...], requested: str | None
-    ) -> None:
-        super().__init__(message)
-        self.candidates = candidates
-        self.requested = requested
-
-
-@dataclass(frozen=True)
-class CheckpointReading:
-    """The scheduler state chosen in a checkpoint, with the optimizer cross-check.
-
-    Attributes:
-        key: The scheduler state's key path (``(top level)`` for a bare state dict).
-        state: The parsed state.
-        optimizer_key: The optimizer checked against it, None when there was none.
-        mismatches: One line per disagreement between the optimizer's param groups and
-            the scheduler, without the file name (empty when they agree or nothing was
-            checked).
-    """
-
-    key: str
-    state: TorchStepState
-    optimizer_key: str | None = None
-    mismatches: tuple[str, ...] = ()
-
-
-def read_checkpoint(path: str | os.PathLike[str], key: str | None = None) -> CheckpointReading:
-    """Find, choose, parse and cross-check the LR scheduler state in a checkpoint.
-
-    Args:
-        path: A ``torch.save`` file (zip or legacy; ``.pt``, ``.pth``, Lightning ``.ckpt``).
-        key: The key path of the scheduler state to use (as listed by the error for an
-            ambiguous file, e.g. ``lr_schedulers[0]``); needed when there are several.
-
-    Raises:
-        UnsafeCheckpointError: the pickle references a global outside the allowlist.
-        AmbiguousCheckpointError: several scheduler states and no ``key``, or ``key``
-            names none of them.
-        CheckpointError: unreadable, or no scheduler state in it.
-        StateError: the chosen state is not a valid StepLR/MultiStepLR state; the
-            message starts with the file and key.
-    """
-    source = os.fspath(path)
-    return select_scheduler(load_checkpoint(path), source, key)
-
-
-def select_scheduler(checkpoint: object, source: str, key: str | None = None) -> CheckpointReading:
-    """:func:`read_checkpoint` on an already loaded checkpoint object."""
-    found = find_scheduler_states(checkpoint)
-    if not found:
-        optimizers = find_optimizer_param_groups(checkpoint)
-        hint = (
-            f" (it has an optimizer at {format_key_path(optimizers[0].path)}, but no scheduler)"
-            if optimizers
-            else ""
-        )
-        raise CheckpointError(
-            f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
-            f"anywhere in the checkpoint{hint}"
-        )
-    candidates = tuple(
-        SchedulerCandidate(
-            format_key_path(hit.path), guess_scheduler_type(hit.state), _last_epoch(hit.state)
-        )
-        for hit in found
-    )
-    if key is None:
-        if len(found) > 1:
-            raise AmbiguousCheckpointError(
-                f"{source}: {len(found)} LR scheduler states found "
-                f"({', '.join(c.key for c in candidates)}); choose one with --key",
-                candidates,
-                None,
-            )
-        chosen = found[0]
-    else:
-        matching = [hit for hit, c in zip(found, candidates, strict=True) if c.key == key]
-        if not matching:
-            raise AmbiguousCheckpointError(
-                f"{source}: no LR scheduler state at key {key!r} (found: "
-                f"{', '.join(c.key for c in candidates)})",
-                candidates,
-                key,
-            )
-        chosen = matching[0]
-    chosen_key = format_key_path(chosen.path)
-    try:
-        state = parse(chosen.state)
-    except StateError as error:
-        raise StateError(f"{source} [{chosen_key}]: {error}") from None
-    optimizer = _matching_optimizer(find_optimizer_param_groups(checkpoint), chosen.path, state)
-    if optimizer is None:
-        return CheckpointReading(chosen_key, state)
-    optimizer_key = format_key_path(optimizer.path)
-    mismatches = tuple(
-        f"the optimizer at {optimizer_key} disagrees with the scheduler at "
-        f"{chosen_key} (last_epoch {state.last_epoch}): {line}"
-        for line in check_optimizer(state, optimizer.param_groups)
-    )
-    return CheckpointReading(chosen_key, state, optimizer_key, mismatches)
-
-
-def _last_epoch(state: Mapping[str, object]) -> int:
-    value = state.get("last_epoch")
-    return value if isinstance(value, int) else -1
-
-
-def _matching_optimizer(
-    optimizers: list[FoundGroups], scheduler_path: KeyPath, state: TorchStepState
-) -> FoundGroups | None:
-    """The optimizer a scheduler drives: the only one with as many groups, or the parallel one.
-
-    Lightning keeps ``optimizer_states[i]`` with ``lr_schedulers[i]``; when several
-    optimizers fit and none is parallel, nothing is checked rather than the wrong one.
-    """
-    fitting = [found for found in optimizers if len(found.param_groups) == len(state.base_lrs)]
-    if len(fitting) == 1:
-        return fitting[0]
-    index = scheduler_path[-1] if scheduler_path else None
-    if isinstance(index, int):
-        parallel = [found for found in fitting if found.path and found.path[-1] == index]
-        if len(parallel) == 1:
-            return parallel[0]
-    return None
-
-
-def check_optimizer(state: TorchStepState, param_groups: list[dict[str, object]]) -> list[str]:
-    """Where an optimizer's param groups disagree with a scheduler state, one line each.
-
-    Each group's ``lr`` must equal the scheduler's lr at ``last_epoch`` and its
-    ``initial_lr`` (set by torch when a scheduler is created) must equal the group's
-    ``base_lrs`` entry, both to a relative 1e-9.  A disagreement is the classic resume
-    bug: the optimizer state of a fresh optimizer saved or loaded, or a scheduler
-    restarted.  Tensor lrs are not compared (their values are not read).
-
-    Example:
-        >>> state = parse({"step_size": 30, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 100})
-        >>> check_optimizer(state, [{"lr": 0.1, "params": [0]}])
-        ['param_groups[0] lr is 0.1 but the scheduler gives 0.0001', \
-'param_groups[0] has no initial_lr (the optimizer was saved before any scheduler was created)']
-    """
-    lines: list[str] = []
-    expected_lrs = state.lrs
-    for index, group in enumerate(param_groups[: len(expected_lrs)]):
-        lr = group.get("lr")
-        if _is_plain_number(lr) and not _lrs_agree(_as_float(lr), expected_lrs[index]):
-            lines.append(
-                f"param_groups[{index}] lr is {_shown_lr(lr)} but the scheduler gives "
-                f"{expected_lrs[index]!r}"
-            )
-        initial_lr = group.get("initial_lr")
-        if initial_lr is None:
-            lines.append(
-                f"param_groups[{index}] has no initial_lr (the optimizer was saved before any "
-                "scheduler was created)"
-            )
-        elif _is_plain_number(initial_lr) and not _lrs_agree(
-            _as_float(initial_lr), state.base_lrs[index]
-        ):
-            lines.append(
-                f"param_groups[{index}] initial_lr is {_shown_lr(initial_lr)} but the "
-                f"scheduler's base_lrs[{index}] is {state.base_lrs[index]!r}"
-            )
-    return lines
-
-
-def _is_plain_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _as_float(value: int | float) -> float:
-    """``float(value)``, with an int too large for a float as infinity (never agreeing)."""
-    if isinstance(value, int) and abs(value) > 2**1023:
-        return math.inf if value > 0 else -math.inf
-    return float(value)
-
-
-def _shown_lr(value: int | float) -> str:
-    number = _as_float(value)
-    return repr(number) if math.isfinite(number) else _shown(value)
