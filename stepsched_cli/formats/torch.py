@@ -78,6 +78,7 @@ __all__ = [
     "INTEGER_LIMIT",
     "MAX_MILESTONE_COUNT",
     "TorchStepState",
+    "check_writable",
     "detect",
     "dumps_torch_state",
     "guess_scheduler_type",
@@ -531,6 +532,28 @@ def _torch_last_lrs(state: SchedulerState, base_lrs: list[float]) -> list[float]
     return [0.0 if base == 0 else lrs[base] for base in base_lrs]
 
 
+def check_writable(schedule: StepSchedule) -> None:
+    """Refuse a schedule torch's StepLR and MultiStepLR cannot hold.
+
+    Raises:
+        ConversionError: a warmup or an lr floor (torch's StepLR and MultiStepLR have
+            neither); the message names the class and the parameter.
+    """
+    kind = "StepLR" if schedule.milestones is None else "MultiStepLR"
+    if schedule.warmup_steps:
+        raise ConversionError(
+            f"torch {kind} has no warmup, so warmup_steps={schedule.warmup_steps} cannot be "
+            "written; use stepsched's StepScheduler, which does",
+            parameter="warmup_steps",
+        )
+    if schedule.min_lr:
+        raise ConversionError(
+            f"torch {kind} has no lr floor, so min_lr={schedule.min_lr!r} cannot be written; "
+            "use stepsched's StepScheduler, which has one",
+            parameter="min_lr",
+        )
+
+
 def to_torch_state_dict(state: SchedulerState) -> dict[str, Any]:
     """The state dict torch's StepLR or MultiStepLR holds at ``state``'s position.
 
@@ -550,17 +573,7 @@ def to_torch_state_dict(state: SchedulerState) -> dict[str, Any]:
             started (torch's constructor has always stepped once).
     """
     schedule = state.schedule
-    kind = "StepLR" if schedule.milestones is None else "MultiStepLR"
-    if schedule.warmup_steps:
-        raise ConversionError(
-            f"torch {kind} has no warmup, so warmup_steps={schedule.warmup_steps} cannot be "
-            "written; use stepsched's StepScheduler, which does"
-        )
-    if schedule.min_lr:
-        raise ConversionError(
-            f"torch {kind} has no lr floor, so min_lr={schedule.min_lr!r} cannot be written; "
-            "use stepsched's StepScheduler, which has one"
-        )
+    check_writable(schedule)
     if not state.started:
         raise ConversionError(
             "the state is a scheduler_first run whose step() was never called; torch has no "
