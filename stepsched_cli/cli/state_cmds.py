@@ -104,8 +104,8 @@ FromOption = Annotated[
     typer.Option(
         "--from",
         metavar="FORMAT",
-        help="Read the file as this format instead of detecting it "
-        f"(known: {', '.join(sources.input_formats())}).",
+        help="Read the file as this format instead of detecting it: "
+        f"{sources.describe_formats(sources.input_formats())}.",
         show_default=False,
     ),
 ]
@@ -335,7 +335,8 @@ def convert(
         typer.Option(
             "--to",
             metavar="FORMAT",
-            help=f"The output format (known: {', '.join(sources.output_formats())}). torch writes "
+            help="The output format: "
+            f"{sources.describe_formats(sources.output_formats())}. torch writes "
             "the JSON of a StepLR/MultiStepLR state_dict(); its last_epoch is the position "
             "in whatever unit the state counts. timm, keras and optax write the schedule's "
             "JSON document, which has no position.",

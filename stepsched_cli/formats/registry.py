@@ -227,14 +227,14 @@ def _native_document(document: object) -> bool:
 FORMATS: tuple[Format, ...] = (
     Format(
         NATIVE_FORMAT,
-        "a stepsched state file",
+        "a state file",
         _read_native,
         dumps_state,
         detect=_native_document,
     ),
     Format(
         TORCH_FORMAT,
-        "a torch StepLR/MultiStepLR state_dict() as JSON",
+        "a StepLR or MultiStepLR state_dict as JSON",
         _read_torch,
         torch_format.dumps_torch_state,
         detect=torch_format.detect,
@@ -242,14 +242,14 @@ FORMATS: tuple[Format, ...] = (
     ),
     Format(
         CHECKPOINT_FORMAT,
-        "a torch.save checkpoint (.pt, .pth, .ckpt; zip or legacy), read without torch",
+        "a torch.save file: .pt, .pth, .ckpt",
         _read_checkpoint,
         recognise=torch_container.looks_like_checkpoint,
         from_stdin=False,
     ),
     Format(
         timm_format.FORMAT_NAME,
-        "a timm StepLRScheduler/MultiStepLRScheduler document",
+        "a timm scheduler as JSON",
         _framework_reader(timm_format.FORMAT_NAME, timm_format.parse, _timm_unit),
         _framework_writer(
             timm_format.FORMAT_NAME, lambda schedule, _: timm_format.from_schedule(schedule)
@@ -260,7 +260,7 @@ FORMATS: tuple[Format, ...] = (
     ),
     Format(
         keras_format.FORMAT_NAME,
-        "a Keras learning-rate schedule (serialized JSON)",
+        "a Keras schedule as JSON",
         _framework_reader(keras_format.FORMAT_NAME, keras_format.parse, lambda _: "step"),
         _framework_writer(keras_format.FORMAT_NAME, keras_format.from_schedule),
         detect=keras_format.detect,
@@ -269,7 +269,7 @@ FORMATS: tuple[Format, ...] = (
     ),
     Format(
         optax_format.FORMAT_NAME,
-        "an optax schedule document",
+        "an optax schedule as JSON",
         _framework_reader(optax_format.FORMAT_NAME, optax_format.parse, lambda _: "step"),
         _framework_writer(optax_format.FORMAT_NAME, optax_format.from_schedule),
         detect=optax_format.detect,
@@ -295,6 +295,11 @@ def output_formats() -> list[str]:
 def unpositioned_formats() -> list[str]:
     """The formats that record no position (read at ``--position``)."""
     return [entry.name for entry in FORMATS if not entry.records_position]
+
+
+def describe_formats(names: list[str]) -> str:
+    """Formats for a help text: ``stepsched (a stepsched state file), torch (...)``."""
+    return ", ".join(f"{name} ({FORMATS_BY_NAME[name].help})" for name in names)
 
 
 def snippet_frameworks() -> list[str]:
