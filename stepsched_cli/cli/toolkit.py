@@ -13,7 +13,6 @@ that SPEC; with two, the base plus the first with the base plus the second.
 from __future__ import annotations
 
 import math
-import re
 from itertools import chain
 from typing import Annotated, Any
 
@@ -313,9 +312,9 @@ def solve_command(
     try:
         solution = solve(lr, final_lr, total, decays=decays, step_size=step_size, gamma=gamma)
     except SolveError as error:
-        match = re.match(r"(\w+) must be", str(error))
-        if match and match.group(1) in _SOLVE_OPTIONS:
-            raise usage_error(_SOLVE_OPTIONS[match.group(1)], str(error)) from None
+        solve_option = _SOLVE_OPTIONS.get(error.parameter or "")
+        if solve_option is not None:
+            raise usage_error(solve_option, str(error)) from None
         raise
     if json_output:
         print_json(solution.to_dict())
