@@ -47,7 +47,7 @@ from stepsched_cli.cli.output import (
     print_message,
     write_output,
 )
-from stepsched_cli.errors import StepschedError
+from stepsched_cli.errors import EXIT_INVALID, StepschedError
 from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats.reading import Reading, inspect_record, position_text
 from stepsched_cli.formats.torch_search import AmbiguousCheckpointError
@@ -308,7 +308,7 @@ def validate(
         if not result["valid"]:
             print_error(str(result["error"]))
     if not all(result["valid"] for result in results):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_INVALID)
 
 
 # -- convert -----------------------------------------------------------------

@@ -45,13 +45,15 @@ from stepsched_cli.cli.output import (
     print_message,
 )
 from stepsched_cli.compare import CompareError, Difference, apply_spec, check_comparable, diff
+from stepsched_cli.errors import EXIT_INVALID
 from stepsched_cli.numbers import format_exact
 from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, RunLogError, check_log, read_log
 from stepsched_cli.solve import SolveError, solve
 from stepsched_cli.units import StepsPerEpoch
+from stepsched_cli.validate import STANDARD_STREAM
 
-EXIT_MISMATCH = 1
-STDIN = "-"
+EXIT_MISMATCH = EXIT_INVALID
+STDIN = STANDARD_STREAM
 # The library parameters that check's errors may name, shown as their options.
 _CHECK_PARAMETERS = ("step_column", "lr_column")
 
