@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -13,6 +14,8 @@ from stepsched_cli import validate
 from stepsched_cli.errors import ScheduleError, StateError, StepschedError
 from stepsched_cli.formats import keras, optax, timm
 from stepsched_cli.formats import torch as torch_format
+from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.scheduler import SchedulerState
 
 
 @pytest.mark.parametrize(
@@ -174,3 +177,51 @@ def test_a_torch_milestone_key_in_other_digits_is_refused() -> None:
         torch_format.parse(document)
     assert str(caught.value) == "field 'milestones' must have integer keys >= 0, got '٣٠'"
     assert caught.value.field == "milestones"
+
+
+# -- errors carry their parameter ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"step_size": 0}, "step_size"),
+        ({"gamma": 1.5}, "gamma"),
+        ({"gamma": math.nan}, "gamma"),
+        ({"initial_lr": 0.0}, "initial_lr"),
+        ({"initial_lr": 10**400}, "initial_lr"),
+        ({"milestones": [30, 20]}, "milestones"),
+        ({"milestones": [0]}, "milestones"),
+        ({"milestones": []}, "milestones"),
+        ({"warmup_steps": -1}, "warmup_steps"),
+        ({"warmup_start_lr": -0.1}, "warmup_start_lr"),
+        ({"min_lr": 0.5}, "min_lr"),
+        ({"mode": "batch"}, "mode"),
+        ({"milestones": [30], "step_size": 10}, None),
+    ],
+)
+def test_schedule_errors_carry_the_parameter_they_are_about(
+    kwargs: dict[str, object], parameter: str | None
+) -> None:
+    arguments: dict[str, Any] = {"initial_lr": 0.1, **kwargs}
+    with pytest.raises(ScheduleError) as caught:
+        StepSchedule(**arguments)
+    assert caught.value.parameter == parameter
+
+
+@pytest.mark.parametrize(
+    ("mutation", "field"),
+    [
+        ({"step": -1}, "step"),
+        ({"gamma": "x"}, "gamma"),
+        ({"lr": 10**400}, "lr"),
+        ({"steps_per_epoch": 0}, "steps_per_epoch"),
+    ],
+)
+def test_state_errors_carry_the_field_they_are_about(
+    mutation: dict[str, object], field: str
+) -> None:
+    document = {**SchedulerState(StepSchedule(0.1, 30)).to_dict(), **mutation}
+    with pytest.raises(StateError) as caught:
+        SchedulerState.from_dict(document)
+    assert caught.value.field == field
