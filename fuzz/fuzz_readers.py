@@ -23,10 +23,12 @@ import atheris
 
 with atheris.instrument_imports():
     from stepsched_cli.errors import StepschedError
+    from stepsched_cli.fileio import loads_strict
     from stepsched_cli.formats import torch as torch_format
     from stepsched_cli.formats.safe_pickle import safe_loads
-    from stepsched_cli.formats.torch_checkpoint import load_checkpoint
-    from stepsched_cli.state import loads_strict, parse_state_bytes
+    from stepsched_cli.formats.torch_container import load_checkpoint
+    from stepsched_cli.formats.torch_search import select_scheduler
+    from stepsched_cli.state import parse_state_bytes
 
 SCRATCH = os.path.join(tempfile.mkdtemp(prefix="stepsched-fuzz-"), "input.pt")
 
@@ -41,7 +43,7 @@ def test_one_input(data: bytes) -> None:
     with open(SCRATCH, "wb") as handle:
         handle.write(data)
     with contextlib.suppress(StepschedError):
-        torch_format.select_scheduler(load_checkpoint(SCRATCH), "fuzz.pt")
+        select_scheduler(load_checkpoint(SCRATCH), "fuzz.pt")
 
 
 def main() -> None:

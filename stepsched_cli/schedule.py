@@ -38,6 +38,7 @@ from functools import cached_property, lru_cache
 from itertools import count, islice
 from typing import TYPE_CHECKING, Literal, cast
 
+from stepsched_cli import validate
 from stepsched_cli.errors import ScheduleError
 
 if TYPE_CHECKING:
@@ -63,34 +64,23 @@ def check_position(t: object, name: str = "t") -> int:
         ScheduleError: ``t`` is a bool, not an integer, or negative.
     """
     if isinstance(t, bool):
-        raise ScheduleError(f"{name} must be an integer >= 0, got {t!r}")
+        raise ScheduleError(f"{name} must be an integer >= 0, got {t!r}", parameter=name)
     try:
         position = operator.index(cast(int, t))
     except TypeError:
-        raise ScheduleError(f"{name} must be an integer >= 0, got {t!r}") from None
+        raise ScheduleError(f"{name} must be an integer >= 0, got {t!r}", parameter=name) from None
     if position < 0:
-        raise ScheduleError(f"{name} must be an integer >= 0, got {position}")
+        raise ScheduleError(f"{name} must be an integer >= 0, got {position}", parameter=name)
     return position
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ScheduleError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ScheduleError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
+    # Positions and periods may be as large as you like: no digit limit here.
+    return validate.integer(value, name, minimum=minimum, limit=None, error=ScheduleError)
 
 
 def _check_real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScheduleError(f"{name} must be a finite number, got {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise ScheduleError(f"{name} must be a finite number, got {value}") from None
-    if not math.isfinite(number):
-        raise ScheduleError(f"{name} must be a finite number, got {value!r}")
-    return number
+    return validate.finite_number(value, name, error=ScheduleError)
 
 
 def intended_value(value: float) -> Fraction:
@@ -253,12 +243,17 @@ class StepSchedule:
         set_field = object.__setattr__
         initial_lr = _check_real("initial_lr", self.initial_lr)
         if initial_lr <= 0:
-            raise ScheduleError(f"initial_lr must be a finite number > 0, got {self.initial_lr!r}")
+            raise ScheduleError(
+                f"initial_lr must be a finite number > 0, got {self.initial_lr!r}",
+                parameter="initial_lr",
+            )
         set_field(self, "initial_lr", initial_lr)
 
         gamma = _check_real("gamma", self.gamma)
         if not 0 < gamma < 1:
-            raise ScheduleError(f"gamma must be a number with 0 < gamma < 1, got {self.gamma!r}")
+            raise ScheduleError(
+                f"gamma must be a number with 0 < gamma < 1, got {self.gamma!r}", parameter="gamma"
+            )
         set_field(self, "gamma", gamma)
 
         if self.milestones is None:
@@ -276,7 +271,8 @@ class StepSchedule:
         warmup_start_lr = _check_real("warmup_start_lr", self.warmup_start_lr)
         if warmup_start_lr < 0:
             raise ScheduleError(
-                f"warmup_start_lr must be a finite number >= 0, got {self.warmup_start_lr!r}"
+                f"warmup_start_lr must be a finite number >= 0, got {self.warmup_start_lr!r}",
+                parameter="warmup_start_lr",
             )
         set_field(self, "warmup_start_lr", warmup_start_lr)
 
@@ -284,12 +280,15 @@ class StepSchedule:
         if not 0 <= min_lr < initial_lr:
             raise ScheduleError(
                 f"min_lr must be a number with 0 <= min_lr < initial_lr ({initial_lr!r}), "
-                f"got {self.min_lr!r}"
+                f"got {self.min_lr!r}",
+                parameter="min_lr",
             )
         set_field(self, "min_lr", min_lr)
 
         if self.mode not in MODES:
-            raise ScheduleError(f"mode must be 'step' or 'epoch', got {self.mode!r}")
+            raise ScheduleError(
+                f"mode must be 'step' or 'epoch', got {self.mode!r}", parameter="mode"
+            )
 
     # -- values -------------------------------------------------------------
 
@@ -524,19 +523,24 @@ def _first_true(predicate: Callable[[int], bool], guess: int) -> int:
 def _check_milestones(milestones: object) -> tuple[int, ...]:
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
         raise ScheduleError(
-            f"milestones must be a list of strictly increasing integers >= 1, got {milestones!r}"
+            f"milestones must be a list of strictly increasing integers >= 1, got {milestones!r}",
+            parameter="milestones",
         )
     values = tuple(milestones)
     if not values:
-        raise ScheduleError("milestones must not be empty")
+        raise ScheduleError("milestones must not be empty", parameter="milestones")
     previous = 0
     for index, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ScheduleError(f"milestones[{index}] must be an integer >= 1, got {value!r}")
+            raise ScheduleError(
+                f"milestones[{index}] must be an integer >= 1, got {value!r}",
+                parameter="milestones",
+            )
         if value <= previous:
             raise ScheduleError(
                 "milestones must be strictly increasing, got "
-                f"{value} after {previous} at index {index}"
+                f"{value} after {previous} at index {index}",
+                parameter="milestones",
             )
         previous = value
     return tuple(int(v) for v in values)

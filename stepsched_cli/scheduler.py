@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal, Protocol, cast
 
+from stepsched_cli import validate
 from stepsched_cli.errors import ScheduleError, StateError
 from stepsched_cli.schedule import MODES, Mode, StepSchedule, check_position
 
@@ -36,7 +37,7 @@ STATE_FORMAT = "stepsched.state"
 STATE_VERSION = 1
 # A stored current lr may differ from the closed form by rounding (or by the drift of a
 # framework that multiplies repeatedly), never by more than this relative amount.
-LR_AGREEMENT_TOLERANCE = 1e-9
+LR_AGREEMENT_TOLERANCE = validate.LR_AGREEMENT_TOLERANCE
 
 
 class HasParamGroups(Protocol):
@@ -491,26 +492,18 @@ _OPTIONAL = (
 
 
 def _field_int(data: Mapping[str, Any], name: str, minimum: int) -> int:
-    value = data[name]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise StateError(f"field '{name}' must be an integer >= {minimum}, got {value!r}")
-    return value
+    return validate.integer(
+        data[name], f"field '{name}'", minimum=minimum, limit=None, error=StateError, parameter=name
+    )
 
 
 def _field_number(data: Mapping[str, Any], name: str) -> float:
-    value = data[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StateError(f"field '{name}' must be a number, got {value!r}")
-    if isinstance(value, int) and abs(value) > 2**1023:
-        raise StateError(f"field '{name}' must be a finite number, got an integer too large")
-    number = float(value)
-    if not math.isfinite(number):
-        raise StateError(f"field '{name}' must be a finite number, got {value!r}")
-    return number
+    return validate.finite_number(
+        data[name], f"field '{name}'", expected="a number", error=StateError, parameter=name
+    )
 
 
-def _lrs_agree(stored: float, expected: float) -> bool:
-    return math.isclose(stored, expected, rel_tol=LR_AGREEMENT_TOLERANCE, abs_tol=0.0)
+_lrs_agree = validate.lrs_agree
 
 
 def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: issue 9)

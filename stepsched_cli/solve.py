@@ -128,7 +128,8 @@ def solve(
     final_lr = _positive("final_lr", final_lr)
     if final_lr >= lr:
         raise SolveError(
-            f"final_lr must be below lr ({lr!r}) for a decaying schedule, got {final_lr!r}"
+            f"final_lr must be below lr ({lr!r}) for a decaying schedule, got {final_lr!r}",
+            parameter="final_lr",
         )
     total = _integer("total", total, 1)
     given = {
@@ -144,7 +145,8 @@ def solve(
         if decays > total:
             raise SolveError(
                 f"decays must be at most total ({total}): one decay per position at most, "
-                f"got {decays}"
+                f"got {decays}",
+                parameter="decays",
             )
         step_size = _fitting_step_size(decays, total)
         gamma = _root(_ratio(lr, final_lr), decays)
@@ -153,7 +155,8 @@ def solve(
         if step_size > total:
             raise SolveError(
                 f"step_size must be at most total ({total}) so that a decay happens by "
-                f"position {total}, got {step_size}"
+                f"position {total}, got {step_size}",
+                parameter="step_size",
             )
         decays = total // step_size
         gamma = _root(_ratio(lr, final_lr), decays)
@@ -190,25 +193,29 @@ def solve(
 
 def _positive(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SolveError(f"{name} must be a finite number > 0, got {value!r}")
+        raise SolveError(f"{name} must be a finite number > 0, got {value!r}", parameter=name)
     number = float(value)
     if not math.isfinite(number) or number <= 0:
-        raise SolveError(f"{name} must be a finite number > 0, got {value!r}")
+        raise SolveError(f"{name} must be a finite number > 0, got {value!r}", parameter=name)
     return number
 
 
 def _integer(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SolveError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise SolveError(f"{name} must be an integer >= {minimum}, got {value!r}", parameter=name)
     return value
 
 
 def _gamma(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SolveError(f"gamma must be a number with 0 < gamma < 1, got {value!r}")
+        raise SolveError(
+            f"gamma must be a number with 0 < gamma < 1, got {value!r}", parameter="gamma"
+        )
     number = float(value)
     if not 0 < number < 1:
-        raise SolveError(f"gamma must be a number with 0 < gamma < 1, got {value!r}")
+        raise SolveError(
+            f"gamma must be a number with 0 < gamma < 1, got {value!r}", parameter="gamma"
+        )
     return number
 
 

@@ -1,147 +1,26 @@
-"""Native state files: strict, safe reading and atomic writing.
+"""Native state files: strict, safe reading and writing.
 
 A state file is the JSON form of :meth:`SchedulerState.to_dict` (the schema is in
 docs/state-format.md and, machine-readable, in ``stepsched_cli/schemas``).  Reading
-refuses anything that is not exactly that: a file over 1 MiB, bytes that are not
-UTF-8, a byte-order mark, NaN or Infinity, numbers that overflow, integers of absurd
-length, duplicate keys, nesting deeper than 32 levels.  Writing goes through
-:func:`atomic_write`, so a crash leaves either the old file or the new one, never a
-torn or missing file.
+refuses anything that is not exactly that: a file over 1 MiB, and whatever
+:func:`~stepsched_cli.fileio.loads_strict` refuses (bytes that are not UTF-8, a
+byte-order mark, NaN or Infinity, numbers that overflow, integers of absurd length,
+duplicate keys, nesting deeper than 32 levels).  Writing goes through
+:func:`~stepsched_cli.fileio.atomic_write`, so a crash leaves either the old file or
+the new one, never a torn or missing file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
-import os
-import stat
 from pathlib import Path
-from typing import Any
 
 from stepsched_cli.errors import StateError, StateFileError
+from stepsched_cli.fileio import FileReadError, atomic_write, read_bytes_bounded
+from stepsched_cli.fileio import loads_strict as loads_strict  # runlog's import, until it moves
 from stepsched_cli.scheduler import SchedulerState
 
 MAX_STATE_BYTES = 1 << 20
-MAX_JSON_DEPTH = 32
-MAX_INTEGER_DIGITS = 40
-
-
-class OutputExistsError(StateFileError):
-    """The output file exists and overwriting it was not allowed."""
-
-
-# -- strict JSON ------------------------------------------------------------
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed: numbers must be finite")
-
-
-def _parse_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise ValueError(f"an integer of {len(text.lstrip('-'))} digits is too long")
-    return int(text)
-
-
-def _parse_float(text: str) -> float:
-    if len(text) > 400:
-        raise ValueError(f"a number of {len(text)} characters is too long")
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(f"the number {text} is out of range for a float")
-    return value
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _check_depth(text: str, max_depth: int) -> None:
-    """Refuse nesting deeper than ``max_depth`` before the recursive parser sees it."""
-    depth = 0
-    in_string = escaped = False
-    for character in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif character == "\\":
-                escaped = True
-            elif character == '"':
-                in_string = False
-        elif character == '"':
-            in_string = True
-        elif character in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise ValueError(f"nesting is deeper than {max_depth} levels")
-        elif character in "]}":
-            depth -= 1
-
-
-def loads_strict(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> object:
-    """Parse JSON bytes strictly.
-
-    Raises:
-        ValueError: with a one-line reason (and line/column for syntax errors).
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        raise ValueError("starts with a UTF-8 byte-order mark; save it as plain UTF-8")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"is not UTF-8 text (invalid byte at offset {error.start})") from None
-    if not text.strip():
-        raise ValueError("is empty")
-    if "\x00" in text:
-        raise ValueError(f"contains a NUL byte at offset {text.index(chr(0))}; not a JSON file")
-    _check_depth(text, max_depth)
-    try:
-        return json.loads(
-            text,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            parse_constant=_refuse_constant,
-            object_pairs_hook=_no_duplicate_keys,
-        )
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from None
-
-
-def read_bytes_bounded(path: str | Path, limit: int, what: str = "file") -> bytes:
-    """Read a regular file of at most ``limit`` bytes, with one-line errors naming it.
-
-    Raises:
-        StateFileError: missing, a directory, unreadable, or larger than ``limit``.
-    """
-    try:
-        with open(path, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if stat.S_ISDIR(info.st_mode):
-                raise StateFileError(f"{path}: is a directory, not a {what}")
-            if stat.S_ISREG(info.st_mode) and info.st_size > limit:
-                raise StateFileError(
-                    f"{path}: is {info.st_size} bytes; a {what} is at most {limit} bytes"
-                )
-            data = handle.read(limit + 1)
-    except IsADirectoryError:
-        raise StateFileError(f"{path}: is a directory, not a {what}") from None
-    except FileNotFoundError:
-        raise StateFileError(f"{path}: no such file") from None
-    except PermissionError:
-        raise StateFileError(f"{path}: permission denied") from None
-    except OSError as error:
-        raise StateFileError(f"{path}: cannot be read ({error.strerror or error})") from None
-    if len(data) > limit:
-        raise StateFileError(f"{path}: is larger than {limit} bytes, the limit for a {what}")
-    return data
 
 
 # -- state files ------------------------------------------------------------
@@ -175,7 +54,11 @@ def read_state_file(path: str | Path) -> SchedulerState:
         StateFileError: the file cannot be read or is not a valid state; the message
             names the file and the field.
     """
-    return parse_state_bytes(read_bytes_bounded(path, MAX_STATE_BYTES, "state file"), str(path))
+    try:
+        data = read_bytes_bounded(path, MAX_STATE_BYTES, "state file")
+    except FileReadError as error:
+        raise StateFileError(str(error)) from None
+    return parse_state_bytes(data, str(path))
 
 
 def dumps_state(state: SchedulerState) -> bytes:
@@ -184,130 +67,10 @@ def dumps_state(state: SchedulerState) -> bytes:
 
 
 def write_state_file(path: str | Path, state: SchedulerState, *, overwrite: bool = False) -> None:
-    """Write ``state`` to ``path`` atomically; an existing file is kept unless ``overwrite``."""
-    atomic_write(path, dumps_state(state), overwrite=overwrite)
-
-
-# -- atomic writing ---------------------------------------------------------
-
-
-def _new_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write(
-    path: str | Path,
-    data: bytes,
-    *,
-    overwrite: bool = False,
-) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
-
-    The bytes go to a temporary file ``.<name>.<random>.tmp`` in the same folder,
-    which is flushed, fsynced and then moved over ``path`` (``os.replace``), or linked
-    to it when ``overwrite`` is false so that a file appearing meanwhile is not
-    clobbered.  On any failure the temporary file is removed and the previous file, if
-    any, is untouched.  A process killed mid-write cannot remove its temporary file;
-    the next successful write to the same path removes such leftovers once they are
-    an hour old.  A path that is a symbolic link is written through to its target,
-    unless the target is missing.
+    """Write ``state`` to ``path`` atomically; an existing file is kept unless ``overwrite``.
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
-        StateFileError: the folder is missing or not writable, the disk is full, ...
+        FileWriteError: the file cannot be written.
     """
-    target = Path(path)
-    try:
-        if target.is_symlink():
-            if not target.exists():
-                # Creating a dangling link's target is how links planted in shared
-                # folders redirect writes; a real output never needs it.
-                raise StateFileError(f"{path}: is a symbolic link to a missing file")
-            target = Path(os.path.realpath(target))
-        existing = target.stat() if target.exists() else None
-    except OSError as error:
-        raise StateFileError(f"{path}: cannot be written ({error.strerror or error})") from None
-    if existing is not None:
-        if stat.S_ISDIR(existing.st_mode):
-            raise StateFileError(f"{path}: is a directory")
-        if not overwrite:
-            raise OutputExistsError(f"{path}: already exists; refusing to overwrite it")
-    mode = stat.S_IMODE(existing.st_mode) if existing is not None else _new_file_mode()
-    folder = target.parent
-    import tempfile  # imported here: only writers pay for it
-
-    temporary: str | None = None
-    try:
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=folder
-        )
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        _publish(temporary, target, overwrite=overwrite)
-        temporary = None
-        _fsync_folder(folder)
-        _remove_stale_temporaries(target)
-    except FileExistsError:
-        raise OutputExistsError(f"{path}: already exists; refusing to overwrite it") from None
-    except OSError as error:
-        raise StateFileError(f"{path}: cannot be written ({error.strerror or error})") from None
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-
-
-def _publish(temporary: str, target: Path, *, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(temporary, target)
-        return
-    try:
-        # A hard link fails if the target appeared meanwhile: no-clobber without a race.
-        os.link(temporary, target)
-    except FileExistsError:
-        raise
-    except OSError as error:
-        if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV):
-            raise
-        # Filesystems without hard links: check, then rename (a narrow race remains).
-        if target.exists():
-            raise FileExistsError(str(target)) from None
-        os.replace(temporary, target)
-        return
-    os.unlink(temporary)
-
-
-STALE_TEMPORARY_SECONDS = 3600
-
-
-def _remove_stale_temporaries(target: Path) -> None:
-    """Remove this path's temporary files left by writers killed over an hour ago."""
-    import glob
-    import time
-
-    # mkstemp's random part is 8 characters, so the pattern cannot match other files.
-    pattern = os.path.join(glob.escape(str(target.parent)), f".{glob.escape(target.name)}.")
-    cutoff = time.time() - STALE_TEMPORARY_SECONDS
-    for leftover in glob.glob(pattern + "?" * 8 + ".tmp"):
-        with contextlib.suppress(OSError):
-            if os.lstat(leftover).st_mtime < cutoff:
-                os.unlink(leftover)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable; some filesystems cannot open a folder, which is harmless."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    atomic_write(path, dumps_state(state), overwrite=overwrite)

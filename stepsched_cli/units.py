@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, cast
 
+from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, ScheduleError
 from stepsched_cli.schedule import Mode, StepSchedule, check_position
 
@@ -30,9 +31,7 @@ AccumulationRounding = Literal["ceil", "floor"]
 
 def check_steps_per_epoch(value: object) -> int:
     """Return ``value`` if it is a valid steps-per-epoch count (an integer >= 1)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ScheduleError(f"steps_per_epoch must be an integer >= 1, got {value!r}")
-    return value
+    return validate.integer(value, "steps_per_epoch", minimum=1, limit=None, error=ScheduleError)
 
 
 def epochs_to_steps(epochs: int, steps_per_epoch: int) -> int:
@@ -73,7 +72,7 @@ def to_mode(schedule: StepSchedule, mode: Mode, steps_per_epoch: int) -> StepSch
             f"{mode}s (warmup_steps={schedule.warmup_steps})"
         )
     if mode not in ("step", "epoch"):
-        raise ScheduleError(f"mode must be 'step' or 'epoch', got {mode!r}")
+        raise ScheduleError(f"mode must be 'step' or 'epoch', got {mode!r}", parameter="mode")
 
     def convert(position: int, what: str) -> int:
         if mode == "step":
@@ -171,8 +170,7 @@ def batch_size_per_rank(global_batch_size: int, world_size: int = 1, grad_accum:
 
 def _check_counts(*named: tuple[str, object]) -> None:
     for name, value in named:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ScheduleError(f"{name} must be an integer >= 1, got {value!r}")
+        validate.integer(value, name, minimum=1, limit=None, error=ScheduleError)
 
 
 def steps_per_epoch(
@@ -218,7 +216,8 @@ def steps_per_epoch(
     )
     if accumulation_rounding not in ("ceil", "floor"):
         raise ScheduleError(
-            f"accumulation_rounding must be 'ceil' or 'floor', got {accumulation_rounding!r}"
+            f"accumulation_rounding must be 'ceil' or 'floor', got {accumulation_rounding!r}",
+            parameter="accumulation_rounding",
         )
     samples = -(-dataset_size // world_size)
     batches = samples // batch_size if drop_last else -(-samples // batch_size)

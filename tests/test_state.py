@@ -12,16 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stepsched_cli import state as state_module
+from stepsched_cli import fileio as fileio_module
 from stepsched_cli.errors import StateFileError
+from stepsched_cli.fileio import FileWriteError, OutputExistsError, atomic_write, loads_strict
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import (
     MAX_STATE_BYTES,
-    OutputExistsError,
-    atomic_write,
     dumps_state,
-    loads_strict,
     parse_state_bytes,
     read_state_file,
     write_state_file,
@@ -148,9 +146,9 @@ def test_writes_through_a_symlink(tmp_path: Path) -> None:
 
 
 def test_missing_folder_and_directory_target(tmp_path: Path) -> None:
-    with pytest.raises(StateFileError, match="cannot be written .No such file or directory"):
+    with pytest.raises(FileWriteError, match="cannot be written .No such file or directory"):
         atomic_write(tmp_path / "nowhere" / "run.json", b"x")
-    with pytest.raises(StateFileError, match="is a directory"):
+    with pytest.raises(FileWriteError, match="is a directory"):
         atomic_write(tmp_path, b"x", overwrite=True)
 
 
@@ -165,10 +163,10 @@ def test_a_failure_at_any_point_keeps_the_old_file_and_leaves_no_temporary(
         raise OSError(28, "No space left on device")
 
     if failing == "write":
-        monkeypatch.setattr(state_module.os, "fdopen", lambda *a, **k: _FailingFile())
+        monkeypatch.setattr(fileio_module.os, "fdopen", lambda *a, **k: _FailingFile())
     else:
-        monkeypatch.setattr(state_module.os, failing, fail)
-    with pytest.raises(StateFileError, match="cannot be written .No space left on device"):
+        monkeypatch.setattr(fileio_module.os, failing, fail)
+    with pytest.raises(FileWriteError, match="cannot be written .No space left on device"):
         atomic_write(path, b"new", overwrite=True)
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["run.json"]
@@ -196,7 +194,7 @@ def test_no_clobber_race_is_caught_by_the_link(
         Path(target).write_bytes(b"rival")
         real_link(source, target)
 
-    monkeypatch.setattr(state_module.os, "link", link_after_rival)
+    monkeypatch.setattr(fileio_module.os, "link", link_after_rival)
     with pytest.raises(OutputExistsError):
         atomic_write(path, b"mine")
     assert path.read_bytes() == b"rival"
@@ -252,7 +250,7 @@ def test_oversized_bytes_are_refused_before_parsing() -> None:
 def test_folder_path_through_a_file(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
-    with pytest.raises(StateFileError, match="cannot be written .Not a directory"):
+    with pytest.raises(FileWriteError, match="cannot be written .Not a directory"):
         atomic_write(blocker / "run.json", b"x")
 
 
@@ -262,7 +260,7 @@ def test_filesystems_without_hard_links_fall_back_to_replace(
     def no_links(source: str, target: object) -> None:
         raise OSError(1, "Operation not permitted")
 
-    monkeypatch.setattr(state_module.os, "link", no_links)
+    monkeypatch.setattr(fileio_module.os, "link", no_links)
     path = tmp_path / "run.json"
     atomic_write(path, b"new")
     assert path.read_bytes() == b"new"
@@ -273,8 +271,8 @@ def test_other_link_failures_are_reported(tmp_path: Path, monkeypatch: pytest.Mo
     def broken(source: str, target: object) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(state_module.os, "link", broken)
-    with pytest.raises(StateFileError, match="cannot be written .Input/output error"):
+    monkeypatch.setattr(fileio_module.os, "link", broken)
+    with pytest.raises(FileWriteError, match="cannot be written .Input/output error"):
         atomic_write(tmp_path / "run.json", b"new")
     assert os.listdir(tmp_path) == []
 
@@ -289,10 +287,10 @@ def test_folder_fsync_failures_are_harmless(
             raise OSError(22, "Invalid argument")
         real_fsync(descriptor)
 
-    monkeypatch.setattr(state_module.os, "fsync", fsync_files_only)
+    monkeypatch.setattr(fileio_module.os, "fsync", fsync_files_only)
     atomic_write(tmp_path / "a.json", b"a")
     monkeypatch.setattr(
-        state_module.os,
+        fileio_module.os,
         "open",
         lambda path, flags, *a: (
             (_ for _ in ()).throw(OSError(13, "denied"))
@@ -307,7 +305,7 @@ def test_folder_fsync_failures_are_harmless(
 def test_a_dangling_link_is_not_written_through(tmp_path: Path) -> None:
     link = tmp_path / "run.json"
     link.symlink_to(tmp_path / "elsewhere.json")
-    with pytest.raises(StateFileError, match="run.json: is a symbolic link to a missing file"):
+    with pytest.raises(FileWriteError, match="run.json: is a symbolic link to a missing file"):
         atomic_write(link, b"x", overwrite=True)
     assert sorted(os.listdir(tmp_path)) == ["run.json"]
 
@@ -320,7 +318,7 @@ def test_stale_temporaries_of_killed_writers_are_removed(tmp_path: Path) -> None
     unrelated = tmp_path / ".run.json.notours.tmp"
     for leftover in (stale, fresh, other, unrelated):
         leftover.write_bytes(b"partial")
-    old = time.time() - state_module.STALE_TEMPORARY_SECONDS - 60
+    old = time.time() - fileio_module.STALE_TEMPORARY_SECONDS - 60
     for leftover in (stale, other, unrelated):
         os.utime(leftover, (old, old))
     atomic_write(path, b"new")

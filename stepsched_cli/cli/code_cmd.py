@@ -8,7 +8,8 @@ approximated.  Each snippet shows how to resume from a checkpoint correctly.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, cast
+from collections.abc import Callable
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -17,13 +18,16 @@ from stepsched_cli.cli.options import (
     ScheduleOptions,
     resolve_plan,
     schedule_options,
+    usage_error,
     warn_if_implausible,
 )
 from stepsched_cli.cli.output import describe_schedule
 from stepsched_cli.errors import ConversionError
+from stepsched_cli.formats.registry import snippet_frameworks
 from stepsched_cli.schedule import StepSchedule
 
-Framework = Literal["torch", "lightning", "timm", "keras", "optax"]
+# The choices come from the format table: each format names the snippets that build it.
+FRAMEWORKS: tuple[str, ...] = tuple(snippet_frameworks())
 
 CODE_EPILOG = """\
 Examples:
@@ -45,8 +49,13 @@ def register(app: typer.Typer) -> None:
 def code(
     schedule: ScheduleOptions,
     framework: Annotated[
-        Framework,
-        typer.Option("--framework", help="The framework to write the snippet for."),
+        str,
+        typer.Option(
+            "--framework",
+            metavar="NAME",
+            help=f"The framework to write the snippet for: {', '.join(FRAMEWORKS)}.",
+            show_default=False,
+        ),
     ],
 ) -> None:
     """Print a runnable snippet that builds the same schedule in another framework.
@@ -55,17 +64,14 @@ def code(
     cannot express exactly (a warmup or lr floor in torch's StepLR, say) is refused
     with the reason: use stepsched's own StepScheduler for those.
     """
+    if framework not in SNIPPETS:
+        raise usage_error(
+            "--framework", f"unknown framework {framework!r} (known: {', '.join(FRAMEWORKS)})"
+        )
     plan = resolve_plan(schedule)
     # The snippet becomes a real run: the same warnings as table and plot, on stderr.
     warn_if_implausible(plan, total=None)
-    writers = {
-        "torch": torch_snippet,
-        "lightning": lightning_snippet,
-        "timm": timm_snippet,
-        "keras": keras_snippet,
-        "optax": optax_snippet,
-    }
-    typer.echo(writers[framework](plan), nl=False)
+    typer.echo(SNIPPETS[framework](plan), nl=False)
 
 
 def _header(plan: Plan, framework: str) -> str:
@@ -73,19 +79,13 @@ def _header(plan: Plan, framework: str) -> str:
 
 
 def _torch_scheduler(schedule: StepSchedule, framework: str) -> str:
-    """The torch constructor call, or ConversionError for what StepLR cannot hold."""
-    kind = "StepLR" if schedule.milestones is None else "MultiStepLR"
-    if schedule.warmup_steps:
-        raise ConversionError(
-            f"{framework}: torch {kind} has no warmup, and SequentialLR(LinearLR, {kind}) "
-            "does not reproduce stepsched's warmup exactly; use stepsched_cli.StepScheduler "
-            "(it drives a torch optimizer)"
-        )
-    if schedule.min_lr:
-        raise ConversionError(
-            f"{framework}: torch {kind} has no lr floor (min_lr={schedule.min_lr!r}); use "
-            "stepsched_cli.StepScheduler (it drives a torch optimizer)"
-        )
+    """The torch constructor call; what StepLR cannot hold is refused by the torch writer."""
+    from stepsched_cli.formats import torch as torch_format
+
+    try:
+        torch_format.check_writable(schedule)
+    except ConversionError as error:
+        raise ConversionError(f"{framework}: {error}", parameter=error.parameter) from None
     if schedule.milestones is None:
         return f"StepLR(optimizer, step_size={schedule.step_size}, gamma={schedule.gamma!r})"
     milestones = ", ".join(str(m) for m in schedule.milestones)
@@ -268,3 +268,13 @@ optimizer = optax.sgd(learning_rate=schedule)
 # Resume: checkpoint and restore opt_state (e.g. with orbax) together with the params,
 # so that its count continues; a fresh optimizer.init() starts again from count 0.
 """
+
+
+SNIPPETS: dict[str, Callable[[Plan], str]] = {
+    "torch": torch_snippet,
+    "lightning": lightning_snippet,
+    "timm": timm_snippet,
+    "keras": keras_snippet,
+    "optax": optax_snippet,
+}
+"""The snippet writer of each ``code --framework`` choice (a test checks they match)."""

@@ -451,10 +451,12 @@ def usage_error(option: str, message: str) -> typer.BadParameter:
 
 
 def schedule_error_as_usage(error: ScheduleError) -> typer.BadParameter:
-    """Name the option behind a core :class:`ScheduleError` about a parameter."""
+    """Name the option behind a core :class:`ScheduleError` about a parameter.
+
+    The error's ``parameter`` attribute says which; the message is never parsed.
+    """
     message = str(error)
-    match = re.match(r"\w+", message)
-    option = _OPTION_FOR_PARAMETER.get(match.group(0) if match else "")
+    option = _OPTION_FOR_PARAMETER.get(error.parameter or "")
     if option is None:
         return typer.BadParameter(message)
     return usage_error(option, message)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
+from stepsched_cli.fileio import OutputExistsError, atomic_write
 from stepsched_cli.numbers import format_exact, format_lr
 
 if TYPE_CHECKING:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection
-from itertools import islice
 from typing import Annotated, Any
 
 import typer
@@ -50,16 +49,17 @@ from stepsched_cli.cli.output import (
     print_message,
     write_output,
 )
-from stepsched_cli.errors import StepschedError
+from stepsched_cli.errors import EXIT_INVALID, StepschedError
 from stepsched_cli.formats import registry as sources
-from stepsched_cli.formats.torch import AmbiguousCheckpointError
+from stepsched_cli.formats.reading import Reading, inspect_record, position_text
+from stepsched_cli.formats.torch_search import AmbiguousCheckpointError
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import convert_state
+from stepsched_cli.validate import INT64_MAX
 
-UPCOMING_DECAYS = 3
 # The largest counter a supported framework keeps (Keras's int64 optimizer iterations).
-MAX_FRAMEWORK_POSITION = 2**63 - 1
+MAX_FRAMEWORK_POSITION = INT64_MAX
 
 INIT_EPILOG = """\
 Examples:
@@ -106,8 +106,8 @@ FromOption = Annotated[
     typer.Option(
         "--from",
         metavar="FORMAT",
-        help="Read the file as this format instead of detecting it "
-        f"(known: {', '.join(sources.input_formats())}).",
+        help="Read the file as this format instead of detecting it: "
+        f"{sources.describe_formats(sources.input_formats())}.",
         show_default=False,
     ),
 ]
@@ -160,9 +160,7 @@ def _check_format(option: str, name: str | None, known: Collection[str]) -> None
         raise usage_error(option, f"unknown format {name!r} (known: {', '.join(known)})")
 
 
-def _read(
-    file: str, from_: str | None, key: str | None, position: int | None = None
-) -> sources.Reading:
+def _read(file: str, from_: str | None, key: str | None, position: int | None = None) -> Reading:
     """Read ``file``; an ambiguous checkpoint is a usage error listing its scheduler states.
 
     ``position`` is for framework documents only: a usage error for any other file.
@@ -176,27 +174,15 @@ def _read(
         if error.requested is None:
             raise click_exceptions.UsageError(str(error)) from None
         raise usage_error("--key", str(error)) from None
-    if position is not None and reading.framework is None:
+    if position is not None and reading.records_position:
         raise usage_error(
             "--position",
             f"{reading.source} records its own position ({reading.format} format); "
-            f"--position is for {', '.join(sources.FRAMEWORKS)} documents",
+            f"--position is for {', '.join(sources.unpositioned_formats())} documents",
         )
     for warning in reading.warnings:
         print_message(f"stepsched: warning: {reading.source}: {warning}")
     return reading
-
-
-def _describe_position(state: SchedulerState, position: int) -> str:
-    unit = state.schedule.mode
-    text = f"{unit} {position}"
-    per_epoch = state.steps_per_epoch
-    if per_epoch is not None:
-        if unit == "step":
-            text += f" (epoch {position // per_epoch}, step {position % per_epoch} of {per_epoch})"
-        else:
-            text += f" (step {position * per_epoch})"
-    return text
 
 
 # -- init --------------------------------------------------------------------
@@ -220,149 +206,6 @@ def init(schedule: ScheduleOptions, output: OutputFile, force: ForceFlag = False
 # -- inspect -----------------------------------------------------------------
 
 
-def inspect_record(loaded: sources.LoadedState) -> dict[str, Any]:
-    """The JSON of ``inspect``: where the run is, its lrs and its next decay.
-
-    ``lrs`` and ``initial_lrs`` list every parameter group (just the schedule's lr when
-    the state has none); ``lr``, ``initial_lr`` and ``next_lr`` are the first group's.
-    """
-    state = loaded.state
-    schedule = state.schedule
-    position = state.position
-    groups = state.group_schedules
-    initial_lrs = list(state.group_initial_lrs) or [schedule.initial_lr]
-    lrs = list(state.group_lrs) or [state.lr]
-    following = schedule.next_boundary(position)
-    next_lrs: list[float] | None = None
-    if following is not None:
-        if groups:
-            next_lrs = [0.0 if group is None else group.lr_at(following) for group in groups]
-        else:
-            next_lrs = [schedule.lr_at(following)]
-    decay: dict[str, Any] = (
-        {"milestones": list(schedule.milestones)}
-        if schedule.milestones is not None
-        else {"step_size": schedule.step_size}
-    )
-    return {
-        "file": loaded.source,
-        "format": loaded.format,
-        "step": position,
-        "mode": schedule.mode,
-        "lr": lrs[0],
-        "lrs": lrs,
-        "initial_lr": initial_lrs[0],
-        "initial_lrs": initial_lrs,
-        "gamma": schedule.gamma,
-        **decay,
-        "warmup_steps": schedule.warmup_steps,
-        "warmup_start_lr": schedule.warmup_start_lr,
-        "min_lr": schedule.min_lr,
-        "steps_per_epoch": state.steps_per_epoch,
-        "next_boundary": following,
-        "next_lr": None if next_lrs is None else next_lrs[0],
-        "next_lrs": next_lrs,
-    }
-
-
-def torch_inspect_record(reading: sources.Reading) -> dict[str, Any]:
-    """The JSON of ``inspect`` for a torch state that has no stepsched form.
-
-    The values follow torch's own rules (a repeated milestone decays by
-    ``gamma ** count``, a milestone 0 at position 0); ``milestones`` lists each
-    milestone once (``milestone_counts``, added for every MultiStepLR state, says how
-    often torch's ``Counter`` holds it: repeats are never written out).
-    """
-    torch_state = reading.torch
-    if torch_state is None:  # pragma: no cover - read_state sets one of the two
-        raise StepschedError(f"{reading.source}: nothing to inspect")
-    position = torch_state.last_epoch
-    lrs = list(torch_state.lrs)
-    following = torch_state.next_boundary(position)
-    next_lrs = None if following is None else list(torch_state.lrs_at(following))
-    decay: dict[str, Any] = (
-        {"milestones": [milestone for milestone, _ in torch_state.milestones]}
-        if torch_state.milestones is not None
-        else {"step_size": torch_state.step_size}
-    )
-    return {
-        "file": reading.source,
-        "format": reading.format,
-        "step": position,
-        "mode": "step",
-        "lr": lrs[0],
-        "lrs": lrs,
-        "initial_lr": torch_state.base_lrs[0],
-        "initial_lrs": list(torch_state.base_lrs),
-        "gamma": torch_state.gamma,
-        **decay,
-        "warmup_steps": 0,
-        "warmup_start_lr": 0.0,
-        "min_lr": 0.0,
-        "steps_per_epoch": None,
-        "next_boundary": following,
-        "next_lr": None if next_lrs is None else next_lrs[0],
-        "next_lrs": next_lrs,
-    }
-
-
-def framework_inspect_record(reading: sources.Reading) -> dict[str, Any]:
-    """The JSON of ``inspect`` for a timm, Keras or optax schedule with no stepsched form.
-
-    Only the position and the framework's own lr: the decays of a schedule stepsched
-    cannot represent (a continuous decay, say) are not computed.
-    """
-    framework = reading.framework
-    if framework is None:  # pragma: no cover - read_state sets state or framework
-        raise StepschedError(f"{reading.source}: nothing to inspect")
-    return {
-        "file": reading.source,
-        "format": reading.format,
-        "step": framework.position,
-        "mode": framework.unit,
-        "lr": framework.lr,
-        "lrs": [framework.lr],
-    }
-
-
-def _reading_record(reading: sources.Reading) -> dict[str, Any]:
-    if reading.state is not None:
-        record = inspect_record(reading.loaded())
-    elif reading.framework is not None:
-        record = framework_inspect_record(reading)
-    else:
-        record = torch_inspect_record(reading)
-    if reading.torch is not None:
-        record["torch_scheduler"] = reading.torch.kind
-        if reading.torch.milestones is not None:
-            record["milestone_counts"] = [count for _, count in reading.torch.milestones]
-        record["convertible"] = reading.reason is None
-        record["reason"] = reading.reason
-    if reading.framework is not None:
-        record["framework_schedule"] = reading.framework.kind
-        record["framework_document"] = reading.framework.schedule.to_document()
-        record["framework_lr"] = reading.framework.lr
-        record["notes"] = list(reading.framework.schedule.notes)
-        record["convertible"] = reading.reason is None
-        record["reason"] = reading.reason
-    if reading.format == sources.CHECKPOINT_FORMAT:
-        record["key"] = reading.key
-        record["warnings"] = list(reading.warnings)
-    return record
-
-
-def _upcoming(reading: sources.Reading, following: int) -> list[tuple[int, float]]:
-    """The decays after ``following``, with the first group's lr after each."""
-    if reading.state is not None:
-        schedule = reading.state.schedule
-        later = islice(schedule.boundaries(following + 1), UPCOMING_DECAYS)
-        return [(position, schedule.lr_at(position)) for position in later]
-    assert reading.torch is not None
-    torch_state = reading.torch
-    later = islice(torch_state.boundaries_after(following), UPCOMING_DECAYS)
-    return [(position, torch_state.lrs_at(position)[0]) for position in later]
-
-
 def inspect_state(
     file: InputFile,
     json_output: JsonFlag = False,
@@ -384,46 +227,42 @@ def inspect_state(
     """
     _check_format("--from", from_, sources.input_formats())
     reading = _read(file, from_, key, position)
-    record = _reading_record(reading)
     if json_output:
-        print_json(record)
+        print_json(inspect_record(reading))
         return
-    unit = record["mode"]
+    print_fields(_inspect_fields(reading))
+
+
+def _inspect_fields(reading: Reading) -> list[tuple[str, str]]:
+    """The text view of ``inspect``: one labelled line per fact."""
+    view = reading.view
+    unit = view.unit
     fields = [("file", f"{reading.source} ({reading.format} format)")]
     if reading.key is not None:
         fields.append(("key", reading.key))
-    if reading.torch is not None:
-        fields.append(("torch", reading.torch.describe()))
-    if reading.framework is not None:
-        fields.append((reading.format, reading.framework.describe()))
+    fields.extend(view.described)
     if reading.state is not None:
         fields.append(("schedule", describe_schedule(reading.state.schedule)))
-        fields.append(("position", _describe_position(reading.state, reading.state.position)))
-    else:
-        fields.append(("position", f"{unit} {record['step']}"))
-    fields.append(("lr", " ".join(format_number(lr) for lr in record["lrs"])))
-    following = record.get("next_boundary")
-    if "next_boundary" not in record:
+    fields.append(("position", view.position_text))
+    fields.append(("lr", " ".join(format_number(lr) for lr in view.lrs)))
+    decays = view.decays
+    if decays is None:
         pass  # a framework schedule without a stepsched form: its decays are not computed
-    elif following is None:
+    elif decays.next_boundary is None or decays.next_lrs is None:
         fields.append(("next decay", "none: the lr stays at this value"))
     else:
-        next_lrs = " ".join(format_number(lr) for lr in record["next_lrs"])
+        following = decays.next_boundary
+        next_lrs = " ".join(format_number(lr) for lr in decays.next_lrs)
         fields.append(
-            ("next decay", f"{unit} {following} (in {following - record['step']}): lr {next_lrs}")
+            ("next decay", f"{unit} {following} (in {following - view.position}): lr {next_lrs}")
         )
-        later = _upcoming(reading, following)
-        if later:
-            fields.append(
-                (
-                    "then",
-                    ", ".join(f"{unit} {position}: {format_number(lr)}" for position, lr in later),
-                )
-            )
-    fields.extend(("note", note) for note in record.get("notes", ()))
+        if decays.later:
+            later = ", ".join(f"{unit} {t}: {format_number(lr)}" for t, lr in decays.later)
+            fields.append(("then", later))
+    fields.extend(("note", note) for note in view.notes)
     if reading.reason is not None:
         fields.append(("stepsched", f"not convertible: {reading.reason}"))
-    print_fields(fields)
+    return fields
 
 
 # -- validate ----------------------------------------------------------------
@@ -475,7 +314,7 @@ def validate(
         if not result["valid"]:
             print_error(str(result["error"]))
     if not all(result["valid"] for result in results):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_INVALID)
 
 
 # -- convert -----------------------------------------------------------------
@@ -508,7 +347,8 @@ def convert(
         typer.Option(
             "--to",
             metavar="FORMAT",
-            help=f"The output format (known: {', '.join(sources.WRITERS)}). torch writes "
+            help="The output format: "
+            f"{sources.describe_formats(sources.output_formats())}. torch writes "
             "the JSON of a StepLR/MultiStepLR state_dict(); its last_epoch is the position "
             "in whatever unit the state counts. timm, keras and optax write the schedule's "
             "JSON document, which has no position.",
@@ -528,24 +368,24 @@ def convert(
     atomic, and converting a file onto itself (with --force) is safe.
     """
     _check_format("--from", from_, sources.input_formats())
-    _check_format("--to", to, sources.WRITERS)
-    loaded = _read(file, from_, key, position).loaded()
-    state = loaded.state
+    _check_format("--to", to, sources.output_formats())
+    reading = _read(file, from_, key, position)
+    state = reading.require_state()
     per_epoch = steps_per_epoch if steps_per_epoch is not None else state.steps_per_epoch
     if mode is not None and mode != state.schedule.mode:
         if per_epoch is None:
             raise usage_error(
                 "--steps-per-epoch",
                 f"converting {state.schedule.mode}s to {mode}s needs --steps-per-epoch "
-                f"({loaded.source} does not record it)",
+                f"({reading.source} does not record it)",
             )
         state = convert_state(state, mode, per_epoch)
     elif per_epoch != state.steps_per_epoch:
         state = dataclasses.replace(state, steps_per_epoch=per_epoch)
     write_output(output, sources.dump_state(state, to), force=force)
     if output != sources.STDIN:
-        where = _describe_position(state, state.position)
-        if to in sources.FRAMEWORKS:
+        where = position_text(state, state.position)
+        if to in sources.unpositioned_formats():
             print_message(f"wrote {output}: {to} schedule, no position (the state is at {where})")
         else:
             print_message(f"wrote {output}: {state.schedule.mode} mode, at {where}")

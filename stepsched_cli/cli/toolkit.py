@@ -13,7 +13,6 @@ that SPEC; with two, the base plus the first with the base plus the second.
 from __future__ import annotations
 
 import math
-import re
 from itertools import chain
 from typing import Annotated, Any
 
@@ -50,13 +49,15 @@ from stepsched_cli.cli.output import (
     print_message,
 )
 from stepsched_cli.compare import CompareError, Difference, apply_spec, check_comparable, diff
+from stepsched_cli.errors import EXIT_INVALID
 from stepsched_cli.numbers import format_exact
 from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, RunLogError, check_log, read_log
 from stepsched_cli.solve import SolveError, solve
 from stepsched_cli.units import StepsPerEpoch
+from stepsched_cli.validate import STANDARD_STREAM
 
-EXIT_MISMATCH = 1
-STDIN = "-"
+EXIT_MISMATCH = EXIT_INVALID
+STDIN = STANDARD_STREAM
 # The library parameters that check's errors may name, shown as their options.
 _CHECK_PARAMETERS = ("step_column", "lr_column")
 
@@ -331,9 +332,9 @@ def solve_command(
     try:
         solution = solve(lr, final_lr, total, decays=decays, step_size=step_size, gamma=gamma)
     except SolveError as error:
-        match = re.match(r"(\w+) must be", str(error))
-        if match and match.group(1) in _SOLVE_OPTIONS:
-            raise usage_error(_SOLVE_OPTIONS[match.group(1)], str(error)) from None
+        solve_option = _SOLVE_OPTIONS.get(error.parameter or "")
+        if solve_option is not None:
+            raise usage_error(solve_option, str(error)) from None
         raise
     if json_output:
         print_json(solution.to_dict())

@@ -13,6 +13,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
+from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError
 from stepsched_cli.schedule import StepSchedule, check_position
 from stepsched_cli.units import to_mode
@@ -62,15 +63,12 @@ def check_counter(value: object, name: str, largest: int, counter: str) -> int:
 def number(value: object, name: str) -> float:
     """``value`` as a float: a JSON number (not a boolean) that is finite.
 
+    An integer too large for a float (``lr: 10**400``) is refused like infinity.
+
     Raises:
         StateError: ``{name} must be a finite number, got {value!r}``.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StateError(f"{name} must be a finite number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise StateError(f"{name} must be a finite number, got {value!r}")
-    return result
+    return validate.finite_number(value, name, error=StateError, parameter=_field(name))
 
 
 def positive_number(value: object, name: str) -> float:
@@ -81,7 +79,10 @@ def positive_number(value: object, name: str) -> float:
     """
     result = number(value, name)
     if result <= 0:
-        raise StateError(f"{name} must be a finite number > 0, got {value!r}")
+        raise StateError(
+            f"{name} must be a finite number > 0, got {validate.shown(value)}",
+            parameter=_field(name),
+        )
     return result
 
 
@@ -93,7 +94,10 @@ def decay_rate(value: object, name: str = "decay_rate") -> float:
     """
     rate = number(value, name)
     if not 0 < rate <= 1:
-        raise StateError(f"{name} must be a number with 0 < {name} <= 1, got {value!r}")
+        raise StateError(
+            f"{name} must be a number with 0 < {name} <= 1, got {validate.shown(value)}",
+            parameter=_field(name),
+        )
     return rate
 
 
@@ -103,9 +107,12 @@ def boolean(value: object, name: str) -> bool:
     Raises:
         StateError: ``{name} must be true or false, got {value!r}``.
     """
-    if not isinstance(value, bool):
-        raise StateError(f"{name} must be true or false, got {value!r}")
-    return value
+    return validate.boolean(value, name, error=StateError, parameter=_field(name))
+
+
+def _field(name: str) -> str:
+    """The field a label is about: ``decay_t`` for ``decay_t[2]`` or ``timm decay_t``."""
+    return name.split()[-1].split("[")[0]
 
 
 def check_keys(document: Mapping[Any, Any], allowed: frozenset[str], where: str) -> None:

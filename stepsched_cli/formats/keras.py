@@ -70,6 +70,7 @@ from stepsched_cli.formats._framework import (
     whole_period,
 )
 from stepsched_cli.schedule import StepSchedule, intended_value, scaled_power
+from stepsched_cli.validate import INT64_MAX
 
 FORMAT_NAME = "keras"
 MODULE = "keras.optimizers.schedules"
@@ -79,7 +80,7 @@ CLASS_NAMES = (EXPONENTIAL, PIECEWISE)
 # Beyond this many boundaries a piecewise document stops being a useful thing to write.
 MAX_BOUNDARIES = 10_000
 # The optimizer's ``iterations`` is an int64 variable: no step goes beyond it.
-MAX_STEP = 2**63 - 1
+MAX_STEP = INT64_MAX
 _STEP_COUNTER = "Keras counts optimizer steps in an int64"
 
 _EXPONENTIAL_KEYS = frozenset(

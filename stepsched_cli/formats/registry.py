@@ -1,23 +1,20 @@
-"""The format registry: reading and writing scheduler states in every known format.
+"""The format table: every format stepsched reads or writes, in one ordered table.
 
 Everything that reads a state (the command line's ``--state``, ``inspect``,
-``validate``, ``convert``, or a library user) calls :func:`load_state` (or
-:func:`read_state`, which also returns framework states that stepsched cannot
-represent), and everything that writes one calls :func:`dump_state`.  A format is
-registered once here: a reader in :data:`READERS`, a writer in :data:`WRITERS`, and a
-JSON detector in :data:`DETECTORS`; every command picks it up.
+``validate``, ``convert``, or a library user) calls :func:`read_state` (a
+:class:`~stepsched_cli.formats.reading.Reading` of any file) or :func:`load_state`
+(its stepsched state), and everything that writes one calls :func:`dump_state`.  Each
+format is one :class:`Format` in :data:`FORMATS`; detection, the ``--from``/``--to``
+names, their help texts and ``code --framework`` are all derived from the table.
 
-Framework schedule documents (timm, Keras, optax: :data:`FRAMEWORKS`) hold a schedule
-but no position, so they are read at a position the caller gives (0 by default); a
-schedule stepsched cannot represent (Keras's continuous decay, say) is still read,
-evaluated with the framework's own ``lr_at``, like a torch state with a repeated
-milestone.  They are written without a position.
+Detection: first the formats recognised by the file itself (a ``torch.save``
+checkpoint by its extension or first bytes), then the file is parsed as JSON and
+offered to each format's ``detect`` in table order (native, torch, timm, Keras,
+optax); anything else is read as native, whose parser says what is wrong.
+``--from`` skips detection.
 
-Detection order: a ``torch.save`` checkpoint (by extension ``.pt``/``.pth``/``.ckpt``
-or by its first bytes: a zip archive or a pickle) first, then a JSON document: the
-native format (``"format": "stepsched.state"``), then each of :data:`DETECTORS` in
-order (torch, timm, Keras, optax); anything else is read as native, whose parser says
-what is wrong.  ``--from`` skips detection.
+Adding a format (docs/design.md shows it step by step): write its module (a reader
+returning a Reading, a writer if it can be written), then add one :class:`Format`.
 """
 
 from __future__ import annotations
@@ -27,108 +24,185 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
+from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
 from stepsched_cli.formats import keras as keras_format
 from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.formats import torch as torch_format
+from stepsched_cli.formats import torch_container
+from stepsched_cli.formats.reading import (
+    FrameworkSchedule,
+    Reading,
+    framework_description,
+    framework_details,
+    framework_view,
+    state_view,
+    torch_details,
+    torch_view,
+)
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
-from stepsched_cli.state import (
-    MAX_STATE_BYTES,
-    dumps_state,
-    loads_strict,
-    parse_json_bytes,
-    parse_state_bytes,
-    read_bytes_bounded,
-)
+from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
+from stepsched_cli.validate import STANDARD_STREAM
 
 NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch_format.FORMAT_NAME
 CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
-
-# A reader parses a file's bytes; ``source`` names the file in error messages.
-Reader = Callable[[bytes, str], SchedulerState]
-Writer = Callable[[SchedulerState], bytes]
-Detector = Callable[[object], bool]
-
-
-def _parse_torch_bytes(data: bytes, source: str) -> SchedulerState:
-    state = _parse_torch_json(data, source)
-    try:
-        return state.to_state()
-    except StateError as error:
-        raise StateFileError(f"{source}: {error}") from None
-
-
-def _parse_torch_json(data: bytes, source: str) -> torch_format.TorchStepState:
-    document = parse_json_bytes(data, source)
-    try:
-        return torch_format.parse(document)
-    except StateError as error:
-        raise StateFileError(f"{source}: {error}") from None
-
-
-class FrameworkSchedule(Protocol):
-    """A timm, Keras or optax schedule as its module parses it (see ``formats/timm.py``)."""
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        """Remarks about the framework's behaviour a user should see."""
-        ...
-
-    def lr_at(self, t: int, /) -> float:
-        """The framework's own lr at position ``t``."""
-        ...
-
-    def to_schedule(self) -> StepSchedule:
-        """The equivalent schedule, or ConversionError saying why there is none."""
-        ...
-
-    def to_document(self) -> dict[str, Any]:
-        """The canonical JSON document."""
-        ...
+STDIN = STANDARD_STREAM
 
 
 @dataclass(frozen=True)
-class Framework:
-    """A framework's schedule documents: how to read one and how to write one.
+class Request:
+    """What a reader is given.
 
     Attributes:
-        parse: The module's ``parse`` (StateError, or ConversionError for features
-            whose values cannot be reproduced).
-        write: A document for a step schedule and its steps per epoch (None when
-            unknown), or ConversionError naming what the framework cannot express.
-        unit: Whether a parsed schedule's positions count epochs or steps.
+        path: The file as the user named it (``-`` for stdin).
+        source: Its name for messages (``<stdin>`` for ``-``).
+        data: Its bytes; None for formats read from the file itself (checkpoints).
+        key: Which of several scheduler states to use (checkpoints).
+        position: Where to read a document that records no position.
     """
 
-    parse: Callable[[object], FrameworkSchedule]
-    write: Callable[[StepSchedule, int | None], dict[str, Any]]
-    unit: Callable[[FrameworkSchedule], Mode]
+    path: str
+    source: str
+    data: bytes | None
+    key: str | None = None
+    position: int = 0
 
 
-def _timm_unit(schedule: FrameworkSchedule) -> Mode:
+Reader = Callable[[Request], Reading]
+Writer = Callable[[SchedulerState], bytes]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One format: how it is recognised, read and written.
+
+    Attributes:
+        name: The ``--from``/``--to`` name.
+        help: What it is, for help texts (a noun phrase).
+        read: The reader.
+        write: The writer, None when stepsched cannot write it.
+        detect: Whether a parsed JSON document is in this format (None: not JSON).
+        recognise: Whether a file is in this format by its first 8 bytes and its name,
+            before it is read (None: recognised by its JSON document only).
+        from_stdin: Whether it may be read from standard input (a checkpoint is read
+            from its file, never whole into memory).
+        records_position: False for schedule documents that hold no position, read
+            at ``--position``.
+        snippets: The ``code --framework`` names that build its schedule.
+    """
+
+    name: str
+    help: str
+    read: Reader
+    write: Writer | None = None
+    detect: Callable[[object], bool] | None = None
+    recognise: Callable[[bytes, str], bool] | None = None
+    from_stdin: bool = True
+    records_position: bool = True
+    snippets: tuple[str, ...] = ()
+
+
+# -- readers -----------------------------------------------------------------------
+
+
+def _data(request: Request) -> bytes:
+    if request.data is None:  # pragma: no cover - read_state reads every from_stdin format
+        raise StateFileError(f"{request.source}: nothing was read")
+    return request.data
+
+
+def _read_native(request: Request) -> Reading:
+    state = parse_state_bytes(_data(request), request.source)
+    return Reading(NATIVE_FORMAT, request.source, state_view(state), state)
+
+
+def _torch_reading(
+    torch_state: torch_format.TorchStepState,
+    name: str,
+    source: str,
+    key: str | None = None,
+    warnings: tuple[str, ...] = (),
+) -> Reading:
+    reason = torch_state.unrepresentable_reason()
+    if reason is not None:
+        reason = f"this torch {torch_state.kind} state cannot be a stepsched state: {reason}"
+        view = torch_view(torch_state, reason)
+        return Reading(name, source, view, None, reason, key=key, warnings=warnings)
+    state = torch_state.to_state()
+    view = state_view(
+        state,
+        described=(("torch", torch_state.describe()),),
+        details=torch_details(torch_state, None),
+    )
+    return Reading(name, source, view, state, key=key, warnings=warnings)
+
+
+def _read_torch(request: Request) -> Reading:
+    document = parse_json_bytes(_data(request), request.source)
+    try:
+        torch_state = torch_format.parse(document)
+    except StateError as error:
+        raise StateFileError(f"{request.source}: {error}", parameter=error.parameter) from None
+    return _torch_reading(torch_state, TORCH_FORMAT, request.source)
+
+
+def _read_checkpoint(request: Request) -> Reading:
+    found = torch_container.read_checkpoint(request.path, request.key)
+    return _torch_reading(found.state, CHECKPOINT_FORMAT, request.path, found.key, found.mismatches)
+
+
+def _framework_reader(
+    name: str, parse: Callable[[object], FrameworkSchedule], unit: Callable[[object], Mode]
+) -> Reader:
+    """A reader of a framework's schedule documents, which hold no position."""
+
+    def read(request: Request) -> Reading:
+        source, position = request.source, request.position
+        document = parse_json_bytes(_data(request), source)
+        try:
+            schedule = parse(document)
+        except (StateError, ConversionError) as error:
+            raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
+        try:
+            schedule.lr_at(position)  # a position beyond the framework's own counter
+        except ScheduleError as error:
+            raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
+        try:
+            state = SchedulerState(schedule=schedule.to_schedule(), position=position)
+        except ConversionError as error:
+            view = framework_view(name, schedule, position, unit(schedule), str(error))
+            return Reading(name, source, view, None, str(error), records_position=False)
+        lr = schedule.lr_at(position)
+        view = state_view(
+            state,
+            described=((name, framework_description(schedule)),),
+            framework_lr=lr,
+            notes=schedule.notes,
+            details=framework_details(schedule, lr, None),
+        )
+        return Reading(name, source, view, state, records_position=False)
+
+    return read
+
+
+def _timm_unit(schedule: object) -> Mode:
     counts_epochs = isinstance(schedule, timm_format.TimmSchedule) and schedule.t_in_epochs
     return "epoch" if counts_epochs else "step"
 
 
-FRAMEWORKS: dict[str, Framework] = {
-    timm_format.FORMAT_NAME: Framework(
-        timm_format.parse, lambda schedule, _: timm_format.from_schedule(schedule), _timm_unit
-    ),
-    keras_format.FORMAT_NAME: Framework(
-        keras_format.parse, keras_format.from_schedule, lambda _: "step"
-    ),
-    optax_format.FORMAT_NAME: Framework(
-        optax_format.parse, optax_format.from_schedule, lambda _: "step"
-    ),
-}
+# -- writers -----------------------------------------------------------------------
 
 
-def _framework_writer(name: str) -> Writer:
-    def write(state: SchedulerState) -> bytes:
+def _framework_writer(
+    name: str, write: Callable[[StepSchedule, int | None], dict[str, object]]
+) -> Writer:
+    """A writer of a framework's schedule document (one schedule, no position)."""
+
+    def dump(state: SchedulerState) -> bytes:
         schedule = state.schedule
         others = [lr for lr in state.group_initial_lrs if lr != schedule.initial_lr]
         if others:
@@ -138,157 +212,133 @@ def _framework_writer(name: str) -> Writer:
                 f"initial lrs {lrs}; a {name} document holds one schedule, so the other "
                 "groups would be lost"
             )
-        document = FRAMEWORKS[name].write(schedule, state.steps_per_epoch)
+        document = write(schedule, state.steps_per_epoch)
         return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
-    return write
+    return dump
 
 
-READERS: dict[str, Reader] = {NATIVE_FORMAT: parse_state_bytes, TORCH_FORMAT: _parse_torch_bytes}
-WRITERS: dict[str, Writer] = {
-    NATIVE_FORMAT: dumps_state,
-    TORCH_FORMAT: torch_format.dumps_torch_state,
-    **{name: _framework_writer(name) for name in FRAMEWORKS},
-}
-# JSON formats tried in order after the native one; the first that claims a document wins.
-DETECTORS: list[tuple[str, Detector]] = [
-    (TORCH_FORMAT, torch_format.detect),
-    (timm_format.FORMAT_NAME, timm_format.detect),
-    (keras_format.FORMAT_NAME, keras_format.detect),
-    (optax_format.FORMAT_NAME, optax_format.detect),
-]
-
-STDIN = "-"
+def _native_document(document: object) -> bool:
+    return isinstance(document, dict) and document.get("format") == STATE_FORMAT
 
 
-@dataclass(frozen=True)
-class LoadedState:
-    """A state read from a file, with the format it was read as.
+# -- the table -----------------------------------------------------------------------
 
-    Attributes:
-        state: The validated scheduler state.
-        format: The registry name of the file's format (``"stepsched"``).
-        source: The file's name as the user gave it (``<stdin>`` for ``-``).
-    """
+FORMATS: tuple[Format, ...] = (
+    Format(
+        NATIVE_FORMAT,
+        "a state file",
+        _read_native,
+        dumps_state,
+        detect=_native_document,
+    ),
+    Format(
+        TORCH_FORMAT,
+        "a StepLR or MultiStepLR state_dict as JSON",
+        _read_torch,
+        torch_format.dumps_torch_state,
+        detect=torch_format.detect,
+        snippets=("torch", "lightning"),
+    ),
+    Format(
+        CHECKPOINT_FORMAT,
+        "a torch.save file: .pt, .pth, .ckpt",
+        _read_checkpoint,
+        recognise=torch_container.looks_like_checkpoint,
+        from_stdin=False,
+    ),
+    Format(
+        timm_format.FORMAT_NAME,
+        "a timm scheduler as JSON",
+        _framework_reader(timm_format.FORMAT_NAME, timm_format.parse, _timm_unit),
+        _framework_writer(
+            timm_format.FORMAT_NAME, lambda schedule, _: timm_format.from_schedule(schedule)
+        ),
+        detect=timm_format.detect,
+        records_position=False,
+        snippets=("timm",),
+    ),
+    Format(
+        keras_format.FORMAT_NAME,
+        "a Keras schedule as JSON",
+        _framework_reader(keras_format.FORMAT_NAME, keras_format.parse, lambda _: "step"),
+        _framework_writer(keras_format.FORMAT_NAME, keras_format.from_schedule),
+        detect=keras_format.detect,
+        records_position=False,
+        snippets=("keras",),
+    ),
+    Format(
+        optax_format.FORMAT_NAME,
+        "an optax schedule as JSON",
+        _framework_reader(optax_format.FORMAT_NAME, optax_format.parse, lambda _: "step"),
+        _framework_writer(optax_format.FORMAT_NAME, optax_format.from_schedule),
+        detect=optax_format.detect,
+        records_position=False,
+        snippets=("optax",),
+    ),
+)
+"""Every format, in the order they are listed and tried."""
 
-    state: SchedulerState
-    format: str
-    source: str
-    key: str | None = None
-    warnings: tuple[str, ...] = ()
+FORMATS_BY_NAME: dict[str, Format] = {entry.name: entry for entry in FORMATS}
 
 
-@dataclass(frozen=True)
-class FrameworkReading:
-    """A timm, Keras or optax schedule as read, at the position the caller gave it.
-
-    Attributes:
-        schedule: The parsed schedule, evaluated with the framework's own rules.
-        position: The position it was read at (timm's ``t``, Keras's optimizer
-            iterations, optax's update count).
-        unit: ``"epoch"`` for a timm schedule stepped per epoch, else ``"step"``.
-    """
-
-    schedule: FrameworkSchedule
-    position: int
-    unit: Mode
-
-    @property
-    def lr(self) -> float:
-        """The framework's own lr at :attr:`position` (Keras and optax: float32)."""
-        return self.schedule.lr_at(self.position)
-
-    @property
-    def kind(self) -> str:
-        """The framework's name for the schedule: ``ExponentialDecay``, ``exponential_decay``."""
-        document = self.schedule.to_document()
-        return str(document.get("class_name") or document.get("timm") or document.get("optax"))
-
-    def describe(self) -> str:
-        """A one-line description: ``ExponentialDecay(initial_learning_rate=0.1, ...)``."""
-        document = self.schedule.to_document()
-        # Keras nests the arguments in "config", with a display name beside them.
-        arguments = document.get("config", document)
-        parts = [
-            f"{key}={json.dumps(value)}"
-            for key, value in arguments.items()
-            if key not in ("timm", "optax", "name")
-        ]
-        return f"{self.kind}({', '.join(parts)})"
+def input_formats() -> list[str]:
+    """Every name ``--from`` accepts."""
+    return [entry.name for entry in FORMATS]
 
 
-@dataclass(frozen=True)
-class Reading:
-    """A file as read, before any conversion: the form ``inspect`` and ``validate`` need.
+def output_formats() -> list[str]:
+    """Every name ``--to`` accepts."""
+    return [entry.name for entry in FORMATS if entry.write is not None]
 
-    Attributes:
-        format: The registry name the file was read as.
-        source: The file's name for messages.
-        state: The stepsched state, None when the file's schedule has no exact stepsched
-            form (a torch MultiStepLR with a repeated milestone, say).
-        torch: The torch scheduler state, for the torch formats.
-        framework: The timm, Keras or optax schedule, for those formats.
-        key: Where in a checkpoint the scheduler state was (None for other files).
-        warnings: Disagreements found while reading, without the file name (a
-            checkpoint's optimizer lrs that do not match its scheduler): ``inspect``
-            shows them, ``validate`` fails on them.
-        reason: Why ``state`` is None.
-    """
 
-    format: str
-    source: str
-    state: SchedulerState | None
-    torch: torch_format.TorchStepState | None = None
-    key: str | None = None
-    warnings: tuple[str, ...] = ()
-    reason: str | None = None
-    framework: FrameworkReading | None = None
+def unpositioned_formats() -> list[str]:
+    """The formats that record no position (read at ``--position``)."""
+    return [entry.name for entry in FORMATS if not entry.records_position]
 
-    def loaded(self) -> LoadedState:
-        """The reading as a stepsched state.
 
-        Raises:
-            StateFileError: the schedule cannot be represented; the message says why.
-        """
-        if self.state is None:
-            raise StateFileError(f"{self.source}: {self.reason}")
-        return LoadedState(self.state, self.format, self.source, self.key, self.warnings)
+def describe_formats(names: list[str]) -> str:
+    """Formats for a help text: ``stepsched (a stepsched state file), torch (...)``."""
+    return ", ".join(f"{name} ({FORMATS_BY_NAME[name].help})" for name in names)
+
+
+def snippet_frameworks() -> list[str]:
+    """Every ``code --framework`` name, in table order."""
+    return [name for entry in FORMATS for name in entry.snippets]
+
+
+# -- reading -----------------------------------------------------------------------
 
 
 def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
     """The bytes of ``path`` (stdin for ``-``) and a name for messages.
 
     Raises:
-        StateFileError: the file cannot be read or is larger than ``limit``.
+        FileReadError: the file cannot be read or is larger than ``limit``.
     """
     if path == STDIN:
         data = sys.stdin.buffer.read(limit + 1)
         if len(data) > limit:
-            raise StateFileError(
+            raise FileReadError(
                 f"<stdin>: is larger than {limit} bytes, the limit for a state file"
             )
         return data, "<stdin>"
     return read_bytes_bounded(path, limit, "state file"), path
 
 
-def input_formats() -> list[str]:
-    """Every name ``--from`` accepts."""
-    return [*READERS, CHECKPOINT_FORMAT, *FRAMEWORKS]
-
-
 def detect_format(data: bytes, source: str) -> str:
-    """The registry name of the format ``data`` is in (see the module docstring)."""
-    if torch_format.looks_like_checkpoint(data[:8], source):
-        return CHECKPOINT_FORMAT
+    """The table name of the format ``data`` is in (see the module docstring)."""
+    head = data[:8]
+    for entry in FORMATS:
+        if entry.recognise is not None and entry.recognise(head, source):
+            return entry.name
     try:
         document = loads_strict(data)
     except ValueError:
         return NATIVE_FORMAT
-    if isinstance(document, dict) and document.get("format") == STATE_FORMAT:
-        return NATIVE_FORMAT
-    for name, detect in DETECTORS:
-        if detect(document):
-            return name
+    for entry in FORMATS:
+        if entry.detect is not None and entry.detect(document):
+            return entry.name
     return NATIVE_FORMAT
 
 
@@ -298,6 +348,17 @@ def _read_head(path: str) -> bytes:
             return handle.read(8)
     except OSError:
         return b""  # the real read reports the error
+
+
+def _recognised(path: str) -> Format | None:
+    """The format a file is recognised as before it is read, if any."""
+    if path == STDIN:
+        return None
+    head = _read_head(path)
+    for entry in FORMATS:
+        if entry.recognise is not None and entry.recognise(head, os.fspath(path)):
+            return entry
+    return None
 
 
 def read_state(
@@ -310,77 +371,52 @@ def read_state(
 
     Args:
         path: The file to read.
-        format: A registry name to force (see :func:`input_formats`); detected when None.
+        format: A table name to force (see :func:`input_formats`); detected when None.
         key: For checkpoints: the key path of the scheduler state to use.
-        position: For framework documents (:data:`FRAMEWORKS`), which hold none: the
+        position: For documents that record no position (timm, Keras, optax): the
             position to read them at.  Other formats record their own.
 
     Raises:
-        StateFileError: unreadable, unknown format, or an invalid state; the message
-            names the file and the field.
+        StateFileError: unknown format, or an invalid state; the message names the
+            file and the field.
+        FileReadError: the file cannot be read.
         CheckpointError: an unreadable or unsafe checkpoint (``AmbiguousCheckpointError``
             when it holds several scheduler states and ``key`` chose none).
     """
-    is_checkpoint = format == CHECKPOINT_FORMAT or (
-        format is None
-        and path != STDIN
-        and torch_format.looks_like_checkpoint(_read_head(path), os.fspath(path))
-    )
-    if is_checkpoint:
+    entry = FORMATS_BY_NAME.get(format) if format is not None else _recognised(path)
+    if format is not None and entry is None:
+        raise StateFileError(
+            f"{path}: unknown format {format!r} (known: {', '.join(input_formats())})"
+        )
+    if entry is not None and not entry.from_stdin:
         if path == STDIN:
             raise StateFileError("<stdin>: read a checkpoint from its file, not from stdin")
-        return _read_checkpoint(path, key)
+        return entry.read(Request(path, path, None, key, position))
     data, source = read_input(path)
-    name = format or detect_format(data, source)
-    if name == CHECKPOINT_FORMAT:
-        raise StateFileError(f"{source}: read a checkpoint from its file, not from stdin")
-    if name == TORCH_FORMAT:
-        return _torch_reading(_parse_torch_json(data, source), TORCH_FORMAT, source)
-    if name in FRAMEWORKS:
-        return _framework_reading(data, name, source, position)
-    reader = READERS.get(name)
-    if reader is None:
-        known = ", ".join(input_formats())
-        raise StateFileError(f"{source}: unknown format {name!r} (known: {known})")
-    return Reading(name, source, reader(data, source))
+    if entry is None:
+        entry = FORMATS_BY_NAME[detect_format(data, source)]
+        if not entry.from_stdin:
+            raise StateFileError(f"{source}: read a checkpoint from its file, not from stdin")
+    return entry.read(Request(path, source, data, key, position))
 
 
-def _torch_reading(
-    state: torch_format.TorchStepState,
-    format: str,
-    source: str,
-    key: str | None = None,
-    warnings: tuple[str, ...] = (),
-) -> Reading:
-    reason = state.unrepresentable_reason()
-    converted = None if reason is not None else state.to_state()
-    if reason is not None:
-        reason = f"this torch {state.kind} state cannot be a stepsched state: {reason}"
-    return Reading(format, source, converted, state, key, warnings, reason)
+@dataclass(frozen=True)
+class LoadedState:
+    """A state read from a file, with the format it was read as.
 
+    Attributes:
+        state: The validated scheduler state.
+        format: The table name of the file's format (``"stepsched"``).
+        source: The file's name as the user gave it (``<stdin>`` for ``-``).
+        key: Where in a checkpoint the state was.
+        warnings: As :attr:`Reading.warnings`.
+    """
 
-def _framework_reading(data: bytes, name: str, source: str, position: int) -> Reading:
-    framework = FRAMEWORKS[name]
-    document = parse_json_bytes(data, source)
-    try:
-        schedule = framework.parse(document)
-    except (StateError, ConversionError) as error:
-        raise StateFileError(f"{source}: {error}") from None
-    read = FrameworkReading(schedule, position, framework.unit(schedule))
-    try:
-        schedule.lr_at(position)  # a position beyond the framework's own counter
-    except ScheduleError as error:
-        raise StateFileError(f"{source}: {error}") from None
-    try:
-        state = SchedulerState(schedule=schedule.to_schedule(), position=position)
-    except ConversionError as error:
-        return Reading(name, source, None, reason=str(error), framework=read)
-    return Reading(name, source, state, framework=read)
-
-
-def _read_checkpoint(path: str, key: str | None) -> Reading:
-    reading = torch_format.read_checkpoint(path, key)
-    return _torch_reading(reading.state, CHECKPOINT_FORMAT, path, reading.key, reading.mismatches)
+    state: SchedulerState
+    format: str
+    source: str
+    key: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def load_state(path: str, *, format: str | None = None, key: str | None = None) -> LoadedState:
@@ -388,22 +424,26 @@ def load_state(path: str, *, format: str | None = None, key: str | None = None) 
 
     A framework document (timm, Keras, optax) is read at position 0.
 
-    Args:
-        path: The file to read.
-        format: A registry name to force; detected from the contents when None.
-        key: For checkpoints: the key path of the scheduler state to use.
-
     Raises:
-        StateFileError: unreadable, unknown format, an invalid state, or a framework
-            state stepsched cannot represent; the message names the file and the field.
-        CheckpointError: as :func:`read_state`.
+        StateFileError: unknown format, an invalid state, or a framework state
+            stepsched cannot represent; the message names the file and the field.
+        FileReadError, CheckpointError: as :func:`read_state`.
     """
-    return read_state(path, format=format, key=key).loaded()
+    reading = read_state(path, format=format, key=key)
+    return LoadedState(
+        reading.require_state(), reading.format, reading.source, reading.key, reading.warnings
+    )
 
 
 def dump_state(state: SchedulerState, format: str = NATIVE_FORMAT) -> bytes:
-    """The bytes of ``state`` written in ``format`` (a registry name)."""
-    writer = WRITERS.get(format)
-    if writer is None:
-        raise StateFileError(f"unknown output format {format!r} (known: {', '.join(WRITERS)})")
-    return writer(state)
+    """The bytes of ``state`` written in ``format`` (a table name).
+
+    Raises:
+        StateFileError: ``format`` is not a format stepsched writes.
+        ConversionError: the format cannot express the state; the message says why.
+    """
+    entry = FORMATS_BY_NAME.get(format)
+    if entry is None or entry.write is None:
+        known = ", ".join(output_formats())
+        raise StateFileError(f"unknown output format {format!r} (known: {known})")
+    return entry.write(state)

@@ -48,6 +48,7 @@ from dataclasses import dataclass, replace
 from typing import IO, Any, ClassVar
 
 from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
+from stepsched_cli.validate import MAX_INTEGER_DIGITS
 
 __all__ = [
     "MAX_INTEGER_BYTES",
@@ -82,8 +83,8 @@ the JSON readers; checkpoints hold nothing longer, and a longer one only serves 
 printing or arithmetic fail or crawl.
 """
 
-MAX_INTEGER_DIGITS = 40
-"""The longest text integer (protocol 0 ``INT``/``LONG``) accepted, in decimal digits."""
+# MAX_INTEGER_DIGITS (from stepsched_cli.validate) is the longest text integer
+# (protocol 0 ``INT``/``LONG``) accepted, in decimal digits.
 
 _STREAM_CHUNK = 64 * 1024
 

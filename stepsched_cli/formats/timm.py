@@ -66,6 +66,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError
 from stepsched_cli.formats._framework import (
     boolean,
@@ -329,9 +330,9 @@ def from_schedule(schedule: StepSchedule) -> dict[str, Any]:
 def _integer(value: object, name: str, minimum: int) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise StateError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return validate.integer(
+        value, name, minimum=minimum, error=StateError, parameter=name.split("[")[0]
+    )
 
 
 def _step_decay_t(value: object) -> int | float:

@@ -14,8 +14,11 @@ Like the other framework modules (``timm``, ``keras``, ``optax``) it offers:
 - :func:`to_torch_state_dict` / :func:`dumps_torch_state`: the state dict torch itself
   would hold at a :class:`SchedulerState`'s position, to pass to
   ``scheduler.load_state_dict``.
-- :func:`read_checkpoint`: the scheduler state inside a ``torch.save`` file, chosen
-  unambiguously, with the optimizer's param groups cross-checked against it.
+
+Checkpoints are read by :mod:`~stepsched_cli.formats.torch_container` (the
+``torch.save`` file) and :mod:`~stepsched_cli.formats.torch_search` (finding the
+states in it), which hand the chosen state dict to :func:`parse` here; this module
+imports neither.
 
 Semantics (torch 2.x ``torch/optim/lr_scheduler.py``): ``last_epoch`` counts
 ``scheduler.step()`` calls since construction (the constructor's own step makes it 0)
@@ -55,73 +58,50 @@ Example:
 
 from __future__ import annotations
 
-import bisect
-import json
-import math
-import os
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, cast
 
+from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, StateError
-from stepsched_cli.formats.errors import CheckpointError
 from stepsched_cli.formats.safe_pickle import TensorStub
-from stepsched_cli.formats.torch_checkpoint import (
-    FoundGroups,
-    KeyPath,
-    find_optimizer_param_groups,
-    find_scheduler_states,
-    format_key_path,
-    load_checkpoint,
+from stepsched_cli.formats.torch_writer import (
+    CHAIN_REPLAY_BUDGET,
+    check_writable,
+    dumps_torch_state,
+    to_torch_state_dict,
 )
 from stepsched_cli.schedule import StepSchedule, check_position, scaled_power
-from stepsched_cli.scheduler import LR_AGREEMENT_TOLERANCE, SchedulerState
-from stepsched_cli.state import MAX_INTEGER_DIGITS
+from stepsched_cli.scheduler import SchedulerState
+from stepsched_cli.validate import INTEGER_LIMIT, MAX_INTEGER_DIGITS
 
 __all__ = [
-    "CHECKPOINT_EXTENSIONS",
+    "CHAIN_REPLAY_BUDGET",
     "CHECKPOINT_FORMAT_NAME",
     "FORMAT_NAME",
     "INTEGER_LIMIT",
     "MAX_MILESTONE_COUNT",
-    "AmbiguousCheckpointError",
-    "CheckpointReading",
-    "SchedulerCandidate",
     "TorchStepState",
-    "check_optimizer",
+    "check_writable",
     "detect",
     "dumps_torch_state",
     "guess_scheduler_type",
-    "looks_like_checkpoint",
     "parse",
-    "read_checkpoint",
-    "select_scheduler",
     "to_torch_state_dict",
     "torch_state_dict_from_json",
 ]
 
 FORMAT_NAME = "torch"
 CHECKPOINT_FORMAT_NAME = "torch-checkpoint"
-CHECKPOINT_EXTENSIONS = (".pt", ".pth", ".ckpt")
 
 TorchKind = Literal["StepLR", "MultiStepLR"]
 
-# How many multiplications the writer replays, over all distinct base lrs together, to
-# reproduce torch's float drift in ``_last_lr`` (one per decay per base lr).  Beyond it
-# the exact closed form is written for every group: within a few ulps of torch's value,
-# and torch recomputes ``_last_lr`` at the next step anyway.  The bound keeps a state of
-# 15,000 groups at a million decays from taking half an hour.
-CHAIN_REPLAY_BUDGET = 2_000_000
 
-INTEGER_LIMIT = 10**MAX_INTEGER_DIGITS
-"""Every integer field (``last_epoch``, ``step_size``, a milestone) must be below this.
-
-It is the 40 digits the JSON readers accept, so a state dict saved as JSON and the same
-state pickled in a checkpoint (whose integers have no length limit of their own) are
-accepted or refused alike.
-"""
+# Every integer field (``last_epoch``, ``step_size``, a milestone) must be below
+# INTEGER_LIMIT, the 40 digits the JSON readers accept, so a state dict saved as JSON and
+# the same state pickled in a checkpoint (whose integers have no length limit of their
+# own) are accepted or refused alike.
 
 MAX_MILESTONE_COUNT = 1_000_000
 """The largest count accepted for one MultiStepLR milestone.
@@ -132,7 +112,6 @@ a million repeats is no real schedule, only a crafted ``Counter``.
 
 _PUBLIC_KEYS = frozenset({"step_size", "milestones", "gamma", "base_lrs", "last_epoch", "verbose"})
 _BOOLEAN_KEYS = ("_is_initial", "_get_lr_called_within_step")
-_INTEGER_TEXT = re.compile(r"[+-]?\d{1,40}")
 
 # Keys that identify torch's other schedulers, for a refusal that names them.
 _OTHER_SCHEDULERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -318,7 +297,7 @@ def detect(document: object) -> bool:
     )
 
 
-def parse(document: object) -> TorchStepState:  # noqa: C901  (to be split: issue 9)
+def parse(document: object) -> TorchStepState:
     """Validate a torch StepLR or MultiStepLR state dict.
 
     Accepts the key sets of torch 2.0 to current; other keys starting with ``_`` are
@@ -332,6 +311,44 @@ def parse(document: object) -> TorchStepState:  # noqa: C901  (to be split: issu
             a pickle), another kind of scheduler (``not a step-decay
             scheduler: it looks like a CosineAnnealingLR (it has T_max, eta_min)``), a
             field of the wrong type or range, or a ``_last_lr`` that disagrees.
+    """
+    kind = _step_kind(document)
+    fields = cast(Mapping[str, object], document)
+    last_epoch = _integer(fields["last_epoch"], "last_epoch", 0)
+    base_lrs = _base_lrs(fields["base_lrs"])
+    gamma = _number(fields["gamma"], "gamma")
+    if not 0 < gamma < 1:
+        raise StateError(
+            f"field 'gamma' must be a number with 0 < gamma < 1, got {gamma!r}", parameter="gamma"
+        )
+    for name in _BOOLEAN_KEYS:
+        if name in fields:
+            validate.boolean(fields[name], f"field {name!r}", error=StateError, parameter=name)
+    if "_step_count" in fields:
+        _integer(fields["_step_count"], "_step_count", 0)
+    if kind == "StepLR":
+        state = TorchStepState(
+            kind,
+            last_epoch,
+            base_lrs,
+            gamma,
+            step_size=_integer(fields["step_size"], "step_size", 1),
+        )
+    else:
+        state = TorchStepState(
+            kind, last_epoch, base_lrs, gamma, milestones=_milestones(fields["milestones"])
+        )
+    if "_last_lr" in fields:
+        _check_last_lrs(state, fields["_last_lr"])
+    return state
+
+
+def _step_kind(document: object) -> TorchKind:
+    """Which step-decay scheduler a state dict is, after checking its keys.
+
+    Raises:
+        StateError: not a dict of string keys, another scheduler, an unknown public
+            key, or a required one missing.
     """
     if not isinstance(document, Mapping):
         raise StateError(f"a torch state dict must be an object, got {type(document).__name__}")
@@ -347,45 +364,17 @@ def parse(document: object) -> TorchStepState:  # noqa: C901  (to be split: issu
             f"not a step-decay scheduler: it looks like {_with_article(kind)} (it has "
             f"{keys or 'no public keys'}); stepsched reads torch StepLR and MultiStepLR"
         )
-    unknown = sorted(
-        key for key in document if not str(key).startswith("_") and key not in _PUBLIC_KEYS
-    )
+    unknown = sorted(key for key in document if not key.startswith("_") and key not in _PUBLIC_KEYS)
     if unknown:
-        raise StateError(f"unknown field {unknown[0]!r} in a torch {kind} state dict")
+        raise StateError(
+            f"unknown field {unknown[0]!r} in a torch {kind} state dict", parameter=unknown[0]
+        )
     for name in ("last_epoch", "base_lrs", "gamma"):
         if name not in document:
-            raise StateError(f"missing required field {name!r} of a torch {kind} state dict")
-
-    last_epoch = _integer(document["last_epoch"], "last_epoch", 0)
-    base_lrs = _base_lrs(document["base_lrs"])
-    gamma = _number(document["gamma"], "gamma")
-    if not 0 < gamma < 1:
-        raise StateError(f"field 'gamma' must be a number with 0 < gamma < 1, got {gamma!r}")
-    for name in _BOOLEAN_KEYS:
-        if name in document and not isinstance(document[name], bool):
-            raise StateError(f"field {name!r} must be true or false, got {_shown(document[name])}")
-    if "_step_count" in document:
-        _integer(document["_step_count"], "_step_count", 0)
-
-    if kind == "StepLR":
-        state = TorchStepState(
-            kind="StepLR",
-            last_epoch=last_epoch,
-            base_lrs=base_lrs,
-            gamma=gamma,
-            step_size=_integer(document["step_size"], "step_size", 1),
-        )
-    else:
-        state = TorchStepState(
-            kind="MultiStepLR",
-            last_epoch=last_epoch,
-            base_lrs=base_lrs,
-            gamma=gamma,
-            milestones=_milestones(document["milestones"]),
-        )
-    if "_last_lr" in document:
-        _check_last_lrs(state, document["_last_lr"])
-    return state
+            raise StateError(
+                f"missing required field {name!r} of a torch {kind} state dict", parameter=name
+            )
+    return cast(TorchKind, kind)
 
 
 def _with_article(kind: str) -> str:
@@ -394,40 +383,21 @@ def _with_article(kind: str) -> str:
 
 def _number(value: object, name: str) -> float:
     if isinstance(value, TensorStub):
-        raise StateError(f"field {name!r} is a tensor, whose value stepsched never reads")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise StateError(f"field {name!r} must be a number, got {_shown(value)}")
-    if isinstance(value, int) and abs(value) > 2**1023:
-        raise StateError(f"field {name!r} must be a finite number, got an integer too large")
-    number = float(value)
-    if not math.isfinite(number):
-        raise StateError(f"field {name!r} must be a finite number, got {value!r}")
-    return number
+        raise StateError(
+            f"field {name!r} is a tensor, whose value stepsched never reads", parameter=name
+        )
+    return validate.finite_number(
+        value, f"field {name!r}", expected="a number", error=StateError, parameter=name
+    )
 
 
-def _shown(value: object) -> str:
-    """``value`` for an error message, at most 60 characters.
-
-    An int of thousands of digits cannot even be turned into text (Python's digit
-    limit), so one beyond :data:`INTEGER_LIMIT` is described by its size.
-    """
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INTEGER_LIMIT:
-        sign = "a negative" if value < 0 else "an"
-        return f"{sign} integer of {value.bit_length()} bits"
-    try:
-        return f"{value!r:.60}"
-    except ValueError:  # a container holding such an int
-        return f"a {type(value).__name__} holding an integer too long to show"
+_shown = validate.shown
 
 
 def _integer(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise StateError(f"field {name!r} must be an integer >= {minimum}, got {_shown(value)}")
-    if value >= INTEGER_LIMIT:
-        raise StateError(
-            f"field {name!r} must be an integer below 10**{MAX_INTEGER_DIGITS}, got {_shown(value)}"
-        )
-    return value
+    return validate.integer(
+        value, f"field {name!r}", minimum=minimum, error=StateError, parameter=name
+    )
 
 
 def _base_lrs(value: object) -> tuple[float, ...]:
@@ -443,14 +413,19 @@ def _base_lrs(value: object) -> tuple[float, ...]:
 
 
 def _milestone(key: object) -> int:
-    if isinstance(key, str) and _INTEGER_TEXT.fullmatch(key.strip()):
-        key = int(key)
+    if isinstance(key, str):
+        parsed = validate.integer_text(key)
+        key = key if parsed is None else parsed
     if isinstance(key, bool) or not isinstance(key, int) or key < 0:
-        raise StateError(f"field 'milestones' must have integer keys >= 0, got {_shown(key)}")
+        raise StateError(
+            f"field 'milestones' must have integer keys >= 0, got {_shown(key)}",
+            parameter="milestones",
+        )
     if key >= INTEGER_LIMIT:
         raise StateError(
             f"field 'milestones' must have integer keys below 10**{MAX_INTEGER_DIGITS}, "
-            f"got {_shown(key)}"
+            f"got {_shown(key)}",
+            parameter="milestones",
         )
     return key
 
@@ -496,9 +471,7 @@ def _check_last_lrs(state: TorchStepState, value: object) -> None:
             )
 
 
-def _lrs_agree(stored: float, expected: float) -> bool:
-    # abs_tol only matters deep in the subnormals, where torch's drift and ours differ.
-    return math.isclose(stored, expected, rel_tol=LR_AGREEMENT_TOLERANCE, abs_tol=1e-300)
+_lrs_agree = validate.lrs_agree
 
 
 def torch_state_dict_from_json(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -516,342 +489,3 @@ def torch_state_dict_from_json(document: Mapping[str, Any]) -> dict[str, Any]:
     if "milestones" in result:
         result["milestones"] = Counter(dict(_milestones(result["milestones"])))
     return result
-
-
-# -- writing -----------------------------------------------------------------
-
-
-def _replayed_lr(base: float, gamma: float, decays: int) -> float:
-    """``base`` multiplied by ``gamma`` ``decays`` times, one rounding each, as torch does."""
-    lr = base
-    for _ in range(decays):
-        lr = lr * gamma
-        if lr == 0.0:
-            break
-    return lr
-
-
-def _torch_last_lrs(state: SchedulerState, base_lrs: list[float]) -> list[float]:
-    """The lrs torch itself holds at the state's position, one per group.
-
-    torch applies gamma one decay at a time, and that drift is replayed once per
-    distinct base lr while the work stays within :data:`CHAIN_REPLAY_BUDGET`
-    multiplications; beyond it every group gets the closed form, which does not
-    reproduce torch's drift (it is the exactly rounded value, a few ulps away).
-    """
-    schedule = state.schedule
-    if schedule.milestones is not None:
-        # Each stepsched milestone counts once: torch multiplies by gamma ** 1 there.
-        decays = bisect.bisect_right(schedule.milestones, state.position)
-    else:
-        decays = state.position // (schedule.step_size or 1)
-    distinct = {base for base in base_lrs if base != 0}
-    replay = decays * len(distinct) <= CHAIN_REPLAY_BUDGET
-    lrs = {
-        base: (
-            _replayed_lr(base, schedule.gamma, decays)
-            if replay
-            else scaled_power(base, schedule.gamma, decays)
-        )
-        for base in distinct
-    }
-    return [0.0 if base == 0 else lrs[base] for base in base_lrs]
-
-
-def to_torch_state_dict(state: SchedulerState) -> dict[str, Any]:
-    """The state dict torch's StepLR or MultiStepLR holds at ``state``'s position.
-
-    It is what ``scheduler.state_dict()`` returns in torch 2.13 after ``position``
-    steps of a fresh scheduler, key for key (``_last_lr`` replays torch's float
-    arithmetic, drift included, up to :data:`CHAIN_REPLAY_BUDGET` multiplications over
-    all groups; a larger state gets the closed form, a few ulps from torch's drift),
-    with the milestones as a ``Counter``.  Pass it to
-    ``load_state_dict`` of a StepLR/MultiStepLR built over an optimizer with as many
-    parameter groups as ``base_lrs`` has, and load the optimizer's own state too:
-    torch continues from the optimizer's current lrs.  Older torch versions (2.0 on)
-    accept it as well.  The position is written as ``last_epoch`` whatever the mode.
-
-    Raises:
-        ConversionError: the schedule has a warmup or an lr floor (torch's StepLR and
-            MultiStepLR have neither), or it is a ``scheduler_first`` state not yet
-            started (torch's constructor has always stepped once).
-    """
-    schedule = state.schedule
-    kind = "StepLR" if schedule.milestones is None else "MultiStepLR"
-    if schedule.warmup_steps:
-        raise ConversionError(
-            f"torch {kind} has no warmup, so warmup_steps={schedule.warmup_steps} cannot be "
-            "written; use stepsched's StepScheduler, which does"
-        )
-    if schedule.min_lr:
-        raise ConversionError(
-            f"torch {kind} has no lr floor, so min_lr={schedule.min_lr!r} cannot be written; "
-            "use stepsched's StepScheduler, which has one"
-        )
-    if not state.started:
-        raise ConversionError(
-            "the state is a scheduler_first run whose step() was never called; torch has no "
-            "such state (its constructor steps once), so write it after the first step()"
-        )
-    base_lrs = list(state.group_initial_lrs) or [schedule.initial_lr]
-    decay: dict[str, Any] = (
-        {"step_size": schedule.step_size}
-        if schedule.milestones is None
-        else {"milestones": Counter(schedule.milestones)}
-    )
-    return {
-        **decay,
-        "gamma": schedule.gamma,
-        "base_lrs": base_lrs,
-        "last_epoch": state.position,
-        "_step_count": state.position + 1,
-        "_is_initial": False,
-        "_get_lr_called_within_step": False,
-        "_last_lr": _torch_last_lrs(state, base_lrs),
-    }
-
-
-def dumps_torch_state(state: SchedulerState) -> bytes:
-    """:func:`to_torch_state_dict` as the JSON ``json.dump(scheduler.state_dict(), f)`` writes.
-
-    Milestone keys become strings, as in any JSON; read it back with
-    :func:`torch_state_dict_from_json` (or convert the keys to int yourself) before
-    ``load_state_dict``.
-
-    Raises:
-        ConversionError: as :func:`to_torch_state_dict`.
-    """
-    document = to_torch_state_dict(state)
-    if "milestones" in document:
-        document["milestones"] = {str(m): c for m, c in sorted(document["milestones"].items())}
-    return (json.dumps(document, allow_nan=False) + "\n").encode("utf-8")
-
-
-# -- checkpoints ---------------------------------------------------------------
-
-_ZIP_SIGNATURE = b"PK\x03\x04"
-_PICKLE_PROTOCOL_OPCODE = b"\x80"
-
-
-def looks_like_checkpoint(head: bytes, name: str = "") -> bool:
-    """Whether a file is a ``torch.save`` checkpoint, by its extension or first bytes.
-
-    Example:
-        >>> looks_like_checkpoint(b"PK\\x03\\x04", "x.bin"), looks_like_checkpoint(b"{", "a.json")
-        (True, False)
-    """
-    return (
-        name.lower().endswith(CHECKPOINT_EXTENSIONS)
-        or head.startswith(_ZIP_SIGNATURE)
-        or head.startswith(_PICKLE_PROTOCOL_OPCODE)
-    )
-
-
-@dataclass(frozen=True)
-class SchedulerCandidate:
-    """One scheduler state found in a checkpoint, as listed when the choice is ambiguous.
-
-    Attributes:
-        key: Its key path, as :func:`format_key_path` renders it (the ``--key`` value).
-        kind: The torch class it most likely came from (``StepLR``, ...).
-        last_epoch: Its position.
-    """
-
-    key: str
-    kind: str
-    last_epoch: int
-
-    def describe(self) -> str:
-        """``lr_scheduler  StepLR  last_epoch 75``."""
-        return f"{self.key}  {self.kind}  last_epoch {self.last_epoch}"
-
-
-class AmbiguousCheckpointError(CheckpointError):
-    """Several scheduler states are in a checkpoint and none was chosen, or ``key`` named none.
-
-    Attributes:
-        candidates: Every scheduler state found, in the reader's order.
-        requested: The key asked for, None when none was given.
-    """
-
-    def __init__(
-        self, message: str, candidates: tuple[SchedulerCandidate, ...], requested: str | None
-    ) -> None:
-        super().__init__(message)
-        self.candidates = candidates
-        self.requested = requested
-
-
-@dataclass(frozen=True)
-class CheckpointReading:
-    """The scheduler state chosen in a checkpoint, with the optimizer cross-check.
-
-    Attributes:
-        key: The scheduler state's key path (``(top level)`` for a bare state dict).
-        state: The parsed state.
-        optimizer_key: The optimizer checked against it, None when there was none.
-        mismatches: One line per disagreement between the optimizer's param groups and
-            the scheduler, without the file name (empty when they agree or nothing was
-            checked).
-    """
-
-    key: str
-    state: TorchStepState
-    optimizer_key: str | None = None
-    mismatches: tuple[str, ...] = ()
-
-
-def read_checkpoint(path: str | os.PathLike[str], key: str | None = None) -> CheckpointReading:
-    """Find, choose, parse and cross-check the LR scheduler state in a checkpoint.
-
-    Args:
-        path: A ``torch.save`` file (zip or legacy; ``.pt``, ``.pth``, Lightning ``.ckpt``).
-        key: The key path of the scheduler state to use (as listed by the error for an
-            ambiguous file, e.g. ``lr_schedulers[0]``); needed when there are several.
-
-    Raises:
-        UnsafeCheckpointError: the pickle references a global outside the allowlist.
-        AmbiguousCheckpointError: several scheduler states and no ``key``, or ``key``
-            names none of them.
-        CheckpointError: unreadable, or no scheduler state in it.
-        StateError: the chosen state is not a valid StepLR/MultiStepLR state; the
-            message starts with the file and key.
-    """
-    source = os.fspath(path)
-    return select_scheduler(load_checkpoint(path), source, key)
-
-
-def select_scheduler(checkpoint: object, source: str, key: str | None = None) -> CheckpointReading:
-    """:func:`read_checkpoint` on an already loaded checkpoint object."""
-    found = find_scheduler_states(checkpoint)
-    if not found:
-        optimizers = find_optimizer_param_groups(checkpoint)
-        hint = (
-            f" (it has an optimizer at {format_key_path(optimizers[0].path)}, but no scheduler)"
-            if optimizers
-            else ""
-        )
-        raise CheckpointError(
-            f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
-            f"anywhere in the checkpoint{hint}"
-        )
-    candidates = tuple(
-        SchedulerCandidate(
-            format_key_path(hit.path), guess_scheduler_type(hit.state), _last_epoch(hit.state)
-        )
-        for hit in found
-    )
-    if key is None:
-        if len(found) > 1:
-            raise AmbiguousCheckpointError(
-                f"{source}: {len(found)} LR scheduler states found "
-                f"({', '.join(c.key for c in candidates)}); choose one with --key",
-                candidates,
-                None,
-            )
-        chosen = found[0]
-    else:
-        matching = [hit for hit, c in zip(found, candidates, strict=True) if c.key == key]
-        if not matching:
-            raise AmbiguousCheckpointError(
-                f"{source}: no LR scheduler state at key {key!r} (found: "
-                f"{', '.join(c.key for c in candidates)})",
-                candidates,
-                key,
-            )
-        chosen = matching[0]
-    chosen_key = format_key_path(chosen.path)
-    try:
-        state = parse(chosen.state)
-    except StateError as error:
-        raise StateError(f"{source} [{chosen_key}]: {error}") from None
-    optimizer = _matching_optimizer(find_optimizer_param_groups(checkpoint), chosen.path, state)
-    if optimizer is None:
-        return CheckpointReading(chosen_key, state)
-    optimizer_key = format_key_path(optimizer.path)
-    mismatches = tuple(
-        f"the optimizer at {optimizer_key} disagrees with the scheduler at "
-        f"{chosen_key} (last_epoch {state.last_epoch}): {line}"
-        for line in check_optimizer(state, optimizer.param_groups)
-    )
-    return CheckpointReading(chosen_key, state, optimizer_key, mismatches)
-
-
-def _last_epoch(state: Mapping[str, object]) -> int:
-    value = state.get("last_epoch")
-    return value if isinstance(value, int) else -1
-
-
-def _matching_optimizer(
-    optimizers: list[FoundGroups], scheduler_path: KeyPath, state: TorchStepState
-) -> FoundGroups | None:
-    """The optimizer a scheduler drives: the only one with as many groups, or the parallel one.
-
-    Lightning keeps ``optimizer_states[i]`` with ``lr_schedulers[i]``; when several
-    optimizers fit and none is parallel, nothing is checked rather than the wrong one.
-    """
-    fitting = [found for found in optimizers if len(found.param_groups) == len(state.base_lrs)]
-    if len(fitting) == 1:
-        return fitting[0]
-    index = scheduler_path[-1] if scheduler_path else None
-    if isinstance(index, int):
-        parallel = [found for found in fitting if found.path and found.path[-1] == index]
-        if len(parallel) == 1:
-            return parallel[0]
-    return None
-
-
-def check_optimizer(state: TorchStepState, param_groups: list[dict[str, object]]) -> list[str]:
-    """Where an optimizer's param groups disagree with a scheduler state, one line each.
-
-    Each group's ``lr`` must equal the scheduler's lr at ``last_epoch`` and its
-    ``initial_lr`` (set by torch when a scheduler is created) must equal the group's
-    ``base_lrs`` entry, both to a relative 1e-9.  A disagreement is the classic resume
-    bug: the optimizer state of a fresh optimizer saved or loaded, or a scheduler
-    restarted.  Tensor lrs are not compared (their values are not read).
-
-    Example:
-        >>> state = parse({"step_size": 30, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 100})
-        >>> check_optimizer(state, [{"lr": 0.1, "params": [0]}])
-        ['param_groups[0] lr is 0.1 but the scheduler gives 0.0001', \
-'param_groups[0] has no initial_lr (the optimizer was saved before any scheduler was created)']
-    """
-    lines: list[str] = []
-    expected_lrs = state.lrs
-    for index, group in enumerate(param_groups[: len(expected_lrs)]):
-        lr = group.get("lr")
-        if _is_plain_number(lr) and not _lrs_agree(_as_float(lr), expected_lrs[index]):
-            lines.append(
-                f"param_groups[{index}] lr is {_shown_lr(lr)} but the scheduler gives "
-                f"{expected_lrs[index]!r}"
-            )
-        initial_lr = group.get("initial_lr")
-        if initial_lr is None:
-            lines.append(
-                f"param_groups[{index}] has no initial_lr (the optimizer was saved before any "
-                "scheduler was created)"
-            )
-        elif _is_plain_number(initial_lr) and not _lrs_agree(
-            _as_float(initial_lr), state.base_lrs[index]
-        ):
-            lines.append(
-                f"param_groups[{index}] initial_lr is {_shown_lr(initial_lr)} but the "
-                f"scheduler's base_lrs[{index}] is {state.base_lrs[index]!r}"
-            )
-    return lines
-
-
-def _is_plain_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _as_float(value: int | float) -> float:
-    """``float(value)``, with an int too large for a float as infinity (never agreeing)."""
-    if isinstance(value, int) and abs(value) > 2**1023:
-        return math.inf if value > 0 else -math.inf
-    return float(value)
-
-
-def _shown_lr(value: int | float) -> str:
-    number = _as_float(value)
-    return repr(number) if math.isfinite(number) else _shown(value)

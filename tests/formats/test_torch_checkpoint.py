@@ -1,4 +1,4 @@
-"""Tests for stepsched_cli.formats.torch_checkpoint, on fixtures recorded with real torch.
+"""Tests for formats.torch_container and torch_search, on fixtures recorded with real torch.
 
 The fixtures under tests/data/ are committed with the scripts that made them
 (tests/fixtures/make_torch_checkpoints.py, make_hostile_pickles.py); these tests need
@@ -18,12 +18,12 @@ import pytest
 
 from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
 from stepsched_cli.formats.safe_pickle import PickledCounter, TensorStub
-from stepsched_cli.formats.torch_checkpoint import (
+from stepsched_cli.formats.torch_container import load_checkpoint
+from stepsched_cli.formats.torch_search import (
     FoundGroups,
     find_optimizer_param_groups,
     find_scheduler_states,
     format_key_path,
-    load_checkpoint,
 )
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -21,15 +21,17 @@ from stepsched_cli.formats import torch as torch_format
 from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
 from stepsched_cli.formats.safe_pickle import safe_loads
 from stepsched_cli.formats.torch import (
-    AmbiguousCheckpointError,
     TorchStepState,
-    check_optimizer,
     dumps_torch_state,
-    looks_like_checkpoint,
     parse,
-    read_checkpoint,
     to_torch_state_dict,
     torch_state_dict_from_json,
+)
+from stepsched_cli.formats.torch_container import looks_like_checkpoint, read_checkpoint
+from stepsched_cli.formats.torch_search import (
+    AmbiguousCheckpointError,
+    check_optimizer,
+    format_key_path,
 )
 from stepsched_cli.schedule import StepSchedule, scaled_power
 from stepsched_cli.scheduler import SchedulerState
@@ -93,7 +95,7 @@ def test_reads_position_lrs_and_decay_of_every_layout(name: str) -> None:
 def test_checkpoint_key_path_is_reported(name: str) -> None:
     reading = read_checkpoint(CHECKPOINTS / name)
     path = EXPECTED[name]["schedulers"][0]["path"]
-    assert reading.key == torch_format.format_key_path(tuple(path))
+    assert reading.key == format_key_path(tuple(path))
 
 
 def test_fixture_facts_in_detail() -> None:

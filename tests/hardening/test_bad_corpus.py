@@ -425,7 +425,7 @@ def test_inspect_json_refuses_with_one_line(
 def test_reader_refuses_in_process(name: str) -> None:
     """The library raises its documented error with the manifest's message (no CLI)."""
     from stepsched_cli.errors import StepschedError
-    from stepsched_cli.formats.torch import read_checkpoint
+    from stepsched_cli.formats.torch_container import read_checkpoint
     from stepsched_cli.state import read_state_file
 
     entry = ENTRY_BY_NAME[name]

@@ -2,7 +2,7 @@
 
 The state reader (:func:`~stepsched_cli.state.parse_state_bytes`), the torch state dict
 reader and the checkpoint reader (:func:`~stepsched_cli.formats.safe_pickle.safe_loads`,
-:func:`~stepsched_cli.formats.torch_checkpoint.load_checkpoint` and the scheduler search
+:func:`~stepsched_cli.formats.torch_container.load_checkpoint` and the scheduler search
 after it) get random bytes and mutations of real files: bit flips, truncations,
 insertions, deletions and splices.  The only exceptions allowed are the documented
 ones (every one a :class:`~stepsched_cli.errors.StepschedError`); anything else, a
@@ -27,15 +27,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stepsched_cli.errors import StateError, StateFileError, StepschedError
+from stepsched_cli.fileio import loads_strict
 from stepsched_cli.formats import torch as torch_format
 from stepsched_cli.formats.errors import CheckpointError
 from stepsched_cli.formats.safe_pickle import PickleStream, safe_loads
-from stepsched_cli.formats.torch_checkpoint import (
+from stepsched_cli.formats.torch_container import load_checkpoint
+from stepsched_cli.formats.torch_search import (
     find_optimizer_param_groups,
     find_scheduler_states,
-    load_checkpoint,
+    select_scheduler,
 )
-from stepsched_cli.state import dumps_state, loads_strict, parse_state_bytes
+from stepsched_cli.state import dumps_state, parse_state_bytes
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CHECKPOINTS = sorted((DATA_DIR / "checkpoints").glob("*.pt")) + sorted(
@@ -198,7 +200,7 @@ def _search(checkpoint: object) -> None:
     find_scheduler_states(checkpoint)
     find_optimizer_param_groups(checkpoint)
     with contextlib.suppress(CheckpointError, StateError):
-        torch_format.select_scheduler(checkpoint, "fuzz.pt")
+        select_scheduler(checkpoint, "fuzz.pt")
 
 
 @FUZZ

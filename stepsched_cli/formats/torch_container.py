@@ -1,31 +1,19 @@
-"""Read torch checkpoints and find LR scheduler and optimizer states in them, without torch.
+"""The ``torch.save`` container: find and load a checkpoint's object pickle, safely.
 
 :func:`load_checkpoint` understands both layouts ``torch.save`` writes: the zip archive
 of torch >= 1.6 (``<prefix>/data.pkl`` plus one ``<prefix>/data/<key>`` member per
 storage) and the legacy stream (magic-number pickle, protocol pickle, sys-info pickle,
 object pickle, then storage keys and raw bytes).  Lightning ``.ckpt`` files are the same
-format.  Only the object pickle is read, through
-:func:`~stepsched_cli.formats.safe_pickle.safe_loads`, so nothing in the file is
+format.  Only the object pickle is read, through the restricted unpickler
+(:func:`~stepsched_cli.formats.safe_pickle.safe_loads`), so nothing in the file is
 executed, tensor bytes are never read, and a multi-GB checkpoint loads as fast as a
-tiny one.
+tiny one.  The zip's end records (classic and ZIP64) are read first, to bound the
+members :mod:`zipfile` would list.
 
-:func:`find_scheduler_states` and :func:`find_optimizer_param_groups` then search the
-loaded structure for state dicts by their shape, wherever a training script put them,
-and :func:`format_key_path` names where they were found.
-
-Example:
-    >>> checkpoint = {
-    ...     "model": {},
-    ...     "lr_scheduler": {"step_size": 30, "gamma": 0.1, "base_lrs": [0.1],
-    ...                      "last_epoch": 75, "_last_lr": [0.001]},
-    ...     "optimizer": {"state": {}, "param_groups": [{"lr": 0.001, "params": [0, 1]}]},
-    ... }
-    >>> [(format_key_path(found.path), found.state["last_epoch"])
-    ...  for found in find_scheduler_states(checkpoint)]
-    [('lr_scheduler', 75)]
-    >>> [(format_key_path(found.path), found.lrs)
-    ...  for found in find_optimizer_param_groups(checkpoint)]
-    [('optimizer', [0.001])]
+:func:`read_checkpoint` is a checkpoint read's entry point: it loads the object here
+and hands it to :mod:`~stepsched_cli.formats.torch_search`, which finds the scheduler
+and optimizer states and has :mod:`~stepsched_cli.formats.torch` parse the chosen state
+dict.  Data flows that way only: container -> search -> state dict.
 """
 
 from __future__ import annotations
@@ -34,52 +22,32 @@ import os
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import IO, TypeGuard
+from collections.abc import Sequence
+from typing import IO
 
-from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
-from stepsched_cli.formats.safe_pickle import (
-    MAX_PICKLE_BYTES,
-    PickleStream,
-    TensorStub,
-    safe_loads,
-)
+from stepsched_cli.formats.errors import CheckpointError
+from stepsched_cli.formats.safe_pickle import MAX_PICKLE_BYTES, PickleStream, safe_loads
+from stepsched_cli.formats.torch_search import CheckpointReading, select_scheduler
 
 __all__ = [
+    "CHECKPOINT_EXTENSIONS",
     "LEGACY_MAGIC_NUMBER",
     "LEGACY_PROTOCOL_VERSION",
     "MAX_CENTRAL_DIRECTORY_BYTES",
-    "MAX_SEARCH_DEPTH",
-    "MAX_SEARCH_NODES",
     "MAX_ZIP_ENTRIES",
-    "CheckpointError",
-    "FoundGroups",
-    "FoundState",
-    "KeyPath",
-    "UnsafeCheckpointError",
-    "find_optimizer_param_groups",
-    "find_scheduler_states",
-    "format_key_path",
-    "is_optimizer_state",
-    "is_scheduler_state",
     "load_checkpoint",
+    "looks_like_checkpoint",
+    "read_checkpoint",
 ]
 
-KeyPath = tuple[str | int, ...]
-"""Keys and list indices from the top of a checkpoint down to a value."""
+CHECKPOINT_EXTENSIONS = (".pt", ".pth", ".ckpt")
+"""File name endings that mark a ``torch.save`` checkpoint whatever its first bytes."""
 
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 """The first pickle of a legacy (pre-1.6) ``torch.save`` file."""
 
 LEGACY_PROTOCOL_VERSION = 1001
 """The second pickle of a legacy ``torch.save`` file."""
-
-MAX_SEARCH_DEPTH = 64
-"""How deep the state searches descend into nested containers."""
-
-MAX_SEARCH_NODES = 1_000_000
-"""How many containers the state searches visit at most."""
 
 MAX_ZIP_ENTRIES = 100_000
 """The most members a zip checkpoint may have.
@@ -100,64 +68,41 @@ _ZIP64_END_OF_DIRECTORY = struct.Struct("<4sQ2H2L4Q")
 _DIRECTORY_ENTRY = struct.Struct("<4s6H3L5H2L")
 _MAX_ZIP_COMMENT = 0xFFFF
 
-_SCHEDULER_KEYS = frozenset(
-    {
-        "lr_scheduler",
-        "lr_schedulers",
-        "scheduler",
-        "schedulers",
-        "sched",
-        "lr_sched",
-        "scheduler_state",
-        "scheduler_state_dict",
-        "lr_scheduler_state",
-        "lr_scheduler_state_dict",
-    }
-)
-_OPTIMIZER_KEYS = frozenset(
-    {
-        "optimizer",
-        "optimizers",
-        "optimizer_states",
-        "optimizer_state",
-        "optimizer_state_dict",
-        "optim",
-        "opt",
-    }
-)
-# Fields that, beside last_epoch and base_lrs, mark a torch LR scheduler state dict.
-_SCHEDULER_FIELDS = ("_last_lr", "_step_count", "step_size", "gamma", "milestones")
+_PICKLE_PROTOCOL_OPCODE = b"\x80"
 
 
-@dataclass(frozen=True)
-class FoundState:
-    """An LR scheduler state dict found in a checkpoint.
+def looks_like_checkpoint(head: bytes, name: str = "") -> bool:
+    """Whether a file is a ``torch.save`` checkpoint, by its extension or first bytes.
 
-    Attributes:
-        path: Where it is, e.g. ``("lr_schedulers", 0)``; ``()`` for the whole file.
-        state: The state dict as loaded (``last_epoch``, ``base_lrs``, ...).
+    Example:
+        >>> looks_like_checkpoint(b"PK\\x03\\x04", "x.bin"), looks_like_checkpoint(b"{", "a.json")
+        (True, False)
     """
+    return (
+        name.lower().endswith(CHECKPOINT_EXTENSIONS)
+        or head.startswith(_ZIP_SIGNATURE)
+        or head.startswith(_PICKLE_PROTOCOL_OPCODE)
+    )
 
-    path: KeyPath
-    state: dict[str, object]
 
+def read_checkpoint(path: str | os.PathLike[str], key: str | None = None) -> CheckpointReading:
+    """Load a checkpoint, then find, choose, parse and cross-check its LR scheduler state.
 
-@dataclass(frozen=True)
-class FoundGroups:
-    """The parameter groups of an optimizer state dict found in a checkpoint.
+    Args:
+        path: A ``torch.save`` file (zip or legacy; ``.pt``, ``.pth``, Lightning ``.ckpt``).
+        key: The key path of the scheduler state to use (as listed by the error for an
+            ambiguous file, e.g. ``lr_schedulers[0]``); needed when there are several.
 
-    Attributes:
-        path: Where the optimizer state dict is, e.g. ``("optimizer_states", 0)``.
-        param_groups: Its ``param_groups`` list as loaded.
+    Raises:
+        UnsafeCheckpointError: the pickle references a global outside the allowlist.
+        AmbiguousCheckpointError: several scheduler states and no ``key``, or ``key``
+            names none of them.
+        CheckpointError: unreadable, or no scheduler state in it.
+        StateError: the chosen state is not a valid StepLR/MultiStepLR state; the
+            message starts with the file and key.
     """
-
-    path: KeyPath
-    param_groups: list[dict[str, object]]
-
-    @property
-    def lrs(self) -> list[object]:
-        """Each group's ``lr`` (a float, or a :class:`TensorStub` for a tensor lr)."""
-        return [group.get("lr") for group in self.param_groups]
+    checkpoint = load_checkpoint(path)
+    return select_scheduler(checkpoint, os.fspath(path), key)
 
 
 def _source_name(path: str | os.PathLike[str]) -> str:
@@ -337,169 +282,3 @@ def _load_legacy(handle: IO[bytes], source: str) -> object:
         )
     safe_loads(stream.next_pickle(), source=source)  # sys_info: sizes of C types.
     return safe_loads(stream.next_pickle(), source=source)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | TensorStub) and not isinstance(value, bool)
-
-
-def is_scheduler_state(value: object) -> TypeGuard[dict[str, object]]:
-    """Whether ``value`` has the shape of a torch LR scheduler ``state_dict()``.
-
-    That is a dict with an int ``last_epoch``, a list ``base_lrs`` of numbers, and at
-    least one of ``_last_lr``, ``_step_count``, ``step_size``, ``gamma``, ``milestones``.
-
-    Example:
-        >>> is_scheduler_state({"last_epoch": 0, "base_lrs": [0.1], "gamma": 0.1})
-        True
-        >>> is_scheduler_state({"last_epoch": 0, "base_lrs": [0.1]})
-        False
-    """
-    if not isinstance(value, dict):
-        return False
-    last_epoch = value.get("last_epoch")
-    base_lrs = value.get("base_lrs")
-    return (
-        isinstance(last_epoch, int)
-        and not isinstance(last_epoch, bool)
-        and isinstance(base_lrs, list)
-        and all(_is_number(lr) for lr in base_lrs)
-        and any(field in value for field in _SCHEDULER_FIELDS)
-    )
-
-
-def is_optimizer_state(value: object) -> TypeGuard[dict[str, object]]:
-    """Whether ``value`` has the shape of a torch optimizer ``state_dict()``.
-
-    That is a dict with a dict ``state`` and a list ``param_groups`` of dicts that each
-    hold ``lr`` and ``params``.
-
-    Example:
-        >>> is_optimizer_state({"state": {}, "param_groups": [{"lr": 0.1, "params": [0]}]})
-        True
-    """
-    if not isinstance(value, dict):
-        return False
-    groups = value.get("param_groups")
-    return (
-        isinstance(value.get("state"), dict)
-        and isinstance(groups, list)
-        and all(isinstance(group, dict) and "lr" in group and "params" in group for group in groups)
-    )
-
-
-def _search(
-    root: object, matches: Callable[[object], bool], common_keys: frozenset[str]
-) -> list[tuple[KeyPath, dict[str, object]]]:
-    """Find matching dicts, pre-order; hits under a common key first, then the rest.
-
-    The walk is iterative, visits each container once (pickles can share and even
-    cycle), and is bounded by :data:`MAX_SEARCH_DEPTH` and :data:`MAX_SEARCH_NODES`.
-    It does not descend into a match.
-    """
-    found: list[tuple[KeyPath, dict[str, object]]] = []
-    seen: set[int] = set()
-    stack: list[tuple[KeyPath, object]] = [((), root)]
-    while stack and len(seen) < MAX_SEARCH_NODES:
-        path, node = stack.pop()
-        if not isinstance(node, dict | list | tuple) or id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, dict) and matches(node):
-            found.append((path, node))
-            continue
-        if len(path) >= MAX_SEARCH_DEPTH:
-            continue
-        children: list[tuple[KeyPath, object]]
-        if isinstance(node, dict):
-            children = [
-                ((*path, key), child)
-                for key, child in dict.items(node)
-                if isinstance(key, str | int) and not isinstance(key, bool)
-            ]
-        else:
-            children = [((*path, index), child) for index, child in enumerate(node)]
-        stack.extend(reversed(children))
-
-    def under_common_key(path: KeyPath) -> bool:
-        names = [key for key in path if isinstance(key, str)]
-        return not path or (bool(names) and names[-1] in common_keys)
-
-    return sorted(found, key=lambda hit: not under_common_key(hit[0]))
-
-
-def find_scheduler_states(checkpoint: object) -> list[FoundState]:
-    """Find every LR scheduler state dict in a loaded checkpoint.
-
-    The whole structure is searched (dicts, lists, tuples) for dicts accepted by
-    :func:`is_scheduler_state`.  Hits whose nearest key is a usual name (``lr_scheduler``,
-    ``scheduler``, ``sched``, ``lr_sched``, ``scheduler_state_dict``, Lightning's
-    ``lr_schedulers``, ...) come first; within each group the order is that of the file.
-    A bare state dict has path ``()``.
-
-    Args:
-        checkpoint: What :func:`load_checkpoint` (or ``json.load``) returned.
-
-    Returns:
-        The states found, in that deterministic order; empty if there are none.
-
-    Example:
-        >>> state = {"last_epoch": 4, "base_lrs": [0.1], "_last_lr": [0.1]}
-        >>> [found.path for found in find_scheduler_states({"x": [state], "sched": state})]
-        [('x', 0)]
-        >>> [found.path for found in find_scheduler_states({"x": [state], "sched": dict(state)})]
-        [('sched',), ('x', 0)]
-    """
-    hits = _search(checkpoint, is_scheduler_state, _SCHEDULER_KEYS)
-    return [FoundState(path, state) for path, state in hits]
-
-
-def find_optimizer_param_groups(checkpoint: object) -> list[FoundGroups]:
-    """Find the parameter groups of every optimizer state dict in a loaded checkpoint.
-
-    Works like :func:`find_scheduler_states` with :func:`is_optimizer_state`; the usual
-    names are ``optimizer``, ``optimizer_state_dict``, ``optim``, ``opt`` and Lightning's
-    ``optimizer_states`` list.
-
-    Args:
-        checkpoint: What :func:`load_checkpoint` returned.
-
-    Returns:
-        One :class:`FoundGroups` per optimizer state dict, in a deterministic order.
-    """
-    hits = _search(checkpoint, is_optimizer_state, _OPTIMIZER_KEYS)
-    found: list[FoundGroups] = []
-    for path, state in hits:
-        groups = state["param_groups"]
-        if isinstance(groups, list):
-            found.append(FoundGroups(path, groups))
-    return found
-
-
-def format_key_path(path: KeyPath) -> str:
-    """Render a key path for people: ``lr_schedulers[0]``, ``state.training.sched``.
-
-    String keys that are identifiers are joined with dots, other keys are quoted in
-    brackets, and ints (list indices or int dict keys) are bracketed.
-
-    Example:
-        >>> format_key_path(("lr_schedulers", 0))
-        'lr_schedulers[0]'
-        >>> format_key_path(("state", "training", "scheduler_state_dict"))
-        'state.training.scheduler_state_dict'
-        >>> format_key_path(("schedulers", "my sched", 2))
-        "schedulers['my sched'][2]"
-        >>> format_key_path(())
-        '(top level)'
-    """
-    if not path:
-        return "(top level)"
-    parts: list[str] = []
-    for key in path:
-        if isinstance(key, int):
-            parts.append(f"[{key}]")
-        elif key.isidentifier():
-            parts.append(f".{key}" if parts else key)
-        else:
-            parts.append(f"[{key!r}]")
-    return "".join(parts)

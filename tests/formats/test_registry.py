@@ -1,0 +1,169 @@
+"""The format table and the one Reading every reader returns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stepsched_cli.cli import code_cmd
+from stepsched_cli.formats import registry
+from stepsched_cli.formats.reading import inspect_record
+from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.scheduler import SchedulerState
+from stepsched_cli.state import dumps_state
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+TORCH_STEP = {"step_size": 30, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 45}
+TORCH_REPEATED = {"milestones": {"30": 2}, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 10}
+TIMM = {"timm": "StepLRScheduler", "lr": 0.1, "decay_t": 30, "decay_rate": 0.1}
+KERAS_CONTINUOUS = {
+    "class_name": "ExponentialDecay",
+    "config": {
+        "initial_learning_rate": 0.1,
+        "decay_steps": 30,
+        "decay_rate": 0.5,
+        "staircase": False,
+    },
+}
+
+
+def test_every_list_of_names_is_derived_from_the_one_table() -> None:
+    names = [entry.name for entry in registry.FORMATS]
+    assert len(set(names)) == len(names)
+    assert registry.input_formats() == [
+        "stepsched",
+        "torch",
+        "torch-checkpoint",
+        "timm",
+        "keras",
+        "optax",
+    ]
+    assert registry.output_formats() == ["stepsched", "torch", "timm", "keras", "optax"]
+    assert registry.unpositioned_formats() == ["timm", "keras", "optax"]
+    assert registry.snippet_frameworks() == ["torch", "lightning", "timm", "keras", "optax"]
+    assert list(code_cmd.SNIPPETS) == registry.snippet_frameworks()
+
+
+@pytest.mark.parametrize(
+    ("data", "source", "expected"),
+    [
+        (dumps_state(SchedulerState(StepSchedule(0.1, 30))), "run.json", "stepsched"),
+        (json.dumps(TORCH_STEP).encode(), "s.json", "torch"),
+        (json.dumps(TIMM).encode(), "t.json", "timm"),
+        (json.dumps(KERAS_CONTINUOUS).encode(), "k.json", "keras"),
+        (b"PK\x03\x04rest", "x.bin", "torch-checkpoint"),
+        (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
+        (b"{}", "model.pt", "torch-checkpoint"),
+        (b"not json", "x.json", "stepsched"),  # the native parser says what is wrong
+        (b'{"a": 1}', "x.json", "stepsched"),
+    ],
+)
+def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: str) -> None:
+    assert registry.detect_format(data, source) == expected
+
+
+def write(tmp_path: Path, document: object) -> str:
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+def test_a_convertible_torch_state_has_the_full_record_and_the_torch_fields(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, TORCH_STEP)
+    reading = registry.read_state(path)
+    assert reading.state is not None
+    assert reading.records_position
+    assert inspect_record(reading) == {
+        "file": path,
+        "format": "torch",
+        "step": 45,
+        "mode": "step",
+        "lr": 0.01,
+        "lrs": [0.01],
+        "initial_lr": 0.1,
+        "initial_lrs": [0.1],
+        "gamma": 0.1,
+        "step_size": 30,
+        "warmup_steps": 0,
+        "warmup_start_lr": 0.0,
+        "min_lr": 0.0,
+        "steps_per_epoch": None,
+        "next_boundary": 60,
+        "next_lr": 0.001,
+        "next_lrs": [0.001],
+        "torch_scheduler": "StepLR",
+        "convertible": True,
+        "reason": None,
+    }
+    assert reading.view.described == (("torch", "StepLR(step_size=30, gamma=0.1), base_lrs 0.1"),)
+    assert reading.view.decays is not None
+    assert reading.view.decays.later == ((90, 0.0001), (120, 1e-05), (150, 1e-06))
+
+
+def test_a_torch_state_without_a_stepsched_form_is_viewed_by_torch_rules(tmp_path: Path) -> None:
+    reading = registry.read_state(write(tmp_path, TORCH_REPEATED))
+    assert reading.state is None
+    record = inspect_record(reading)
+    assert (record["lr"], record["next_boundary"], record["next_lr"]) == (0.1, 30, 0.001)
+    assert (record["milestones"], record["milestone_counts"]) == ([30], [2])
+    assert record["convertible"] is False
+    assert record["reason"].startswith("this torch MultiStepLR state cannot be a stepsched state")
+    with pytest.raises(registry.StateFileError, match="milestone 30 appears 2 times"):
+        reading.require_state()
+
+
+def test_a_framework_schedule_without_a_stepsched_form_has_only_its_position_and_lr(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, KERAS_CONTINUOUS)
+    reading = registry.read_state(path, position=30)
+    assert reading.state is None
+    assert not reading.records_position
+    record = inspect_record(reading)
+    assert list(record)[:6] == ["file", "format", "step", "mode", "lr", "lrs"]
+    assert "next_boundary" not in record
+    # Keras computes in float32: 0.1 * 0.5 ** 1 is the float32 nearest to 0.05.
+    float32_lr = 0.05000000074505806
+    assert (record["step"], record["lr"], record["framework_lr"]) == (30, float32_lr, float32_lr)
+    assert record["framework_schedule"] == "ExponentialDecay"
+    assert reading.view.decays is None
+
+
+def test_a_framework_schedule_read_at_a_position_converts_with_its_own_lr(tmp_path: Path) -> None:
+    reading = registry.read_state(write(tmp_path, TIMM), position=45)
+    record = inspect_record(reading)
+    # timm computes 0.1 * 0.1 ** 1 in float64: one ulp above the exact 0.01.
+    assert (record["step"], record["lr"], record["framework_lr"]) == (45, 0.01, 0.1 * 0.1)
+    assert record["next_boundary"] == 60
+    assert record["framework_document"]["timm"] == "StepLRScheduler"
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "step", "lr"),
+    [
+        ("zip_steplr.pt", "lr_scheduler", 75, 0.001),
+        ("legacy_steplr.pt", "lr_scheduler", 20, 0.025),
+        ("lightning.ckpt", "lr_schedulers[0]", 250, 0.09409),
+    ],
+)
+def test_checkpoints_are_recognised_by_the_file_and_add_their_key(
+    name: str, key: str, step: int, lr: float
+) -> None:
+    reading = registry.read_state(str(CHECKPOINTS / name))
+    record = inspect_record(reading)
+    assert (record["format"], record["key"], record["warnings"]) == ("torch-checkpoint", key, [])
+    assert (record["step"], record["lr"], record["torch_scheduler"]) == (step, lr, "StepLR")
+
+
+def test_unknown_and_unwritable_formats_are_refused_with_the_known_names() -> None:
+    with pytest.raises(registry.StateFileError, match=r"unknown format 'nope' \(known: stepsched"):
+        registry.read_state("x.json", format="nope")
+    with pytest.raises(
+        registry.StateFileError,
+        match=r"unknown output format 'torch-checkpoint' \(known: stepsched, torch, timm",
+    ):
+        registry.dump_state(SchedulerState(StepSchedule(0.1, 30)), "torch-checkpoint")
