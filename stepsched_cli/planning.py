@@ -124,13 +124,14 @@ def total_for_epochs(plan: Plan, epochs: int) -> int:
         450450
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ScheduleError(f"epochs must be an integer >= 1, got {epochs!r}")
+        raise ScheduleError(f"epochs must be an integer >= 1, got {epochs!r}", parameter="epochs")
     if plan.mode == "epoch":
         return epochs
     if plan.steps_per_epoch is None:
         raise ScheduleError(
             "epochs needs the steps per epoch for a step-mode schedule: give "
-            "steps_per_epoch (or the data pipeline), or the length in steps"
+            "steps_per_epoch (or the data pipeline), or the length in steps",
+            parameter="epochs",
         )
     return epochs * plan.steps_per_epoch
 

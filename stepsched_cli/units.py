@@ -163,7 +163,8 @@ def batch_size_per_rank(global_batch_size: int, world_size: int = 1, grad_accum:
     if remainder or per_rank < 1:
         raise ScheduleError(
             f"global_batch_size must be a multiple of world_size * grad_accum "
-            f"({world_size} * {grad_accum} = {world_size * grad_accum}), got {global_batch_size}"
+            f"({world_size} * {grad_accum} = {world_size * grad_accum}), got {global_batch_size}",
+            parameter="global_batch_size",
         )
     return per_rank
 
