@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import nullcontext
 from itertools import chain
 from typing import Annotated, Any
 
 import typer
 
+from stepsched_cli.cli.check_progress import progress_for
 from stepsched_cli.cli.options import (
     FormatOption,
     JsonFlag,
@@ -32,6 +34,7 @@ from stepsched_cli.cli.options import (
     resolve_steps_per_epoch,
     schedule_options,
     usage_error,
+    warn_if_implausible,
     with_option_names,
 )
 from stepsched_cli.cli.output import (
@@ -47,7 +50,7 @@ from stepsched_cli.cli.output import (
 )
 from stepsched_cli.compare import CompareError, Difference, apply_spec, check_comparable, diff
 from stepsched_cli.numbers import format_exact
-from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, RunLogError, check_log, read_log
+from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, RunLogError, check_log_file
 from stepsched_cli.solve import SolveError, solve
 from stepsched_cli.units import StepsPerEpoch
 
@@ -211,11 +214,20 @@ def check(
     if log == STDIN and schedule.state == STDIN:
         raise usage_error("--state", "only one of LOG and --state can be - (standard input)")
     plan = resolve_plan(schedule)
+    warn_if_implausible(plan, total=None)
+    progress = progress_for(json_output)
     try:
-        points = read_log(log, log_format=log_format, step_column=step_column, lr_column=lr_column)
-        result = check_log(
-            points, plan.schedule, tolerance=tolerance, steps_per_epoch=plan.steps_per_epoch
-        )
+        with progress or nullcontext():
+            result = check_log_file(
+                log,
+                plan.schedule,
+                log_format=log_format,
+                step_column=step_column,
+                lr_column=lr_column,
+                tolerance=tolerance,
+                steps_per_epoch=plan.steps_per_epoch,
+                progress=progress,
+            )
     except RunLogError as error:
         raise RunLogError(with_option_names(str(error), _CHECK_PARAMETERS)) from None
     if json_output:

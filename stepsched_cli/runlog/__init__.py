@@ -16,6 +16,8 @@ The package, data flowing one way:
 * :mod:`.intervals`: integer interval sets and what one point admits.
 * :mod:`.diagnosis`: the admitted sets turned into a cause for people.
 * :mod:`.checking`: the comparison and the hypotheses narrowed as points stream.
+* :mod:`.vector`, :mod:`.chunks`, :mod:`.fast`: :func:`check_log_file`, the same
+  answer read in blocks and compared a block at a time (numpy).
 
 Example:
     >>> from stepsched_cli.schedule import StepSchedule
@@ -32,12 +34,21 @@ from stepsched_cli.runlog.checking import DEFAULT_TOLERANCE, check_log
 from stepsched_cli.runlog.columns import LR_COLUMN_NAMES, STEP_COLUMN_NAMES
 from stepsched_cli.runlog.diagnosis import CheckResult, Diagnosis, DiagnosisKind
 from stepsched_cli.runlog.errors import RunLogError
-from stepsched_cli.runlog.reading import LOG_FORMATS, LogFormat, LogPoint, parse_log, read_log
+from stepsched_cli.runlog.fast import check_log_file
+from stepsched_cli.runlog.reading import (
+    LOG_FORMATS,
+    MAX_LINE_LENGTH,
+    LogFormat,
+    LogPoint,
+    parse_log,
+    read_log,
+)
 
 __all__ = [
     "DEFAULT_TOLERANCE",
     "LOG_FORMATS",
     "LR_COLUMN_NAMES",
+    "MAX_LINE_LENGTH",
     "STEP_COLUMN_NAMES",
     "CheckResult",
     "Diagnosis",
@@ -46,6 +57,7 @@ __all__ = [
     "LogPoint",
     "RunLogError",
     "check_log",
+    "check_log_file",
     "parse_log",
     "read_log",
 ]

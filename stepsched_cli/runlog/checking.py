@@ -36,7 +36,7 @@ DEFAULT_TOLERANCE = 1e-6
 _MAX_INTERVALS = 64
 
 
-class _LrLookup:
+class LrLookup:
     """``schedule.lr_at`` with the last constant segment remembered (logs walk forwards)."""
 
     def __init__(self, schedule: StepSchedule) -> None:
@@ -86,7 +86,7 @@ class _Checker:
         self.schedule = schedule
         self.tolerance = tolerance
         self.scale = scale
-        self.lr = _LrLookup(schedule)
+        self.lr = LrLookup(schedule)
         self.positions_with = PositionsWithLr(schedule, tolerance)
         self.checked = 0
         self.mismatches = 0
@@ -203,6 +203,27 @@ class _Checker:
         )
 
 
+def position_scale(schedule: StepSchedule, tolerance: float, steps_per_epoch: int | None) -> int:
+    """Check :func:`check_log`'s arguments; the logged steps per schedule position.
+
+    Raises:
+        RunLogError: the tolerance or steps per epoch is out of range.
+    """
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, (int, float))
+        or not 0 <= tolerance < 1
+    ):
+        raise RunLogError(f"tolerance must be a number with 0 <= tolerance < 1, got {tolerance!r}")
+    if steps_per_epoch is not None and (
+        isinstance(steps_per_epoch, bool)
+        or not isinstance(steps_per_epoch, int)
+        or steps_per_epoch < 1
+    ):
+        raise RunLogError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
+    return steps_per_epoch if schedule.mode == "epoch" and steps_per_epoch else 1
+
+
 def check_log(
     points: Iterable[LogPoint],
     schedule: StepSchedule,
@@ -235,19 +256,7 @@ def check_log(
     Raises:
         RunLogError: the log has no points, or an argument is out of range.
     """
-    if (
-        isinstance(tolerance, bool)
-        or not isinstance(tolerance, (int, float))
-        or not 0 <= tolerance < 1
-    ):
-        raise RunLogError(f"tolerance must be a number with 0 <= tolerance < 1, got {tolerance!r}")
-    if steps_per_epoch is not None and (
-        isinstance(steps_per_epoch, bool)
-        or not isinstance(steps_per_epoch, int)
-        or steps_per_epoch < 1
-    ):
-        raise RunLogError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
-    scale = steps_per_epoch if schedule.mode == "epoch" and steps_per_epoch else 1
+    scale = position_scale(schedule, tolerance, steps_per_epoch)
     checker = _Checker(schedule, float(tolerance), scale)
     for point in points:
         checker.add(point.step, point.lr)
@@ -264,4 +273,4 @@ def check_log(
     )
 
 
-__all__ = ["DEFAULT_TOLERANCE", "check_log"]
+__all__ = ["DEFAULT_TOLERANCE", "LrLookup", "check_log", "position_scale"]

@@ -12,11 +12,11 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from stepsched_cli.runlog.columns import (
     STEP_COLUMN_NAMES,
@@ -32,6 +32,9 @@ from stepsched_cli.runlog.columns import (
 from stepsched_cli.runlog.errors import RunLogError
 from stepsched_cli.state import loads_strict
 
+if TYPE_CHECKING:
+    import _csv
+
 LogFormat = Literal["csv", "jsonl"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("csv", "jsonl")
 
@@ -39,6 +42,10 @@ _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 # Key tuples of JSON objects remembered with their chosen keys (bounded for hostile logs).
 _MAX_CACHED_KEYS = 512
+# The longest line (with its line break) a log may have, in characters.  A log line is
+# a row of numbers, a few dozen characters (a wide W&B export, a few thousand); the
+# bound refuses a binary file, /dev/zero or a one-line giant quickly, in bounded memory.
+MAX_LINE_LENGTH = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -95,13 +102,17 @@ def read_log(
         raise RunLogError(f"{path}: cannot be read ({error.strerror})") from None
     if stat.S_ISDIR(info.st_mode):
         raise RunLogError(f"{path}: is a directory, not a log file")
-    if log_format is None:
-        suffix = Path(path).suffix.lower()
-        if suffix in _JSONL_SUFFIXES:
-            log_format = "jsonl"
-        elif suffix in _CSV_SUFFIXES:
-            log_format = "csv"
-    return _read_file(path, log_format, step_column, lr_column)
+    return _read_file(path, log_format or format_by_suffix(path), step_column, lr_column)
+
+
+def format_by_suffix(path: str | Path) -> LogFormat | None:
+    """The format a file's suffix names, if any (see :func:`read_log`)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in _JSONL_SUFFIXES:
+        return "jsonl"
+    if suffix in _CSV_SUFFIXES:
+        return "csv"
+    return None
 
 
 def _read_file(
@@ -115,7 +126,8 @@ def _read_file(
     except OSError as error:
         raise RunLogError(f"{path}: cannot be read ({error.strerror})") from None
     with handle:
-        yield from _parse_text(handle, str(path), log_format, step_column, lr_column)
+        lines = bounded_lines(handle, str(path))
+        yield from _parse_text(lines, str(path), log_format, step_column, lr_column)
 
 
 def _read_stdin(
@@ -128,16 +140,39 @@ def _read_stdin(
     """
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is None:
-        lines = iter(sys.stdin)
+        lines = bounded_lines(sys.stdin, "<stdin>")
         first = next(lines, "")
         text = chain([first.removeprefix("\ufeff")], lines)
         yield from _parse_text(text, "<stdin>", log_format, step_column, lr_column)
         return
     wrapper = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
     try:
-        yield from _parse_text(wrapper, "<stdin>", log_format, step_column, lr_column)
+        lines = bounded_lines(wrapper, "<stdin>")
+        yield from _parse_text(lines, "<stdin>", log_format, step_column, lr_column)
     finally:
         wrapper.detach()  # closing the wrapper would close stdin's own buffer
+
+
+def bounded_lines(handle: TextIO, source: str, first_line: int = 1) -> Iterator[str]:
+    """The lines of a text stream, each read in bounded memory.
+
+    Raises:
+        RunLogError: a line longer than :data:`MAX_LINE_LENGTH`, naming it.
+    """
+    number = first_line
+    while line := handle.readline(MAX_LINE_LENGTH + 1):
+        if len(line) > MAX_LINE_LENGTH:
+            raise long_line_error(source, number)
+        yield line
+        number += 1
+
+
+def long_line_error(source: str, line: int) -> RunLogError:
+    """The error for a line over :data:`MAX_LINE_LENGTH`."""
+    return RunLogError(
+        f"{source} line {line}: is longer than {MAX_LINE_LENGTH} characters "
+        "(MAX_LINE_LENGTH); a log line is a row of numbers: is this a log file?"
+    )
 
 
 def _parse_text(
@@ -223,7 +258,7 @@ def parse_log(
     if log_format is None:
         log_format = "jsonl" if first.lstrip().startswith("{") else "csv"
     if log_format == "jsonl":
-        return _parse_jsonl(rest, source, skipped, step_column, lr_column)
+        return jsonl_points(rest, source, skipped, step_column, lr_column)
     return _parse_csv(rest, source, skipped, step_column, lr_column)
 
 
@@ -235,15 +270,60 @@ def _parse_csv(
     lr_column: str | None,
 ) -> Iterator[LogPoint]:
     first = next(lines)
-    delimiter = "\t" if "\t" in first and "," not in first else ","
+    delimiter = csv_delimiter(first)
     reader = csv.reader(chain([first], lines), delimiter=delimiter)
     try:
-        header = [name.strip() for name in next(reader)]
-        step_index = choose_column(header, step_column, "step", recognise_step, source)
-        lr_index = choose_column(header, lr_column, "lr", recognise_lr, source)
-        needed = max(step_index, lr_index) + 1
+        columns = csv_columns(next(reader), delimiter, source, step_column, lr_column)
+    except csv.Error as error:
+        raise RunLogError(f"{source} line {reader.line_num + skipped}: {error}") from None
+    yield from csv_points(reader, columns, source, skipped)
+
+
+def csv_delimiter(header_line: str) -> str:
+    """A tab when the header has tabs and no comma, else a comma."""
+    return "\t" if "\t" in header_line and "," not in header_line else ","
+
+
+@dataclass(frozen=True)
+class CsvColumns:
+    """The header of a CSV log and the cells that hold the step and the lr."""
+
+    header: tuple[str, ...]
+    step_index: int
+    lr_index: int
+    delimiter: str
+
+
+def csv_columns(
+    header_row: Sequence[str],
+    delimiter: str,
+    source: str,
+    step_column: str | None,
+    lr_column: str | None,
+) -> CsvColumns:
+    """Choose the step and lr columns of a CSV header (see :func:`parse_log`)."""
+    header = tuple(name.strip() for name in header_row)
+    step_index = choose_column(header, step_column, "step", recognise_step, source)
+    lr_index = choose_column(header, lr_column, "lr", recognise_lr, source)
+    return CsvColumns(header, step_index, lr_index, delimiter)
+
+
+def csv_points(
+    reader: _csv.Reader, columns: CsvColumns, source: str, offset: int
+) -> Iterator[LogPoint]:
+    """The points of CSV rows after the header, row by row.
+
+    Args:
+        reader: A ``csv.reader`` (its ``line_num`` counts the lines it has read).
+        columns: The chosen columns.
+        source: What to call the log in messages.
+        offset: Added to ``reader.line_num`` to give a line of the file.
+    """
+    header, step_index, lr_index = columns.header, columns.step_index, columns.lr_index
+    needed = max(step_index, lr_index) + 1
+    try:
         for row in reader:
-            line = reader.line_num + skipped
+            line = reader.line_num + offset
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) < needed:
@@ -258,16 +338,18 @@ def _parse_csv(
             lr = lr_from_text(lr_text, header[lr_index], source, line)
             yield LogPoint(step, lr, line)
     except csv.Error as error:
-        raise RunLogError(f"{source} line {reader.line_num + skipped}: {error}") from None
+        line_num = reader.line_num
+        raise RunLogError(f"{source} line {line_num + offset}: {error}") from None
 
 
-def _parse_jsonl(
-    lines: Iterator[str],
+def jsonl_points(
+    lines: Iterable[str],
     source: str,
     skipped: int,
     step_column: str | None,
     lr_column: str | None,
 ) -> Iterator[LogPoint]:
+    """The points of JSON lines, the first being line ``skipped + 1`` of the source."""
     keys_seen: dict[tuple[str, ...], tuple[str, str | None]] = {}
     for number, text in enumerate(lines, start=skipped + 1):
         if not text.strip():
@@ -306,4 +388,19 @@ def _parse_jsonl(
         yield LogPoint(step, lr, number)
 
 
-__all__ = ["LOG_FORMATS", "LogFormat", "LogPoint", "parse_log", "read_log"]
+__all__ = [
+    "LOG_FORMATS",
+    "MAX_LINE_LENGTH",
+    "CsvColumns",
+    "LogFormat",
+    "LogPoint",
+    "bounded_lines",
+    "csv_columns",
+    "csv_delimiter",
+    "csv_points",
+    "format_by_suffix",
+    "jsonl_points",
+    "long_line_error",
+    "parse_log",
+    "read_log",
+]
