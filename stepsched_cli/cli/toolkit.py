@@ -58,6 +58,14 @@ EXIT_MISMATCH = 1
 STDIN = "-"
 # The library parameters that check's errors may name, shown as their options.
 _CHECK_PARAMETERS = ("step_column", "lr_column")
+# check's hint when the log and the schedule probably count in different units, by
+# whether steps per epoch were unknown.
+_UNITS_HINT = {
+    True: "hint: the schedule counts epochs: give --steps-per-epoch (or --dataset-size and "
+    "--batch-size) so that logged optimizer steps are read as epochs",
+    False: "hint: if the log's step column counts epochs, check it without --steps-per-epoch "
+    "and the data pipeline options",
+}
 
 STEPS_PER_EPOCH_EPILOG = """\
 Examples:
@@ -247,6 +255,8 @@ def check(
             lines.append(f"diagnosis: {result.diagnosis.message}")
             if result.diagnosis.also_consistent:
                 lines.append("also consistent with: " + ", ".join(result.diagnosis.also_consistent))
+            if result.diagnosis.units_mixed:
+                lines.append(_UNITS_HINT[plan.steps_per_epoch is None])
         print_lines(lines)
     if not result.ok:
         raise typer.Exit(EXIT_MISMATCH)

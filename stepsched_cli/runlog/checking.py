@@ -89,6 +89,7 @@ class _Checker:
         self.lr = LrLookup(schedule)
         self.positions_with = PositionsWithLr(schedule, tolerance)
         self.checked = 0
+        self.largest_step = 0
         self.mismatches = 0
         self.first_mismatch: tuple[int, float, float] | None = None
         self.first_lr: float | None = None
@@ -100,6 +101,7 @@ class _Checker:
 
     def add(self, step: int, logged: float) -> None:
         self.checked += 1
+        self.largest_step = max(self.largest_step, step)
         position = step // self.scale
         tolerance = self.tolerance
         expected = self.lr(position)
@@ -200,6 +202,7 @@ class _Checker:
             self.early,
             self.late,
             self.reset,
+            self.largest_step,
         )
 
 

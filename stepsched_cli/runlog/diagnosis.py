@@ -49,6 +49,10 @@ class Diagnosis:
         resume_range: For reset: every resume position the log admits.
         also_consistent: Other kinds that explain every point equally well (a short
             log may not tell them apart).
+        units_mixed: The log's steps and the schedule's positions are probably in
+            different units (an epoch schedule checked without steps per epoch against
+            a log of optimizer steps, or the reverse): the code may well be right.
+            Not part of the JSON form (the message says it).
 
     Positions (``resume_at``) are in the schedule's unit: epochs in epoch mode.
     """
@@ -60,6 +64,7 @@ class Diagnosis:
     resume_at: int | None = None
     resume_range: tuple[int, int | None] | None = None
     also_consistent: tuple[DiagnosisKind, ...] = ()
+    units_mixed: bool = False
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form: every attribute, ranges as two-element lists."""
@@ -122,6 +127,7 @@ class Evidence:
         early: The early factors admitted by every point (None: ruled out).
         late: The late factors admitted by every point (None: ruled out).
         reset: The resume positions admitted by every point (None: ruled out).
+        largest_step: The largest logged step.
     """
 
     tolerance: float
@@ -132,6 +138,7 @@ class Evidence:
     early: IntervalSet | None
     late: IntervalSet | None
     reset: IntervalSet | None
+    largest_step: int = 0
 
 
 def diagnose(
@@ -176,23 +183,54 @@ def diagnose(
             )
         )
     if evidence.early:
-        found.append(_factor_diagnosis("early", evidence.early, where, steps_per_epoch))
+        found.append(_factor_diagnosis("early", evidence.early, where, unit, steps_per_epoch))
     if evidence.late:
-        found.append(_factor_diagnosis("late", evidence.late, where, steps_per_epoch))
+        found.append(_factor_diagnosis("late", evidence.late, where, unit, steps_per_epoch))
     if evidence.reset:
         found.append(_reset_diagnosis(evidence.reset, where, unit, scale))
-    if not found:
-        return Diagnosis("unknown", f"unknown: {where}")
-    best = found[0]
-    others = tuple(diagnosis.kind for diagnosis in found[1:])
+    best = found[0] if found else Diagnosis("unknown", f"unknown: {where}")
+    mixed = steps_per_epoch is None and _units_mixed(best, evidence, schedule)
+    message = best.message + (_units_note(best) if mixed else "")
     return Diagnosis(
         best.kind,
-        best.message,
+        message,
         factor=best.factor,
         factor_range=best.factor_range,
         resume_at=best.resume_at,
         resume_range=best.resume_range,
-        also_consistent=others,
+        also_consistent=tuple(diagnosis.kind for diagnosis in found[1:]),
+        units_mixed=best.units_mixed or mixed,
+    )
+
+
+# The fewest optimizer steps per epoch taken as a plausible epoch (a late factor at
+# least this large, with an epoch schedule and no steps per epoch, suggests units).
+PLAUSIBLE_STEPS_PER_EPOCH = 20
+# A log whose steps reach this many times the schedule's first three decays is
+# "far beyond the schedule's epochs".
+_FAR_BEYOND = 50
+
+
+def _units_mixed(best: Diagnosis, evidence: Evidence, schedule: StepSchedule) -> bool:
+    """An epoch schedule, no steps per epoch, and a log that looks indexed by steps."""
+    if schedule.mode != "epoch":
+        return False
+    late = best.factor_range if best.kind == "late" else None
+    if late is not None and late[0] >= PLAUSIBLE_STEPS_PER_EPOCH:
+        return True
+    span = schedule.boundary(min(3, schedule.boundary_count)) or 1
+    return evidence.largest_step >= _FAR_BEYOND * span
+
+
+def _units_note(best: Diagnosis) -> str:
+    probably = ""
+    if best.kind == "late" and best.factor_range is not None:
+        probably = f", probably {_describe_range(*best.factor_range)}"
+    return (
+        "; but the schedule counts epochs and no steps per epoch were given, so each "
+        "logged step was taken as an epoch: if the log counts optimizer steps, the units "
+        "are mixed and the code may well be right: give the steps per epoch "
+        f"(steps_per_epoch{probably}) before changing it"
     )
 
 
@@ -206,6 +244,7 @@ def _factor_diagnosis(
     kind: DiagnosisKind,
     admitted: IntervalSet,
     where: str,
+    unit: str,
     steps_per_epoch: int | None,
 ) -> Diagnosis:
     low, high = admitted[0][0], admitted[-1][1]
@@ -226,19 +265,50 @@ def _factor_diagnosis(
             f"{shown} optimizer steps: per epoch while step_size counts steps, or only "
             "every few steps"
         )
-    if steps_per_epoch is not None:
-        if factor == steps_per_epoch:
-            message += f"; the factor equals steps_per_epoch ({steps_per_epoch})"
-            message += (
+    note, mixed = _steps_per_epoch_note(kind, factor, (low, high), unit, steps_per_epoch)
+    return Diagnosis(
+        kind, message + note, factor=factor, factor_range=(low, high), units_mixed=mixed
+    )
+
+
+def _steps_per_epoch_note(
+    kind: DiagnosisKind,
+    factor: int | None,
+    admitted: tuple[int, int | None],
+    unit: str,
+    steps_per_epoch: int | None,
+) -> tuple[str, bool]:
+    """What a known steps per epoch says about an early or late factor; units mixed?"""
+    if steps_per_epoch is None:
+        return "", False
+    if factor == steps_per_epoch:
+        return (
+            f"; the factor equals steps_per_epoch ({steps_per_epoch})"
+            + (
                 ": scheduler.step() runs every batch but the schedule counts epochs"
                 if kind == "early"
                 else ": scheduler.step() runs once per epoch but the schedule counts steps"
-            )
-        elif factor is not None:
-            message += f"; the factor is not steps_per_epoch ({steps_per_epoch})"
-            if kind == "early":
-                message += f", so gradient accumulation over {factor} micro-batches is likelier"
-    return Diagnosis(kind, message, factor=factor, factor_range=(low, high))
+            ),
+            False,
+        )
+    if factor is not None:
+        note = f"; the factor is not steps_per_epoch ({steps_per_epoch})"
+        if kind == "early":
+            note += f", so gradient accumulation over {factor} micro-batches is likelier"
+        return note, False
+    low, high = admitted
+    if steps_per_epoch < low or (high is not None and steps_per_epoch > high):
+        return "", False
+    if kind == "early" and unit == "epoch":
+        cause = (
+            "the log's step column probably counts epochs while the schedule converts "
+            "optimizer steps to epochs: the units are mixed, and the code may well be right"
+        )
+    elif kind == "early":
+        cause = "scheduler.step() probably runs every batch but the schedule counts epochs"
+    else:
+        cause = "scheduler.step() probably runs once per epoch but the schedule counts steps"
+    return f"; steps_per_epoch ({steps_per_epoch}) is in that range: {cause}", unit == "epoch"
 
 
 def _reset_diagnosis(admitted: IntervalSet, where: str, unit: str, scale: int) -> Diagnosis:
