@@ -244,27 +244,31 @@ def _jsonl_block(text: bytes, layout: Layout) -> Block | None:
     return Block(steps, lrs, np.zeros(len(found), dtype=np.bool_), b"", nowhere, nowhere)
 
 
-_templates: dict[tuple[bytes, str | None, str | None], tuple[re.Pattern[bytes], bool] | None] = {}
+_Template = tuple[re.Pattern[bytes], bool]
+_templates: dict[tuple[tuple[str, ...], str | None, str | None], _Template | None] = {}
 
 
-def _template(first: bytes, layout: Layout) -> tuple[re.Pattern[bytes], bool] | None:
-    """A regular expression for lines with the keys of ``first``, in its order."""
-    key = (first, layout.step_column, layout.lr_column)
-    if key not in _templates:
-        if len(_templates) >= _MAX_TEMPLATES:
-            _templates.clear()
-        _templates[key] = _compile_template(first, layout)
-    return _templates[key]
+def _template(first: bytes, layout: Layout) -> _Template | None:
+    """A regular expression for lines with the keys of ``first``, in its order.
 
-
-def _compile_template(first: bytes, layout: Layout) -> tuple[re.Pattern[bytes], bool] | None:
+    Returns the pattern and whether the lr comes before the step; None when the first
+    line is not an object of numbers with a step and an lr.
+    """
     try:
         record = loads_strict(first)
     except ValueError:
         return None
     if not isinstance(record, dict) or not record:
         return None
-    names = tuple(record)
+    key = (tuple(record), layout.step_column, layout.lr_column)
+    if key not in _templates:
+        if len(_templates) >= _MAX_TEMPLATES:
+            _templates.clear()
+        _templates[key] = _compile_template(key[0], layout)
+    return _templates[key]
+
+
+def _compile_template(names: tuple[str, ...], layout: Layout) -> _Template | None:
     try:
         lr_key = find_key(names, layout.lr_column, "lr", recognise_lr, layout.source, 0)
         step_key = find_key(names, layout.step_column, "step", recognise_step, layout.source, 0)

@@ -13,12 +13,14 @@ the same :class:`CheckResult`, the same errors.  It gets there in one of two way
    Then the log is read again by the row-by-row reader and :func:`check_log`, whose
    answer is today's by construction.
 
-Memory is a block's worth in both passes, whatever the log's length.  Standard input
-cannot be read twice and is read row by row.
+Memory is a block's worth in both passes, whatever the log's length.  Standard input,
+pipes, FIFOs and devices cannot be read twice and are read row by row.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,7 +77,7 @@ def check_log_file(
         counted = _counted(log, progress)
         return check_log(counted, schedule, tolerance=tolerance, steps_per_epoch=steps_per_epoch)
 
-    if str(path) == "-":
+    if str(path) == "-" or not _is_regular_file(path):
         return row_by_row(points)
     checked = _first_pass(path, log_format, columns, _Matcher(schedule, tolerance, scale), progress)
     if checked is None:
@@ -85,6 +87,14 @@ def check_log_file(
     if checked == 0:
         raise RunLogError("the log has no points to check")
     return CheckResult(True, None, None, None, None, checked, 0)
+
+
+def _is_regular_file(path: str | Path) -> bool:
+    """Only a regular file can be read twice (a pipe, a FIFO or a device cannot)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _first_pass(

@@ -295,3 +295,30 @@ def test_expected_lrs_are_lr_at() -> None:
     assert expected_lrs(schedule, positions).tolist() == [
         schedule.lr_at(int(position)) for position in positions
     ]
+
+
+def test_a_fifo_is_read_once(tmp_path: Path) -> None:
+    """A pipe cannot be read twice: a mismatching log through a FIFO is still diagnosed."""
+    import os
+    import threading
+
+    text = "step,lr\n" + "".join(f"{t},{STEP20.lr_at(4 * t)}\n" for t in range(40))
+    regular = tmp_path / "run.csv"
+    regular.write_text(text)
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with fifo.open("w") as writer:
+            writer.write(text)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        result = check_log_file(fifo, STEP20)
+    finally:
+        writer.join(timeout=10)
+    expected = check_log_file(regular, STEP20)
+    assert result == expected
+    assert expected.diagnosis is not None
+    assert (expected.diagnosis.kind, expected.diagnosis.factor) == ("early", 4)
