@@ -41,6 +41,8 @@ _PROGRESS_EVERY = 1 << 16
 # An lr read within 2 ulp is re-read exactly when its comparison is this close to the
 # tolerance's edge (relative to the larger value; 2 ulp is about 4.4e-16).
 _DOUBT = 1e-14
+# Beyond every position a block holds (steps of at most 16 digits).
+_BEYOND = 2**62
 
 
 def check_log_file(
@@ -156,17 +158,19 @@ def expected_lrs(schedule: StepSchedule, positions: IntArray) -> FloatArray:
     import numpy as np
 
     expected = np.empty(positions.shape, dtype=np.float64)
-    warmup = schedule.warmup_steps
+    # Positions fit in 16 digits (the blocks' bound): larger parameters act as 2**62.
+    warmup = min(schedule.warmup_steps, _BEYOND)
     ramp = positions < warmup
     if ramp.any():
         expected[ramp] = _per_distinct(positions[ramp], schedule.lr_at)
     decaying = ~ramp
     clock = positions[decaying] - warmup
     if schedule.milestones is not None:
-        decays = np.searchsorted(np.array(schedule.milestones), clock, side="right")
+        milestones = np.array([min(m, _BEYOND) for m in schedule.milestones], dtype=np.int64)
+        decays = np.searchsorted(milestones, clock, side="right")
     else:
-        decays = clock // int(schedule.step_size or 1)
-    decays = np.minimum(decays, min(schedule.boundary_count, 2**62))
+        decays = clock // min(int(schedule.step_size or 1), _BEYOND)
+    decays = np.minimum(decays, min(schedule.boundary_count, _BEYOND))
     expected[decaying] = _per_distinct(decays, schedule.lr_after_decays)
     return expected
 

@@ -289,9 +289,20 @@ def test_property_block_numbers_are_float_of_the_text(cells: list[str]) -> None:
             assert abs(block.lrs[index] - value) <= 2 * math.ulp(value)
 
 
-def test_expected_lrs_are_lr_at() -> None:
-    schedule = StepSchedule(0.1, milestones=(3, 7, 20), gamma=0.3, warmup_steps=4)
-    positions = np.array([0, 30, 1, 2, 3, 4, 9, 10, 11, 23, 24, 25, 10**15], dtype=np.int64)
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        StepSchedule(0.1, milestones=(3, 7, 20), gamma=0.3, warmup_steps=4),
+        StepSchedule(0.1, milestones=(3, 2**70), gamma=0.3),
+        StepSchedule(0.1, step_size=2**80, gamma=0.5),
+        StepSchedule(0.1, step_size=3, gamma=0.5, warmup_steps=2**70),
+        StepSchedule(0.1, step_size=1, gamma=0.5),
+    ],
+)
+def test_expected_lrs_are_lr_at(schedule: StepSchedule) -> None:
+    positions = np.array(
+        [0, 30, 1, 2, 3, 4, 9, 10, 11, 23, 24, 25, 2000, 10**15, 10**16 - 1], dtype=np.int64
+    )
     assert expected_lrs(schedule, positions).tolist() == [
         schedule.lr_at(int(position)) for position in positions
     ]
