@@ -333,3 +333,51 @@ def test_a_fifo_is_read_once(tmp_path: Path) -> None:
     assert result == expected
     assert expected.diagnosis is not None
     assert (expected.diagnosis.kind, expected.diagnosis.factor) == ("early", 4)
+
+
+def many_numbers() -> list[str]:
+    """Distinct number texts of every shape the grammar allows, more than 64 of them."""
+    import random
+
+    rng = random.Random(7)
+    texts = [repr(rng.random() * 10.0 ** rng.randint(-30, 10)) for _ in range(300)]
+    texts += [f"{rng.random() * 10.0 ** rng.randint(-300, 300):.{rng.randint(1, 19)}g}"
+              for _ in range(300)]  # fmt: skip
+    texts += [
+        "0", "0.0", "+.5", "5.", "000123.4500", "1e5", "1E-3", "2.5e+22", "7e-23",
+        "1e0400", "4.9e-324", "1e-320", "2.2250738585072011e-308", "1.7976931348623157e308",
+        "9007199254740993", "123456789012345678901234", "0.123456789012345678",
+    ]  # fmt: skip
+    return [text for text in texts if math.isfinite(float(text)) and len(text) <= 40]
+
+
+def test_many_distinct_lrs_are_read_by_the_vectorised_parser() -> None:
+    cells = many_numbers()
+    text = "".join(f"{t},{cell}\n" for t, cell in enumerate(cells)).encode()
+    block = read_block(text, 2, 0, 1, ord(","))
+    assert block is not None
+    assert block.inexact.any()
+    for index, cell in enumerate(cells):
+        value = float(cell)
+        assert block.exact_lr(index) == value
+        if block.inexact[index]:
+            assert abs(block.lrs[index] - value) <= 2 * math.ulp(value)
+        else:
+            assert block.lrs[index] == value
+
+
+@pytest.mark.parametrize(
+    "bad", ["abc", "-0.1", "1e", ".", "1..2", "1e999", "0x10", "1e5.5", "1-2", "+", "e5", "1e+"]
+)
+def test_a_bad_lr_among_many_distinct_ones_refuses_the_block(bad: str) -> None:
+    cells = [*many_numbers()[:100], bad]
+    text = "".join(f"{t},{cell}\n" for t, cell in enumerate(cells)).encode()
+    assert read_block(text, 2, 0, 1, ord(",")) is None
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [b"", b"1,0.1\n2\n", b"x1,0.1\n", b"123456789012345678,0.1\n", b"1," + b"1" * 41 + b"\n"],
+)
+def test_blocks_the_fast_path_leaves_to_the_row_reader(rows: bytes) -> None:
+    assert read_block(b"0,0.1\n" + rows if rows else rows, 2, 0, 1, ord(",")) is None
