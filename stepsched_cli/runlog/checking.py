@@ -59,7 +59,7 @@ class LrLookup:
 
 
 @dataclass
-class _Run:
+class Run:
     """Consecutive points with one logged lr, all matching or all not, steps increasing.
 
     Every hypothesis but one admits, for such a run, exactly what its first and last
@@ -79,7 +79,7 @@ class _Run:
     window: tuple[int, int] | None
 
 
-class _Checker:
+class Checker:
     """Streams points, finds the first mismatch and narrows every hypothesis."""
 
     def __init__(self, schedule: StepSchedule, tolerance: float, scale: int) -> None:
@@ -97,7 +97,7 @@ class _Checker:
         self.early: IntervalSet | None = ((2, None),)
         self.late: IntervalSet | None = ((2, None),)
         self.reset: IntervalSet | None = ((1, None),)
-        self.run: _Run | None = None
+        self.run: Run | None = None
 
     def add(self, step: int, logged: float) -> None:
         self.checked += 1
@@ -118,7 +118,16 @@ class _Checker:
             self.ahead = approx(logged, self.lr(position + 1), tolerance)
         if self.behind:
             self.behind = approx(logged, self.lr(max(0, position - 1)), tolerance)
-        if self.early is None and self.late is None and self.reset is None:
+        self.track(step, position, logged, matches)
+
+    @property
+    def narrowing(self) -> bool:
+        """Whether a hypothesis with a parameter still stands (else points are not tracked)."""
+        return self.early is not None or self.late is not None or self.reset is not None
+
+    def track(self, step: int, position: int, logged: float, matches: bool) -> None:
+        """Narrow the hypotheses with parameters by one point (after the flags are updated)."""
+        if not self.narrowing:
             return
         run = self.run
         if (
@@ -129,7 +138,7 @@ class _Checker:
         ):
             run.last_step, run.last_position = step, position
             if matches:
-                self._extend_window(run, position)
+                self.extend_window(run, position)
             return
         self.flush()
         positions = self.positions_with(logged)
@@ -138,11 +147,11 @@ class _Checker:
             # crossing a decayed value): no run shortcut, narrow point by point.
             self._narrow_point(step, position, matches, positions)
             return
-        self.run = _Run(logged, matches, positions, step, position, step, position, None)
+        self.run = Run(logged, matches, positions, step, position, step, position, None)
         if matches:
-            self._extend_window(self.run, position)
+            self.extend_window(self.run, position)
 
-    def _extend_window(self, run: _Run, position: int) -> None:
+    def extend_window(self, run: Run, position: int) -> None:
         segment_start = run.positions[0][0]
         if segment_start == 0:
             return
@@ -152,10 +161,10 @@ class _Checker:
             if low <= window_high + 1:
                 run.window = (window_low, max(window_high, high))
                 return
-            self._exclude(run.window)
+            self.exclude(run.window)
         run.window = (low, high)
 
-    def _exclude(self, window: tuple[int, int]) -> None:
+    def exclude(self, window: tuple[int, int]) -> None:
         low, high = window
         self.reset = self._narrow(self.reset, normalise([(1, low - 1), (high + 1, None)]))
 
@@ -176,7 +185,7 @@ class _Checker:
             self.late = self._narrow(self.late, late_factors(step, scale, positions))
         if run.matches:
             if run.window is not None:
-                self._exclude(run.window)
+                self.exclude(run.window)
         else:
             for position in {run.first_position, run.last_position}:
                 admitted = resume_positions(position, False, positions)
@@ -260,20 +269,38 @@ def check_log(
         RunLogError: the log has no points, or an argument is out of range.
     """
     scale = position_scale(schedule, tolerance, steps_per_epoch)
-    checker = _Checker(schedule, float(tolerance), scale)
+    checker = Checker(schedule, float(tolerance), scale)
     for point in points:
         checker.add(point.step, point.lr)
+    return finish(checker, steps_per_epoch)
+
+
+def finish(checker: Checker, steps_per_epoch: int | None) -> CheckResult:
+    """The result once every point was added: ok, or the first mismatch and its diagnosis.
+
+    Raises:
+        RunLogError: no point was added.
+    """
     checker.flush()
     if checker.checked == 0:
         raise RunLogError("the log has no points to check")
     if checker.first_mismatch is None:
         return CheckResult(True, None, None, None, None, checker.checked, 0)
     evidence = checker.evidence()
-    diagnosis = diagnose(evidence, schedule, checker.first_mismatch, scale, steps_per_epoch)
-    step, expected, logged = checker.first_mismatch
+    first_mismatch, scale = checker.first_mismatch, checker.scale
+    diagnosis = diagnose(evidence, checker.schedule, first_mismatch, scale, steps_per_epoch)
+    step, expected, logged = first_mismatch
     return CheckResult(
         False, step, expected, logged, diagnosis, checker.checked, checker.mismatches
     )
 
 
-__all__ = ["DEFAULT_TOLERANCE", "LrLookup", "check_log", "position_scale"]
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "Checker",
+    "LrLookup",
+    "Run",
+    "check_log",
+    "finish",
+    "position_scale",
+]

@@ -1,20 +1,23 @@
 """Checking a log file at the speed of vectorised parsing, with today's exact answers.
 
 :func:`check_log_file` gives the result of ``check_log(read_log(path, ...), ...)``:
-the same :class:`CheckResult`, the same errors.  It gets there in one of two ways:
+the same :class:`CheckResult`, the same errors, in one pass over the file.
 
-1. A first pass reads the file in blocks (:mod:`stepsched_cli.runlog.chunks`) and
-   compares whole blocks with the schedule.  The schedule is piecewise constant: the
-   expected lr is computed once per decay interval present in a block (numpy spreads
-   it over the rows), not once per row.  When every point matches, that is the
-   answer: ok, and how many points were checked.
-2. A mismatch needs the diagnosis, whose hypotheses are narrowed by every point of
-   the log; so does a log the first pass abandons (quotes, lone carriage returns).
-   Then the log is read again by the row-by-row reader and :func:`check_log`, whose
-   answer is today's by construction.
+The file is read in blocks (:mod:`stepsched_cli.runlog.chunks`) and each block is
+given to the same :class:`Checker` that :func:`check_log` drives point by point.  The
+schedule is piecewise constant: the expected lr is computed once per decay interval
+present in a block (numpy spreads it over the rows), and the comparisons and the
+flag hypotheses (constant, one ahead, one behind) are whole-array operations.  The
+hypotheses with a parameter (a factor, a resume position) already treat a run of
+points with one logged lr as its first and last point (``checking.Run``); here a run
+costs one call however long it is, and the resume windows inside it are merged with
+array operations, so the checker ends in the state the point-by-point loop leaves.
 
-Memory is a block's worth in both passes, whatever the log's length.  Standard input,
-pipes, FIFOs and devices cannot be read twice and are read row by row.
+A block the fast path cannot take is read by the row-by-row reader and added point by
+point.  When the fast path gives up on the file (``chunks.Abandon``: quotes, lone
+carriage returns, an undecodable byte) the whole log is checked row by row from the
+start.  Memory is a block's worth whatever the log's length.  Standard input, pipes,
+FIFOs and devices are checked row by row.
 """
 
 from __future__ import annotations
@@ -25,22 +28,24 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stepsched_cli.runlog.checking import DEFAULT_TOLERANCE, LrLookup, check_log, position_scale
+from stepsched_cli.runlog.checking import (
+    DEFAULT_TOLERANCE,
+    Checker,
+    Run,
+    check_log,
+    finish,
+    position_scale,
+)
 from stepsched_cli.runlog.diagnosis import CheckResult
-from stepsched_cli.runlog.errors import RunLogError
-from stepsched_cli.runlog.intervals import approx
 from stepsched_cli.runlog.reading import LogFormat, LogPoint, read_log
 from stepsched_cli.schedule import StepSchedule
 
 if TYPE_CHECKING:
-    from stepsched_cli.runlog.vector import Block, FloatArray, IntArray
+    from stepsched_cli.runlog.vector import Block, BoolArray, FloatArray, IntArray
 
 Progress = Callable[[int], None]
 # How often the row-by-row pass reports progress, in points.
 _PROGRESS_EVERY = 1 << 16
-# An lr read within 2 ulp is re-read exactly when its comparison is this close to the
-# tolerance's edge (relative to the larger value; 2 ulp is about 4.4e-16).
-_DOUBT = 1e-14
 # Beyond every position a block holds (steps of at most 16 digits).
 _BEYOND = 2**62
 
@@ -72,7 +77,6 @@ def check_log_file(
         RunLogError: as :func:`read_log` and :func:`check_log` raise.
     """
     scale = position_scale(schedule, tolerance, steps_per_epoch)
-    columns = (step_column, lr_column)
     points = read_log(path, log_format=log_format, step_column=step_column, lr_column=lr_column)
 
     def row_by_row(log: Iterable[LogPoint]) -> CheckResult:
@@ -81,76 +85,160 @@ def check_log_file(
 
     if str(path) == "-" or not _is_regular_file(path):
         return row_by_row(points)
-    checked = _first_pass(path, log_format, columns, _Matcher(schedule, tolerance, scale), progress)
-    if checked is None:
+    from stepsched_cli.runlog.chunks import Abandon, read_chunks
+
+    checker = Checker(schedule, float(tolerance), scale)
+    try:
+        for block in read_chunks(path, log_format, step_column, lr_column):
+            if isinstance(block, list):
+                for point in block:
+                    checker.add(point.step, point.lr)
+            else:
+                feed_block(checker, block)
+            if progress is not None:
+                progress(checker.checked)
+    except Abandon:
         return row_by_row(
             read_log(path, log_format=log_format, step_column=step_column, lr_column=lr_column)
         )
-    if checked == 0:
-        raise RunLogError("the log has no points to check")
-    return CheckResult(True, None, None, None, None, checked, 0)
+    return finish(checker, steps_per_epoch)
 
 
 def _is_regular_file(path: str | Path) -> bool:
-    """Only a regular file can be read twice (a pipe, a FIFO or a device cannot)."""
+    """Only a regular file can be read again when the fast path gives up."""
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
         return False
 
 
-def _first_pass(
-    path: str | Path,
-    log_format: LogFormat | None,
-    columns: tuple[str | None, str | None],
-    matcher: _Matcher,
-    progress: Progress | None,
-) -> int | None:
-    """The number of points when all match; None for a mismatch or an abandoned pass."""
-    from stepsched_cli.runlog.chunks import Abandon, read_chunks
+def feed_block(checker: Checker, block: Block) -> None:
+    """``checker.add`` of every point of the block, a block at a time.
 
-    try:
-        for block in read_chunks(path, log_format, *columns):
-            matched = matcher.points(block) if isinstance(block, list) else matcher.block(block)
-            if not matched:
-                return None
-            if progress is not None:
-                progress(matcher.checked)
-    except Abandon:
-        return None
-    return matcher.checked
+    The comparisons and the flag hypotheses (constant, ahead, behind) are vectorised;
+    the hypotheses with parameters see one call per run of equal lrs, as
+    :meth:`Checker.add` gives them, so the result is the same.
+    """
+    import numpy as np
+
+    steps, logged = block.steps, _exact_lrs(block)
+    schedule, tolerance = checker.schedule, checker.tolerance
+    positions = steps // checker.scale
+    expected = expected_lrs(schedule, positions)
+    matches = _approx(logged, expected, tolerance)
+    checker.checked += steps.size
+    checker.largest_step = max(checker.largest_step, int(steps.max()))
+    misses = np.flatnonzero(~matches)
+    checker.mismatches += misses.size
+    if checker.first_mismatch is None and misses.size:
+        first = int(misses[0])
+        checker.first_mismatch = (int(steps[first]), float(expected[first]), float(logged[first]))
+    if checker.first_lr is None:
+        checker.first_lr = float(logged[0])
+    if checker.constant:
+        checker.constant = bool(_approx(logged, checker.first_lr, tolerance).all())
+    if checker.ahead:
+        after = expected_lrs(schedule, positions + 1)
+        checker.ahead = bool(_approx(logged, after, tolerance).all())
+    if checker.behind:
+        before = expected_lrs(schedule, np.maximum(positions - 1, 0))
+        checker.behind = bool(_approx(logged, before, tolerance).all())
+    _track_runs(checker, steps, positions, logged, matches)
 
 
-class _Matcher:
-    """Whether blocks of points match the schedule, counting them."""
+def _track_runs(
+    checker: Checker, steps: IntArray, positions: IntArray, logged: FloatArray, matches: BoolArray
+) -> None:
+    """``checker.track`` for the first point of each run; the rest of a run at once."""
+    import numpy as np
 
-    def __init__(self, schedule: StepSchedule, tolerance: float, scale: int) -> None:
-        self.schedule = schedule
-        self.tolerance = float(tolerance)
-        self.scale = scale
-        self.lookup = LrLookup(schedule)
-        self.checked = 0
+    if not checker.narrowing:
+        return
+    continues = np.empty(steps.size, dtype=np.bool_)
+    continues[1:] = (
+        (logged[1:] == logged[:-1]) & (matches[1:] == matches[:-1]) & (steps[1:] > steps[:-1])
+    )
+    run = checker.run
+    continues[0] = (
+        run is not None
+        and run.logged == float(logged[0])
+        and run.matches == bool(matches[0])
+        and run.last_step < int(steps[0])
+    )
+    start = 0
+    for head in [*np.flatnonzero(~continues).tolist(), steps.size]:
+        if start < head:
+            _continue_run(checker, steps, positions, logged, matches, start, head)
+        if head == steps.size:
+            return
+        checker.track(
+            int(steps[head]), int(positions[head]), float(logged[head]), bool(matches[head])
+        )
+        start = head + 1
 
-    def points(self, points: list[LogPoint]) -> bool:
-        self.checked += len(points)
-        lookup, scale, tolerance = self.lookup, self.scale, self.tolerance
-        return all(approx(point.lr, lookup(point.step // scale), tolerance) for point in points)
 
-    def block(self, block: Block) -> bool:
-        import numpy as np
+def _continue_run(
+    checker: Checker,
+    steps: IntArray,
+    positions: IntArray,
+    logged: FloatArray,
+    matches: BoolArray,
+    start: int,
+    stop: int,
+) -> None:
+    """Points ``start..stop-1``, each continuing the checker's current run."""
+    run = checker.run
+    if run is None or not checker.narrowing:
+        for index in range(start, stop):
+            checker.track(
+                int(steps[index]), int(positions[index]), float(logged[index]), bool(matches[index])
+            )
+        return
+    run.last_step, run.last_position = int(steps[stop - 1]), int(positions[stop - 1])
+    if run.matches:
+        _extend_windows(checker, run, positions[start:stop])
 
-        self.checked += len(block.steps)
-        expected = expected_lrs(self.schedule, block.steps // self.scale)
-        logged = block.lrs
-        larger = np.maximum(np.abs(logged), np.abs(expected))
-        distance = np.abs(logged - expected)
-        bound = self.tolerance * larger
-        matches = distance <= bound
-        doubtful = block.inexact & (np.abs(distance - bound) <= _DOUBT * larger)
-        for index in np.flatnonzero(doubtful).tolist():
-            exact = block.exact_lr(index)
-            matches[index] = approx(exact, float(expected[index]), self.tolerance)
-        return bool(matches.all())
+
+def _extend_windows(checker: Checker, run: Run, positions: IntArray) -> None:
+    """``checker.extend_window`` for each position (non-decreasing), gaps found at once."""
+    import numpy as np
+
+    segment_start = run.positions[0][0]
+    if segment_start == 0:
+        return
+    if run.window is None:
+        for position in positions.tolist():
+            checker.extend_window(run, position)
+        return
+    lows = np.maximum(1, positions - segment_start + 1)
+    highs_before = np.concatenate(([run.window[1]], positions[:-1]))
+    low = run.window[0]
+    for gap in np.flatnonzero(lows > highs_before + 1).tolist():
+        checker.exclude((low, int(highs_before[gap])))
+        low = int(lows[gap])
+    run.window = (low, int(positions[-1]))
+
+
+def _exact_lrs(block: Block) -> FloatArray:
+    """The block's lrs with every inexact one read again exactly."""
+    import numpy as np
+
+    if not block.inexact.any():
+        return block.lrs
+    lrs: FloatArray = block.lrs.copy()
+    for index in np.flatnonzero(block.inexact).tolist():
+        lrs[index] = block.exact_lr(index)
+    return lrs
+
+
+def _approx(first: FloatArray, second: FloatArray | float, tolerance: float) -> BoolArray:
+    """:func:`approx` of arrays, with the same float operations."""
+    import numpy as np
+
+    result: BoolArray = np.abs(first - second) <= tolerance * np.maximum(
+        np.abs(first), np.abs(second)
+    )
+    return result
 
 
 def expected_lrs(schedule: StepSchedule, positions: IntArray) -> FloatArray:

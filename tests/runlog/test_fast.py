@@ -8,6 +8,7 @@ block to check that its message and line number are the row reader's.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -381,3 +382,57 @@ def test_a_bad_lr_among_many_distinct_ones_refuses_the_block(bad: str) -> None:
 )
 def test_blocks_the_fast_path_leaves_to_the_row_reader(rows: bytes) -> None:
     assert read_block(b"0,0.1\n" + rows if rows else rows, 2, 0, 1, ord(",")) is None
+
+
+BUGS = {
+    "faithful": lambda t, k, r: t,
+    "early": lambda t, k, r: k * t + r % k,
+    "late": lambda t, k, r: t // k,
+    "late_up": lambda t, k, r: -(-t // k),
+    "ahead": lambda t, k, r: t + 1,
+    "behind": lambda t, k, r: max(0, t - 1),
+    "reset": lambda t, k, r: t if t < r else t - r,
+    "constant": lambda t, k, r: 0,
+}
+
+bug_schedules = st.one_of(
+    schedules,
+    st.builds(
+        StepSchedule,
+        initial_lr=st.just(0.1),
+        milestones=st.sampled_from([(3, 9, 10), (5, 40), (1,)]),
+        gamma=st.sampled_from([0.5, 0.1]),
+        warmup_steps=st.integers(0, 8),
+        warmup_start_lr=st.sampled_from([0.0, 0.2]),
+        mode=st.sampled_from(["step", "epoch"]),
+    ),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    schedule=bug_schedules,
+    bug=st.sampled_from(sorted(BUGS)),
+    factor=st.integers(2, 5),
+    shift=st.integers(1, 60),
+    gaps=st.lists(st.integers(1, 40), min_size=1, max_size=150),
+    steps_per_epoch=st.sampled_from([None, 3]),
+)
+def test_property_blocks_leave_the_checker_as_points_do(
+    tmp_path_factory: pytest.TempPathFactory,
+    schedule: StepSchedule,
+    bug: str,
+    factor: int,
+    shift: int,
+    gaps: list[int],
+    steps_per_epoch: int | None,
+) -> None:
+    """Sparse logs of every bug, in blocks of a few rows: the same result and diagnosis."""
+    steps = list(itertools.accumulate(gaps, initial=0))
+    scale = steps_per_epoch if schedule.mode == "epoch" and steps_per_epoch else 1
+    positions = [BUGS[bug](step // scale, factor, shift) for step in steps]
+    rows = "".join(f"{s},{schedule.lr_at(p)!r}\n" for s, p in zip(steps, positions, strict=True))
+    path = tmp_path_factory.mktemp("log") / "run.csv"
+    path.write_text("step,lr\n" + rows)
+    expected = row_by_row(path, schedule, steps_per_epoch=steps_per_epoch)
+    assert fast(path, schedule, steps_per_epoch=steps_per_epoch) == expected
