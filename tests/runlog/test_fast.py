@@ -436,3 +436,57 @@ def test_property_blocks_leave_the_checker_as_points_do(
     path.write_text("step,lr\n" + rows)
     expected = row_by_row(path, schedule, steps_per_epoch=steps_per_epoch)
     assert fast(path, schedule, steps_per_epoch=steps_per_epoch) == expected
+
+
+@pytest.mark.parametrize(
+    ("pieces", "line"),
+    [
+        ([b"step,lr\n0,0.1\n", b"7" * 300], 3),
+        ([b"step,lr\n0,0.1\n", b"7" * 300, b"\n1,0.1\n"], 3),
+        ([b"step,lr\n" + b"0,0.1\n" * 30, b"7" * 100, b"\n1,0.1\n"], 32),
+        ([b"step,lr\n0,0.1\n", "\u00e9".encode() * 100, b"\n1,0.1\n"], 3),
+        ([b'{"step": 0, "lr": 0.1}\n', b" " * 300], 2),
+    ],
+)
+def test_long_lines_in_blocks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pieces: list[bytes], line: int
+) -> None:
+    """With the bound at 64 characters, blocks of 64 bytes meet long lines everywhere."""
+    from stepsched_cli.runlog import reading
+
+    monkeypatch.setattr(reading, "MAX_LINE_LENGTH", 64)
+    monkeypatch.setattr(chunks, "MAX_LINE_LENGTH", 64)
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 128)
+    path = tmp_path / "run.log"
+    path.write_bytes(b"".join(pieces))
+    message = f"{path} line {line}: is longer than 64 characters (MAX_LINE_LENGTH)"
+    assert row_by_row(path, STEP20).startswith(message)  # type: ignore[union-attr]
+    assert fast(path, STEP20) == row_by_row(path, STEP20)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"\xffstep,lr\n0,0.1\n",
+        b"step,lr\n" + b"0,0.1\n" * 30 + b"1,\xff\n",
+        b"\n\r\nstep,lr\n0,0.1\n",
+        b'{"a": 1}\n' * 20 + b'{"step": 1, "lr": 0.1}\n',
+        b'{"step": 1, "lr": 0.1, "lr-SGD": 0.2}\n' * 20,
+    ],
+)
+def test_odd_files(tmp_path: Path, text: bytes) -> None:
+    path = tmp_path / "run.log"
+    path.write_bytes(text)
+    assert fast(path, STEP20) == row_by_row(path, STEP20)
+
+
+def test_standard_input_reports_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from stepsched_cli.runlog import fast as fast_module
+
+    monkeypatch.setattr(fast_module, "_PROGRESS_EVERY", 4)
+    monkeypatch.setattr("sys.stdin", io.StringIO("step,lr\n" + "\n".join(correct_rows(10))))
+    seen: list[int] = []
+    assert check_log_file("-", STEP20, progress=seen.append).ok
+    assert seen == [4, 8]
