@@ -2,16 +2,16 @@
 
 The fast path of ``check`` parses a block of complete lines at once.  It takes only
 the plainest text: ASCII, no quotes, exactly one cell per header column on every line,
-steps of at most 18 plain digits and lrs in the grammar the row-by-row reader accepts
+steps of at most 16 plain digits and lrs in the grammar the row-by-row reader accepts
 (``[+-]?digits[.digits][e[+-]digits]``).  Anything else makes these functions return
 None and the caller reads the block row by row, with that reader's messages.
 
 Numbers are exact where it is cheap to be: a mantissa below 2**53 with a decimal
 exponent within +-22 is one correctly rounded operation (Clinger's fast path), the
 same float ``float()`` gives.  Other lrs of up to 18 significant digits are computed
-within 2 ulp and flagged inexact; the caller re-reads an inexact value with
-``float()`` whenever its comparison could depend on the last bits.  Longer or more
-extreme numbers are read with ``float()`` here.
+within 2 ulp and flagged inexact; the checker re-reads a flagged value with
+``float()`` (:meth:`Block.exact_lr`) before it uses it.  Longer or more extreme
+numbers are read with ``float()`` here.
 
 numpy is imported by the caller's module only: this module is imported lazily.
 """
@@ -33,8 +33,6 @@ U64Array = npt.NDArray[np.uint64]
 
 # Cells longer than this are left to the row-by-row reader (no logger writes them).
 MAX_CELL_LENGTH = 40
-# Steps of more digits could exceed int64: the row-by-row reader takes them.
-_MAX_STEP_DIGITS = 18
 _MAX_EXACT_MANTISSA = 2**53
 _MAX_EXACT_EXPONENT = 22
 _MAX_APPROXIMATE_EXPONENT = 290
