@@ -516,6 +516,90 @@ def bench_human_table() -> None:
         print(f"  {name:<58} {seconds * 1e3:>10.3f} ms   x{seconds / whole:.2f}")
 
 
+# -- check: a long log against pandas (the runlog engineer's section) -------------------
+
+_CHECK_ROWS = 10**7
+_CHECK_JSONL_ROWS = 10**6
+_CHECK_STEP_SIZE = 2_500_000
+_CHECK_SCHEDULE = ["--lr", "0.1", "--step-size", str(_CHECK_STEP_SIZE), "--gamma", "0.1"]
+
+_PANDAS_CSV = """
+import sys, numpy as np, pandas as pd
+frame = pd.read_csv(sys.argv[1])
+steps, lrs = frame["step"].to_numpy(), frame["lr"].to_numpy()
+expected = 0.1 * 0.1 ** (steps // int(sys.argv[2]))
+bad = np.abs(lrs - expected) > 1e-6 * np.maximum(np.abs(lrs), np.abs(expected))
+sys.exit(1 if bad.any() else 0)
+"""
+
+_PANDAS_JSONL = _PANDAS_CSV.replace(
+    "pd.read_csv(sys.argv[1])", "pd.read_json(sys.argv[1], lines=True)"
+)
+
+
+def _check_log(rows: int, suffix: str) -> str:
+    """A correct run's log of ``rows`` points in /tmp (CSV or JSON lines), made once."""
+    path = os.path.join(tempfile.gettempdir(), f"stepsched-bench-check-{rows}.{suffix}")
+    if os.path.exists(path):
+        return path
+    print(f"  (writing {path} once; later runs reuse it)")
+    schedule = StepSchedule(0.1, step_size=_CHECK_STEP_SIZE, gamma=0.1)
+    line = "{},{}\n" if suffix == "csv" else '{{"step": {}, "lr": {}}}\n'
+    with open(path + ".partial", "w") as handle:
+        if suffix == "csv":
+            handle.write("step,lr\n")
+        for start in range(0, rows, 100_000):
+            stop = min(rows, start + 100_000)
+            lr = repr(schedule.lr_at(start))  # constant within a block of 100,000
+            handle.write("".join(line.format(t, lr) for t in range(start, stop)))
+    os.replace(path + ".partial", path)
+    return path
+
+
+def bench_check() -> None:
+    """check on a 10**7-row CSV and a 10**6-row JSONL against pandas + numpy."""
+    csv_log, jsonl_log = _check_log(_CHECK_ROWS, "csv"), _check_log(_CHECK_JSONL_ROWS, "jsonl")
+    stepsched = [os.path.join(os.path.dirname(sys.executable), "stepsched"), "check"]
+    seconds, peak = _run_measured([*stepsched, csv_log, *_CHECK_SCHEDULE])
+    print(
+        f"\ncheck, {_CHECK_ROWS:,}-row CSV: {seconds:.2f} s, peak RSS {peak / 2**20:.1f} MiB"
+        "   (goal: peak under 100 MiB)"
+    )
+    if importlib.util.find_spec("pandas") is None:
+        print("  pandas is not installed (it is in the dev extra): no side-by-side ratio")
+        return
+    late = ["--lr", "0.1", "--step-size", str(_CHECK_STEP_SIZE // 4), "--gamma", "0.1"]
+    for title, log, script, schedule, goal in [
+        (f"check, {_CHECK_ROWS:,}-row CSV", csv_log, _PANDAS_CSV, _CHECK_SCHEDULE, "within 1.2x"),
+        (
+            f"check, {_CHECK_ROWS:,}-row CSV, a run 4x late (mismatch and diagnosis)",
+            csv_log,
+            _PANDAS_CSV,
+            late,
+            "no goal: the diagnosis is extra work",
+        ),
+        (
+            f"check, {_CHECK_JSONL_ROWS:,}-row JSONL",
+            jsonl_log,
+            _PANDAS_JSONL,
+            _CHECK_SCHEDULE,
+            "within 1.5x",
+        ),
+    ]:
+        pandas = [sys.executable, "-c", script, log, schedule[3]]
+        ours = [*stepsched, log, *schedule]
+        if schedule is late:  # both exit 1 on a mismatch, which whole_process refuses
+            pandas, ours = (
+                ["sh", "-c", '"$@"; exit 0', "sh", *command] for command in (pandas, ours)
+            )
+        show(
+            title,
+            whole_process([("pandas + numpy", pandas), ("stepsched check", ours)], rounds=3),
+            goal,
+            unit="ms",
+        )
+
+
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "lr_at": bench_lr_at,
     "step": bench_step,
@@ -523,6 +607,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "human_table": bench_human_table,
     "horizons": bench_horizons,
     "inspect": bench_inspect,
+    "check": bench_check,
 }
 
 

@@ -71,54 +71,70 @@ def check_plausibility(
             ``epochs_meant`` check for step-mode schedules).
     """
     horizon = total if horizon is None else horizon
+    checks = (
+        _never_reached(schedule, total),
+        _epochs_meant(schedule, steps_per_epoch),
+        _underflow(schedule, horizon),
+    )
+    return tuple(warning for warning in checks if warning is not None)
+
+
+def _never_reached(schedule: StepSchedule, total: int | None) -> PlausibilityWarning | None:
+    """Decays at or beyond the horizon ``total``."""
+    if total is None:
+        return None
     unit = schedule.mode
-    found: list[PlausibilityWarning] = []
-    if total is not None:
-        if schedule.milestones is not None:
-            late = [m for m in schedule.milestones if schedule.warmup_steps + m >= total]
-            if late:
-                shown = ",".join(str(milestone) for milestone in late)
-                these, verb = ("milestone", "is") if len(late) == 1 else ("milestones", "are")
-                found.append(
-                    PlausibilityWarning(
-                        "never_reached",
-                        f"{these} {shown} at or beyond the horizon ({total} {unit}s) "
-                        f"{verb} never reached",
-                    )
-                )
-        else:
-            first = schedule.boundary(1)
-            if first is not None and first >= total:
-                found.append(
-                    PlausibilityWarning(
-                        "never_reached",
-                        f"step_size {schedule.step_size}: the first decay at {unit} {first} "
-                        f"is beyond the horizon ({total} {unit}s); the lr never decays",
-                    )
-                )
-    if unit == "step" and steps_per_epoch is not None:
-        interval = schedule.step_size if schedule.milestones is None else schedule.milestones[-1]
-        if interval is not None and interval * EPOCH_FRACTION < steps_per_epoch:
-            what = "step_size" if schedule.milestones is None else "the last milestone"
-            found.append(
-                PlausibilityWarning(
-                    "epochs_meant",
-                    f"{what} {interval} is under a tenth of an epoch ({steps_per_epoch} "
-                    "steps): epochs were probably meant",
-                )
-            )
-    if horizon is not None and schedule.min_lr == 0:
-        limit = schedule.boundary_count
-        at = schedule.boundary(limit)
-        if at is not None and at < horizon and schedule.lr_after_decays(limit) == 0.0:
-            found.append(
-                PlausibilityWarning(
-                    "underflow",
-                    f"the lr underflows to 0 at {unit} {at}, after {limit} decays of gamma "
-                    f"{format_lr(schedule.gamma)}: every later {unit} trains with lr 0",
-                )
-            )
-    return tuple(found)
+    if schedule.milestones is not None:
+        late = [m for m in schedule.milestones if schedule.warmup_steps + m >= total]
+        if not late:
+            return None
+        shown = ",".join(str(milestone) for milestone in late)
+        these, verb = ("milestone", "is") if len(late) == 1 else ("milestones", "are")
+        return PlausibilityWarning(
+            "never_reached",
+            f"{these} {shown} at or beyond the horizon ({total} {unit}s) {verb} never reached",
+        )
+    first = schedule.boundary(1)
+    if first is None or first < total:
+        return None
+    return PlausibilityWarning(
+        "never_reached",
+        f"step_size {schedule.step_size}: the first decay at {unit} {first} "
+        f"is beyond the horizon ({total} {unit}s); the lr never decays",
+    )
+
+
+def _epochs_meant(
+    schedule: StepSchedule, steps_per_epoch: int | None
+) -> PlausibilityWarning | None:
+    """A step-mode decay interval under a tenth of an epoch."""
+    if schedule.mode != "step" or steps_per_epoch is None:
+        return None
+    interval = schedule.step_size if schedule.milestones is None else schedule.milestones[-1]
+    if interval is None or interval * EPOCH_FRACTION >= steps_per_epoch:
+        return None
+    what = "step_size" if schedule.milestones is None else "the last milestone"
+    return PlausibilityWarning(
+        "epochs_meant",
+        f"{what} {interval} is under a tenth of an epoch ({steps_per_epoch} "
+        "steps): epochs were probably meant",
+    )
+
+
+def _underflow(schedule: StepSchedule, horizon: int | None) -> PlausibilityWarning | None:
+    """The lr reaching exactly 0.0 within the horizon."""
+    if horizon is None or schedule.min_lr != 0:
+        return None
+    limit = schedule.boundary_count
+    at = schedule.boundary(limit)
+    if at is None or at >= horizon or schedule.lr_after_decays(limit) != 0.0:
+        return None
+    unit = schedule.mode
+    return PlausibilityWarning(
+        "underflow",
+        f"the lr underflows to 0 at {unit} {at}, after {limit} decays of gamma "
+        f"{format_lr(schedule.gamma)}: every later {unit} trains with lr 0",
+    )
 
 
 __all__ = ["EPOCH_FRACTION", "PlausibilityWarning", "WarningKind", "check_plausibility"]

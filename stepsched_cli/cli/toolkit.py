@@ -13,11 +13,13 @@ that SPEC; with two, the base plus the first with the base plus the second.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from itertools import chain
 from typing import Annotated, Any
 
 import typer
 
+from stepsched_cli.cli.check_progress import progress_for
 from stepsched_cli.cli.options import (
     EpochsOption,
     FormatOption,
@@ -35,6 +37,7 @@ from stepsched_cli.cli.options import (
     run_total,
     schedule_options,
     usage_error,
+    warn_if_implausible,
     with_option_names,
 )
 from stepsched_cli.cli.output import (
@@ -51,7 +54,7 @@ from stepsched_cli.cli.output import (
 from stepsched_cli.compare import CompareError, Difference, apply_spec, check_comparable, diff
 from stepsched_cli.errors import EXIT_INVALID
 from stepsched_cli.numbers import format_exact
-from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, RunLogError, check_log, read_log
+from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, RunLogError, check_log_file
 from stepsched_cli.solve import SolveError, solve
 from stepsched_cli.units import StepsPerEpoch
 from stepsched_cli.validate import STANDARD_STREAM
@@ -60,6 +63,14 @@ EXIT_MISMATCH = EXIT_INVALID
 STDIN = STANDARD_STREAM
 # The library parameters that check's errors may name, shown as their options.
 _CHECK_PARAMETERS = ("step_column", "lr_column")
+# check's hint when the log and the schedule probably count in different units, by
+# whether steps per epoch were unknown.
+_UNITS_HINT = {
+    True: "hint: the schedule counts epochs: give --steps-per-epoch (or --dataset-size and "
+    "--batch-size) so that logged optimizer steps are read as epochs",
+    False: "hint: if the log's step column counts epochs, check it without --steps-per-epoch "
+    "and the data pipeline options",
+}
 
 STEPS_PER_EPOCH_EPILOG = """\
 Examples:
@@ -230,11 +241,20 @@ def check(
     if log == STDIN and schedule.state == STDIN:
         raise usage_error("--state", "only one of LOG and --state can be - (standard input)")
     plan = resolve_plan(schedule)
+    warn_if_implausible(plan, total=None)
+    progress = progress_for(json_output)
     try:
-        points = read_log(log, log_format=log_format, step_column=step_column, lr_column=lr_column)
-        result = check_log(
-            points, plan.schedule, tolerance=tolerance, steps_per_epoch=plan.steps_per_epoch
-        )
+        with progress or nullcontext():
+            result = check_log_file(
+                log,
+                plan.schedule,
+                log_format=log_format,
+                step_column=step_column,
+                lr_column=lr_column,
+                tolerance=tolerance,
+                steps_per_epoch=plan.steps_per_epoch,
+                progress=progress,
+            )
     except RunLogError as error:
         raise RunLogError(with_option_names(str(error), _CHECK_PARAMETERS)) from None
     if json_output:
@@ -254,6 +274,8 @@ def check(
             lines.append(f"diagnosis: {result.diagnosis.message}")
             if result.diagnosis.also_consistent:
                 lines.append("also consistent with: " + ", ".join(result.diagnosis.also_consistent))
+            if result.diagnosis.units_mixed:
+                lines.append(_UNITS_HINT[plan.steps_per_epoch is None])
         print_lines(lines)
     if not result.ok:
         raise typer.Exit(EXIT_MISMATCH)

@@ -1,0 +1,63 @@
+"""Reading a logged learning-rate series and checking it against a schedule.
+
+A training run logs ``(step, lr)`` pairs: a CSV file (a plain ``step,lr`` log,
+TensorBoard's CSV export ``Wall time,Step,Value``, a Weights & Biases export with a
+``_step`` and a ``train/learning_rate`` column, Lightning's ``lr-SGD`` ...) or JSON
+lines (``{"step": 0, "lr": 0.1}``).  :func:`read_log` and :func:`parse_log` stream
+such a log one row at a time, so a log of millions of rows costs constant memory.
+
+:func:`check_log` compares every point with the schedule and, on a mismatch, names
+the likely cause.
+
+The package, data flowing one way:
+
+* :mod:`.columns`: which columns hold the step and the lr; cells to numbers.
+* :mod:`.reading`: streaming points out of CSV and JSON lines.
+* :mod:`.intervals`: integer interval sets and what one point admits.
+* :mod:`.diagnosis`: the admitted sets turned into a cause for people.
+* :mod:`.checking`: the comparison and the hypotheses narrowed as points stream.
+* :mod:`.vector`, :mod:`.chunks`, :mod:`.fast`: :func:`check_log_file`, the same
+  answer read in blocks and compared a block at a time (numpy).
+
+Example:
+    >>> from stepsched_cli.schedule import StepSchedule
+    >>> schedule = StepSchedule(0.1, step_size=30, gamma=0.1)
+    >>> log = ["step,lr"] + [f"{t},{schedule.lr_at(4 * t)}" for t in range(40)]
+    >>> result = check_log(parse_log(log), schedule)
+    >>> result.ok, result.first_mismatch_step, result.expected_lr, result.logged_lr
+    (False, 8, 0.1, 0.01)
+    >>> result.diagnosis.kind, result.diagnosis.factor
+    ('early', 4)
+"""
+
+from stepsched_cli.runlog.checking import DEFAULT_TOLERANCE, check_log
+from stepsched_cli.runlog.columns import LR_COLUMN_NAMES, STEP_COLUMN_NAMES
+from stepsched_cli.runlog.diagnosis import CheckResult, Diagnosis, DiagnosisKind
+from stepsched_cli.runlog.errors import RunLogError
+from stepsched_cli.runlog.fast import check_log_file
+from stepsched_cli.runlog.reading import (
+    LOG_FORMATS,
+    MAX_LINE_LENGTH,
+    LogFormat,
+    LogPoint,
+    parse_log,
+    read_log,
+)
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "LOG_FORMATS",
+    "LR_COLUMN_NAMES",
+    "MAX_LINE_LENGTH",
+    "STEP_COLUMN_NAMES",
+    "CheckResult",
+    "Diagnosis",
+    "DiagnosisKind",
+    "LogFormat",
+    "LogPoint",
+    "RunLogError",
+    "check_log",
+    "check_log_file",
+    "parse_log",
+    "read_log",
+]
