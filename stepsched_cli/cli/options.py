@@ -38,7 +38,7 @@ import functools
 import inspect
 import re
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -460,23 +460,6 @@ def schedule_error_as_usage(error: ScheduleError) -> typer.BadParameter:
     if option is None:
         return typer.BadParameter(message)
     return usage_error(option, message)
-
-
-def with_option_names(message: str, parameters: Iterable[str]) -> str:
-    """``message`` with each of the core's ``parameters`` named as its option.
-
-    For messages that name a parameter anywhere, not only first (``choose one with
-    step_column``); only the given parameters are replaced, as whole words.
-
-    Example:
-        >>> with_option_names("no step column; choose one with step_column", ["step_column"])
-        'no step column; choose one with --step-column'
-    """
-    for parameter in parameters:
-        message = re.sub(
-            rf"(?<![\w-]){re.escape(parameter)}(?![\w-])", _OPTION_FOR_PARAMETER[parameter], message
-        )
-    return message
 
 
 def parse_milestones(text: str) -> tuple[int, ...]:

@@ -38,7 +38,6 @@ from stepsched_cli.cli.options import (
     schedule_options,
     usage_error,
     warn_if_implausible,
-    with_option_names,
 )
 from stepsched_cli.cli.output import (
     Listing,
@@ -62,7 +61,7 @@ from stepsched_cli.validate import STANDARD_STREAM
 EXIT_MISMATCH = EXIT_INVALID
 STDIN = STANDARD_STREAM
 # The library parameters that check's errors may name, shown as their options.
-_CHECK_PARAMETERS = ("step_column", "lr_column")
+_CHECK_OPTIONS = {"step_column": "--step-column", "lr_column": "--lr-column"}
 # check's hint when the log and the schedule probably count in different units, by
 # whether steps per epoch were unknown.
 _UNITS_HINT = {
@@ -256,7 +255,9 @@ def check(
                 progress=progress,
             )
     except RunLogError as error:
-        raise RunLogError(with_option_names(str(error), _CHECK_PARAMETERS)) from None
+        if error.parameter in _CHECK_OPTIONS:
+            raise RunLogError(error.naming(_CHECK_OPTIONS[error.parameter])) from None
+        raise
     if json_output:
         print_json(result.to_dict())
     elif result.ok:

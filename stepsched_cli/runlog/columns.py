@@ -83,7 +83,8 @@ def choose_column(
         known = STEP_COLUMN_NAMES if what == "step" else LR_COLUMN_NAMES
         raise RunLogError(
             f"{source}: no {what} column recognised among {', '.join(map(repr, header))} "
-            f"(known names: {', '.join(known)}); choose one with {what}_column"
+            f"(known names: {', '.join(known)})",
+            parameter=f"{what}_column",
         )
     return index
 
@@ -113,8 +114,8 @@ def recognise_lr(names: Sequence[str], source: str) -> int | None:
     if len(patterned) > 1:
         listed = ", ".join(repr(names[i]) for i in patterned)
         raise RunLogError(
-            f"{source}: several columns look like a learning rate ({listed}); "
-            "choose one with lr_column"
+            f"{source}: several columns look like a learning rate ({listed})",
+            parameter="lr_column",
         )
     if patterned:
         return patterned[0]
