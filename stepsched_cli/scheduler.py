@@ -27,6 +27,7 @@ from functools import cached_property
 from typing import Any, Literal, Protocol, cast
 
 from stepsched_cli.errors import ScheduleError, StateError
+from stepsched_cli.powers import PowerWalk, Wide, wide_value
 from stepsched_cli.schedule import MODES, Mode, StepSchedule, check_position
 
 StepOrder = Literal["optimizer_first", "scheduler_first"]
@@ -124,6 +125,7 @@ class SchedulerState:
             **decay,
             "warmup_steps": schedule.warmup_steps,
             "warmup_start_lr": schedule.warmup_start_lr,
+            "warmup_prefix": schedule.warmup_prefix,
             "min_lr": schedule.min_lr,
             "order": self.order,
             "started": self.started,
@@ -176,8 +178,10 @@ class StepScheduler:
         mode: ``"step"`` or ``"epoch"``: what one call of :meth:`step` and
             ``step_size`` count.
         milestones: Decay positions instead of a ``step_size`` (as ``MultiStepLR``).
-        warmup_steps: Linear warmup length; the decay clock starts after it.
+        warmup_steps: Linear warmup length.
         warmup_start_lr: The lr at position 0 when warming up.
+        warmup_prefix: False (default): decays at their absolute positions; True: the
+            decay clock starts after the warmup (see :class:`StepSchedule`).
         min_lr: Floor of the decayed lr.
         optimizer: An object with torch-style ``param_groups``.  Every group's lr is set
             on construction and on each :meth:`step`, scaled from the group's own
@@ -201,6 +205,8 @@ class StepScheduler:
     _lr: float
     _group_lrs: list[float]
     _next_change: float
+    _walk: PowerWalk | None
+    _scales: dict[float, Wide]
 
     def __init__(
         self,
@@ -217,6 +223,7 @@ class StepScheduler:
         on_lr: Callable[[float], object] | None = None,
         order: StepOrder = "optimizer_first",
         steps_per_epoch: int | None = None,
+        warmup_prefix: bool = False,
     ) -> None:
         schedule = StepSchedule(
             initial_lr=initial_lr,
@@ -227,6 +234,7 @@ class StepScheduler:
             warmup_start_lr=warmup_start_lr,
             min_lr=min_lr,
             mode=mode,
+            warmup_prefix=warmup_prefix,
         )
         self._init(schedule, optimizer, on_lr, order, steps_per_epoch)
 
@@ -329,21 +337,33 @@ class StepScheduler:
     def _refresh(self) -> None:
         schedule = self._state.schedule
         position = self._position
-        self._lr = schedule.lr_at(position)
-        self._group_lrs = [
-            0.0 if group is None else group.lr_at(position) for group in self._group_schedules
-        ]
         if position < schedule.warmup_steps:
+            self._lr = schedule.lr_at(position)
+            self._group_lrs = [
+                0.0 if group is None else group.lr_at(position) for group in self._group_schedules
+            ]
             self._next_change = position + 1
             return
-        # A group with a larger initial lr reaches the floor later than the schedule
-        # itself: the next change is the first boundary at which any lr still changes.
-        changes = [
-            following
-            for each in (schedule, *self._group_schedules)
-            if each is not None and (following := each.next_boundary(position)) is not None
-        ]
-        self._next_change = min(changes, default=math.inf)
+        # Every group shares gamma**k: one wide multiplication moves it to the next
+        # decay count, and one more per distinct initial lr gives the exact values.
+        decays = schedule.scheduled_decays(position)
+        walk = self._walk
+        if walk is None:
+            walk = self._walk = PowerWalk(schedule.gamma, decays)
+        elif walk.k + 1 == decays:
+            walk.advance()
+        elif walk.k != decays:
+            walk.seek(decays)
+        floor = schedule.min_lr
+        values = {lr: max(floor, walk.scaled(lr, wide)) for lr, wide in self._scales.items()}
+        self._lr = values[schedule.initial_lr]
+        self._group_lrs = [values.get(lr, 0.0) for lr in self._group_initial_lrs]
+        following = schedule.decay_position(decays + 1)
+        # Once every lr sits on the floor (min_lr, or 0.0 by underflow) nothing changes.
+        if following is None or all(value == floor for value in values.values()):
+            self._next_change = math.inf
+        else:
+            self._next_change = following
 
     def _apply(self) -> None:
         if self._optimizer is not None:
@@ -410,6 +430,9 @@ class StepScheduler:
         self._started = state.started
         self._group_initial_lrs = state.group_initial_lrs
         self._group_schedules = state.group_schedules
+        lrs = {state.schedule.initial_lr, *(lr for lr in state.group_initial_lrs if lr)}
+        self._scales = {lr: wide_value(lr) for lr in lrs}
+        self._walk = None
         self._refresh()
         self._apply()
 
@@ -482,6 +505,7 @@ _OPTIONAL = (
     "milestones",
     "warmup_steps",
     "warmup_start_lr",
+    "warmup_prefix",
     "min_lr",
     "order",
     "started",
@@ -513,19 +537,36 @@ def _lrs_agree(stored: float, expected: float) -> bool:
     return math.isclose(stored, expected, rel_tol=LR_AGREEMENT_TOLERANCE, abs_tol=0.0)
 
 
-def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: issue 9)
+def _parse_state(data: object) -> SchedulerState:
+    mapping = _checked_envelope(data)
+    mode, order, started, steps_per_epoch = _parse_settings(mapping)
+    position = _field_int(mapping, "step", 0)
+    schedule = _parse_schedule(mapping, mode)
+    expected_lr = schedule.lr_at(position)
+    stored_lr = _field_number(mapping, "lr")
+    if not _lrs_agree(stored_lr, expected_lr):
+        raise StateError(
+            f"field 'lr' is {stored_lr!r} but the schedule gives {expected_lr!r} at step "
+            f"{position}: the state is inconsistent"
+        )
+    # Every field is checked above, groups against the floor included, so this cannot fail.
+    return SchedulerState(
+        schedule=schedule,
+        position=position,
+        order=order,
+        started=started,
+        group_initial_lrs=_parse_groups(mapping.get("param_groups", []), schedule, position),
+        steps_per_epoch=steps_per_epoch,
+    )
+
+
+def _checked_envelope(data: object) -> Mapping[str, Any]:
+    """The state as a mapping once its format, version and set of fields are right."""
     if not isinstance(data, Mapping):
         raise StateError(f"a state must be a JSON object, got {type(data).__name__}")
     if data.get("format") != STATE_FORMAT:
         raise StateError(f"field 'format' must be {STATE_FORMAT!r}, got {data.get('format')!r}")
-    version = data.get("version", STATE_VERSION)
-    if isinstance(version, bool) or version != STATE_VERSION:
-        if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
-            raise StateError(
-                f"field 'version' is {version}, newer than this stepsched understands "
-                f"(up to {STATE_VERSION}); upgrade stepsched"
-            )
-        raise StateError(f"field 'version' must be {STATE_VERSION}, got {version!r}")
+    _check_version(data.get("version", STATE_VERSION))
     unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         raise StateError(f"unknown field {unknown[0]!r} (known fields: see docs/state-format.md)")
@@ -534,7 +575,21 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
         raise StateError(f"missing required field {missing[0]!r}")
     if ("step_size" in data) == ("milestones" in data):
         raise StateError("exactly one of the fields 'step_size' and 'milestones' must be present")
+    return data
 
+
+def _check_version(version: object) -> None:
+    if isinstance(version, bool) or version != STATE_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
+            raise StateError(
+                f"field 'version' is {version}, newer than this stepsched understands "
+                f"(up to {STATE_VERSION}); upgrade stepsched"
+            )
+        raise StateError(f"field 'version' must be {STATE_VERSION}, got {version!r}")
+
+
+def _parse_settings(data: Mapping[str, Any]) -> tuple[Mode, StepOrder, bool, int | None]:
+    """The fields around the schedule: mode, order, started and steps_per_epoch."""
     mode = data["mode"]
     if mode not in MODES:
         raise StateError(f"field 'mode' must be 'step' or 'epoch', got {mode!r}")
@@ -549,8 +604,10 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
     steps_per_epoch = data.get("steps_per_epoch")
     if steps_per_epoch is not None:
         steps_per_epoch = _field_int(data, "steps_per_epoch", 1)
-    position = _field_int(data, "step", 0)
+    return cast(Mode, mode), cast(StepOrder, order), started, steps_per_epoch
 
+
+def _parse_schedule(data: Mapping[str, Any], mode: Mode) -> StepSchedule:
     milestones: tuple[int, ...] | None = None
     step_size: int | None = None
     if "milestones" in data:
@@ -560,9 +617,12 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
         milestones = tuple(raw)
     else:
         step_size = _field_int(data, "step_size", 1)
-
+    # A file written before the field existed meant the shifted decay clock.
+    warmup_prefix = data.get("warmup_prefix", True)
+    if not isinstance(warmup_prefix, bool):
+        raise StateError(f"field 'warmup_prefix' must be true or false, got {warmup_prefix!r}")
     try:
-        schedule = StepSchedule(
+        return StepSchedule(
             initial_lr=_field_number(data, "initial_lr"),
             step_size=step_size,
             gamma=_field_number(data, "gamma"),
@@ -572,28 +632,11 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
                 _field_number(data, "warmup_start_lr") if "warmup_start_lr" in data else 0.0
             ),
             min_lr=_field_number(data, "min_lr") if "min_lr" in data else 0.0,
-            mode=cast(Mode, mode),
+            mode=mode,
+            warmup_prefix=warmup_prefix,
         )
     except ScheduleError as error:
         raise StateError(f"invalid schedule: {error}") from None
-
-    expected_lr = schedule.lr_at(position)
-    stored_lr = _field_number(data, "lr")
-    if not _lrs_agree(stored_lr, expected_lr):
-        raise StateError(
-            f"field 'lr' is {stored_lr!r} but the schedule gives {expected_lr!r} at step "
-            f"{position}: the state is inconsistent"
-        )
-
-    # Every field is checked above, groups against the floor included, so this cannot fail.
-    return SchedulerState(
-        schedule=schedule,
-        position=position,
-        order=cast(StepOrder, order),
-        started=started,
-        group_initial_lrs=_parse_groups(data.get("param_groups", []), schedule, position),
-        steps_per_epoch=steps_per_epoch,
-    )
 
 
 def _parse_groups(raw: object, schedule: StepSchedule, position: int) -> tuple[float, ...]:

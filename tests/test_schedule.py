@@ -139,13 +139,42 @@ def test_intended_value_is_the_typed_decimal() -> None:
 # -- warmup and floor ---------------------------------------------------------
 
 
-def test_warmup_ramps_linearly_then_the_decay_clock_starts() -> None:
-    schedule = StepSchedule(0.1, step_size=10, gamma=0.5, warmup_steps=4, warmup_start_lr=0.02)
+def test_warmup_prefix_ramps_linearly_then_the_decay_clock_starts() -> None:
+    schedule = StepSchedule(
+        0.1, step_size=10, gamma=0.5, warmup_steps=4, warmup_start_lr=0.02, warmup_prefix=True
+    )
     assert [schedule.lr_at(t) for t in range(6)] == [0.02, 0.04, 0.06, 0.08, 0.1, 0.1]
     assert schedule.lr_at(13) == 0.1
     assert schedule.lr_at(14) == 0.05
     assert list(islice(schedule.boundaries(), 3)) == [14, 24, 34]
     assert next(schedule.segments()) == Segment(0, 3, 0.02, 0.08, warmup=True)
+
+
+def test_warmup_keeps_the_decays_at_their_absolute_positions() -> None:
+    """The default (timm's warmup_prefix=False, Goyal et al.): milestones 30,60,80 stay put."""
+    schedule = StepSchedule(0.1, milestones=(30, 60, 80), warmup_steps=5, warmup_start_lr=0.01)
+    assert [schedule.lr_at(t) for t in (0, 4, 5, 29, 30, 59, 60, 79, 80)] == [
+        0.01, 0.082, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001, 0.0001,
+    ]  # fmt: skip
+    assert list(schedule.boundaries()) == [30, 60, 80]
+    assert schedule.next_boundary(0) == 30
+    assert schedule.first_boundary_below(0.005) == 60
+
+
+@pytest.mark.parametrize(
+    ("step_size", "boundaries", "lr_at_warmup_end"),
+    [(2, [5, 6, 8], 0.25), (5, [5, 10, 15], 0.5), (3, [5, 6, 9], 0.5)],
+)
+def test_decays_inside_the_warmup_take_effect_when_it_ends(
+    step_size: int, boundaries: list[int], lr_at_warmup_end: float
+) -> None:
+    """As timm with warmup_prefix=False: the ramp ignores them, position W applies them all."""
+    schedule = StepSchedule(1.0, step_size=step_size, gamma=0.5, warmup_steps=5)
+    assert schedule.lr_at(4) == 0.8
+    assert schedule.lr_at(5) == lr_at_warmup_end
+    assert list(islice(schedule.boundaries(), 3)) == boundaries
+    assert schedule.next_boundary(2) == 5
+    assert [s.start for s in islice(schedule.segments(), 4)] == [0, *boundaries]
 
 
 def test_floor_stops_the_decay_and_the_boundaries() -> None:

@@ -73,8 +73,9 @@ def test_scheduler_first_order_trains_iteration_i_with_lr_at_i() -> None:
 
 def test_milestones_warmup_and_floor_through_the_scheduler() -> None:
     scheduler = StepScheduler(
-        0.1, milestones=[3, 5], gamma=0.1, warmup_steps=2, warmup_start_lr=0.0, min_lr=0.002
-    )
+        0.1, milestones=[3, 5], gamma=0.1, warmup_steps=2, warmup_start_lr=0.0, min_lr=0.002,
+        warmup_prefix=True,
+    )  # fmt: skip
     assert run(scheduler, 9) == [0.0, 0.05, 0.1, 0.1, 0.1, 0.01, 0.01, 0.002, 0.002]
 
 
@@ -169,6 +170,7 @@ def test_state_dict_is_plain_json_with_every_field() -> None:
         "step_size": 30,
         "warmup_steps": 0,
         "warmup_start_lr": 0.0,
+        "warmup_prefix": False,
         "min_lr": 0.0,
         "order": "optimizer_first",
         "started": True,
@@ -402,8 +404,8 @@ def test_repr_names_schedule_and_position() -> None:
     scheduler.step()
     assert repr(scheduler) == (
         "StepScheduler(schedule=StepSchedule(initial_lr=0.1, step_size=3, gamma=0.1, "
-        "milestones=None, warmup_steps=0, warmup_start_lr=0.0, min_lr=0.0, mode='step'), "
-        "position=1)"
+        "milestones=None, warmup_steps=0, warmup_start_lr=0.0, min_lr=0.0, mode='step', "
+        "warmup_prefix=False), position=1)"
     )
     assert scheduler.schedule == StepSchedule(0.1, step_size=3)
 
