@@ -207,6 +207,7 @@ class StepScheduler:
     _next_change: float
     _walk: PowerWalk | None
     _scales: dict[float, Wide]
+    _uniform: tuple[float, Wide] | None
 
     def __init__(
         self,
@@ -355,15 +356,22 @@ class StepScheduler:
         elif walk.k != decays:
             walk.seek(decays)
         floor = schedule.min_lr
-        values = {lr: max(floor, walk.scaled(lr, wide)) for lr, wide in self._scales.items()}
-        self._lr = values[schedule.initial_lr]
-        self._group_lrs = [values.get(lr, 0.0) for lr in self._group_initial_lrs]
+        if self._uniform:  # every group follows the schedule's own lr: one value
+            lr, wide = self._uniform
+            value = walk.scaled(lr, wide)
+            if value <= floor:
+                value = floor
+            self._lr = value
+            self._group_lrs = [value] * len(self._group_initial_lrs)
+            settled = value == floor
+        else:
+            values = {lr: max(floor, walk.scaled(lr, wide)) for lr, wide in self._scales.items()}
+            self._lr = values[schedule.initial_lr]
+            self._group_lrs = [values.get(lr, 0.0) for lr in self._group_initial_lrs]
+            settled = all(value == floor for value in values.values())
         following = schedule.decay_position(decays + 1)
         # Once every lr sits on the floor (min_lr, or 0.0 by underflow) nothing changes.
-        if following is None or all(value == floor for value in values.values()):
-            self._next_change = math.inf
-        else:
-            self._next_change = following
+        self._next_change = math.inf if following is None or settled else following
 
     def _apply(self) -> None:
         if self._optimizer is not None:
@@ -432,6 +440,11 @@ class StepScheduler:
         self._group_schedules = state.group_schedules
         lrs = {state.schedule.initial_lr, *(lr for lr in state.group_initial_lrs if lr)}
         self._scales = {lr: wide_value(lr) for lr in lrs}
+        self._uniform = (
+            (state.schedule.initial_lr, self._scales[state.schedule.initial_lr])
+            if len(lrs) == 1 and all(state.group_initial_lrs)
+            else None
+        )
         self._walk = None
         self._refresh()
         self._apply()

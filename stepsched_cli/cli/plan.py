@@ -8,7 +8,7 @@ come from the core, the records (the JSON contract) are built here, and
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
+from itertools import chain, islice, tee
 from typing import Annotated, Any
 
 import typer
@@ -151,8 +151,10 @@ def _segment_listing(plan: Plan) -> Listing:
 
 
 def _sample_records(plan: Plan, every: int, total: int) -> Iterator[dict[str, Any]]:
-    for position in range(0, total, every):
-        yield {**_position_fields(plan, position), "lr": plan.schedule.lr_at(position)}
+    positions = range(0, total, every)
+    # lrs_at walks the decay counts: one multiplication per row, not a fresh power.
+    for position, lr in zip(positions, plan.schedule.lrs_at(positions), strict=True):
+        yield {**_position_fields(plan, position), "lr": lr}
 
 
 def _sample_listing(plan: Plan) -> Listing:
@@ -284,16 +286,15 @@ def boundaries(
         limit = count_ if count_ is not None or total is not None else DEFAULT_BOUNDARY_COUNT
         if limit is not None:
             found = islice(found, limit)
-    records = (_boundary_record(plan, position) for position in found)
-    emit_listing(records, _boundary_listing(plan), output_format)
+    emit_listing(_boundary_records(plan, found), _boundary_listing(plan), output_format)
 
 
-def _boundary_record(plan: Plan, position: int) -> dict[str, Any]:
-    return {
-        **_position_fields(plan, position),
-        "lr_before": plan.schedule.lr_at(position - 1),
-        "lr_after": plan.schedule.lr_at(position),
-    }
+def _boundary_records(plan: Plan, found: Iterator[int]) -> Iterator[dict[str, Any]]:
+    positions, edges = tee(found)
+    # The lr on either side of each boundary, walked incrementally (see lrs_at).
+    lrs = plan.schedule.lrs_at(chain.from_iterable((p - 1, p) for p in edges))
+    for position in positions:
+        yield {**_position_fields(plan, position), "lr_before": next(lrs), "lr_after": next(lrs)}
 
 
 def _boundary_listing(plan: Plan) -> Listing:
