@@ -43,6 +43,8 @@ WIDE_COUNT_LIMIT = 2**64
 # 2**-124 for a product of two wide numbers (which is below 2**(2 * WIDE_BITS)).
 _PRODUCT_SLACK = 1 << (2 * WIDE_BITS - 124)
 _TOP_BIT = 1 << (2 * WIDE_BITS - 1)
+# The same for one wide number (below 2**WIDE_BITS): a relative error of 2**-124.
+_VALUE_SLACK = 1 << (WIDE_BITS - 124)
 _MIN_NORMAL = 2.2250738585072014e-308
 # log2 of a value that certainly rounds to 0.0 (the smallest subnormal is 2**-1074).
 UNDERFLOW_LOG2 = -1080.0
@@ -312,3 +314,62 @@ class PowerWalk:
             if value >= _MIN_NORMAL:
                 return value
         return scaled_power(scale, self.gamma, self.k)
+
+
+class ScaledWalk:
+    """``scale * gamma ** k`` for consecutive ``k``: the hot path of ``step()``.
+
+    The scale is folded into the walked number, so each :meth:`advance` is one wide
+    multiplication, one truncation and a rounding check.  Error: the scale's wide
+    value (1 unit), ``gamma ** k0`` (at most ``2k0 - 1``), one truncation when they are
+    combined, and two units per step: at most ``2k + 1`` units of ``2**(1 - WIDE_BITS)``,
+    below ``2**-125`` for ``k < 2**64``.
+
+    Example:
+        >>> walk = ScaledWalk(0.1, 0.1, 1)
+        >>> walk.value(), walk.advance(), walk.advance()
+        (0.01, 0.001, 0.0001)
+    """
+
+    __slots__ = ("_exponent", "_gamma_e", "_gamma_m", "_mantissa", "gamma", "k", "scale")
+
+    def __init__(self, scale: float, gamma: float, k: int) -> None:
+        self.scale, self.gamma, self.k = scale, gamma, k
+        self._gamma_m, self._gamma_e = wide_value(gamma)
+        if k < WIDE_COUNT_LIMIT:
+            power_m, power_e = wide_power(gamma, k)
+            scale_m, scale_e = wide_value(scale)
+            self._mantissa, self._exponent = _trim(scale_m * power_m, scale_e + power_e, WIDE_BITS)
+        else:  # pragma: no cover - underflowed long before
+            self._mantissa, self._exponent = 0, 0
+
+    def value(self) -> float:
+        """``scale * gamma ** k`` correctly rounded."""
+        if not self.k:
+            return self.scale
+        mantissa = self._mantissa
+        low = float(mantissa)
+        if low == float(mantissa + _VALUE_SLACK):
+            value = math.ldexp(low, self._exponent)
+            if value >= _MIN_NORMAL:
+                return value
+        return scaled_power(self.scale, self.gamma, self.k)
+
+    def advance(self) -> float:
+        """Move to ``k + 1`` and return its value, correctly rounded."""
+        product = self._mantissa * self._gamma_m
+        self.k += 1
+        if product >= _TOP_BIT:
+            mantissa = self._mantissa = product >> WIDE_BITS
+            exponent = self._exponent = self._exponent + self._gamma_e + WIDE_BITS
+        else:
+            mantissa = self._mantissa = product >> (WIDE_BITS - 1)
+            exponent = self._exponent = self._exponent + self._gamma_e + WIDE_BITS - 1
+        low = float(mantissa)
+        if low == float(mantissa + _VALUE_SLACK):
+            value = math.ldexp(low, exponent)
+            if value >= _MIN_NORMAL:
+                return value
+        if self.k >= WIDE_COUNT_LIMIT:  # pragma: no cover - underflowed long before
+            self._mantissa = 0
+        return scaled_power(self.scale, self.gamma, self.k)

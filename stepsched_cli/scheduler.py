@@ -27,7 +27,7 @@ from functools import cached_property
 from typing import Any, Literal, Protocol, cast
 
 from stepsched_cli.errors import ScheduleError, StateError
-from stepsched_cli.powers import PowerWalk, Wide, wide_value
+from stepsched_cli.powers import PowerWalk, ScaledWalk, Wide, wide_value
 from stepsched_cli.schedule import MODES, Mode, StepSchedule, check_position
 
 StepOrder = Literal["optimizer_first", "scheduler_first"]
@@ -208,6 +208,9 @@ class StepScheduler:
     _walk: PowerWalk | None
     _scales: dict[float, Wide]
     _uniform: tuple[float, Wide] | None
+    _stride: int
+    _scaled_walk: ScaledWalk | None
+    _floor: float
 
     def __init__(
         self,
@@ -316,11 +319,23 @@ class StepScheduler:
         powers are recomputed only when a boundary (or a warmup position) is crossed.
         """
         if self._started:
-            self._position += 1
+            position = self._position = self._position + 1
         else:
             self._started = True
-        if self._position >= self._next_change:
-            self._refresh()
+            position = self._position
+        if position >= self._next_change:
+            if self._stride and position == self._next_change:
+                # _next_decay() inlined: a decay at every step is a regime people use.
+                value = self._scaled_walk.advance()  # type: ignore[union-attr]
+                if value > self._floor:
+                    self._next_change = position + self._stride
+                else:
+                    value = self._floor
+                    self._next_change = math.inf
+                self._lr = value
+                self._group_lrs = [value] * len(self._group_lrs)
+            else:
+                self._refresh()
         # The writes below are _apply() inlined: this is the per-step hot path.
         optimizer = self._optimizer
         if optimizer is not None:
@@ -328,16 +343,20 @@ class StepScheduler:
             lrs = self._group_lrs
             if len(groups) != len(lrs):
                 self._group_count_changed(len(groups))
-            index = 0  # an index walk: measurably cheaper than zip() for one or two groups
-            for group in groups:
-                group["lr"] = lrs[index]
-                index += 1  # noqa: SIM113
+            if len(lrs) == 1:  # the common case, measurably cheaper than any loop
+                groups[0]["lr"] = lrs[0]
+            else:
+                index = 0  # an index walk: measurably cheaper than zip() for a few groups
+                for group in groups:
+                    group["lr"] = lrs[index]
+                    index += 1  # noqa: SIM113
         if self._on_lr is not None:
             self._on_lr(self._lr)
 
     def _refresh(self) -> None:
         schedule = self._state.schedule
         position = self._position
+        self._stride = 0
         if position < schedule.warmup_steps:
             self._lr = schedule.lr_at(position)
             self._group_lrs = [
@@ -345,9 +364,32 @@ class StepScheduler:
             ]
             self._next_change = position + 1
             return
-        # Every group shares gamma**k: one wide multiplication moves it to the next
-        # decay count, and one more per distinct initial lr gives the exact values.
         decays = schedule.scheduled_decays(position)
+        settled = self._uniform_lrs(decays) if self._uniform else self._group_lrs_at(decays)
+        following = schedule.decay_position(decays + 1)
+        # Once every lr sits on the floor (min_lr, or 0.0 by underflow) nothing changes.
+        self._next_change = math.inf if following is None or settled else following
+        if self._uniform and schedule.step_size is not None:
+            self._stride = schedule.step_size  # later decays: _next_decay
+
+    def _uniform_lrs(self, decays: int) -> bool:
+        """Every group follows the schedule's own lr: one walked value; True once floored."""
+        schedule = self._state.schedule
+        walk = self._scaled_walk
+        if walk is not None and walk.k + 1 == decays:
+            value = walk.advance()
+        else:
+            if walk is None or walk.k != decays:
+                walk = self._scaled_walk = ScaledWalk(schedule.initial_lr, schedule.gamma, decays)
+            value = walk.value()
+        value = max(self._floor, value)
+        self._lr = value
+        self._group_lrs = [value] * len(self._group_initial_lrs)
+        return value == self._floor
+
+    def _group_lrs_at(self, decays: int) -> bool:
+        """Groups at several lrs share gamma**k: one multiplication each; True once floored."""
+        schedule = self._state.schedule
         walk = self._walk
         if walk is None:
             walk = self._walk = PowerWalk(schedule.gamma, decays)
@@ -355,23 +397,11 @@ class StepScheduler:
             walk.advance()
         elif walk.k != decays:
             walk.seek(decays)
-        floor = schedule.min_lr
-        if self._uniform:  # every group follows the schedule's own lr: one value
-            lr, wide = self._uniform
-            value = walk.scaled(lr, wide)
-            if value <= floor:
-                value = floor
-            self._lr = value
-            self._group_lrs = [value] * len(self._group_initial_lrs)
-            settled = value == floor
-        else:
-            values = {lr: max(floor, walk.scaled(lr, wide)) for lr, wide in self._scales.items()}
-            self._lr = values[schedule.initial_lr]
-            self._group_lrs = [values.get(lr, 0.0) for lr in self._group_initial_lrs]
-            settled = all(value == floor for value in values.values())
-        following = schedule.decay_position(decays + 1)
-        # Once every lr sits on the floor (min_lr, or 0.0 by underflow) nothing changes.
-        self._next_change = math.inf if following is None or settled else following
+        floor = self._floor
+        values = {lr: max(floor, walk.scaled(lr, wide)) for lr, wide in self._scales.items()}
+        self._lr = values[schedule.initial_lr]
+        self._group_lrs = [values.get(lr, 0.0) for lr in self._group_initial_lrs]
+        return all(value == floor for value in values.values())
 
     def _apply(self) -> None:
         if self._optimizer is not None:
@@ -446,6 +476,8 @@ class StepScheduler:
             else None
         )
         self._walk = None
+        self._scaled_walk = None
+        self._floor = state.schedule.min_lr
         self._refresh()
         self._apply()
 
