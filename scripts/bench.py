@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import os
 import platform
 import random
@@ -195,6 +196,113 @@ def bench_step() -> None:
             )
             if torch is not None:
                 print(f"  torch / StepScheduler: x{results[1].seconds / results[2].seconds:.2f}")
+
+
+def bench_cold_lr_at() -> None:
+    """lr_at(t) on a fresh schedule (no per-schedule cache) against the cached call."""
+    gamma = 1 - 1e-16
+    contenders: list[tuple[str, Callable[[], object]]] = []
+    for label, t in (("10^2", 10**2), ("10^12", 10**12), ("2^63", 2**63)):
+        contenders.append(
+            (f"cold lr_at({label}), gamma 1-1e-16", lambda t=t: _fresh(gamma).lr_at(t))
+        )
+    warm = _fresh(gamma)
+    contenders.append(("cached lr_at(10^12)", lambda: warm.lr_at(10**12)))
+    show(
+        "lr_at(t) cold, step_size 1 (CPU time)",
+        interleaved(contenders, calls=300, rounds=11, clock=time.process_time),
+        "cold cost flat in t",
+    )
+
+
+def _fresh(gamma: float) -> StepSchedule:
+    return StepSchedule(0.1, step_size=1, gamma=gamma)
+
+
+_LISTING_FLOOR = """
+import sys
+write = sys.stdout.write
+lr, gamma, step = 0.1, 0.999999, int(sys.argv[2])
+if sys.argv[1] == "table":
+    for position in range(0, 10**7, 10):
+        write(f"{position},{lr * gamma ** (position // step)!r}\\n")
+else:
+    for k in range(1, 10**6 + 1):
+        write(f"{k},{lr * gamma ** (k - 1)!r},{lr * gamma ** k!r}\\n")
+"""
+
+
+def bench_listings() -> None:
+    """Long CSV listings against a Python loop printing the same rows (float powers)."""
+    common = ["--lr", "0.1", "--gamma", "0.999999", "--format", "csv"]
+    show(
+        "long listings, whole process",
+        whole_process(
+            [
+                (
+                    "python loop, 10^6 rows of table",
+                    [sys.executable, "-c", _LISTING_FLOOR, "table", "30"],
+                ),
+                (
+                    "table --total 10^7 --every 10 (10^6 rows)",
+                    _stepsched(
+                        "table",
+                        *common,
+                        "--step-size",
+                        "30",
+                        "--total",
+                        "10000000",
+                        "--every",
+                        "10",
+                    ),
+                ),
+                (
+                    "python loop, 10^6 rows of boundaries",
+                    [sys.executable, "-c", _LISTING_FLOOR, "boundaries", "1"],
+                ),
+                (
+                    "boundaries --count 10^6",
+                    _stepsched("boundaries", *common, "--step-size", "1", "--count", "1000000"),
+                ),
+            ],
+            rounds=3,
+        ),
+        "a walk per row, not a power: ratio as small as the CSV writing allows",
+        unit="ms",
+        group=2,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        # 10^5 milestones are too long for one command-line argument: a state file.
+        path = os.path.join(folder, "milestones.json")
+        milestones = list(range(10, 10**6 + 1, 10))
+        state = {
+            "format": "stepsched.state", "version": 1, "mode": "step", "step": 0,
+            "initial_lr": 0.1, "lr": 0.1, "gamma": 0.993, "milestones": milestones,
+        }  # fmt: skip
+        with open(path, "w") as stream:
+            json.dump(state, stream)
+        floor = (
+            "import json, bisect, sys; m = json.load(open(sys.argv[1]))['milestones']; "
+            "k = bisect.bisect_left(range(1, len(m) + 1), True, "
+            "key=lambda k: 0.1 * 0.993 ** k < 1e-300); print(m[k])"
+        )
+        show(
+            "boundaries --below 1e-300 with 10^5 milestones (gamma 0.993), whole process",
+            whole_process(
+                [
+                    ("json.load + bisect + float power", [sys.executable, "-c", floor, path]),
+                    (
+                        "stepsched boundaries --state FILE --below 1e-300 -f json",
+                        _stepsched(
+                            "boundaries", "--state", path, "--below", "1e-300", "--format", "json"
+                        ),
+                    ),
+                ],
+                rounds=3,
+            ),
+            "a binary search on the decay count: close to the floor",
+            unit="ms",
+        )
 
 
 def _stepsched(*arguments: str) -> list[str]:
@@ -385,6 +493,8 @@ def bench_startup() -> None:
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "lr_at": bench_lr_at,
     "step": bench_step,
+    "cold_lr_at": bench_cold_lr_at,
+    "listings": bench_listings,
     "startup": bench_startup,
     "horizons": bench_horizons,
     "inspect": bench_inspect,

@@ -12,8 +12,8 @@ float nearest to the exact value.  The proof is in docs/design.md ("Exact powers
 Two ways to reach ``gamma ** k`` share one error bound, at most ``2k - 1`` units of
 ``2**(1 - WIDE_BITS)`` relative:
 
-* :func:`wide_power`, random access: a product of cached ``gamma ** (2**j)``, so a
-  cold value costs at most one wide multiplication per set bit of ``k``;
+* :func:`wide_power`, random access: a product of cached ``gamma ** (d * 256**j)``,
+  so a cold value costs at most one wide multiplication per non-zero byte of ``k``;
 * :class:`PowerWalk`, consecutive counts: ``gamma ** (k + 1)`` from ``gamma ** k`` by
   one wide multiplication, for ``step()`` and long listings.
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -123,26 +123,43 @@ def _trim(mantissa: int, exponent: int, bits: int) -> Wide:
     return mantissa, exponent
 
 
-class _Doublings:
-    """``gamma ** (2**j)`` as wide numbers, extended on demand and kept per gamma."""
+class _PowerTable:
+    """``gamma ** (d * 256**j)`` for digits ``d`` of ``k`` in base 256, made on demand.
+
+    Each entry is a product tree of ``wide(gamma)`` (one squaring or one multiplication
+    from entries already made), so the ``2n - 1`` unit bound holds for every entry, and
+    ``gamma ** k`` takes at most one multiplication per non-zero byte of ``k``: at most
+    8 below ``2**64``, however large ``k`` is.
+    """
 
     __slots__ = ("bits", "entries")
 
     def __init__(self, gamma: float, bits: int) -> None:
         self.bits = bits
-        self.entries = [_wide_ratio(*decimal_ratio(gamma), bits)]
+        self.entries: dict[tuple[int, int], Wide] = {
+            (0, 1): _wide_ratio(*decimal_ratio(gamma), bits)
+        }
 
-    def upto(self, level: int) -> list[Wide]:
-        entries, bits = self.entries, self.bits
-        while len(entries) <= level:
-            mantissa, exponent = entries[-1]
-            entries.append(_trim(mantissa * mantissa, 2 * exponent, bits))
-        return entries
+    def entry(self, level: int, digit: int) -> Wide:
+        found = self.entries.get((level, digit))
+        if found is None:
+            if digit == 1:  # gamma ** (256**level) = (gamma ** (128 * 256**(level-1)))**2
+                found = self._product(self.entry(level - 1, 128), self.entry(level - 1, 128))
+            elif digit % 2 == 0:
+                half = self.entry(level, digit // 2)
+                found = self._product(half, half)
+            else:
+                found = self._product(self.entry(level, digit - 1), self.entry(level, 1))
+            self.entries[(level, digit)] = found
+        return found
+
+    def _product(self, first: Wide, second: Wide) -> Wide:
+        return _trim(first[0] * second[0], first[1] + second[1], self.bits)
 
 
 @lru_cache(maxsize=64)
-def _doublings(gamma: float) -> _Doublings:
-    return _Doublings(gamma, WIDE_BITS)
+def _power_table(gamma: float) -> _PowerTable:
+    return _PowerTable(gamma, WIDE_BITS)
 
 
 def wide_power(gamma: float, k: int, bits: int = WIDE_BITS) -> Wide:
@@ -151,21 +168,25 @@ def wide_power(gamma: float, k: int, bits: int = WIDE_BITS) -> Wide:
     Every wide factor and every truncation loses less than one unit of
     ``2**(1 - bits)``; the count of units lost stays at most ``2k - 1`` (docs/design.md),
     so the relative error is below ``k * 2**(2 - bits)``.  Cost: one multiplication
-    per set bit of ``k`` (the doublings of ``gamma`` are cached per gamma).
+    per non-zero byte of ``k`` once the table of ``gamma`` (cached per gamma) has the
+    entries.
     """
-    doublings = _doublings(gamma) if bits == WIDE_BITS else _Doublings(gamma, bits)
-    entries = doublings.upto(k.bit_length() - 1)
     if not k:
         return 1 << (bits - 1), 1 - bits
-    result_m, result_e = 1, 0
+    table = _power_table(gamma) if bits == WIDE_BITS else _PowerTable(gamma, bits)
+    result: Wide | None = None
     level = 0
     while k:
-        if k & 1:
-            mantissa, exponent = entries[level]
-            result_m, result_e = _trim(result_m * mantissa, result_e + exponent, bits)
-        k >>= 1
+        digit = k & 255
+        if digit:
+            mantissa, exponent = table.entry(level, digit)
+            if result is None:
+                result = (mantissa, exponent)
+            else:
+                result = _trim(result[0] * mantissa, result[1] + exponent, bits)
+        k >>= 8
         level += 1
-    return result_m, result_e
+    return cast(Wide, result)
 
 
 def round_wide(mantissa: int, exponent: int, slack: int) -> float | None:
@@ -204,8 +225,8 @@ def scaled_power(scale: float, base: float, exponent: int) -> float:
     wide approximation with a proven error bound is rounded when the bound leaves no
     doubt about the result, which is all but about 2**-70 of cases; otherwise the
     exact rational (or a far wider approximation) decides.  Cost: at most one wide
-    multiplication per set bit of ``exponent``, and values that certainly underflow
-    return 0.0 at once.
+    multiplication per non-zero byte of ``exponent`` (8 below 2**64), and values that
+    certainly underflow return 0.0 at once.
 
     Args:
         scale: A finite float > 0.

@@ -41,12 +41,11 @@ from typing import Literal, cast
 from stepsched_cli.errors import ScheduleError
 from stepsched_cli.powers import (
     UNDERFLOW_LOG2,
-    PowerWalk,
+    ScaledWalk,
     decimal_ratio,
     intended_value,
     log2_intended,
     scaled_power,
-    wide_value,
 )
 
 __all__ = [
@@ -241,7 +240,7 @@ class StepSchedule:
             warmup_steps`` rounded once; afterwards
             ``max(min_lr, initial_lr * gamma ** k)`` with ``k`` decays, the float
             nearest to the exact value.  A cold call costs at most one wide
-            multiplication per set bit of ``k`` (docs/design.md).
+            multiplication per non-zero byte of ``k`` (docs/design.md).
 
         Raises:
             ScheduleError: ``t`` is not an integer >= 0.
@@ -279,7 +278,7 @@ class StepSchedule:
         warmup = self.warmup_steps
         walker = _DecayedLrs(self)
         for t in positions:
-            position = check_position(t)
+            position = t if type(t) is int and t >= 0 else check_position(t)
             if position < warmup:
                 yield self._warmup_lr(position)
             else:
@@ -458,37 +457,43 @@ class StepSchedule:
 class _DecayedLrs:
     """``schedule.lr_after_decays(k)`` for non-decreasing ``k``, walked incrementally.
 
-    A step to a nearby count costs one wide multiplication per decay; a jump (or a
-    step back) seeks, which costs one random-access power.  Once the floor is reached
-    no arithmetic is done at all.
+    A step to a nearby count costs one wide multiplication per decay
+    (:class:`~stepsched_cli.powers.ScaledWalk`); a jump (or a step back) starts a new
+    walk, which costs one random-access power.  The same count again costs nothing,
+    and once the floor is reached no arithmetic is done at all.
     """
 
-    __slots__ = ("_floor_from", "_schedule", "_walk", "_wide")
+    __slots__ = ("_floor_from", "_k", "_schedule", "_value", "_walk")
 
     def __init__(self, schedule: StepSchedule) -> None:
         self._schedule = schedule
-        self._walk: PowerWalk | None = None
-        self._wide = wide_value(schedule.initial_lr)
+        self._walk: ScaledWalk | None = None
         self._floor_from: int | None = None
+        self._k = -1
+        self._value = 0.0
 
     def after(self, k: int) -> float:
+        if k == self._k:
+            return self._value
         schedule = self._schedule
         if schedule.milestones is not None:
             k = min(k, len(schedule.milestones))
         if self._floor_from is not None and k >= self._floor_from:
             return schedule.min_lr
         walk = self._walk
-        if walk is None:
-            walk = self._walk = PowerWalk(schedule.gamma, k)
-        elif k < walk.k or k - walk.k > _WALK_STRIDE:
-            walk.seek(k)
+        if walk is None or k < walk.k or k - walk.k > _WALK_STRIDE:
+            walk = self._walk = ScaledWalk(schedule.initial_lr, schedule.gamma, k)
+            value = walk.value()
+        elif k == walk.k:
+            value = walk.value()
         else:
-            while walk.k < k:
+            while walk.k < k - 1:
                 walk.advance()
-        value = walk.scaled(schedule.initial_lr, self._wide)
+            value = walk.advance()
         if value <= schedule.min_lr:
             self._floor_from = k
-            return schedule.min_lr
+            value = schedule.min_lr
+        self._k, self._value = k, value
         return value
 
 

@@ -440,3 +440,50 @@ def test_milestones_past_the_floor_are_not_boundaries() -> None:
     assert list(schedule.boundaries()) == [10, 20]
     assert schedule.decays_at(35) == 2
     assert [schedule.lr_at(t) for t in (9, 10, 20, 30, 40)] == [1.0, 0.5, 0.3, 0.3, 0.3]
+
+
+# -- listings walk the decay counts ---------------------------------------------
+
+
+@given(
+    step_size=st.integers(1, 7),
+    gamma=st.sampled_from([0.1, 0.5, 0.97, 0.999999]) | st.floats(0.01, 0.999),
+    warmup=st.integers(0, 10),
+    prefix=st.booleans(),
+    min_lr=st.sampled_from([0.0, 1e-3]),
+    positions=st.lists(st.integers(0, 3000), max_size=80),
+)
+def test_lrs_at_gives_lr_at_in_any_order(
+    step_size: int,
+    gamma: float,
+    warmup: int,
+    prefix: bool,
+    min_lr: float,
+    positions: list[int],
+) -> None:
+    schedule = StepSchedule(
+        0.1, step_size=step_size, gamma=gamma, warmup_steps=warmup, min_lr=min_lr,
+        warmup_prefix=prefix,
+    )  # fmt: skip
+    for order in (sorted(positions), positions):
+        assert list(schedule.lrs_at(order)) == [schedule.lr_at(t) for t in order]
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [SEED, StepSchedule(1.0, milestones=(3, 9, 27), gamma=0.5, min_lr=0.2), StepSchedule(1e-300)],
+)
+def test_lrs_after_decays_gives_lr_after_decays(schedule: StepSchedule) -> None:
+    assert list(islice(schedule.lrs_after_decays(2), 400)) == [
+        schedule.lr_after_decays(k) for k in range(2, 402)
+    ]
+
+
+def test_milestone_search_does_not_compute_a_power_per_milestone() -> None:
+    """10**5 milestones: first_boundary_below bisects on the decay count."""
+    milestones = tuple(range(10, 10**6 + 1, 10))
+    schedule = StepSchedule(0.1, milestones=milestones, gamma=0.993)
+    found = schedule.first_boundary_below(1e-300)
+    assert len(schedule._boundary_cache) < 200  # only the values the search visited
+    k = next(k for k in range(1, len(milestones) + 1) if schedule.lr_after_decays(k) < 1e-300)
+    assert found == milestones[k - 1]
