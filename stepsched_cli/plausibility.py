@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from stepsched_cli.numbers import format_lr
 from stepsched_cli.schedule import StepSchedule
@@ -85,7 +85,11 @@ def _never_reached(schedule: StepSchedule, total: int | None) -> PlausibilityWar
         return None
     unit = schedule.mode
     if schedule.milestones is not None:
-        late = [m for m in schedule.milestones if schedule.warmup_steps + m >= total]
+        late = [
+            milestone
+            for index, milestone in enumerate(schedule.milestones, start=1)
+            if cast(int, schedule.decay_position(index)) >= total
+        ]
         if not late:
             return None
         shown = ",".join(str(milestone) for milestone in late)

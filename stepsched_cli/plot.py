@@ -246,20 +246,22 @@ def staircase(
         raise ValueError(f"total must be >= 1 and budget >= 2, got {total} and {budget}")
     warmup_end = min(schedule.warmup_steps, total - 1)
     # Every position after 0 where the lr may change: each warmup step, then each decay.
-    changes = chain(range(1, warmup_end + 1), schedule.boundaries(0, total))
+    changes = chain(range(1, warmup_end + 1), schedule.boundaries(warmup_end + 1, total))
     found = list(islice(changes, budget))
     if len(found) < budget:
         starts = (0, *found)
-        lrs = tuple(schedule.lr_at(position) for position in starts)
+        lrs = tuple(schedule.lrs_at(starts))
+        # The end of the warmup is a decay too when decays inside it take effect there.
+        first_decay = schedule.next_boundary(schedule.warmup_steps - 1 if warmup_end else 0)
         decays = tuple(
             (position, lr)
             for position, lr in zip(starts, lrs, strict=True)
-            if position > schedule.warmup_steps
+            if first_decay is not None and position >= first_decay
         )
         return Staircase((*starts, total), (*lrs, lrs[-1]), decays, exact=True)
     last = total - 1
     starts = tuple(sorted({index * last // (budget - 1) for index in range(budget)}))
-    lrs = tuple(schedule.lr_at(position) for position in starts)
+    lrs = tuple(schedule.lrs_at(starts))
     return Staircase((*starts, total), (*lrs, lrs[-1]), (), exact=False)
 
 

@@ -32,17 +32,33 @@ import bisect
 import dataclasses
 import math
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from itertools import count, islice
-from typing import TYPE_CHECKING, Literal, cast
+from typing import Literal, cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ScheduleError
+from stepsched_cli.powers import (
+    UNDERFLOW_LOG2,
+    ScaledWalk,
+    decimal_ratio,
+    intended_value,
+    log2_intended,
+    scaled_power,
+)
 
-if TYPE_CHECKING:
-    from fractions import Fraction
+__all__ = [
+    "MODES",
+    "Mode",
+    "Segment",
+    "StepSchedule",
+    "check_position",
+    "decimal_ratio",
+    "intended_value",
+    "scaled_power",
+]
 
 Mode = Literal["step", "epoch"]
 MODES: tuple[Mode, ...] = ("step", "epoch")
@@ -50,11 +66,8 @@ MODES: tuple[Mode, ...] = ("step", "epoch")
 DEFAULT_STEP_SIZE = 30
 DEFAULT_GAMMA = 0.1
 
-# Bits kept of the running power while exponentiating; truncation error stays
-# below 2**-120 relative even for exponents near 2**64, far under half an ulp.
-_POWER_BITS = 128
-# log2 of a value that certainly rounds to 0.0 (the smallest subnormal is 2**-1074).
-_UNDERFLOW_LOG2 = -1080.0
+# Decay counts a walk advances through one by one before it jumps instead.
+_WALK_STRIDE = 64
 
 
 def check_position(t: object, name: str = "t") -> int:
@@ -81,111 +94,6 @@ def _check_int(name: str, value: object, minimum: int) -> int:
 
 def _check_real(name: str, value: object) -> float:
     return validate.finite_number(value, name, error=ScheduleError)
-
-
-def intended_value(value: float) -> Fraction:
-    """The exact number a float parameter stands for: its shortest round-tripping decimal.
-
-    A learning rate typed as ``0.1`` is stored as the binary float nearest to 1/10;
-    stepsched takes it to mean 1/10, so that ``0.1 * 0.1 ** 2`` comes out as the float
-    nearest to 1/1000 (``0.001``) rather than inheriting the representation error of
-    each factor.  For a float that was computed rather than typed, the 17-digit decimal
-    is within half an ulp of the binary value, so nothing is lost either way.
-
-    Example:
-        >>> intended_value(0.1)
-        Fraction(1, 10)
-    """
-    from fractions import Fraction  # imported here: it costs start-up time to every command
-
-    numerator, denominator = decimal_ratio(value)
-    return Fraction(numerator, denominator)
-
-
-@lru_cache(maxsize=256)
-def decimal_ratio(value: float) -> tuple[int, int]:
-    """:func:`intended_value` as an unreduced ``(numerator, denominator)`` pair of ints.
-
-    Example:
-        >>> decimal_ratio(0.1), decimal_ratio(2.5e-07), decimal_ratio(3e20)
-        ((1, 10), (25, 100000000), (300000000000000000000, 1))
-    """
-    mantissa, _, exponent = repr(float(value)).partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    digits = int(whole + fraction)
-    power = int(exponent or 0) - len(fraction)
-    if power >= 0:
-        return digits * 10**power, 1
-    return digits, 10**-power
-
-
-def _trimmed_power(base: int, exponent: int) -> tuple[int, int]:
-    """Return ``(m, e)`` with ``m * 2**e`` within ``2**-120`` (relative) of ``base**exponent``.
-
-    Square-and-multiply keeping the top 128 bits; every truncation rounds down, and at
-    most 2 * 64 of them happen, so the error stays far below half an ulp of a float.
-    """
-    result_m, result_e = 1, 0
-    base_m, base_e = base, 0
-    remaining = exponent
-    while True:
-        if remaining & 1:
-            result_m, result_e = _trim(result_m * base_m, result_e + base_e)
-        remaining >>= 1
-        if not remaining:
-            return result_m, result_e
-        base_m, base_e = _trim(base_m * base_m, 2 * base_e)
-
-
-def _trim(mantissa: int, exponent: int) -> tuple[int, int]:
-    excess = mantissa.bit_length() - _POWER_BITS
-    if excess > 0:
-        return mantissa >> excess, exponent + excess
-    return mantissa, exponent
-
-
-def scaled_power(scale: float, base: float, exponent: int) -> float:
-    """Return ``scale * base ** exponent`` rounded to a float, within 1 ulp of exact.
-
-    The factors are read as the decimals they stand for (:func:`intended_value`), the
-    exact rational product is approximated in integer arithmetic with 128 significant
-    bits, and the result is rounded to a float once.  Cost grows with
-    ``log2(exponent)`` only while the result is representable: values that certainly
-    underflow return 0.0 at once.
-
-    Args:
-        scale: A finite float > 0.
-        base: A float with 0 < base < 1.
-        exponent: An integer >= 0.
-
-    Returns:
-        The float nearest to the exact product (at most 1 ulp away), or 0.0 when the
-        exact value is below the smallest subnormal.
-
-    Example:
-        >>> scaled_power(0.1, 0.1, 2), 0.1 * 0.1 * 0.1
-        (0.001, 0.0010000000000000002)
-    """
-    if exponent == 0:
-        return scale
-    # Certain underflow, decided on the decimal gamma stands for (for a gamma just below
-    # 1 the binary float's log is off by as much as 11%).  Past 2**1000 decays even the
-    # gamma closest to 1 has underflowed, and the product below would overflow a float.
-    if exponent.bit_length() > 1000 or (
-        math.log2(scale) + exponent * _log2_intended(base) < _UNDERFLOW_LOG2
-    ):
-        return 0.0
-    scale_numerator, scale_denominator = decimal_ratio(scale)
-    base_numerator, base_denominator = decimal_ratio(base)
-    power_m, power_e = _trimmed_power(base_numerator, exponent)
-    root_m, root_e = _trimmed_power(base_denominator, exponent)
-    numerator = power_m * scale_numerator
-    denominator = root_m * scale_denominator
-    shift = power_e - root_e
-    # int / int true division is correctly rounded, subnormals and underflow included.
-    if shift >= 0:
-        return (numerator << shift) / denominator
-    return numerator / (denominator << -shift)
 
 
 @dataclass(frozen=True)
@@ -215,12 +123,16 @@ class StepSchedule:
         gamma: Multiplicative decay factor, 0 < gamma < 1.
         milestones: Instead of ``step_size``: strictly increasing positive integers;
             the lr is multiplied by ``gamma`` at each (as torch's ``MultiStepLR``).
-        warmup_steps: Positions of linear warmup before the decay clock starts (the
-            decay positions are shifted by this amount, like timm's
-            ``warmup_prefix=True``).  0 turns warmup off.
+        warmup_steps: Positions of linear warmup, ramping from ``warmup_start_lr``
+            at 0 towards ``initial_lr``.  0 turns warmup off.
         warmup_start_lr: The lr at position 0 when warming up; >= 0.
         min_lr: A floor the decayed lr never goes below; 0 <= min_lr < initial_lr.
         mode: What a position counts: ``"step"`` (optimizer steps) or ``"epoch"``.
+        warmup_prefix: False (the default): decays stay at their absolute positions
+            (``step_size``, ``2 * step_size``, ... or the milestones), as timm's
+            ``warmup_prefix=False``; a decay inside the warmup takes effect when it
+            ends.  True: the decay clock starts after the warmup, so every decay
+            position is shifted by ``warmup_steps`` (timm's ``warmup_prefix=True``).
 
     Raises:
         ScheduleError: (a ``ValueError``) any parameter outside its range; the message
@@ -235,6 +147,7 @@ class StepSchedule:
     warmup_start_lr: float = 0.0
     min_lr: float = 0.0
     mode: Mode = "step"
+    warmup_prefix: bool = False
     _boundary_cache: dict[int, float] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
@@ -289,6 +202,13 @@ class StepSchedule:
             raise ScheduleError(
                 f"mode must be 'step' or 'epoch', got {self.mode!r}", parameter="mode"
             )
+        if not isinstance(self.warmup_prefix, bool):
+            raise ScheduleError(
+                f"warmup_prefix must be True or False, got {self.warmup_prefix!r}",
+                parameter="warmup_prefix",
+            )
+        if not self.warmup_steps:  # meaningless without a warmup: one value, one form
+            set_field(self, "warmup_prefix", False)
 
     # -- values -------------------------------------------------------------
 
@@ -320,8 +240,9 @@ class StepSchedule:
         Returns:
             During warmup, ``warmup_start_lr + (initial_lr - warmup_start_lr) * t /
             warmup_steps`` rounded once; afterwards
-            ``max(min_lr, initial_lr * gamma ** k)`` with ``k`` decays, within 1 ulp of
-            the exact value.
+            ``max(min_lr, initial_lr * gamma ** k)`` with ``k`` decays, the float
+            nearest to the exact value.  A cold call costs at most one wide
+            multiplication per non-zero byte of ``k`` (docs/design.md).
 
         Raises:
             ScheduleError: ``t`` is not an integer >= 0.
@@ -332,14 +253,50 @@ class StepSchedule:
         return self.lr_after_decays(self._raw_decays(position))
 
     def lr_after_decays(self, decays: int) -> float:
-        """The decayed lr after ``decays`` decays (floor applied), within 1 ulp of exact."""
-        k = min(_check_int("decays", decays, 0), self._decay_limit)
+        """The decayed lr after ``decays`` decays (floor applied), correctly rounded."""
+        k = _check_int("decays", decays, 0)
+        if self.milestones is not None:
+            k = min(k, len(self.milestones))
         cached = self._boundary_cache.get(k)
         if cached is None:
+            # Past the floor every value is at most min_lr, so max() gives the floor
+            # without knowing where the floor is reached.
             cached = max(self.min_lr, scaled_power(self.initial_lr, self.gamma, k))
             if len(self._boundary_cache) < 4096:
                 self._boundary_cache[k] = cached
         return cached
+
+    def lrs_at(self, positions: Iterable[int]) -> Iterator[float]:
+        """The lr at each of ``positions``, lazily; cheapest for non-decreasing positions.
+
+        Consecutive decay counts are walked incrementally (one wide multiplication per
+        decay, see :class:`~stepsched_cli.powers.PowerWalk`), so a listing costs about
+        one multiplication per row, not a fresh power.  Values equal :meth:`lr_at`'s.
+
+        Example:
+            >>> list(StepSchedule(0.1, step_size=2).lrs_at(range(0, 7, 2)))
+            [0.1, 0.01, 0.001, 0.0001]
+        """
+        warmup = self.warmup_steps
+        walker = _DecayedLrs(self)
+        for t in positions:
+            position = t if type(t) is int and t >= 0 else check_position(t)
+            if position < warmup:
+                yield self._warmup_lr(position)
+            else:
+                yield walker.after(self._raw_decays(position))
+
+    def lrs_after_decays(self, start: int = 0) -> Iterator[float]:
+        """The decayed lr after ``start``, ``start + 1``, ... decays, endlessly and lazily.
+
+        Example:
+            >>> from itertools import islice
+            >>> list(islice(StepSchedule(0.1).lrs_after_decays(1), 3))
+            [0.01, 0.001, 0.0001]
+        """
+        walker = _DecayedLrs(self)
+        for k in count(_check_int("start", start, 0)):
+            yield walker.after(k)
 
     def _warmup_lr(self, position: int) -> float:
         # start + (initial - start) * position / warmup_steps, over one common denominator,
@@ -351,9 +308,10 @@ class StepSchedule:
         return numerator / (start_d * end_d * steps)
 
     def _raw_decays(self, position: int) -> int:
-        decay_clock = position - self.warmup_steps
-        if decay_clock < 0:
+        warmup = self.warmup_steps
+        if position < warmup:
             return 0
+        decay_clock = position - warmup if self.warmup_prefix else position
         if self.milestones is not None:
             return bisect.bisect_right(self.milestones, decay_clock)
         return decay_clock // cast(int, self.step_size)
@@ -371,8 +329,8 @@ class StepSchedule:
                 lambda k: k >= count or scaled_power(self.initial_lr, self.gamma, k) <= self.min_lr,
                 1,
             )
-        floor_log2 = math.log2(self.min_lr) if self.min_lr > 0 else _UNDERFLOW_LOG2 + 5
-        estimate = (floor_log2 - math.log2(self.initial_lr)) / _log2_intended(self.gamma)
+        floor_log2 = math.log2(self.min_lr) if self.min_lr > 0 else UNDERFLOW_LOG2 + 5
+        estimate = (floor_log2 - math.log2(self.initial_lr)) / log2_intended(self.gamma)
         return _first_true(
             lambda k: scaled_power(self.initial_lr, self.gamma, k) <= self.min_lr,
             max(1, math.ceil(estimate)),
@@ -382,17 +340,42 @@ class StepSchedule:
 
     @property
     def boundary_count(self) -> int:
-        """How many decay boundaries the schedule has: after the last, the lr is constant."""
+        """How many decays the schedule has: after the last, the lr is constant.
+
+        Decays that fall inside the warmup (absolute positions) all take effect at its
+        end, so they share one boundary position.
+        """
         return self._decay_limit
 
     def boundary(self, index: int) -> int | None:
-        """The position of the ``index``-th decay boundary (1-based), None past the last."""
+        """The position where the ``index``-th decay (1-based) takes effect, None past the last.
+
+        Without ``warmup_prefix`` that is the decay's absolute position, or the end of
+        the warmup for a decay that falls inside it.
+        """
         index = _check_int("index", index, 1)
         if index > self._decay_limit:
             return None
+        return self.decay_position(index)
+
+    def decay_position(self, index: int) -> int | None:
+        """Where the ``index``-th decay takes effect, floor or not (None past the milestones).
+
+        :meth:`boundary` without the floor: cheap, for counters that stop on their own.
+        """
         if self.milestones is not None:
-            return self.warmup_steps + self.milestones[index - 1]
-        return self.warmup_steps + index * cast(int, self.step_size)
+            if index > len(self.milestones):
+                return None
+            position = self.milestones[index - 1]
+        else:
+            position = index * cast(int, self.step_size)
+        if self.warmup_prefix:
+            return self.warmup_steps + position
+        return max(self.warmup_steps, position)
+
+    def scheduled_decays(self, t: int) -> int:
+        """The decays whose positions are ``<= t``, ignoring the floor (0 during warmup)."""
+        return self._raw_decays(check_position(t))
 
     def next_boundary(self, t: int) -> int | None:
         """The first decay boundary strictly after position ``t``, or None if there is none."""
@@ -406,33 +389,27 @@ class StepSchedule:
         use ``itertools.islice``).  Cost is proportional to the number yielded.
         """
         start = check_position(start, "start")
-        first = self._raw_decays(start - 1) + 1 if start > 0 else 1
-        for index in count(first):
+        index = self._raw_decays(start - 1) + 1 if start > 0 else 1
+        while True:
             position = self.boundary(index)
             if position is None or (stop is not None and position >= stop):
                 return
             yield position
+            # Decays inside the warmup share its end: continue after all of them.
+            index = self._raw_decays(position) + 1 if position == self.warmup_steps else index + 1
 
     def first_boundary_below(self, threshold: float) -> int | None:
         """The first decay boundary after which the lr is strictly below ``threshold``.
 
         Returns None when the lr never falls below it (``threshold <= min_lr``, or the
-        schedule's boundaries end first).
+        schedule's boundaries end first).  A binary search on the decay count (the lr
+        is monotone in it): a logarithmic number of values, milestones or not.
         """
         threshold = _check_real("threshold", threshold)
         if threshold <= self.min_lr:
             return None
-        if self.milestones is not None:
-            return next(
-                (
-                    self.warmup_steps + milestone
-                    for k, milestone in enumerate(self.milestones, start=1)
-                    if self.lr_after_decays(k) < threshold
-                ),
-                None,
-            )
-        estimate = (math.log2(threshold) - math.log2(self.initial_lr)) / _log2_intended(self.gamma)
         limit = self._decay_limit
+        estimate = (math.log2(threshold) - math.log2(self.initial_lr)) / log2_intended(self.gamma)
         k = _first_true(
             lambda k: k >= limit or self.lr_after_decays(k) < threshold,
             min(max(1, math.floor(estimate)), limit),
@@ -469,23 +446,57 @@ class StepSchedule:
         found = self.boundaries(start + 1, total)
         if decays is not None and total is None:
             found = islice(found, decays)
-        decay_index = 0
+        walker = _DecayedLrs(self)
         for position in found:
-            lr = self.lr_after_decays(decay_index)
+            lr = walker.after(self._raw_decays(start))
             yield Segment(start, position - 1, lr, lr)
-            start, decay_index = position, decay_index + 1
-        lr = self.lr_after_decays(decay_index)
+            start = position
+        lr = walker.after(self._raw_decays(start))
         end = None if total is None else total - 1
         yield Segment(start, end, lr, lr)
 
 
-def _log2_intended(gamma: float) -> float:
-    """log2 of the decimal ``gamma`` stands for, accurate even for gamma just below 1."""
-    if gamma < 0.5:
-        return math.log2(gamma)
-    # Near 1, log1p of the exact distance from 1 keeps the digits a plain log2 would lose.
-    numerator, denominator = decimal_ratio(gamma)
-    return math.log1p((numerator - denominator) / denominator) / math.log(2)
+class _DecayedLrs:
+    """``schedule.lr_after_decays(k)`` for non-decreasing ``k``, walked incrementally.
+
+    A step to a nearby count costs one wide multiplication per decay
+    (:class:`~stepsched_cli.powers.ScaledWalk`); a jump (or a step back) starts a new
+    walk, which costs one random-access power.  The same count again costs nothing,
+    and once the floor is reached no arithmetic is done at all.
+    """
+
+    __slots__ = ("_floor_from", "_k", "_schedule", "_value", "_walk")
+
+    def __init__(self, schedule: StepSchedule) -> None:
+        self._schedule = schedule
+        self._walk: ScaledWalk | None = None
+        self._floor_from: int | None = None
+        self._k = -1
+        self._value = 0.0
+
+    def after(self, k: int) -> float:
+        if k == self._k:
+            return self._value
+        schedule = self._schedule
+        if schedule.milestones is not None:
+            k = min(k, len(schedule.milestones))
+        if self._floor_from is not None and k >= self._floor_from:
+            return schedule.min_lr
+        walk = self._walk
+        if walk is None or k < walk.k or k - walk.k > _WALK_STRIDE:
+            walk = self._walk = ScaledWalk(schedule.initial_lr, schedule.gamma, k)
+            value = walk.value()
+        elif k == walk.k:
+            value = walk.value()
+        else:
+            while walk.k < k - 1:
+                walk.advance()
+            value = walk.advance()
+        if value <= schedule.min_lr:
+            self._floor_from = k
+            value = schedule.min_lr
+        self._k, self._value = k, value
+        return value
 
 
 def _first_true(predicate: Callable[[int], bool], guess: int) -> int:

@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol, cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ScheduleError, StateError
+from stepsched_cli.powers import PowerWalk, ScaledWalk, Wide, wide_value
 from stepsched_cli.schedule import MODES, Mode, StepSchedule, check_position
 
 StepOrder = Literal["optimizer_first", "scheduler_first"]
@@ -125,6 +126,7 @@ class SchedulerState:
             **decay,
             "warmup_steps": schedule.warmup_steps,
             "warmup_start_lr": schedule.warmup_start_lr,
+            "warmup_prefix": schedule.warmup_prefix,
             "min_lr": schedule.min_lr,
             "order": self.order,
             "started": self.started,
@@ -177,8 +179,10 @@ class StepScheduler:
         mode: ``"step"`` or ``"epoch"``: what one call of :meth:`step` and
             ``step_size`` count.
         milestones: Decay positions instead of a ``step_size`` (as ``MultiStepLR``).
-        warmup_steps: Linear warmup length; the decay clock starts after it.
+        warmup_steps: Linear warmup length.
         warmup_start_lr: The lr at position 0 when warming up.
+        warmup_prefix: False (default): decays at their absolute positions; True: the
+            decay clock starts after the warmup (see :class:`StepSchedule`).
         min_lr: Floor of the decayed lr.
         optimizer: An object with torch-style ``param_groups``.  Every group's lr is set
             on construction and on each :meth:`step`, scaled from the group's own
@@ -202,6 +206,12 @@ class StepScheduler:
     _lr: float
     _group_lrs: list[float]
     _next_change: float
+    _walk: PowerWalk | None
+    _scales: dict[float, Wide]
+    _uniform: tuple[float, Wide] | None
+    _stride: int
+    _scaled_walk: ScaledWalk | None
+    _floor: float
 
     def __init__(
         self,
@@ -218,6 +228,7 @@ class StepScheduler:
         on_lr: Callable[[float], object] | None = None,
         order: StepOrder = "optimizer_first",
         steps_per_epoch: int | None = None,
+        warmup_prefix: bool = False,
     ) -> None:
         schedule = StepSchedule(
             initial_lr=initial_lr,
@@ -228,6 +239,7 @@ class StepScheduler:
             warmup_start_lr=warmup_start_lr,
             min_lr=min_lr,
             mode=mode,
+            warmup_prefix=warmup_prefix,
         )
         self._init(schedule, optimizer, on_lr, order, steps_per_epoch)
 
@@ -308,11 +320,23 @@ class StepScheduler:
         powers are recomputed only when a boundary (or a warmup position) is crossed.
         """
         if self._started:
-            self._position += 1
+            position = self._position = self._position + 1
         else:
             self._started = True
-        if self._position >= self._next_change:
-            self._refresh()
+            position = self._position
+        if position >= self._next_change:
+            if self._stride and position == self._next_change:
+                # _next_decay() inlined: a decay at every step is a regime people use.
+                value = self._scaled_walk.advance()  # type: ignore[union-attr]
+                if value > self._floor:
+                    self._next_change = position + self._stride
+                else:
+                    value = self._floor
+                    self._next_change = math.inf
+                self._lr = value
+                self._group_lrs = [value] * len(self._group_lrs)
+            else:
+                self._refresh()
         # The writes below are _apply() inlined: this is the per-step hot path.
         optimizer = self._optimizer
         if optimizer is not None:
@@ -320,31 +344,65 @@ class StepScheduler:
             lrs = self._group_lrs
             if len(groups) != len(lrs):
                 self._group_count_changed(len(groups))
-            index = 0  # an index walk: measurably cheaper than zip() for one or two groups
-            for group in groups:
-                group["lr"] = lrs[index]
-                index += 1  # noqa: SIM113
+            if len(lrs) == 1:  # the common case, measurably cheaper than any loop
+                groups[0]["lr"] = lrs[0]
+            else:
+                index = 0  # an index walk: measurably cheaper than zip() for a few groups
+                for group in groups:
+                    group["lr"] = lrs[index]
+                    index += 1  # noqa: SIM113
         if self._on_lr is not None:
             self._on_lr(self._lr)
 
     def _refresh(self) -> None:
         schedule = self._state.schedule
         position = self._position
-        self._lr = schedule.lr_at(position)
-        self._group_lrs = [
-            0.0 if group is None else group.lr_at(position) for group in self._group_schedules
-        ]
+        self._stride = 0
         if position < schedule.warmup_steps:
+            self._lr = schedule.lr_at(position)
+            self._group_lrs = [
+                0.0 if group is None else group.lr_at(position) for group in self._group_schedules
+            ]
             self._next_change = position + 1
             return
-        # A group with a larger initial lr reaches the floor later than the schedule
-        # itself: the next change is the first boundary at which any lr still changes.
-        changes = [
-            following
-            for each in (schedule, *self._group_schedules)
-            if each is not None and (following := each.next_boundary(position)) is not None
-        ]
-        self._next_change = min(changes, default=math.inf)
+        decays = schedule.scheduled_decays(position)
+        settled = self._uniform_lrs(decays) if self._uniform else self._group_lrs_at(decays)
+        following = schedule.decay_position(decays + 1)
+        # Once every lr sits on the floor (min_lr, or 0.0 by underflow) nothing changes.
+        self._next_change = math.inf if following is None or settled else following
+        if self._uniform and schedule.step_size is not None:
+            self._stride = schedule.step_size  # later decays: _next_decay
+
+    def _uniform_lrs(self, decays: int) -> bool:
+        """Every group follows the schedule's own lr: one walked value; True once floored."""
+        schedule = self._state.schedule
+        walk = self._scaled_walk
+        if walk is not None and walk.k + 1 == decays:
+            value = walk.advance()
+        else:
+            if walk is None or walk.k != decays:
+                walk = self._scaled_walk = ScaledWalk(schedule.initial_lr, schedule.gamma, decays)
+            value = walk.value()
+        value = max(self._floor, value)
+        self._lr = value
+        self._group_lrs = [value] * len(self._group_initial_lrs)
+        return value == self._floor
+
+    def _group_lrs_at(self, decays: int) -> bool:
+        """Groups at several lrs share gamma**k: one multiplication each; True once floored."""
+        schedule = self._state.schedule
+        walk = self._walk
+        if walk is None:
+            walk = self._walk = PowerWalk(schedule.gamma, decays)
+        elif walk.k + 1 == decays:
+            walk.advance()
+        elif walk.k != decays:
+            walk.seek(decays)
+        floor = self._floor
+        values = {lr: max(floor, walk.scaled(lr, wide)) for lr, wide in self._scales.items()}
+        self._lr = values[schedule.initial_lr]
+        self._group_lrs = [values.get(lr, 0.0) for lr in self._group_initial_lrs]
+        return all(value == floor for value in values.values())
 
     def _apply(self) -> None:
         if self._optimizer is not None:
@@ -411,6 +469,16 @@ class StepScheduler:
         self._started = state.started
         self._group_initial_lrs = state.group_initial_lrs
         self._group_schedules = state.group_schedules
+        lrs = {state.schedule.initial_lr, *(lr for lr in state.group_initial_lrs if lr)}
+        self._scales = {lr: wide_value(lr) for lr in lrs}
+        self._uniform = (
+            (state.schedule.initial_lr, self._scales[state.schedule.initial_lr])
+            if len(lrs) == 1 and all(state.group_initial_lrs)
+            else None
+        )
+        self._walk = None
+        self._scaled_walk = None
+        self._floor = state.schedule.min_lr
         self._refresh()
         self._apply()
 
@@ -483,6 +551,7 @@ _OPTIONAL = (
     "milestones",
     "warmup_steps",
     "warmup_start_lr",
+    "warmup_prefix",
     "min_lr",
     "order",
     "started",
@@ -506,19 +575,36 @@ def _field_number(data: Mapping[str, Any], name: str) -> float:
 _lrs_agree = validate.lrs_agree
 
 
-def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: issue 9)
+def _parse_state(data: object) -> SchedulerState:
+    mapping = _checked_envelope(data)
+    mode, order, started, steps_per_epoch = _parse_settings(mapping)
+    position = _field_int(mapping, "step", 0)
+    schedule = _parse_schedule(mapping, mode)
+    expected_lr = schedule.lr_at(position)
+    stored_lr = _field_number(mapping, "lr")
+    if not _lrs_agree(stored_lr, expected_lr):
+        raise StateError(
+            f"field 'lr' is {stored_lr!r} but the schedule gives {expected_lr!r} at step "
+            f"{position}: the state is inconsistent"
+        )
+    # Every field is checked above, groups against the floor included, so this cannot fail.
+    return SchedulerState(
+        schedule=schedule,
+        position=position,
+        order=order,
+        started=started,
+        group_initial_lrs=_parse_groups(mapping.get("param_groups", []), schedule, position),
+        steps_per_epoch=steps_per_epoch,
+    )
+
+
+def _checked_envelope(data: object) -> Mapping[str, Any]:
+    """The state as a mapping once its format, version and set of fields are right."""
     if not isinstance(data, Mapping):
         raise StateError(f"a state must be a JSON object, got {type(data).__name__}")
     if data.get("format") != STATE_FORMAT:
         raise StateError(f"field 'format' must be {STATE_FORMAT!r}, got {data.get('format')!r}")
-    version = data.get("version", STATE_VERSION)
-    if isinstance(version, bool) or version != STATE_VERSION:
-        if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
-            raise StateError(
-                f"field 'version' is {version}, newer than this stepsched understands "
-                f"(up to {STATE_VERSION}); upgrade stepsched"
-            )
-        raise StateError(f"field 'version' must be {STATE_VERSION}, got {version!r}")
+    _check_version(data.get("version", STATE_VERSION))
     unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         raise StateError(f"unknown field {unknown[0]!r} (known fields: see docs/state-format.md)")
@@ -527,7 +613,21 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
         raise StateError(f"missing required field {missing[0]!r}")
     if ("step_size" in data) == ("milestones" in data):
         raise StateError("exactly one of the fields 'step_size' and 'milestones' must be present")
+    return data
 
+
+def _check_version(version: object) -> None:
+    if isinstance(version, bool) or version != STATE_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
+            raise StateError(
+                f"field 'version' is {version}, newer than this stepsched understands "
+                f"(up to {STATE_VERSION}); upgrade stepsched"
+            )
+        raise StateError(f"field 'version' must be {STATE_VERSION}, got {version!r}")
+
+
+def _parse_settings(data: Mapping[str, Any]) -> tuple[Mode, StepOrder, bool, int | None]:
+    """The fields around the schedule: mode, order, started and steps_per_epoch."""
     mode = data["mode"]
     if mode not in MODES:
         raise StateError(f"field 'mode' must be 'step' or 'epoch', got {mode!r}")
@@ -542,8 +642,10 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
     steps_per_epoch = data.get("steps_per_epoch")
     if steps_per_epoch is not None:
         steps_per_epoch = _field_int(data, "steps_per_epoch", 1)
-    position = _field_int(data, "step", 0)
+    return cast(Mode, mode), cast(StepOrder, order), started, steps_per_epoch
 
+
+def _parse_schedule(data: Mapping[str, Any], mode: Mode) -> StepSchedule:
     milestones: tuple[int, ...] | None = None
     step_size: int | None = None
     if "milestones" in data:
@@ -553,9 +655,12 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
         milestones = tuple(raw)
     else:
         step_size = _field_int(data, "step_size", 1)
-
+    # A file written before the field existed meant the shifted decay clock.
+    warmup_prefix = data.get("warmup_prefix", True)
+    if not isinstance(warmup_prefix, bool):
+        raise StateError(f"field 'warmup_prefix' must be true or false, got {warmup_prefix!r}")
     try:
-        schedule = StepSchedule(
+        return StepSchedule(
             initial_lr=_field_number(data, "initial_lr"),
             step_size=step_size,
             gamma=_field_number(data, "gamma"),
@@ -565,28 +670,11 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
                 _field_number(data, "warmup_start_lr") if "warmup_start_lr" in data else 0.0
             ),
             min_lr=_field_number(data, "min_lr") if "min_lr" in data else 0.0,
-            mode=cast(Mode, mode),
+            mode=mode,
+            warmup_prefix=warmup_prefix,
         )
     except ScheduleError as error:
         raise StateError(f"invalid schedule: {error}") from None
-
-    expected_lr = schedule.lr_at(position)
-    stored_lr = _field_number(data, "lr")
-    if not _lrs_agree(stored_lr, expected_lr):
-        raise StateError(
-            f"field 'lr' is {stored_lr!r} but the schedule gives {expected_lr!r} at step "
-            f"{position}: the state is inconsistent"
-        )
-
-    # Every field is checked above, groups against the floor included, so this cannot fail.
-    return SchedulerState(
-        schedule=schedule,
-        position=position,
-        order=cast(StepOrder, order),
-        started=started,
-        group_initial_lrs=_parse_groups(data.get("param_groups", []), schedule, position),
-        steps_per_epoch=steps_per_epoch,
-    )
 
 
 def _parse_groups(raw: object, schedule: StepSchedule, position: int) -> tuple[float, ...]:

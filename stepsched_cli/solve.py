@@ -4,21 +4,23 @@ The question "which schedule goes from ``lr`` to ``final_lr`` by step ``total`` 
 evenly spaced decays?" has three unknowns tied by two facts, so exactly one of
 ``decays``, ``step_size`` and ``gamma`` must be given.
 
-"By step ``total``" means at position ``total``: ``lr_at(total) == final_lr`` (within
-rounding), i.e. exactly ``decays`` decays have happened at ``total``, the last one at
-``decays * step_size <= total`` and the next one after it.  This is the reading under
-which the classic recipe holds: 0.1 to 0.0001 by step 90 in 3 decays is
-``step_size=30`` and ``gamma=0.1``, the third decay landing on step 90 itself.  When
-the decay count is given, the step size is the largest that fits,
-``total // decays``, so the decays spread over the whole run.
+``total`` is the run's length, as everywhere in stepsched: the run covers positions
+``0..total-1``, and the final lr must be reached inside it, so exactly ``decays``
+decays happen at positions ``<= total - 1``: the last at
+``reached_at = decays * step_size`` and the next one beyond the run.  When the decay
+count is given, the step size is the largest that fits, ``(total - 1) // decays``, so
+the decays spread over the whole run.  A 90-epoch run from 0.1 to 0.0001 in 3 decays
+is therefore ``step_size=29`` (decays at 29, 58 and 87): ``step_size=30`` would put
+the third decay at epoch 90, after the last epoch (89), and the run would never train
+at 0.0001.
 
 Example:
     >>> solve(0.1, 0.0001, 90, decays=3)
-    Solution(step_size=30, gamma=0.1, decays=3, final_lr=0.0001, initial_lr=0.1, total=90)
-    >>> solve(0.1, 0.0001, 90, step_size=30).gamma
+    Solution(step_size=29, gamma=0.1, decays=3, final_lr=0.0001, initial_lr=0.1, total=90)
+    >>> solve(0.1, 0.0001, 91, step_size=30).gamma
     0.1
-    >>> solve(0.1, 0.0001, 90, gamma=0.1).step_size
-    30
+    >>> solve(0.1, 0.0001, 91, gamma=0.1).reached_at
+    90
 """
 
 from __future__ import annotations
@@ -44,17 +46,17 @@ class SolveError(StepschedError, ValueError):
 
 @dataclass(frozen=True)
 class Solution:
-    """A schedule that reaches ``final_lr`` at position ``total``.
+    """A schedule that reaches ``final_lr`` inside a run of ``total`` positions.
 
     Attributes:
         step_size: Positions between decays.
         gamma: The decay factor, rounded to the nearest float (the shortest decimal
             that round-trips, so 0.1 comes out as ``0.1``).
-        decays: How many decays have happened at position ``total``.
-        final_lr: The solved schedule's ``lr_at(total)``: the requested final lr up
-            to rounding.
+        decays: How many decays happen inside the run (at positions ``<= total - 1``).
+        final_lr: The solved schedule's lr from ``reached_at`` to the end of the run:
+            the requested final lr up to rounding.
         initial_lr: The lr the schedule starts from.
-        total: The position by which the final lr is reached.
+        total: The run's length: positions ``0..total-1``.
     """
 
     step_size: int
@@ -63,6 +65,11 @@ class Solution:
     final_lr: float
     initial_lr: float
     total: int
+
+    @property
+    def reached_at(self) -> int:
+        """The position where the final lr is first reached: the last decay, inside the run."""
+        return self.decays * self.step_size
 
     @property
     def schedule(self) -> StepSchedule:
@@ -76,6 +83,8 @@ class Solution:
             "gamma": self.gamma,
             "decays": self.decays,
             "final_lr": self.final_lr,
+            "reached_at": self.reached_at,
+            "total": self.total,
         }
 
 
@@ -88,27 +97,29 @@ def solve(
     step_size: int | None = None,
     gamma: float | None = None,
 ) -> Solution:
-    """Find evenly spaced decays that take ``lr`` to ``final_lr`` by position ``total``.
+    """Find evenly spaced decays that take ``lr`` to ``final_lr`` within ``total`` positions.
 
+    The run covers positions ``0..total-1`` (its last position is ``last = total - 1``).
     Give exactly one of ``decays``, ``step_size`` and ``gamma``:
 
-    * ``decays=k``: ``step_size = total // k`` and ``gamma = (final_lr / lr) ** (1/k)``.
-    * ``step_size=s``: ``decays = total // s`` and gamma as above.
+    * ``decays=k``: ``step_size = last // k`` and ``gamma = (final_lr / lr) ** (1/k)``.
+    * ``step_size=s``: ``decays = last // s`` and gamma as above.
     * ``gamma=g``: ``decays`` is the whole number with ``lr * g**decays == final_lr``
-      (relative :data:`GAMMA_MATCH_TOLERANCE`), then ``step_size = total // decays``.
+      (relative :data:`GAMMA_MATCH_TOLERANCE`), then ``step_size = last // decays``.
 
     Args:
         lr: The initial lr, finite and > 0.
-        final_lr: The lr at position ``total``, finite, > 0 and < ``lr``.
-        total: The position at which ``final_lr`` must hold, an integer >= 1.
-        decays: The number of decays, an integer with ``1 <= decays <= total``.
+        final_lr: The lr at the end of the run, finite, > 0 and < ``lr``.
+        total: The run's length in positions, an integer >= 2.
+        decays: The number of decays, an integer with ``1 <= decays <= total - 1``.
         step_size: The positions between decays, an integer with
-            ``1 <= step_size <= total``.
+            ``1 <= step_size <= total - 1``.
         gamma: The decay factor, ``0 < gamma < 1``.
 
     Returns:
         The :class:`Solution`; feeding it back into :class:`StepSchedule` gives
-        ``decays_at(total) == decays`` and ``lr_at(total)`` equal to ``final_lr`` up to
+        ``decays_at(total - 1) == decays``, the last decay at ``reached_at`` (inside the
+        run), and ``lr_at(total - 1)`` equal to ``final_lr`` up to
         rounding: gamma is a float, and its rounding (half an ulp, 1.1e-16 relative)
         grows about ``decays``-fold in ``gamma ** decays``, so the reported
         ``final_lr`` is the one actually reached (for a million decays, within about
@@ -118,8 +129,8 @@ def solve(
 
     Raises:
         SolveError: an argument out of range, not exactly one of the three given, no
-            step size giving exactly ``decays`` decays by ``total`` (e.g. 5 decays by
-            step 14: step size 2 gives 7, step size 3 gives 4), a ``gamma`` that does
+            step size giving exactly ``decays`` decays in the run (e.g. 5 decays in 15
+            positions: step size 2 gives 7, step size 3 gives 4), a ``gamma`` that does
             not reach ``final_lr`` after a whole number of decays, a gamma that
             rounds to 1.0, or a float gamma too coarse for that many decays (the
             reached lr is off by more than :data:`SOLVE_TOLERANCE`).
@@ -131,7 +142,8 @@ def solve(
             f"final_lr must be below lr ({lr!r}) for a decaying schedule, got {final_lr!r}",
             parameter="final_lr",
         )
-    total = _integer("total", total, 1)
+    total = _integer("total", total, 2)
+    last = total - 1
     given = {
         name: value
         for name, value in (("decays", decays), ("step_size", step_size), ("gamma", gamma))
@@ -142,42 +154,42 @@ def solve(
         raise SolveError(f"give exactly one of decays, step_size, gamma (got {shown})")
     if decays is not None:
         decays = _integer("decays", decays, 1)
-        if decays > total:
+        if decays > last:
             raise SolveError(
-                f"decays must be at most total ({total}): one decay per position at most, "
-                f"got {decays}",
+                f"decays must be at most total - 1 ({last}): one decay per position after "
+                f"the first at most, got {decays}",
                 parameter="decays",
             )
-        step_size = _fitting_step_size(decays, total)
+        step_size = _fitting_step_size(decays, last)
         gamma = _root(_ratio(lr, final_lr), decays)
     elif step_size is not None:
         step_size = _integer("step_size", step_size, 1)
-        if step_size > total:
+        if step_size > last:
             raise SolveError(
-                f"step_size must be at most total ({total}) so that a decay happens by "
-                f"position {total}, got {step_size}",
+                f"step_size must be at most total - 1 ({last}) so that a decay happens "
+                f"inside the run (positions 0-{last}), got {step_size}",
                 parameter="step_size",
             )
-        decays = total // step_size
+        decays = last // step_size
         gamma = _root(_ratio(lr, final_lr), decays)
     else:
         gamma = _gamma(gamma)
         decays = _decays_for_gamma(lr, final_lr, gamma)
-        if decays > total:
+        if decays > last:
             raise SolveError(
-                f"gamma {gamma!r} needs {decays} decays to reach {final_lr!r}, more than "
-                f"total ({total}) positions allow"
+                f"gamma {gamma!r} needs {decays} decays to reach {final_lr!r}, more than a run "
+                f"of {total} positions holds ({last})"
             )
-        step_size = _fitting_step_size(decays, total)
+        step_size = _fitting_step_size(decays, last)
     try:
         schedule = StepSchedule(lr, step_size=step_size, gamma=gamma)
     except ScheduleError as error:
         raise SolveError(f"no valid schedule: {error}") from None
-    reached = schedule.lr_at(total)
+    reached = schedule.lr_at(last)
     if not abs(reached - final_lr) <= SOLVE_TOLERANCE * final_lr:
         raise SolveError(
             f"gamma {gamma!r} cannot be represented precisely enough for {decays} decays: "
-            f"its rounding compounds to lr {reached!r} at position {total}, not {final_lr!r} "
+            f"its rounding compounds to lr {reached!r} at position {last}, not {final_lr!r} "
             f"(relative error {abs(reached - final_lr) / final_lr:.2g}, more than "
             f"{SOLVE_TOLERANCE:g}); ask for fewer decays"
         )
@@ -245,16 +257,16 @@ def _root(ratio: decimal.Decimal, decays: int) -> float:
     return gamma
 
 
-def _fitting_step_size(decays: int, total: int) -> int:
-    """The largest step size with exactly ``decays`` decays at ``total``; refuses none."""
-    step_size = total // decays
-    if (decays + 1) * step_size <= total:
-        more = total // step_size
-        fewer = total // (step_size + 1)
+def _fitting_step_size(decays: int, last: int) -> int:
+    """The largest step size with exactly ``decays`` decays at positions ``<= last``."""
+    step_size = last // decays
+    if (decays + 1) * step_size <= last:
+        more = last // step_size
+        fewer = last // (step_size + 1)
         raise SolveError(
-            f"no step size gives exactly {decays} evenly spaced decays by position {total}: "
-            f"step_size {step_size} gives {more}, step_size {step_size + 1} gives {fewer}; "
-            "change decays or total"
+            f"no step size gives exactly {decays} evenly spaced decays in a run of "
+            f"{last + 1} positions (0-{last}): step_size {step_size} gives {more}, "
+            f"step_size {step_size + 1} gives {fewer}; change decays or total"
         )
     return step_size
 

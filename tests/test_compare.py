@@ -142,10 +142,12 @@ def test_apply_spec_reports_invalid_schedules(spec: str, message: str) -> None:
         (
             "warmup_steps=4,warmup_start_lr=0.02",
             34,
-            [
-                Difference(0, 3, 0.1, 0.02, 0.2, 0.1, 0.08),
-                Difference(30, 33, 0.01, 0.1, 10.0, 0.01, 0.1),
-            ],
+            [Difference(0, 3, 0.1, 0.02, 0.2, 0.1, 0.08)],
+        ),
+        (
+            "warmup_steps=4,warmup_start_lr=0.02",
+            70,
+            [Difference(0, 3, 0.1, 0.02, 0.2, 0.1, 0.08)],
         ),
     ],
 )

@@ -139,13 +139,42 @@ def test_intended_value_is_the_typed_decimal() -> None:
 # -- warmup and floor ---------------------------------------------------------
 
 
-def test_warmup_ramps_linearly_then_the_decay_clock_starts() -> None:
-    schedule = StepSchedule(0.1, step_size=10, gamma=0.5, warmup_steps=4, warmup_start_lr=0.02)
+def test_warmup_prefix_ramps_linearly_then_the_decay_clock_starts() -> None:
+    schedule = StepSchedule(
+        0.1, step_size=10, gamma=0.5, warmup_steps=4, warmup_start_lr=0.02, warmup_prefix=True
+    )
     assert [schedule.lr_at(t) for t in range(6)] == [0.02, 0.04, 0.06, 0.08, 0.1, 0.1]
     assert schedule.lr_at(13) == 0.1
     assert schedule.lr_at(14) == 0.05
     assert list(islice(schedule.boundaries(), 3)) == [14, 24, 34]
     assert next(schedule.segments()) == Segment(0, 3, 0.02, 0.08, warmup=True)
+
+
+def test_warmup_keeps_the_decays_at_their_absolute_positions() -> None:
+    """The default (timm's warmup_prefix=False, Goyal et al.): milestones 30,60,80 stay put."""
+    schedule = StepSchedule(0.1, milestones=(30, 60, 80), warmup_steps=5, warmup_start_lr=0.01)
+    assert [schedule.lr_at(t) for t in (0, 4, 5, 29, 30, 59, 60, 79, 80)] == [
+        0.01, 0.082, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001, 0.0001,
+    ]  # fmt: skip
+    assert list(schedule.boundaries()) == [30, 60, 80]
+    assert schedule.next_boundary(0) == 30
+    assert schedule.first_boundary_below(0.005) == 60
+
+
+@pytest.mark.parametrize(
+    ("step_size", "boundaries", "lr_at_warmup_end"),
+    [(2, [5, 6, 8], 0.25), (5, [5, 10, 15], 0.5), (3, [5, 6, 9], 0.5)],
+)
+def test_decays_inside_the_warmup_take_effect_when_it_ends(
+    step_size: int, boundaries: list[int], lr_at_warmup_end: float
+) -> None:
+    """As timm with warmup_prefix=False: the ramp ignores them, position W applies them all."""
+    schedule = StepSchedule(1.0, step_size=step_size, gamma=0.5, warmup_steps=5)
+    assert schedule.lr_at(4) == 0.8
+    assert schedule.lr_at(5) == lr_at_warmup_end
+    assert list(islice(schedule.boundaries(), 3)) == boundaries
+    assert schedule.next_boundary(2) == 5
+    assert [s.start for s in islice(schedule.segments(), 4)] == [0, *boundaries]
 
 
 def test_floor_stops_the_decay_and_the_boundaries() -> None:
@@ -411,3 +440,50 @@ def test_milestones_past_the_floor_are_not_boundaries() -> None:
     assert list(schedule.boundaries()) == [10, 20]
     assert schedule.decays_at(35) == 2
     assert [schedule.lr_at(t) for t in (9, 10, 20, 30, 40)] == [1.0, 0.5, 0.3, 0.3, 0.3]
+
+
+# -- listings walk the decay counts ---------------------------------------------
+
+
+@given(
+    step_size=st.integers(1, 7),
+    gamma=st.sampled_from([0.1, 0.5, 0.97, 0.999999]) | st.floats(0.01, 0.999),
+    warmup=st.integers(0, 10),
+    prefix=st.booleans(),
+    min_lr=st.sampled_from([0.0, 1e-3]),
+    positions=st.lists(st.integers(0, 3000), max_size=80),
+)
+def test_lrs_at_gives_lr_at_in_any_order(
+    step_size: int,
+    gamma: float,
+    warmup: int,
+    prefix: bool,
+    min_lr: float,
+    positions: list[int],
+) -> None:
+    schedule = StepSchedule(
+        0.1, step_size=step_size, gamma=gamma, warmup_steps=warmup, min_lr=min_lr,
+        warmup_prefix=prefix,
+    )  # fmt: skip
+    for order in (sorted(positions), positions):
+        assert list(schedule.lrs_at(order)) == [schedule.lr_at(t) for t in order]
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [SEED, StepSchedule(1.0, milestones=(3, 9, 27), gamma=0.5, min_lr=0.2), StepSchedule(1e-300)],
+)
+def test_lrs_after_decays_gives_lr_after_decays(schedule: StepSchedule) -> None:
+    assert list(islice(schedule.lrs_after_decays(2), 400)) == [
+        schedule.lr_after_decays(k) for k in range(2, 402)
+    ]
+
+
+def test_milestone_search_does_not_compute_a_power_per_milestone() -> None:
+    """10**5 milestones: first_boundary_below bisects on the decay count."""
+    milestones = tuple(range(10, 10**6 + 1, 10))
+    schedule = StepSchedule(0.1, milestones=milestones, gamma=0.993)
+    found = schedule.first_boundary_below(1e-300)
+    assert len(schedule._boundary_cache) < 200  # only the values the search visited
+    k = next(k for k in range(1, len(milestones) + 1) if schedule.lr_after_decays(k) < 1e-300)
+    assert found == milestones[k - 1]

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stepsched_cli.errors import ScheduleError, StateError
@@ -73,8 +73,9 @@ def test_scheduler_first_order_trains_iteration_i_with_lr_at_i() -> None:
 
 def test_milestones_warmup_and_floor_through_the_scheduler() -> None:
     scheduler = StepScheduler(
-        0.1, milestones=[3, 5], gamma=0.1, warmup_steps=2, warmup_start_lr=0.0, min_lr=0.002
-    )
+        0.1, milestones=[3, 5], gamma=0.1, warmup_steps=2, warmup_start_lr=0.0, min_lr=0.002,
+        warmup_prefix=True,
+    )  # fmt: skip
     assert run(scheduler, 9) == [0.0, 0.05, 0.1, 0.1, 0.1, 0.01, 0.01, 0.002, 0.002]
 
 
@@ -169,6 +170,7 @@ def test_state_dict_is_plain_json_with_every_field() -> None:
         "step_size": 30,
         "warmup_steps": 0,
         "warmup_start_lr": 0.0,
+        "warmup_prefix": False,
         "min_lr": 0.0,
         "order": "optimizer_first",
         "started": True,
@@ -229,6 +231,7 @@ def valid_state() -> dict[str, Any]:
         ({"mode": "batch"}, "field 'mode' must be 'step' or 'epoch', got 'batch'"),
         ({"order": "sideways"}, "field 'order' must be 'optimizer_first' or 'scheduler_first'"),
         ({"started": 1}, "field 'started' must be true or false, got 1"),
+        ({"warmup_prefix": "yes"}, "field 'warmup_prefix' must be true or false, got 'yes'"),
         ({"steps_per_epoch": 0}, "field 'steps_per_epoch' must be an integer >= 1, got 0"),
         ({"milestones": [10]}, "exactly one of the fields 'step_size' and 'milestones'"),
         ({"surprise": 1}, "unknown field 'surprise'"),
@@ -402,8 +405,8 @@ def test_repr_names_schedule_and_position() -> None:
     scheduler.step()
     assert repr(scheduler) == (
         "StepScheduler(schedule=StepSchedule(initial_lr=0.1, step_size=3, gamma=0.1, "
-        "milestones=None, warmup_steps=0, warmup_start_lr=0.0, min_lr=0.0, mode='step'), "
-        "position=1)"
+        "milestones=None, warmup_steps=0, warmup_start_lr=0.0, min_lr=0.0, mode='step', "
+        "warmup_prefix=False), position=1)"
     )
     assert scheduler.schedule == StepSchedule(0.1, step_size=3)
 
@@ -436,3 +439,84 @@ def test_loading_a_state_whose_floor_is_above_a_group_is_a_state_error() -> None
     with pytest.raises(StateError, match=r"param_groups: param_groups\[1\] initial lr 0.001"):
         target.load_state_dict(source.state_dict())
     assert [group["lr"] for group in optimizer.param_groups] == [0.1, 0.001]
+
+
+# -- step(): one multiplication per boundary, the same values as lr_at ---------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    gamma=st.sampled_from([0.1, 0.5, 0.97, 0.999999, 0.3333]) | st.floats(0.01, 0.999),
+    step_size=st.integers(1, 4),
+    lrs=st.lists(st.sampled_from([0.1, 0.05, 0.0, 3e-4, 0.1]), min_size=1, max_size=4),
+    min_lr=st.sampled_from([0.0, 1e-5]),
+    start=st.integers(0, 10**9),
+)
+def test_every_step_gives_the_closed_form_value_of_every_group(
+    gamma: float, step_size: int, lrs: list[float], min_lr: float, start: int
+) -> None:
+    """Walked incrementally or not, step() writes exactly lr_at of each group's schedule."""
+    if any(0 < lr <= min_lr for lr in lrs):
+        lrs = [lr if lr == 0 or lr > min_lr else 0.1 for lr in lrs]
+    optimizer = FakeOptimizer(*lrs)
+    scheduler = StepScheduler(0.1, step_size, gamma, min_lr=min_lr, optimizer=optimizer)
+    state = scheduler.state_dict()
+    state["step"] = start
+    schedule = scheduler.schedule
+    state["lr"] = schedule.lr_at(start)
+    for group in state["param_groups"]:
+        group["lr"] = (
+            schedule.replace(initial_lr=group["initial_lr"]).lr_at(start)
+            if group["initial_lr"]
+            else 0.0
+        )
+    scheduler.load_state_dict(state)  # a jump: the walk starts anywhere
+    for position in range(start + 1, start + 200):
+        scheduler.step()
+        expected = [schedule.replace(initial_lr=lr).lr_at(position) if lr else 0.0 for lr in lrs]
+        assert [group["lr"] for group in optimizer.param_groups] == expected
+        assert scheduler.get_lr() == schedule.lr_at(position)
+
+
+def test_a_decay_at_every_step_stops_at_the_floor() -> None:
+    scheduler = StepScheduler(1.0, step_size=1, gamma=0.5, optimizer=FakeOptimizer(1.0, 4.0))
+    for _ in range(1080):
+        scheduler.step()
+    assert scheduler.get_last_lr() == [0.0, 0.0]
+    assert scheduler._next_change == float("inf")
+    scheduler = StepScheduler(1.0, step_size=1, gamma=0.5, optimizer=FakeOptimizer(1.0, 4.0))
+    for _ in range(1074):
+        scheduler.step()
+    assert scheduler.get_last_lr() == [5e-324, 2e-323]
+
+
+@pytest.mark.parametrize(
+    ("stored", "decays_at"),
+    [({}, [15, 25]), ({"warmup_prefix": True}, [15, 25]), ({"warmup_prefix": False}, [10, 20])],
+)
+def test_state_files_record_where_the_decays_are(
+    stored: dict[str, Any], decays_at: list[int]
+) -> None:
+    """A file without warmup_prefix was written when decays always followed the warmup."""
+    state = {
+        "format": "stepsched.state",
+        "version": 1,
+        "mode": "step",
+        "step": 0,
+        "initial_lr": 0.1,
+        "lr": 0.0,
+        "gamma": 0.1,
+        "step_size": 10,
+        "warmup_steps": 5,
+        **stored,
+    }
+    loaded = SchedulerState.from_dict(state)
+    assert list(loaded.schedule.boundaries(0, 30)) == decays_at
+    assert loaded.to_dict()["warmup_prefix"] is (decays_at == [15, 25])
+
+
+def test_the_scheduler_takes_warmup_prefix() -> None:
+    absolute = StepScheduler(0.1, milestones=[30, 60], warmup_steps=5)
+    shifted = StepScheduler(0.1, milestones=[30, 60], warmup_steps=5, warmup_prefix=True)
+    assert [absolute.lr_at(t) for t in (30, 35)] == [0.01, 0.01]
+    assert [shifted.lr_at(t) for t in (30, 35)] == [0.1, 0.01]

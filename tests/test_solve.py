@@ -16,16 +16,24 @@ from stepsched_cli.solve import SOLVE_TOLERANCE, Solution, SolveError, solve
 
 
 def test_issue_example() -> None:
-    """--lr 0.1 --final-lr 0.0001 --total 90 --decays 3 gives step_size 30, gamma 0.1."""
+    """A 90-position run (0..89) reaches 0.0001 in 3 decays with step_size 29, inside it."""
     solution = solve(0.1, 0.0001, 90, decays=3)
-    assert solution == Solution(30, 0.1, 3, 0.0001, 0.1, 90)
-    assert solution.to_dict() == {"step_size": 30, "gamma": 0.1, "decays": 3, "final_lr": 0.0001}
+    assert solution == Solution(29, 0.1, 3, 0.0001, 0.1, 90)
+    assert solution.to_dict() == {
+        "step_size": 29,
+        "gamma": 0.1,
+        "decays": 3,
+        "final_lr": 0.0001,
+        "reached_at": 87,
+        "total": 90,
+    }
+    assert solve(0.1, 0.0001, 91, decays=3).step_size == 30
 
 
-def test_by_step_total_means_at_position_total() -> None:
-    """The last decay lands on or before ``total``; the lr there is the final lr."""
+def test_total_is_the_run_length_as_in_table() -> None:
+    """--total 90 covers positions 0..89 (as table --total 90): every decay lands inside."""
     schedule = solve(0.1, 0.0001, 90, decays=3).schedule
-    assert [schedule.lr_at(t) for t in (29, 30, 59, 60, 89, 90, 119)] == [
+    assert [schedule.lr_at(t) for t in (28, 29, 57, 58, 86, 87, 89)] == [
         0.1,
         0.01,
         0.01,
@@ -34,26 +42,29 @@ def test_by_step_total_means_at_position_total() -> None:
         0.0001,
         0.0001,
     ]
-    assert schedule.boundary(3) == 90
-    assert schedule.boundary(4) == 120
+    assert list(schedule.boundaries(0, 90)) == [29, 58, 87]
+    assert schedule.boundary(4) == 116
 
 
 @pytest.mark.parametrize(
     ("arguments", "given", "expected"),
     [
-        ((0.1, 0.0001, 90), {"decays": 3}, (30, 0.1, 3, 0.0001)),
-        ((0.1, 0.0001, 90), {"step_size": 30}, (30, 0.1, 3, 0.0001)),
-        ((0.1, 0.0001, 90), {"gamma": 0.1}, (30, 0.1, 3, 0.0001)),
-        ((0.1, 0.0001, 100), {"decays": 3}, (33, 0.1, 3, 0.0001)),
-        ((0.1, 0.0001, 119), {"step_size": 30}, (30, 0.1, 3, 0.0001)),
-        ((0.1, 0.001, 90), {"decays": 2}, (45, 0.1, 2, 0.001)),
-        ((1.0, 0.125, 3), {"decays": 3}, (1, 0.5, 3, 0.125)),
-        ((1.0, 0.125, 3), {"step_size": 1}, (1, 0.5, 3, 0.125)),
-        ((1.0, 0.125, 3), {"gamma": 0.5}, (1, 0.5, 3, 0.125)),
-        ((0.1, 1e-05, 100), {"step_size": 25}, (25, 0.1, 4, 1e-05)),
-        ((0.05, 0.00005, 1000), {"step_size": 300}, (300, 0.1, 3, 0.00005)),
-        ((0.1, 0.0001, 90), {"decays": 1}, (90, 0.001, 1, 0.0001)),
-        ((1.0, 0.5, 2**63), {"decays": 1}, (2**63, 0.5, 1, 0.5)),
+        ((0.1, 0.0001, 91), {"decays": 3}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 90), {"decays": 3}, (29, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 90), {"gamma": 0.1}, (29, 0.1, 3, 0.0001)),
+        ((0.1, 0.001, 90), {"step_size": 30}, (30, 0.1, 2, 0.001)),
+        ((0.1, 0.0001, 91), {"step_size": 30}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 91), {"gamma": 0.1}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 101), {"decays": 3}, (33, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 120), {"step_size": 30}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.001, 91), {"decays": 2}, (45, 0.1, 2, 0.001)),
+        ((1.0, 0.125, 4), {"decays": 3}, (1, 0.5, 3, 0.125)),
+        ((1.0, 0.125, 4), {"step_size": 1}, (1, 0.5, 3, 0.125)),
+        ((1.0, 0.125, 4), {"gamma": 0.5}, (1, 0.5, 3, 0.125)),
+        ((0.1, 1e-05, 101), {"step_size": 25}, (25, 0.1, 4, 1e-05)),
+        ((0.05, 0.00005, 1001), {"step_size": 300}, (300, 0.1, 3, 0.00005)),
+        ((0.1, 0.0001, 91), {"decays": 1}, (90, 0.001, 1, 0.0001)),
+        ((1.0, 0.5, 2**63 + 1), {"decays": 1}, (2**63, 0.5, 1, 0.5)),
     ],
 )
 def test_table(
@@ -84,8 +95,8 @@ def test_odd_ratio_is_reached_within_rounding() -> None:
         ((math.inf, 0.2, 90), {"decays": 3}, "lr must be a finite number > 0, got inf"),
         ((0.1, -1e-3, 90), {"decays": 3}, "final_lr must be a finite number > 0, got -0.001"),
         ((0.1, "0.01", 90), {"decays": 3}, "final_lr must be a finite number > 0, got '0.01'"),
-        ((0.1, 0.01, 0), {"decays": 3}, "total must be an integer >= 1, got 0"),
-        ((0.1, 0.01, 9.0), {"decays": 3}, "total must be an integer >= 1, got 9.0"),
+        ((0.1, 0.01, 1), {"decays": 3}, "total must be an integer >= 2, got 1"),
+        ((0.1, 0.01, 9.0), {"decays": 3}, "total must be an integer >= 2, got 9.0"),
         ((0.1, 0.01, 90), {}, "give exactly one of decays, step_size, gamma (got none)"),
         (
             (0.1, 0.01, 90),
@@ -94,18 +105,19 @@ def test_odd_ratio_is_reached_within_rounding() -> None:
         ),
         ((0.1, 0.01, 90), {"decays": 0}, "decays must be an integer >= 1, got 0"),
         ((0.1, 0.01, 90), {"decays": True}, "decays must be an integer >= 1, got True"),
-        ((0.1, 0.01, 9), {"decays": 10}, "decays must be at most total (9): one decay per"),
+        ((0.1, 0.01, 10), {"decays": 10}, "decays must be at most total - 1 (9): one decay"),
         (
-            (0.1, 0.01, 14),
+            (0.1, 0.01, 15),
             {"decays": 5},
-            "no step size gives exactly 5 evenly spaced decays by position 14: step_size 2 "
-            "gives 7, step_size 3 gives 4; change decays or total",
+            "no step size gives exactly 5 evenly spaced decays in a run of 15 positions "
+            "(0-14): step_size 2 gives 7, step_size 3 gives 4; change decays or total",
         ),
         ((0.1, 0.01, 90), {"step_size": 0}, "step_size must be an integer >= 1, got 0"),
         (
             (0.1, 0.01, 90),
-            {"step_size": 91},
-            "step_size must be at most total (90) so that a decay happens by position 90, got 91",
+            {"step_size": 90},
+            "step_size must be at most total - 1 (89) so that a decay happens inside the run "
+            "(positions 0-89), got 90",
         ),
         ((0.1, 0.01, 90), {"gamma": 1.0}, "gamma must be a number with 0 < gamma < 1, got 1.0"),
         ((0.1, 0.01, 90), {"gamma": 0}, "gamma must be a number with 0 < gamma < 1, got 0"),
@@ -116,12 +128,13 @@ def test_odd_ratio_is_reached_within_rounding() -> None:
             "give 0.0001953125 and 10 give 9.765625e-05",
         ),
         (
-            (0.1, 0.1 * 0.5**20, 10),
+            (0.1, 0.1 * 0.5**20, 20),
             {"gamma": 0.5},
-            "gamma 0.5 needs 20 decays to reach 9.5367431640625e-08, more than total (10)",
+            "gamma 0.5 needs 20 decays to reach 9.5367431640625e-08, more than a run of 20 "
+            "positions holds (19)",
         ),
         (
-            (1.0, 0.5, 2**63),
+            (1.0, 0.5, 2**63 + 1),
             {"step_size": 1},
             "9223372036854775808 decays from a ratio of 0.5 need a gamma so close to 1 that "
             "it rounds to 1.0; ask for fewer decays",
@@ -150,7 +163,7 @@ def test_property_decays_answer_feeds_back(
     assume(0 < final_lr < lr)
     total = decays * (1 + extra % 1000) + extra % (1 + extra % 1000)
     try:
-        solution = solve(lr, final_lr, total, decays=decays)
+        solution = solve(lr, final_lr, total + 1, decays=decays)
     except SolveError as error:
         # Only when no integer step size fits: then the neighbours really miss.
         step_size = total // decays
@@ -160,8 +173,8 @@ def test_property_decays_answer_feeds_back(
             assert total // (step_size + 1) < decays
         return
     schedule = StepSchedule(lr, step_size=solution.step_size, gamma=solution.gamma)
-    assert schedule.decays_at(solution.total) == decays
-    assert schedule.decays_at(solution.total - 1) >= decays - 1
+    assert schedule.decays_at(total) == decays
+    assert solution.reached_at <= total
     assert schedule.next_boundary(total) == (decays + 1) * solution.step_size
     assert solution.final_lr == schedule.lr_at(total)
     assert solution.final_lr == pytest.approx(final_lr, rel=decays * 3e-16 + 1e-15)
@@ -174,7 +187,7 @@ def test_property_step_size_answer_feeds_back(
 ) -> None:
     final_lr = lr * ratio
     assume(0 < final_lr < lr and step_size <= total and total // step_size <= 5000)
-    solution = solve(lr, final_lr, total, step_size=step_size)
+    solution = solve(lr, final_lr, total + 1, step_size=step_size)
     assert solution.step_size == step_size
     assert solution.decays == total // step_size
     assert solution.schedule.lr_at(total) == solution.final_lr
@@ -193,7 +206,7 @@ def test_property_gamma_answer_feeds_back(
 ) -> None:
     final_lr = StepSchedule(lr, gamma=gamma).lr_after_decays(decays)
     total = decays * step_size
-    solution = solve(lr, final_lr, total, gamma=gamma)
+    solution = solve(lr, final_lr, total + 1, gamma=gamma)
     assert (solution.decays, solution.gamma) == (decays, gamma)
     assert solution.schedule.decays_at(total) == decays
     assert solution.final_lr == final_lr
@@ -201,7 +214,7 @@ def test_property_gamma_answer_feeds_back(
 
 def test_gamma_too_coarse_for_the_decay_count_is_refused() -> None:
     with pytest.raises(SolveError) as raised:
-        solve(1.0, 0.25, 2**63, step_size=500)
+        solve(1.0, 0.25, 2**63 + 1, step_size=500)
     assert str(raised.value) == (
         "gamma 0.9999999999999999 cannot be represented precisely enough for "
         "18446744073709551 decays: its rounding compounds to lr 0.15807678114641743 at "
@@ -227,7 +240,7 @@ def test_property_answer_is_within_tolerance_or_refused(
     assume(0 < final_lr < lr)
     choice = {way: 1 + divisor % total}
     try:
-        solution = solve(lr, final_lr, total, **choice)
+        solution = solve(lr, final_lr, total + 1, **choice)
     except SolveError:
         return
     reached = StepSchedule(lr, step_size=solution.step_size, gamma=solution.gamma).lr_at(total)

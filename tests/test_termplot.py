@@ -66,7 +66,9 @@ SEED = StepSchedule(0.1, step_size=30, gamma=0.1)
             id="one-column-per-step",
         ),
         pytest.param(
-            StepSchedule(0.1, step_size=3, gamma=0.5, warmup_steps=4, warmup_start_lr=0.0),
+            StepSchedule(
+                0.1, step_size=3, gamma=0.5, warmup_steps=4, warmup_start_lr=0.0, warmup_prefix=True
+            ),
             {"total": 12, "width": 20, "height": 5},
             [
                 " 0.1┤    ┌──┐",
@@ -298,7 +300,8 @@ def test_log_scale_reaches_the_last_positive_lr_and_labels_zero() -> None:
 
 
 def test_log_scale_warmup_from_zero() -> None:
-    picture = render(SEED.replace(warmup_steps=10), total=40, width=30, height=5, log_scale=True)
+    schedule = SEED.replace(warmup_steps=10, warmup_prefix=True)
+    picture = render(schedule, total=40, width=30, height=5, log_scale=True)
     assert picture == [
         " 0.1┤    ┌────────────────────",
         "    │   ┌┘",

@@ -202,6 +202,7 @@ class ScheduleOptions:
     steps_per_epoch: int | None = None
     warmup_steps: int | None = None
     warmup_start_lr: float | None = None
+    warmup_prefix: bool | None = None
     min_lr: float | None = None
     state: str | None = None
     pipeline: PipelineOptions = PipelineOptions()
@@ -340,12 +341,22 @@ SCHEDULE_PARAMETERS: tuple[inspect.Parameter, ...] = (
         _option(
             int | None,
             "--warmup-steps",
-            help="Positions of linear warmup before the decay clock starts. [default: 0]",
+            help="Positions of linear warmup; decays stay at their absolute positions "
+            "(a decay inside the warmup applies when it ends). [default: 0]",
         ),
     ),
     _keyword(
         "warmup_start_lr",
         _option(float | None, "--warmup-start-lr", help="The lr at position 0 when warming up."),
+    ),
+    _keyword(
+        "warmup_prefix",
+        _option(
+            bool | None,
+            "--warmup-prefix",
+            help="Start the decay clock after the warmup: every decay moves later by "
+            "--warmup-steps (timm's warmup_prefix=True).",
+        ),
     ),
     _keyword(
         "min_lr",
@@ -371,6 +382,7 @@ SCHEDULE_OPTION_NAMES: dict[str, str] = {
     "steps_per_epoch": "--steps-per-epoch",
     "warmup_steps": "--warmup-steps",
     "warmup_start_lr": "--warmup-start-lr",
+    "warmup_prefix": "--warmup-prefix",
     "min_lr": "--min-lr",
     "state": "--state",
 }
@@ -529,6 +541,10 @@ def _schedule_from_options(options: ScheduleOptions) -> StepSchedule:
         raise usage_error(
             "--warmup-start-lr", "needs --warmup-steps >= 1: without a warmup it is never used"
         )
+    if options.warmup_prefix and not options.warmup_steps:
+        raise usage_error(
+            "--warmup-prefix", "needs --warmup-steps >= 1: without a warmup it changes nothing"
+        )
     milestones = None if options.milestones is None else parse_milestones(options.milestones)
     step_size = options.step_size
     if milestones is None and step_size is None:
@@ -543,6 +559,7 @@ def _schedule_from_options(options: ScheduleOptions) -> StepSchedule:
             warmup_start_lr=options.warmup_start_lr or 0.0,
             min_lr=options.min_lr or 0.0,
             mode=options.mode or DEFAULT_MODE,
+            warmup_prefix=bool(options.warmup_prefix),
         )
     except ScheduleError as error:
         raise schedule_error_as_usage(error) from None

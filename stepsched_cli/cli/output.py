@@ -73,6 +73,13 @@ def describe_schedule(schedule: StepSchedule) -> str:
         parts.append(f"warmup_steps={schedule.warmup_steps}")
         if schedule.warmup_start_lr:
             parts.append(f"warmup_start_lr={format_exact(schedule.warmup_start_lr)}")
+        if schedule.warmup_prefix or schedule.decays_at(schedule.warmup_steps):
+            # The parameters alone would mislead: say where the decays really are.
+            shown = list(islice(schedule.boundaries(), 4))
+            listed = ",".join(str(position) for position in shown[:3])
+            more = ",..." if len(shown) > 3 else ""
+            prefix = "warmup_prefix, " if schedule.warmup_prefix else ""
+            parts.append(f"{prefix}decays at {listed}{more}")
     if schedule.min_lr:
         parts.append(f"min_lr={format_exact(schedule.min_lr)}")
     if schedule.mode != "step":

@@ -8,7 +8,7 @@ come from the core, the records (the JSON contract) are built here, and
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
+from itertools import chain, islice, tee
 from typing import Annotated, Any
 
 import typer
@@ -171,8 +171,10 @@ def _segment_listing(plan: Plan, title: str) -> Listing:
 
 
 def _sample_records(plan: Plan, every: int, total: int) -> Iterator[dict[str, Any]]:
-    for position in range(0, total, every):
-        yield {**plan.position_fields(position), "lr": plan.schedule.lr_at(position)}
+    positions = range(0, total, every)
+    # lrs_at walks the decay counts: one multiplication per row, not a fresh power.
+    for position, lr in zip(positions, plan.schedule.lrs_at(positions), strict=True):
+        yield {**plan.position_fields(position), "lr": lr}
 
 
 def _sample_listing(plan: Plan, title: str) -> Listing:
@@ -312,8 +314,7 @@ def boundaries(
         limit = count_ if count_ is not None or total is not None else DEFAULT_BOUNDARY_COUNT
         if limit is not None:
             found = islice(found, limit)
-    records = (_boundary_record(plan, position) for position in found)
-    emit_listing(records, _boundary_listing(plan, title), output_format)
+    emit_listing(_boundary_records(plan, found), _boundary_listing(plan, title), output_format)
 
 
 def _never_below(plan: Plan, output_format: str, title: str) -> None:
@@ -331,12 +332,12 @@ def _never_below(plan: Plan, output_format: str, title: str) -> None:
     emit_listing(iter(()), _boundary_listing(plan, title), output_format)
 
 
-def _boundary_record(plan: Plan, position: int) -> dict[str, Any]:
-    return {
-        **plan.position_fields(position),
-        "lr_before": plan.schedule.lr_at(position - 1),
-        "lr_after": plan.schedule.lr_at(position),
-    }
+def _boundary_records(plan: Plan, found: Iterator[int]) -> Iterator[dict[str, Any]]:
+    positions, edges = tee(found)
+    # The lr on either side of each boundary, walked incrementally (see lrs_at).
+    lrs = plan.schedule.lrs_at(chain.from_iterable((p - 1, p) for p in edges))
+    for position in positions:
+        yield {**plan.position_fields(position), "lr_before": next(lrs), "lr_after": next(lrs)}
 
 
 def _boundary_listing(plan: Plan, title: str) -> Listing:

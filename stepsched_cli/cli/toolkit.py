@@ -300,7 +300,7 @@ def solve_command(
     final_lr: Annotated[
         float,
         typer.Option(
-            "--final-lr", help="The lr wanted at position T (< --lr).", show_default=False
+            "--final-lr", help="The lr wanted by the end of the run (< --lr).", show_default=False
         ),
     ],
     total: Annotated[
@@ -308,7 +308,7 @@ def solve_command(
         typer.Option(
             "--total",
             metavar="T",
-            help="The position at which --final-lr holds.",
+            help="The run's length: positions 0..T-1, as in every command.",
             show_default=False,
         ),
     ],
@@ -332,10 +332,12 @@ def solve_command(
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Find the step size and gamma that take --lr to --final-lr by position T.
+    """Find the step size and gamma that take --lr to --final-lr within a run of T positions.
 
-    Give exactly one of --decays, --step-size and --gamma.  "By position T" means
-    lr_at(T) is the final lr: with --decays 3 and T 90 the third decay lands on 90.
+    Give exactly one of --decays, --step-size and --gamma.  The run covers positions
+    0..T-1 and every decay lands inside it: with --decays 3 and T 90 the step size is
+    29 (decays at 29, 58, 87), so the run trains at the final lr; step size 30 would
+    reach it at 90, after the run.
     gamma is printed exactly (the shortest text of the float), to be passed on as is.
     An impossible request (no step size gives K decays by T, a gamma that does not
     reach the final lr in whole decays, or so many decays that the float gamma's
@@ -366,9 +368,9 @@ def solve_command(
         [
             f"step_size  {solution.step_size}",
             f"gamma      {format_exact(solution.gamma)}",
-            f"decays     {solution.decays} (the last at position "
-            f"{solution.decays * solution.step_size})",
-            f"final lr   {format_number(solution.final_lr)} at position {solution.total}",
+            f"decays     {solution.decays} (the last at position {solution.reached_at})",
+            f"final lr   {format_number(solution.final_lr)} from position "
+            f"{solution.reached_at}, inside the run (positions 0-{solution.total - 1})",
         ]
     )
 

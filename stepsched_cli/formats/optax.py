@@ -192,6 +192,7 @@ class OptaxExponentialDecay:
             warmup_start_lr=self.init_value if begin else 0.0,
             min_lr=min_lr,
             mode="step",
+            warmup_prefix=bool(begin),
         )
 
     def to_document(self) -> dict[str, Any]:
@@ -354,13 +355,18 @@ def from_schedule(schedule: StepSchedule, steps_per_epoch: int | None = None) ->
         {'30': 0.1, '60': 0.1}
     """
     schedule = in_steps(schedule, steps_per_epoch, "optax schedules count updates")
-    begin = schedule.warmup_steps
-    if begin and schedule.warmup_start_lr != schedule.initial_lr:
+    begin = schedule.warmup_steps if schedule.warmup_prefix else 0
+    if schedule.warmup_steps and schedule.warmup_start_lr != schedule.initial_lr:
         raise ConversionError(
             f"warmup from {schedule.warmup_start_lr!r} to {schedule.initial_lr!r} cannot be "
             "written for optax exponential_decay or piecewise_constant_schedule: they hold "
             "init_value before the first decay (join a linear_schedule with "
             "optax.join_schedules instead)"
+        )
+    if not schedule.warmup_prefix and schedule.decays_at(schedule.warmup_steps):
+        raise ConversionError(
+            f"a decay inside the warmup (warmup_steps={schedule.warmup_steps}) cannot be "
+            "written for optax: it would apply before the warmup ends"
         )
     if schedule.milestones is None:
         return OptaxExponentialDecay(

@@ -42,8 +42,8 @@ state holds no position; the caller passes it (``step(epoch)`` when ``t_in_epoch
   purpose for compatibility).  Converting to stepsched therefore gives milestone
   ``d - 1``, and stepsched's milestone ``m`` is written as ``decay_t`` entry ``m + 1``:
   the lr at every position is unchanged.
-- Without ``warmup_prefix`` the decay clock does not wait for the warmup, which
-  stepsched cannot express when ``warmup_t > 0``.
+- Without ``warmup_prefix`` the decay clock does not wait for the warmup: stepsched's
+  default (absolute decay positions); with it, stepsched's ``warmup_prefix=True``.
 
 :meth:`TimmSchedule.lr_at` computes in float64 exactly as timm does (``decay_rate ** k``
 then one multiplication), so it matches timm bit for bit; the converted
@@ -172,17 +172,12 @@ class TimmSchedule:
 
         Raises:
             ConversionError: timm's behaviour has no exact stepsched equivalent: no decay
-                (``decay_rate`` 1), a fractional ``decay_t``, a decay clock that ignores
-                the warmup, a multistep entry that decays before the first position, or a
-                repeated entry (a double decay at one position).
+                (``decay_rate`` 1), a fractional ``decay_t``, a multistep entry that
+                decays before the first position, or a repeated entry (a double decay
+                at one position).
         """
         if self.decay_rate == 1.0:
             raise ConversionError("timm decay_rate=1.0 never decays; stepsched needs 0 < gamma < 1")
-        if self.warmup_t > 0 and not self.warmup_prefix:
-            raise ConversionError(
-                f"timm warmup_prefix=false with warmup_t={self.warmup_t} cannot be converted: "
-                "timm's decay clock does not wait for the warmup, stepsched's does"
-            )
         mode: Literal["step", "epoch"] = "epoch" if self.t_in_epochs else "step"
         common: dict[str, Any] = {
             "initial_lr": self.lr,
@@ -190,6 +185,7 @@ class TimmSchedule:
             "warmup_steps": self.warmup_t,
             "warmup_start_lr": self.warmup_lr_init,
             "mode": mode,
+            "warmup_prefix": self.warmup_prefix and self.warmup_t > 0,
         }
         if isinstance(self.decay_t, tuple):
             common["milestones"] = _milestones_from_timm(self.decay_t)
@@ -293,8 +289,8 @@ def from_schedule(schedule: StepSchedule) -> dict[str, Any]:
 
     ``step_size`` becomes a ``StepLRScheduler``; ``milestones`` become a
     ``MultiStepLRScheduler`` whose ``decay_t`` entries are the milestones plus one
-    (timm decays one position before each entry).  Warmup is written with
-    ``warmup_prefix=true``; ``mode="epoch"`` sets ``t_in_epochs``.
+    (timm decays one position before each entry).  Warmup is written with the
+    schedule's ``warmup_prefix``; ``mode="epoch"`` sets ``t_in_epochs``.
 
     Raises:
         ConversionError: ``schedule`` has a floor (``min_lr`` > 0), which timm's step
@@ -322,7 +318,7 @@ def from_schedule(schedule: StepSchedule) -> dict[str, Any]:
         decay_rate=schedule.gamma,
         warmup_t=schedule.warmup_steps,
         warmup_lr_init=schedule.warmup_start_lr if schedule.warmup_steps else 0.0,
-        warmup_prefix=True,
+        warmup_prefix=schedule.warmup_prefix or not schedule.warmup_steps,
         t_in_epochs=schedule.mode == "epoch",
     ).to_document()
 

@@ -98,6 +98,23 @@ def ok_json(run: Invoke, *args: str) -> Any:
             [*SEED, "--warmup-steps", "5", "--warmup-start-lr", "0.05", "--total", "40"],
             [
                 {"start_step": 0, "end_step": 4, "lr": 0.05, "lr_end": 0.09, "warmup": True},
+                {"start_step": 5, "end_step": 29, "lr": 0.1, "lr_end": 0.1, "warmup": False},
+                {"start_step": 30, "end_step": 39, "lr": 0.01, "lr_end": 0.01, "warmup": False},
+            ],
+        ),
+        (
+            [
+                *SEED,
+                "--warmup-steps",
+                "5",
+                "--warmup-start-lr",
+                "0.05",
+                "--total",
+                "40",
+                "--warmup-prefix",
+            ],
+            [
+                {"start_step": 0, "end_step": 4, "lr": 0.05, "lr_end": 0.09, "warmup": True},
                 {"start_step": 5, "end_step": 34, "lr": 0.1, "lr_end": 0.1, "warmup": False},
                 {"start_step": 35, "end_step": 39, "lr": 0.01, "lr_end": 0.01, "warmup": False},
             ],

@@ -59,10 +59,22 @@ SIGNATURES = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml", "pdf": b"%PDF-"}
         (StepSchedule(0.1, step_size=30), 31, (0, 30, 31), (0.1, 0.01, 0.01)),
         (StepSchedule(0.1, milestones=(5, 7)), 100, (0, 5, 7, 100), (0.1, 0.01, 0.001, 0.001)),
         (
-            StepSchedule(0.1, step_size=3, warmup_steps=2),
+            StepSchedule(0.1, step_size=3, warmup_steps=2, warmup_prefix=True),
             6,
             (0, 1, 2, 5, 6),
             (0.0, 0.05, 0.1, 0.01, 0.01),
+        ),
+        (
+            StepSchedule(0.1, step_size=3, warmup_steps=2),
+            7,
+            (0, 1, 2, 3, 6, 7),
+            (0.0, 0.05, 0.1, 0.01, 0.001, 0.001),
+        ),
+        (
+            StepSchedule(1.0, step_size=2, gamma=0.5, warmup_steps=5),
+            9,
+            (0, 1, 2, 3, 4, 5, 6, 8, 9),
+            (0.0, 0.2, 0.4, 0.6, 0.8, 0.25, 0.125, 0.0625, 0.0625),
         ),
     ],
 )
@@ -75,8 +87,15 @@ def test_exact_staircase(
 
 
 def test_decays_exclude_warmup_steps() -> None:
-    curve = staircase(StepSchedule(0.1, step_size=3, warmup_steps=2), 9)
+    curve = staircase(StepSchedule(0.1, step_size=3, warmup_steps=2, warmup_prefix=True), 9)
     assert curve.decays == ((5, 0.01), (8, 0.001))
+    curve = staircase(StepSchedule(0.1, step_size=3, warmup_steps=2), 9)
+    assert curve.decays == ((3, 0.01), (6, 0.001))
+
+
+def test_decays_inside_the_warmup_are_marked_where_it_ends() -> None:
+    curve = staircase(StepSchedule(1.0, step_size=2, gamma=0.5, warmup_steps=5), 9)
+    assert curve.decays == ((5, 0.25), (6, 0.125), (8, 0.0625))
 
 
 def test_sampled_staircase_is_bounded_by_the_budget() -> None:

@@ -104,6 +104,7 @@ def test_transition_begin_holds_then_decays_and_end_value_floors() -> None:
         warmup_start_lr=1.0,
         min_lr=0.2,
         mode="step",
+        warmup_prefix=True,
     )
 
 
@@ -132,7 +133,9 @@ def test_detect(document: object, expected: bool) -> None:
 
 SCHEDULES = [
     StepSchedule(0.1, step_size=30, gamma=0.1, mode="step"),
-    StepSchedule(3e-4, step_size=7, gamma=0.97, warmup_steps=50, warmup_start_lr=3e-4, mode="step"),
+    StepSchedule(
+        3e-4, step_size=7, gamma=0.97, warmup_steps=50, warmup_start_lr=3e-4, warmup_prefix=True
+    ),
     StepSchedule(0.05, step_size=100, gamma=0.3333, min_lr=1e-4, mode="step"),
     StepSchedule(0.1, milestones=(30, 60, 90), gamma=0.1, mode="step"),
 ]
@@ -145,14 +148,24 @@ def test_round_trip_through_optax_is_identity(schedule: StepSchedule) -> None:
     assert optax.parse(json.loads(json.dumps(document))).to_schedule() == schedule
 
 
-def test_held_warmup_on_milestones_shifts_the_boundaries() -> None:
+@pytest.mark.parametrize(("warmup_prefix", "boundary"), [(True, "15"), (False, "10")])
+def test_held_warmup_on_milestones_shifts_the_boundaries(
+    warmup_prefix: bool, boundary: str
+) -> None:
     schedule = StepSchedule(
-        1.0, milestones=(10,), gamma=0.5, warmup_steps=5, warmup_start_lr=1.0, mode="step"
-    )
+        1.0, milestones=(10,), gamma=0.5, warmup_steps=5, warmup_start_lr=1.0,
+        warmup_prefix=warmup_prefix,
+    )  # fmt: skip
     document = optax.from_schedule(schedule)
-    assert document["boundaries_and_scales"] == {"15": 0.5}
+    assert document["boundaries_and_scales"] == {boundary: 0.5}
     written = optax.parse(document)
     assert all(written.lr_at(t) == schedule.lr_at(t) for t in range(40))
+
+
+def test_a_decay_inside_an_absolute_warmup_is_refused() -> None:
+    schedule = StepSchedule(1.0, step_size=3, gamma=0.5, warmup_steps=5, warmup_start_lr=1.0)
+    with pytest.raises(ConversionError, match=r"a decay inside the warmup \(warmup_steps=5\)"):
+        optax.from_schedule(schedule)
 
 
 def test_epoch_schedule_needs_steps_per_epoch() -> None:
