@@ -106,7 +106,9 @@ def default_total(schedule: StepSchedule) -> int:
     """
     decays = min(3, schedule.boundary_count)
     last = schedule.boundary(decays)
-    previous = schedule.boundary(decays - 1) if decays > 1 else schedule.warmup_steps
+    # The decay clock starts at 0, or after the warmup with warmup_prefix.
+    clock_start = schedule.warmup_steps if schedule.warmup_prefix else 0
+    previous = schedule.boundary(decays - 1) if decays > 1 else clock_start
     if last is None or previous is None:  # pragma: no cover - boundary_count >= 1 always
         return schedule.warmup_steps + 1
     return last + (last - previous)

@@ -70,8 +70,12 @@ def test_open_ends_stay_open() -> None:
         (StepSchedule(0.1, milestones=(30, 80)), 130),
         (StepSchedule(0.1, milestones=(30,)), 60),
         (StepSchedule(0.1, milestones=(30, 60, 80, 200)), 100),
-        (StepSchedule(0.1, step_size=30, warmup_steps=5), 125),
-        (StepSchedule(0.1, milestones=(10,), warmup_steps=5), 25),
+        # A warmup keeps the decays where they are (30, 60, 90; 10) unless warmup_prefix
+        # starts the decay clock after it (35, 65, 95; 15).
+        (StepSchedule(0.1, step_size=30, warmup_steps=5), 120),
+        (StepSchedule(0.1, milestones=(10,), warmup_steps=5), 20),
+        (StepSchedule(0.1, step_size=30, warmup_steps=5, warmup_prefix=True), 125),
+        (StepSchedule(0.1, milestones=(10,), warmup_steps=5, warmup_prefix=True), 25),
         (StepSchedule(0.1, step_size=10, min_lr=0.01), 20),
     ],
 )
@@ -126,7 +130,8 @@ def test_run_length(plan: Plan, total: int, length: RunLength | None) -> None:
     [
         (StepSchedule(0.1, milestones=(30, 60, 80)), (80, 0.0001)),
         (StepSchedule(0.1, step_size=30, min_lr=0.001), (60, 0.001)),
-        (StepSchedule(0.1, milestones=(30,), warmup_steps=10), (40, 0.01)),
+        (StepSchedule(0.1, milestones=(30,), warmup_steps=10), (30, 0.01)),
+        (StepSchedule(0.1, milestones=(30,), warmup_steps=10, warmup_prefix=True), (40, 0.01)),
         # No floor: the lr decays until it underflows to 0.0 (0.1 * 2**-1072 < 2**-1075).
         (StepSchedule(0.1, step_size=1, gamma=0.5), (1072, 0.0)),
     ],

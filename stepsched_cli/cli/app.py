@@ -292,7 +292,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "solve": (
         "toolkit",
-        "Find the step size and gamma that take --lr to --final-lr by position T.",
+        "Find the step size and gamma that take --lr to --final-lr within a run of T positions.",
     ),
     "diff": (
         "toolkit",

@@ -252,7 +252,9 @@ def expected_lrs(schedule: StepSchedule, positions: IntArray) -> FloatArray:
     if ramp.any():
         expected[ramp] = _per_distinct(positions[ramp], schedule.lr_at)
     decaying = ~ramp
-    clock = positions[decaying] - warmup
+    # The decay clock starts at 0 (a decay inside the warmup applies when it ends) or,
+    # with warmup_prefix, after the warmup.
+    clock = positions[decaying] - (warmup if schedule.warmup_prefix else 0)
     if schedule.milestones is not None:
         milestones = np.array([min(m, _BEYOND) for m in schedule.milestones], dtype=np.int64)
         decays = np.searchsorted(milestones, clock, side="right")
