@@ -29,13 +29,11 @@ from typer.core import TyperGroup
 
 from stepsched_cli import __version__
 from stepsched_cli.cli.output import print_error
-from stepsched_cli.errors import StepschedError
+from stepsched_cli.errors import EXIT_INVALID, EXIT_USAGE, StepschedError
 
 PROGRAM = "stepsched"
 
 EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
 
 DEBUG_VARIABLE = "STEPSCHED_DEBUG"
 

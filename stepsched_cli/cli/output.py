@@ -23,6 +23,7 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from stepsched_cli.numbers import format_exact, format_lr
+from stepsched_cli.validate import STANDARD_STREAM
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -396,8 +397,7 @@ def _plain_width() -> int:
 
 # -- files -----------------------------------------------------------------------
 
-# An output path of "-" means stdout.
-STANDARD_STREAM = "-"
+# An output path of "-" (validate.STANDARD_STREAM) means stdout.
 
 
 def refuse_existing_output(path: str, *, force: bool) -> None:

@@ -39,8 +39,9 @@ from stepsched_cli.plot import PlotError, XAxis, in_axis_unit, plot_horizon, pre
 from stepsched_cli.plot import XUnit as AxisUnit
 from stepsched_cli.plot import x_axis as plot_x_axis
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.validate import STANDARD_STREAM
 
-STDOUT = "-"
+STDOUT = STANDARD_STREAM
 
 PLOT_EPILOG = """\
 Examples:
