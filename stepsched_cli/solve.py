@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import decimal
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from stepsched_cli import validate
 from stepsched_cli.errors import ScheduleError, StepschedError
 from stepsched_cli.schedule import StepSchedule, intended_value
 
@@ -143,7 +145,6 @@ def solve(
             parameter="final_lr",
         )
     total = _integer("total", total, 2)
-    last = total - 1
     given = {
         name: value
         for name, value in (("decays", decays), ("step_size", step_size), ("gamma", gamma))
@@ -152,6 +153,20 @@ def solve(
     if len(given) != 1:
         shown = ", ".join(f"{name}={value!r}" for name, value in given.items()) or "none"
         raise SolveError(f"give exactly one of decays, step_size, gamma (got {shown})")
+    step_size, gamma, decays = _spacing(lr, final_lr, total, decays, step_size, gamma)
+    return _checked(lr, final_lr, total, step_size, gamma, decays)
+
+
+def _spacing(
+    lr: float,
+    final_lr: float,
+    total: int,
+    decays: int | None,
+    step_size: int | None,
+    gamma: float | None,
+) -> tuple[int, float, int]:
+    """``(step_size, gamma, decays)`` from the one of the three that was given."""
+    last = total - 1
     if decays is not None:
         decays = _integer("decays", decays, 1)
         if decays > last:
@@ -160,9 +175,8 @@ def solve(
                 f"the first at most, got {decays}",
                 parameter="decays",
             )
-        step_size = _fitting_step_size(decays, last)
-        gamma = _root(_ratio(lr, final_lr), decays)
-    elif step_size is not None:
+        return _fitting_step_size(decays, last), _root(_ratio(lr, final_lr), decays), decays
+    if step_size is not None:
         step_size = _integer("step_size", step_size, 1)
         if step_size > last:
             raise SolveError(
@@ -171,16 +185,22 @@ def solve(
                 parameter="step_size",
             )
         decays = last // step_size
-        gamma = _root(_ratio(lr, final_lr), decays)
-    else:
-        gamma = _gamma(gamma)
-        decays = _decays_for_gamma(lr, final_lr, gamma)
-        if decays > last:
-            raise SolveError(
-                f"gamma {gamma!r} needs {decays} decays to reach {final_lr!r}, more than a run "
-                f"of {total} positions holds ({last})"
-            )
-        step_size = _fitting_step_size(decays, last)
+        return step_size, _root(_ratio(lr, final_lr), decays), decays
+    gamma = _gamma(gamma)
+    decays = _decays_for_gamma(lr, final_lr, gamma)
+    if decays > last:
+        raise SolveError(
+            f"gamma {gamma!r} needs {decays} decays to reach {final_lr!r}, more than a run "
+            f"of {total} positions holds ({last})"
+        )
+    return _fitting_step_size(decays, last), gamma, decays
+
+
+def _checked(
+    lr: float, final_lr: float, total: int, step_size: int, gamma: float, decays: int
+) -> Solution:
+    """The solution, refused when gamma's rounding misses ``final_lr`` (SOLVE_TOLERANCE)."""
+    last = total - 1
     try:
         schedule = StepSchedule(lr, step_size=step_size, gamma=gamma)
     except ScheduleError as error:
@@ -204,30 +224,27 @@ def solve(
 
 
 def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SolveError(f"{name} must be a finite number > 0, got {value!r}", parameter=name)
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
-        raise SolveError(f"{name} must be a finite number > 0, got {value!r}", parameter=name)
-    return number
+    return _number_in(name, value, "a finite number > 0", lambda number: number > 0)
 
 
 def _integer(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SolveError(f"{name} must be an integer >= {minimum}, got {value!r}", parameter=name)
-    return value
+    return validate.integer(
+        value, name, minimum=minimum, limit=None, error=SolveError, parameter=name
+    )
 
 
 def _gamma(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SolveError(
-            f"gamma must be a number with 0 < gamma < 1, got {value!r}", parameter="gamma"
-        )
-    number = float(value)
-    if not 0 < number < 1:
-        raise SolveError(
-            f"gamma must be a number with 0 < gamma < 1, got {value!r}", parameter="gamma"
-        )
+    return _number_in("gamma", value, "a number with 0 < gamma < 1", lambda n: 0 < n < 1)
+
+
+def _number_in(name: str, value: object, expected: str, accepts: Callable[[float], bool]) -> float:
+    """``value`` as a finite float that ``accepts``; one message for every refusal."""
+    try:
+        number = validate.finite_number(value, name, error=SolveError)
+    except SolveError:
+        number = math.nan
+    if not accepts(number):
+        raise SolveError(f"{name} must be {expected}, got {validate.shown(value)}", parameter=name)
     return number
 
 
