@@ -218,6 +218,8 @@ def valid_state() -> dict[str, Any]:
         ({"version": 2}, "field 'version' is 2, newer than this stepsched understands"),
         ({"version": 0}, "field 'version' must be 1, got 0"),
         ({"version": True}, "field 'version' must be 1, got True"),
+        # 1.0 == 1 in Python, but a version is an integer, as 30.0 is no step_size.
+        ({"version": 1.0}, "field 'version' must be 1, got 1.0"),
         ({"step": -1}, "field 'step' must be an integer >= 0, got -1"),
         ({"step": 40.0}, "field 'step' must be an integer >= 0, got 40.0"),
         ({"step": True}, "field 'step' must be an integer >= 0, got True"),
