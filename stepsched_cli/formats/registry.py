@@ -10,8 +10,11 @@ names, their help texts and ``code --framework`` are all derived from the table.
 Detection: first the formats recognised by the file itself (a ``torch.save``
 checkpoint by its extension or first bytes), then the file is parsed as JSON and
 offered to each format's ``detect`` in table order (native, torch, timm, Keras,
-optax); anything else is read as native, whose parser says what is wrong.
-``--from`` skips detection.
+optax, then any JSON document holding scheduler states).  A file that is not JSON
+(empty, not UTF-8, or broken JSON) is read as native, whose parser says what is wrong;
+a JSON document no format claims, or text such as YAML, is refused with what it looks
+like and the formats tried (:mod:`~stepsched_cli.formats.unknown`).  ``--from`` skips
+detection.
 
 Adding a format (docs/design.md shows it step by step): write its module (a reader
 returning a Reading, a writer if it can be written), then add one :class:`Format`.
@@ -42,6 +45,7 @@ from stepsched_cli.formats.reading import (
     torch_details,
     torch_view,
 )
+from stepsched_cli.formats.torch_search import CheckpointReading
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
@@ -50,6 +54,7 @@ from stepsched_cli.validate import STANDARD_STREAM
 NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch_format.FORMAT_NAME
 CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
+JSON_CHECKPOINT_FORMAT = "json-checkpoint"
 STDIN = STANDARD_STREAM
 
 
@@ -150,9 +155,32 @@ def _read_torch(request: Request) -> Reading:
     return _torch_reading(torch_state, TORCH_FORMAT, request.source)
 
 
+def _found_reading(found: CheckpointReading, name: str, source: str) -> Reading:
+    """The reading of the scheduler state a checkpoint search chose, whatever its kind."""
+    if isinstance(found.state, torch_format.TorchStepState):
+        return _torch_reading(found.state, name, source, found.key, found.mismatches)
+    from stepsched_cli.formats import found_views
+
+    return found_views.found_reading(found, name, source)
+
+
 def _read_checkpoint(request: Request) -> Reading:
     found = torch_container.read_checkpoint(request.path, request.key)
-    return _torch_reading(found.state, CHECKPOINT_FORMAT, request.path, found.key, found.mismatches)
+    return _found_reading(found, CHECKPOINT_FORMAT, request.path)
+
+
+def _read_json_checkpoint(request: Request) -> Reading:
+    from stepsched_cli.formats import torch_search
+
+    document = parse_json_bytes(_data(request), request.source)
+    found = torch_search.select_scheduler(document, request.source, request.key)
+    return _found_reading(found, JSON_CHECKPOINT_FORMAT, request.source)
+
+
+def _holds_scheduler_states(document: object) -> bool:
+    from stepsched_cli.formats import torch_search
+
+    return bool(torch_search.find_scheduler_states(document))
 
 
 def _framework_reader(
@@ -276,6 +304,13 @@ FORMATS: tuple[Format, ...] = (
         records_position=False,
         snippets=("optax",),
     ),
+    Format(
+        JSON_CHECKPOINT_FORMAT,
+        "a JSON document holding scheduler states anywhere (a training checkpoint saved as "
+        "JSON: torch StepLR/MultiStepLR/SequentialLR or stepsched states)",
+        _read_json_checkpoint,
+        detect=_holds_scheduler_states,
+    ),
 )
 """Every format, in the order they are listed and tried."""
 
@@ -322,7 +357,11 @@ def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
 
 
 def detect_format(data: bytes, source: str) -> str:
-    """The table name of the format ``data`` is in (see the module docstring)."""
+    """The table name of the format ``data`` is in (see the module docstring).
+
+    Raises:
+        StateFileError: no format recognises it; the message says what it looks like.
+    """
     head = data[:8]
     for entry in FORMATS:
         if entry.recognise is not None and entry.recognise(head, source):
@@ -330,11 +369,28 @@ def detect_format(data: bytes, source: str) -> str:
     try:
         document = loads_strict(data)
     except ValueError:
-        return NATIVE_FORMAT
-    for entry in FORMATS:
-        if entry.detect is not None and entry.detect(document):
-            return entry.name
-    return NATIVE_FORMAT
+        if _native_reports(data):
+            return NATIVE_FORMAT
+        document = None
+    else:
+        for entry in FORMATS:
+            if entry.detect is not None and entry.detect(document):
+                return entry.name
+        if isinstance(document, dict) and "format" in document:
+            return NATIVE_FORMAT  # it claims a format: the native reader says which is wrong
+    from stepsched_cli.formats import unknown
+
+    raise unknown.unrecognised(data, document, source, input_formats())
+
+
+def _native_reports(data: bytes) -> bool:
+    """Whether the native parser's complaint describes an unparsed file best: empty, not
+    UTF-8, or meant as JSON (it starts with a brace or bracket)."""
+    try:
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return True
+    return not text or text.startswith(("{", "[", "\ufeff")) or "\x00" in text
 
 
 def _read_head(path: str) -> bytes:
