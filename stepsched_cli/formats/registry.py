@@ -413,7 +413,12 @@ def _recognised(path: str) -> Format | None:
 
 
 def read_state(
-    path: str, *, format: str | None = None, key: str | None = None, position: int = 0
+    path: str,
+    *,
+    format: str | None = None,
+    key: str | None = None,
+    position: int = 0,
+    optimizer: str | None = None,
 ) -> Reading:
     """Read and validate the scheduler state in ``path`` (``-`` for stdin), any format.
 
@@ -426,6 +431,9 @@ def read_state(
         key: For checkpoints: the key path of the scheduler state to use.
         position: For documents that record no position (timm, Keras, optax): the
             position to read them at.  Other formats record their own.
+        optimizer: A file holding the optimizer's state (Accelerate's ``optimizer.bin``,
+            an ``optimizer.pt``): its param groups are checked against the scheduler,
+            and each disagreement is a warning in the reading.
 
     Raises:
         StateFileError: unknown format, or an invalid state; the message names the
@@ -434,6 +442,15 @@ def read_state(
         CheckpointError: an unreadable or unsafe checkpoint (``AmbiguousCheckpointError``
             when it holds several scheduler states and ``key`` chose none).
     """
+    reading = _read_state(path, format, key, position)
+    if optimizer is None:
+        return reading
+    from stepsched_cli.formats import optimizer_file
+
+    return optimizer_file.with_optimizer_check(reading, optimizer)
+
+
+def _read_state(path: str, format: str | None, key: str | None, position: int) -> Reading:
     entry = FORMATS_BY_NAME.get(format) if format is not None else _recognised(path)
     if format is not None and entry is None:
         raise StateFileError(

@@ -50,6 +50,8 @@ __all__ = [
     "ParsedScheduler",
     "SchedulerCandidate",
     "check_optimizer",
+    "check_param_groups",
+    "driven_lrs",
     "find_optimizer_param_groups",
     "find_scheduler_states",
     "format_key_path",
@@ -57,6 +59,9 @@ __all__ = [
     "is_optimizer_state",
     "is_scheduler_state",
     "is_stepsched_state",
+    "optimizer_mismatches",
+    "parse_scheduler",
+    "position_of",
     "select_scheduler",
 ]
 
@@ -543,8 +548,19 @@ def check_optimizer(state: ParsedScheduler, param_groups: list[dict[str, object]
         ['param_groups[0] lr is 0.1 but the scheduler gives 0.0001', \
 'param_groups[0] has no initial_lr (the optimizer was saved before any scheduler was created)']
     """
+    return check_param_groups(*driven_lrs(state), param_groups)
+
+
+def check_param_groups(
+    expected_lrs: tuple[float, ...],
+    base_lrs: tuple[float, ...] | None,
+    param_groups: list[dict[str, object]],
+) -> list[str]:
+    """:func:`check_optimizer` given the lrs: each group's current and initial lr.
+
+    ``base_lrs`` None skips the ``initial_lr`` check (a schedule without torch's key).
+    """
     lines: list[str] = []
-    expected_lrs, base_lrs = driven_lrs(state)
     for index, group in enumerate(param_groups[: len(expected_lrs)]):
         lr = group.get("lr")
         if _is_plain_number(lr) and not lrs_agree(_as_float(lr), expected_lrs[index]):
@@ -553,6 +569,8 @@ def check_optimizer(state: ParsedScheduler, param_groups: list[dict[str, object]
                 f"{expected_lrs[index]!r}"
             )
         initial_lr = group.get("initial_lr")
+        if base_lrs is None or index >= len(base_lrs):
+            continue
         if initial_lr is None:
             lines.append(
                 f"param_groups[{index}] has no initial_lr (the optimizer was saved before any "
