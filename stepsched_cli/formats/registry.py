@@ -178,6 +178,9 @@ def _read_json_checkpoint(request: Request) -> Reading:
 
 
 def _holds_scheduler_states(document: object) -> bool:
+    """Whether a JSON object (a checkpoint is one; a bare list is not) holds scheduler states."""
+    if not isinstance(document, dict):
+        return False
     from stepsched_cli.formats import torch_search
 
     return bool(torch_search.find_scheduler_states(document))
@@ -366,21 +369,23 @@ def detect_format(data: bytes, source: str) -> str:
     for entry in FORMATS:
         if entry.recognise is not None and entry.recognise(head, source):
             return entry.name
+    json_error = "is not JSON"
     try:
         document = loads_strict(data)
-    except ValueError:
+    except ValueError as error:
         if _native_reports(data):
             return NATIVE_FORMAT
-        document = None
+        document, json_error = None, str(error)
     else:
         for entry in FORMATS:
             if entry.detect is not None and entry.detect(document):
                 return entry.name
-        if isinstance(document, dict) and "format" in document:
-            return NATIVE_FORMAT  # it claims a format: the native reader says which is wrong
+        if not isinstance(document, dict) or "format" in document:
+            # Not an object, or one that claims a format: the native reader says what is wrong.
+            return NATIVE_FORMAT
     from stepsched_cli.formats import unknown
 
-    raise unknown.unrecognised(data, document, source, input_formats())
+    raise unknown.unrecognised(data, document, source, input_formats(), json_error)
 
 
 def _native_reports(data: bytes) -> bool:

@@ -38,22 +38,23 @@ def _keys(keys: Sequence[str]) -> str:
     return listed + more
 
 
-def _describe_text(data: bytes) -> str:
+def _describe_text(data: bytes, json_error: str) -> str:
     text = data.decode("utf-8", errors="replace")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     keys = [match.group(1) for line in lines if (match := _YAML_KEY.match(line)) is not None]
     if lines and keys and (lines[0].startswith("---") or _YAML_KEY.match(lines[0])):
         return f"YAML with keys {_keys(keys)}"
     first = lines[0].strip() if lines else ""
-    return f"text that is not JSON (its first line is {shown(first)})"
+    return f"text that {json_error} (its first line is {shown(first)})"
 
 
-def describe(data: bytes, document: object | None) -> str:
+def describe(data: bytes, document: object | None, json_error: str = "is not JSON") -> str:
     """What the file looks like: its JSON document's shape, or its text's.
 
     Args:
         data: The file's bytes.
         document: Its parsed JSON document, None when it is not JSON.
+        json_error: Why it is not JSON (the JSON parser's reason), for text.
     """
     if isinstance(document, dict):
         if not document:
@@ -62,15 +63,20 @@ def describe(data: bytes, document: object | None) -> str:
     if isinstance(document, list):
         return f"a JSON array of {len(document)} item{'' if len(document) == 1 else 's'}"
     if document is None:
-        return "JSON null" if data.strip() == b"null" else _describe_text(data)
+        return "JSON null" if data.strip() == b"null" else _describe_text(data, json_error)
     return f"a JSON {_JSON_TYPES.get(type(document), 'value')}"
 
 
 def unrecognised(
-    data: bytes, document: object | None, source: str, tried: Sequence[str]
+    data: bytes,
+    document: object | None,
+    source: str,
+    tried: Sequence[str],
+    json_error: str = "is not JSON",
 ) -> StateFileError:
     """The error for a file no format recognises: what it is and which formats were tried."""
+    looks_like = describe(data, document, json_error)
     return StateFileError(
-        f"{source}: no format stepsched reads recognises it: it is {describe(data, document)}; "
+        f"{source}: no format stepsched reads recognises it: it is {looks_like}; "
         f"tried {', '.join(tried)} (force one with --from)"
     )

@@ -170,7 +170,7 @@ def test_inspect_human(run: Invoke, tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"", "is empty"),
-        (b"[]", "no format stepsched reads recognises it: it is a JSON array of 0 items; "),
+        (b"[]", "a state must be a JSON object, got list"),
         (b'{"format": "x"}', "field 'format' must be 'stepsched.state', got 'x'"),
         (b"\xff", "is not UTF-8 text"),
     ],
