@@ -263,9 +263,6 @@ def _inspect_fields(reading: Reading) -> list[tuple[str, str]]:
         fields.append(("schedule", describe_schedule(reading.state.schedule)))
     fields.append(("position", view.position_text))
     fields.append(("lr", " ".join(format_number(lr) for lr in view.lrs)))
-    if view.framework_lr is not None and view.framework_lr != view.lrs[0]:
-        label = view.described[0][0] if view.described else reading.format
-        fields.append((f"{label} lr", f"{view.framework_lr!r} (the framework's own value)"))
     decays = view.decays
     if decays is None:
         pass  # a framework schedule without a stepsched form: its decays are not computed

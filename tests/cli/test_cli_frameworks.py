@@ -170,10 +170,7 @@ def test_timm_multistep_decays_one_position_early_and_says_so(run: Invoke, tmp_p
     assert human.exit_code == 0
     text = " ".join(human.stdout.split())
     assert "timm MultiStepLRScheduler(lr=0.1, decay_t=[30, 60], decay_rate=0.1," in text
-    assert (
-        "position epoch 29 lr 0.01 timm lr 0.010000000000000002 (the framework's own value) "
-        "next decay epoch 59 (in 30): lr 0.001"
-    ) in text
+    assert "position epoch 29 lr 0.01 next decay epoch 59 (in 30): lr 0.001" in text
     assert "note timm's MultiStepLRScheduler decays one position before each" in text
 
 
