@@ -52,6 +52,7 @@ __all__ = [
     "check_optimizer",
     "check_param_groups",
     "driven_lrs",
+    "find_dicts",
     "find_optimizer_param_groups",
     "find_scheduler_states",
     "format_key_path",
@@ -267,6 +268,13 @@ def find_scheduler_states(checkpoint: object) -> list[FoundState]:
         [('sched',), ('x', 0)]
     """
     hits = _search(checkpoint, is_any_scheduler_state, _SCHEDULER_KEYS)
+    return [FoundState(path, state) for path, state in hits]
+
+
+def find_dicts(checkpoint: object, matches: Callable[[object], bool]) -> list[FoundState]:
+    """Every dict ``matches`` accepts, searched as :func:`find_scheduler_states` searches
+    (hits under a usual scheduler key first); for other frameworks' scheduler states."""
+    hits = _search(checkpoint, matches, _SCHEDULER_KEYS)
     return [FoundState(path, state) for path, state in hits]
 
 
