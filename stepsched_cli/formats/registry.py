@@ -27,6 +27,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
@@ -45,11 +46,13 @@ from stepsched_cli.formats.reading import (
     torch_details,
     torch_view,
 )
-from stepsched_cli.formats.torch_search import CheckpointReading
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
 from stepsched_cli.validate import STANDARD_STREAM
+
+if TYPE_CHECKING:  # the search is imported by the readers that use it
+    from stepsched_cli.formats.torch_search import CheckpointReading
 
 NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch_format.FORMAT_NAME

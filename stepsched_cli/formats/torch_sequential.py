@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal, cast
 
 from stepsched_cli import validate
@@ -179,6 +178,8 @@ class SequentialState:
         reason = self.unrepresentable_reason()
         if reason is not None:
             raise ConversionError(f"this SequentialLR cannot be a stepsched state: {reason}")
+        from decimal import Decimal  # only a conversion needs it
+
         decay = self.decay.to_state().schedule
         initial_lr = self.base_lrs[0]
         start = float(Decimal(repr(self._warmup_factor(0))) * Decimal(repr(initial_lr)))
@@ -207,6 +208,16 @@ def _factor(fields: Mapping[str, object], name: str, low: float) -> float:
     return value
 
 
+def _total_iters(child: Mapping[str, object], minimum: int) -> int:
+    return validate.integer(
+        child.get("total_iters"),
+        "field '_schedulers[0].total_iters'",
+        minimum=minimum,
+        error=StateError,
+        parameter="total_iters",
+    )
+
+
 def _warmup(child: object) -> tuple[WarmupKind, float, float, int]:
     """The warmup child's kind, start factor, end factor and total_iters."""
     if not isinstance(child, Mapping):
@@ -218,23 +229,11 @@ def _warmup(child: object) -> tuple[WarmupKind, float, float, int]:
                 "field '_schedulers[0].start_factor' must be > 0 (as torch requires), got 0.0",
                 parameter="start_factor",
             )
-        total = validate.integer(
-            child.get("total_iters"),
-            "field '_schedulers[0].total_iters'",
-            minimum=1,
-            error=StateError,
-            parameter="total_iters",
-        )
+        total = _total_iters(child, minimum=1)
         return "LinearLR", start, end, total
     if "factor" in child:
         factor = _factor(child, "factor", 0.0)
-        total = validate.integer(
-            child.get("total_iters"),
-            "field '_schedulers[0].total_iters'",
-            minimum=0,
-            error=StateError,
-            parameter="total_iters",
-        )
+        total = _total_iters(child, minimum=0)
         return "ConstantLR", factor, 1.0, total
     kind = torch_format.guess_scheduler_type(child)
     raise StateError(f"its first scheduler looks like {kind}, not a warmup; {_EXPECTED}")
@@ -301,7 +300,9 @@ def _stored_lrs(value: object, count: int) -> tuple[float, ...] | None:
 
 
 def _check_stored(state: SequentialState) -> None:
-    for index, (stored, expected) in enumerate(zip(state.torch_lrs or (), state.lrs, strict=True)):
+    if state.torch_lrs is None:
+        return
+    for index, (stored, expected) in enumerate(zip(state.torch_lrs, state.lrs, strict=True)):
         if not validate.lrs_agree(stored, expected):
             raise StateError(
                 f"field '_last_lr[{index}]' is {stored!r} but {state.describe()} gives "
