@@ -30,7 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 # The shipped files examples may read, by their path from the repository's root.
-EXAMPLE_FOLDERS = (Path("tests") / "data" / "checkpoints", Path("tests") / "data" / "logs")
+EXAMPLE_FOLDERS = (
+    Path("tests") / "data" / "checkpoints",
+    Path("tests") / "data" / "logs",
+    Path("tests") / "data" / "real",
+)
 COLUMNS = 80
 ENVIRONMENT = {"COLUMNS": str(COLUMNS), "NO_COLOR": "1"}
 EXIT_CODE_COMMAND = "echo $?"

@@ -121,6 +121,16 @@ KeyOption = Annotated[
         show_default=False,
     ),
 ]
+OptimizerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--optimizer",
+        metavar="FILE",
+        help="An optimizer state saved in a separate file (Accelerate's optimizer.bin, an "
+        "optimizer.pt, or JSON): its param groups' lrs are checked against the scheduler.",
+        show_default=False,
+    ),
+]
 PositionOption = Annotated[
     int | None,
     typer.Option(
@@ -160,13 +170,21 @@ def _check_format(option: str, name: str | None, known: Collection[str]) -> None
         raise usage_error(option, f"unknown format {name!r} (known: {', '.join(known)})")
 
 
-def _read(file: str, from_: str | None, key: str | None, position: int | None = None) -> Reading:
+def _read(
+    file: str,
+    from_: str | None,
+    key: str | None,
+    position: int | None = None,
+    optimizer: str | None = None,
+) -> Reading:
     """Read ``file``; an ambiguous checkpoint is a usage error listing its scheduler states.
 
     ``position`` is for framework documents only: a usage error for any other file.
     """
     try:
-        reading = sources.read_state(file, format=from_, key=key, position=position or 0)
+        reading = sources.read_state(
+            file, format=from_, key=key, position=position or 0, optimizer=optimizer
+        )
     except AmbiguousCheckpointError as error:
         print_message("scheduler states found (key  type  position):")
         for candidate in error.candidates:
@@ -212,6 +230,7 @@ def inspect_state(
     from_: FromOption = None,
     key: KeyOption = None,
     position: PositionOption = None,
+    optimizer: OptimizerOption = None,
 ) -> None:
     """Show where a run is: its position, lr, next decay and the decays after it.
 
@@ -220,13 +239,16 @@ def inspect_state(
     running anything in them.  A checkpoint's optimizer lrs are checked against its
     scheduler: a disagreement is a warning on stderr.  torch's last_epoch counts
     scheduler.step() calls: it is reported as the step, whichever unit you stepped in.
+    Also finds stepsched's own state and torch's SequentialLR warmup (one schedule at
+    its last_epoch) in checkpoints and in JSON documents; --optimizer checks an
+    optimizer saved in a separate file (Accelerate's optimizer.bin) the same way.
 
     Also reads timm, Keras and optax schedules as JSON, at --position (they record
     none), with the framework's notes; --json adds framework_lr (the framework's own
     value, float32 for Keras and optax) and notes.
     """
     _check_format("--from", from_, sources.input_formats())
-    reading = _read(file, from_, key, position)
+    reading = _read(file, from_, key, position, optimizer)
     if json_output:
         print_json(inspect_record(reading))
         return
@@ -276,6 +298,7 @@ def validate(
     json_output: JsonFlag = False,
     from_: FromOption = None,
     key: KeyOption = None,
+    optimizer: OptimizerOption = None,
 ) -> None:
     """Check state files: exit 0 when every one is valid, 1 otherwise.
 
@@ -285,7 +308,8 @@ def validate(
     checkpoint is invalid when its optimizer's lrs disagree with its scheduler state
     (the resume bug), or when it holds several scheduler states and --key picks none.
     A torch state that is valid but has no stepsched form (a repeated milestone) is
-    valid.
+    valid.  With --optimizer, a file is invalid when that optimizer's lrs disagree with
+    its scheduler.
     """
     _check_format("--from", from_, sources.input_formats())
     if files.count(sources.STDIN) > 1:
@@ -293,7 +317,7 @@ def validate(
     results: list[dict[str, Any]] = []
     for path in files:
         try:
-            reading = sources.read_state(path, format=from_, key=key)
+            reading = sources.read_state(path, format=from_, key=key, optimizer=optimizer)
         except StepschedError as error:
             results.append({"file": path, "valid": False, "format": None, "error": str(error)})
             continue

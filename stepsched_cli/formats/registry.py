@@ -10,8 +10,11 @@ names, their help texts and ``code --framework`` are all derived from the table.
 Detection: first the formats recognised by the file itself (a ``torch.save``
 checkpoint by its extension or first bytes), then the file is parsed as JSON and
 offered to each format's ``detect`` in table order (native, torch, timm, Keras,
-optax); anything else is read as native, whose parser says what is wrong.
-``--from`` skips detection.
+optax, then any JSON document holding scheduler states).  A file that is not JSON
+(empty, not UTF-8, or broken JSON) is read as native, whose parser says what is wrong;
+a JSON document no format claims, or text such as YAML, is refused with what it looks
+like and the formats tried (:mod:`~stepsched_cli.formats.unknown`).  ``--from`` skips
+detection.
 
 Adding a format (docs/design.md shows it step by step): write its module (a reader
 returning a Reading, a writer if it can be written), then add one :class:`Format`.
@@ -24,6 +27,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
@@ -47,9 +51,13 @@ from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
 from stepsched_cli.validate import STANDARD_STREAM
 
+if TYPE_CHECKING:  # the search is imported by the readers that use it
+    from stepsched_cli.formats.torch_search import CheckpointReading
+
 NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch_format.FORMAT_NAME
 CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
+JSON_CHECKPOINT_FORMAT = "json-checkpoint"
 STDIN = STANDARD_STREAM
 
 
@@ -150,9 +158,35 @@ def _read_torch(request: Request) -> Reading:
     return _torch_reading(torch_state, TORCH_FORMAT, request.source)
 
 
+def _found_reading(found: CheckpointReading, name: str, source: str) -> Reading:
+    """The reading of the scheduler state a checkpoint search chose, whatever its kind."""
+    if isinstance(found.state, torch_format.TorchStepState):
+        return _torch_reading(found.state, name, source, found.key, found.mismatches)
+    from stepsched_cli.formats import found_views
+
+    return found_views.found_reading(found, name, source)
+
+
 def _read_checkpoint(request: Request) -> Reading:
     found = torch_container.read_checkpoint(request.path, request.key)
-    return _torch_reading(found.state, CHECKPOINT_FORMAT, request.path, found.key, found.mismatches)
+    return _found_reading(found, CHECKPOINT_FORMAT, request.path)
+
+
+def _read_json_checkpoint(request: Request) -> Reading:
+    from stepsched_cli.formats import torch_search
+
+    document = parse_json_bytes(_data(request), request.source)
+    found = torch_search.select_scheduler(document, request.source, request.key)
+    return _found_reading(found, JSON_CHECKPOINT_FORMAT, request.source)
+
+
+def _holds_scheduler_states(document: object) -> bool:
+    """Whether a JSON object (a checkpoint is one; a bare list is not) holds scheduler states."""
+    if not isinstance(document, dict):
+        return False
+    from stepsched_cli.formats import torch_search
+
+    return bool(torch_search.find_scheduler_states(document))
 
 
 def _framework_reader(
@@ -276,6 +310,13 @@ FORMATS: tuple[Format, ...] = (
         records_position=False,
         snippets=("optax",),
     ),
+    Format(
+        JSON_CHECKPOINT_FORMAT,
+        "a JSON document holding scheduler states anywhere (a training checkpoint saved as "
+        "JSON: torch StepLR/MultiStepLR/SequentialLR or stepsched states)",
+        _read_json_checkpoint,
+        detect=_holds_scheduler_states,
+    ),
 )
 """Every format, in the order they are listed and tried."""
 
@@ -327,19 +368,42 @@ def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
 
 
 def detect_format(data: bytes, source: str) -> str:
-    """The table name of the format ``data`` is in (see the module docstring)."""
+    """The table name of the format ``data`` is in (see the module docstring).
+
+    Raises:
+        StateFileError: no format recognises it; the message says what it looks like.
+    """
     head = data[:8]
     for entry in FORMATS:
         if entry.recognise is not None and entry.recognise(head, source):
             return entry.name
+    json_error = "is not JSON"
     try:
         document = loads_strict(data)
-    except ValueError:
-        return NATIVE_FORMAT
-    for entry in FORMATS:
-        if entry.detect is not None and entry.detect(document):
-            return entry.name
-    return NATIVE_FORMAT
+    except ValueError as error:
+        if _native_reports(data):
+            return NATIVE_FORMAT
+        document, json_error = None, str(error)
+    else:
+        for entry in FORMATS:
+            if entry.detect is not None and entry.detect(document):
+                return entry.name
+        if not isinstance(document, dict) or "format" in document:
+            # Not an object, or one that claims a format: the native reader says what is wrong.
+            return NATIVE_FORMAT
+    from stepsched_cli.formats import unknown
+
+    raise unknown.unrecognised(data, document, source, input_formats(), json_error)
+
+
+def _native_reports(data: bytes) -> bool:
+    """Whether the native parser's complaint describes an unparsed file best: empty, not
+    UTF-8, or meant as JSON (it starts with a brace or bracket)."""
+    try:
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return True
+    return not text or text.startswith(("{", "[", "\ufeff")) or "\x00" in text
 
 
 def _read_head(path: str) -> bytes:
@@ -362,7 +426,12 @@ def _recognised(path: str) -> Format | None:
 
 
 def read_state(
-    path: str, *, format: str | None = None, key: str | None = None, position: int = 0
+    path: str,
+    *,
+    format: str | None = None,
+    key: str | None = None,
+    position: int = 0,
+    optimizer: str | None = None,
 ) -> Reading:
     """Read and validate the scheduler state in ``path`` (``-`` for stdin), any format.
 
@@ -375,6 +444,9 @@ def read_state(
         key: For checkpoints: the key path of the scheduler state to use.
         position: For documents that record no position (timm, Keras, optax): the
             position to read them at.  Other formats record their own.
+        optimizer: A file holding the optimizer's state (Accelerate's ``optimizer.bin``,
+            an ``optimizer.pt``): its param groups are checked against the scheduler,
+            and each disagreement is a warning in the reading.
 
     Raises:
         StateFileError: unknown format, or an invalid state; the message names the
@@ -383,6 +455,15 @@ def read_state(
         CheckpointError: an unreadable or unsafe checkpoint (``AmbiguousCheckpointError``
             when it holds several scheduler states and ``key`` chose none).
     """
+    reading = _read_state(path, format, key, position)
+    if optimizer is None:
+        return reading
+    from stepsched_cli.formats import optimizer_file
+
+    return optimizer_file.with_optimizer_check(reading, optimizer)
+
+
+def _read_state(path: str, format: str | None, key: str | None, position: int) -> Reading:
     entry = FORMATS_BY_NAME.get(format) if format is not None else _recognised(path)
     if format is not None and entry is None:
         raise StateFileError(

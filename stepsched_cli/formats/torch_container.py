@@ -139,6 +139,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> object:
             handle.seek(0)
             if signature == _ZIP_SIGNATURE:
                 return _load_zip(handle, source)
+            if signature.lstrip()[:1] in (b"{", b"["):  # neither is a pickle opcode
+                raise CheckpointError(
+                    f"cannot read {source!r}: not a torch.save checkpoint (a zip archive or a "
+                    "pickle stream): it starts like a JSON document; read it without --from"
+                )
             return _load_legacy(handle, source)
     except OSError as error:
         reason = error.strerror or str(error)

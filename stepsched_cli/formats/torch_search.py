@@ -31,9 +31,12 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from stepsched_cli.errors import StateError
+from stepsched_cli.formats import torch_sequential
 from stepsched_cli.formats.errors import CheckpointError
 from stepsched_cli.formats.safe_pickle import TensorStub
 from stepsched_cli.formats.torch import TorchStepState, guess_scheduler_type, parse
+from stepsched_cli.formats.torch_sequential import SequentialState, is_sequential_state
+from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.validate import lrs_agree, shown
 
 __all__ = [
@@ -44,15 +47,28 @@ __all__ = [
     "FoundGroups",
     "FoundState",
     "KeyPath",
+    "ParsedScheduler",
     "SchedulerCandidate",
     "check_optimizer",
+    "check_param_groups",
+    "driven_lrs",
+    "find_dicts",
     "find_optimizer_param_groups",
     "find_scheduler_states",
     "format_key_path",
+    "is_any_scheduler_state",
     "is_optimizer_state",
     "is_scheduler_state",
+    "is_stepsched_state",
+    "optimizer_mismatches",
+    "parse_scheduler",
+    "position_of",
     "select_scheduler",
 ]
+
+ParsedScheduler = TorchStepState | SequentialState | SchedulerState
+"""A scheduler state found and parsed: torch's StepLR/MultiStepLR, its SequentialLR warmup
+idiom, or stepsched's own ``StepScheduler.state_dict()``."""
 
 KeyPath = tuple[str | int, ...]
 """Keys and list indices from the top of a checkpoint down to a value."""
@@ -152,6 +168,22 @@ def is_scheduler_state(value: object) -> TypeGuard[dict[str, object]]:
     )
 
 
+def is_stepsched_state(value: object) -> TypeGuard[dict[str, object]]:
+    """Whether ``value`` is a stepsched ``StepScheduler.state_dict()`` (its ``format`` marker).
+
+    Example:
+        >>> is_stepsched_state({"format": "stepsched.state", "version": 1})
+        True
+    """
+    return isinstance(value, dict) and value.get("format") == STATE_FORMAT
+
+
+def is_any_scheduler_state(value: object) -> TypeGuard[dict[str, object]]:
+    """Whether ``value`` is a scheduler state stepsched reads: a torch state dict
+    (:func:`is_scheduler_state`), a SequentialLR's, or stepsched's own."""
+    return is_scheduler_state(value) or is_stepsched_state(value) or is_sequential_state(value)
+
+
 def is_optimizer_state(value: object) -> TypeGuard[dict[str, object]]:
     """Whether ``value`` has the shape of a torch optimizer ``state_dict()``.
 
@@ -213,10 +245,11 @@ def _search(
 
 
 def find_scheduler_states(checkpoint: object) -> list[FoundState]:
-    """Find every LR scheduler state dict in a loaded checkpoint.
+    """Find every LR scheduler state dict in a loaded checkpoint or JSON document.
 
     The whole structure is searched (dicts, lists, tuples) for dicts accepted by
-    :func:`is_scheduler_state`.  Hits whose nearest key is a usual name (``lr_scheduler``,
+    :func:`is_any_scheduler_state` (a SequentialLR's children are part of it, not
+    listed on their own).  Hits whose nearest key is a usual name (``lr_scheduler``,
     ``scheduler``, ``sched``, ``lr_sched``, ``scheduler_state_dict``, Lightning's
     ``lr_schedulers``, ...) come first; within each group the order is that of the file.
     A bare state dict has path ``()``.
@@ -234,7 +267,14 @@ def find_scheduler_states(checkpoint: object) -> list[FoundState]:
         >>> [found.path for found in find_scheduler_states({"x": [state], "sched": dict(state)})]
         [('sched',), ('x', 0)]
     """
-    hits = _search(checkpoint, is_scheduler_state, _SCHEDULER_KEYS)
+    hits = _search(checkpoint, is_any_scheduler_state, _SCHEDULER_KEYS)
+    return [FoundState(path, state) for path, state in hits]
+
+
+def find_dicts(checkpoint: object, matches: Callable[[object], bool]) -> list[FoundState]:
+    """Every dict ``matches`` accepts, searched as :func:`find_scheduler_states` searches
+    (hits under a usual scheduler key first); for other frameworks' scheduler states."""
+    hits = _search(checkpoint, matches, _SCHEDULER_KEYS)
     return [FoundState(path, state) for path, state in hits]
 
 
@@ -333,7 +373,7 @@ class CheckpointReading:
 
     Attributes:
         key: The scheduler state's key path (``(top level)`` for a bare state dict).
-        state: The parsed state.
+        state: The parsed state (torch's, a SequentialLR's or stepsched's own).
         optimizer_key: The optimizer checked against it, None when there was none.
         mismatches: One line per disagreement between the optimizer's param groups and
             the scheduler, without the file name (empty when they agree or nothing was
@@ -341,7 +381,7 @@ class CheckpointReading:
     """
 
     key: str
-    state: TorchStepState
+    state: ParsedScheduler
     optimizer_key: str | None = None
     mismatches: tuple[str, ...] = ()
 
@@ -366,18 +406,45 @@ def select_scheduler(checkpoint: object, source: str, key: str | None = None) ->
     optimizer = _matching_optimizer(optimizers, chosen)
     chosen_key = format_key_path(chosen.path)
     try:
-        state = parse(chosen.state)
+        state = parse_scheduler(chosen.state)
     except StateError as error:
         raise StateError(f"{source} [{chosen_key}]: {error}", parameter=error.parameter) from None
     if optimizer is None:
         return CheckpointReading(chosen_key, state)
     optimizer_key = format_key_path(optimizer.path)
-    mismatches = tuple(
-        f"the optimizer at {optimizer_key} disagrees with the scheduler at "
-        f"{chosen_key} (last_epoch {state.last_epoch}): {line}"
-        for line in check_optimizer(state, optimizer.param_groups)
-    )
+    mismatches = optimizer_mismatches(state, optimizer.param_groups, optimizer_key, chosen_key)
     return CheckpointReading(chosen_key, state, optimizer_key, mismatches)
+
+
+def parse_scheduler(found: dict[str, object]) -> ParsedScheduler:
+    """Parse a state dict :func:`is_any_scheduler_state` accepted, by its kind.
+
+    Raises:
+        StateError: it is not a valid state of its kind.
+    """
+    if is_stepsched_state(found):
+        return SchedulerState.from_dict(found)
+    if is_sequential_state(found):
+        return torch_sequential.parse(found)
+    return parse(found)
+
+
+def position_of(state: ParsedScheduler) -> str:
+    """A parsed state's position in its own terms: ``last_epoch 75``, ``step 65``."""
+    if isinstance(state, SchedulerState):
+        return f"{state.schedule.mode} {state.position}"
+    return f"last_epoch {state.last_epoch}"
+
+
+def optimizer_mismatches(
+    state: ParsedScheduler, param_groups: list[dict[str, object]], optimizer_key: str, key: str
+) -> tuple[str, ...]:
+    """:func:`check_optimizer`'s lines, each naming where the optimizer and scheduler are."""
+    return tuple(
+        f"the optimizer at {optimizer_key} disagrees with the scheduler at "
+        f"{key} ({position_of(state)}): {line}"
+        for line in check_optimizer(state, param_groups)
+    )
 
 
 def _choose(
@@ -392,12 +459,11 @@ def _choose(
         )
         raise CheckpointError(
             f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
-            f"anywhere in the checkpoint{hint}"
+            f"(torch), _schedulers (SequentialLR) or format 'stepsched.state' anywhere in the "
+            f"checkpoint{hint}"
         )
     candidates = tuple(
-        SchedulerCandidate(
-            format_key_path(hit.path), guess_scheduler_type(hit.state), _last_epoch(hit.state)
-        )
+        SchedulerCandidate(format_key_path(hit.path), _kind(hit.state), _last_epoch(hit.state))
         for hit in found
     )
     listed = ", ".join(candidate.key for candidate in candidates)
@@ -418,9 +484,30 @@ def _choose(
     )
 
 
+def _kind(state: Mapping[str, object]) -> str:
+    if is_stepsched_state(state):
+        return "StepScheduler"
+    if is_sequential_state(state):
+        return "SequentialLR"
+    return guess_scheduler_type(state)
+
+
 def _last_epoch(state: Mapping[str, object]) -> int:
-    value = state.get("last_epoch")
+    value = state.get("step" if is_stepsched_state(state) else "last_epoch")
     return value if isinstance(value, int) else -1
+
+
+def _group_count(state: Mapping[str, object]) -> int:
+    """How many parameter groups a found scheduler state drives (-1: unknown)."""
+    if is_stepsched_state(state):
+        groups = state.get("param_groups")
+        return len(groups) if isinstance(groups, list) and groups else -1
+    if is_sequential_state(state):
+        children = state.get("_schedulers")
+        child = children[-1] if isinstance(children, list) and children else None
+        return _group_count(child) if isinstance(child, dict) else -1
+    groups = state.get("base_lrs")
+    return len(groups) if isinstance(groups, list) else -1
 
 
 def _matching_optimizer(optimizers: list[FoundGroups], scheduler: FoundState) -> FoundGroups | None:
@@ -429,8 +516,7 @@ def _matching_optimizer(optimizers: list[FoundGroups], scheduler: FoundState) ->
     Lightning keeps ``optimizer_states[i]`` with ``lr_schedulers[i]``; when several
     optimizers fit and none is parallel, nothing is checked rather than the wrong one.
     """
-    groups = scheduler.state["base_lrs"]
-    count = len(groups) if isinstance(groups, list) else -1
+    count = _group_count(scheduler.state)
     fitting = [found for found in optimizers if len(found.param_groups) == count]
     if len(fitting) == 1:
         return fitting[0]
@@ -442,14 +528,27 @@ def _matching_optimizer(optimizers: list[FoundGroups], scheduler: FoundState) ->
     return None
 
 
-def check_optimizer(state: TorchStepState, param_groups: list[dict[str, object]]) -> list[str]:
+def driven_lrs(state: ParsedScheduler) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """A parsed state's current lr and initial lr for every parameter group it drives.
+
+    A stepsched state without groups (no optimizer attached) gives its schedule's lrs.
+    """
+    if isinstance(state, SchedulerState):
+        if state.group_initial_lrs:
+            return state.group_lrs, state.group_initial_lrs
+        return (state.lr,), (state.schedule.initial_lr,)
+    return state.lrs, state.base_lrs
+
+
+def check_optimizer(state: ParsedScheduler, param_groups: list[dict[str, object]]) -> list[str]:
     """Where an optimizer's param groups disagree with a scheduler state, one line each.
 
-    Each group's ``lr`` must equal the scheduler's lr at ``last_epoch`` and its
-    ``initial_lr`` (set by torch when a scheduler is created) must equal the group's
-    ``base_lrs`` entry, both to a relative 1e-9.  A disagreement is the classic resume
-    bug: the optimizer state of a fresh optimizer saved or loaded, or a scheduler
-    restarted.  Tensor lrs are not compared (their values are not read).
+    Each group's ``lr`` must equal the scheduler's lr at its position and its
+    ``initial_lr`` (set by torch, and by stepsched, when a scheduler is created) must
+    equal the group's ``base_lrs`` entry (initial lr), both to a relative 1e-9.  A
+    disagreement is the classic resume bug: the optimizer state of a fresh optimizer
+    saved or loaded, or a scheduler restarted.  Tensor lrs are not compared (their
+    values are not read).
 
     Example:
         >>> state = parse({"step_size": 30, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 100})
@@ -457,8 +556,19 @@ def check_optimizer(state: TorchStepState, param_groups: list[dict[str, object]]
         ['param_groups[0] lr is 0.1 but the scheduler gives 0.0001', \
 'param_groups[0] has no initial_lr (the optimizer was saved before any scheduler was created)']
     """
+    return check_param_groups(*driven_lrs(state), param_groups)
+
+
+def check_param_groups(
+    expected_lrs: tuple[float, ...],
+    base_lrs: tuple[float, ...] | None,
+    param_groups: list[dict[str, object]],
+) -> list[str]:
+    """:func:`check_optimizer` given the lrs: each group's current and initial lr.
+
+    ``base_lrs`` None skips the ``initial_lr`` check (a schedule without torch's key).
+    """
     lines: list[str] = []
-    expected_lrs = state.lrs
     for index, group in enumerate(param_groups[: len(expected_lrs)]):
         lr = group.get("lr")
         if _is_plain_number(lr) and not lrs_agree(_as_float(lr), expected_lrs[index]):
@@ -467,17 +577,17 @@ def check_optimizer(state: TorchStepState, param_groups: list[dict[str, object]]
                 f"{expected_lrs[index]!r}"
             )
         initial_lr = group.get("initial_lr")
+        if base_lrs is None or index >= len(base_lrs):
+            continue
         if initial_lr is None:
             lines.append(
                 f"param_groups[{index}] has no initial_lr (the optimizer was saved before any "
                 "scheduler was created)"
             )
-        elif _is_plain_number(initial_lr) and not lrs_agree(
-            _as_float(initial_lr), state.base_lrs[index]
-        ):
+        elif _is_plain_number(initial_lr) and not lrs_agree(_as_float(initial_lr), base_lrs[index]):
             lines.append(
                 f"param_groups[{index}] initial_lr is {_shown_lr(initial_lr)} but the "
-                f"scheduler's base_lrs[{index}] is {state.base_lrs[index]!r}"
+                f"scheduler's base_lrs[{index}] is {base_lrs[index]!r}"
             )
     return lines
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stepsched_cli.cli import code_cmd
+from stepsched_cli.errors import StateFileError
 from stepsched_cli.formats import registry
 from stepsched_cli.formats.reading import inspect_record
 from stepsched_cli.schedule import StepSchedule
@@ -39,6 +40,7 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         "timm",
         "keras",
         "optax",
+        "json-checkpoint",
     ]
     assert registry.output_formats() == ["stepsched", "torch", "timm", "keras", "optax"]
     assert registry.unpositioned_formats() == ["timm", "keras", "optax"]
@@ -56,12 +58,47 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         (b"PK\x03\x04rest", "x.bin", "torch-checkpoint"),
         (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
         (b"{}", "model.pt", "torch-checkpoint"),
-        (b"not json", "x.json", "stepsched"),  # the native parser says what is wrong
-        (b'{"a": 1}', "x.json", "stepsched"),
+        (b"{not json", "x.json", "stepsched"),  # the native parser says what is wrong
+        (b"\xff", "x.json", "stepsched"),
+        (b"", "x.json", "stepsched"),
+        (b'{"format": "x"}', "x.json", "stepsched"),  # claims a format: native names it
+        (b"[1, 2]", "x.json", "stepsched"),  # not an object: native says a state is one
+        (b"null", "x.json", "stepsched"),
+        (b'{"x": {"format": "stepsched.state"}}', "x.json", "json-checkpoint"),
     ],
 )
 def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: str) -> None:
     assert registry.detect_format(data, source) == expected
+
+
+TRIED = "tried stepsched, torch, torch-checkpoint, timm, keras, optax, json-checkpoint"
+
+
+@pytest.mark.parametrize(
+    ("data", "looks_like"),
+    [
+        (b'{"a": 1, "b c": 2}', "JSON with keys a, 'b c'"),
+        (b"{}", "an empty JSON object"),
+        (b"# timm\nsched: step\nlr: 0.1\n  - nested: 1\n", "YAML with keys sched, lr"),
+        (b"---\nepochs: 3\n", "YAML with keys epochs"),
+        (
+            b"not json",
+            "text that is not valid JSON: Expecting value at line 1 column 1 (its first line "
+            "is 'not json')",
+        ),
+        (
+            json.dumps({f"k{i}": i for i in range(10)}).encode(),
+            "JSON with keys k0, k1, k2, k3, k4, k5, k6, k7 and 2 more",
+        ),
+    ],
+)
+def test_an_unrecognised_file_says_what_it_looks_like(data: bytes, looks_like: str) -> None:
+    with pytest.raises(StateFileError) as caught:
+        registry.detect_format(data, "x.json")
+    assert str(caught.value) == (
+        f"x.json: no format stepsched reads recognises it: it is {looks_like}; {TRIED} "
+        "(force one with --from)"
+    )
 
 
 def write(tmp_path: Path, document: object) -> str:

@@ -1,0 +1,82 @@
+"""What a file no format recognises looks like, for a one-line refusal.
+
+The format table (:mod:`~stepsched_cli.formats.registry`) calls :func:`unrecognised`
+when neither a file's name and first bytes nor its JSON document match a format: the
+message says what the file is (``JSON with keys epoch, model, net``, ``YAML with keys
+lr, sched``, ``a JSON array of 3 items``) and which formats were tried, by their
+``--from`` names, rather than one reader's complaint about a file that was never in its
+format.
+
+Example:
+    >>> describe(b'{"epoch": 3, "model": {}}', {"epoch": 3, "model": {}})
+    'JSON with keys epoch, model'
+    >>> describe(b"sched: step\\nlr: 0.1\\n", None)
+    'YAML with keys sched, lr'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from stepsched_cli.errors import StateFileError
+from stepsched_cli.validate import shown
+
+__all__ = ["MAX_KEYS_SHOWN", "describe", "unrecognised"]
+
+MAX_KEYS_SHOWN = 8
+"""How many of a document's keys the message names."""
+
+_YAML_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]{0,60}):(?:\s|$)")
+_JSON_TYPES = {str: "string", bool: "boolean", int: "number", float: "number"}
+
+
+def _keys(keys: Sequence[str]) -> str:
+    named = keys[:MAX_KEYS_SHOWN]
+    listed = ", ".join(key if key.isidentifier() else shown(key) for key in named)
+    more = f" and {len(keys) - MAX_KEYS_SHOWN} more" if len(keys) > MAX_KEYS_SHOWN else ""
+    return listed + more
+
+
+def _describe_text(data: bytes, json_error: str) -> str:
+    text = data.decode("utf-8", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    keys = [match.group(1) for line in lines if (match := _YAML_KEY.match(line)) is not None]
+    if lines and keys and (lines[0].startswith("---") or _YAML_KEY.match(lines[0])):
+        return f"YAML with keys {_keys(keys)}"
+    first = lines[0].strip() if lines else ""
+    return f"text that {json_error} (its first line is {shown(first)})"
+
+
+def describe(data: bytes, document: object | None, json_error: str = "is not JSON") -> str:
+    """What the file looks like: its JSON document's shape, or its text's.
+
+    Args:
+        data: The file's bytes.
+        document: Its parsed JSON document, None when it is not JSON.
+        json_error: Why it is not JSON (the JSON parser's reason), for text.
+    """
+    if isinstance(document, dict):
+        if not document:
+            return "an empty JSON object"
+        return f"JSON with keys {_keys([str(key) for key in document])}"
+    if isinstance(document, list):
+        return f"a JSON array of {len(document)} item{'' if len(document) == 1 else 's'}"
+    if document is None:
+        return "JSON null" if data.strip() == b"null" else _describe_text(data, json_error)
+    return f"a JSON {_JSON_TYPES.get(type(document), 'value')}"
+
+
+def unrecognised(
+    data: bytes,
+    document: object | None,
+    source: str,
+    tried: Sequence[str],
+    json_error: str = "is not JSON",
+) -> StateFileError:
+    """The error for a file no format recognises: what it is and which formats were tried."""
+    looks_like = describe(data, document, json_error)
+    return StateFileError(
+        f"{source}: no format stepsched reads recognises it: it is {looks_like}; "
+        f"tried {', '.join(tried)} (force one with --from)"
+    )
