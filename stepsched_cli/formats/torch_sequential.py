@@ -190,6 +190,8 @@ class SequentialState:
             milestones=decay.milestones,
             warmup_steps=self.milestone,
             warmup_start_lr=start,
+            # SequentialLR starts its decay child at the milestone: a shifted clock.
+            warmup_prefix=True,
         )
         return SchedulerState(
             schedule=schedule, position=self.last_epoch, group_initial_lrs=self.base_lrs
