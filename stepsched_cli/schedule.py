@@ -24,6 +24,11 @@ Example:
     [0.1, 0.1, 0.01, 0.01, 0.001, 0.0001]
     >>> schedule.next_boundary(31)
     60
+
+Size: about 560 lines, a little over the house's ~500.  It is one family: the
+``StepSchedule`` value and its queries (values, boundaries, segments, walks), each a
+pure function of the position that shares the same decay-count arithmetic; the power
+arithmetic itself lives in :mod:`stepsched_cli.powers`.
 """
 
 from __future__ import annotations
