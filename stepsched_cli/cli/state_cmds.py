@@ -49,6 +49,7 @@ from stepsched_cli.cli.output import (
 )
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.formats import registry as sources
+from stepsched_cli.formats._framework import float32
 from stepsched_cli.formats.reading import Reading, inspect_record, position_text
 from stepsched_cli.formats.torch_search import AmbiguousCheckpointError
 from stepsched_cli.schedule import Mode
@@ -218,8 +219,8 @@ def inspect_state(
     scheduler.step() calls: it is reported as the step, whichever unit you stepped in.
 
     Also reads timm, Keras and optax schedules as JSON, at --position (they record
-    none), with the framework's notes; --json adds framework_lr (the framework's own
-    value, float32 for Keras and optax) and notes.
+    none), with the framework's notes; the framework's own lr (float32 for Keras and
+    optax) is shown whenever it differs from the exact one.
     """
     _check_format("--from", from_, sources.input_formats())
     reading = _read(file, from_, key, position)
@@ -241,6 +242,10 @@ def _inspect_fields(reading: Reading) -> list[tuple[str, str]]:
         fields.append(("schedule", describe_schedule(reading.state.schedule)))
     fields.append(("position", view.position_text))
     fields.append(("lr", " ".join(format_number(lr) for lr in view.lrs)))
+    if view.framework_lr is not None and float32(view.framework_lr) != float32(view.lrs[0]):
+        # Not float32 rounding, a real difference: Keras/optax decaying early past 2**24.
+        framework = view.described[0][0] if view.described else reading.format
+        fields.append((f"{framework} lr", f"{view.framework_lr!r} (its own arithmetic)"))
     decays = view.decays
     if decays is None:
         pass  # a framework schedule without a stepsched form: its decays are not computed

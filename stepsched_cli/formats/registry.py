@@ -30,8 +30,8 @@ from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
 from stepsched_cli.formats import keras as keras_format
 from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import timm as timm_format
+from stepsched_cli.formats import timm_files, torch_container
 from stepsched_cli.formats import torch as torch_format
-from stepsched_cli.formats import torch_container
 from stepsched_cli.formats.reading import (
     FrameworkSchedule,
     Reading,
@@ -156,13 +156,17 @@ def _read_checkpoint(request: Request) -> Reading:
 
 
 def _framework_reader(
-    name: str, parse: Callable[[object], FrameworkSchedule], unit: Callable[[object], Mode]
+    name: str,
+    parse: Callable[[object], FrameworkSchedule],
+    unit: Callable[[object], Mode],
+    load: Callable[[bytes, str], object] = parse_json_bytes,
 ) -> Reader:
-    """A reader of a framework's schedule documents, which hold no position."""
+    """A reader of a framework's schedule documents, which hold no position; ``load``
+    parses the bytes (JSON, or JSON and YAML for timm)."""
 
     def read(request: Request) -> Reading:
         source, position = request.source, request.position
-        document = parse_json_bytes(_data(request), source)
+        document = load(_data(request), source)
         try:
             schedule = parse(document)
         except (StateError, ConversionError) as error:
@@ -249,12 +253,16 @@ FORMATS: tuple[Format, ...] = (
     ),
     Format(
         timm_format.FORMAT_NAME,
-        "a timm StepLRScheduler/MultiStepLRScheduler document",
-        _framework_reader(timm_format.FORMAT_NAME, timm_format.parse, _timm_unit),
+        "a timm StepLRScheduler/MultiStepLRScheduler state_dict() or document, or "
+        "train.py's args (args.yaml, JSON, scheduler_kwargs())",
+        _framework_reader(
+            timm_format.FORMAT_NAME, timm_files.parse, _timm_unit, timm_files.load_document
+        ),
         _framework_writer(
             timm_format.FORMAT_NAME, lambda schedule, _: timm_format.from_schedule(schedule)
         ),
-        detect=timm_format.detect,
+        detect=timm_files.detect,
+        recognise=lambda _, name: name.lower().endswith((".yaml", ".yml")),
         records_position=False,
         snippets=("timm",),
     ),
