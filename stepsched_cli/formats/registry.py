@@ -19,6 +19,7 @@ returning a Reading, a writer if it can be written), then add one :class:`Format
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -28,9 +29,9 @@ from dataclasses import dataclass
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
 from stepsched_cli.formats import keras as keras_format
+from stepsched_cli.formats import keras_files, timm_files, torch_container
 from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import timm as timm_format
-from stepsched_cli.formats import timm_files, torch_container
 from stepsched_cli.formats import torch as torch_format
 from stepsched_cli.formats.reading import (
     FrameworkSchedule,
@@ -50,6 +51,7 @@ from stepsched_cli.validate import STANDARD_STREAM
 NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch_format.FORMAT_NAME
 CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
+KERAS_MODEL_FORMAT = "keras-model"
 STDIN = STANDARD_STREAM
 
 
@@ -193,6 +195,33 @@ def _framework_reader(
     return read
 
 
+def _keras_json(data: bytes, source: str) -> object:
+    if data.startswith(b"PK"):
+        raise StateFileError(
+            f"{source}: is a zip; a .keras model file is read from its file as "
+            f"--from {KERAS_MODEL_FORMAT}"
+        )
+    return parse_json_bytes(data, source)
+
+
+def _read_keras_model(request: Request) -> Reading:
+    """A ``.keras`` file: the schedule in its config.json, at the optimizer's iterations."""
+    document, iterations, note = keras_files.read_model_file(request.path)
+    position = request.position if iterations is None else iterations
+    read = _framework_reader(
+        KERAS_MODEL_FORMAT, keras_files.parse, lambda _: "step", lambda *_: document
+    )
+    reading = read(Request(request.path, request.source, b"", position=position))
+    if note is not None:
+        view = reading.view
+        details = tuple(
+            (name, [*value, note] if name == "notes" else value) for name, value in view.details
+        )
+        view = dataclasses.replace(view, notes=(*view.notes, note), details=details)
+        reading = dataclasses.replace(reading, view=view)
+    return dataclasses.replace(reading, records_position=iterations is not None)
+
+
 def _timm_unit(schedule: object) -> Mode:
     counts_epochs = isinstance(schedule, timm_format.TimmSchedule) and schedule.t_in_epochs
     return "epoch" if counts_epochs else "step"
@@ -248,7 +277,10 @@ FORMATS: tuple[Format, ...] = (
         CHECKPOINT_FORMAT,
         "a torch.save checkpoint (.pt, .pth, .ckpt; zip or legacy), read without torch",
         _read_checkpoint,
-        recognise=torch_container.looks_like_checkpoint,
+        recognise=lambda head, name: (
+            torch_container.looks_like_checkpoint(head, name)
+            and not keras_files.is_keras_name(name)
+        ),
         from_stdin=False,
     ),
     Format(
@@ -268,12 +300,23 @@ FORMATS: tuple[Format, ...] = (
     ),
     Format(
         keras_format.FORMAT_NAME,
-        "a Keras learning-rate schedule (serialized JSON)",
-        _framework_reader(keras_format.FORMAT_NAME, keras_format.parse, lambda _: "step"),
+        "a Keras learning-rate schedule, optimizer config or model config.json (JSON)",
+        _framework_reader(
+            keras_format.FORMAT_NAME, keras_files.parse, lambda _: "step", _keras_json
+        ),
         _framework_writer(keras_format.FORMAT_NAME, keras_format.from_schedule),
-        detect=keras_format.detect,
+        detect=keras_files.detect,
         records_position=False,
         snippets=("keras",),
+    ),
+    Format(
+        KERAS_MODEL_FORMAT,
+        "a Keras .keras model file (model.save()): its optimizer's schedule, at its "
+        "iterations (read with h5py: stepsched[keras])",
+        _read_keras_model,
+        recognise=lambda _, name: keras_files.is_keras_name(name),
+        from_stdin=False,
+        records_position=False,
     ),
     Format(
         optax_format.FORMAT_NAME,

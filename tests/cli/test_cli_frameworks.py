@@ -396,9 +396,7 @@ def test_convert_refuses_a_schedule_without_a_stepsched_form(
     assert (record["convertible"], record["reason"]) == (False, message)
 
 
-def test_timm_noise_is_inspected_with_a_note_but_not_converted(
-    run: Invoke, tmp_path: Path
-) -> None:
+def test_timm_noise_is_inspected_with_a_note_but_not_converted(run: Invoke, tmp_path: Path) -> None:
     document = {"timm": "StepLRScheduler", "lr": 0.1, "decay_t": 30, "noise_range_t": 5}
     path = write_json(tmp_path / "noise.json", document)
     reason = (

@@ -38,10 +38,11 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         "torch-checkpoint",
         "timm",
         "keras",
+        "keras-model",
         "optax",
     ]
     assert registry.output_formats() == ["stepsched", "torch", "timm", "keras", "optax"]
-    assert registry.unpositioned_formats() == ["timm", "keras", "optax"]
+    assert registry.unpositioned_formats() == ["timm", "keras", "keras-model", "optax"]
     assert registry.snippet_frameworks() == ["torch", "lightning", "timm", "keras", "optax"]
     assert list(code_cmd.SNIPPETS) == registry.snippet_frameworks()
 
@@ -54,6 +55,9 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         (json.dumps(TIMM).encode(), "t.json", "timm"),
         (json.dumps(KERAS_CONTINUOUS).encode(), "k.json", "keras"),
         (b"PK\x03\x04rest", "x.bin", "torch-checkpoint"),
+        (b"PK\x03\x04rest", "model.keras", "keras-model"),
+        (b"amp: false\n", "args.yaml", "timm"),
+        (b'{"init_value": 0.1, "boundaries_and_scales": {"3": 0.5}}', "o.json", "optax"),
         (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
         (b"{}", "model.pt", "torch-checkpoint"),
         (b"not json", "x.json", "stepsched"),  # the native parser says what is wrong
