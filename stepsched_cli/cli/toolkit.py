@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from stepsched_cli import tensorboard_log
 from stepsched_cli.cli.options import (
     FormatOption,
     JsonFlag,
@@ -159,7 +160,9 @@ def check(
     log: Annotated[
         str,
         typer.Argument(
-            metavar="LOG", help="The logged lr series: CSV or JSON lines; - reads stdin."
+            metavar="LOG",
+            help="The logged lr series: CSV or JSON lines (- reads stdin), or a TensorBoard "
+            "run directory or event file.",
         ),
     ],
     tolerance: Annotated[
@@ -196,6 +199,15 @@ def check(
             show_default=False,
         ),
     ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            "--tag",
+            metavar="TAG",
+            help="TensorBoard runs: the scalar tag of the lr. [default: the lr-looking tag]",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Check a logged lr series against the schedule, and diagnose a mismatch.
@@ -212,7 +224,14 @@ def check(
         raise usage_error("--state", "only one of LOG and --state can be - (standard input)")
     plan = resolve_plan(schedule)
     try:
-        points = read_log(log, log_format=log_format, step_column=step_column, lr_column=lr_column)
+        if tensorboard_log.is_event_source(log):  # a run directory or an event file
+            points = tensorboard_log.read_events(log, tag)
+        elif tag is not None:
+            raise usage_error("--tag", "is for TensorBoard runs (a directory or event file)")
+        else:
+            points = read_log(
+                log, log_format=log_format, step_column=step_column, lr_column=lr_column
+            )
         result = check_log(
             points, plan.schedule, tolerance=tolerance, steps_per_epoch=plan.steps_per_epoch
         )

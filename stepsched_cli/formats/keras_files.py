@@ -23,15 +23,16 @@ with that reason.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepsched_cli import validate
 from stepsched_cli.errors import StateError, StateFileError
 from stepsched_cli.formats import keras
 from stepsched_cli.formats.keras import KerasSchedule
+
+if TYPE_CHECKING:
+    import zipfile
 
 CONFIG_MEMBER = "config.json"
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -103,6 +104,8 @@ def read_model_file(path: str) -> tuple[object, int | None, str | None]:
         StateFileError: not a zip, no ``config.json``, a member above its size limit,
             or invalid JSON; in Keras's terms, naming the file.
     """
+    import zipfile  # only for .keras files: start-up stays cheap
+
     from stepsched_cli.state import parse_json_bytes
 
     try:
@@ -150,6 +153,8 @@ def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
         StateFileError: the weights are not HDF5, or the iterations are not an
             integer >= 0.
     """
+    import io
+
     try:
         import h5py  # the optional extra stepsched[keras]
     except ImportError:
