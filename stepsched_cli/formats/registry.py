@@ -385,7 +385,20 @@ def detect_format(data: bytes, source: str) -> str:
     for entry in FORMATS:
         if entry.detect is not None and entry.detect(document):
             return entry.name
-    return NATIVE_FORMAT
+    if isinstance(document, dict) and "format" not in document:
+        raise StateFileError(f"{source}: {_unrecognised(document)}")
+    return NATIVE_FORMAT  # its parser says what is wrong
+
+
+def _unrecognised(document: dict[str, object]) -> str:
+    """Why a JSON object is none of the formats: what it looks like and what was tried."""
+    keys = sorted(str(key) for key in document)
+    shown = ", ".join(keys[:10]) + (f", ... ({len(keys)} keys)" if len(keys) > 10 else "")
+    tried = ", ".join(entry.name for entry in FORMATS if entry.detect is not None)
+    return (
+        f"not a format stepsched recognises: JSON with keys {shown or '(none)'} "
+        f"(tried {tried}; force one with --from NAME)"
+    )
 
 
 def _read_head(path: str) -> bytes:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stepsched_cli.cli import code_cmd
+from stepsched_cli.errors import StateFileError
 from stepsched_cli.formats import registry
 from stepsched_cli.formats.reading import inspect_record
 from stepsched_cli.schedule import StepSchedule
@@ -61,11 +62,31 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
         (b"{}", "model.pt", "torch-checkpoint"),
         (b"not json", "x.json", "stepsched"),  # the native parser says what is wrong
-        (b'{"a": 1}', "x.json", "stepsched"),
+        (b'{"format": "other", "a": 1}', "x.json", "stepsched"),  # says 'format' is wrong
     ],
 )
 def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: str) -> None:
     assert registry.detect_format(data, source) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "looks"),
+    [
+        (b'{"a": 1}', "JSON with keys a"),
+        (b"{}", "JSON with keys (none)"),
+        (
+            json.dumps({f"k{i:02}": i for i in range(12)}).encode(),
+            "JSON with keys k00, k01, k02, k03, k04, k05, k06, k07, k08, k09, ... (12 keys)",
+        ),
+    ],
+)
+def test_an_unrecognised_json_object_says_what_it_looks_like(data: bytes, looks: str) -> None:
+    with pytest.raises(StateFileError) as raised:
+        registry.detect_format(data, "x.json")
+    assert str(raised.value) == (
+        f"x.json: not a format stepsched recognises: {looks} "
+        "(tried stepsched, torch, timm, keras, optax; force one with --from NAME)"
+    )
 
 
 def write(tmp_path: Path, document: object) -> str:
