@@ -243,7 +243,8 @@ def _inspect_fields(reading: Reading) -> list[tuple[str, str]]:
     fields.append(("position", view.position_text))
     fields.append(("lr", " ".join(format_number(lr) for lr in view.lrs)))
     if view.framework_lr is not None and float32(view.framework_lr) != float32(view.lrs[0]):
-        # Not float32 rounding, a real difference: Keras/optax decaying early past 2**24.
+        # More than the exact lr rounded to float32: Keras/optax float32 arithmetic
+        # (an early decay past 2**24, a power a float32 step off).
         framework = view.described[0][0] if view.described else reading.format
         fields.append((f"{framework} lr", f"{view.framework_lr!r} (its own arithmetic)"))
     decays = view.decays

@@ -25,7 +25,7 @@ README = ROOT / "README.md"
 EXAMPLE_FILES = [Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "lightning.ckpt"]
 # Folders the examples read by their path in the repository (as run from a clone's
 # root), copied to the same relative path.
-EXAMPLE_FOLDERS = [Path("tests") / "data" / "logs"]
+EXAMPLE_FOLDERS = [Path("tests") / "data" / "logs", Path("tests") / "data" / "real"]
 EXIT_CODE_COMMAND = "echo $?"
 FENCE = re.compile(r"^```console\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
