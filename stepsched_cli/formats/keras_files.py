@@ -47,6 +47,13 @@ POSITION_NOTE = (
 )
 
 
+CONFIG_POSITION_NOTE = (
+    "Keras's position is the optimizer's iterations: the dataset optimizer/vars/0 in "
+    "model.weights.h5, inside the .keras file (read it directly: stepsched inspect "
+    "model.keras); this config holds none, so it is read at --position"
+)
+
+
 def is_keras_name(name: str) -> bool:
     """Whether a file is named like a Keras model file."""
     return name.lower().endswith(".keras")

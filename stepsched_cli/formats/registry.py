@@ -213,13 +213,31 @@ def _read_keras_model(request: Request) -> Reading:
     )
     reading = read(Request(request.path, request.source, b"", position=position))
     if note is not None:
-        view = reading.view
-        details = tuple(
-            (name, [*value, note] if name == "notes" else value) for name, value in view.details
-        )
-        view = dataclasses.replace(view, notes=(*view.notes, note), details=details)
-        reading = dataclasses.replace(reading, view=view)
+        reading = _noted(reading, note)
     return dataclasses.replace(reading, records_position=iterations is not None)
+
+
+def _noted(reading: Reading, note: str) -> Reading:
+    """``reading`` with one more note (in the view and in the record's ``notes``)."""
+    view = reading.view
+    details = tuple(
+        (name, [*value, note] if name == "notes" else value) for name, value in view.details
+    )
+    view = dataclasses.replace(view, notes=(*view.notes, note), details=details)
+    return dataclasses.replace(reading, view=view)
+
+
+_read_keras_schedule = _framework_reader(
+    keras_format.FORMAT_NAME, keras_files.parse, lambda _: "step", _keras_json
+)
+
+
+def _read_keras(request: Request) -> Reading:
+    """A Keras JSON document; an optimizer's or model's config says where its position is."""
+    reading = _read_keras_schedule(request)
+    if keras_format.detect(_keras_json(_data(request), request.source)):
+        return reading  # a bare schedule: the position is the caller's
+    return _noted(reading, keras_files.CONFIG_POSITION_NOTE)
 
 
 def _timm_unit(schedule: object) -> Mode:
@@ -301,9 +319,7 @@ FORMATS: tuple[Format, ...] = (
     Format(
         keras_format.FORMAT_NAME,
         "a Keras learning-rate schedule, optimizer config or model config.json (JSON)",
-        _framework_reader(
-            keras_format.FORMAT_NAME, keras_files.parse, lambda _: "step", _keras_json
-        ),
+        _read_keras,
         _framework_writer(keras_format.FORMAT_NAME, keras_format.from_schedule),
         detect=keras_files.detect,
         records_position=False,

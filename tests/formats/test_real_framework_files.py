@@ -190,6 +190,7 @@ def test_keras_configs_give_keras_values(relative: str, values: dict[str, Any]) 
         assert reading.view.framework_lr == lr, step
     reading = registry.read_state(path, position=values["iterations"])
     assert reading.view.framework_lr == values["lr"]
+    assert reading.view.notes[-1] == keras_files.CONFIG_POSITION_NOTE
 
 
 @pytest.mark.parametrize(
@@ -244,3 +245,104 @@ def test_a_zip_without_config_json_is_refused_in_keras_terms(tmp_path: Path) -> 
     with pytest.raises(StateFileError) as raised:
         registry.read_state(str(path))
     assert str(raised.value) == f"{path}: a .keras zip needs config.json (members: 'metadata.json')"
+
+
+STATE = {"base_values": [0.1], "decay_t": 30, "decay_rate": 0.1, "warmup_t": 0}
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (
+            {**STATE, "t_initial": 100},
+            "timm state has key(s) of a scheduler other than StepLRScheduler/"
+            "MultiStepLRScheduler: t_initial",
+        ),
+        ({**STATE, "base_values": []}, "base_values must be a list of lrs, got []"),
+        (
+            {**STATE, "base_values": [0.1, 0.2]},
+            "base_values [0.1, 0.2] give the parameter groups different lrs; stepsched reads "
+            "a timm schedule of groups that share one",
+        ),
+    ],
+)
+def test_timm_state_refusals(state: dict[str, Any], message: str) -> None:
+    with pytest.raises(StateError) as raised:
+        timm_files.schedule_from_state(state)
+    assert str(raised.value) == message
+
+
+ARGS = {"sched": "step", "lr": 0.1, "decay_epochs": 2}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            {**ARGS, "sched": "cosine"},
+            "timm sched 'cosine' is not a step schedule; stepsched reads sched step and multistep",
+        ),
+        (
+            {**ARGS, "sched": "multistep", "decay_milestones": 3},
+            "decay_milestones must be a list of epochs, got 3",
+        ),
+        ({**ARGS, "warmup_epochs": -1}, "warmup_epochs must be a number >= 0, got -1"),
+        (
+            {**ARGS, "sched_on_updates": True, "updates_per_epoch": 0},
+            "updates_per_epoch must be an integer >= 1, got 0",
+        ),
+    ],
+)
+def test_timm_args_refusals(args: dict[str, Any], message: str) -> None:
+    with pytest.raises(StateError) as raised:
+        timm_files.schedule_from_args(args)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("noise", "expected"), [(0.5, 150.0), ([0.5], 150.0), ([0.2, 0.4], (60.0, 120.0))]
+)
+def test_timm_lr_noise_is_a_fraction_of_the_epochs(noise: object, expected: object) -> None:
+    args = {**ARGS, "epochs": 300, "lr_noise": noise}
+    assert timm_files.schedule_from_args(args).noise_range_t == expected
+
+
+def test_a_document_of_no_timm_shape_says_which_shapes_exist() -> None:
+    with pytest.raises(StateError) as raised:
+        timm_files.parse({"decay_t": 30})
+    assert str(raised.value) == (
+        "a timm document is a scheduler's state_dict() (base_values, decay_t, decay_rate, "
+        "warmup_t, ...), train.py's args (sched, decay_epochs, ...) or a "
+        '{"timm": "StepLRScheduler", ...} document; got keys decay_t'
+    )
+
+
+def test_per_update_resume_needs_the_updates_per_epoch() -> None:
+    schedule = timm_files.schedule_from_args(
+        {**ARGS, "updates_per_epoch": 4, "sched_on_updates": True}
+    )
+    with pytest.raises(StateError) as raised:
+        timm_files.resume_position(3, schedule, None)
+    assert str(raised.value) == (
+        "this timm schedule steps per update: the resume position is (epoch + 1) x updates "
+        "per epoch, which the checkpoint does not record"
+    )
+
+
+def test_invalid_yaml_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "args.yaml"
+    path.write_text("sched: [step\n")
+    with pytest.raises(StateFileError) as raised:
+        registry.read_state(str(path))
+    assert str(raised.value).startswith(f"{path}: is not valid YAML: ")
+    assert "\n" not in str(raised.value)
+
+
+def test_a_keras_zip_forced_as_json_says_how_to_read_it(tmp_path: Path) -> None:
+    path = tmp_path / "model.zip"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 30)
+    with pytest.raises(StateFileError) as raised:
+        registry.read_state(str(path), format="keras")
+    assert str(raised.value) == (
+        f"{path}: is a zip; a .keras model file is read from its file as --from keras-model"
+    )
