@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stepsched_cli.errors import StateError, StateFileError
-from stepsched_cli.formats import keras_files, registry, timm_files
+from stepsched_cli.formats import keras_files, optax, registry, timm_files
 
 REAL = Path(__file__).resolve().parent.parent / "data" / "real"
 
@@ -346,3 +348,30 @@ def test_a_keras_zip_forced_as_json_says_how_to_read_it(tmp_path: Path) -> None:
     assert str(raised.value) == (
         f"{path}: is a zip; a .keras model file is read from its file as --from keras-model"
     )
+
+
+@given(
+    init_value=st.floats(1e-6, 10.0),
+    transition_steps=st.integers(1, 10**6),
+    decay_rate=st.floats(0.01, 0.99),
+    staircase=st.booleans(),
+    extra=st.sampled_from([{}, {"transition_begin": 7}, {"end_value": 1e-7}]),
+)
+def test_bare_optax_kwargs_mean_what_the_marked_document_means(
+    init_value: float,
+    transition_steps: int,
+    decay_rate: float,
+    staircase: bool,
+    extra: dict[str, Any],
+) -> None:
+    bare = {
+        "init_value": init_value,
+        "transition_steps": transition_steps,
+        "decay_rate": decay_rate,
+        "staircase": staircase,
+        **extra,
+    }
+    assert optax.detect(bare)
+    schedule = optax.parse(bare)
+    assert schedule == optax.parse({"optax": "exponential_decay", **bare})
+    assert not optax.detect({**bare, "boundaries_and_scales": {}})  # a mix is neither
