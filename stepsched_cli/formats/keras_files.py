@@ -54,11 +54,6 @@ CONFIG_POSITION_NOTE = (
 )
 
 
-def is_keras_name(name: str) -> bool:
-    """Whether a file is named like a Keras model file."""
-    return name.lower().endswith(".keras")
-
-
 def _learning_rate(document: Mapping[str, Any]) -> tuple[bool, object]:
     """``(found, value)``: the optimizer's ``learning_rate`` in any of the JSON shapes."""
     compiled = document.get("compile_config")

@@ -25,14 +25,15 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
 from stepsched_cli.formats import keras as keras_format
-from stepsched_cli.formats import keras_files, timm_files, torch_container
 from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.formats import torch as torch_format
+from stepsched_cli.formats import torch_container
 from stepsched_cli.formats.reading import (
     FrameworkSchedule,
     Reading,
@@ -195,6 +196,29 @@ def _framework_reader(
     return read
 
 
+# The modules reading framework files are imported when a file needs them: start-up
+# (inspect run.json, --help) stays cheap.
+def _timm_files() -> ModuleType:
+    from stepsched_cli.formats import timm_files
+
+    return timm_files
+
+
+def _keras_files() -> ModuleType:
+    from stepsched_cli.formats import keras_files
+
+    return keras_files
+
+
+def _keras_name(name: str) -> bool:
+    return name.lower().endswith(".keras")
+
+
+def _keras_parse(document: object) -> FrameworkSchedule:
+    schedule: FrameworkSchedule = _keras_files().parse(document)
+    return schedule
+
+
 def _keras_json(data: bytes, source: str) -> object:
     if data.startswith(b"PK"):
         raise StateFileError(
@@ -206,10 +230,12 @@ def _keras_json(data: bytes, source: str) -> object:
 
 def _read_keras_model(request: Request) -> Reading:
     """A ``.keras`` file: the schedule in its config.json, at the optimizer's iterations."""
+    from stepsched_cli.formats import keras_files
+
     document, iterations, note = keras_files.read_model_file(request.path)
     position = request.position if iterations is None else iterations
     read = _framework_reader(
-        KERAS_MODEL_FORMAT, keras_files.parse, lambda _: "step", lambda *_: document
+        KERAS_MODEL_FORMAT, _keras_parse, lambda _: "step", lambda *_: document
     )
     reading = read(Request(request.path, request.source, b"", position=position))
     if note is not None:
@@ -228,7 +254,7 @@ def _noted(reading: Reading, note: str) -> Reading:
 
 
 _read_keras_schedule = _framework_reader(
-    keras_format.FORMAT_NAME, keras_files.parse, lambda _: "step", _keras_json
+    keras_format.FORMAT_NAME, _keras_parse, lambda _: "step", _keras_json
 )
 
 
@@ -237,7 +263,9 @@ def _read_keras(request: Request) -> Reading:
     reading = _read_keras_schedule(request)
     if keras_format.detect(_keras_json(_data(request), request.source)):
         return reading  # a bare schedule: the position is the caller's
-    return _noted(reading, keras_files.CONFIG_POSITION_NOTE)
+    from stepsched_cli.formats.keras_files import CONFIG_POSITION_NOTE
+
+    return _noted(reading, CONFIG_POSITION_NOTE)
 
 
 def _timm_unit(schedule: object) -> Mode:
@@ -296,8 +324,7 @@ FORMATS: tuple[Format, ...] = (
         "a torch.save checkpoint (.pt, .pth, .ckpt; zip or legacy), read without torch",
         _read_checkpoint,
         recognise=lambda head, name: (
-            torch_container.looks_like_checkpoint(head, name)
-            and not keras_files.is_keras_name(name)
+            torch_container.looks_like_checkpoint(head, name) and not _keras_name(name)
         ),
         from_stdin=False,
     ),
@@ -306,12 +333,15 @@ FORMATS: tuple[Format, ...] = (
         "a timm StepLRScheduler/MultiStepLRScheduler state_dict() or document, or "
         "train.py's args (args.yaml, JSON, scheduler_kwargs())",
         _framework_reader(
-            timm_format.FORMAT_NAME, timm_files.parse, _timm_unit, timm_files.load_document
+            timm_format.FORMAT_NAME,
+            lambda document: _timm_files().parse(document),
+            _timm_unit,
+            lambda data, source: _timm_files().load_document(data, source),
         ),
         _framework_writer(
             timm_format.FORMAT_NAME, lambda schedule, _: timm_format.from_schedule(schedule)
         ),
-        detect=timm_files.detect,
+        detect=lambda document: _timm_files().detect(document),
         recognise=lambda _, name: name.lower().endswith((".yaml", ".yml")),
         records_position=False,
         snippets=("timm",),
@@ -321,7 +351,7 @@ FORMATS: tuple[Format, ...] = (
         "a Keras learning-rate schedule, optimizer config or model config.json (JSON)",
         _read_keras,
         _framework_writer(keras_format.FORMAT_NAME, keras_format.from_schedule),
-        detect=keras_files.detect,
+        detect=lambda document: _keras_files().detect(document),
         records_position=False,
         snippets=("keras",),
     ),
@@ -330,7 +360,7 @@ FORMATS: tuple[Format, ...] = (
         "a Keras .keras model file (model.save()): its optimizer's schedule, at its "
         "iterations (read with h5py: stepsched[keras])",
         _read_keras_model,
-        recognise=lambda _, name: keras_files.is_keras_name(name),
+        recognise=lambda _, name: _keras_name(name),
         from_stdin=False,
         records_position=False,
     ),

@@ -375,3 +375,30 @@ def test_bare_optax_kwargs_mean_what_the_marked_document_means(
     schedule = optax.parse(bare)
     assert schedule == optax.parse({"optax": "exponential_decay", **bare})
     assert not optax.detect({**bare, "boundaries_and_scales": {}})  # a mix is neither
+
+
+STARTUP = """
+import sys
+from stepsched_cli.cli.app import app
+try:
+    app(["inspect", sys.argv[1]], prog_name="stepsched")
+except SystemExit:
+    pass
+lazy = ("stepsched_cli.formats.timm_files", "stepsched_cli.formats.keras_files", "yaml", "h5py")
+print(sorted(name for name in lazy if name in sys.modules), file=sys.stderr)
+"""
+
+
+def test_inspecting_a_state_file_imports_no_framework_file_reader(tmp_path: Path) -> None:
+    import subprocess
+
+    from stepsched_cli.schedule import StepSchedule
+    from stepsched_cli.scheduler import SchedulerState
+    from stepsched_cli.state import dumps_state
+
+    path = tmp_path / "run.json"
+    path.write_bytes(dumps_state(SchedulerState(StepSchedule(0.1, 30))))
+    result = subprocess.run(
+        [sys.executable, "-c", STARTUP, str(path)], capture_output=True, text=True, check=True
+    )
+    assert result.stderr.strip().splitlines()[-1] == "[]"
