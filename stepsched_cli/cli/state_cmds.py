@@ -51,6 +51,7 @@ from stepsched_cli.cli.output import (
 )
 from stepsched_cli.errors import EXIT_INVALID, StepschedError
 from stepsched_cli.formats import registry as sources
+from stepsched_cli.formats._framework import float32
 from stepsched_cli.formats.reading import Reading, inspect_record, position_text
 from stepsched_cli.formats.torch_search import AmbiguousCheckpointError
 from stepsched_cli.schedule import Mode
@@ -244,8 +245,8 @@ def inspect_state(
     optimizer saved in a separate file (Accelerate's optimizer.bin) the same way.
 
     Also reads timm, Keras and optax schedules as JSON, at --position (they record
-    none), with the framework's notes; --json adds framework_lr (the framework's own
-    value, float32 for Keras and optax) and notes.
+    none), with the framework's notes; the framework's own lr (float32 for Keras and
+    optax) is shown whenever it differs from the exact one.
     """
     _check_format("--from", from_, sources.input_formats())
     reading = _read(file, from_, key, position, optimizer)
@@ -267,6 +268,11 @@ def _inspect_fields(reading: Reading) -> list[tuple[str, str]]:
         fields.append(("schedule", describe_schedule(reading.state.schedule)))
     fields.append(("position", view.position_text))
     fields.append(("lr", " ".join(format_number(lr) for lr in view.lrs)))
+    if view.framework_lr is not None and float32(view.framework_lr) != float32(view.lrs[0]):
+        # More than the exact lr rounded to float32: Keras/optax float32 arithmetic
+        # (an early decay past 2**24, a power a float32 step off).
+        framework = view.described[0][0] if view.described else reading.format
+        fields.append((f"{framework} lr", f"{view.framework_lr!r} (its own arithmetic)"))
     decays = view.decays
     if decays is None:
         pass  # a framework schedule without a stepsched form: its decays are not computed

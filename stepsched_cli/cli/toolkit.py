@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from stepsched_cli import tensorboard_log
 from stepsched_cli.cli.check_progress import progress_for
 from stepsched_cli.cli.options import (
     EpochsOption,
@@ -53,7 +54,14 @@ from stepsched_cli.cli.output import (
 from stepsched_cli.compare import CompareError, Difference, apply_spec, check_comparable, diff
 from stepsched_cli.errors import EXIT_INVALID
 from stepsched_cli.numbers import format_exact
-from stepsched_cli.runlog import DEFAULT_TOLERANCE, LogFormat, RunLogError, check_log_file
+from stepsched_cli.runlog import (
+    DEFAULT_TOLERANCE,
+    CheckResult,
+    LogFormat,
+    RunLogError,
+    check_log,
+    check_log_file,
+)
 from stepsched_cli.solve import SolveError, solve
 from stepsched_cli.units import StepsPerEpoch
 from stepsched_cli.validate import STANDARD_STREAM
@@ -188,7 +196,9 @@ def check(
     log: Annotated[
         str,
         typer.Argument(
-            metavar="LOG", help="The logged lr series: CSV or JSON lines; - reads stdin."
+            metavar="LOG",
+            help="The logged lr series: CSV or JSON lines (- reads stdin), or a TensorBoard "
+            "run directory or event file.",
         ),
     ],
     tolerance: Annotated[
@@ -225,6 +235,15 @@ def check(
             show_default=False,
         ),
     ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            "--tag",
+            metavar="TAG",
+            help="TensorBoard runs: the scalar tag of the lr. [default: the lr-looking tag]",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Check a logged lr series against the schedule, and diagnose a mismatch.
@@ -241,19 +260,10 @@ def check(
         raise usage_error("--state", "only one of LOG and --state can be - (standard input)")
     plan = resolve_plan(schedule)
     warn_if_implausible(plan, total=None)
-    progress = progress_for(json_output)
     try:
-        with progress or nullcontext():
-            result = check_log_file(
-                log,
-                plan.schedule,
-                log_format=log_format,
-                step_column=step_column,
-                lr_column=lr_column,
-                tolerance=tolerance,
-                steps_per_epoch=plan.steps_per_epoch,
-                progress=progress,
-            )
+        result = _checked_log(
+            plan, log, tag, json_output, tolerance, step_column, lr_column, log_format
+        )
     except RunLogError as error:
         if error.parameter in _CHECK_OPTIONS:
             raise RunLogError(error.naming(_CHECK_OPTIONS[error.parameter])) from None
@@ -376,6 +386,38 @@ def solve_command(
 
 
 # -- diff --------------------------------------------------------------------
+
+
+def _checked_log(
+    plan: Plan,
+    log: str,
+    tag: str | None,
+    json_output: bool,
+    tolerance: float,
+    step_column: str | None,
+    lr_column: str | None,
+    log_format: LogFormat | None,
+) -> CheckResult:
+    """Check a TensorBoard run (by its tag) or a CSV/JSON-lines log (the fast path)."""
+    if tensorboard_log.is_event_source(log):  # a run directory or an event file
+        points = tensorboard_log.read_events(log, tag)
+        return check_log(
+            points, plan.schedule, tolerance=tolerance, steps_per_epoch=plan.steps_per_epoch
+        )
+    if tag is not None:
+        raise usage_error("--tag", "is for TensorBoard runs (a directory or event file)")
+    progress = progress_for(json_output)
+    with progress or nullcontext():
+        return check_log_file(
+            log,
+            plan.schedule,
+            log_format=log_format,
+            step_column=step_column,
+            lr_column=lr_column,
+            tolerance=tolerance,
+            steps_per_epoch=plan.steps_per_epoch,
+            progress=progress,
+        )
 
 
 @schedule_options

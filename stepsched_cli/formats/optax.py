@@ -9,7 +9,8 @@ Same interface as the other framework modules (see :mod:`stepsched_cli.formats.t
   :class:`~stepsched_cli.errors.ConversionError`), ``.to_document()``, ``.notes``;
 - ``from_schedule(schedule, steps_per_epoch=None) -> dict``.
 
-JSON shape: the function's keyword arguments plus an ``"optax"`` marker naming it.  JSON
+JSON shape: the function's keyword arguments, with an optional ``"optax"`` marker naming
+it (a config holds the bare arguments: they are recognised by their names).  JSON
 object keys are strings, so ``boundaries_and_scales`` keys are integers written as
 strings::
 
@@ -281,9 +282,42 @@ class OptaxPiecewiseConstant:
 OptaxSchedule = OptaxExponentialDecay | OptaxPiecewiseConstant
 
 
+def bare_function(document: Mapping[Any, Any]) -> str | None:
+    """The optax function a document without the marker holds the arguments of, if any.
+
+    A config often holds the bare keyword arguments: ``init_value``,
+    ``transition_steps`` and ``decay_rate`` (and only ``exponential_decay``'s other
+    arguments) mean ``exponential_decay``; ``init_value`` and
+    ``boundaries_and_scales`` mean ``piecewise_constant_schedule``.
+
+    Example:
+        >>> bare_function({"init_value": 0.1, "boundaries_and_scales": {"30": 0.1}})
+        'piecewise_constant_schedule'
+    """
+    keys = set(document)
+    if (
+        keys <= _EXPONENTIAL_KEYS - {MARKER}
+        and {
+            "init_value",
+            "transition_steps",
+            "decay_rate",
+        }
+        <= keys
+    ):
+        return EXPONENTIAL
+    if keys == _PIECEWISE_KEYS - {MARKER}:
+        return PIECEWISE
+    return None
+
+
 def detect(document: object) -> bool:
-    """Whether ``document`` is an optax schedule document (it carries the marker)."""
-    return isinstance(document, Mapping) and document.get(MARKER) in FUNCTIONS
+    """Whether ``document`` is an optax schedule document: it carries the marker, or it
+    holds exactly the keyword arguments of one function (see :func:`bare_function`)."""
+    if not isinstance(document, Mapping):
+        return False
+    return document.get(MARKER) in FUNCTIONS or (
+        MARKER not in document and bare_function(document) is not None
+    )
 
 
 def parse(document: object) -> OptaxSchedule:
@@ -296,6 +330,17 @@ def parse(document: object) -> OptaxSchedule:
     if not isinstance(document, Mapping):
         raise StateError(f"an optax schedule must be a JSON object, got {type(document).__name__}")
     function = document.get(MARKER)
+    if MARKER not in document:
+        function = bare_function(document)
+        if function is None:
+            keys = ", ".join(sorted(str(key) for key in document)) or "none"
+            raise StateError(
+                "an optax document holds the keyword arguments of exponential_decay "
+                "(init_value, transition_steps, decay_rate, ...) or of "
+                "piecewise_constant_schedule (init_value, boundaries_and_scales), with an "
+                f'optional "optax" key naming the function; got keys {keys}'
+            )
+        document = {MARKER: function, **document}
     if function not in FUNCTIONS:
         raise StateError(
             f"optax must be 'exponential_decay' or 'piecewise_constant_schedule', got {function!r}"

@@ -22,11 +22,13 @@ returning a Reading, a writer if it can be written), then add one :class:`Format
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
@@ -58,6 +60,7 @@ NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch_format.FORMAT_NAME
 CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
 JSON_CHECKPOINT_FORMAT = "json-checkpoint"
+KERAS_MODEL_FORMAT = "keras-model"
 STDIN = STANDARD_STREAM
 
 
@@ -190,13 +193,17 @@ def _holds_scheduler_states(document: object) -> bool:
 
 
 def _framework_reader(
-    name: str, parse: Callable[[object], FrameworkSchedule], unit: Callable[[object], Mode]
+    name: str,
+    parse: Callable[[object], FrameworkSchedule],
+    unit: Callable[[object], Mode],
+    load: Callable[[bytes, str], object] = parse_json_bytes,
 ) -> Reader:
-    """A reader of a framework's schedule documents, which hold no position."""
+    """A reader of a framework's schedule documents, which hold no position; ``load``
+    parses the bytes (JSON, or JSON and YAML for timm)."""
 
     def read(request: Request) -> Reading:
         source, position = request.source, request.position
-        document = parse_json_bytes(_data(request), source)
+        document = load(_data(request), source)
         try:
             schedule = parse(document)
         except (StateError, ConversionError) as error:
@@ -221,6 +228,78 @@ def _framework_reader(
         return Reading(name, source, view, state, records_position=False)
 
     return read
+
+
+# The modules reading framework files are imported when a file needs them: start-up
+# (inspect run.json, --help) stays cheap.
+def _timm_files() -> ModuleType:
+    from stepsched_cli.formats import timm_files
+
+    return timm_files
+
+
+def _keras_files() -> ModuleType:
+    from stepsched_cli.formats import keras_files
+
+    return keras_files
+
+
+def _keras_name(name: str) -> bool:
+    return name.lower().endswith(".keras")
+
+
+def _keras_parse(document: object) -> FrameworkSchedule:
+    schedule: FrameworkSchedule = _keras_files().parse(document)
+    return schedule
+
+
+def _keras_json(data: bytes, source: str) -> object:
+    if data.startswith(b"PK"):
+        raise StateFileError(
+            f"{source}: is a zip; a .keras model file is read from its file as "
+            f"--from {KERAS_MODEL_FORMAT}"
+        )
+    return parse_json_bytes(data, source)
+
+
+def _read_keras_model(request: Request) -> Reading:
+    """A ``.keras`` file: the schedule in its config.json, at the optimizer's iterations."""
+    from stepsched_cli.formats import keras_files
+
+    document, iterations, note = keras_files.read_model_file(request.path)
+    position = request.position if iterations is None else iterations
+    read = _framework_reader(
+        KERAS_MODEL_FORMAT, _keras_parse, lambda _: "step", lambda *_: document
+    )
+    reading = read(Request(request.path, request.source, b"", position=position))
+    if note is not None:
+        reading = _noted(reading, note)
+    return dataclasses.replace(reading, records_position=iterations is not None)
+
+
+def _noted(reading: Reading, note: str) -> Reading:
+    """``reading`` with one more note (in the view and in the record's ``notes``)."""
+    view = reading.view
+    details = tuple(
+        (name, [*value, note] if name == "notes" else value) for name, value in view.details
+    )
+    view = dataclasses.replace(view, notes=(*view.notes, note), details=details)
+    return dataclasses.replace(reading, view=view)
+
+
+_read_keras_schedule = _framework_reader(
+    keras_format.FORMAT_NAME, _keras_parse, lambda _: "step", _keras_json
+)
+
+
+def _read_keras(request: Request) -> Reading:
+    """A Keras JSON document; an optimizer's or model's config says where its position is."""
+    reading = _read_keras_schedule(request)
+    if keras_format.detect(_keras_json(_data(request), request.source)):
+        return reading  # a bare schedule: the position is the caller's
+    from stepsched_cli.formats.keras_files import CONFIG_POSITION_NOTE
+
+    return _noted(reading, CONFIG_POSITION_NOTE)
 
 
 def _timm_unit(schedule: object) -> Mode:
@@ -278,28 +357,46 @@ FORMATS: tuple[Format, ...] = (
         CHECKPOINT_FORMAT,
         "a torch.save file: .pt, .pth, .ckpt",
         _read_checkpoint,
-        recognise=torch_container.looks_like_checkpoint,
+        recognise=lambda head, name: (
+            torch_container.looks_like_checkpoint(head, name) and not _keras_name(name)
+        ),
         from_stdin=False,
     ),
     Format(
         timm_format.FORMAT_NAME,
-        "a timm scheduler as JSON",
-        _framework_reader(timm_format.FORMAT_NAME, timm_format.parse, _timm_unit),
+        "a timm StepLRScheduler/MultiStepLRScheduler state_dict() or document, or "
+        "train.py's args (args.yaml, JSON, scheduler_kwargs())",
+        _framework_reader(
+            timm_format.FORMAT_NAME,
+            lambda document: _timm_files().parse(document),
+            _timm_unit,
+            lambda data, source: _timm_files().load_document(data, source),
+        ),
         _framework_writer(
             timm_format.FORMAT_NAME, lambda schedule, _: timm_format.from_schedule(schedule)
         ),
-        detect=timm_format.detect,
+        detect=lambda document: _timm_files().detect(document),
+        recognise=lambda _, name: name.lower().endswith((".yaml", ".yml")),
         records_position=False,
         snippets=("timm",),
     ),
     Format(
         keras_format.FORMAT_NAME,
-        "a Keras schedule as JSON",
-        _framework_reader(keras_format.FORMAT_NAME, keras_format.parse, lambda _: "step"),
+        "a Keras learning-rate schedule, optimizer config or model config.json (JSON)",
+        _read_keras,
         _framework_writer(keras_format.FORMAT_NAME, keras_format.from_schedule),
-        detect=keras_format.detect,
+        detect=lambda document: _keras_files().detect(document),
         records_position=False,
         snippets=("keras",),
+    ),
+    Format(
+        KERAS_MODEL_FORMAT,
+        "a Keras .keras model file (model.save()): its optimizer's schedule, at its "
+        "iterations (read with h5py: stepsched[keras])",
+        _read_keras_model,
+        recognise=lambda _, name: _keras_name(name),
+        from_stdin=False,
+        records_position=False,
     ),
     Format(
         optax_format.FORMAT_NAME,

@@ -128,6 +128,7 @@ class TimmSchedule:
     warmup_lr_init: float = 0.0
     warmup_prefix: bool = True
     t_in_epochs: bool = True
+    noise_range_t: float | tuple[float, ...] | None = None
 
     def lr_at(self, t: int) -> float:
         """The lr timm sets for position ``t``, computed with timm's float64 arithmetic.
@@ -157,15 +158,20 @@ class TimmSchedule:
     @property
     def notes(self) -> tuple[str, ...]:
         """Remarks about timm's behaviour that a user converting this schedule should see."""
+        notes: list[str] = []
+        if self.noise_range_t is not None:
+            notes.append(_noise_note(self.noise_range_t))
         if self.kind != "MultiStepLRScheduler" or not self.decay_t:
-            return ()
+            return tuple(notes)
         milestones = cast(tuple[int, ...], self.decay_t)
         offset = self.warmup_t if self.warmup_prefix else 0
         effective = [max(0, offset + d - 1) for d in milestones]
-        return (
+        notes.insert(
+            0,
             "timm's MultiStepLRScheduler decays one position before each decay_t entry "
             f"(bisect on t + 1): decay_t={list(milestones)} decays at t={effective}",
         )
+        return tuple(notes)
 
     def to_schedule(self) -> StepSchedule:
         """The :class:`StepSchedule` giving the same lr at every position.
@@ -176,6 +182,11 @@ class TimmSchedule:
                 decays before the first position, or a repeated entry (a double decay
                 at one position).
         """
+        if self.noise_range_t is not None:
+            raise ConversionError(
+                f"timm noise_range_t={_shown_range(self.noise_range_t)} adds random noise "
+                "drawn from torch's generator, which cannot be reproduced; set it to null"
+            )
         if self.decay_rate == 1.0:
             raise ConversionError("timm decay_rate=1.0 never decays; stepsched needs 0 < gamma < 1")
         mode: Literal["step", "epoch"] = "epoch" if self.t_in_epochs else "step"
@@ -205,7 +216,11 @@ class TimmSchedule:
             "warmup_lr_init": self.warmup_lr_init,
             "warmup_prefix": self.warmup_prefix,
             "t_in_epochs": self.t_in_epochs,
-        }
+        } | (
+            {}
+            if self.noise_range_t is None
+            else {"noise_range_t": _shown_range(self.noise_range_t)}
+        )
 
 
 def _milestones_from_timm(decay_t: tuple[int, ...]) -> tuple[int, ...]:
@@ -250,11 +265,6 @@ def parse(document: object) -> TimmSchedule:
     if kind not in KINDS:
         raise StateError(f"timm must be 'StepLRScheduler' or 'MultiStepLRScheduler', got {kind!r}")
     check_keys(document, _ALLOWED_KEYS, f"timm {kind} document")
-    if document.get("noise_range_t") is not None:
-        raise ConversionError(
-            f"timm noise_range_t={document['noise_range_t']!r} adds random noise drawn from "
-            "torch's generator, which cannot be reproduced; set it to null"
-        )
     if "lr" not in document:
         raise StateError("timm document needs 'lr', the optimizer's base learning rate")
     if "decay_t" not in document:
@@ -281,6 +291,7 @@ def parse(document: object) -> TimmSchedule:
         warmup_lr_init=warmup_lr_init,
         warmup_prefix=boolean(document.get("warmup_prefix", True), "warmup_prefix"),
         t_in_epochs=boolean(document.get("t_in_epochs", True), "t_in_epochs"),
+        noise_range_t=_noise_range(document.get("noise_range_t")),
     )
 
 
@@ -351,3 +362,37 @@ def _multistep_decay_t(value: object) -> tuple[int, ...]:
                 f"{entries[index]} after {entries[index - 1]} at index {index}"
             )
     return entries
+
+
+def _noise_range(value: object) -> float | tuple[float, ...] | None:
+    """``noise_range_t``: None, a start (noise from there on), or ``[start, end]``."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        if not 1 <= len(value) <= 2:
+            raise StateError(f"noise_range_t must be a number or [start, end], got {value!r}")
+        return tuple(
+            _kept(number(item, f"noise_range_t[{i}]"), item) for i, item in enumerate(value)
+        )
+    return _kept(number(value, "noise_range_t"), value)
+
+
+def _kept(parsed: float, given: object) -> float:
+    """An integral number as the int it was written as (for messages)."""
+    return given if isinstance(given, int) else parsed
+
+
+def _shown_range(noise: float | tuple[float, ...]) -> object:
+    return list(noise) if isinstance(noise, tuple) else noise
+
+
+def _noise_note(noise: float | tuple[float, ...]) -> str:
+    if isinstance(noise, tuple) and len(noise) == 2:
+        where = f"for {noise[0]!r} <= t < {noise[1]!r}"
+    else:
+        start = noise[0] if isinstance(noise, tuple) else noise
+        where = f"from t={start!r} on"
+    return (
+        f"timm multiplies the lr by random noise {where} (torch.Generator seeded with "
+        "noise_seed + t), which stepsched cannot reproduce: the lrs shown are without it"
+    )

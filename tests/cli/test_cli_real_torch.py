@@ -71,7 +71,8 @@ def test_sequential_warmup_is_shown_as_one_schedule_with_torchs_own_lr(run: Invo
         "torch SequentialLR([LinearLR(start_factor=0.01, end_factor=1, total_iters=5), "
         "MultiStepLR(milestones=[8, 20], gamma=0.1)], milestones=[5]), base_lrs 0.1 "
         "schedule lr=0.1, milestones=8,20, gamma=0.1, warmup_steps=5, warmup_start_lr=0.001, "
-        "warmup_prefix, decays at 13,25 position step 3 lr 0.0604 next decay step 13 (in 10): lr 0.01"
+        "warmup_prefix, decays at 13,25 position step 3 lr 0.0604 "
+        "next decay step 13 (in 10): lr 0.01"
     ) in text
     record = json.loads(run("inspect", str(path), "--json").stdout)
     assert (record["lr"], record["torch_lrs"]) == (0.0604, [0.060399999999999995])

@@ -39,11 +39,12 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         "torch-checkpoint",
         "timm",
         "keras",
+        "keras-model",
         "optax",
         "json-checkpoint",
     ]
     assert registry.output_formats() == ["stepsched", "torch", "timm", "keras", "optax"]
-    assert registry.unpositioned_formats() == ["timm", "keras", "optax"]
+    assert registry.unpositioned_formats() == ["timm", "keras", "keras-model", "optax"]
     assert registry.snippet_frameworks() == ["torch", "lightning", "timm", "keras", "optax"]
     assert list(code_cmd.SNIPPETS) == registry.snippet_frameworks()
 
@@ -56,6 +57,9 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         (json.dumps(TIMM).encode(), "t.json", "timm"),
         (json.dumps(KERAS_CONTINUOUS).encode(), "k.json", "keras"),
         (b"PK\x03\x04rest", "x.bin", "torch-checkpoint"),
+        (b"PK\x03\x04rest", "model.keras", "keras-model"),
+        (b"amp: false\n", "args.yaml", "timm"),
+        (b'{"init_value": 0.1, "boundaries_and_scales": {"3": 0.5}}', "o.json", "optax"),
         (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
         (b"{}", "model.pt", "torch-checkpoint"),
         (b"{not json", "x.json", "stepsched"),  # the native parser says what is wrong
@@ -71,7 +75,7 @@ def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: 
     assert registry.detect_format(data, source) == expected
 
 
-TRIED = "tried stepsched, torch, torch-checkpoint, timm, keras, optax, json-checkpoint"
+TRIED = "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, json-checkpoint"
 
 
 @pytest.mark.parametrize(

@@ -217,12 +217,6 @@ def test_to_schedule_refusals(document: dict[str, Any], message: str) -> None:
 @pytest.mark.parametrize(
     ("document", "error", "message"),
     [
-        (
-            {**BASE, "noise_range_t": 10},
-            ConversionError,
-            "timm noise_range_t=10 adds random noise "
-            "drawn from torch's generator, which cannot be reproduced; set it to null",
-        ),
         ([], StateError, "a timm schedule must be a JSON object, got list"),
         (
             {**BASE, "timm": "CosineLRScheduler"},
@@ -282,6 +276,25 @@ def test_parse_refusals(document: object, error: type[Exception], message: str) 
         timm.parse(document)
     assert str(raised.value) == message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("noise", "where"),
+    [(10, "from t=10 on"), ([10, 60], "for 10 <= t < 60"), ([2.5], "from t=2.5 on")],
+)
+def test_noise_is_read_with_a_note_and_not_converted(noise: object, where: str) -> None:
+    schedule = timm.parse({**BASE, "noise_range_t": noise})
+    assert schedule.notes == (
+        f"timm multiplies the lr by random noise {where} (torch.Generator seeded with "
+        "noise_seed + t), which stepsched cannot reproduce: the lrs shown are without it",
+    )
+    assert schedule.to_document()["noise_range_t"] == noise
+    with pytest.raises(ConversionError) as raised:
+        schedule.to_schedule()
+    assert str(raised.value) == (
+        f"timm noise_range_t={noise!r} adds random noise drawn from torch's generator, "
+        "which cannot be reproduced; set it to null"
+    )
 
 
 def test_noise_options_are_accepted_while_noise_is_off() -> None:

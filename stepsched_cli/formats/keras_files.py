@@ -1,0 +1,177 @@
+"""The files a Keras user has: a ``.keras`` model, its ``config.json``, an optimizer's config.
+
+:mod:`~stepsched_cli.formats.keras` is the schedule model (``ExponentialDecay``,
+``PiecewiseConstantDecay`` and Keras's float32 arithmetic); this module finds the
+schedule in what Keras 3 writes:
+
+- ``model.save("m.keras")``: a zip of ``metadata.json``, ``config.json`` and
+  ``model.weights.h5``.  The schedule is the optimizer's ``learning_rate`` at
+  ``compile_config.optimizer.config.learning_rate`` in ``config.json``; the position is
+  the optimizer's ``iterations``, the scalar dataset ``optimizer/vars/0`` of
+  ``model.weights.h5`` (int32 on the torch backend), read with h5py when it is
+  installed (``stepsched[keras]``), in memory, from a member of bounded size.
+- The model's ``config.json`` alone, ``keras.optimizers.serialize(optimizer)``
+  (``{"class_name": "SGD", "config": {..., "learning_rate": ...}}``) and
+  ``optimizer.get_config()`` (``{"name": "sgd", "learning_rate": ..., ...}``).
+  These hold no position: it is read at ``--position``.
+
+The optimizer's class is matched by nothing but its ``learning_rate``: on the torch
+backend its ``module`` is ``keras.src.backend.torch.optimizers.torch_sgd``.  A plain
+float ``learning_rate`` (a constant lr, held in the optimizer's variables) is refused
+with that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from stepsched_cli import validate
+from stepsched_cli.errors import StateError, StateFileError
+from stepsched_cli.formats import keras
+from stepsched_cli.formats.keras import KerasSchedule
+
+if TYPE_CHECKING:
+    import zipfile
+
+CONFIG_MEMBER = "config.json"
+WEIGHTS_MEMBER = "model.weights.h5"
+ITERATIONS_DATASET = "optimizer/vars/0"
+MAX_CONFIG_BYTES = 1 << 20
+MAX_WEIGHTS_BYTES = 256 << 20
+"""The largest ``model.weights.h5`` read (into memory) for the optimizer's iterations."""
+
+POSITION_NOTE = (
+    "the position is the optimizer's iterations, the dataset optimizer/vars/0 in the "
+    "model's model.weights.h5 (inside the .keras zip); give it with --position"
+)
+
+
+CONFIG_POSITION_NOTE = (
+    "Keras's position is the optimizer's iterations: the dataset optimizer/vars/0 in "
+    "model.weights.h5, inside the .keras file (read it directly: stepsched inspect "
+    "model.keras); this config holds none, so it is read at --position"
+)
+
+
+def _learning_rate(document: Mapping[str, Any]) -> tuple[bool, object]:
+    """``(found, value)``: the optimizer's ``learning_rate`` in any of the JSON shapes."""
+    compiled = document.get("compile_config")
+    if isinstance(compiled, Mapping) and isinstance(compiled.get("optimizer"), Mapping):
+        document = compiled["optimizer"]  # a model's config.json: its optimizer
+    config = document.get("config")
+    if "class_name" in document and isinstance(config, Mapping) and "learning_rate" in config:
+        return True, config["learning_rate"]  # keras.optimizers.serialize(optimizer)
+    if "learning_rate" in document and "name" in document:
+        return True, document["learning_rate"]  # optimizer.get_config()
+    return False, None
+
+
+def detect(document: object) -> bool:
+    """Whether ``document`` is a Keras schedule, optimizer config or model config."""
+    if keras.detect(document):
+        return True
+    return isinstance(document, Mapping) and _learning_rate(document)[0]
+
+
+def parse(document: object) -> KerasSchedule:
+    """The schedule in any Keras document (see the module docstring).
+
+    Raises:
+        StateError: as :func:`keras.parse`, or an optimizer whose ``learning_rate`` is
+            a plain number (no schedule).
+    """
+    if not isinstance(document, Mapping) or keras.detect(document):
+        return keras.parse(document)
+    found, value = _learning_rate(document)
+    if not found:
+        return keras.parse(document)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise StateError(
+            f"the optimizer's learning_rate is the plain number {value!r}: a constant lr, "
+            "not a schedule (Keras keeps it in the optimizer's variables); stepsched reads "
+            "ExponentialDecay and PiecewiseConstantDecay"
+        )
+    return keras.parse(value)
+
+
+def read_model_file(path: str) -> tuple[object, int | None, str | None]:
+    """A ``.keras`` file's ``config.json`` document and the optimizer's iterations.
+
+    Returns:
+        ``(document, iterations, note)``: ``iterations`` is None when h5py is not
+        installed or the weights hold none, and ``note`` then says where it lives.
+
+    Raises:
+        StateFileError: not a zip, no ``config.json``, a member above its size limit,
+            or invalid JSON; in Keras's terms, naming the file.
+    """
+    import zipfile  # only for .keras files: start-up stays cheap
+
+    from stepsched_cli.state import parse_json_bytes
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if CONFIG_MEMBER not in names:
+                shown = ", ".join(repr(name) for name in names[:8]) or "none"
+                raise StateFileError(
+                    f"{path}: a .keras zip needs {CONFIG_MEMBER} (members: {shown})"
+                )
+            config = _member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES, path)
+            weights = None
+            if WEIGHTS_MEMBER in names:
+                weights = _member(archive, WEIGHTS_MEMBER, MAX_WEIGHTS_BYTES, path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise StateFileError(f"{path}: is not a readable .keras zip: {error}") from None
+    document = parse_json_bytes(config, f"{path}:{CONFIG_MEMBER}")
+    if weights is None:
+        return document, None, f"{path} has no {WEIGHTS_MEMBER}: " + POSITION_NOTE
+    iterations, note = read_iterations(weights, path)
+    return document, iterations, note
+
+
+def _member(archive: zipfile.ZipFile, name: str, limit: int, path: str) -> bytes:
+    info = archive.getinfo(name)
+    if info.file_size > limit:
+        raise StateFileError(
+            f"{path}: {name} is {info.file_size} bytes, more than the {limit} read"
+        )
+    with archive.open(info) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise StateFileError(f"{path}: {name} is larger than the {limit} bytes read")
+    return data
+
+
+def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
+    """The optimizer's iterations in a ``model.weights.h5``'s bytes, with h5py.
+
+    Returns:
+        ``(iterations, None)``, or ``(None, note)`` when h5py is missing or the file
+        holds no optimizer variables.
+
+    Raises:
+        StateFileError: the weights are not HDF5, or the iterations are not an
+            integer >= 0.
+    """
+    import io
+
+    try:
+        import h5py  # the optional extra stepsched[keras]
+    except ImportError:
+        return None, "h5py is not installed (pip install 'stepsched[keras]'): " + POSITION_NOTE
+    try:
+        with h5py.File(io.BytesIO(weights), "r") as weights_file:
+            if ITERATIONS_DATASET not in weights_file:
+                return None, f"{path}: {WEIGHTS_MEMBER} holds no {ITERATIONS_DATASET}: " + (
+                    POSITION_NOTE
+                )
+            raw = weights_file[ITERATIONS_DATASET][()]
+    except OSError as error:
+        raise StateFileError(f"{path}: {WEIGHTS_MEMBER} is not HDF5: {error}") from None
+    value = raw.item() if hasattr(raw, "item") else raw
+    iterations = validate.integer(
+        value, "iterations", minimum=0, error=StateFileError, parameter="iterations"
+    )
+    return iterations, None

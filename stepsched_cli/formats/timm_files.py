@@ -1,0 +1,280 @@
+"""The files a timm user has: a scheduler's ``state_dict()``, ``train.py``'s args, YAML.
+
+:mod:`~stepsched_cli.formats.timm` is the schedule model (a ``{"timm": ...}`` document
+and timm's exact arithmetic); this module turns what timm itself writes into that
+model, with timm's own rules for every value (timm 1.0,
+``timm/scheduler/scheduler_factory.py`` and ``train.py``):
+
+- :func:`schedule_from_state`: ``StepLRScheduler``/``MultiStepLRScheduler``
+  ``.state_dict()``, the object's attributes (``base_values``, ``decay_t``,
+  ``decay_rate``, ``warmup_t``, ``warmup_lr_init``, ``warmup_prefix``,
+  ``t_in_epochs``, the noise fields).  It holds no position: the checkpoint's
+  ``epoch`` gives it.  Its ``warmup_steps`` is the warmup slope per group, not a count.
+- :func:`schedule_from_args`: ``train.py``'s arguments (``args.yaml``, the same as
+  JSON, or the ``scheduler_kwargs()`` dict) with ``sched: step|multistep``.  As
+  ``create_scheduler_v2`` does: ``decay_epochs`` is StepLR's ``decay_t``,
+  ``decay_milestones`` MultiStepLR's; ``warmup_epochs``/``warmup_lr`` the warmup;
+  ``warmup_prefix`` defaults to false there (the classes default to true); with
+  ``sched_on_updates`` every epoch count is multiplied by the loader's updates per
+  epoch (not in the args: give it); step and multistep ignore ``min_lr``;
+  ``lr_noise`` fractions of ``epochs`` give the noise range.
+- :func:`resume_position`: where ``train.py`` resumes from a ``CheckpointSaver`` file
+  holding ``epoch``: ``epoch + 1``, in updates when ``sched_on_updates``.
+
+Example:
+    >>> args = {"sched": "multistep", "lr": 0.2, "decay_milestones": [2, 4],
+    ...         "decay_rate": 0.1, "warmup_epochs": 0, "epochs": 5}
+    >>> schedule = schedule_from_args(args)
+    >>> schedule.decay_t, [schedule.lr_at(t) for t in (0, 1, 3)]
+    ((2, 4), [0.2, 0.020000000000000004, 0.0020000000000000005])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from stepsched_cli import validate
+from stepsched_cli.errors import StateError, StateFileError
+from stepsched_cli.formats import timm
+from stepsched_cli.formats.timm import TimmSchedule
+
+STATE_KEYS = frozenset({"base_values", "decay_t", "decay_rate", "warmup_t"})
+"""Keys every step/multistep ``state_dict()`` holds (how a state is recognised)."""
+
+_STATE_FIELDS = (
+    "decay_t",
+    "decay_rate",
+    "warmup_t",
+    "warmup_lr_init",
+    "warmup_prefix",
+    "t_in_epochs",
+    "noise_range_t",
+    "noise_pct",
+    "noise_std",
+    "noise_seed",
+)
+_STATE_IGNORED = frozenset(
+    {"base_values", "warmup_steps", "param_group_field", "_initial_param_group_field"}
+    | {"metric", "noise_type"}
+)
+SCHEDS = {"step": "StepLRScheduler", "multistep": "MultiStepLRScheduler"}
+
+
+def is_state(document: object) -> bool:
+    """Whether ``document`` looks like a timm step scheduler's ``state_dict()``."""
+    return isinstance(document, Mapping) and set(document) >= STATE_KEYS
+
+
+def is_args(document: object) -> bool:
+    """Whether ``document`` looks like ``train.py``'s args or ``scheduler_kwargs()``."""
+    return (
+        isinstance(document, Mapping)
+        and "sched" in document
+        and ("decay_epochs" in document or "decay_milestones" in document)
+    )
+
+
+def detect(document: object) -> bool:
+    """Whether ``document`` is any timm document: marked, a state, or train args."""
+    return timm.detect(document) or is_state(document) or is_args(document)
+
+
+def parse(document: object) -> TimmSchedule:
+    """Read any timm document (see :func:`detect`).
+
+    Raises:
+        StateError: as :func:`timm.parse`, or a document that is none of them.
+    """
+    if isinstance(document, Mapping) and timm.MARKER not in document:
+        if is_state(document):
+            return schedule_from_state(document)
+        if is_args(document):
+            return schedule_from_args(document)
+        keys = ", ".join(sorted(str(key) for key in document)[:8]) or "none"
+        raise StateError(
+            "a timm document is a scheduler's state_dict() (base_values, decay_t, "
+            "decay_rate, warmup_t, ...), train.py's args (sched, decay_epochs, ...) or a "
+            f'{{"timm": "StepLRScheduler", ...}} document; got keys {keys}'
+        )
+    return timm.parse(document)
+
+
+def schedule_from_state(state: Mapping[str, Any]) -> TimmSchedule:
+    """The schedule of a ``StepLRScheduler``/``MultiStepLRScheduler`` ``state_dict()``.
+
+    A list ``decay_t`` is a MultiStepLRScheduler.  The base lr is ``base_values``
+    (every parameter group's; stepsched reads groups that share one).
+
+    Raises:
+        StateError: a missing or malformed field, groups with different base lrs, or
+            the state of another timm scheduler.
+    """
+    unknown = sorted(str(key) for key in state if key not in _STATE_IGNORED | set(_STATE_FIELDS))
+    if unknown:
+        raise StateError(
+            "timm state has key(s) of a scheduler other than StepLRScheduler/"
+            f"MultiStepLRScheduler: {', '.join(unknown)}"
+        )
+    base_values = state.get("base_values")
+    if not isinstance(base_values, list) or not base_values:
+        raise StateError(f"base_values must be a list of lrs, got {validate.shown(base_values)}")
+    if any(value != base_values[0] for value in base_values):
+        raise StateError(
+            f"base_values {base_values} give the parameter groups different lrs; stepsched "
+            "reads a timm schedule of groups that share one"
+        )
+    kind = "MultiStepLRScheduler" if isinstance(state.get("decay_t"), list) else "StepLRScheduler"
+    document = {key: state[key] for key in _STATE_FIELDS if key in state}
+    return timm.parse({timm.MARKER: kind, "lr": base_values[0], **document})
+
+
+def _arg(args: Mapping[str, Any], names: tuple[str, ...], default: object) -> object:
+    """The first of ``names`` in ``args`` (train.py's name, then scheduler_kwargs'), as
+    timm's ``getattr(cfg, name, default)``."""
+    for name in names:
+        if name in args:
+            return args[name]
+    return default
+
+
+def _epochs(value: object, name: str) -> float:
+    number = validate.finite_number(value, name, error=StateError, parameter=name)
+    if number < 0:
+        raise StateError(f"{name} must be a number >= 0, got {validate.shown(value)}")
+    return number
+
+
+def _updates_per_epoch(args: Mapping[str, Any], given: int | None) -> int | None:
+    """The loader's updates per epoch when the schedule steps per update, else None."""
+    on_updates = args.get("sched_on_updates", not args.get("step_on_epochs", True))
+    if not timm_bool(on_updates, "sched_on_updates"):
+        return None
+    value = given if given is not None else args.get("updates_per_epoch")
+    if value is None:
+        raise StateError(
+            "sched_on_updates is true: timm multiplies every epoch count by the loader's "
+            "updates per epoch, which train.py's args do not record; add "
+            '"updates_per_epoch": N to the document'
+        )
+    return validate.integer(
+        value, "updates_per_epoch", minimum=1, error=StateError, parameter="updates_per_epoch"
+    )
+
+
+def timm_bool(value: object, name: str) -> bool:
+    """A boolean argument (YAML and JSON both give booleans)."""
+    return validate.boolean(value, name, error=StateError, parameter=name)
+
+
+def _noise_range(args: Mapping[str, Any], t_initial: float) -> object:
+    """``create_scheduler_v2``'s noise range: fractions of the schedule length."""
+    noise = _arg(args, ("lr_noise", "noise"), None)
+    if noise is None:
+        return None
+    if isinstance(noise, list):
+        scaled = [_epochs(n, "lr_noise") * t_initial for n in noise]
+        return scaled[0] if len(scaled) == 1 else scaled
+    return _epochs(noise, "lr_noise") * t_initial
+
+
+def schedule_from_args(
+    args: Mapping[str, Any], updates_per_epoch: int | None = None
+) -> TimmSchedule:
+    """The schedule ``train.py`` builds from its args (or ``scheduler_kwargs()``).
+
+    Args:
+        args: ``vars(args)``, ``args.yaml`` loaded, or the ``scheduler_kwargs()`` dict
+            (which holds no lr: add ``"lr"``).
+        updates_per_epoch: The loader's length, needed when ``sched_on_updates``; an
+            ``"updates_per_epoch"`` key in ``args`` is used otherwise.
+
+    Raises:
+        StateError: not a step or multistep schedule, no lr (null, or absent from
+            scheduler_kwargs), a missing ``updates_per_epoch``, or a malformed value.
+    """
+    sched = args.get("sched")
+    if sched not in SCHEDS:
+        raise StateError(
+            f"timm sched {sched!r} is not a step schedule; stepsched reads sched step and multistep"
+        )
+    lr = args.get("lr")
+    if lr is None:
+        raise StateError(
+            "timm args hold no lr ('lr' is null or absent: train.py then derives it from "
+            "lr_base and the batch size, scheduler_kwargs() never holds it); add "
+            '"lr": <the base lr> to the document'
+        )
+    per_epoch = _updates_per_epoch(args, updates_per_epoch)
+    scale = 1 if per_epoch is None else per_epoch
+    t_initial = _epochs(_arg(args, ("epochs", "num_epochs"), 300), "epochs") * scale
+    document: dict[str, Any] = {
+        timm.MARKER: SCHEDS[sched],
+        "lr": lr,
+        "decay_rate": _arg(args, ("decay_rate",), 0.1),
+        "warmup_t": _epochs(_arg(args, ("warmup_epochs",), 5), "warmup_epochs") * scale,
+        "warmup_lr_init": _arg(args, ("warmup_lr",), 1e-5),
+        "warmup_prefix": _arg(args, ("warmup_prefix",), False),
+        "t_in_epochs": per_epoch is None,
+        "noise_range_t": _noise_range(args, t_initial),
+    }
+    if sched == "step":
+        decay = _arg(args, ("decay_epochs",), 90)
+        document["decay_t"] = _epochs(90 if decay is None else decay, "decay_epochs") * scale
+    else:
+        milestones = _arg(args, ("decay_milestones",), [90, 180, 270])
+        if not isinstance(milestones, list):
+            raise StateError(
+                f"decay_milestones must be a list of epochs, got {validate.shown(milestones)}"
+            )
+        document["decay_t"] = [
+            _epochs(m, f"decay_milestones[{i}]") * scale for i, m in enumerate(milestones)
+        ]
+    return timm.parse(document)
+
+
+def resume_position(epoch: int, schedule: TimmSchedule, updates_per_epoch: int | None) -> int:
+    """Where timm's ``train.py`` resumes from a ``CheckpointSaver`` file's ``epoch``.
+
+    train.py resumes at ``start_epoch = epoch + 1`` (also from ``recovery-E-B``) and
+    calls ``scheduler.step(start_epoch)``, or ``step_update(start_epoch *
+    updates_per_epoch)`` when the schedule steps per update.
+
+    Raises:
+        StateError: a per-update schedule without ``updates_per_epoch``.
+
+    Example:
+        >>> resume_position(4, schedule_from_args({"sched": "step", "lr": 0.1}), None)
+        5
+    """
+    start = validate.integer(epoch, "epoch", minimum=0, error=StateError, parameter="epoch") + 1
+    if schedule.t_in_epochs:
+        return start
+    if updates_per_epoch is None:
+        raise StateError(
+            "this timm schedule steps per update: the resume position is (epoch + 1) x "
+            "updates per epoch, which the checkpoint does not record"
+        )
+    return start * updates_per_epoch
+
+
+def load_document(data: bytes, source: str) -> object:
+    """A timm document's bytes parsed: JSON when it starts with ``{``, else YAML
+    (``args.yaml``, read with PyYAML's ``safe_load``: plain data, no objects).
+
+    Raises:
+        StateFileError: not valid JSON or YAML, in one line naming the file.
+    """
+    from stepsched_cli.state import parse_json_bytes
+
+    if data.lstrip().startswith(b"{"):
+        return parse_json_bytes(data, source)
+    import yaml  # a runtime dependency, imported only for YAML (docs/design.md)
+
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = "" if mark is None else f" at line {mark.line + 1} column {mark.column + 1}"
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise StateFileError(f"{source}: is not valid YAML: {problem}{where}") from None

@@ -1,0 +1,104 @@
+"""TensorBoard runs as lr logs for ``check``: a run directory or an ``events.out.tfevents.*`` file.
+
+The events are read with TensorBoard's own reader (``EventAccumulator``, from the
+optional extra ``stepsched[tensorboard]``), never by parsing protobuf here.  The lr is
+one scalar tag: ``--tag`` names it, otherwise the one tag that looks like an lr
+(``lr``, ``lr-SGD``, ``train/lr``, ``learning_rate``, ...) is used, and when there are
+several or none the message lists them.  TensorBoard stores scalars as float32, so a
+logged 0.1 reads back as 0.10000000149011612: well within ``check``'s tolerance.
+
+A directory is read as TensorBoard reads one run: the event files directly in it, in
+order (not its subdirectories, which are other runs).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from stepsched_cli.runlog import LogPoint, RunLogError
+
+EVENT_FILE_PREFIX = "events.out.tfevents."
+INSTALL_HINT = "pip install 'stepsched[tensorboard]'"
+_LR_TAG = re.compile(r"(^|[^a-z])(lr|learning[_ -]?rate)([^a-z]|$)")
+
+
+def is_event_source(path: str) -> bool:
+    """Whether ``check`` should read ``path`` as a TensorBoard run: a directory, or a
+    file named ``events.out.tfevents.*``."""
+    return path != "-" and (os.path.isdir(path) or Path(path).name.startswith(EVENT_FILE_PREFIX))
+
+
+def lr_tags(tags: Sequence[str]) -> list[str]:
+    """The tags that look like a learning rate, in the order given.
+
+    Example:
+        >>> lr_tags(["train/loss", "lr-SGD", "train/lr", "clr_unused", "learning_rate"])
+        ['lr-SGD', 'train/lr', 'learning_rate']
+    """
+    return [tag for tag in tags if _LR_TAG.search(tag.lower())]
+
+
+def choose_tag(tags: Sequence[str], tag: str | None, source: str) -> str:
+    """The scalar tag holding the lr: ``tag`` if given, else the one lr-looking tag.
+
+    Raises:
+        RunLogError: ``tag`` is not a scalar tag of the run, or no tag or several look
+            like an lr; the message lists the candidates.
+    """
+    shown = ", ".join(tags) or "none"
+    if tag is not None:
+        if tag not in tags:
+            raise RunLogError(f"{source}: no scalar tag {tag!r} (scalar tags: {shown})")
+        return tag
+    candidates = lr_tags(tags)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise RunLogError(
+            f"{source}: no scalar tag looks like an lr (scalar tags: {shown}); pick one with --tag"
+        )
+    raise RunLogError(
+        f"{source}: several scalar tags look like an lr: {', '.join(candidates)}; "
+        "pick one with --tag"
+    )
+
+
+def read_events(path: str, tag: str | None = None) -> Iterator[LogPoint]:
+    """The ``(step, lr)`` points of one scalar tag of a TensorBoard run, by step order
+    as logged.
+
+    Args:
+        path: A run directory or an ``events.out.tfevents.*`` file.
+        tag: The scalar tag holding the lr; by default the one that looks like an lr.
+
+    Raises:
+        RunLogError: tensorboard is not installed, the path is missing or holds no
+            event file, or the tag cannot be chosen (see :func:`choose_tag`).
+    """
+    if not os.path.exists(path):
+        raise RunLogError(f"{path}: no such file or directory")
+    if os.path.isdir(path) and not any(
+        name.startswith(EVENT_FILE_PREFIX) for name in os.listdir(path)
+    ):
+        raise RunLogError(f"{path}: holds no {EVENT_FILE_PREFIX}* file (a TensorBoard run)")
+    try:
+        from tensorboard.backend.event_processing import event_accumulator
+    except ImportError:
+        raise RunLogError(
+            f"{path}: reading TensorBoard event files needs tensorboard: {INSTALL_HINT}"
+        ) from None
+    accumulator = event_accumulator.EventAccumulator(
+        path, size_guidance={event_accumulator.SCALARS: 0}
+    )
+    accumulator.Reload()
+    chosen = choose_tag(accumulator.Tags().get(event_accumulator.SCALARS, []), tag, path)
+    for number, event in enumerate(accumulator.Scalars(chosen), start=1):
+        if event.step < 0:
+            raise RunLogError(f"{path}: {chosen} event {number} has step {event.step} < 0")
+        if not math.isfinite(event.value) or event.value < 0:
+            raise RunLogError(f"{path}: {chosen} event {number} has lr {event.value!r}")
+        yield LogPoint(step=int(event.step), lr=float(event.value), line=number)
