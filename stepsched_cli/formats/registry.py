@@ -171,8 +171,55 @@ def _found_reading(found: CheckpointReading, name: str, source: str) -> Reading:
 
 
 def _read_checkpoint(request: Request) -> Reading:
-    found = torch_container.read_checkpoint(request.path, request.key)
+    from stepsched_cli.formats import torch_search
+    from stepsched_cli.formats.errors import CheckpointError
+
+    checkpoint = torch_container.load_checkpoint(request.path)
+    try:
+        found = torch_search.select_scheduler(checkpoint, request.path, request.key)
+    except torch_search.AmbiguousCheckpointError:
+        raise
+    except CheckpointError:
+        # No torch or stepsched scheduler state: a timm training file, or nothing.
+        reading = _timm_training_reading(checkpoint, request)
+        if reading is None:
+            raise
+        return reading
     return _found_reading(found, CHECKPOINT_FORMAT, request.path)
+
+
+def _timm_training_reading(checkpoint: object, request: Request) -> Reading | None:
+    """A timm scheduler state or ``CheckpointSaver`` file, at timm's resume position.
+
+    timm's ``train.py`` resumes at ``epoch + 1`` (in updates with ``sched_on_updates``);
+    a file without ``epoch`` is read at ``--position``.
+    """
+    from stepsched_cli.formats.timm_checkpoint import find_timm_training
+
+    training = find_timm_training(checkpoint)
+    if training is None:
+        return None
+    timm_files = _timm_files()
+    source = request.path
+
+    def parse(_: object) -> FrameworkSchedule:
+        if training.state is not None:
+            schedule: FrameworkSchedule = timm_files.schedule_from_state(training.state)
+        else:
+            schedule = timm_files.schedule_from_args(training.args or {})
+        return schedule
+
+    position = request.position
+    if training.epoch is not None:
+        try:
+            position = timm_files.resume_position(training.epoch, parse(None), None)
+        except (StateError, ConversionError) as error:
+            raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
+    reader = _framework_reader(timm_format.FORMAT_NAME, parse, _timm_unit, lambda *_: None)
+    reading = reader(dataclasses.replace(request, data=b"", position=position))
+    return dataclasses.replace(
+        reading, format=CHECKPOINT_FORMAT, records_position=training.epoch is not None
+    )
 
 
 def _read_json_checkpoint(request: Request) -> Reading:
