@@ -8,7 +8,12 @@ that names the file and says what was wrong with it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from stepsched_cli.errors import StepschedError
+
+if TYPE_CHECKING:  # the search imports this module, never the reverse at run time
+    from stepsched_cli.formats.torch_search import SchedulerCandidate
 
 
 class CheckpointError(StepschedError, ValueError):
@@ -25,3 +30,22 @@ class UnsafeCheckpointError(CheckpointError):
     def __init__(self, message: str, global_name: str) -> None:
         super().__init__(message)
         self.global_name = global_name
+
+
+class AmbiguousCheckpointError(CheckpointError):
+    """Several scheduler states are in a checkpoint and none was chosen, or ``key`` named none.
+
+    Defined here, beside the other checkpoint errors, so that the command line can catch
+    it without importing the checkpoint readers.
+
+    Attributes:
+        candidates: Every scheduler state found, in the reader's order.
+        requested: The key asked for, None when none was given.
+    """
+
+    def __init__(
+        self, message: str, candidates: tuple[SchedulerCandidate, ...], requested: str | None
+    ) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+        self.requested = requested

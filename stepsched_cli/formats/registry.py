@@ -35,9 +35,9 @@ from stepsched_cli.errors import ConversionError, ScheduleError, StateError, Sta
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
 from stepsched_cli.formats import keras as keras_format
 from stepsched_cli.formats import optax as optax_format
+from stepsched_cli.formats import sniff
 from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.formats import torch as torch_format
-from stepsched_cli.formats import torch_container
 from stepsched_cli.formats.reading import (
     FrameworkSchedule,
     Reading,
@@ -171,7 +171,7 @@ def _found_reading(found: CheckpointReading, name: str, source: str) -> Reading:
 
 
 def _read_checkpoint(request: Request) -> Reading:
-    from stepsched_cli.formats import torch_search
+    from stepsched_cli.formats import torch_container, torch_search
     from stepsched_cli.formats.errors import CheckpointError
 
     checkpoint = torch_container.load_checkpoint(request.path)
@@ -405,7 +405,7 @@ FORMATS: tuple[Format, ...] = (
         "a torch.save file: .pt, .pth, .ckpt",
         _read_checkpoint,
         recognise=lambda head, name: (
-            torch_container.looks_like_checkpoint(head, name) and not _keras_name(name)
+            sniff.looks_like_checkpoint(head, name) and not _keras_name(name)
         ),
         from_stdin=False,
     ),

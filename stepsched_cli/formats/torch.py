@@ -58,6 +58,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -65,7 +66,6 @@ from typing import Any, Literal, cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, StateError
-from stepsched_cli.formats.safe_pickle import TensorStub
 from stepsched_cli.formats.torch_writer import (
     CHAIN_REPLAY_BUDGET,
     check_writable,
@@ -96,6 +96,16 @@ FORMAT_NAME = "torch"
 CHECKPOINT_FORMAT_NAME = "torch-checkpoint"
 
 TorchKind = Literal["StepLR", "MultiStepLR"]
+
+
+def _is_tensor_stub(value: object) -> bool:
+    """Whether ``value`` is a tensor read from a checkpoint (a ``TensorStub``).
+
+    Only the restricted unpickler makes those, so when it was never imported nothing
+    can be one: a JSON state dict is read without importing the pickle machinery.
+    """
+    reader = sys.modules.get("stepsched_cli.formats.safe_pickle")
+    return reader is not None and isinstance(value, reader.TensorStub)
 
 
 # Every integer field (``last_epoch``, ``step_size``, a milestone) must be below
@@ -382,7 +392,7 @@ def _with_article(kind: str) -> str:
 
 
 def _number(value: object, name: str) -> float:
-    if isinstance(value, TensorStub):
+    if _is_tensor_stub(value):
         raise StateError(
             f"field {name!r} is a tensor, whose value stepsched never reads", parameter=name
         )
@@ -460,7 +470,7 @@ def _check_last_lrs(state: TorchStepState, value: object) -> None:
             f"field '_last_lr' has {len(value)} entries but 'base_lrs' has {len(state.base_lrs)}"
         )
     for index, (stored, expected) in enumerate(zip(value, state.lrs, strict=True)):
-        if isinstance(stored, TensorStub):
+        if _is_tensor_stub(stored):
             continue  # a tensor lr: its value is in the storage bytes, which are not read
         number = _number(stored, f"_last_lr[{index}]")
         if not _lrs_agree(number, expected):

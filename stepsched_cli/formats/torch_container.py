@@ -27,6 +27,8 @@ from typing import IO
 
 from stepsched_cli.formats.errors import CheckpointError
 from stepsched_cli.formats.safe_pickle import MAX_PICKLE_BYTES, PickleStream, safe_loads
+from stepsched_cli.formats.sniff import CHECKPOINT_EXTENSIONS, looks_like_checkpoint
+from stepsched_cli.formats.sniff import ZIP_SIGNATURE as _ZIP_SIGNATURE
 from stepsched_cli.formats.torch_search import CheckpointReading, select_scheduler
 
 __all__ = [
@@ -40,7 +42,6 @@ __all__ = [
     "read_checkpoint",
 ]
 
-CHECKPOINT_EXTENSIONS = (".pt", ".pth", ".ckpt")
 """File name endings that mark a ``torch.save`` checkpoint whatever its first bytes."""
 
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -61,28 +62,11 @@ anything can be checked: a million members cost 512 MB and 9 s, 2.2 million exha
 MAX_CENTRAL_DIRECTORY_BYTES = 16 * 1024 * 1024
 """The largest zip central directory read, in bytes (about 160 bytes per member)."""
 
-_ZIP_SIGNATURE = b"PK\x03\x04"
 _END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
 _ZIP64_END_OF_DIRECTORY = struct.Struct("<4sQ2H2L4Q")
 _DIRECTORY_ENTRY = struct.Struct("<4s6H3L5H2L")
 _MAX_ZIP_COMMENT = 0xFFFF
-
-_PICKLE_PROTOCOL_OPCODE = b"\x80"
-
-
-def looks_like_checkpoint(head: bytes, name: str = "") -> bool:
-    """Whether a file is a ``torch.save`` checkpoint, by its extension or first bytes.
-
-    Example:
-        >>> looks_like_checkpoint(b"PK\\x03\\x04", "x.bin"), looks_like_checkpoint(b"{", "a.json")
-        (True, False)
-    """
-    return (
-        name.lower().endswith(CHECKPOINT_EXTENSIONS)
-        or head.startswith(_ZIP_SIGNATURE)
-        or head.startswith(_PICKLE_PROTOCOL_OPCODE)
-    )
 
 
 def read_checkpoint(path: str | os.PathLike[str], key: str | None = None) -> CheckpointReading:

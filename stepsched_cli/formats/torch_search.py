@@ -32,7 +32,7 @@ from typing import TypeGuard
 
 from stepsched_cli.errors import StateError
 from stepsched_cli.formats import torch_sequential
-from stepsched_cli.formats.errors import CheckpointError
+from stepsched_cli.formats.errors import AmbiguousCheckpointError, CheckpointError
 from stepsched_cli.formats.safe_pickle import TensorStub
 from stepsched_cli.formats.torch import TorchStepState, guess_scheduler_type, parse
 from stepsched_cli.formats.torch_sequential import SequentialState, is_sequential_state
@@ -349,22 +349,6 @@ class SchedulerCandidate:
     def describe(self) -> str:
         """``lr_scheduler  StepLR  last_epoch 75``."""
         return f"{self.key}  {self.kind}  last_epoch {self.last_epoch}"
-
-
-class AmbiguousCheckpointError(CheckpointError):
-    """Several scheduler states are in a checkpoint and none was chosen, or ``key`` named none.
-
-    Attributes:
-        candidates: Every scheduler state found, in the reader's order.
-        requested: The key asked for, None when none was given.
-    """
-
-    def __init__(
-        self, message: str, candidates: tuple[SchedulerCandidate, ...], requested: str | None
-    ) -> None:
-        super().__init__(message)
-        self.candidates = candidates
-        self.requested = requested
 
 
 @dataclass(frozen=True)

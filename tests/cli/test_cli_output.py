@@ -497,12 +497,6 @@ def test_a_piped_table_imports_no_rich_table() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="formats/registry.py imports every reader (pickle, zip, keras, optax, timm, torch) "
-    "at module level, and cli/state_cmds.py imports AmbiguousCheckpointError from the torch "
-    "reader: the formats redesign makes both lazy (docs/performance.md, start-up)",
-)
 def test_inspect_of_a_json_state_imports_no_pickle_or_zip_reader(tmp_path: Path) -> None:
     state = tmp_path / "run.json"
     CliRunner().invoke(app_module.build_app(), ["init", "-o", str(state), *SEED])

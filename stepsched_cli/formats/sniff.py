@@ -1,0 +1,39 @@
+"""What a file is, by its name and first bytes, without importing any reader.
+
+Detection runs on every file a command reads, a JSON state file included; keeping the
+recognisers here lets it decide without importing the checkpoint container (zipfile,
+the restricted unpickler) or the framework readers, which load only for their files.
+"""
+
+from __future__ import annotations
+
+CHECKPOINT_EXTENSIONS = (".pt", ".pth", ".ckpt")
+"""The extensions ``torch.save`` files usually carry (Lightning's ``.ckpt`` included)."""
+
+ZIP_SIGNATURE = b"PK\x03\x04"
+"""The first bytes of a zip archive (``torch.save``'s default format, a ``.keras`` file)."""
+
+PICKLE_PROTOCOL_OPCODE = b"\x80"
+"""The first byte of a pickle of protocol 2 or later (``torch.save``'s legacy format)."""
+
+
+def looks_like_checkpoint(head: bytes, name: str = "") -> bool:
+    """Whether a file is a ``torch.save`` checkpoint, by its extension or first bytes.
+
+    Example:
+        >>> looks_like_checkpoint(b"PK\\x03\\x04", "x.bin"), looks_like_checkpoint(b"{", "a.json")
+        (True, False)
+    """
+    return (
+        name.lower().endswith(CHECKPOINT_EXTENSIONS)
+        or head.startswith(ZIP_SIGNATURE)
+        or head.startswith(PICKLE_PROTOCOL_OPCODE)
+    )
+
+
+__all__ = [
+    "CHECKPOINT_EXTENSIONS",
+    "PICKLE_PROTOCOL_OPCODE",
+    "ZIP_SIGNATURE",
+    "looks_like_checkpoint",
+]
