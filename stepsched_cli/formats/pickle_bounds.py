@@ -220,8 +220,14 @@ class PickleBounds:
         """
         try:
             for opcode, arg, position in pickletools.genops(self.data):
-                self._spend(1)
-                self._step(opcode.name, arg, position)
+                self.work += 1
+                if self.work > MAX_PICKLE_WORK:
+                    raise work_exceeded(self.source, "load")
+                name = opcode.name
+                handler = _HANDLERS.get(name)
+                if handler is None:
+                    raise malformed(self.source, f"opcode {name} is not supported")
+                handler(self, name, arg, position)
         except CheckpointError:
             raise
         except ValueError as error:
@@ -273,7 +279,8 @@ class PickleBounds:
             return  # the real load fails on this opcode with its own message
         for item in items:
             target.size += 1
-            target.height = max(target.height, item.height + 1)
+            if item is not target:  # a cycle: check_nesting measures it after the load
+                target.height = max(target.height, item.height + 1)
             target.content_hash += item.hash_cost
             target.widest_item_hash = max(target.widest_item_hash, item.hash_cost)
             if target.items is not None:
@@ -289,12 +296,6 @@ class PickleBounds:
         return shape
 
     # -- opcodes: each handler takes (name, arg, position) ------------------------------
-
-    def _step(self, name: str, arg: Any, position: int | None) -> None:
-        handler = _HANDLERS.get(name)
-        if handler is None:
-            raise malformed(self.source, f"opcode {name} is not supported")
-        handler(self, name, arg, position)
 
     def _number(self, name: str, arg: object, position: int | None) -> None:
         if name in _BINARY_LONGS and position is not None:
