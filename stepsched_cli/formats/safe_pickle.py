@@ -40,7 +40,6 @@ import _compat_pickle
 import collections
 import io
 import pickle
-import pickletools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -53,12 +52,15 @@ from stepsched_cli.formats.pickle_bounds import (
     MAX_INTEGER_BYTES,
     MAX_INTEGER_DIGITS,
     MAX_NESTING_DEPTH,
-    MAX_PICKLE_WORK,
     Effect,
     PickleBounds,
-    check_nesting,
+)
+from stepsched_cli.formats.pickle_nesting import check_nesting
+from stepsched_cli.formats.pickle_opcodes import (
+    MAX_PICKLE_BYTES,
+    MAX_PICKLE_WORK,
+    PickleStream,
     malformed,
-    work_exceeded,
 )
 
 __all__ = [
@@ -81,11 +83,6 @@ __all__ = [
     "TorchDtype",
     "safe_loads",
 ]
-
-MAX_PICKLE_BYTES = 64 * 1024 * 1024
-"""The largest pickle stream read, in bytes (checkpoint pickles are KBs to a few MB)."""
-
-_STREAM_CHUNK = 64 * 1024
 
 
 # --- inert stand-ins ---------------------------------------------------------------------
@@ -672,112 +669,3 @@ pickle (pickle exhausted before seeing STOP)
         raise malformed(source, error) from None
     check_nesting(result, source, max_depth)
     return result
-
-
-class PickleStream:
-    """Cut consecutive pickles off a binary stream without running them.
-
-    Legacy torch files hold several pickles back to back.  Each call of
-    :meth:`next_pickle` walks one pickle's opcodes with :mod:`pickletools` up to
-    ``STOP``, serving at most ``limit`` bytes, so a declared length is never allocated
-    before its data is there and a stream of tensor bytes is never read past the pickle
-    (beyond one read-ahead chunk).
-
-    Args:
-        stream: A binary stream positioned at the start of a pickle.
-        source: A name for the stream, used in error messages.
-        limit: The most bytes accepted for any one pickle.
-
-    Example:
-        >>> import pickle
-        >>> stream = PickleStream(io.BytesIO(pickle.dumps(1) + pickle.dumps([2])), source="s")
-        >>> [safe_loads(stream.next_pickle()) for _ in range(2)]
-        [1, [2]]
-    """
-
-    def __init__(self, stream: IO[bytes], *, source: str, limit: int = MAX_PICKLE_BYTES) -> None:
-        self._stream = stream
-        self._source = source
-        self._limit = limit
-        self._buffer = bytearray()
-        self._offset = 0
-        self._served = bytearray()
-        self._refused_request: int | None = None
-
-    def _fill(self, wanted: int) -> None:
-        """Buffer at least ``wanted`` unserved bytes, if the stream has them.
-
-        Served bytes are dropped only when the buffer runs short, and a large request
-        is read in one call, so cutting a pickle of N bytes costs O(N) whatever its
-        fields (a 60 MB ``BINBYTES`` used to be re-copied once per 64 KiB chunk).
-        """
-        if len(self._buffer) - self._offset >= wanted:
-            return
-        del self._buffer[: self._offset]
-        self._offset = 0
-        while len(self._buffer) < wanted:
-            chunk = self._stream.read(max(_STREAM_CHUNK, wanted - len(self._buffer)))
-            if not chunk:
-                return
-            self._buffer += chunk
-
-    def read(self, size: int = -1) -> bytes:
-        """Serve up to ``size`` bytes of the current pickle (the interface genops uses)."""
-        remaining = self._limit - len(self._served)
-        if size < 0 or size > remaining:
-            self._refused_request = size
-            size = remaining
-        self._fill(size)
-        piece = bytes(self._buffer[self._offset : self._offset + size])
-        self._offset += len(piece)
-        self._served += piece
-        return piece
-
-    def readline(self) -> bytes:
-        """Serve bytes up to and including the next newline (for text opcodes)."""
-        line = bytearray()
-        while not line.endswith(b"\n"):
-            self._fill(1)
-            newline = self._buffer.find(b"\n", self._offset)
-            end = len(self._buffer) if newline == -1 else newline + 1
-            room = self._limit - len(self._served)
-            piece = self.read(max(1, min(end - self._offset, room)))
-            if not piece:
-                break
-            line += piece
-        return bytes(line)
-
-    def next_pickle(self) -> bytes:
-        """Return the bytes of the next pickle in the stream.
-
-        Raises:
-            CheckpointError: The stream ends early, is malformed or the pickle is
-                longer than ``limit``.
-        """
-        self._served = bytearray()
-        self._refused_request = None
-        opcodes = 0
-        try:
-            for opcode, _arg, _position in pickletools.genops(self):  # type: ignore[arg-type]  # read/readline suffice
-                if opcode.name == "STOP":
-                    break
-                opcodes += 1
-                if opcodes > MAX_PICKLE_WORK:
-                    raise work_exceeded(self._source, "read")
-            else:
-                raise ValueError("pickle exhausted before seeing STOP")
-        except CheckpointError:
-            raise
-        except ValueError as error:
-            if self._refused_request is not None and self._refused_request > self._limit:
-                raise CheckpointError(
-                    f"cannot read {self._source!r}: its pickle declares a field of "
-                    f"{self._refused_request} bytes, more than the limit of {self._limit}"
-                ) from None
-            if self._refused_request is not None:
-                raise CheckpointError(
-                    f"cannot read {self._source!r}: its pickle is longer than the limit "
-                    f"of {self._limit} bytes"
-                ) from None
-            raise malformed(self._source, error) from None
-        return bytes(self._served)
