@@ -124,6 +124,8 @@ def _container_parts(value: object) -> Iterator[str | _Child]:
         opening, closing = "[", "]"
     elif isinstance(value, tuple):
         opening, closing = "(", ",)" if len(value) == 1 else ")"
+    elif isinstance(value, frozenset):
+        opening, closing = "frozenset({", "})"
     else:
         opening, closing = "{", "}"
     yield opening
