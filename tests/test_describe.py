@@ -19,6 +19,7 @@ from stepsched_cli.describe import DESCRIBE_WIDTH, describe
         ((1,), 60, "(1,)"),
         (frozenset({3}), 60, "frozenset({3})"),
         (set(), 60, "set()"),
+        ({5}, 60, "{5}"),
         ({"a": [1, (2, 3)]}, 60, "{'a': [1, (2, 3)]}"),
         ("x" * 100, 10, "'xxxxxxxxx... (str of 100 characters)"),
         (b"\x00" * 50, 8, "b'\\x00\\x... (bytes of 50 bytes)"),

@@ -29,9 +29,7 @@ _ATOMS = (str, bytes, bytearray, int, float, complex, type(None))
 
 
 def _items(node: object) -> list[object]:
-    """The objects ``node`` refers to (none for an atom)."""
-    if isinstance(node, _ATOMS):
-        return []
+    """The objects a container or record refers to (never called for an atom)."""
     found: list[object] = []
     if isinstance(node, dict):
         found.extend(item for pair in dict.items(node) for item in pair)

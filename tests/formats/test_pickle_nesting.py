@@ -59,3 +59,18 @@ def test_a_shared_dag_of_depth_60_is_measured_without_expanding_it() -> None:
     check_nesting(node, "dag.pt", 60)
     with pytest.raises(CheckpointError):
         check_nesting(node, "dag.pt", 59)
+
+
+def test_slices_and_records_are_looked_into() -> None:
+    class Record:
+        def __init__(self, held: object) -> None:
+            self.held = held
+
+    deep: list[Any] = []
+    for _ in range(5):
+        deep = [deep]
+    check_nesting(slice(0, deep, None), "slice.pt", 6)
+    with pytest.raises(CheckpointError):
+        check_nesting(slice(0, deep, None), "slice.pt", 5)
+    with pytest.raises(CheckpointError):
+        check_nesting(Record(deep), "record.pt", 5)

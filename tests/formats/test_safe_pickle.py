@@ -647,3 +647,47 @@ def test_pickle_stream_refuses_pickles_of_too_many_opcodes() -> None:
     assert str(caught.value) == (
         "cannot read 's': its pickle takes more than 500000 steps to read, the limit"
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x80\x02a.", "unpickling stack underflow"),
+        (b"\x80\x02(K\x01d.", "odd number of items for DICT"),
+        (b"\x80\x02}(K\x01u.", "odd number of items for SETITEMS"),
+        (b"\x80\x04K\x01K\x02\x93.", "STACK_GLOBAL needs two short strings"),
+        (b"\x80\x02(o.", "OBJ without a class"),
+        (b"\x80\x02T\xff\xff\xff\xff.", "string4 byte count < 0: -1"),
+        (b"Pfoo\n.", "unsupported persistent id 'foo'"),
+    ],
+)
+def test_malformed_stacks_and_fields_are_refused_by_name(data: bytes, reason: str) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        safe_loads(data, source="bad.pt")
+    assert str(caught.value) == f"cannot read 'bad.pt': malformed pickle ({reason})"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"(c__builtin__\nset\no.", set()),
+        (b"(i__builtin__\nset\n.", set()),
+        (b"\x80\x04cbuiltins\nfrozenset\n)}\x92.", frozenset()),
+        (pickle.dumps("x" * 300, protocol=4), "x" * 300),
+    ],
+    ids=["OBJ", "INST", "NEWOBJ_EX", "long string"],
+)
+def test_every_way_of_calling_an_allowlisted_type_loads(data: bytes, expected: object) -> None:
+    assert safe_loads(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\xff", "at position 0, opcode b'\\\\xff' unknown"),
+        (b"\x80\x02T\xff\xff\xff\xff.", "string4 byte count < 0: -1"),
+    ],
+)
+def test_pickle_stream_refuses_malformed_opcodes(data: bytes, reason: str) -> None:
+    with pytest.raises(CheckpointError, match=reason):
+        PickleStream(io.BytesIO(data), source="s").next_pickle()
