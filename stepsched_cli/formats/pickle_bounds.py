@@ -14,8 +14,8 @@ visits and how many items it holds.  So it refuses, before the real load starts,
 * a pickle whose load takes more than :data:`MAX_PICKLE_WORK` steps: opcodes run,
   items added, references followed, elements hashed and items iterated by the
   allowlisted callables;
-* integers too long to print or compute with, out-of-order memo indices and frames
-  that overrun the data, as before.
+* integers too long to print or compute with, out-of-order memo indices, frames that
+  overrun the data and opcodes torch never writes.
 
 Shapes are exact for immutable values (tuples, frozensets, strings) and for what a
 mutable container holds when it is used; a list filled after another container took
@@ -136,6 +136,19 @@ class _Shape:
 
 
 _ATOM = _Shape()  # numbers, None, booleans: never changed, so one shape serves all.
+
+_BYTES_PER_STEP = 128
+"""Characters a callable copies per step: ``bytes(text)`` copies at memory speed.
+
+So one string of up to ``MAX_PICKLE_WORK * 128`` (64 MB) may be copied once, and copies
+of a shared string, however many calls ask for them, total at most that.
+"""
+
+
+def _iteration_cost(argument: _Shape) -> int:
+    """Steps an allowlisted callable takes to go through one argument."""
+    return argument.size if argument.container else argument.size // _BYTES_PER_STEP
+
 
 _STRINGS = frozenset(
     {
@@ -444,7 +457,7 @@ class PickleBounds:
     def _call(self, effect: Effect | None, arguments: _Shape) -> _Shape:
         """The shape of what an allowlisted callable returns, after paying for its work."""
         items = arguments.items or []
-        self._spend(len(items) + sum(item.size for item in items))
+        self._spend(len(items) + sum(_iteration_cost(item) for item in items))
         if effect is Effect.RECORD:
             record = _Shape(container=True, mutable=True)
             self._add(record, [arguments])

@@ -691,3 +691,14 @@ def test_every_way_of_calling_an_allowlisted_type_loads(data: bytes, expected: o
 def test_pickle_stream_refuses_malformed_opcodes(data: bytes, reason: str) -> None:
     with pytest.raises(CheckpointError, match=reason):
         PickleStream(io.BytesIO(data), source="s").next_pickle()
+
+
+def test_bytes_up_to_the_copy_budget_load_once_and_copies_of_them_are_paid_for() -> None:
+    blob = "\xff" * 4_000_000  # protocol 2 writes bytes as _codecs.encode(str, "latin1")
+    encode = global_ref("_codecs", "encode") + text(blob) + put(0)
+    encode += text("latin1") + put(1) + pickle.TUPLE2 + pickle.REDUCE
+    assert safe_loads(whole(encode)) == b"\xff" * 4_000_000
+    again = global_ref("_codecs", "encode") + get(0) + get(1) + pickle.TUPLE2 + pickle.REDUCE
+    copies = pickle.EMPTY_LIST + pickle.MARK + encode + again * 16 + pickle.APPENDS
+    with pytest.raises(CheckpointError, match="more than 500000 steps to load"):
+        safe_loads(whole(copies))
