@@ -515,35 +515,6 @@ def test_a_tuple_at_the_nesting_limit_is_a_key() -> None:
     assert len(loaded) == 1
 
 
-def late_filled_chains(chains: int, length: int) -> bytes:
-    """Chains of ``length`` lists, each ending in the previous chain's head, made empty."""
-    body = pickle.EMPTY_LIST + pickle.MARK
-    for index in range(chains):
-        body += pickle.EMPTY_LIST + put(index)
-    body += pickle.APPENDS
-    for index in reversed(range(chains)):
-        body += get(index) + pickle.EMPTY_LIST * (length - 1)
-        body += get(index - 1) if index else pickle.NONE
-        body += pickle.APPEND * length + pickle.POP
-    return whole(body)
-
-
-@pytest.mark.parametrize(
-    ("chains", "length", "refused"),
-    [(20, 150, True), (2, 100, True), (2, 99, False), (1, 150, False)],
-)
-def test_lists_deepened_after_they_are_referenced_are_measured_after_loading(
-    chains: int, length: int, refused: bool
-) -> None:
-    # The value is 1 + chains * length + 1 deep (the outer list, the chains, None).
-    data = late_filled_chains(chains, length)
-    if refused:
-        with pytest.raises(CheckpointError, match="nest deeper than 200 levels"):
-            safe_loads(data)
-    else:
-        assert len(safe_loads(data)) == chains  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize(
     ("data", "action"),
     [

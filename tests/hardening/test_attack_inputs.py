@@ -22,6 +22,9 @@ from types import ModuleType
 
 import pytest
 
+from stepsched_cli.formats.errors import CheckpointError
+from stepsched_cli.formats.safe_pickle import safe_loads
+
 ROOT = Path(__file__).resolve().parents[2]
 ATTACK_DIR = ROOT / "tests" / "data" / "attack"
 MEMORY_LIMIT = 1 << 30
@@ -150,3 +153,19 @@ def test_hostile_input_is_refused_in_one_line_within_bounds(name: str, built: Pa
     assert len(lines[0]) <= LONGEST_MESSAGE, lines[0]
     assert str(path) in lines[0]
     assert EXPECTED[name] in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("chains", "length", "refused"),
+    [(20, 150, True), (2, 100, True), (2, 99, False), (1, 150, False)],
+)
+def test_lists_deepened_after_they_are_referenced_are_measured_after_loading(
+    chains: int, length: int, refused: bool
+) -> None:
+    # The value is 1 + chains * length + 1 deep (the outer list, the chains, an int).
+    data = GENERATOR.whole(GENERATOR.late_filled_chains(chains, length))
+    if refused:
+        with pytest.raises(CheckpointError, match="nest deeper than 200 levels"):
+            safe_loads(data)
+    else:
+        assert len(safe_loads(data)) == chains  # type: ignore[arg-type]
