@@ -12,13 +12,18 @@ never touches tensor bytes, and ``argparse.Namespace`` or numpy values become
 are shared by every load, so ``BUILD`` may set the state of none of them (nor of the
 tensor stubs); only dicts, ``Counter``s and :class:`InertObject` records take state.
 
-Before a single opcode runs, :func:`safe_loads` walks the opcodes with
-:mod:`pickletools` to reject what the C unpickler would otherwise trust: declared
-lengths longer than the data (``BINUNICODE8`` claiming 2**40 bytes), memo indices that
-would make it allocate gigabytes, integers too long to print or compute with (a
-``LONG4`` of a million bytes), and opcodes torch never writes.  After loading, the
-nesting depth is checked without recursion.  Every failure is a
-:class:`~stepsched_cli.formats.errors.CheckpointError` with a one-line message.
+Before a single opcode runs, :func:`safe_loads` runs the pickle on shapes
+(:class:`~stepsched_cli.formats.pickle_bounds.PickleBounds`) to reject what the C
+unpickler would otherwise trust: declared lengths longer than the data
+(``BINUNICODE8`` claiming 2**40 bytes), memo indices that would make it allocate
+gigabytes, integers too long to print or compute with, opcodes torch never writes,
+containers nested too deeply or keys too costly to hash before anything hashes them,
+and loads of more than :data:`MAX_PICKLE_WORK` steps.  After loading, the nesting
+depth of the value is measured once more, visiting each object once
+(:func:`~stepsched_cli.formats.pickle_nesting.check_nesting`).  Messages show
+values from the pickle only through :func:`~stepsched_cli.describe.describe`.  Every
+failure is a :class:`~stepsched_cli.formats.errors.CheckpointError` with a one-line
+message; docs/security.md lists the limits.
 
 Example:
     >>> import pickle
