@@ -58,9 +58,10 @@ XUnit = Literal["step", "epoch"]
 class PlotError(StepschedError, ValueError):
     """A picture cannot be drawn as asked; ``parameter`` names what to change."""
 
+    parameter: str
+
     def __init__(self, message: str, *, parameter: str) -> None:
-        super().__init__(message)
-        self.parameter = parameter
+        super().__init__(message, parameter=parameter)
 
 
 # -- the axes ----------------------------------------------------------------

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
-from stepsched_cli.fileio import OutputExistsError, atomic_write
 from stepsched_cli.numbers import format_exact, format_lr
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 
     from stepsched_cli.schedule import StepSchedule
 
-# csv, json and the state module are imported by the functions that use them: a command
+# csv, json and the file-writing module are imported by the functions that use them: a command
 # printing a human table pays for none of them at start-up.
 
 Record = Mapping[str, Any]
@@ -403,7 +402,7 @@ def refuse_existing_output(path: str, *, force: bool) -> None:
         OutputExistsError: ``path`` exists and ``force`` is false.
     """
     if not force and path != STANDARD_STREAM and os.path.exists(path):
-        from stepsched_cli.state import OutputExistsError
+        from stepsched_cli.fileio import OutputExistsError
 
         raise OutputExistsError(
             f"{path}: already exists; refusing to overwrite it (use --force to replace it)"
@@ -420,7 +419,7 @@ def write_output(path: str, data: bytes, *, force: bool) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    from stepsched_cli.state import OutputExistsError, atomic_write
+    from stepsched_cli.fileio import OutputExistsError, atomic_write
 
     try:
         atomic_write(path, data, overwrite=force)
