@@ -367,9 +367,7 @@ def test_a_fifo_is_written_through_not_replaced(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("via_link", [False, True])
-def test_a_character_device_is_written_through_not_replaced(
-    tmp_path: Path, via_link: bool
-) -> None:
+def test_a_character_device_is_written_through_not_replaced(tmp_path: Path, via_link: bool) -> None:
     device = Path(os.devnull)
     path = device
     if via_link:
