@@ -63,6 +63,7 @@ from stepsched_cli.formats._framework import (
     checked_schedule,
     decay_rate,
     float32,
+    float32_field,
     in_steps,
     number,
     positive_number,
@@ -388,10 +389,12 @@ def _parse_exponential(config: Mapping[str, Any]) -> KerasExponentialDecay:
     initial = positive_number(
         _require(config, "initial_learning_rate", EXPONENTIAL), "initial_learning_rate"
     )
+    float32_field(initial, "initial_learning_rate", "Keras")
     raw_steps = _require(config, "decay_steps", EXPONENTIAL)
     steps = number(raw_steps, "decay_steps")
     if steps <= 0:
         raise StateError(f"decay_steps must be a number > 0, got {raw_steps!r}")
+    float32_field(steps, "decay_steps", "Keras", nonzero=True)
     rate = decay_rate(_require(config, "decay_rate", EXPONENTIAL))
     return KerasExponentialDecay(
         initial_learning_rate=initial,
@@ -424,6 +427,7 @@ def _parse_piecewise(config: Mapping[str, Any]) -> KerasPiecewiseConstantDecay:
     for index, value in enumerate(values):
         if value < 0:
             raise StateError(f"values[{index}] must be a finite number >= 0, got {value!r}")
+        float32_field(value, f"values[{index}]", "Keras")
     return KerasPiecewiseConstantDecay(
         boundaries, values, name=_name(config.get("name", "PiecewiseConstant"))
     )

@@ -65,6 +65,7 @@ from stepsched_cli.formats._framework import (
     check_counter,
     check_keys,
     checked_schedule,
+    float32_field,
     in_steps,
     number,
     positive_number,
@@ -303,7 +304,9 @@ def parse(document: object) -> OptaxSchedule:
     check_keys(document, allowed, f"optax {function} document")
     if "init_value" not in document:
         raise StateError(f"optax {function} document needs 'init_value'")
-    init_value = positive_number(document["init_value"], "init_value")
+    init_value = float32_field(
+        positive_number(document["init_value"], "init_value"), "init_value", "optax"
+    )
     if function == PIECEWISE:
         return OptaxPiecewiseConstant(
             init_value, _boundaries_and_scales(document.get("boundaries_and_scales"))
@@ -321,6 +324,7 @@ def parse(document: object) -> OptaxSchedule:
     if isinstance(begin, bool) or not isinstance(begin, int):
         raise StateError(f"transition_begin must be an integer, got {begin!r}")
     staircase = boolean(document.get("staircase", False), "staircase")
+    float32_field(steps, "transition_steps", "optax", nonzero=True)
     raw_end = document.get("end_value")
     return OptaxExponentialDecay(
         init_value=init_value,
@@ -328,7 +332,9 @@ def parse(document: object) -> OptaxSchedule:
         decay_rate=rate,
         transition_begin=begin,
         staircase=staircase,
-        end_value=None if raw_end is None else number(raw_end, "end_value"),
+        end_value=None
+        if raw_end is None
+        else float32_field(number(raw_end, "end_value"), "end_value", "optax"),
     )
 
 
@@ -400,5 +406,5 @@ def _boundaries_and_scales(value: object) -> tuple[tuple[int, float], ...] | Non
             raise StateError(
                 f"boundaries_and_scales[{key!r}] must be a finite number >= 0, got {raw_scale!r}"
             )
-        pairs[boundary] = scale
+        pairs[boundary] = float32_field(scale, f"boundaries_and_scales[{key!r}]", "optax")
     return tuple(sorted(pairs.items()))

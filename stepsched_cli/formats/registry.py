@@ -20,6 +20,7 @@ returning a Reading, a writer if it can be written), then add one :class:`Format
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import sys
@@ -169,9 +170,14 @@ def _framework_reader(
         except (StateError, ConversionError) as error:
             raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
         try:
-            schedule.lr_at(position)  # a position beyond the framework's own counter
+            framework_lr = schedule.lr_at(position)  # beyond the framework's own counter?
         except ScheduleError as error:
             raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
+        if not math.isfinite(framework_lr):  # scales above 1 can overflow float32
+            raise StateFileError(
+                f"{source}: the {name} lr at position {position} is {framework_lr} in "
+                "float32; a schedule must stay finite"
+            )
         try:
             state = SchedulerState(schedule=schedule.to_schedule(), position=position)
         except ConversionError as error:
