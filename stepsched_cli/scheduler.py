@@ -512,13 +512,13 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
     if data.get("format") != STATE_FORMAT:
         raise StateError(f"field 'format' must be {STATE_FORMAT!r}, got {data.get('format')!r}")
     version = data.get("version", STATE_VERSION)
-    if isinstance(version, bool) or version != STATE_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version != STATE_VERSION:
         if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
             raise StateError(
                 f"field 'version' is {version}, newer than this stepsched understands "
                 f"(up to {STATE_VERSION}); upgrade stepsched"
             )
-        raise StateError(f"field 'version' must be {STATE_VERSION}, got {version!r}")
+        raise StateError(f"field 'version' must be {STATE_VERSION}, got {validate.shown(version)}")
     unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         raise StateError(f"unknown field {unknown[0]!r} (known fields: see docs/state-format.md)")

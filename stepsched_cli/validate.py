@@ -76,6 +76,10 @@ _LR_AGREEMENT_FLOOR = 1e-300
 # The widest text of a value an error message shows.
 _SHOWN_WIDTH = 60
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,40}", re.ASCII)
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
+_LONGEST_NUMBER_TEXT = 400
+_SPECIAL_NUMBER_TEXT = re.compile(r"[+-]?(inf|infinity|nan)", re.ASCII | re.IGNORECASE)
+_ANY_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 
@@ -210,13 +214,22 @@ def boolean(
     return value
 
 
-def integer_text(text: str) -> int | None:
+def integer_text(text: str, *, any_length: bool = False) -> int | None:
     """The int a decimal text stands for, or None: ASCII digits only, at most 40.
 
     Underscores, other scripts' digits and surrounding text are refused, unlike
     ``int()``, which reads ``"3_0"`` and ``"٣٠"`` as 30.  Surrounding spaces are allowed.
+    ``any_length`` lifts the 40-digit limit up to the 4,300 digits ``int()`` converts,
+    for callers that say themselves how long a number may be (command-line options).
     """
     stripped = text.strip()
+    if any_length:
+        if not _ANY_INTEGER_TEXT.fullmatch(stripped):
+            return None
+        try:
+            return int(stripped)
+        except ValueError:  # beyond sys.get_int_max_str_digits()
+            return None
     return int(stripped) if _INTEGER_TEXT.fullmatch(stripped) else None
 
 
@@ -233,3 +246,24 @@ def lrs_agree(stored: float, expected: float) -> bool:
     return math.isclose(
         stored, expected, rel_tol=LR_AGREEMENT_TOLERANCE, abs_tol=_LR_AGREEMENT_FLOOR
     )
+
+
+def number_text(text: str, *, special: bool = False) -> float | None:
+    """The float a decimal text stands for, or None: ASCII digits, a point, an exponent.
+
+    Like :func:`integer_text`, and as the log reader reads numbers: ``float()`` also
+    reads ``"0_1"`` (as 1.0: a typo becomes 10x), full-width digits, ``"inf"`` and
+    ``"nan"``; these are refused (``special`` admits ``inf``, ``infinity`` and ``nan``,
+    ASCII words a caller then refuses with its own message).  Surrounding spaces are
+    allowed.
+
+    Example:
+        >>> number_text("0.1"), number_text("1e-3"), number_text("0_1"), number_text("\uff10.1")
+        (0.1, 0.001, None, None)
+    """
+    stripped = text.strip()
+    if special and _SPECIAL_NUMBER_TEXT.fullmatch(stripped):
+        return float(stripped)
+    if len(stripped) > _LONGEST_NUMBER_TEXT or not _NUMBER_TEXT.fullmatch(stripped):
+        return None
+    return float(stripped)

@@ -87,3 +87,82 @@ def test_an_lr_that_overflows_float32_at_the_position_is_invalid(
     assert line.endswith(
         "the optax lr at position 20 is inf in float32; a schedule must stay finite"
     )
+
+
+_SCHEDULE_COMMANDS = [("at", "10"), ("table",), ("boundaries",)]
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "kind"),
+    [
+        ("--lr", "0_1", "float"),
+        ("--lr", "1_0.0_1", "float"),
+        ("--lr", "\uff10.\uff11", "float"),  # full-width 0.1
+        ("--lr", "in_f", "float"),
+        ("--lr", "1e1_0", "float"),
+        ("--gamma", "0.\u0665", "float"),  # an Arabic-Indic 5
+        ("--step-size", "\u0663\u0660", "int"),  # Arabic-Indic 30
+        ("--step-size", "3_0", "int"),
+        ("--step-size", "\uff13\uff10", "int"),
+        ("--warmup-steps", "1_0", "int"),
+    ],
+)
+@pytest.mark.parametrize("command", _SCHEDULE_COMMANDS)
+def test_number_options_take_ascii_digits_only(
+    run: Invoke, option: str, text: str, kind: str, command: tuple[str, ...]
+) -> None:
+    """Issue 12 item 17: ``int()``/``float()`` read these; the file readers refuse them."""
+    result = run(command[0], option, text, *command[1:])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"stepsched: error: Invalid value for '{option}': {text!r} is not a valid {kind}. "
+        f"(see 'stepsched {command[0]} --help')"
+    ]
+
+
+@pytest.mark.parametrize("text", ["\u0663\u0660", "3_0", "+\uff13"])
+def test_a_position_argument_takes_ascii_digits_only(run: Invoke, text: str) -> None:
+    result = run("at", text)
+    assert result.exit_code == 2
+    assert f"{text!r} is not a valid int range." in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (("--lr", "0.1", "--step-size", "30"), "step 10: lr 0.1"),
+        (("--lr", " 1e-1 ", "--step-size", "+30", "--gamma", ".5"), "step 10: lr 0.1"),
+        (("--lr", "1E-1", "--step-size", "5", "--gamma", "5e-1"), "step 10: lr 0.025"),
+    ],
+)
+def test_ascii_numbers_in_every_written_form_are_read(
+    run: Invoke, arguments: tuple[str, ...], expected: str
+) -> None:
+    result = run("at", *arguments, "10")
+    assert result.exit_code == 0, result.stderr
+    assert expected in result.stdout
+
+
+@pytest.mark.parametrize("key", ["\u0663\u0660", "3_0", "\uff13\uff10", "30.0", " 30x"])
+def test_a_torch_milestone_key_takes_ascii_digits_only(
+    run: Invoke, tmp_path: Path, key: str
+) -> None:
+    """Issue 12 item 18: a MultiStepLR milestone key ``"٣٠"`` was read as 30."""
+    path = tmp_path / "multistep.json"
+    document = {"milestones": {key: 1}, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 3}
+    path.write_text(json.dumps(document))
+    line = _one_line_refusal(run, "validate", str(path))
+    assert "field 'milestones' must have integer keys >= 0, got " in line
+
+
+@pytest.mark.parametrize("version", ["1.0", "1e0", '"1"'])
+def test_a_state_version_must_be_the_integer_1(run: Invoke, tmp_path: Path, version: str) -> None:
+    """Issue 12 item 18: ``"version": 1.0`` was accepted; 30.0 is not an integer either."""
+    assert run("init", "-o", str(tmp_path / "run.json")).exit_code == 0
+    text = (tmp_path / "run.json").read_text()
+    assert '"version": 1,' in text
+    path = tmp_path / "changed.json"
+    path.write_text(text.replace('"version": 1,', f'"version": {version},'))
+    line = _one_line_refusal(run, "validate", str(path))
+    assert f"field 'version' must be 1, got {json.loads(version)!r}" in line
