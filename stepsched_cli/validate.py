@@ -84,10 +84,11 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 
 def shown(value: object) -> str:
-    """``value`` for an error message, at most 60 characters.
+    """``value`` for an error message: at most 60 characters of it, then its type and size.
 
-    An int beyond :data:`INTEGER_LIMIT` is described by its size (Python cannot even
-    print one of 5,000 digits), as is a container holding one.
+    Built in bounded time and memory whatever ``value`` is (see
+    :func:`stepsched_cli.describe.describe`).  An int beyond :data:`INTEGER_LIMIT` is
+    described by its size (Python cannot even print one of 5,000 digits).
 
     Example:
         >>> shown(30), shown("x" * 100)[:8], shown(-(10**50))
@@ -96,10 +97,11 @@ def shown(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INTEGER_LIMIT:
         sign = "a negative" if value < 0 else "an"
         return f"{sign} integer of {value.bit_length()} bits"
-    try:
-        return f"{value!r:.{_SHOWN_WIDTH}}"
-    except ValueError:  # a container holding such an int
-        return f"a {type(value).__name__} holding an integer too long to show"
+    # Never ``repr`` first and cut after: a shared list 40 deep has a repr of 2**40
+    # items.  describe renders piece by piece and stops at the width.
+    from stepsched_cli.describe import describe
+
+    return describe(value, width=_SHOWN_WIDTH)
 
 
 def _parameter(label: str, parameter: str | None) -> str | None:

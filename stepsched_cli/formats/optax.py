@@ -73,6 +73,7 @@ from stepsched_cli.formats._framework import (
     whole_period,
 )
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.validate import shown
 
 FORMAT_NAME = "optax"
 MARKER = "optax"
@@ -298,7 +299,8 @@ def parse(document: object) -> OptaxSchedule:
     function = document.get(MARKER)
     if function not in FUNCTIONS:
         raise StateError(
-            f"optax must be 'exponential_decay' or 'piecewise_constant_schedule', got {function!r}"
+            "optax must be 'exponential_decay' or 'piecewise_constant_schedule', "
+            f"got {shown(function)}"
         )
     allowed = _EXPONENTIAL_KEYS if function == EXPONENTIAL else _PIECEWISE_KEYS
     check_keys(document, allowed, f"optax {function} document")
@@ -317,12 +319,14 @@ def parse(document: object) -> OptaxSchedule:
     steps = number(document["transition_steps"], "transition_steps")
     rate = number(document["decay_rate"], "decay_rate")
     if rate < 0:
-        raise StateError(f"decay_rate must be a finite number >= 0, got {document['decay_rate']!r}")
+        raise StateError(
+            f"decay_rate must be a finite number >= 0, got {shown(document['decay_rate'])}"
+        )
     begin = document.get("transition_begin", 0)
     if isinstance(begin, float) and begin.is_integer():
         begin = int(begin)
     if isinstance(begin, bool) or not isinstance(begin, int):
-        raise StateError(f"transition_begin must be an integer, got {begin!r}")
+        raise StateError(f"transition_begin must be an integer, got {shown(begin)}")
     staircase = boolean(document.get("staircase", False), "staircase")
     float32_field(steps, "transition_steps", "optax", nonzero=True)
     raw_end = document.get("end_value")
@@ -391,20 +395,23 @@ def _boundaries_and_scales(value: object) -> tuple[tuple[int, float], ...] | Non
         return None
     if not isinstance(value, Mapping):
         raise StateError(
-            f"boundaries_and_scales must be a JSON object of step -> scale, got {value!r}"
+            f"boundaries_and_scales must be a JSON object of step -> scale, got {shown(value)}"
         )
     pairs: dict[int, float] = {}
     for key, raw_scale in value.items():
         try:
             boundary = int(str(key).strip())
         except ValueError:
-            raise StateError(f"boundaries_and_scales key {key!r} must be an integer step") from None
+            raise StateError(
+                f"boundaries_and_scales key {shown(key)} must be an integer step"
+            ) from None
         if boundary in pairs:
-            raise StateError(f"boundaries_and_scales repeats step {boundary} (key {key!r})")
-        scale = number(raw_scale, f"boundaries_and_scales[{key!r}]")
+            raise StateError(f"boundaries_and_scales repeats step {boundary} (key {shown(key)})")
+        scale = number(raw_scale, f"boundaries_and_scales[{shown(key)}]")
         if scale < 0:
             raise StateError(
-                f"boundaries_and_scales[{key!r}] must be a finite number >= 0, got {raw_scale!r}"
+                f"boundaries_and_scales[{shown(key)}] must be a finite number >= 0, "
+                f"got {shown(raw_scale)}"
             )
-        pairs[boundary] = float32_field(scale, f"boundaries_and_scales[{key!r}]", "optax")
+        pairs[boundary] = float32_field(scale, f"boundaries_and_scales[{shown(key)}]", "optax")
     return tuple(sorted(pairs.items()))

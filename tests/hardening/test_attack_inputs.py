@@ -142,7 +142,7 @@ _NOT_YET = pytest.mark.xfail(
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(name, marks=_NOT_YET) if attack.reader == "torch" else name
+        name
         for name, attack in ATTACKS.items()
     ],
 )
