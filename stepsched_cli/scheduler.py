@@ -504,13 +504,16 @@ def _field_number(data: Mapping[str, Any], name: str) -> float:
 
 
 _lrs_agree = validate.lrs_agree
+_shown = validate.shown
 
 
 def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: issue 9)
     if not isinstance(data, Mapping):
         raise StateError(f"a state must be a JSON object, got {type(data).__name__}")
     if data.get("format") != STATE_FORMAT:
-        raise StateError(f"field 'format' must be {STATE_FORMAT!r}, got {data.get('format')!r}")
+        raise StateError(
+            f"field 'format' must be {STATE_FORMAT!r}, got {_shown(data.get('format'))}"
+        )
     version = data.get("version", STATE_VERSION)
     if isinstance(version, bool) or not isinstance(version, int) or version != STATE_VERSION:
         if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
@@ -518,10 +521,12 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
                 f"field 'version' is {version}, newer than this stepsched understands "
                 f"(up to {STATE_VERSION}); upgrade stepsched"
             )
-        raise StateError(f"field 'version' must be {STATE_VERSION}, got {validate.shown(version)}")
+        raise StateError(f"field 'version' must be {STATE_VERSION}, got {_shown(version)}")
     unknown = sorted(set(data) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
-        raise StateError(f"unknown field {unknown[0]!r} (known fields: see docs/state-format.md)")
+        raise StateError(
+            f"unknown field {_shown(unknown[0])} (known fields: see docs/state-format.md)"
+        )
     missing = [name for name in _REQUIRED if name not in data]
     if missing:
         raise StateError(f"missing required field {missing[0]!r}")
@@ -530,15 +535,15 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
 
     mode = data["mode"]
     if mode not in MODES:
-        raise StateError(f"field 'mode' must be 'step' or 'epoch', got {mode!r}")
+        raise StateError(f"field 'mode' must be 'step' or 'epoch', got {_shown(mode)}")
     order = data.get("order", "optimizer_first")
     if order not in STEP_ORDERS:
         raise StateError(
-            f"field 'order' must be 'optimizer_first' or 'scheduler_first', got {order!r}"
+            f"field 'order' must be 'optimizer_first' or 'scheduler_first', got {_shown(order)}"
         )
     started = data.get("started", True)
     if not isinstance(started, bool):
-        raise StateError(f"field 'started' must be true or false, got {started!r}")
+        raise StateError(f"field 'started' must be true or false, got {_shown(started)}")
     steps_per_epoch = data.get("steps_per_epoch")
     if steps_per_epoch is not None:
         steps_per_epoch = _field_int(data, "steps_per_epoch", 1)
@@ -549,7 +554,7 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
     if "milestones" in data:
         raw = data["milestones"]
         if not isinstance(raw, list):
-            raise StateError(f"field 'milestones' must be a list of integers, got {raw!r}")
+            raise StateError(f"field 'milestones' must be a list of integers, got {_shown(raw)}")
         milestones = tuple(raw)
     else:
         step_size = _field_int(data, "step_size", 1)
@@ -591,7 +596,7 @@ def _parse_state(data: object) -> SchedulerState:  # noqa: C901  (to be split: i
 
 def _parse_groups(raw: object, schedule: StepSchedule, position: int) -> tuple[float, ...]:
     if not isinstance(raw, list):
-        raise StateError(f"field 'param_groups' must be a list, got {raw!r}")
+        raise StateError(f"field 'param_groups' must be a list, got {_shown(raw)}")
     initial_lrs = []
     for index, group in enumerate(raw):
         where = f"param_groups[{index}]"

@@ -399,12 +399,26 @@ def select_scheduler(checkpoint: object, source: str, key: str | None = None) ->
     if optimizer is None:
         return CheckpointReading(chosen_key, state)
     optimizer_key = format_key_path(optimizer.path)
+    lines = check_optimizer(state, optimizer.param_groups)
+    if len(lines) > MAX_LISTED:  # 20,000 groups once gave 40,000 warnings
+        lines[MAX_LISTED:] = [f"and {len(lines) - MAX_LISTED} more disagreements"]
     mismatches = tuple(
         f"the optimizer at {optimizer_key} disagrees with the scheduler at "
         f"{chosen_key} (last_epoch {state.last_epoch}): {line}"
-        for line in check_optimizer(state, optimizer.param_groups)
+        for line in lines
     )
     return CheckpointReading(chosen_key, state, optimizer_key, mismatches)
+
+
+MAX_LISTED = 5
+"""The most scheduler keys or optimizer disagreements a message lists; then a count."""
+
+
+def _listing(keys: list[str]) -> str:
+    """The first :data:`MAX_LISTED` keys, each cut to 60 characters, then how many in all."""
+    shown = [key if len(key) <= 60 else key[:57] + "..." for key in keys[:MAX_LISTED]]
+    more = f", ... ({len(keys)} in all)" if len(keys) > MAX_LISTED else ""
+    return ", ".join(shown) + more
 
 
 def _choose(
@@ -427,7 +441,7 @@ def _choose(
         )
         for hit in found
     )
-    listed = ", ".join(candidate.key for candidate in candidates)
+    listed = _listing([candidate.key for candidate in candidates])
     if key is None:
         if len(found) > 1:
             raise AmbiguousCheckpointError(
@@ -441,7 +455,7 @@ def _choose(
         if candidate.key == key:
             return hit
     raise AmbiguousCheckpointError(
-        f"{source}: no LR scheduler state at key {key!r} (found: {listed})", candidates, key
+        f"{source}: no LR scheduler state at key {shown(key)} (found: {listed})", candidates, key
     )
 
 
