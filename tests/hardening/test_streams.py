@@ -85,3 +85,68 @@ def test_a_checkpoint_through_a_pipe_is_refused_in_one_line(forced: bool) -> Non
     assert len(lines) == 1
     assert lines[0].endswith(": read a checkpoint from its file, not from stdin or a pipe")
     assert "/dev/fd/" in lines[0]
+
+
+def _stepsched_run(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_stepsched(), *arguments],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=TIME_LIMIT,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        check=False,
+    )
+
+
+def test_force_onto_a_fifo_writes_into_it(tmp_path: Path) -> None:
+    """Issue 12 item 11: ``init -o FIFO --force`` wrote a regular file in its place."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    completed = _stepsched_run("init", "-o", str(fifo), "--force")
+    reader.join(timeout=TIME_LIMIT)
+    assert completed.returncode == 0, completed.stderr
+    import stat
+
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert b'"format": "stepsched.state"' in received[0]
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+def test_force_onto_a_link_to_a_device_keeps_both(tmp_path: Path) -> None:
+    link = tmp_path / "out.json"
+    link.symlink_to(os.devnull)
+    completed = _stepsched_run("init", "-o", str(link), "--force")
+    assert completed.returncode == 0, completed.stderr
+    assert link.is_symlink()
+    assert os.path.realpath(link) == os.devnull
+    assert os.listdir(tmp_path) == ["out.json"]
+
+
+def test_force_keeps_look_alike_temporaries(tmp_path: Path) -> None:
+    """Issue 12 item 12: ``.victim.json.my_notes.tmp``, a month old, was deleted."""
+    victim = tmp_path / "victim.json"
+    assert _stepsched_run("init", "-o", str(victim)).returncode == 0
+    notes = tmp_path / ".victim.json.my_notes.tmp"
+    notes.write_text("mine")
+    os.utime(notes, (0, 0))
+    completed = _stepsched_run(
+        "convert", str(victim), "--to", "torch", "-o", str(victim), "--force"
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert notes.read_text() == "mine"
+    assert sorted(os.listdir(tmp_path)) == [".victim.json.my_notes.tmp", "victim.json"]
+
+
+@pytest.mark.parametrize("length", [242, 255])
+def test_an_output_name_of_up_to_255_bytes_is_written(tmp_path: Path, length: int) -> None:
+    """Issue 12 item 13: the temporary name was 14 bytes longer than the output's."""
+    output = tmp_path / ("s" * (length - len(".json")) + ".json")
+    completed = _stepsched_run("init", "-o", str(output))
+    assert completed.returncode == 0, completed.stderr
+    assert os.listdir(tmp_path) == [output.name]
