@@ -54,7 +54,7 @@ FUZZ_SECONDS ?= 300
 fuzz: $(DEV_STAMP)
 	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
 	mkdir -p fuzz/corpus
-	cp -n tests/data/checkpoints/* tests/data/hostile/*.p* fuzz/corpus/ 2>/dev/null || true
+	cp -n tests/data/checkpoints/* tests/data/hostile/*.p* tests/data/attack/*.pt fuzz/corpus/ 2>/dev/null || true
 	find tests/data/bad -maxdepth 1 -type f -size -1M -exec cp -n {} fuzz/corpus/ \;
 	$(BIN)/python fuzz/fuzz_readers.py fuzz/corpus -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
 

@@ -178,10 +178,13 @@ def atomic_write(
     which is flushed, fsynced and then moved over ``path`` (``os.replace``), or linked
     to it when ``overwrite`` is false so that a file appearing meanwhile is not
     clobbered.  On any failure the temporary file is removed and the previous file, if
-    any, is untouched.  A process killed mid-write cannot remove its temporary file;
-    the next successful write to the same path removes such leftovers once they are
-    an hour old.  A path that is a symbolic link is written through to its target,
-    unless the target is missing.
+    any, is untouched.  A process killed mid-write cannot remove its temporary file and
+    nothing else ever does: a file this process did not create is never deleted.  The
+    temporary name is at most 255 bytes whatever the output's name (its copy of the
+    name is shortened, never the output's).  A path that is a symbolic link is written
+    through to its target (the link stays), unless the target is missing.  An existing
+    character device or FIFO (``/dev/null``, a named pipe) is written through, as
+    ``>`` would, never replaced by a regular file; other special files are refused.
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
@@ -203,6 +206,9 @@ def atomic_write(
             raise FileWriteError(f"{path}: is a directory")
         if not overwrite:
             raise OutputExistsError(f"{path}: already exists; refusing to overwrite it")
+        if not stat.S_ISREG(existing.st_mode):
+            _write_through(path, target, existing.st_mode, data)
+            return
     mode = stat.S_IMODE(existing.st_mode) if existing is not None else _new_file_mode()
     folder = target.parent
     import tempfile  # imported here: only writers pay for it
@@ -210,7 +216,7 @@ def atomic_write(
     temporary: str | None = None
     try:
         descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=folder
+            prefix=_temporary_prefix(target.name), suffix=".tmp", dir=folder
         )
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -220,7 +226,6 @@ def atomic_write(
         _publish(temporary, target, overwrite=overwrite)
         temporary = None
         _fsync_folder(folder)
-        _remove_stale_temporaries(target)
     except FileExistsError:
         raise OutputExistsError(f"{path}: already exists; refusing to overwrite it") from None
     except OSError as error:
@@ -251,21 +256,50 @@ def _publish(temporary: str, target: Path, *, overwrite: bool) -> None:
     os.unlink(temporary)
 
 
-STALE_TEMPORARY_SECONDS = 3600
+MAX_NAME_BYTES = 255
+"""The longest file name (one path component) most filesystems allow, in bytes."""
+
+_TEMPORARY_EXTRA_BYTES = len(".") + len(".") + 8 + len(".tmp")  # mkstemp: 8 random
 
 
-def _remove_stale_temporaries(target: Path) -> None:
-    """Remove this path's temporary files left by writers killed over an hour ago."""
-    import glob
-    import time
+def _temporary_prefix(name: str) -> str:
+    """``.<name>.``, the name cut (at a character boundary) so the whole temporary name fits.
 
-    # mkstemp's random part is 8 characters, so the pattern cannot match other files.
-    pattern = os.path.join(glob.escape(str(target.parent)), f".{glob.escape(target.name)}.")
-    cutoff = time.time() - STALE_TEMPORARY_SECONDS
-    for leftover in glob.glob(pattern + "?" * 8 + ".tmp"):
-        with contextlib.suppress(OSError):
-            if os.lstat(leftover).st_mtime < cutoff:
-                os.unlink(leftover)
+    Example:
+        >>> len(_temporary_prefix("a" * 255).encode()) + 8 + len(".tmp")
+        255
+    """
+    room = MAX_NAME_BYTES - _TEMPORARY_EXTRA_BYTES
+    length = 0
+    for count, character in enumerate(name):
+        length += len(character.encode("utf-8", "surrogateescape"))
+        if length > room:
+            return "." + name[:count] + "."
+    return "." + name + "."
+
+
+_SPECIAL_FILES = (
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _write_through(path: str | Path, target: Path, mode: int, data: bytes) -> None:
+    """Write into an existing character device or FIFO, as ``>`` would; refuse others.
+
+    Renaming over ``/dev/null`` or a named pipe would replace it with a regular file.
+    """
+    for test, kind in _SPECIAL_FILES:
+        if test(mode):
+            raise FileWriteError(f"{path}: is {kind}, not a regular file; refusing to write it")
+    if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):  # pragma: no cover - no other kinds
+        raise FileWriteError(f"{path}: is not a regular file; refusing to write it")
+    try:
+        descriptor = os.open(target, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise FileWriteError(f"{path}: cannot be written ({error.strerror or error})") from None
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -76,14 +76,19 @@ _LR_AGREEMENT_FLOOR = 1e-300
 # The widest text of a value an error message shows.
 _SHOWN_WIDTH = 60
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,40}", re.ASCII)
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
+_LONGEST_NUMBER_TEXT = 400
+_SPECIAL_NUMBER_TEXT = re.compile(r"[+-]?(inf|infinity|nan)", re.ASCII | re.IGNORECASE)
+_ANY_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 
 def shown(value: object) -> str:
-    """``value`` for an error message, at most 60 characters.
+    """``value`` for an error message: at most 60 characters of it, then its type and size.
 
-    An int beyond :data:`INTEGER_LIMIT` is described by its size (Python cannot even
-    print one of 5,000 digits), as is a container holding one.
+    Built in bounded time and memory whatever ``value`` is (see
+    :func:`stepsched_cli.describe.describe`).  An int beyond :data:`INTEGER_LIMIT` is
+    described by its size (Python cannot even print one of 5,000 digits).
 
     Example:
         >>> shown(30), shown("x" * 100)[:8], shown(-(10**50))
@@ -92,10 +97,11 @@ def shown(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INTEGER_LIMIT:
         sign = "a negative" if value < 0 else "an"
         return f"{sign} integer of {value.bit_length()} bits"
-    try:
-        return f"{value!r:.{_SHOWN_WIDTH}}"
-    except ValueError:  # a container holding such an int
-        return f"a {type(value).__name__} holding an integer too long to show"
+    # Never ``repr`` first and cut after: a shared list 40 deep has a repr of 2**40
+    # items.  describe renders piece by piece and stops at the width.
+    from stepsched_cli.describe import describe
+
+    return describe(value, width=_SHOWN_WIDTH)
 
 
 def _parameter(label: str, parameter: str | None) -> str | None:
@@ -210,13 +216,22 @@ def boolean(
     return value
 
 
-def integer_text(text: str) -> int | None:
+def integer_text(text: str, *, any_length: bool = False) -> int | None:
     """The int a decimal text stands for, or None: ASCII digits only, at most 40.
 
     Underscores, other scripts' digits and surrounding text are refused, unlike
     ``int()``, which reads ``"3_0"`` and ``"٣٠"`` as 30.  Surrounding spaces are allowed.
+    ``any_length`` lifts the 40-digit limit up to the 4,300 digits ``int()`` converts,
+    for callers that say themselves how long a number may be (command-line options).
     """
     stripped = text.strip()
+    if any_length:
+        if not _ANY_INTEGER_TEXT.fullmatch(stripped):
+            return None
+        try:
+            return int(stripped)
+        except ValueError:  # beyond sys.get_int_max_str_digits()
+            return None
     return int(stripped) if _INTEGER_TEXT.fullmatch(stripped) else None
 
 
@@ -233,3 +248,24 @@ def lrs_agree(stored: float, expected: float) -> bool:
     return math.isclose(
         stored, expected, rel_tol=LR_AGREEMENT_TOLERANCE, abs_tol=_LR_AGREEMENT_FLOOR
     )
+
+
+def number_text(text: str, *, special: bool = False) -> float | None:
+    """The float a decimal text stands for, or None: ASCII digits, a point, an exponent.
+
+    Like :func:`integer_text`, and as the log reader reads numbers: ``float()`` also
+    reads ``"0_1"`` (as 1.0: a typo becomes 10x), full-width digits, ``"inf"`` and
+    ``"nan"``; these are refused (``special`` admits ``inf``, ``infinity`` and ``nan``,
+    ASCII words a caller then refuses with its own message).  Surrounding spaces are
+    allowed.
+
+    Example:
+        >>> number_text("0.1"), number_text("1e-3"), number_text("0_1"), number_text("\uff10.1")
+        (0.1, 0.001, None, None)
+    """
+    stripped = text.strip()
+    if special and _SPECIAL_NUMBER_TEXT.fullmatch(stripped):
+        return float(stripped)
+    if len(stripped) > _LONGEST_NUMBER_TEXT or not _NUMBER_TEXT.fullmatch(stripped):
+        return None
+    return float(stripped)

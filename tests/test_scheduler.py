@@ -220,6 +220,8 @@ def valid_state() -> dict[str, Any]:
         ({"version": True}, "field 'version' must be 1, got True"),
         # 1.0 == 1 in Python, but a version is an integer, as 30.0 is no step_size.
         ({"version": 1.0}, "field 'version' must be 1, got 1.0"),
+        ({"version": "1"}, "field 'version' must be 1, got '1'"),
+        ({"version": 2.0}, "field 'version' must be 1, got 2.0"),
         ({"step": -1}, "field 'step' must be an integer >= 0, got -1"),
         ({"step": 40.0}, "field 'step' must be an integer >= 0, got 40.0"),
         ({"step": True}, "field 'step' must be an integer >= 0, got True"),

@@ -310,18 +310,90 @@ def test_a_dangling_link_is_not_written_through(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["run.json"]
 
 
-def test_stale_temporaries_of_killed_writers_are_removed(tmp_path: Path) -> None:
-    path = tmp_path / "run.json"
-    stale = tmp_path / ".run.json.abcd1234.tmp"
-    fresh = tmp_path / ".run.json.efgh5678.tmp"
-    other = tmp_path / ".other.json.abcd1234.tmp"
-    unrelated = tmp_path / ".run.json.notours.tmp"
-    for leftover in (stale, fresh, other, unrelated):
-        leftover.write_bytes(b"partial")
-    old = time.time() - fileio_module.STALE_TEMPORARY_SECONDS - 60
-    for leftover in (stale, other, unrelated):
-        os.utime(leftover, (old, old))
+def test_no_file_this_process_did_not_create_is_ever_deleted(tmp_path: Path) -> None:
+    """Issue 12 item 12: leftovers of killed writers and look-alike user files all stay."""
+    path = tmp_path / "victim.json"
+    path.write_bytes(b"old")
+    look_alikes = [
+        ".victim.json.abcd1234.tmp",  # exactly the shape of a killed writer's leftover
+        ".victim.json.my_notes.tmp",
+        ".victim.json.notours.tmp",
+    ]
+    old = time.time() - 30 * 24 * 3600
+    for name in look_alikes:
+        (tmp_path / name).write_bytes(b"user data")
+        os.utime(tmp_path / name, (old, old))
+    atomic_write(path, b"new", overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == sorted([*look_alikes, "victim.json"])
+    assert all((tmp_path / name).read_bytes() == b"user data" for name in look_alikes)
+
+
+@pytest.mark.parametrize("length", [6, 200, 241, 242, 250, 255])
+def test_output_names_up_to_255_bytes_are_written(tmp_path: Path, length: int) -> None:
+    """Issue 12 item 13: the temporary name is shortened, never the output's."""
+    path = tmp_path / ("r" * (length - len(".json")) + ".json")
     atomic_write(path, b"new")
-    assert sorted(os.listdir(tmp_path)) == sorted(
-        ["run.json", fresh.name, other.name, unrelated.name]
-    )
+    assert os.listdir(tmp_path) == [path.name]
+    assert path.read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("character", ["é", "字", "😀"])
+def test_long_multibyte_names_are_cut_at_a_character_boundary(
+    tmp_path: Path, character: str
+) -> None:
+    width = len(character.encode())
+    path = tmp_path / (character * (255 // width))
+    atomic_write(path, b"new")
+    assert os.listdir(tmp_path) == [path.name]
+    prefix = fileio_module._temporary_prefix(path.name)
+    assert prefix.startswith("." + character * 3)
+    assert len(prefix.encode()) == len("..") + (255 - 14) // width * width
+
+
+def test_a_fifo_is_written_through_not_replaced(tmp_path: Path) -> None:
+    """Issue 12 item 11: ``--force`` onto a named pipe writes into it, as ``>`` would."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    atomic_write(fifo, b"through the pipe", overwrite=True)
+    reader.join(timeout=10)
+    assert received == [b"through the pipe"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+@pytest.mark.parametrize("via_link", [False, True])
+def test_a_character_device_is_written_through_not_replaced(tmp_path: Path, via_link: bool) -> None:
+    device = Path(os.devnull)
+    path = device
+    if via_link:
+        path = tmp_path / "out.json"
+        path.symlink_to(device)
+    before = os.lstat(device)
+    atomic_write(path, b"discarded", overwrite=True)
+    after = os.lstat(device)
+    assert stat.S_ISCHR(after.st_mode)
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    if via_link:
+        assert path.is_symlink()
+        assert os.listdir(tmp_path) == ["out.json"]
+
+
+def test_a_device_is_not_written_without_overwrite() -> None:
+    with pytest.raises(OutputExistsError, match="already exists; refusing to overwrite it"):
+        atomic_write(os.devnull, b"x")
+
+
+def test_a_socket_is_refused(tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        with pytest.raises(FileWriteError, match="sock: is a socket, not a regular file"):
+            atomic_write(path, b"x", overwrite=True)
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)

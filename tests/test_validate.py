@@ -108,7 +108,20 @@ def test_integer_text_round_trips_every_accepted_integer(value: int) -> None:
 
 @given(st.one_of(st.integers(), st.floats(), st.text(), st.lists(st.integers())))
 def test_shown_is_bounded(value: object) -> None:
-    assert len(validate.shown(value)) <= 60
+    # 60 characters of the value, then, when cut, its type and size.
+    assert len(validate.shown(value)) <= 100
+
+
+@pytest.mark.parametrize(
+    ("depth", "expected"),
+    [(2, "[[[], []], [[], []]]"), (40, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]")],
+)
+def test_shown_never_builds_a_whole_repr(depth: int, expected: str) -> None:
+    """Issue 12 item 3: a list sharing one child at every level has a repr of 2**depth."""
+    shared: list[object] = []
+    for _ in range(depth):
+        shared = [shared, shared]
+    assert validate.shown(shared).startswith(expected)
 
 
 @pytest.mark.parametrize(

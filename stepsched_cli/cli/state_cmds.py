@@ -171,6 +171,9 @@ def _check_format(option: str, name: str | None, known: Collection[str]) -> None
         raise usage_error(option, f"unknown format {name!r} (known: {', '.join(known)})")
 
 
+_MAX_CANDIDATES_LISTED = 10
+
+
 def _read(
     file: str,
     from_: str | None,
@@ -188,8 +191,10 @@ def _read(
         )
     except AmbiguousCheckpointError as error:
         print_message("scheduler states found (key  type  position):")
-        for candidate in error.candidates:
-            print_message(f"  {candidate.describe()}")
+        for candidate in error.candidates[:_MAX_CANDIDATES_LISTED]:
+            print_message(f"  {candidate.describe()[:200]}")
+        if len(error.candidates) > _MAX_CANDIDATES_LISTED:  # 20,000 once printed 20,000 lines
+            print_message(f"  ... and {len(error.candidates) - _MAX_CANDIDATES_LISTED} more")
         if error.requested is None:
             raise click_exceptions.UsageError(str(error)) from None
         raise usage_error("--key", str(error)) from None

@@ -34,6 +34,40 @@ def float32(value: float) -> float:
         return math.copysign(math.inf, value)
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest finite float32."""
+
+
+def float32_field(value: float, name: str, framework: str, *, nonzero: bool = False) -> float:
+    """``value``, checked to stay finite (and, if ``nonzero``, non-zero) in float32.
+
+    The framework computes in float32, where 1e39 is infinite and 1e-300 is 0: such a
+    field makes every lr infinite or divides by zero.
+
+    Raises:
+        StateError: the field overflows (or underflows to 0) in float32; the message
+            names the field.
+
+    Example:
+        >>> float32_field(0.1, "initial_learning_rate", "Keras")
+        0.1
+    """
+    rounded = float32(value)
+    if not math.isfinite(rounded):
+        raise StateError(
+            f"{name} {value!r} is infinite in float32, which {framework} computes in "
+            f"(the largest float32 is {FLOAT32_MAX:.8g})",
+            parameter=name,
+        )
+    if nonzero and rounded == 0 and value != 0:
+        raise StateError(
+            f"{name} {value!r} is 0 in float32, which {framework} computes in "
+            "(the smallest float32 above 0 is 1.4e-45)",
+            parameter=name,
+        )
+    return value
+
+
 def power_or_infinity(base: float, exponent: float) -> float:
     """``base ** exponent`` in float64, infinite instead of raising when it overflows."""
     try:

@@ -63,6 +63,7 @@ from stepsched_cli.formats._framework import (
     checked_schedule,
     decay_rate,
     float32,
+    float32_field,
     in_steps,
     number,
     positive_number,
@@ -70,7 +71,7 @@ from stepsched_cli.formats._framework import (
     whole_period,
 )
 from stepsched_cli.schedule import StepSchedule, intended_value, scaled_power
-from stepsched_cli.validate import INT64_MAX
+from stepsched_cli.validate import INT64_MAX, shown
 
 FORMAT_NAME = "keras"
 MODULE = "keras.optimizers.schedules"
@@ -291,11 +292,11 @@ def parse(document: object) -> KerasSchedule:
         if class_name not in CLASS_NAMES:
             raise StateError(
                 "class_name must be 'ExponentialDecay' or 'PiecewiseConstantDecay', "
-                f"got {class_name!r}"
+                f"got {shown(class_name)}"
             )
         config = document.get("config")
         if not isinstance(config, Mapping):
-            raise StateError(f"config must be a JSON object, got {config!r}")
+            raise StateError(f"config must be a JSON object, got {shown(config)}")
     else:
         config = document
         keys = set(document)
@@ -379,7 +380,7 @@ def _require(config: Mapping[str, Any], key: str, class_name: str) -> object:
 
 def _name(value: object) -> str:
     if not isinstance(value, str):
-        raise StateError(f"name must be a string, got {value!r}")
+        raise StateError(f"name must be a string, got {shown(value)}")
     return value
 
 
@@ -388,10 +389,12 @@ def _parse_exponential(config: Mapping[str, Any]) -> KerasExponentialDecay:
     initial = positive_number(
         _require(config, "initial_learning_rate", EXPONENTIAL), "initial_learning_rate"
     )
+    float32_field(initial, "initial_learning_rate", "Keras")
     raw_steps = _require(config, "decay_steps", EXPONENTIAL)
     steps = number(raw_steps, "decay_steps")
     if steps <= 0:
-        raise StateError(f"decay_steps must be a number > 0, got {raw_steps!r}")
+        raise StateError(f"decay_steps must be a number > 0, got {shown(raw_steps)}")
+    float32_field(steps, "decay_steps", "Keras", nonzero=True)
     rate = decay_rate(_require(config, "decay_rate", EXPONENTIAL))
     return KerasExponentialDecay(
         initial_learning_rate=initial,
@@ -411,9 +414,11 @@ def _parse_piecewise(config: Mapping[str, Any]) -> KerasPiecewiseConstantDecay:
         or isinstance(raw_boundaries, str)
         or not raw_boundaries
     ):
-        raise StateError(f"boundaries must be a non-empty list of integers, got {raw_boundaries!r}")
+        raise StateError(
+            f"boundaries must be a non-empty list of integers, got {shown(raw_boundaries)}"
+        )
     if not isinstance(raw_values, Sequence) or isinstance(raw_values, str):
-        raise StateError(f"values must be a list of numbers, got {raw_values!r}")
+        raise StateError(f"values must be a list of numbers, got {shown(raw_values)}")
     boundaries = tuple(_boundary(value, index) for index, value in enumerate(raw_boundaries))
     if len(raw_values) != len(boundaries) + 1:
         raise StateError(
@@ -423,7 +428,8 @@ def _parse_piecewise(config: Mapping[str, Any]) -> KerasPiecewiseConstantDecay:
     values = tuple(number(value, f"values[{index}]") for index, value in enumerate(raw_values))
     for index, value in enumerate(values):
         if value < 0:
-            raise StateError(f"values[{index}] must be a finite number >= 0, got {value!r}")
+            raise StateError(f"values[{index}] must be a finite number >= 0, got {shown(value)}")
+        float32_field(value, f"values[{index}]", "Keras")
     return KerasPiecewiseConstantDecay(
         boundaries, values, name=_name(config.get("name", "PiecewiseConstant"))
     )
@@ -433,7 +439,7 @@ def _boundary(value: object, index: int) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise StateError(f"boundaries[{index}] must be an integer, got {value!r}")
+        raise StateError(f"boundaries[{index}] must be an integer, got {shown(value)}")
     return value
 
 

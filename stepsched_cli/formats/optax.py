@@ -66,6 +66,7 @@ from stepsched_cli.formats._framework import (
     check_counter,
     check_keys,
     checked_schedule,
+    float32_field,
     in_steps,
     number,
     positive_number,
@@ -73,6 +74,7 @@ from stepsched_cli.formats._framework import (
     whole_period,
 )
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.validate import shown
 
 FORMAT_NAME = "optax"
 MARKER = "optax"
@@ -343,13 +345,16 @@ def parse(document: object) -> OptaxSchedule:
         document = {MARKER: function, **document}
     if function not in FUNCTIONS:
         raise StateError(
-            f"optax must be 'exponential_decay' or 'piecewise_constant_schedule', got {function!r}"
+            "optax must be 'exponential_decay' or 'piecewise_constant_schedule', "
+            f"got {shown(function)}"
         )
     allowed = _EXPONENTIAL_KEYS if function == EXPONENTIAL else _PIECEWISE_KEYS
     check_keys(document, allowed, f"optax {function} document")
     if "init_value" not in document:
         raise StateError(f"optax {function} document needs 'init_value'")
-    init_value = positive_number(document["init_value"], "init_value")
+    init_value = float32_field(
+        positive_number(document["init_value"], "init_value"), "init_value", "optax"
+    )
     if function == PIECEWISE:
         return OptaxPiecewiseConstant(
             init_value, _boundaries_and_scales(document.get("boundaries_and_scales"))
@@ -360,13 +365,16 @@ def parse(document: object) -> OptaxSchedule:
     steps = number(document["transition_steps"], "transition_steps")
     rate = number(document["decay_rate"], "decay_rate")
     if rate < 0:
-        raise StateError(f"decay_rate must be a finite number >= 0, got {document['decay_rate']!r}")
+        raise StateError(
+            f"decay_rate must be a finite number >= 0, got {shown(document['decay_rate'])}"
+        )
     begin = document.get("transition_begin", 0)
     if isinstance(begin, float) and begin.is_integer():
         begin = int(begin)
     if isinstance(begin, bool) or not isinstance(begin, int):
-        raise StateError(f"transition_begin must be an integer, got {begin!r}")
+        raise StateError(f"transition_begin must be an integer, got {shown(begin)}")
     staircase = boolean(document.get("staircase", False), "staircase")
+    float32_field(steps, "transition_steps", "optax", nonzero=True)
     raw_end = document.get("end_value")
     return OptaxExponentialDecay(
         init_value=init_value,
@@ -374,7 +382,9 @@ def parse(document: object) -> OptaxSchedule:
         decay_rate=rate,
         transition_begin=begin,
         staircase=staircase,
-        end_value=None if raw_end is None else number(raw_end, "end_value"),
+        end_value=None
+        if raw_end is None
+        else float32_field(number(raw_end, "end_value"), "end_value", "optax"),
     )
 
 
@@ -436,20 +446,23 @@ def _boundaries_and_scales(value: object) -> tuple[tuple[int, float], ...] | Non
         return None
     if not isinstance(value, Mapping):
         raise StateError(
-            f"boundaries_and_scales must be a JSON object of step -> scale, got {value!r}"
+            f"boundaries_and_scales must be a JSON object of step -> scale, got {shown(value)}"
         )
     pairs: dict[int, float] = {}
     for key, raw_scale in value.items():
         try:
             boundary = int(str(key).strip())
         except ValueError:
-            raise StateError(f"boundaries_and_scales key {key!r} must be an integer step") from None
+            raise StateError(
+                f"boundaries_and_scales key {shown(key)} must be an integer step"
+            ) from None
         if boundary in pairs:
-            raise StateError(f"boundaries_and_scales repeats step {boundary} (key {key!r})")
-        scale = number(raw_scale, f"boundaries_and_scales[{key!r}]")
+            raise StateError(f"boundaries_and_scales repeats step {boundary} (key {shown(key)})")
+        scale = number(raw_scale, f"boundaries_and_scales[{shown(key)}]")
         if scale < 0:
             raise StateError(
-                f"boundaries_and_scales[{key!r}] must be a finite number >= 0, got {raw_scale!r}"
+                f"boundaries_and_scales[{shown(key)}] must be a finite number >= 0, "
+                f"got {shown(raw_scale)}"
             )
-        pairs[boundary] = scale
+        pairs[boundary] = float32_field(scale, f"boundaries_and_scales[{shown(key)}]", "optax")
     return tuple(sorted(pairs.items()))

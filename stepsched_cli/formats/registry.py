@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -256,9 +258,14 @@ def _framework_reader(
         except (StateError, ConversionError) as error:
             raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
         try:
-            schedule.lr_at(position)  # a position beyond the framework's own counter
+            framework_lr = schedule.lr_at(position)  # beyond the framework's own counter?
         except ScheduleError as error:
             raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
+        if not math.isfinite(framework_lr):  # scales above 1 can overflow float32
+            raise StateFileError(
+                f"{source}: the {name} lr at position {position} is {framework_lr} in "
+                "float32; a schedule must stay finite"
+            )
         try:
             state = SchedulerState(schedule=schedule.to_schedule(), position=position)
         except ConversionError as error:
@@ -558,15 +565,36 @@ def _read_head(path: str) -> bytes:
         return b""  # the real read reports the error
 
 
+def _is_stream(path: str) -> bool:
+    """Whether ``path`` is stdin, a pipe or a device: what can be read only once.
+
+    ``<(cat good.json)`` is a pipe: sniffing its first bytes would consume them.
+    """
+    if path == STDIN:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # the real read reports the error
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def _recognised(path: str) -> Format | None:
     """The format a file is recognised as before it is read, if any."""
-    if path == STDIN:
-        return None
+    if _is_stream(path):
+        return None  # read once, then recognised by its bytes (detect_format)
     head = _read_head(path)
     for entry in FORMATS:
         if entry.recognise is not None and entry.recognise(head, os.fspath(path)):
             return entry
     return None
+
+
+_NOT_FROM_A_STREAM = "{}: read a checkpoint from its file, not from stdin or a pipe"
+
+
+def _stream_name(path: str) -> str:
+    return "<stdin>" if path == STDIN else path
 
 
 def read_state(
@@ -614,14 +642,14 @@ def _read_state(path: str, format: str | None, key: str | None, position: int) -
             f"{path}: unknown format {format!r} (known: {', '.join(input_formats())})"
         )
     if entry is not None and not entry.from_stdin:
-        if path == STDIN:
-            raise StateFileError("<stdin>: read a checkpoint from its file, not from stdin")
+        if _is_stream(path):
+            raise StateFileError(_NOT_FROM_A_STREAM.format(_stream_name(path)))
         return entry.read(Request(path, path, None, key, position))
     data, source = read_input(path)
     if entry is None:
         entry = FORMATS_BY_NAME[detect_format(data, source)]
         if not entry.from_stdin:
-            raise StateFileError(f"{source}: read a checkpoint from its file, not from stdin")
+            raise StateFileError(_NOT_FROM_A_STREAM.format(source))
     return entry.read(Request(path, source, data, key, position))
 
 

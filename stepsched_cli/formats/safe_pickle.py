@@ -12,13 +12,18 @@ never touches tensor bytes, and ``argparse.Namespace`` or numpy values become
 are shared by every load, so ``BUILD`` may set the state of none of them (nor of the
 tensor stubs); only dicts, ``Counter``s and :class:`InertObject` records take state.
 
-Before a single opcode runs, :func:`safe_loads` walks the opcodes with
-:mod:`pickletools` to reject what the C unpickler would otherwise trust: declared
-lengths longer than the data (``BINUNICODE8`` claiming 2**40 bytes), memo indices that
-would make it allocate gigabytes, integers too long to print or compute with (a
-``LONG4`` of a million bytes), and opcodes torch never writes.  After loading, the
-nesting depth is checked without recursion.  Every failure is a
-:class:`~stepsched_cli.formats.errors.CheckpointError` with a one-line message.
+Before a single opcode runs, :func:`safe_loads` runs the pickle on shapes
+(:class:`~stepsched_cli.formats.pickle_bounds.PickleBounds`) to reject what the C
+unpickler would otherwise trust: declared lengths longer than the data
+(``BINUNICODE8`` claiming 2**40 bytes), memo indices that would make it allocate
+gigabytes, integers too long to print or compute with, opcodes torch never writes,
+containers nested too deeply or keys too costly to hash before anything hashes them,
+and loads of more than :data:`MAX_PICKLE_WORK` steps.  After loading, the nesting
+depth of the value is measured once more, visiting each object once
+(:func:`~stepsched_cli.formats.pickle_nesting.check_nesting`).  Messages show
+values from the pickle only through :func:`~stepsched_cli.describe.describe`.  Every
+failure is a :class:`~stepsched_cli.formats.errors.CheckpointError` with a one-line
+message; docs/security.md lists the limits.
 
 Example:
     >>> import pickle
@@ -40,21 +45,36 @@ import _compat_pickle
 import collections
 import io
 import pickle
-import pickletools
 import struct
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import IO, Any, ClassVar
 
+from stepsched_cli.describe import describe
 from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
-from stepsched_cli.validate import MAX_INTEGER_DIGITS
+from stepsched_cli.formats.pickle_bounds import (
+    MAX_HASHED_SIZE,
+    MAX_INTEGER_BYTES,
+    MAX_INTEGER_DIGITS,
+    MAX_NESTING_DEPTH,
+    Effect,
+    PickleBounds,
+)
+from stepsched_cli.formats.pickle_nesting import check_nesting
+from stepsched_cli.formats.pickle_opcodes import (
+    MAX_PICKLE_BYTES,
+    MAX_PICKLE_WORK,
+    PickleStream,
+    malformed,
+)
 
 __all__ = [
+    "MAX_HASHED_SIZE",
     "MAX_INTEGER_BYTES",
     "MAX_INTEGER_DIGITS",
     "MAX_NESTING_DEPTH",
     "MAX_PICKLE_BYTES",
+    "MAX_PICKLE_WORK",
     "InertObject",
     "PickleStream",
     "PickledCounter",
@@ -68,25 +88,6 @@ __all__ = [
     "TorchDtype",
     "safe_loads",
 ]
-
-MAX_PICKLE_BYTES = 64 * 1024 * 1024
-"""The largest pickle stream read, in bytes (checkpoint pickles are KBs to a few MB)."""
-
-MAX_NESTING_DEPTH = 200
-"""The deepest nesting of containers accepted in a loaded pickle."""
-
-MAX_INTEGER_BYTES = 17
-"""The longest binary integer (``LONG1``/``LONG4``) accepted, in bytes.
-
-17 bytes hold any 128-bit unsigned value and every integer of 40 digits, the limit of
-the JSON readers; checkpoints hold nothing longer, and a longer one only serves to make
-printing or arithmetic fail or crawl.
-"""
-
-# MAX_INTEGER_DIGITS (from stepsched_cli.validate) is the longest text integer
-# (protocol 0 ``INT``/``LONG``) accepted, in decimal digits.
-
-_STREAM_CHUNK = 64 * 1024
 
 
 # --- inert stand-ins ---------------------------------------------------------------------
@@ -241,7 +242,10 @@ class InertObject:
         self.state = state
 
     def __repr__(self) -> str:
-        return f"InertObject({self.type_name}, args={self.args!r}, state={self.state!r})"
+        return (
+            f"InertObject({self.type_name}, args={describe(self.args)}, "
+            f"state={describe(self.state)})"
+        )
 
 
 _INERT_TYPES: dict[str, type[InertObject]] = {}
@@ -269,7 +273,7 @@ class _GuardedAttributes:
         for name, value in state.items():
             if not isinstance(name, str) or name.startswith("__") or hasattr(type(self), name):
                 raise pickle.UnpicklingError(
-                    f"BUILD may not set attribute {name!r} on {type(self).__name__}"
+                    f"BUILD may not set attribute {describe(name)} on {type(self).__name__}"
                 )
             self.__dict__[name] = value
 
@@ -319,7 +323,7 @@ def _ints(value: object, what: str) -> tuple[int, ...]:
     if not isinstance(value, tuple | list) or not all(
         isinstance(item, int) and not isinstance(item, bool) for item in value
     ):
-        raise pickle.UnpicklingError(f"{what} must be a tuple of ints, got {value!r:.80}")
+        raise pickle.UnpicklingError(f"{what} must be a tuple of ints, got {describe(value)}")
     return tuple(value)
 
 
@@ -336,7 +340,9 @@ def _rebuild_tensor(
 ) -> TensorStub:
     stub = _storage(storage)
     if not isinstance(storage_offset, int):
-        raise pickle.UnpicklingError(f"storage_offset must be an int, got {storage_offset!r:.80}")
+        raise pickle.UnpicklingError(
+            f"storage_offset must be an int, got {describe(storage_offset)}"
+        )
     return TensorStub(
         shape=_ints(size, "tensor size"),
         stride=_ints(stride, "tensor stride"),
@@ -401,7 +407,9 @@ def _torch_size(dims: object = ()) -> tuple[int, ...]:
 
 def _torch_device(kind: object, index: object = None) -> TorchDevice:
     if not isinstance(kind, str) or not (index is None or isinstance(index, int)):
-        raise pickle.UnpicklingError(f"torch.device arguments must be (str, int), got {kind!r:.40}")
+        raise pickle.UnpicklingError(
+            f"torch.device arguments must be (str, int), got {describe((kind, index))}"
+        )
     return TorchDevice(kind, index)
 
 
@@ -522,12 +530,6 @@ def _build_allowlist() -> dict[tuple[str, str], object]:
 
 _ALLOWLIST = _build_allowlist()
 
-# Opcodes torch never writes that would reach beyond find_class or need extra inputs.
-_REFUSED_OPCODES = frozenset({"EXT1", "EXT2", "EXT4", "NEXT_BUFFER", "READONLY_BUFFER"})
-_MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
-_BINARY_LONGS = {"LONG1": 1, "LONG4": 4}  # opcode -> bytes of its length field
-_TEXT_INTEGERS = frozenset({"INT", "LONG"})
-
 
 def _python3_name(module: str, name: str) -> tuple[str, str]:
     """Undo the Python 2 renaming that protocols 0-2 apply (``__builtin__`` -> ``builtins``).
@@ -556,11 +558,6 @@ def _refuse_global(source: str, module: str, name: str) -> UnsafeCheckpointError
         "which is not on the allowlist of inert types",
         qualified,
     )
-
-
-def _malformed(source: str, reason: object) -> CheckpointError:
-    text = " ".join(str(reason).split()) or type(reason).__name__
-    return CheckpointError(f"cannot read {source!r}: malformed pickle ({text})")
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -595,11 +592,11 @@ class RestrictedUnpickler(pickle.Unpickler):
         """
         if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
             kind = pid[0] if isinstance(pid, tuple) and pid else pid
-            raise pickle.UnpicklingError(f"unsupported persistent id {kind!r:.60}")
+            raise pickle.UnpicklingError(f"unsupported persistent id {describe(kind)}")
         storage_type, key, location, numel = pid[1:5]
         if not isinstance(storage_type, StorageType):
             raise pickle.UnpicklingError(
-                f"storage type must be a torch storage class, got {storage_type!r:.60}"
+                f"storage type must be a torch storage class, got {describe(storage_type)}"
             )
         if not isinstance(key, str) or not isinstance(location, str) or not isinstance(numel, int):
             raise pickle.UnpicklingError(
@@ -608,91 +605,16 @@ class RestrictedUnpickler(pickle.Unpickler):
         return StorageStub(storage_type.dtype, key, location, numel)
 
 
-def _check_opcodes(data: bytes, source: str) -> None:  # noqa: C901  (to be split: issue 9)
-    """Reject what the C unpickler would trust blindly, before any opcode runs."""
-    memo_puts = 0
-    try:
-        for opcode, arg, position in pickletools.genops(data):
-            name = opcode.name
-            if name in _REFUSED_OPCODES:
-                raise _malformed(source, f"opcode {name} is not supported")
-            if name in ("GLOBAL", "INST") and isinstance(arg, str):
-                module, _, attribute = arg.partition(" ")
-                _resolve(source, module, attribute)
-            elif name in _MEMO_PUTS and isinstance(arg, int):
-                # A pickler numbers memo entries 0, 1, 2, ...; a larger index only
-                # serves to make the C unpickler allocate a huge memo table.
-                if arg > memo_puts:
-                    raise _malformed(source, f"memo index {arg} at byte {position} out of order")
-                memo_puts += 1
-            elif name == "MEMOIZE":
-                memo_puts += 1
-            elif name in _BINARY_LONGS and position is not None:
-                _check_binary_integer(data, position, _BINARY_LONGS[name], source)
-            elif name in _TEXT_INTEGERS and isinstance(arg, int) and not isinstance(arg, bool):
-                if abs(arg) >= 10**MAX_INTEGER_DIGITS:
-                    raise _integer_too_long(source, f"{len(str(abs(arg)))} digits", position)
-            elif (
-                name == "FRAME"
-                and isinstance(arg, int)
-                and position is not None
-                and arg > len(data) - position
-            ):
-                raise _malformed(
-                    source, f"frame of {arg} bytes at byte {position} overruns the data"
-                )
-    except ValueError as error:
-        if isinstance(error, CheckpointError):
-            raise
-        if str(error).startswith("Exceeds the limit"):
-            # pickletools parses a text integer with int(), which refuses this many digits.
-            digits = f"more than {sys.get_int_max_str_digits()} digits"
-            raise _integer_too_long(source, digits, None) from None
-        raise _malformed(source, error) from None
-
-
-def _check_binary_integer(data: bytes, position: int, length_bytes: int, source: str) -> None:
-    """Refuse a ``LONG1``/``LONG4`` longer than :data:`MAX_INTEGER_BYTES`."""
-    field = data[position + 1 : position + 1 + length_bytes]
-    # LONG1's length is an unsigned byte, LONG4's a signed 32-bit int.
-    length = int.from_bytes(field, "little", signed=length_bytes == 4)
-    if length > MAX_INTEGER_BYTES:
-        raise _integer_too_long(source, f"{length} bytes", position)
-
-
-def _integer_too_long(source: str, size: str, position: int | None) -> CheckpointError:
-    where = "" if position is None else f" at byte {position}"
-    return CheckpointError(
-        f"cannot read {source!r}: its pickle holds an integer of {size}{where}, more than "
-        f"the limit of {MAX_INTEGER_BYTES} bytes ({MAX_INTEGER_DIGITS} digits)"
-    )
-
-
-def _check_depth(root: object, source: str, max_depth: int) -> None:
-    """Raise if containers nest deeper than ``max_depth``; iterative, so no RecursionError."""
-    seen: set[int] = set()
-    stack: list[tuple[object, int]] = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > max_depth:
-            raise CheckpointError(
-                f"cannot read {source!r}: containers nest deeper than {max_depth} levels"
-            )
-        if id(node) in seen:
-            continue
-        children: Iterator[object]
-        if isinstance(node, dict):
-            seen.add(id(node))
-            children = (item for pair in dict.items(node) for item in pair)
-        elif isinstance(node, list | tuple | set | frozenset):
-            seen.add(id(node))
-            children = iter(node)
-        elif isinstance(node, InertObject):
-            seen.add(id(node))
-            children = iter((node.args, node.state))
-        else:
-            continue
-        stack.extend((child, depth + 1) for child in children)
+def _effect(module: str, name: str, source: str) -> Effect:
+    """What calling the allowlisted ``module.name`` does to the bounds of a load."""
+    target = _resolve(source, module, name)
+    if target in (set, PickledCounter, PickledOrderedDict):
+        return Effect.HASHES_INTO_MUTABLE
+    if target is frozenset:
+        return Effect.HASHES_INTO_FROZEN
+    if isinstance(target, type) and issubclass(target, InertObject):
+        return Effect.RECORD
+    return Effect.VALUE
 
 
 def safe_loads(
@@ -730,7 +652,7 @@ pickle (pickle exhausted before seeing STOP)
             f"cannot read {source!r}: its pickle is {len(data)} bytes, "
             f"more than the limit of {MAX_PICKLE_BYTES}"
         )
-    _check_opcodes(data, source)
+    PickleBounds(data, source, lambda module, name: _effect(module, name, source), max_depth).run()
     unpickler = RestrictedUnpickler(io.BytesIO(data), source=source)
     try:
         result = unpickler.load()
@@ -749,96 +671,6 @@ pickle (pickle exhausted before seeing STOP)
         RecursionError,
         MemoryError,
     ) as error:
-        raise _malformed(source, error) from None
-    _check_depth(result, source, max_depth)
+        raise malformed(source, error) from None
+    check_nesting(result, source, max_depth)
     return result
-
-
-class PickleStream:
-    """Cut consecutive pickles off a binary stream without running them.
-
-    Legacy torch files hold several pickles back to back.  Each call of
-    :meth:`next_pickle` walks one pickle's opcodes with :mod:`pickletools` up to
-    ``STOP``, serving at most ``limit`` bytes, so a declared length is never allocated
-    before its data is there and a stream of tensor bytes is never read past the pickle
-    (beyond one read-ahead chunk).
-
-    Args:
-        stream: A binary stream positioned at the start of a pickle.
-        source: A name for the stream, used in error messages.
-        limit: The most bytes accepted for any one pickle.
-
-    Example:
-        >>> import pickle
-        >>> stream = PickleStream(io.BytesIO(pickle.dumps(1) + pickle.dumps([2])), source="s")
-        >>> [safe_loads(stream.next_pickle()) for _ in range(2)]
-        [1, [2]]
-    """
-
-    def __init__(self, stream: IO[bytes], *, source: str, limit: int = MAX_PICKLE_BYTES) -> None:
-        self._stream = stream
-        self._source = source
-        self._limit = limit
-        self._buffer = b""
-        self._offset = 0
-        self._served = bytearray()
-        self._refused_request: int | None = None
-
-    def _fill(self, wanted: int) -> None:
-        while len(self._buffer) - self._offset < wanted:
-            chunk = self._stream.read(_STREAM_CHUNK)
-            if not chunk:
-                return
-            self._buffer = self._buffer[self._offset :] + chunk
-            self._offset = 0
-
-    def read(self, size: int = -1) -> bytes:
-        """Serve up to ``size`` bytes of the current pickle (the interface genops uses)."""
-        remaining = self._limit - len(self._served)
-        if size < 0 or size > remaining:
-            self._refused_request = size
-            size = remaining
-        self._fill(size)
-        piece = self._buffer[self._offset : self._offset + size]
-        self._offset += len(piece)
-        self._served += piece
-        return piece
-
-    def readline(self) -> bytes:
-        """Serve bytes up to and including the next newline (for text opcodes)."""
-        line = bytearray()
-        while not line.endswith(b"\n"):
-            piece = self.read(1)
-            if not piece:
-                break
-            line += piece
-        return bytes(line)
-
-    def next_pickle(self) -> bytes:
-        """Return the bytes of the next pickle in the stream.
-
-        Raises:
-            CheckpointError: The stream ends early, is malformed or the pickle is
-                longer than ``limit``.
-        """
-        self._served = bytearray()
-        self._refused_request = None
-        try:
-            for opcode, _arg, _position in pickletools.genops(self):  # type: ignore[arg-type]  # read/readline suffice
-                if opcode.name == "STOP":
-                    break
-            else:
-                raise ValueError("pickle exhausted before seeing STOP")
-        except ValueError as error:
-            if self._refused_request is not None and self._refused_request > self._limit:
-                raise CheckpointError(
-                    f"cannot read {self._source!r}: its pickle declares a field of "
-                    f"{self._refused_request} bytes, more than the limit of {self._limit}"
-                ) from None
-            if self._refused_request is not None:
-                raise CheckpointError(
-                    f"cannot read {self._source!r}: its pickle is longer than the limit "
-                    f"of {self._limit} bytes"
-                ) from None
-            raise _malformed(self._source, error) from None
-        return bytes(self._served)

@@ -78,6 +78,7 @@ from stepsched_cli.formats._framework import (
     whole_period,
 )
 from stepsched_cli.schedule import StepSchedule, check_position
+from stepsched_cli.validate import shown
 
 FORMAT_NAME = "timm"
 MARKER = "timm"
@@ -263,7 +264,9 @@ def parse(document: object) -> TimmSchedule:
         raise StateError(f"a timm schedule must be a JSON object, got {type(document).__name__}")
     kind = document.get(MARKER)
     if kind not in KINDS:
-        raise StateError(f"timm must be 'StepLRScheduler' or 'MultiStepLRScheduler', got {kind!r}")
+        raise StateError(
+            f"timm must be 'StepLRScheduler' or 'MultiStepLRScheduler', got {shown(kind)}"
+        )
     check_keys(document, _ALLOWED_KEYS, f"timm {kind} document")
     if "lr" not in document:
         raise StateError("timm document needs 'lr', the optimizer's base learning rate")
@@ -275,7 +278,7 @@ def parse(document: object) -> TimmSchedule:
     warmup_lr_init = number(document.get("warmup_lr_init", 0.0), "warmup_lr_init")
     if warmup_lr_init < 0:
         raise StateError(
-            f"warmup_lr_init must be a finite number >= 0, got {document['warmup_lr_init']!r}"
+            f"warmup_lr_init must be a finite number >= 0, got {shown(document['warmup_lr_init'])}"
         )
     decay_t = (
         _step_decay_t(document["decay_t"])
@@ -345,7 +348,7 @@ def _integer(value: object, name: str, minimum: int) -> int:
 def _step_decay_t(value: object) -> int | float:
     period = number(value, "decay_t")
     if period <= 0:
-        raise StateError(f"decay_t must be a number > 0, got {value!r}")
+        raise StateError(f"decay_t must be a number > 0, got {shown(value)}")
     if isinstance(value, int) or period.is_integer():
         return int(period)
     return period
@@ -353,7 +356,7 @@ def _step_decay_t(value: object) -> int | float:
 
 def _multistep_decay_t(value: object) -> tuple[int, ...]:
     if not isinstance(value, list):
-        raise StateError(f"decay_t must be a list of sorted integers >= 0, got {value!r}")
+        raise StateError(f"decay_t must be a list of sorted integers >= 0, got {shown(value)}")
     entries = tuple(_integer(entry, f"decay_t[{i}]", 0) for i, entry in enumerate(value))
     for index in range(1, len(entries)):
         if entries[index] < entries[index - 1]:

@@ -329,7 +329,8 @@ def parse(document: object) -> TorchStepState:
     gamma = _number(fields["gamma"], "gamma")
     if not 0 < gamma < 1:
         raise StateError(
-            f"field 'gamma' must be a number with 0 < gamma < 1, got {gamma!r}", parameter="gamma"
+            f"field 'gamma' must be a number with 0 < gamma < 1, got {_shown(gamma)}",
+            parameter="gamma",
         )
     for name in _BOOLEAN_KEYS:
         if name in fields:
@@ -418,7 +419,7 @@ def _base_lrs(value: object) -> tuple[float, ...]:
     lrs = tuple(_number(lr, f"base_lrs[{index}]") for index, lr in enumerate(value))
     for index, lr in enumerate(lrs):
         if lr < 0:
-            raise StateError(f"field 'base_lrs[{index}]' must be a number >= 0, got {lr!r}")
+            raise StateError(f"field 'base_lrs[{index}]' must be a number >= 0, got {_shown(lr)}")
     return lrs
 
 
@@ -444,7 +445,7 @@ def _milestones(value: object) -> tuple[tuple[int, int], ...]:
     counts: Counter[int] = Counter()
     if isinstance(value, Mapping):
         for key, count in value.items():
-            counts[_milestone(key)] += _integer(count, f"milestones[{key!r}]", 1)
+            counts[_milestone(key)] += _integer(count, f"milestones[{_shown(key)}]", 1)
     elif isinstance(value, list | tuple):
         for key in value:
             counts[_milestone(key)] += 1

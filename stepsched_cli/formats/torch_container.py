@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Sequence
 from typing import IO
 
+from stepsched_cli.describe import describe
 from stepsched_cli.formats.errors import CheckpointError
 from stepsched_cli.formats.safe_pickle import MAX_PICKLE_BYTES, PickleStream, safe_loads
 from stepsched_cli.formats.sniff import CHECKPOINT_EXTENSIONS, looks_like_checkpoint
@@ -145,39 +146,58 @@ def _data_pkl_name(names: Sequence[str], source: str) -> str:
     )
     if candidates:
         return candidates[0]
-    shown = ", ".join(repr(name) for name in names[:5]) + (", ..." if len(names) > 5 else "")
+    shown = ", ".join(describe(name, width=40) for name in names[:3])
+    shown += f", ... ({len(names)} members)" if len(names) > 3 else ""
     raise CheckpointError(
         f"cannot read {source!r}: the zip archive has no <prefix>/data.pkl member, so it "
         f"is not a torch.save checkpoint (members: {shown or 'none'})"
     )
 
 
-def _central_directory(handle: IO[bytes]) -> tuple[int, int, int] | None:
-    """``(start, size, declared entries)`` of the central directory, from its end records.
+def _end_record(handle: IO[bytes]) -> tuple[tuple[int, ...], int] | None:
+    """The classic end record's fields and position, found where :mod:`zipfile` finds it.
 
-    None when there is no end record to read: :mod:`zipfile` then says what is wrong.
-    Like :mod:`zipfile`, the directory is taken to end where its end record begins.
+    Like ``zipfile._EndRecData``: first a record without a comment ending the file, then
+    the last signature in the final 64 KiB.  Searching first could find a signature
+    planted inside the real record's own fields and miss the record zipfile reads.
     """
     file_size = handle.seek(0, os.SEEK_END)
+    if file_size >= _END_OF_DIRECTORY.size:
+        handle.seek(file_size - _END_OF_DIRECTORY.size)
+        record = handle.read(_END_OF_DIRECTORY.size)
+        if record[:4] == b"PK\x05\x06" and record[-2:] == b"\x00\x00":
+            return _END_OF_DIRECTORY.unpack(record), file_size - _END_OF_DIRECTORY.size
     tail_start = max(0, file_size - _END_OF_DIRECTORY.size - _MAX_ZIP_COMMENT)
     handle.seek(tail_start)
     tail = handle.read()
     end = tail.rfind(b"PK\x05\x06")
     if end < 0 or len(tail) - end < _END_OF_DIRECTORY.size:
         return None
-    fields = _END_OF_DIRECTORY.unpack_from(tail, end)
-    entries, size, end_position = fields[4], fields[5], tail_start + end
-    if entries == 0xFFFF or size == 0xFFFFFFFF or fields[6] == 0xFFFFFFFF:
-        locator_position = end_position - _ZIP64_LOCATOR.size
-        record_position = locator_position - _ZIP64_END_OF_DIRECTORY.size
-        if record_position < 0:
-            return None
+    return _END_OF_DIRECTORY.unpack_from(tail, end), tail_start + end
+
+
+def _central_directory(handle: IO[bytes]) -> tuple[int, int, int] | None:
+    """``(start, size, declared entries)`` of the central directory, from its end records.
+
+    None when there is no end record to read: :mod:`zipfile` then says what is wrong.
+    Like :mod:`zipfile`, the directory is taken to end where its end record begins, and
+    a ZIP64 locator just before the classic record is followed whatever the classic
+    record says: a classic record declaring 1 member cannot hide a ZIP64 one declaring
+    a million.
+    """
+    found = _end_record(handle)
+    if found is None:
+        return None
+    fields, end_position = found
+    entries, size = fields[4], fields[5]
+    locator_position = end_position - _ZIP64_LOCATOR.size
+    record_position = locator_position - _ZIP64_END_OF_DIRECTORY.size
+    if record_position >= 0:
         handle.seek(record_position)
         records = handle.read(_ZIP64_END_OF_DIRECTORY.size + _ZIP64_LOCATOR.size)
         record = _ZIP64_END_OF_DIRECTORY.unpack_from(records)
-        if record[0] != b"PK\x06\x06" or records[-_ZIP64_LOCATOR.size :][:4] != b"PK\x06\x07":
-            return None
-        entries, size, end_position = record[7], record[8], record_position
+        if records[-_ZIP64_LOCATOR.size :][:4] == b"PK\x06\x07" and record[0] == b"PK\x06\x06":
+            entries, size, end_position = record[7], record[8], record_position
     return end_position - size, size, entries
 
 
@@ -215,12 +235,30 @@ def _check_member_count(handle: IO[bytes], source: str) -> None:
         )
 
 
+def _refuse_duplicate_names(names: Sequence[str], source: str) -> None:
+    """Refuse two members of one name: which of them torch reads is not a bet to take.
+
+    :mod:`zipfile` keeps the last for :meth:`~zipfile.ZipFile.getinfo`, other readers the
+    first, so a hostile ``data.pkl`` could hide behind a benign one.
+    """
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise CheckpointError(
+                f"cannot read {source!r}: its zip archive has two members named "
+                f"{describe(name)}; refusing to guess which one torch would read"
+            )
+        seen.add(name)
+
+
 def _load_zip(handle: IO[bytes], source: str) -> object:
     _check_member_count(handle, source)
     handle.seek(0)
     try:
         with zipfile.ZipFile(handle) as archive:
-            name = _data_pkl_name(archive.namelist(), source)
+            names = archive.namelist()
+            _refuse_duplicate_names(names, source)
+            name = _data_pkl_name(names, source)
             info = archive.getinfo(name)
             if info.file_size > MAX_PICKLE_BYTES:
                 raise CheckpointError(
@@ -267,7 +305,7 @@ def _load_legacy(handle: IO[bytes], source: str) -> object:
     if protocol != LEGACY_PROTOCOL_VERSION:
         raise CheckpointError(
             f"cannot read {source!r}: legacy protocol version must be "
-            f"{LEGACY_PROTOCOL_VERSION}, got {protocol!r:.40}"
+            f"{LEGACY_PROTOCOL_VERSION}, got {describe(protocol, width=40)}"
         )
     safe_loads(stream.next_pickle(), source=source)  # sys_info: sizes of C types.
     return safe_loads(stream.next_pickle(), source=source)

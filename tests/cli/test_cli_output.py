@@ -482,7 +482,11 @@ def command_modules(modules: list[str]) -> list[str]:
 
 def test_help_imports_no_command_module() -> None:
     modules = modules_after("--help")
-    assert command_modules(modules) == ["stepsched_cli.cli.app", "stepsched_cli.cli.output"]
+    assert command_modules(modules) == [
+        "stepsched_cli.cli.app",
+        "stepsched_cli.cli.number_types",
+        "stepsched_cli.cli.output",
+    ]
 
 
 def test_a_piped_table_imports_no_rich_table() -> None:
@@ -491,6 +495,7 @@ def test_a_piped_table_imports_no_rich_table() -> None:
     assert "rich.console" not in modules
     assert command_modules(modules) == [
         "stepsched_cli.cli.app",
+        "stepsched_cli.cli.number_types",
         "stepsched_cli.cli.options",
         "stepsched_cli.cli.output",
         "stepsched_cli.cli.plan",

@@ -414,3 +414,262 @@ def test_pickle_stream_refuses_pickles_over_the_limit() -> None:
     many = pickle.dumps(list(range(200)), protocol=2)
     with pytest.raises(CheckpointError, match="longer than the limit of 100 bytes"):
         PickleStream(io.BytesIO(many), source="s", limit=100).next_pickle()
+
+
+# -- bounds on the work of a load (issue 12) ----------------------------------------------
+
+
+def put(index: int) -> bytes:
+    return pickle.LONG_BINPUT + struct.pack("<I", index)
+
+
+def get(index: int) -> bytes:
+    return pickle.LONG_BINGET + struct.pack("<I", index)
+
+
+def flat_tuple(items: int) -> bytes:
+    """A tuple of ``items`` small ints: hashing it visits ``items + 1`` elements."""
+    return pickle.MARK + pickle.BININT1 + b"\x07" + pickle.DUP * (items - 1) + pickle.TUPLE
+
+
+def tuple_dag(depth: int) -> bytes:
+    """``t(i+1) = (t(i), t(i))``: ``2**(depth + 1) - 1`` elements to hash, 8 bytes a level."""
+    body = pickle.EMPTY_TUPLE + put(0) + pickle.POP
+    for index in range(depth):
+        body += get(index) + get(index) + pickle.TUPLE2 + put(index + 1) + pickle.POP
+    return body + get(depth)
+
+
+def called(module: str, name: str, argument: bytes) -> bytes:
+    return whole(global_ref(module, name) + argument + pickle.TUPLE1 + pickle.REDUCE)
+
+
+def in_list(item: bytes) -> bytes:
+    return pickle.EMPTY_LIST + item + pickle.APPEND
+
+
+HASHING_SITES = {
+    "SETITEM key": lambda key: whole(pickle.EMPTY_DICT + key + pickle.NONE + pickle.SETITEM),
+    "DICT key": lambda key: whole(pickle.MARK + key + pickle.NONE + pickle.DICT),
+    "FROZENSET member": lambda key: b"\x80\x04" + pickle.MARK + key + pickle.FROZENSET + b".",
+    "ADDITEMS member": lambda key: b"\x80\x04" + pickle.EMPTY_SET + pickle.MARK + key
+    + pickle.ADDITEMS + b".",
+    "set() member": lambda key: called("builtins", "set", in_list(key)),
+    "frozenset() member": lambda key: called("builtins", "frozenset", in_list(key)),
+    "Counter key": lambda key: called("collections", "Counter", in_list(key)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("site", HASHING_SITES)
+@pytest.mark.parametrize(
+    ("key", "cost"),
+    [(flat_tuple(1000), 1001), (tuple_dag(60), 2**61 - 1), (tuple_dag(9), 1023)],
+)
+def test_keys_too_costly_to_hash_are_refused_before_anything_hashes_them(
+    site: str, key: bytes, cost: int
+) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        safe_loads(HASHING_SITES[site](key), source="hash.pt")
+    assert str(caught.value) == (
+        f"cannot read 'hash.pt': its pickle hashes a key of {cost} elements, more than the "
+        "limit of 1000"
+    )
+
+
+@pytest.mark.parametrize("site", HASHING_SITES)
+def test_keys_up_to_the_hashing_limit_load(site: str) -> None:
+    loaded = safe_loads(HASHING_SITES[site](flat_tuple(999)))
+    assert isinstance(loaded, dict | set | frozenset)
+    assert (7,) * 999 in loaded
+
+
+def test_an_ordered_dict_counts_the_pairs_it_hashes_keys_from() -> None:
+    pair = flat_tuple(997) + pickle.NONE + pickle.TUPLE2  # 1 + 998 + 1 elements
+    loaded = safe_loads(called("collections", "OrderedDict", in_list(pair)))
+    assert loaded == {(7,) * 997: None}
+    too_many = flat_tuple(998) + pickle.NONE + pickle.TUPLE2
+    with pytest.raises(CheckpointError, match="hashes a key of 1001 elements"):
+        safe_loads(called("collections", "OrderedDict", in_list(too_many)))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        whole(pickle.EMPTY_DICT + pickle.EMPTY_TUPLE + pickle.TUPLE1 * 200_000 + b"Ns"),
+        b"\x80\x04(" + pickle.EMPTY_TUPLE + pickle.TUPLE1 * 200_000 + pickle.FROZENSET + b".",
+        called("builtins", "set", in_list(pickle.EMPTY_TUPLE + pickle.TUPLE1 * 200_000)),
+        whole(pickle.EMPTY_TUPLE + pickle.TUPLE1 * 201),
+    ],
+    ids=["dict key", "frozenset", "set call", "201 deep"],
+)
+def test_deep_tuples_are_refused_as_they_are_built(data: bytes) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        safe_loads(data, source="deep.pt")
+    assert str(caught.value) == "cannot read 'deep.pt': containers nest deeper than 200 levels"
+
+
+def test_a_tuple_at_the_nesting_limit_is_a_key() -> None:
+    key = pickle.EMPTY_TUPLE + pickle.TUPLE1 * 199  # 199 tuples around (): 199 levels
+    loaded = safe_loads(whole(pickle.EMPTY_DICT + key + pickle.NONE + pickle.SETITEM))
+    assert isinstance(loaded, dict)
+    assert len(loaded) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "action"),
+    [
+        (
+            whole(pickle.EMPTY_LIST + put(0) + pickle.MARK + get(0) + pickle.DUP * 500_000 + b"l"),
+            "load",
+        ),
+        (whole(b"N0" * 250_001), "load"),
+        (
+            whole(pickle.EMPTY_LIST + put(0) + pickle.POP + pickle.MARK + get(0) * 250_000 + b"l"),
+            "load",
+        ),
+    ],
+    ids=["references", "opcodes", "memo gets"],
+)
+def test_loads_beyond_the_work_limit_are_refused(data: bytes, action: str) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        safe_loads(data, source="big.pt")
+    assert str(caught.value) == (
+        f"cannot read 'big.pt': its pickle takes more than 500000 steps to {action}, the limit"
+    )
+
+
+def test_iterating_a_shared_argument_again_and_again_is_paid_for() -> None:
+    # bytes(list) of the same 100,000-item list, five times over: 500,000 items iterated.
+    body = pickle.EMPTY_LIST + put(0) + pickle.MARK + pickle.BININT1 + b"\x01"
+    body += pickle.DUP * 99_999 + pickle.APPENDS + pickle.TUPLE1 + put(1) + pickle.POP
+    body += pickle.EMPTY_LIST + pickle.MARK
+    body += (global_ref("builtins", "bytes") + get(1) + pickle.REDUCE) * 5 + pickle.APPENDS
+    with pytest.raises(CheckpointError, match="more than 500000 steps to load"):
+        safe_loads(whole(body))
+
+
+def list_dag(depth: int) -> bytes:
+    body = pickle.EMPTY_LIST + put(0) + pickle.POP
+    for index in range(depth):
+        body += pickle.EMPTY_LIST + pickle.MARK + get(index) + get(index) + pickle.APPENDS
+        body += put(index + 1) + pickle.POP
+    return body + get(depth)
+
+
+DAG_SHOWN = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[], []], [[], []]], ... (list of 2 items)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (whole(list_dag(40) + pickle.BINPERSID), f"unsupported persistent id {DAG_SHOWN}"),
+        (
+            called("torch", "device", list_dag(40)),
+            f"torch.device arguments must be (str, int), got ({DAG_SHOWN[:59]}... "
+            "(tuple of 2 items)",
+        ),
+        (
+            whole(
+                global_ref("torch._utils", "_rebuild_tensor_v2")
+                + pickle.MARK
+                + storage_pid("0")
+                + pickle.BININT1
+                + b"\x00"
+                + list_dag(40)
+                + pickle.EMPTY_TUPLE
+                + pickle.TUPLE
+                + pickle.REDUCE
+            ),
+            f"tensor size must be a tuple of ints, got {DAG_SHOWN}",
+        ),
+    ],
+    ids=["persistent id", "torch.device", "tensor size"],
+)
+def test_messages_describe_hostile_values_in_bounded_space(data: bytes, message: str) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        safe_loads(data, source="repr.pt")
+    assert str(caught.value) == f"cannot read 'repr.pt': malformed pickle ({message})"
+
+
+@given(
+    values=st.lists(plain_values, min_size=1, max_size=3),
+    protocol=st.integers(min_value=0, max_value=5),
+)
+def test_pickle_stream_cuts_exactly_the_pickles_written(
+    values: list[object], protocol: int
+) -> None:
+    pickles = [pickle.dumps(value, protocol=protocol) for value in values]
+    stream = PickleStream(io.BytesIO(b"".join(pickles) + b"tensor bytes"), source="s")
+    assert [stream.next_pickle() for _ in pickles] == pickles
+
+
+def test_pickle_stream_cuts_long_fields_and_text_lines() -> None:
+    long_text = pickle.dumps("x" * 3_000_000, protocol=0)  # one UNICODE line of 3 MB
+    long_bytes = pickle.dumps(b"y" * 3_000_000, protocol=3)  # one BINBYTES of 3 MB
+    stream = PickleStream(io.BytesIO(long_text + long_bytes), source="s")
+    assert stream.next_pickle() == long_text
+    assert stream.next_pickle() == long_bytes
+
+
+def test_pickle_stream_refuses_pickles_of_too_many_opcodes() -> None:
+    stream = PickleStream(io.BytesIO(whole(b"N0" * 250_001)), source="s")
+    with pytest.raises(CheckpointError) as caught:
+        stream.next_pickle()
+    assert str(caught.value) == (
+        "cannot read 's': its pickle takes more than 500000 steps to read, the limit"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x80\x02a.", "unpickling stack underflow"),
+        (b"\x80\x02(K\x01d.", "odd number of items for DICT"),
+        (b"\x80\x02}(K\x01u.", "odd number of items for SETITEMS"),
+        (b"\x80\x04K\x01K\x02\x93.", "STACK_GLOBAL needs two short strings"),
+        (b"\x80\x02(o.", "OBJ without a class"),
+        (b"\x80\x02T\xff\xff\xff\xff.", "string4 byte count < 0: -1"),
+        (b"Pfoo\n.", "unsupported persistent id 'foo'"),
+    ],
+)
+def test_malformed_stacks_and_fields_are_refused_by_name(data: bytes, reason: str) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        safe_loads(data, source="bad.pt")
+    assert str(caught.value) == f"cannot read 'bad.pt': malformed pickle ({reason})"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"(c__builtin__\nset\no.", set()),
+        (b"(i__builtin__\nset\n.", set()),
+        (b"\x80\x04cbuiltins\nfrozenset\n)}\x92.", frozenset()),
+        (pickle.dumps("x" * 300, protocol=4), "x" * 300),
+    ],
+    ids=["OBJ", "INST", "NEWOBJ_EX", "long string"],
+)
+def test_every_way_of_calling_an_allowlisted_type_loads(data: bytes, expected: object) -> None:
+    assert safe_loads(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\xff", "at position 0, opcode b'\\\\xff' unknown"),
+        (b"\x80\x02T\xff\xff\xff\xff.", "string4 byte count < 0: -1"),
+    ],
+)
+def test_pickle_stream_refuses_malformed_opcodes(data: bytes, reason: str) -> None:
+    with pytest.raises(CheckpointError, match=reason):
+        PickleStream(io.BytesIO(data), source="s").next_pickle()
+
+
+def test_bytes_up_to_the_copy_budget_load_once_and_copies_of_them_are_paid_for() -> None:
+    blob = "\xff" * 4_000_000  # protocol 2 writes bytes as _codecs.encode(str, "latin1")
+    encode = global_ref("_codecs", "encode") + text(blob) + put(0)
+    encode += text("latin1") + put(1) + pickle.TUPLE2 + pickle.REDUCE
+    assert safe_loads(whole(encode)) == b"\xff" * 4_000_000
+    again = global_ref("_codecs", "encode") + get(0) + get(1) + pickle.TUPLE2 + pickle.REDUCE
+    copies = pickle.EMPTY_LIST + pickle.MARK + encode + again * 16 + pickle.APPENDS
+    with pytest.raises(CheckpointError, match="more than 500000 steps to load"):
+        safe_loads(whole(copies))

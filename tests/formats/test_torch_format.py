@@ -272,8 +272,7 @@ def test_invalid_fields_are_named(change: dict[str, Any], message: str) -> None:
         ),
         (
             {"step_size": [10**5000]},
-            "field 'step_size' must be an integer >= 1, got a list holding an integer too "
-            "long to show",
+            "field 'step_size' must be an integer >= 1, got [<int of 16610 bits>]",
         ),
         (
             {"step_size": ..., "milestones": {10**40: 1}},
@@ -310,7 +309,7 @@ def test_the_largest_accepted_position_is_the_same_from_json_and_from_a_pickle()
     [
         ({5: 1}, "5"),
         ({5: 1, "zz": 2}, "5"),
-        ({(1, "a" * 100): 0}, "(1, '" + "a" * 55),
+        ({(1, "a" * 100): 0}, "(1, '" + "a" * 55 + "... (tuple of 2 items)"),
         ({None: 0, 2.5: 0, b"k": 0, 7: 0, 8: 0}, "None, 2.5, b'k' and 2 more"),
     ],
 )

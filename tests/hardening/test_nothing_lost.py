@@ -431,8 +431,8 @@ def test_sigkill_inside_the_write_keeps_the_old_file_and_leaves_a_named_temporar
     """Killed at a chosen point of the write: the old file is whole; the temporary stays.
 
     A killed process cannot remove its temporary file: it remains, as ``.<name>.*.tmp``
-    next to the output, the only trace.  (Cleaning such files up is left to a later
-    run or to the user; see the hardening notes.)
+    next to the output, the only trace.  Nothing removes it but the user: stepsched
+    deletes no file it did not create in the same run (docs/security.md).
     """
     target = out_dir / "run.json"
     target.write_bytes(PREVIOUS)
