@@ -8,6 +8,9 @@ JSON contracts are the library's ``to_dict()`` where it has one.
 
 ``diff`` with one SPEC compares the schedule options (the base) with the base plus
 that SPEC; with two, the base plus the first with the base plus the second.
+
+Size: about 530 lines, over the house's ~500: four commands, each an option list
+(Typer's declarations are most of the lines) and a few lines that call the library.
 """
 
 from __future__ import annotations

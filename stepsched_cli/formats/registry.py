@@ -18,6 +18,10 @@ detection.
 
 Adding a format (docs/design.md shows it step by step): write its module (a reader
 returning a Reading, a writer if it can be written), then add one :class:`Format`.
+
+Size: about 700 lines, over the house's ~500: besides the table, each format's reader
+glue (building a Reading from its parser) lives here.  Moving each reader into its
+format's module, so that the table only names them, is the known next step.
 """
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ Example:
     ...
     stepsched_cli.formats.errors.UnsafeCheckpointError: refusing to load 'ckpt.pt': its \
 pickle references builtins.print, which is not on the allowlist of inert types
+
+Size: about 680 lines, over the house's ~500: the allowlist of inert globals and the
+stand-ins that replace them must be read together with the unpickler they guard.
 """
 
 from __future__ import annotations
