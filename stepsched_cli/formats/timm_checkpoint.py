@@ -28,12 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stepsched_cli.formats.safe_pickle import InertObject
+from stepsched_cli.formats.timm_files import STATE_KEYS, is_state
 from stepsched_cli.formats.torch_search import find_dicts, format_key_path
 
 __all__ = ["TIMM_STATE_KEYS", "TimmTraining", "find_timm_training", "is_timm_state", "namespace"]
 
-TIMM_STATE_KEYS = frozenset({"base_values", "decay_t", "decay_rate", "warmup_t"})
-"""Keys every timm step/multistep scheduler ``state_dict()`` holds."""
+# Keys every timm step/multistep scheduler state_dict() holds: the timm files' rule.
+TIMM_STATE_KEYS = STATE_KEYS
 
 NAMESPACE_TYPE = "argparse.Namespace"
 
@@ -46,7 +47,7 @@ def is_timm_state(value: object) -> bool:
         ...                "warmup_t": 0, "t_in_epochs": True})
         True
     """
-    return isinstance(value, dict) and set(value) >= TIMM_STATE_KEYS
+    return isinstance(value, dict) and is_state(value)
 
 
 def namespace(value: object) -> dict[str, object] | None:
