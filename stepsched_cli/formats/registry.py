@@ -207,21 +207,22 @@ def _timm_training_reading(checkpoint: object, request: Request) -> Reading | No
         return None
     timm_files = _timm_files()
     source = request.path
-
-    def parse(_: object) -> FrameworkSchedule:
-        if training.state is not None:
-            schedule: FrameworkSchedule = timm_files.schedule_from_state(training.state)
-        else:
-            schedule = timm_files.schedule_from_args(training.args or {})
-        return schedule
-
-    position = request.position
-    if training.epoch is not None:
-        try:
-            position = timm_files.resume_position(training.epoch, parse(None), None)
-        except (StateError, ConversionError) as error:
-            raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
-    reader = _framework_reader(timm_format.FORMAT_NAME, parse, _timm_unit, lambda *_: None)
+    try:
+        schedule: FrameworkSchedule = (
+            timm_files.schedule_from_state(training.state)
+            if training.state is not None
+            else timm_files.schedule_from_args(training.args or {})
+        )
+        position = (
+            request.position
+            if training.epoch is None
+            else timm_files.resume_position(training.epoch, schedule, None)
+        )
+    except (StateError, ConversionError) as error:
+        raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
+    reader = _framework_reader(
+        timm_format.FORMAT_NAME, lambda _: schedule, _timm_unit, lambda *_: None
+    )
     reading = reader(dataclasses.replace(request, data=b"", position=position))
     return dataclasses.replace(
         reading, format=CHECKPOINT_FORMAT, records_position=training.epoch is not None
