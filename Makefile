@@ -26,10 +26,11 @@ $(DEV_STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(QUIET_BUILD) $(BIN)/python -m pip install --quiet $(EDITABLE) '.[dev]'
 	touch $@ $(RUNTIME_STAMP)
 
-# The design card's commands as typed: every schedule option has a default.
+# The design card's commands as typed: every schedule option has a default, and an
+# image is regenerable output, so a second `make demo` replaces lr.png.
 demo: $(RUNTIME_STAMP)
 	$(BIN)/stepsched table
-	$(BIN)/stepsched plot -o lr.png --force
+	$(BIN)/stepsched plot -o lr.png
 	@echo "$(CURDIR)/lr.png: the seed schedule (lr 0.1, x0.1 every 30 steps: 0.1, 0.01,"
 	@echo "0.001, 0.0001) over steps 0-119, each decay marked; open it in an image viewer."
 
