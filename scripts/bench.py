@@ -416,6 +416,20 @@ def _big_checkpoint(size_gib: float) -> str:
     return path
 
 
+def _print_with_peaks(
+    title: str, names: list[str], times: dict[str, list[float]], peaks: dict[str, int]
+) -> None:
+    """Median times against the first contender's, with each one's peak RSS."""
+    print(f"\n{title}")
+    base = statistics.median(times[names[0]])
+    for name in names:
+        median = statistics.median(times[name])
+        print(
+            f"  {name:<58} {median * 1e3:>10.3f} ms   x{median / base:.2f}   "
+            f"peak RSS {peaks[name] / 2**20:.1f} MiB"
+        )
+
+
 def bench_inspect() -> None:
     """inspect of a multi-GB checkpoint against torch.load(mmap=True, weights_only=True)."""
     if importlib.util.find_spec("torch") is None:
@@ -441,17 +455,13 @@ def bench_inspect() -> None:
             elapsed, peak = _run_measured(arguments)
             times[name].append(elapsed)
             peaks[name] = max(peaks[name], peak)
-    print(
-        f"\ninspect of a {size / 2**30:.2f} GiB torch checkpoint, whole process   "
-        "(goal: faster than torch.load, peak memory under 100 MiB)"
+    _print_with_peaks(
+        f"inspect of a {size / 2**30:.2f} GiB torch checkpoint, whole process   "
+        "(goal: faster than torch.load, peak memory under 100 MiB)",
+        [name for name, _ in contenders],
+        times,
+        peaks,
     )
-    base = statistics.median(times[contenders[0][0]])
-    for name, _ in contenders:
-        median = statistics.median(times[name])
-        print(
-            f"  {name:<58} {median * 1e3:>10.3f} ms   x{median / base:.2f}   "
-            f"peak RSS {peaks[name] / 2**20:.1f} MiB"
-        )
 
 
 # -- start-up and the human table (the output section) ----------------------------
@@ -629,14 +639,12 @@ def bench_human_table() -> None:
             elapsed, peak = _measured(arguments, environment)
             times[name].append(elapsed)
             peaks[name] = max(peaks[name], peak)
-    print("\nhuman table against CSV, 10^5 rows, whole process   (goal: within 2x of CSV)")
-    base = statistics.median(times[contenders[0][0]])
-    for name, _ in contenders:
-        median = statistics.median(times[name])
-        print(
-            f"  {name:<58} {median * 1e3:>10.3f} ms   x{median / base:.2f}   "
-            f"peak RSS {peaks[name] / 2**20:.1f} MiB"
-        )
+    _print_with_peaks(
+        "human table against CSV, 10^5 rows, whole process   (goal: within 2x of CSV)",
+        [name for name, _ in contenders],
+        times,
+        peaks,
+    )
     huge = _stepsched("table", *rows[:-1], str(10**9))
     short = _stepsched("table", "--lr", "0.1", "--step-size", "30")
     firsts: list[float] = []

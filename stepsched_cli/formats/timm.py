@@ -86,23 +86,20 @@ MARKER = "timm"
 TimmKind = Literal["StepLRScheduler", "MultiStepLRScheduler"]
 KINDS: tuple[TimmKind, ...] = ("StepLRScheduler", "MultiStepLRScheduler")
 
-_ALLOWED_KEYS = frozenset(
-    {
-        MARKER,
-        "lr",
-        "decay_t",
-        "decay_rate",
-        "warmup_t",
-        "warmup_lr_init",
-        "warmup_prefix",
-        "t_in_epochs",
-        "noise_range_t",
-        "noise_pct",
-        "noise_std",
-        "noise_seed",
-        "initialize",
-    }
+# The scheduler's own parameters, as timm names them (its state_dict() holds them too).
+SCHEDULER_FIELDS = (
+    "decay_t",
+    "decay_rate",
+    "warmup_t",
+    "warmup_lr_init",
+    "warmup_prefix",
+    "t_in_epochs",
+    "noise_range_t",
+    "noise_pct",
+    "noise_std",
+    "noise_seed",
 )
+_ALLOWED_KEYS = frozenset({MARKER, "lr", *SCHEDULER_FIELDS, "initialize"})
 
 
 @dataclass(frozen=True)

@@ -42,18 +42,7 @@ from stepsched_cli.formats.timm import TimmSchedule
 STATE_KEYS = frozenset({"base_values", "decay_t", "decay_rate", "warmup_t"})
 """Keys every step/multistep ``state_dict()`` holds (how a state is recognised)."""
 
-_STATE_FIELDS = (
-    "decay_t",
-    "decay_rate",
-    "warmup_t",
-    "warmup_lr_init",
-    "warmup_prefix",
-    "t_in_epochs",
-    "noise_range_t",
-    "noise_pct",
-    "noise_std",
-    "noise_seed",
-)
+_STATE_FIELDS = timm.SCHEDULER_FIELDS
 _STATE_IGNORED = frozenset(
     {"base_values", "warmup_steps", "param_group_field", "_initial_param_group_field"}
     | {"metric", "noise_type"}
