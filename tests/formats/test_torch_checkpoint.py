@@ -18,7 +18,11 @@ import pytest
 
 from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
 from stepsched_cli.formats.safe_pickle import PickledCounter, TensorStub
-from stepsched_cli.formats.torch_container import load_checkpoint
+from stepsched_cli.formats.torch_container import (
+    MAX_INFLATION_RATIO,
+    UNBOUNDED_INFLATION_BYTES,
+    load_checkpoint,
+)
 from stepsched_cli.formats.torch_search import (
     FoundGroups,
     find_optimizer_param_groups,
@@ -447,3 +451,55 @@ def test_reader_agrees_with_torch_load(name: str) -> None:
         return bool(left == right) and type(left) is type(right)
 
     assert same(ours, reference)
+
+
+def deflated_checkpoint(path: Path, payload: bytes) -> int:
+    """Write ``payload`` as a deflated ``archive/data.pkl``; its compressed size."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", payload)
+        archive.writestr("archive/version", "3\n")
+        return archive.getinfo("archive/data.pkl").compress_size
+
+
+def padded_pickle(size: int) -> bytes:
+    """A pickle of exactly ``size`` bytes loading to ``{}``: a string of filler, popped."""
+    filler = size - 10
+    return b"\x80\x02}X" + struct.pack("<I", filler) + b"a" * filler + b"0."
+
+
+@pytest.mark.parametrize(
+    ("inflated", "refused"),
+    [
+        (UNBOUNDED_INFLATION_BYTES, False),  # any ratio up to 1 MiB
+        (UNBOUNDED_INFLATION_BYTES + 1, True),  # over 1 MiB from a few KB: a bomb
+    ],
+)
+def test_a_deflated_data_pkl_inflates_at_most_a_hundredfold(
+    tmp_path: Path, inflated: int, refused: bool
+) -> None:
+    path = tmp_path / "deflated.pt"
+    compressed = deflated_checkpoint(path, padded_pickle(inflated))
+    assert MAX_INFLATION_RATIO * compressed < UNBOUNDED_INFLATION_BYTES
+    if not refused:
+        assert load_checkpoint(path) == {}
+        return
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    assert str(caught.value) == (
+        f"cannot read {str(path)!r}: archive/data.pkl inflates to more than 100 times its "
+        f"{compressed} compressed bytes (a zip bomb; torch.save stores it uncompressed)"
+    )
+
+
+def test_a_real_deflated_checkpoint_is_far_inside_the_ratio(tmp_path: Path) -> None:
+    """A re-zipped checkpoint compresses a few times; it loads whatever its size."""
+    state = b"".join(b"X\x17\x00\x00\x00layer%05d.conv1.weight" % index for index in range(40_000))
+    payload = b"\x80\x02]q\x00(" + state + b"e."
+    path = tmp_path / "rezipped.pt"
+    compressed = deflated_checkpoint(path, payload)
+    assert len(payload) > UNBOUNDED_INFLATION_BYTES
+    assert len(payload) < MAX_INFLATION_RATIO * compressed
+    loaded = load_checkpoint(path)
+    assert isinstance(loaded, list)
+    assert len(loaded) == 40_000
+    assert loaded[39_999] == "layer39999.conv1.weight"
