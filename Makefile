@@ -56,7 +56,9 @@ fuzz: $(DEV_STAMP)
 	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
 	mkdir -p fuzz/corpus
 	cp -n tests/data/checkpoints/* tests/data/hostile/*.p* tests/data/attack/*.pt fuzz/corpus/ 2>/dev/null || true
-	find tests/data/bad -maxdepth 1 -type f -size -1M -exec cp -n {} fuzz/corpus/ \;
+	find tests/data/bad -maxdepth 1 -type f -size -1024k -exec cp -n {} fuzz/corpus/ \;
+	find tests/data/real tests/data/frameworks -type f -size -1024k | while read -r f; do \
+		cp -n "$$f" "fuzz/corpus/$$(echo "$$f" | tr / _)"; done
 	$(BIN)/python fuzz/fuzz_readers.py fuzz/corpus -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
 
 clean:
