@@ -23,16 +23,14 @@ with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from stepsched_cli import validate
 from stepsched_cli.errors import StateError, StateFileError
 from stepsched_cli.formats import keras
 from stepsched_cli.formats.keras import KerasSchedule
-
-if TYPE_CHECKING:
-    import zipfile
+from stepsched_cli.formats.safe_zip import ZipKind
 
 CONFIG_MEMBER = "config.json"
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -95,8 +93,19 @@ def parse(document: object) -> KerasSchedule:
     return keras.parse(value)
 
 
+KERAS_ZIP = ZipKind(
+    noun="a .keras file",
+    members="three",
+    reader="Keras",
+    writer="Keras's model.save",
+)
+
+
 def read_model_file(path: str) -> tuple[object, int | None, str | None]:
     """A ``.keras`` file's ``config.json`` document and the optimizer's iterations.
+
+    The zip is read through :mod:`~stepsched_cli.formats.safe_zip`, with the same
+    limits as a torch checkpoint's.
 
     Returns:
         ``(document, iterations, note)``: ``iterations`` is None when h5py is not
@@ -104,44 +113,34 @@ def read_model_file(path: str) -> tuple[object, int | None, str | None]:
 
     Raises:
         StateFileError: not a zip, no ``config.json``, a member above its size limit,
-            or invalid JSON; in Keras's terms, naming the file.
+            a zip over the limits of safe_zip, or invalid JSON; in Keras's terms,
+            naming the file.
     """
-    import zipfile  # only for .keras files: start-up stays cheap
-
+    from stepsched_cli.formats.safe_zip import ZipArchiveError, read_members
     from stepsched_cli.state import parse_json_bytes
 
+    def wanted(names: Sequence[str]) -> list[tuple[str, int]]:
+        if CONFIG_MEMBER not in names:
+            shown = ", ".join(validate.shown(name) for name in names[:8]) or "none"
+            raise StateFileError(f"{path}: a .keras zip needs {CONFIG_MEMBER} (members: {shown})")
+        members = [(CONFIG_MEMBER, MAX_CONFIG_BYTES)]
+        if WEIGHTS_MEMBER in names:
+            members.append((WEIGHTS_MEMBER, MAX_WEIGHTS_BYTES))
+        return members
+
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            if CONFIG_MEMBER not in names:
-                shown = ", ".join(repr(name) for name in names[:8]) or "none"
-                raise StateFileError(
-                    f"{path}: a .keras zip needs {CONFIG_MEMBER} (members: {shown})"
-                )
-            config = _member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES, path)
-            weights = None
-            if WEIGHTS_MEMBER in names:
-                weights = _member(archive, WEIGHTS_MEMBER, MAX_WEIGHTS_BYTES, path)
-    except (zipfile.BadZipFile, OSError) as error:
+        with open(path, "rb") as handle:
+            members = read_members(handle, KERAS_ZIP, wanted)
+    except ZipArchiveError as error:
         raise StateFileError(f"{path}: is not a readable .keras zip: {error}") from None
-    document = parse_json_bytes(config, f"{path}:{CONFIG_MEMBER}")
+    except OSError as error:
+        raise StateFileError(f"{path}: cannot be read: {error.strerror or error}") from None
+    document = parse_json_bytes(members[CONFIG_MEMBER], f"{path}:{CONFIG_MEMBER}")
+    weights = members.get(WEIGHTS_MEMBER)
     if weights is None:
         return document, None, f"{path} has no {WEIGHTS_MEMBER}: " + POSITION_NOTE
     iterations, note = read_iterations(weights, path)
     return document, iterations, note
-
-
-def _member(archive: zipfile.ZipFile, name: str, limit: int, path: str) -> bytes:
-    info = archive.getinfo(name)
-    if info.file_size > limit:
-        raise StateFileError(
-            f"{path}: {name} is {info.file_size} bytes, more than the {limit} read"
-        )
-    with archive.open(info) as member:
-        data = member.read(limit + 1)
-    if len(data) > limit:
-        raise StateFileError(f"{path}: {name} is larger than the {limit} bytes read")
-    return data
 
 
 def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
