@@ -147,6 +147,28 @@ PositionOption = Annotated[
         show_default=False,
     ),
 ]
+UpdatesPerEpochOption = Annotated[
+    int | None,
+    typer.Option(
+        "--updates-per-epoch",
+        metavar="N",
+        min=1,
+        help="For timm runs stepped per update (sched_on_updates): the loader's updates "
+        "per epoch (len(loader_train) // grad_accum_steps), which train.py's args and "
+        "checkpoints do not record.",
+        show_default=False,
+    ),
+]
+TimmLrOption = Annotated[
+    float | None,
+    typer.Option(
+        "--lr",
+        metavar="LR",
+        help="For timm's scheduler_kwargs(), which holds no lr: the optimizer's lr "
+        "(train.py's --lr).",
+        show_default=False,
+    ),
+]
 InputFile = Annotated[
     str,
     typer.Argument(
@@ -174,12 +196,21 @@ def _check_format(option: str, name: str | None, known: Collection[str]) -> None
 _MAX_CANDIDATES_LISTED = 10
 
 
+@dataclasses.dataclass(frozen=True)
+class _TimmHints:
+    """What timm's files leave out, from the command line."""
+
+    updates_per_epoch: int | None = None
+    lr: float | None = None
+
+
 def _read(
     file: str,
     from_: str | None,
     key: str | None,
     position: int | None = None,
     optimizer: str | None = None,
+    timm: _TimmHints = _TimmHints(),
 ) -> Reading:
     """Read ``file``; an ambiguous checkpoint is a usage error listing its scheduler states.
 
@@ -187,7 +218,13 @@ def _read(
     """
     try:
         reading = sources.read_state(
-            file, format=from_, key=key, position=position or 0, optimizer=optimizer
+            file,
+            format=from_,
+            key=key,
+            position=position or 0,
+            optimizer=optimizer,
+            updates_per_epoch=timm.updates_per_epoch,
+            lr=timm.lr,
         )
     except AmbiguousCheckpointError as error:
         print_message("scheduler states found (key  type  position):")
@@ -204,9 +241,24 @@ def _read(
             f"{reading.source} records its own position ({reading.format} format); "
             f"--position is for {', '.join(sources.unpositioned_formats())} documents",
         )
+    _check_timm_hints(reading, timm)
     for warning in reading.warnings:
         print_message(f"stepsched: warning: {reading.source}: {warning}")
     return reading
+
+
+def _check_timm_hints(reading: Reading, timm: _TimmHints) -> None:
+    """``--updates-per-epoch`` and ``--lr`` complete timm's files only: else a usage error."""
+    described = reading.view.described
+    if described and described[0][0] == sources.TIMM_FORMAT:
+        return
+    for option, value in (("--updates-per-epoch", timm.updates_per_epoch), ("--lr", timm.lr)):
+        if value is not None:
+            raise usage_error(
+                option,
+                f"applies to timm's train.py files only (args.yaml, scheduler_kwargs(), "
+                f"CheckpointSaver files); {reading.source} is a {reading.format} file",
+            )
 
 
 # -- init --------------------------------------------------------------------
@@ -237,6 +289,8 @@ def inspect_state(
     key: KeyOption = None,
     position: PositionOption = None,
     optimizer: OptimizerOption = None,
+    updates_per_epoch: UpdatesPerEpochOption = None,
+    lr: TimmLrOption = None,
 ) -> None:
     """Show where a run is: its position, lr, next decay and the decays after it.
 
@@ -251,10 +305,11 @@ def inspect_state(
 
     Also reads timm, Keras and optax schedules as JSON, at --position (they record
     none), with the framework's notes; the framework's own lr (float32 for Keras and
-    optax) is shown whenever it differs from the exact one.
+    optax) is shown whenever it differs from the exact one.  timm's training files
+    (CheckpointSaver's last.pth.tar, ...) are read at timm's resume position.
     """
     _check_format("--from", from_, sources.input_formats())
-    reading = _read(file, from_, key, position, optimizer)
+    reading = _read(file, from_, key, position, optimizer, _TimmHints(updates_per_epoch, lr))
     if json_output:
         print_json(inspect_record(reading))
         return
@@ -310,6 +365,8 @@ def validate(
     from_: FromOption = None,
     key: KeyOption = None,
     optimizer: OptimizerOption = None,
+    updates_per_epoch: UpdatesPerEpochOption = None,
+    lr: TimmLrOption = None,
 ) -> None:
     """Check state files: exit 0 when every one is valid, 1 otherwise.
 
@@ -328,7 +385,14 @@ def validate(
     results: list[dict[str, Any]] = []
     for path in files:
         try:
-            reading = sources.read_state(path, format=from_, key=key, optimizer=optimizer)
+            reading = sources.read_state(
+                path,
+                format=from_,
+                key=key,
+                optimizer=optimizer,
+                updates_per_epoch=updates_per_epoch,
+                lr=lr,
+            )
         except StepschedError as error:
             results.append({"file": path, "valid": False, "format": None, "error": str(error)})
             continue
@@ -392,6 +456,8 @@ def convert(
     from_: FromOption = None,
     key: KeyOption = None,
     position: PositionOption = None,
+    updates_per_epoch: UpdatesPerEpochOption = None,
+    lr: TimmLrOption = None,
     force: ForceFlag = False,
 ) -> None:
     """Convert a state file between steps and epochs, or to another format.
@@ -404,7 +470,7 @@ def convert(
     """
     _check_format("--from", from_, sources.input_formats())
     _check_format("--to", to, sources.output_formats())
-    reading = _read(file, from_, key, position)
+    reading = _read(file, from_, key, position, timm=_TimmHints(updates_per_epoch, lr))
     state = reading.require_state()
     per_epoch = steps_per_epoch if steps_per_epoch is not None else state.steps_per_epoch
     if mode is not None and mode != state.schedule.mode:

@@ -67,6 +67,7 @@ TORCH_FORMAT = torch_format.FORMAT_NAME
 CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
 JSON_CHECKPOINT_FORMAT = "json-checkpoint"
 KERAS_MODEL_FORMAT = "keras-model"
+TIMM_FORMAT = timm_format.FORMAT_NAME
 STDIN = STANDARD_STREAM
 
 
@@ -80,6 +81,9 @@ class Request:
         data: Its bytes; None for formats read from the file itself (checkpoints).
         key: Which of several scheduler states to use (checkpoints).
         position: Where to read a document that records no position.
+        updates_per_epoch: For timm schedules stepped per update: the loader's updates
+            per epoch, which train.py's args and checkpoints do not record.
+        lr: For timm args that hold no lr (``scheduler_kwargs()``): the optimizer's lr.
     """
 
     path: str
@@ -87,6 +91,8 @@ class Request:
     data: bytes | None
     key: str | None = None
     position: int = 0
+    updates_per_epoch: int | None = None
+    lr: float | None = None
 
 
 Reader = Callable[[Request], Reading]
@@ -207,16 +213,18 @@ def _timm_training_reading(checkpoint: object, request: Request) -> Reading | No
         return None
     timm_files = _timm_files()
     source = request.path
+    args, given = training.args or {}, request.updates_per_epoch
     try:
-        schedule: FrameworkSchedule = (
-            timm_files.schedule_from_state(training.state)
-            if training.state is not None
-            else timm_files.schedule_from_args(training.args or {})
-        )
+        if training.state is not None:
+            schedule: FrameworkSchedule = timm_files.schedule_from_state(training.state)
+            per_epoch = given
+        else:
+            schedule = timm_files.schedule_from_args(args, given, lr=request.lr)
+            per_epoch = timm_files.updates_per_epoch_of(args, given)
         position = (
             request.position
             if training.epoch is None
-            else timm_files.resume_position(training.epoch, schedule, None)
+            else timm_files.resume_position(training.epoch, schedule, per_epoch)
         )
     except (StateError, ConversionError) as error:
         raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
@@ -225,7 +233,20 @@ def _timm_training_reading(checkpoint: object, request: Request) -> Reading | No
     )
     reading = reader(dataclasses.replace(request, data=b"", position=position))
     return dataclasses.replace(
-        reading, format=CHECKPOINT_FORMAT, records_position=training.epoch is not None
+        _per_update(reading, per_epoch),
+        format=CHECKPOINT_FORMAT,
+        records_position=training.epoch is not None,
+    )
+
+
+def _per_update(reading: Reading, updates_per_epoch: int | None) -> Reading:
+    """A per-update timm reading's state records the updates per epoch as its steps per
+    epoch (one update is one optimizer step)."""
+    state = reading.state
+    if state is None or updates_per_epoch is None or state.schedule.mode != "step":
+        return reading
+    return dataclasses.replace(
+        reading, state=dataclasses.replace(state, steps_per_epoch=updates_per_epoch)
     )
 
 
@@ -361,6 +382,20 @@ def _read_keras(request: Request) -> Reading:
     return _noted(reading, CONFIG_POSITION_NOTE)
 
 
+def _read_timm(request: Request) -> Reading:
+    """A timm document; train.py's args are completed by ``--lr``/``--updates-per-epoch``."""
+    timm_files = _timm_files()
+    reader = _framework_reader(
+        timm_format.FORMAT_NAME,
+        lambda document: timm_files.parse(
+            document, lr=request.lr, updates_per_epoch=request.updates_per_epoch
+        ),
+        _timm_unit,
+        timm_files.load_document,
+    )
+    return _per_update(reader(request), request.updates_per_epoch)
+
+
 def _timm_unit(schedule: object) -> Mode:
     counts_epochs = isinstance(schedule, timm_format.TimmSchedule) and schedule.t_in_epochs
     return "epoch" if counts_epochs else "step"
@@ -425,12 +460,7 @@ FORMATS: tuple[Format, ...] = (
         timm_format.FORMAT_NAME,
         "a timm StepLRScheduler/MultiStepLRScheduler state_dict() or document, or "
         "train.py's args (args.yaml, JSON, scheduler_kwargs())",
-        _framework_reader(
-            timm_format.FORMAT_NAME,
-            lambda document: _timm_files().parse(document),
-            _timm_unit,
-            lambda data, source: _timm_files().load_document(data, source),
-        ),
+        _read_timm,
         _framework_writer(
             timm_format.FORMAT_NAME, lambda schedule, _: timm_format.from_schedule(schedule)
         ),
@@ -595,7 +625,20 @@ def _recognised(path: str) -> Format | None:
     return None
 
 
-_NOT_FROM_A_STREAM = "{}: read a checkpoint from its file, not from stdin or a pipe"
+def _not_from_a_stream(entry: Format, source: str, data: bytes = b"") -> StateFileError:
+    """Why ``entry`` cannot be read from a pipe, in its own terms.
+
+    A zip on stdin is recognised as a checkpoint by its signature; its first member
+    tells a ``.keras`` file apart.
+    """
+    if entry.name == KERAS_MODEL_FORMAT or sniff.looks_like_keras_model(data):
+        what = "a .keras model (a zip, read member by member)"
+    else:
+        what = "a torch checkpoint (only its pickle is read, never the whole file)"
+    return StateFileError(
+        f"{source}: {what} is read from its file, not from stdin or a pipe; save it and "
+        "name the file"
+    )
 
 
 def _stream_name(path: str) -> str:
@@ -609,6 +652,8 @@ def read_state(
     key: str | None = None,
     position: int = 0,
     optimizer: str | None = None,
+    updates_per_epoch: int | None = None,
+    lr: float | None = None,
 ) -> Reading:
     """Read and validate the scheduler state in ``path`` (``-`` for stdin), any format.
 
@@ -624,6 +669,11 @@ def read_state(
         optimizer: A file holding the optimizer's state (Accelerate's ``optimizer.bin``,
             an ``optimizer.pt``): its param groups are checked against the scheduler,
             and each disagreement is a warning in the reading.
+        updates_per_epoch: For timm schedules stepped per update (``sched_on_updates``):
+            the loader's updates per epoch, which train.py's args and its checkpoints do
+            not record.  Must agree with the file when it records one.
+        lr: For timm's ``scheduler_kwargs()``, which holds no lr: the optimizer's lr.
+            Must agree with the file when it holds one.
 
     Raises:
         StateFileError: unknown format, or an invalid state; the message names the
@@ -632,7 +682,8 @@ def read_state(
         CheckpointError: an unreadable or unsafe checkpoint (``AmbiguousCheckpointError``
             when it holds several scheduler states and ``key`` chose none).
     """
-    reading = _read_state(path, format, key, position)
+    hints = Request(path, path, None, key, position, updates_per_epoch, lr)
+    reading = _read_state(hints, format)
     if optimizer is None:
         return reading
     from stepsched_cli.formats import optimizer_file
@@ -640,7 +691,9 @@ def read_state(
     return optimizer_file.with_optimizer_check(reading, optimizer)
 
 
-def _read_state(path: str, format: str | None, key: str | None, position: int) -> Reading:
+def _read_state(request: Request, format: str | None) -> Reading:
+    """Read ``request.path`` as ``format`` or as detected; the other fields are passed on."""
+    path = request.path
     entry = FORMATS_BY_NAME.get(format) if format is not None else _recognised(path)
     if format is not None and entry is None:
         raise StateFileError(
@@ -648,14 +701,14 @@ def _read_state(path: str, format: str | None, key: str | None, position: int) -
         )
     if entry is not None and not entry.from_stdin:
         if _is_stream(path):
-            raise StateFileError(_NOT_FROM_A_STREAM.format(_stream_name(path)))
-        return entry.read(Request(path, path, None, key, position))
+            raise _not_from_a_stream(entry, _stream_name(path))
+        return entry.read(request)
     data, source = read_input(path)
     if entry is None:
         entry = FORMATS_BY_NAME[detect_format(data, source)]
         if not entry.from_stdin:
-            raise StateFileError(_NOT_FROM_A_STREAM.format(source))
-    return entry.read(Request(path, source, data, key, position))
+            raise _not_from_a_stream(entry, source, data)
+    return entry.read(dataclasses.replace(request, source=source, data=data))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from stepsched_cli.describe import describe
+from stepsched_cli.errors import StepschedError
 
 __all__ = [
     "MAX_CENTRAL_DIRECTORY_BYTES",
@@ -114,13 +115,24 @@ def read_members(handle: IO[bytes], kind: ZipKind, choose: Choose) -> dict[str, 
                 name: _read_member(archive, name, limit, file_size, kind)
                 for name, limit in choose(names)
             }
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as error:
-        raise ZipArchiveError(f"broken zip archive ({_plain(str(error))})") from None
+    except StepschedError:
+        raise  # from choose: a missing member, in the format's terms
     except UnicodeDecodeError:
         # zipfile decodes member names flagged as UTF-8 while reading the directory.
         raise ZipArchiveError(
             "broken zip archive (a member name flagged as UTF-8 is not UTF-8)"
         ) from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        # zipfile seeks to offsets the directory gives: one past what a file offset
+        # can hold raises ValueError (found by make fuzz) or OverflowError.
+        ValueError,
+        OverflowError,
+    ) as error:
+        raise ZipArchiveError(f"broken zip archive ({_plain(str(error))})") from None
     except (NotImplementedError, RuntimeError) as error:
         # Unsupported compression methods and encrypted members.
         raise ZipArchiveError(f"unsupported zip member ({_plain(str(error))})") from None

@@ -31,9 +31,34 @@ def looks_like_checkpoint(head: bytes, name: str = "") -> bool:
     )
 
 
+KERAS_MEMBERS = ("metadata.json", "config.json", "model.weights.h5")
+"""The members of a ``.keras`` file (``model.save()`` writes them in this order)."""
+
+
+def first_zip_member(data: bytes) -> str | None:
+    """The name in a zip's first local header, when ``data`` starts with one.
+
+    Example:
+        >>> first_zip_member(b"PK\\x03\\x04" + bytes(22) + b"\\x0d\\x00\\x00\\x00metadata.json")
+        'metadata.json'
+    """
+    if not data.startswith(ZIP_SIGNATURE) or len(data) < 30:
+        return None
+    length = int.from_bytes(data[26:28], "little")
+    return data[30 : 30 + length].decode("utf-8", "replace")
+
+
+def looks_like_keras_model(data: bytes) -> bool:
+    """Whether ``data`` starts like a ``.keras`` zip (its first member is Keras's)."""
+    return first_zip_member(data) in KERAS_MEMBERS
+
+
 __all__ = [
     "CHECKPOINT_EXTENSIONS",
+    "KERAS_MEMBERS",
     "PICKLE_PROTOCOL_OPCODE",
     "ZIP_SIGNATURE",
+    "first_zip_member",
     "looks_like_checkpoint",
+    "looks_like_keras_model",
 ]

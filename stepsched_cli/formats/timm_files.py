@@ -69,8 +69,13 @@ def detect(document: object) -> bool:
     return timm.detect(document) or is_state(document) or is_args(document)
 
 
-def parse(document: object) -> TimmSchedule:
+def parse(
+    document: object, *, lr: float | None = None, updates_per_epoch: int | None = None
+) -> TimmSchedule:
     """Read any timm document (see :func:`detect`).
+
+    ``lr`` and ``updates_per_epoch`` complete train.py's args where they say nothing
+    (see :func:`schedule_from_args`); other documents need neither.
 
     Raises:
         StateError: as :func:`timm.parse`, or a document that is none of them.
@@ -79,7 +84,7 @@ def parse(document: object) -> TimmSchedule:
         if is_state(document):
             return schedule_from_state(document)
         if is_args(document):
-            return schedule_from_args(document)
+            return schedule_from_args(document, updates_per_epoch, lr=lr)
         keys = ", ".join(sorted(str(key) for key in document)[:8]) or "none"
         raise StateError(
             "a timm document is a scheduler's state_dict() (base_values, decay_t, "
@@ -134,21 +139,40 @@ def _epochs(value: object, name: str) -> float:
     return number
 
 
-def _updates_per_epoch(args: Mapping[str, Any], given: int | None) -> int | None:
-    """The loader's updates per epoch when the schedule steps per update, else None."""
+def updates_per_epoch_of(args: Mapping[str, Any], given: int | None) -> int | None:
+    """The loader's updates per epoch when the args step per update, else None.
+
+    ``given`` is the caller's value (``--updates-per-epoch``); the args may record one.
+
+    Raises:
+        StateError: per update, and neither gives it; or they disagree.
+    """
     on_updates = args.get("sched_on_updates", not args.get("step_on_epochs", True))
     if not timm_bool(on_updates, "sched_on_updates"):
         return None
-    value = given if given is not None else args.get("updates_per_epoch")
+    recorded = args.get("updates_per_epoch")
+    value = _given_or_recorded(given, recorded, "updates_per_epoch", "--updates-per-epoch")
     if value is None:
         raise StateError(
             "sched_on_updates is true: timm multiplies every epoch count by the loader's "
-            "updates per epoch, which train.py's args do not record; add "
-            '"updates_per_epoch": N to the document'
+            "updates per epoch (len(loader_train) // grad_accum_steps), which train.py's "
+            "args do not record; give it (--updates-per-epoch N)",
+            parameter="updates_per_epoch",
         )
     return validate.integer(
         value, "updates_per_epoch", minimum=1, error=StateError, parameter="updates_per_epoch"
     )
+
+
+def _given_or_recorded(given: object, recorded: object, name: str, option: str) -> object:
+    """The value the file records, else the one given; both, they must agree."""
+    if given is not None and recorded is not None and given != recorded:
+        raise StateError(
+            f"the file records {name} {validate.shown(recorded)}, but {option} gives "
+            f"{validate.shown(given)}",
+            parameter=name,
+        )
+    return recorded if recorded is not None else given
 
 
 def timm_bool(value: object, name: str) -> bool:
@@ -168,15 +192,17 @@ def _noise_range(args: Mapping[str, Any], t_initial: float) -> object:
 
 
 def schedule_from_args(
-    args: Mapping[str, Any], updates_per_epoch: int | None = None
+    args: Mapping[str, Any], updates_per_epoch: int | None = None, *, lr: float | None = None
 ) -> TimmSchedule:
     """The schedule ``train.py`` builds from its args (or ``scheduler_kwargs()``).
 
     Args:
         args: ``vars(args)``, ``args.yaml`` loaded, or the ``scheduler_kwargs()`` dict
-            (which holds no lr: add ``"lr"``).
-        updates_per_epoch: The loader's length, needed when ``sched_on_updates``; an
-            ``"updates_per_epoch"`` key in ``args`` is used otherwise.
+            (which holds no lr: the optimizer holds it).
+        updates_per_epoch: The loader's updates per epoch, needed when
+            ``sched_on_updates`` (train.py's args do not record it); an
+            ``"updates_per_epoch"`` key in ``args`` also gives it.
+        lr: The optimizer's lr (train.py's ``--lr``), for args that hold none.
 
     Raises:
         StateError: not a step or multistep schedule, no lr (null, or absent from
@@ -187,19 +213,20 @@ def schedule_from_args(
         raise StateError(
             f"timm sched {sched!r} is not a step schedule; stepsched reads sched step and multistep"
         )
-    lr = args.get("lr")
-    if lr is None:
+    base_lr = _given_or_recorded(lr, args.get("lr"), "lr", "--lr")
+    if base_lr is None:
         raise StateError(
             "timm args hold no lr ('lr' is null or absent: train.py then derives it from "
-            "lr_base and the batch size, scheduler_kwargs() never holds it); add "
-            '"lr": <the base lr> to the document'
+            "lr_base and the batch size, scheduler_kwargs() never holds it; the optimizer "
+            "does); give the optimizer's lr (--lr LR)",
+            parameter="lr",
         )
-    per_epoch = _updates_per_epoch(args, updates_per_epoch)
+    per_epoch = updates_per_epoch_of(args, updates_per_epoch)
     scale = 1 if per_epoch is None else per_epoch
     t_initial = _epochs(_arg(args, ("epochs", "num_epochs"), 300), "epochs") * scale
     document: dict[str, Any] = {
         timm.MARKER: SCHEDS[sched],
-        "lr": lr,
+        "lr": base_lr,
         "decay_rate": _arg(args, ("decay_rate",), 0.1),
         "warmup_t": _epochs(_arg(args, ("warmup_epochs",), 5), "warmup_epochs") * scale,
         "warmup_lr_init": _arg(args, ("warmup_lr",), 1e-5),
@@ -242,7 +269,9 @@ def resume_position(epoch: int, schedule: TimmSchedule, updates_per_epoch: int |
     if updates_per_epoch is None:
         raise StateError(
             "this timm schedule steps per update: the resume position is (epoch + 1) x "
-            "updates per epoch, which the checkpoint does not record"
+            "updates per epoch, which the checkpoint does not record; give it "
+            "(--updates-per-epoch N)",
+            parameter="updates_per_epoch",
         )
     return start * updates_per_epoch
 

@@ -255,11 +255,28 @@ def test_from_forces_the_format(run: Invoke) -> None:
     assert run("inspect", path, "--from", "torch").exit_code == 0
 
 
-def test_checkpoint_from_stdin_is_refused(run: Invoke) -> None:
-    data = (CHECKPOINTS / "zip_steplr.pt").read_bytes()
-    result = run("inspect", "-", input=data)
+KERAS_MODEL = CHECKPOINTS.parent / "real" / "keras" / "exponential_adam.keras"
+
+
+@pytest.mark.parametrize(
+    ("path", "forced", "what"),
+    [
+        (CHECKPOINTS / "zip_steplr.pt", None,
+         "a torch checkpoint (only its pickle is read, never the whole file)"),
+        (KERAS_MODEL, None, "a .keras model (a zip, read member by member)"),
+        (KERAS_MODEL, "keras-model", "a .keras model (a zip, read member by member)"),
+    ],
+)  # fmt: skip
+def test_zips_from_stdin_are_refused_in_their_own_terms(
+    run: Invoke, path: Path, forced: str | None, what: str
+) -> None:
+    extra = ("--from", forced) if forced else ()
+    result = run("inspect", "-", *extra, input=path.read_bytes())
     assert result.exit_code == 1
-    assert "read a checkpoint from its file, not from stdin" in result.stderr
+    assert result.stderr == (
+        f"stepsched: error: <stdin>: {what} is read from its file, not from stdin or a pipe; "
+        "save it and name the file\n"
+    )
 
 
 def test_other_torch_scheduler_is_refused(run: Invoke, tmp_path: Path) -> None:

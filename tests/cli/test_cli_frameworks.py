@@ -225,6 +225,45 @@ def test_position_is_refused_for_files_that_record_one(run: Invoke, tmp_path: Pa
     )
 
 
+REAL_TIMM = FRAMEWORKS_DATA.parent / "real" / "timm"
+PER_UPDATE = REAL_TIMM / "train_multistep_updates"
+
+
+def test_a_per_update_timm_checkpoint_is_read_with_the_updates_per_epoch(run: Invoke) -> None:
+    """CheckpointSaver's last.pth.tar of a --sched-on-updates run (4 updates per epoch):
+    train.py resumes at update 24, where timm's lr is 0.002 (the manifest's values)."""
+    path = PER_UPDATE / "last.pth.tar"
+    refused = run("inspect", str(path))
+    assert refused.exit_code == 1
+    assert refused.stderr.endswith("give it (--updates-per-epoch N)\n")
+    record = inspect_json(run, path, "--updates-per-epoch", "4")
+    assert (record["format"], record["step"], record["lr"]) == ("torch-checkpoint", 24, 0.002)
+    converted = run("convert", str(path), "--updates-per-epoch", "4", "-o", "-")
+    assert converted.exit_code == 0, converted.stderr
+    state = json.loads(converted.stdout)
+    assert (state["step"], state["lr"], state["steps_per_epoch"]) == (24, 0.002, 4)
+    assert run("validate", str(path), "--updates-per-epoch", "4").stdout == f"{path}: ok\n"
+
+
+def test_scheduler_kwargs_take_the_optimizer_lr(run: Invoke) -> None:
+    path = PER_UPDATE / "scheduler_kwargs.json"
+    record = inspect_json(run, path, "--lr", "0.2", "--updates-per-epoch", "4", "--position", "11")
+    assert (record["step"], record["lr"], record["milestones"]) == (11, 0.02, [7, 15])
+
+
+@pytest.mark.parametrize("option", [("--lr", "0.1"), ("--updates-per-epoch", "4")])
+def test_timm_completions_are_refused_for_other_files(
+    run: Invoke, tmp_path: Path, option: tuple[str, str]
+) -> None:
+    path = write_state(tmp_path / "run.json", StepSchedule(0.1, step_size=30))
+    result = run("inspect", str(path), *option)
+    assert result.exit_code == 2
+    assert (
+        f"Invalid value for '{option[0]}': applies to timm's train.py files only (args.yaml, "
+        f"scheduler_kwargs(), CheckpointSaver files); {path} is a stepsched file"
+    ) in " ".join(result.stderr.split())
+
+
 # -- convert -----------------------------------------------------------------
 
 ROUND_TRIPS = [

@@ -134,9 +134,42 @@ def test_timm_per_update_args_need_the_updates_per_epoch(name: str) -> None:
         timm_files.schedule_from_args(args)
     assert str(raised.value) == (
         "sched_on_updates is true: timm multiplies every epoch count by the loader's updates "
-        'per epoch, which train.py\'s args do not record; add "updates_per_epoch": N to the '
-        "document"
+        "per epoch (len(loader_train) // grad_accum_steps), which train.py's args do not "
+        "record; give it (--updates-per-epoch N)"
     )
+    assert raised.value.parameter == "updates_per_epoch"
+
+
+@pytest.mark.parametrize("name", ["args.yaml", "args.json", "scheduler_kwargs.json"])
+def test_timm_per_update_args_read_with_the_updates_per_epoch_given(name: str) -> None:
+    """As a command reads them: --updates-per-epoch 4, and --lr 0.2 where no lr is held."""
+    values = files("timm", (f"train_multistep_updates/{name}",))[0][1]
+    path = str(REAL / "timm" / "train_multistep_updates" / name)
+    lr = 0.2 if name == "scheduler_kwargs.json" else None
+    lrs = values["lr_during_update"]
+    for update, expected in enumerate(lrs):
+        reading = registry.read_state(path, position=update, updates_per_epoch=4, lr=lr)
+        assert reading.view.unit == "step"
+        assert reading.view.framework_lr == expected, update
+        assert reading.view.lrs[0] == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"updates_per_epoch": 5}, "the file records updates_per_epoch 4, but "
+         "--updates-per-epoch gives 5"),
+        ({"lr": 0.3}, "the file records lr 0.1, but --lr gives 0.3"),
+    ],
+)  # fmt: skip
+def test_what_is_given_must_agree_with_what_the_args_record(
+    given: dict[str, Any], message: str
+) -> None:
+    args = {**ARGS, "sched_on_updates": True, "updates_per_epoch": 4}
+    with pytest.raises(StateError) as raised:
+        timm_files.schedule_from_args(args, given.get("updates_per_epoch"), lr=given.get("lr"))
+    assert str(raised.value) == message
+    assert raised.value.parameter == next(iter(given))
 
 
 def test_scheduler_kwargs_without_lr_say_where_the_lr_is() -> None:
@@ -145,9 +178,10 @@ def test_scheduler_kwargs_without_lr_say_where_the_lr_is() -> None:
         registry.read_state(path)
     assert str(raised.value) == (
         f"{path}: timm args hold no lr ('lr' is null or absent: train.py then derives it "
-        "from lr_base and the batch size, scheduler_kwargs() never holds it); add "
-        '"lr": <the base lr> to the document'
+        "from lr_base and the batch size, scheduler_kwargs() never holds it; the optimizer "
+        "does); give the optimizer's lr (--lr LR)"
     )
+    assert raised.value.parameter == "lr"
 
 
 @pytest.mark.parametrize(
@@ -328,7 +362,7 @@ def test_per_update_resume_needs_the_updates_per_epoch() -> None:
         timm_files.resume_position(3, schedule, None)
     assert str(raised.value) == (
         "this timm schedule steps per update: the resume position is (epoch + 1) x updates "
-        "per epoch, which the checkpoint does not record"
+        "per epoch, which the checkpoint does not record; give it (--updates-per-epoch N)"
     )
 
 

@@ -65,6 +65,29 @@ def test_a_bare_state_dict_is_read_at_the_position_given() -> None:
     assert reading.view.lrs[0] == pytest.approx(reported["lr_at"]["30"], rel=1e-9)
 
 
-def test_per_update_args_need_the_updates_per_epoch() -> None:
-    with pytest.raises(StateFileError, match="sched_on_updates is true"):
-        registry.read_state(str(REAL / "train_multistep_updates/last.pth.tar"))
+PER_UPDATE_FILES = sorted(
+    name
+    for name in MANIFEST
+    if name.startswith("train_multistep_updates/") and name.endswith(".pth.tar")
+)
+
+
+@pytest.mark.parametrize("name", PER_UPDATE_FILES)
+def test_per_update_files_need_the_updates_per_epoch(name: str) -> None:
+    with pytest.raises(StateFileError) as raised:
+        registry.read_state(str(REAL / name))
+    assert str(raised.value).endswith("give it (--updates-per-epoch N)")
+    assert raised.value.parameter == "updates_per_epoch"
+
+
+@pytest.mark.parametrize("name", PER_UPDATE_FILES)
+def test_per_update_files_resume_where_train_py_does(name: str) -> None:
+    """train.py resumes at update (epoch + 1) x updates per epoch, with timm's lr there."""
+    reported = MANIFEST[name]["reported"]
+    per_epoch = reported["updates_per_epoch"]
+    reading = registry.read_state(str(REAL / name), updates_per_epoch=per_epoch)
+    assert reading.view.unit == "step"
+    assert reading.view.position == reported["resume_epoch"] * per_epoch
+    assert reading.view.framework_lr == reported["lr_at_resume"]
+    assert reading.view.lrs[0] == pytest.approx(reported["lr_at_resume"], rel=1e-15)
+    assert reading.state is not None

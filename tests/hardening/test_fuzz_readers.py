@@ -30,6 +30,8 @@ from stepsched_cli.errors import StateError, StateFileError, StepschedError
 from stepsched_cli.fileio import loads_strict
 from stepsched_cli.formats import torch as torch_format
 from stepsched_cli.formats.errors import CheckpointError
+from stepsched_cli.formats.reading import inspect_record
+from stepsched_cli.formats.registry import read_state
 from stepsched_cli.formats.safe_pickle import PickleStream, safe_loads
 from stepsched_cli.formats.torch_container import load_checkpoint
 from stepsched_cli.formats.torch_search import (
@@ -239,3 +241,46 @@ def test_load_checkpoint_on_mutated_files(data: bytes, scratch: Path) -> None:
         assert "\n" not in str(error)
         return
     _search(checkpoint)
+
+
+# -- every reader, as the commands read a file -------------------------------------------
+
+FRAMEWORK_FILES = sorted(
+    path
+    for path in (DATA_DIR / "real").rglob("*")
+    if path.is_file()
+    and path.suffix in (".keras", ".json", ".yaml", ".tar", ".pth", ".bin")
+    and path.stat().st_size < 64 * 1024
+)
+FUZZ_FOUND = sorted((DATA_DIR / "fuzz_found").iterdir())
+
+
+def _read_as_a_command(path: Path) -> None:
+    """``read_state`` as inspect calls it, then inspect --json's record: any
+    StepschedError is a refusal, in one line naming the file; nothing else may escape."""
+    try:
+        reading = read_state(str(path))
+        json.dumps(inspect_record(reading), allow_nan=False)
+    except StepschedError as error:
+        message = str(error)
+        assert "\n" not in message
+        assert path.name in message
+        assert len(message) < 1000
+
+
+@FUZZ
+@given(data=mutated([path.read_bytes() for path in FRAMEWORK_FILES]), name=st.sampled_from(
+    ["model.keras", "args.yaml", "input", "last.pth.tar"]
+))  # fmt: skip
+def test_every_reader_on_mutated_framework_files(data: bytes, name: str, scratch: Path) -> None:
+    path = scratch / name
+    path.write_bytes(data)
+    _read_as_a_command(path)
+
+
+@pytest.mark.parametrize("path", FUZZ_FOUND, ids=[path.name for path in FUZZ_FOUND])
+def test_inputs_make_fuzz_found_are_refused_in_one_line(path: Path) -> None:
+    """Each file in tests/data/fuzz_found once escaped as an internal error."""
+    with pytest.raises(StepschedError) as raised:
+        read_state(str(path))
+    assert "broken zip archive (" in str(raised.value)

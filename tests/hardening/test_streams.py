@@ -83,7 +83,10 @@ def test_a_checkpoint_through_a_pipe_is_refused_in_one_line(forced: bool) -> Non
     assert completed.stdout == ""
     lines = completed.stderr.splitlines()
     assert len(lines) == 1
-    assert lines[0].endswith(": read a checkpoint from its file, not from stdin or a pipe")
+    assert lines[0].endswith(
+        ": a torch checkpoint (only its pickle is read, never the whole file) is read from "
+        "its file, not from stdin or a pipe; save it and name the file"
+    )
     assert "/dev/fd/" in lines[0]
 
 
