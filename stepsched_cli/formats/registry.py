@@ -50,6 +50,7 @@ from stepsched_cli.formats.reading import (
     framework_description,
     framework_details,
     framework_view,
+    position_text,
     state_view,
     torch_details,
     torch_view,
@@ -245,9 +246,9 @@ def _per_update(reading: Reading, updates_per_epoch: int | None) -> Reading:
     state = reading.state
     if state is None or updates_per_epoch is None or state.schedule.mode != "step":
         return reading
-    return dataclasses.replace(
-        reading, state=dataclasses.replace(state, steps_per_epoch=updates_per_epoch)
-    )
+    state = dataclasses.replace(state, steps_per_epoch=updates_per_epoch)
+    view = dataclasses.replace(reading.view, position_text=position_text(state, state.position))
+    return dataclasses.replace(reading, state=state, view=view)
 
 
 def _read_json_checkpoint(request: Request) -> Reading:
