@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import PurePath
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
@@ -28,6 +28,7 @@ from stepsched_cli.cli.options import (
     ScheduleOptions,
     TotalOption,
     default_total,
+    parse_unit,
     resolve_plan,
     schedule_options,
     usage_error,
@@ -57,8 +58,6 @@ Examples:
   stepsched plot --lr 0.1 --step-size 30 --mode epoch --steps-per-epoch 5005 --x steps -o lr.pdf
 """
 
-XUnit = Literal["steps", "epochs"]
-_X_UNITS: dict[str, AxisUnit] = {"steps": "step", "epochs": "epoch"}
 
 TERMINAL_PLOT_HEIGHT = 12
 # Narrower terminals get lines that overflow rather than an error: the y labels need
@@ -177,11 +176,13 @@ def plot(
     ] = False,
     linear: Annotated[bool, typer.Option("--linear", help="A linear lr axis.")] = False,
     x: Annotated[
-        XUnit | None,
+        AxisUnit | None,
         typer.Option(
             "--x",
-            help="The x axis unit; the other unit than --mode needs --steps-per-epoch. "
-            "[default: the schedule's unit]",
+            metavar="[steps|epochs]",
+            parser=parse_unit,
+            help="The x axis unit (step, epoch also accepted, as for --mode); the other "
+            "unit than --mode needs --steps-per-epoch. [default: the schedule's unit]",
             show_default=False,
         ),
     ] = None,
@@ -236,7 +237,7 @@ def plot(
     image_format = None if output is None else image_format_for(output)
     plan = resolve_plan(schedule)
     with options_named():
-        axis = plot_x_axis(plan.mode, None if x is None else _X_UNITS[x], plan.steps_per_epoch)
+        axis = plot_x_axis(plan.mode, x, plan.steps_per_epoch)
         horizon = plot_horizon(total, default_total(plan.schedule), axis, current=plan.position)
     compared = compared_schedules(plan.schedule, compare or [])
     if output is None and len(compared) > 3:

@@ -628,6 +628,17 @@ def test_plot_x_in_epochs(run: Invoke, tmp_path: Path) -> None:
     assert run("plot", *args).exit_code == 0
 
 
+@pytest.mark.parametrize("unit", ["epoch", "Epoch", " epochs "])
+def test_plot_x_takes_the_words_mode_takes(run: Invoke, unit: str) -> None:
+    """--x epoch draws the same axis as --x epochs (in epochs, labelled so)."""
+    args = [*SEED, "--steps-per-epoch", "30"]
+    plural = run("plot", *args, "--x", "epochs")
+    drawn = run("plot", *args, "--x", unit)
+    assert drawn.exit_code == plural.exit_code == 0
+    assert drawn.stdout == plural.stdout
+    assert plural.stdout.splitlines()[-1].split()[-3:] == ["3", "3.5", "epoch"]
+
+
 def test_plot_into_a_missing_folder_is_a_file_error(run: Invoke, tmp_path: Path) -> None:
     result = run("plot", *SEED, "-o", str(tmp_path / "missing" / "lr.png"))
     assert result.exit_code == 1
