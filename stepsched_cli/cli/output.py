@@ -382,7 +382,10 @@ def plain_fields(
         wrapped = [
             piece
             for line in value.split("\n")
-            for piece in textwrap.wrap(line, value_width, break_on_hyphens=False) or [""]
+            for piece in textwrap.wrap(
+                line, value_width, break_on_hyphens=False, break_long_words=False
+            )
+            or [""]
         ]
         lines.append(f"{name.ljust(name_width)}  {wrapped[0]}".rstrip())
         lines.extend(indent + piece for piece in wrapped[1:])

@@ -273,6 +273,16 @@ def test_human_table_through_the_command(run: Any) -> None:
             ["note  one two three", "      four five six", "lr    0.1"],
         ),
         ([("note", "line one\nline two")], None, 80, ["note  line one", "      line two"]),
+        (  # a path longer than the line stays whole, for copying
+            [("file", "runs/a_very_long_checkpoint_name.pt (torch-checkpoint format)")],
+            None,
+            30,
+            [
+                "file  runs/a_very_long_checkpoint_name.pt",
+                "      (torch-checkpoint",
+                "      format)",
+            ],
+        ),
         ([], None, 80, []),
     ],
 )
