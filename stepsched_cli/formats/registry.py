@@ -70,6 +70,9 @@ JSON_CHECKPOINT_FORMAT = "json-checkpoint"
 KERAS_MODEL_FORMAT = "keras-model"
 TIMM_FORMAT = timm_format.FORMAT_NAME
 STDIN = STANDARD_STREAM
+HEAD_BYTES = 64
+"""How much of a file recognisers see: a zip's first member name fits (a renamed
+``.keras`` file starts with ``metadata.json``)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ class Format:
         read: The reader.
         write: The writer, None when stepsched cannot write it.
         detect: Whether a parsed JSON document is in this format (None: not JSON).
-        recognise: Whether a file is in this format by its first 8 bytes and its name,
+        recognise: Whether a file is in this format by its first bytes (``HEAD_BYTES``)
+            and its name,
             before it is read (None: recognised by its JSON document only).
         from_stdin: Whether it may be read from standard input (a checkpoint is read
             from its file, never whole into memory).
@@ -325,8 +329,9 @@ def _keras_files() -> ModuleType:
     return keras_files
 
 
-def _keras_name(name: str) -> bool:
-    return name.lower().endswith(".keras")
+def _keras_file(head: bytes, name: str) -> bool:
+    """A ``.keras`` file, by its name or, renamed, by its first zip member."""
+    return name.lower().endswith(".keras") or sniff.looks_like_keras_model(head)
 
 
 def _keras_parse(document: object) -> FrameworkSchedule:
@@ -453,7 +458,7 @@ FORMATS: tuple[Format, ...] = (
         "a torch.save file: .pt, .pth, .ckpt",
         _read_checkpoint,
         recognise=lambda head, name: (
-            sniff.looks_like_checkpoint(head, name) and not _keras_name(name)
+            sniff.looks_like_checkpoint(head, name) and not _keras_file(head, name)
         ),
         from_stdin=False,
     ),
@@ -484,7 +489,7 @@ FORMATS: tuple[Format, ...] = (
         "a Keras .keras model file (model.save()): its optimizer's schedule, at its "
         "iterations (read with h5py: stepsched[keras])",
         _read_keras_model,
-        recognise=lambda _, name: _keras_name(name),
+        recognise=_keras_file,
         from_stdin=False,
         records_position=False,
     ),
@@ -560,7 +565,7 @@ def detect_format(data: bytes, source: str) -> str:
     Raises:
         StateFileError: no format recognises it; the message says what it looks like.
     """
-    head = data[:8]
+    head = data[:HEAD_BYTES]
     for entry in FORMATS:
         if entry.recognise is not None and entry.recognise(head, source):
             return entry.name
@@ -575,8 +580,8 @@ def detect_format(data: bytes, source: str) -> str:
         for entry in FORMATS:
             if entry.detect is not None and entry.detect(document):
                 return entry.name
-        if not isinstance(document, dict) or "format" in document:
-            # Not an object, or one that claims a format: the native reader says what is wrong.
+        if isinstance(document, dict) and "format" in document:
+            # An object that claims a format: the native reader says what is wrong.
             return NATIVE_FORMAT
     from stepsched_cli.formats import unknown
 
@@ -584,19 +589,18 @@ def detect_format(data: bytes, source: str) -> str:
 
 
 def _native_reports(data: bytes) -> bool:
-    """Whether the native parser's complaint describes an unparsed file best: empty, not
-    UTF-8, or meant as JSON (it starts with a brace or bracket)."""
-    try:
-        text = data.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        return True
-    return not text or text.startswith(("{", "[", "\ufeff")) or "\x00" in text
+    """Whether the native parser's complaint describes an unparsed file best: empty, or
+    meant as JSON (it starts with a brace or bracket: a bad byte or comma in a state
+    file is best reported where it is).  Binary files and other text are described by
+    :mod:`~stepsched_cli.formats.unknown`."""
+    text = data.lstrip()
+    return not text or text.startswith((b"{", b"[", b"\xef\xbb\xbf"))
 
 
 def _read_head(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
-            return handle.read(8)
+            return handle.read(HEAD_BYTES)
     except OSError:
         return b""  # the real read reports the error
 

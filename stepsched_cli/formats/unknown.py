@@ -48,13 +48,47 @@ def _describe_text(data: bytes, json_error: str) -> str:
     return f"text that {json_error} (its first line is {shown(first)})"
 
 
-def describe(data: bytes, document: object | None, json_error: str = "is not JSON") -> str:
+# Binary files a training run leaves next to its checkpoints, by their first bytes.
+_BINARY_KINDS = (
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras keeps a .keras model's weights in one: "
+     "stepsched reads the .keras file itself)"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+    (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
+    (b"PK\x03\x04", "a zip archive"),
+)  # fmt: skip
+
+
+def _describe_binary(data: bytes, source: str) -> str:
+    for signature, kind in _BINARY_KINDS:
+        if data.startswith(signature):
+            return kind
+    if "tfevents" in source:
+        return "a TensorBoard event file (stepsched check reads it, with --tag)"
+    if len(data) >= 10 and data[8:10] == b'{"':  # an 8-byte header length, then JSON
+        return "a safetensors file (tensors only: no scheduler state)"
+    return f"binary data (its first bytes are {data[:8].hex(' ')})"
+
+
+def _binary(data: bytes) -> bool:
+    if b"\x00" in data[:1024]:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def describe(
+    data: bytes, document: object | None, json_error: str = "is not JSON", source: str = ""
+) -> str:
     """What the file looks like: its JSON document's shape, or its text's.
 
     Args:
         data: The file's bytes.
         document: Its parsed JSON document, None when it is not JSON.
         json_error: Why it is not JSON (the JSON parser's reason), for text.
+        source: The file's name (``tfevents`` in it marks a TensorBoard event file).
     """
     if isinstance(document, dict):
         if not document:
@@ -63,6 +97,8 @@ def describe(data: bytes, document: object | None, json_error: str = "is not JSO
     if isinstance(document, list):
         return f"a JSON array of {len(document)} item{'' if len(document) == 1 else 's'}"
     if document is None:
+        if _binary(data):
+            return _describe_binary(data, source)
         return "JSON null" if data.strip() == b"null" else _describe_text(data, json_error)
     return f"a JSON {_JSON_TYPES.get(type(document), 'value')}"
 
@@ -75,7 +111,7 @@ def unrecognised(
     json_error: str = "is not JSON",
 ) -> StateFileError:
     """The error for a file no format recognises: what it is and which formats were tried."""
-    looks_like = describe(data, document, json_error)
+    looks_like = describe(data, document, json_error, source)
     return StateFileError(
         f"{source}: no format stepsched reads recognises it: it is {looks_like}; "
         f"tried {', '.join(tried)} (force one with --from)"

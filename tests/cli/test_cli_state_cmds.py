@@ -171,9 +171,15 @@ def test_inspect_human(run: Invoke, tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"", "is empty"),
-        (b"[]", "a state must be a JSON object, got list"),
+        (b"[]", "no format stepsched reads recognises it: it is a JSON array of 0 items; tried"),
         (b'{"format": "x"}', "field 'format' must be 'stepsched.state', got 'x'"),
-        (b"\xff", "is not UTF-8 text"),
+        (b'{"a": "\xff"}', "is not UTF-8 text (invalid byte at offset 7)"),
+        (
+            b"\xff",
+            "no format stepsched reads recognises it: it is binary data (its first bytes "
+            "are ff); tried",
+        ),
+        (b"\x89HDF\r\n\x1a\n", "no format stepsched reads recognises it: it is an HDF5 file"),
     ],
 )
 def test_inspect_invalid_files(run: Invoke, tmp_path: Path, content: bytes, message: str) -> None:

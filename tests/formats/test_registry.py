@@ -63,11 +63,10 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
         (b"{}", "model.pt", "torch-checkpoint"),
         (b"{not json", "x.json", "stepsched"),  # the native parser says what is wrong
-        (b"\xff", "x.json", "stepsched"),
+        (b'{"a": "\xff"}', "x.json", "stepsched"),  # a bad byte in JSON: where it is
         (b"", "x.json", "stepsched"),
         (b'{"format": "x"}', "x.json", "stepsched"),  # claims a format: native names it
-        (b"[1, 2]", "x.json", "stepsched"),  # not an object: native says a state is one
-        (b"null", "x.json", "stepsched"),
+        (b"PK\x03\x04" + bytes(22) + b"\x0d\x00\x00\x00metadata.json", "m.zip", "keras-model"),
         (b'{"x": {"format": "stepsched.state"}}', "x.json", "json-checkpoint"),
     ],
 )
@@ -94,8 +93,18 @@ TRIED = "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, opt
             json.dumps({f"k{i}": i for i in range(10)}).encode(),
             "JSON with keys k0, k1, k2, k3, k4, k5, k6, k7 and 2 more",
         ),
+        (b"[1, 2]", "a JSON array of 2 items"),
+        (b"null", "JSON null"),
+        (b'"lr"', "a JSON string"),
+        (b"\xff\x00\x01", "binary data (its first bytes are ff 00 01)"),
+        (b"\x89HDF\r\n\x1a\n\x00", "an HDF5 file (Keras keeps a .keras model's weights in "
+         "one: stepsched reads the .keras file itself)"),
+        (b"\x93NUMPY\x01\x00", "a NumPy .npy array"),
+        (b"\x1f\x8b\x08\x00", "gzip-compressed data (decompress it first)"),
+        (b"\x10\x00\x00\x00\x00\x00\x00\x00{\"w\": 1}\x00", "a safetensors file (tensors "
+         "only: no scheduler state)"),
     ],
-)
+)  # fmt: skip
 def test_an_unrecognised_file_says_what_it_looks_like(data: bytes, looks_like: str) -> None:
     with pytest.raises(StateFileError) as caught:
         registry.detect_format(data, "x.json")
@@ -208,3 +217,13 @@ def test_unknown_and_unwritable_formats_are_refused_with_the_known_names() -> No
         match=r"unknown output format 'torch-checkpoint' \(known: stepsched, torch, timm",
     ):
         registry.dump_state(SchedulerState(StepSchedule(0.1, 30)), "torch-checkpoint")
+
+
+def test_a_tensorboard_event_file_points_to_check() -> None:
+    source = "runs/a/events.out.tfevents.1732800000.host.1.0"
+    with pytest.raises(StateFileError) as caught:
+        registry.detect_format(b"\x18\x00\x00\x00\x00\x00\x00\x00\xa3\x7fK\x22", source)
+    assert str(caught.value) == (
+        f"{source}: no format stepsched reads recognises it: it is a TensorBoard event file "
+        f"(stepsched check reads it, with --tag); {TRIED} (force one with --from)"
+    )
