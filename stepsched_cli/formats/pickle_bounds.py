@@ -272,9 +272,9 @@ class PickleBounds:
                 f"cannot read {self.source!r}: its pickle hashes a key of "
                 f"{shape.hash_cost} elements, more than the limit of {MAX_HASHED_SIZE}"
             )
-        self._spend(shape.hash_cost)
         if table is not None:
             table.insert(*value_of(shape), self._compare)
+        self._spend(shape.hash_cost)
 
     def _compare(self, steps: int, keys: int, presumed: bool) -> None:
         """Pay ``steps`` of key comparisons among ``keys`` keys of one hash (a Payment)."""
