@@ -224,13 +224,13 @@ def test_keys_of_distinct_hashes_cost_no_comparisons(site: str) -> None:
 
 
 def test_an_equal_key_replaces_and_pays_only_for_the_keys_of_its_hash() -> None:
-    # 900 colliding keys, then the last one again 20,000 times: each repeat compares
-    # with 900 keys (18 million steps if counted as new keys, 18,000,000 > 500,000 ...).
+    # 10 colliding keys, then the last one again 5,000 times: each repeat compares with
+    # the 10 keys of its hash (50,000 steps), and replaces ...
     repeated = pickle.MARK + b"".join(int_key(index) + pickle.NONE for index in range(10))
     repeated += (int_key(9) + pickle.NONE) * 5_000
     loaded = safe_loads(whole(pickle.EMPTY_DICT + repeated + pickle.SETITEMS))
     assert len(loaded) == 10  # type: ignore[arg-type]
-    # ... while 5,010 distinct colliding keys would cost 12.5 million.
+    # ... while 5,010 distinct colliding keys would cost 12.5 million steps.
     with pytest.raises(CheckpointError, match="share a hash"):
         safe_loads(SITES["SETITEMS"](int_key, 5_010))
 
