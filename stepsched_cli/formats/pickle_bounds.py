@@ -32,7 +32,7 @@ Example:
     stepsched_cli.formats.errors.CheckpointError: cannot read 'k.pt': containers nest \
 deeper than 200 levels
 
-Size: about 540 lines, over the house's ~500: one walk over the opcodes, whose cost
+Size: about 550 lines, over the house's ~500: one walk over the opcodes, whose cost
 table and per-opcode effects must sit together to be checked against each other.
 """
 
@@ -52,6 +52,7 @@ from stepsched_cli.formats.pickle_hashing import (
     Kind,
     Shape,
     complex_value,
+    fill_from,
     value_of,
 )
 from stepsched_cli.formats.pickle_opcodes import (
@@ -106,16 +107,17 @@ Resolver = Callable[[str, str], Effect]
 
 # Numbers, None and booleans are never changed, so the most common share their shapes.
 _SMALL_INTS = [Shape(value=number) for number in range(256)]
-_CONSTANTS = {"NONE": Shape(value=None), "NEWTRUE": Shape(value=True), "NEWFALSE": Shape(value=False)}
+_CONSTANTS = {
+    "NONE": Shape(value=None),
+    "NEWTRUE": Shape(value=True),
+    "NEWFALSE": Shape(value=False),
+}
 _OPAQUE = Shape(kind=Kind.OPAQUE)  # a storage stub: hashable, of a value not known here
-_HASHING_EFFECTS = (Effect.HASHES_INTO_MUTABLE, Effect.PAIRS_INTO_MUTABLE, Effect.HASHES_INTO_FROZEN)
-
-
-def _first_of_pair(pair: Shape) -> Shape:
-    """The key ``OrderedDict`` takes from one pair (any other item: a key of unknown value)."""
-    if pair.kind is Kind.SEQUENCE and pair.items is not None and len(pair.items) == 2:
-        return pair.items[0]
-    return _OPAQUE
+_HASHING_EFFECTS = (
+    Effect.HASHES_INTO_MUTABLE,
+    Effect.PAIRS_INTO_MUTABLE,
+    Effect.HASHES_INTO_FROZEN,
+)
 
 
 def _iteration_cost(argument: Shape) -> int:
@@ -474,9 +476,7 @@ class PickleBounds:
         cost = 1 + sum(item.hash_cost + item.content_hash for item in items)
         if effect in _HASHING_EFFECTS:
             mutable = effect is not Effect.HASHES_INTO_FROZEN
-            return Shape(
-                kind=Kind.KEYED, container=mutable, mutable=mutable, keys=KeyTable()
-            )
+            return Shape(kind=Kind.KEYED, container=mutable, mutable=mutable, keys=KeyTable())
         value = complex_value(items) if effect is Effect.COMPLEX else None
         if value is not None:
             return Shape(value=value)
@@ -499,29 +499,9 @@ class PickleBounds:
             widest_item_hash=source.widest_item_hash,
             keys=KeyTable(),
         )
-        self._fill_table(shape.keys, source, pairs=effect is Effect.PAIRS_INTO_MUTABLE)
+        if shape.keys is not None:
+            fill_from(shape.keys, source, self._compare, pairs=effect is Effect.PAIRS_INTO_MUTABLE)
         return shape
-
-    def _fill_table(self, table: KeyTable | None, source: Shape, *, pairs: bool) -> None:
-        """Insert into ``table`` the keys a call takes from ``source`` (hashing paid).
-
-        ``pairs``: the keys are the first items of ``source``'s items (``OrderedDict``).
-        Iterating a string gives characters (str hashes are keyed per process, so they
-        cannot be made to collide) or small integers (which never collide): nothing to pay.
-        """
-        if table is None:
-            return
-        if source.kind is Kind.SEQUENCE and source.items is not None:
-            for item in source.items:
-                key = _first_of_pair(item) if pairs else item
-                table.insert(*value_of(key), self._compare)
-        elif source.kind is Kind.KEYED and source.keys is not None and not pairs:
-            for key, weight in source.keys.members():
-                table.insert(key, weight, self._compare)
-        elif source.kind is Kind.STRING:
-            table.complete = False
-        else:  # pairs of a dict or set, or what a callable built: presume the worst
-            table.insert_unknown(max(source.size, source.hash_cost - 1), self._compare)
 
     def _build(self, name: str, arg: object, position: int | None) -> None:
         state = self._pop()

@@ -46,6 +46,7 @@ __all__ = [
     "Payment",
     "Shape",
     "complex_value",
+    "fill_from",
     "value_of",
 ]
 
@@ -254,7 +255,7 @@ def value_of(shape: Shape) -> tuple[object, int]:
     return shape.value, shape.weight
 
 
-_NUMBERS = (int, float, complex)
+_COMPLEX_ARGUMENTS = (int, float, complex, str)
 _LONGEST_COMPLEX_TEXT = 256
 
 
@@ -268,10 +269,37 @@ def complex_value(arguments: list[Shape]) -> object:
         if argument.kind is Kind.STRING and argument.size > _LONGEST_COMPLEX_TEXT:
             return UNKNOWN
         value, _ = value_of(argument) if argument.kind is Kind.STRING else (argument.value, 1)
-        if not isinstance(value, _NUMBERS + (str,)):
+        if not isinstance(value, _COMPLEX_ARGUMENTS):
             return UNKNOWN
         values.append(value)
     try:
         return complex(*values)
     except (TypeError, ValueError, OverflowError):
         return UNKNOWN
+
+
+def _first_of_pair(pair: Shape) -> Shape:
+    """The key ``OrderedDict`` takes from one pair (any other item: a key of unknown value)."""
+    if pair.kind is Kind.SEQUENCE and pair.items is not None and len(pair.items) == 2:
+        return pair.items[0]
+    return Shape(kind=Kind.OPAQUE)
+
+
+def fill_from(table: KeyTable, source: Shape, pay: Payment, *, pairs: bool) -> None:
+    """Insert into ``table`` the keys a call takes from ``source`` (their hashing is paid).
+
+    ``pairs``: the keys are the first items of ``source``'s items (``OrderedDict``).
+    Iterating a string gives characters (str hashes are keyed per process, so they
+    cannot be made to collide) or small integers (which never collide): nothing to pay.
+    """
+    if source.kind is Kind.SEQUENCE and source.items is not None:
+        for item in source.items:
+            key = _first_of_pair(item) if pairs else item
+            table.insert(*value_of(key), pay)
+    elif source.kind is Kind.KEYED and source.keys is not None and not pairs:
+        for member, weight in source.keys.members():
+            table.insert(member, weight, pay)
+    elif source.kind is Kind.STRING:
+        table.complete = False
+    else:  # pairs of a dict or set, or what a callable built: presume the worst
+        table.insert_unknown(max(source.size, source.hash_cost - 1), pay)

@@ -95,9 +95,7 @@ def tuple_partner(first: int) -> int | None:
 
 
 _TUPLE_PAIRS = [
-    (first, partner)
-    for first in range(4000)
-    if (partner := tuple_partner(first)) is not None
+    (first, partner) for first in range(4000) if (partner := tuple_partner(first)) is not None
 ]
 
 
@@ -120,7 +118,7 @@ def test_the_keys_of_each_kind_are_distinct_and_share_one_hash() -> None:
         values = [pickle.loads(b"\x80\x02" + key(index) + b".") for index in range(40)]
         assert len(set(map(repr, values))) == 40, kind
         assert len({hash(value) for value in values}) == 1, kind
-    assert hash((_TUPLE_PAIRS[0])) == TUPLE_HASH
+    assert hash(_TUPLE_PAIRS[0]) == TUPLE_HASH
     assert len({first for first, _ in _TUPLE_PAIRS}) == len(_TUPLE_PAIRS) > 600
 
 
@@ -166,38 +164,38 @@ SITES: dict[str, Callable[[Callable[[int], bytes], int], bytes]] = {
 # refused count is refused by whichever payment crosses the budget: the comparisons
 # (": N keys ... share a hash") or the items added after them (no suffix).
 BOUNDARIES = [
-    ("int", "SETITEMS", 995, ''),
-    ("int", "DICT", 995, ''),
-    ("int", "ADDITEMS", 997, ''),
-    ("int", "FROZENSET", 997, ''),
-    ("int", "set()", 995, ': 996 keys of one dict or set share a hash'),
-    ("int", "frozenset()", 995, ': 996 keys of one dict or set share a hash'),
-    ("int", "Counter()", 995, ': 996 keys of one dict or set share a hash'),
-    ("int", "OrderedDict()", 989, ': 990 keys of one dict or set share a hash'),
-    ("complex", "SETITEMS", 987, ''),
-    ("complex", "DICT", 987, ''),
-    ("complex", "ADDITEMS", 989, ''),
-    ("complex", "FROZENSET", 989, ''),
-    ("complex", "set()", 987, ': 988 keys of one dict or set share a hash'),
-    ("complex", "frozenset()", 987, ': 988 keys of one dict or set share a hash'),
-    ("complex", "Counter()", 987, ': 988 keys of one dict or set share a hash'),
-    ("complex", "OrderedDict()", 981, ': 982 keys of one dict or set share a hash'),
-    ("float or int", "SETITEMS", 995, ''),
-    ("float or int", "DICT", 995, ''),
-    ("float or int", "ADDITEMS", 997, ''),
-    ("float or int", "FROZENSET", 997, ''),
-    ("float or int", "set()", 995, ': 996 keys of one dict or set share a hash'),
-    ("float or int", "frozenset()", 995, ': 996 keys of one dict or set share a hash'),
-    ("float or int", "Counter()", 995, ': 996 keys of one dict or set share a hash'),
-    ("float or int", "OrderedDict()", 989, ': 990 keys of one dict or set share a hash'),
-    ("tuple", "SETITEMS", 574, ': 575 keys of one dict or set share a hash'),
-    ("tuple", "DICT", 574, ': 575 keys of one dict or set share a hash'),
-    ("tuple", "ADDITEMS", 574, ''),
-    ("tuple", "FROZENSET", 574, ''),
-    ("tuple", "set()", 574, ': 575 keys of one dict or set share a hash'),
-    ("tuple", "frozenset()", 574, ': 575 keys of one dict or set share a hash'),
-    ("tuple", "Counter()", 574, ': 575 keys of one dict or set share a hash'),
-    ("tuple", "OrderedDict()", 572, ': 573 keys of one dict or set share a hash'),
+    ("int", "SETITEMS", 995, ""),
+    ("int", "DICT", 995, ""),
+    ("int", "ADDITEMS", 997, ""),
+    ("int", "FROZENSET", 997, ""),
+    ("int", "set()", 995, ": 996 keys of one dict or set share a hash"),
+    ("int", "frozenset()", 995, ": 996 keys of one dict or set share a hash"),
+    ("int", "Counter()", 995, ": 996 keys of one dict or set share a hash"),
+    ("int", "OrderedDict()", 989, ": 990 keys of one dict or set share a hash"),
+    ("complex", "SETITEMS", 987, ""),
+    ("complex", "DICT", 987, ""),
+    ("complex", "ADDITEMS", 989, ""),
+    ("complex", "FROZENSET", 989, ""),
+    ("complex", "set()", 987, ": 988 keys of one dict or set share a hash"),
+    ("complex", "frozenset()", 987, ": 988 keys of one dict or set share a hash"),
+    ("complex", "Counter()", 987, ": 988 keys of one dict or set share a hash"),
+    ("complex", "OrderedDict()", 981, ": 982 keys of one dict or set share a hash"),
+    ("float or int", "SETITEMS", 995, ""),
+    ("float or int", "DICT", 995, ""),
+    ("float or int", "ADDITEMS", 997, ""),
+    ("float or int", "FROZENSET", 997, ""),
+    ("float or int", "set()", 995, ": 996 keys of one dict or set share a hash"),
+    ("float or int", "frozenset()", 995, ": 996 keys of one dict or set share a hash"),
+    ("float or int", "Counter()", 995, ": 996 keys of one dict or set share a hash"),
+    ("float or int", "OrderedDict()", 989, ": 990 keys of one dict or set share a hash"),
+    ("tuple", "SETITEMS", 574, ": 575 keys of one dict or set share a hash"),
+    ("tuple", "DICT", 574, ": 575 keys of one dict or set share a hash"),
+    ("tuple", "ADDITEMS", 574, ""),
+    ("tuple", "FROZENSET", 574, ""),
+    ("tuple", "set()", 574, ": 575 keys of one dict or set share a hash"),
+    ("tuple", "frozenset()", 574, ": 575 keys of one dict or set share a hash"),
+    ("tuple", "Counter()", 574, ": 575 keys of one dict or set share a hash"),
+    ("tuple", "OrderedDict()", 572, ": 573 keys of one dict or set share a hash"),
 ]
 
 
@@ -211,8 +209,7 @@ def test_keys_of_one_hash_load_up_to_the_budget_and_one_more_is_refused(
     with pytest.raises(CheckpointError) as caught:
         safe_loads(build(KEYS[kind], loaded + 1), source="hash.pt")
     assert str(caught.value) == (
-        "cannot read 'hash.pt': its pickle takes more than 500000 steps to load, "
-        f"the limit{reason}"
+        f"cannot read 'hash.pt': its pickle takes more than 500000 steps to load, the limit{reason}"
     )
 
 
@@ -238,11 +235,20 @@ def test_an_equal_key_replaces_and_pays_only_for_the_keys_of_its_hash() -> None:
 def _storage_key(index: int) -> bytes:
     """A storage stub as a key: a value the bounds cannot know (its numel collides)."""
     return (
-        pickle.MARK + pickle.BINUNICODE
-        + struct.pack("<I", 7) + b"storage" + global_ref("torch", "FloatStorage")
-        + pickle.BINUNICODE + struct.pack("<I", 1) + b"0"
-        + pickle.BINUNICODE + struct.pack("<I", 3) + b"cpu"
-        + integer(index * MODULUS) + pickle.TUPLE + pickle.BINPERSID
+        pickle.MARK
+        + pickle.BINUNICODE
+        + struct.pack("<I", 7)
+        + b"storage"
+        + global_ref("torch", "FloatStorage")
+        + pickle.BINUNICODE
+        + struct.pack("<I", 1)
+        + b"0"
+        + pickle.BINUNICODE
+        + struct.pack("<I", 3)
+        + b"cpu"
+        + integer(index * MODULUS)
+        + pickle.TUPLE
+        + pickle.BINPERSID
     )
 
 
@@ -264,8 +270,28 @@ def test_a_counter_of_a_dict_pays_for_its_keys_again() -> None:
     assert len(safe_loads(SITES["SETITEMS"](int_key, 710))) == 710  # type: ignore[arg-type]
 
 
-@given(st.lists(st.sampled_from([0, 1, -1, -2, 0.5, 2**60, MODULUS, 2 * MODULUS, 1.0,
-                                 True, (0, MODULUS), (0, 0), 1j, complex(1000003, -1)])))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                0,
+                1,
+                -1,
+                -2,
+                0.5,
+                2**60,
+                MODULUS,
+                2 * MODULUS,
+                1.0,
+                True,
+                (0, MODULUS),
+                (0, 0),
+                1j,
+                complex(1000003, -1),
+            ]
+        )
+    )
+)
 def test_a_key_table_holds_what_a_set_holds_and_pays_for_each_key_of_its_hash(
     keys: list[object],
 ) -> None:
@@ -310,4 +336,5 @@ def test_real_checkpoints_pay_for_no_comparisons(monkeypatch: pytest.MonkeyPatch
     assert len(paths) > 20
     for path in paths:
         load_checkpoint(path)
-    assert paid and set(paid) == {0}
+    assert paid
+    assert set(paid) == {0}
