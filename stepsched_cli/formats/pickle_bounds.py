@@ -32,13 +32,12 @@ Example:
     stepsched_cli.formats.errors.CheckpointError: cannot read 'k.pt': containers nest \
 deeper than 200 levels
 
-Size: about 540 lines, over the house's ~500: one walk over the opcodes, whose cost
+Size: about 550 lines, over the house's ~500: one walk over the opcodes, whose cost
 table and per-opcode effects must sit together to be checked against each other.
 """
 
 from __future__ import annotations
 
-import enum
 import io
 import sys
 from collections.abc import Callable
@@ -46,6 +45,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepsched_cli.formats.errors import CheckpointError
+from stepsched_cli.formats.pickle_hashing import (
+    BYTES_PER_STEP,
+    Effect,
+    KeyTable,
+    Kind,
+    Shape,
+    complex_value,
+    fill_from,
+    value_of,
+)
 from stepsched_cli.formats.pickle_opcodes import (
     LAYOUT,
     MAX_PICKLE_WORK,
@@ -93,65 +102,27 @@ _LONGEST_GLOBAL_NAME = 256
 """Strings longer than this are never module or class names, so their text is not kept."""
 
 
-class Effect(enum.Enum):
-    """What calling an allowlisted global does, as far as the bounds are concerned."""
-
-    VALUE = "value"
-    """Builds an immutable value from its arguments (bytes, a tensor stub, a device)."""
-    HASHES_INTO_MUTABLE = "hashes-into-mutable"
-    """Hashes the items of its first argument into a new set, Counter or OrderedDict."""
-    HASHES_INTO_FROZEN = "hashes-into-frozen"
-    """Hashes the items of its first argument into a new frozenset."""
-    RECORD = "record"
-    """Builds a mutable record holding its arguments (argparse.Namespace, numpy)."""
-
-
 Resolver = Callable[[str, str], Effect]
 """Maps an allowlisted ``(module, name)`` to its effect; raises for any other global."""
 
-
-@dataclass(slots=True, eq=False)
-class _Shape:
-    """What the bounds know of one object the pickle builds.
-
-    Attributes:
-        container: Whether it holds items (a shape that does not is never changed).
-        mutable: Whether items may be added after it is built (lists, dicts, sets).
-        height: Levels of containers below it (0 for an atom or an empty container).
-        hash_cost: Elements that hashing it visits (1 when hashing stops at it).
-        size: Items it holds, or characters of a string (what iterating it visits).
-        content_hash: The sum of its items' ``hash_cost``.
-        widest_item_hash: The largest ``hash_cost`` among its items.
-        items: A tuple's items (the arguments of a call are read from them).
-        text: A short string's value (``STACK_GLOBAL`` names come from strings).
-        effect: For an allowlisted global, what calling it does.
-    """
-
-    container: bool = False
-    mutable: bool = False
-    height: int = 0
-    hash_cost: int = 1
-    size: int = 0
-    content_hash: int = 0
-    widest_item_hash: int = 0
-    items: list[_Shape] | None = None
-    text: str | None = None
-    effect: Effect | None = None
+# Numbers, None and booleans are never changed, so the most common share their shapes.
+_SMALL_INTS = [Shape(value=number) for number in range(256)]
+_CONSTANTS = {
+    "NONE": Shape(value=None),
+    "NEWTRUE": Shape(value=True),
+    "NEWFALSE": Shape(value=False),
+}
+_OPAQUE = Shape(kind=Kind.OPAQUE)  # a storage stub: hashable, of a value not known here
+_HASHING_EFFECTS = (
+    Effect.HASHES_INTO_MUTABLE,
+    Effect.PAIRS_INTO_MUTABLE,
+    Effect.HASHES_INTO_FROZEN,
+)
 
 
-_ATOM = _Shape()  # numbers, None, booleans: never changed, so one shape serves all.
-
-_BYTES_PER_STEP = 128
-"""Characters a callable copies per step: ``bytes(text)`` copies at memory speed.
-
-So one string of up to ``MAX_PICKLE_WORK * 128`` (64 MB) may be copied once, and copies
-of a shared string, however many calls ask for them, total at most that.
-"""
-
-
-def _iteration_cost(argument: _Shape) -> int:
+def _iteration_cost(argument: Shape) -> int:
     """Steps an allowlisted callable takes to go through one argument."""
-    return argument.size if argument.container else argument.size // _BYTES_PER_STEP
+    return argument.size if argument.container else argument.size // BYTES_PER_STEP
 
 
 _STRINGS = frozenset(
@@ -207,9 +178,9 @@ class PickleBounds:
     resolve: Resolver = field(default=lambda module, name: Effect.VALUE)
     max_depth: int = MAX_NESTING_DEPTH
     work: int = 0
-    _stack: list[_Shape] = field(default_factory=list)
-    _marks: list[list[_Shape]] = field(default_factory=list)
-    _memo: dict[int, _Shape] = field(default_factory=dict)
+    _stack: list[Shape] = field(default_factory=list)
+    _marks: list[list[Shape]] = field(default_factory=list)
+    _memo: dict[int, Shape] = field(default_factory=dict)
 
     def run(self) -> None:
         """Walk every opcode up to ``STOP``.
@@ -273,35 +244,51 @@ class PickleBounds:
         if self.work > MAX_PICKLE_WORK:
             raise work_exceeded(self.source, "load")
 
-    def _push(self, shape: _Shape) -> None:
+    def _push(self, shape: Shape) -> None:
         self._stack.append(shape)
 
-    def _pop(self) -> _Shape:
+    def _pop(self) -> Shape:
         if not self._stack:
             raise malformed(self.source, "unpickling stack underflow")
         return self._stack.pop()
 
-    def _top(self) -> _Shape:
+    def _top(self) -> Shape:
         if not self._stack:
             raise malformed(self.source, "unpickling stack underflow")
         return self._stack[-1]
 
-    def _pop_mark(self) -> list[_Shape]:
+    def _pop_mark(self) -> list[Shape]:
         if not self._marks:
             raise malformed(self.source, "could not find MARK")
         items, self._stack = self._stack, self._marks.pop()
         return items
 
-    def _hash(self, shape: _Shape) -> None:
-        """Account for hashing ``shape``; refuse it if that visits too many elements."""
+    def _hash(self, shape: Shape, table: KeyTable | None = None) -> None:
+        """Account for hashing ``shape`` and inserting it into ``table``.
+
+        Refuses a key whose hashing visits too many elements before anything hashes it;
+        then pays for the comparisons with keys of equal hash already in ``table``.
+        """
         if shape.hash_cost > MAX_HASHED_SIZE:
             raise CheckpointError(
                 f"cannot read {self.source!r}: its pickle hashes a key of "
                 f"{shape.hash_cost} elements, more than the limit of {MAX_HASHED_SIZE}"
             )
+        if table is not None:
+            table.insert(*value_of(shape), self._compare)
         self._spend(shape.hash_cost)
 
-    def _add(self, target: _Shape, items: list[_Shape]) -> None:
+    def _compare(self, steps: int, keys: int, presumed: bool) -> None:
+        """Pay ``steps`` of key comparisons among ``keys`` keys of one hash (a Payment)."""
+        self.work += steps
+        if self.work > MAX_PICKLE_WORK:
+            shared = "may share a hash" if presumed else "share a hash"
+            raise CheckpointError(
+                f"cannot read {self.source!r}: its pickle takes more than {MAX_PICKLE_WORK} "
+                f"steps to load, the limit: {keys} keys of one dict or set {shared}"
+            )
+
+    def _add(self, target: Shape, items: list[Shape]) -> None:
         """Put ``items`` into ``target`` (a shape that holds nothing is left alone)."""
         self._spend(len(items))
         if not target.container:
@@ -319,8 +306,16 @@ class PickleBounds:
         if target.height > self.max_depth:
             raise too_deep(self.source, self.max_depth)
 
-    def _new(self, items: list[_Shape], *, mutable: bool) -> _Shape:
-        shape = _Shape(container=True, mutable=mutable, items=None if mutable else [])
+    def _new(self, items: list[Shape], kind: Kind = Kind.SEQUENCE, *, mutable: bool) -> Shape:
+        """A new tuple or list (whose items are kept), or dict or set (whose keys are)."""
+        keyed = kind is Kind.KEYED
+        shape = Shape(
+            kind=kind,
+            container=True,
+            mutable=mutable,
+            items=None if keyed else [],
+            keys=KeyTable() if keyed else None,
+        )
         self._add(shape, items)
         return shape
 
@@ -334,9 +329,15 @@ class PickleBounds:
             length = int.from_bytes(raw, "little", signed=field_bytes == 4)
             if length > MAX_INTEGER_BYTES:
                 raise integer_too_long(self.source, f"{length} bytes", position)
+            arg = int.from_bytes(arg if isinstance(arg, memoryview) else b"", "little", signed=True)
         elif isinstance(arg, int) and abs(arg) >= 10**MAX_INTEGER_DIGITS:
             raise integer_too_long(self.source, f"{len(str(abs(arg)))} digits", position)
-        self._push(_ATOM)
+        if name in _CONSTANTS:
+            self._push(_CONSTANTS[name])
+        elif type(arg) is int and 0 <= arg < len(_SMALL_INTS):
+            self._push(_SMALL_INTS[arg])
+        else:
+            self._push(Shape(value=arg))
 
     def _string(self, name: str, arg: object, position: int | None) -> None:
         """Every string and bytes opcode: a binary one passes its bytes, a text one its value."""
@@ -348,7 +349,7 @@ class PickleBounds:
         else:
             size = len(arg) if isinstance(arg, str | bytes | bytearray) else 0
             text = arg if isinstance(arg, str) and size <= _LONGEST_GLOBAL_NAME else None
-        self._push(_Shape(size=size, text=text))
+        self._push(Shape(kind=Kind.STRING, size=size, text=text, pending=(name, arg)))
 
     def _get(self, name: str, index: int, position: int | None) -> None:
         self._spend(1)
@@ -396,20 +397,22 @@ class PickleBounds:
 
     def _empty(self, name: str, arg: object, position: int | None) -> None:
         """EMPTY_LIST, EMPTY_DICT and EMPTY_SET."""
-        self._push(self._new([], mutable=True))
+        kind = Kind.SEQUENCE if name == "EMPTY_LIST" else Kind.KEYED
+        self._push(self._new([], kind, mutable=True))
 
     def _collection(self, name: str, arg: object, position: int | None) -> None:
         """LIST, TUPLE, DICT and FROZENSET: a new container of the items above the mark."""
         items = self._pop_mark()
+        keys = items if name == "FROZENSET" else []
         if name == "DICT":
             if len(items) % 2:
                 raise malformed(self.source, "odd number of items for DICT")
-            for key in items[0::2]:
-                self._hash(key)
-        elif name == "FROZENSET":
-            for item in items:
-                self._hash(item)
-        shape = self._new(items, mutable=name in ("LIST", "DICT"))
+            keys = items[0::2]
+        kind = Kind.KEYED if name in ("DICT", "FROZENSET") else Kind.SEQUENCE
+        shape = self._new([], kind, mutable=name in ("LIST", "DICT"))
+        for key in keys:
+            self._hash(key, shape.keys)
+        self._add(shape, items)
         if name == "FROZENSET":
             shape.hash_cost = 1 + shape.size  # a frozenset hashes its members' stored hashes
         self._push(shape)
@@ -420,14 +423,15 @@ class PickleBounds:
             items = [self._pop() for _ in range(1 if name == "APPEND" else 2)][::-1]
         else:
             items = self._pop_mark()
-        keys: list[_Shape] = items if name == "ADDITEMS" else []
+        keys: list[Shape] = items if name == "ADDITEMS" else []
         if name in ("SETITEM", "SETITEMS"):
             if len(items) % 2:
                 raise malformed(self.source, "odd number of items for SETITEMS")
             keys = items[0::2]
+        target = self._top()
         for key in keys:
-            self._hash(key)
-        self._add(self._top(), items)
+            self._hash(key, target.keys)
+        self._add(target, items)
 
     def _global(self, name: str, arg: object, position: int | None) -> None:
         """GLOBAL, STACK_GLOBAL and INST: resolved against the allowlist right away."""
@@ -441,7 +445,7 @@ class PickleBounds:
         if name == "INST":
             self._push(self._call(effect, self._new(self._pop_mark(), mutable=False)))
         else:
-            self._push(_Shape(effect=effect))
+            self._push(Shape(kind=Kind.OPAQUE, effect=effect))
 
     def _apply(self, name: str, arg: object, position: int | None) -> None:
         """REDUCE, NEWOBJ, NEWOBJ_EX and OBJ: a callable applied to its arguments."""
@@ -458,27 +462,34 @@ class PickleBounds:
             callee = self._pop()
         self._push(self._call(callee.effect, arguments))
 
-    def _call(self, effect: Effect | None, arguments: _Shape) -> _Shape:
+    def _call(self, effect: Effect | None, arguments: Shape) -> Shape:
         """The shape of what an allowlisted callable returns, after paying for its work."""
         items = arguments.items or []
         self._spend(len(items) + sum(_iteration_cost(item) for item in items))
         if effect is Effect.RECORD:
-            record = _Shape(container=True, mutable=True)
+            record = Shape(kind=Kind.RECORD, container=True, mutable=True)
             self._add(record, [arguments])
             return record
-        if effect is None or effect is Effect.VALUE or not items:
-            # Not callable (the real load refuses it), a value, or an empty collection.
-            cost = 1 + sum(item.hash_cost + item.content_hash for item in items)
-            mutable = effect is Effect.HASHES_INTO_MUTABLE
-            return _Shape(
-                container=mutable, mutable=mutable, height=arguments.height, hash_cost=cost
-            )
-        source = items[0]
+        if effect in _HASHING_EFFECTS and items:
+            return self._hashing_call(effect, items[0])
+        # Not callable (the real load refuses it), a value, or an empty collection.
+        cost = 1 + sum(item.hash_cost + item.content_hash for item in items)
+        if effect in _HASHING_EFFECTS:
+            mutable = effect is not Effect.HASHES_INTO_FROZEN
+            return Shape(kind=Kind.KEYED, container=mutable, mutable=mutable, keys=KeyTable())
+        value = complex_value(items) if effect is Effect.COMPLEX else None
+        if value is not None:
+            return Shape(value=value)
+        return Shape(kind=Kind.OPAQUE, height=arguments.height, hash_cost=cost)
+
+    def _hashing_call(self, effect: Effect, source: Shape) -> Shape:
+        """``set``, ``frozenset``, ``Counter`` or ``OrderedDict`` of ``source``."""
         if source.widest_item_hash > MAX_HASHED_SIZE:
-            self._hash(_Shape(hash_cost=source.widest_item_hash))
+            self._hash(Shape(hash_cost=source.widest_item_hash))
         self._spend(source.content_hash + source.size)
         frozen = effect is Effect.HASHES_INTO_FROZEN
-        return _Shape(
+        shape = Shape(
+            kind=Kind.KEYED,
             container=True,
             mutable=not frozen,
             height=source.height,
@@ -486,7 +497,11 @@ class PickleBounds:
             size=source.size,
             content_hash=source.content_hash,
             widest_item_hash=source.widest_item_hash,
+            keys=KeyTable(),
         )
+        if shape.keys is not None:
+            fill_from(shape.keys, source, self._compare, pairs=effect is Effect.PAIRS_INTO_MUTABLE)
+        return shape
 
     def _build(self, name: str, arg: object, position: int | None) -> None:
         state = self._pop()
@@ -497,7 +512,7 @@ class PickleBounds:
         """PERSID and BINPERSID: a storage stub, whatever the id held."""
         if name == "BINPERSID":
             self._spend(self._pop().size)
-        self._push(_ATOM)
+        self._push(_OPAQUE)
 
 
 _Handler = Callable[[PickleBounds, str, Any, "int | None"], None]

@@ -611,8 +611,12 @@ class RestrictedUnpickler(pickle.Unpickler):
 def _effect(module: str, name: str, source: str) -> Effect:
     """What calling the allowlisted ``module.name`` does to the bounds of a load."""
     target = _resolve(source, module, name)
-    if target in (set, PickledCounter, PickledOrderedDict):
+    if target in (set, PickledCounter):
         return Effect.HASHES_INTO_MUTABLE
+    if target is PickledOrderedDict:
+        return Effect.PAIRS_INTO_MUTABLE
+    if target is complex:
+        return Effect.COMPLEX
     if target is frozenset:
         return Effect.HASHES_INTO_FROZEN
     if isinstance(target, type) and issubclass(target, InertObject):

@@ -57,6 +57,10 @@ EXPECTED = {
     "hash_bomb_counter.pt": "hashes a key of 2305843009213693951 elements",
     "hash_bomb_ordered_dict.pt": "hashes a key of 2305843009213693953 elements",
     "hash_bomb_additems.pt": "hashes a key of 2305843009213693951 elements",
+    "hash_collision_int_keys.pt": "its pickle takes more than 500000 steps to load, the limit: "
+    "632 keys of one dict or set share a hash",
+    "hash_collision_complex_keys.pt": "the limit: 949 keys of one dict or set share a hash",
+    "hash_collision_pair_keys.pt": "the limit: 546 keys of one dict or set share a hash",
     "repr_bomb_gamma.pt": "gamma",
     "repr_bomb_persistent_id.pt": "unsupported persistent id [[[[",
     "repr_bomb_device.pt": "torch.device arguments must be (str, int), got ([[[[",
