@@ -55,6 +55,8 @@ _BINARY_KINDS = (
     (b"\x93NUMPY", "a NumPy .npy array"),
     (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
     (b"PK\x03\x04", "a zip archive"),
+    (b"\xff\xfe", "UTF-16 text (JSON and YAML are read as UTF-8: save it as UTF-8)"),
+    (b"\xfe\xff", "UTF-16 text (JSON and YAML are read as UTF-8: save it as UTF-8)"),
 )  # fmt: skip
 
 

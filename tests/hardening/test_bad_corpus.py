@@ -423,16 +423,17 @@ def test_inspect_json_refuses_with_one_line(
     ],
 )
 def test_reader_refuses_in_process(name: str) -> None:
-    """The library raises its documented error with the manifest's message (no CLI)."""
+    """The library raises its documented error with the manifest's message (no CLI):
+    through ``read_state``, which detects the format as every command does."""
     from stepsched_cli.errors import StepschedError
+    from stepsched_cli.formats.registry import read_state
     from stepsched_cli.formats.torch_container import read_checkpoint
-    from stepsched_cli.state import read_state_file
 
     entry = ENTRY_BY_NAME[name]
     path = DATA_DIR / entry["path"]
-    reader = read_state_file if entry["reader"] == "stepsched" else read_checkpoint
+    reader = read_state if entry["reader"] == "stepsched" else read_checkpoint
     with pytest.raises(StepschedError) as caught:
-        reader(path)
+        reader(str(path))
     message = str(caught.value)
     assert str(path) in message
     assert entry["message"] in message.replace(str(path), "<file>")
