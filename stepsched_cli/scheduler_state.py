@@ -208,6 +208,7 @@ def _checked_envelope(data: object) -> Mapping[str, Any]:
     """The state as a mapping once its format, version and set of fields are right."""
     if not isinstance(data, Mapping):
         raise StateError(f"a state must be a JSON object, got {type(data).__name__}")
+    validate.string_keys(data, "a state", error=StateError)  # a pickled one may hold any
     if data.get("format") != STATE_FORMAT:
         raise StateError(
             f"field 'format' must be {STATE_FORMAT!r}, got {validate.shown(data.get('format'))}"

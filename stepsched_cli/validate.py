@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 
 from stepsched_cli.errors import StepschedError
 
@@ -43,6 +44,7 @@ __all__ = [
     "integer_text",
     "lrs_agree",
     "shown",
+    "string_keys",
 ]
 
 MAX_INTEGER_DIGITS = 40
@@ -214,6 +216,21 @@ def boolean(
             parameter=_parameter(label, parameter),
         )
     return value
+
+
+def string_keys(
+    mapping: Mapping[object, object], owner: str, *, error: type[StepschedError] = StepschedError
+) -> None:
+    """Refuse a mapping with keys that are not strings (a pickle can hold any key).
+
+    Raises:
+        error: ``{owner}'s keys must be strings, got (1, 2), 3 and 2 more``.
+    """
+    not_names = [key for key in mapping if not isinstance(key, str)]
+    if not_names:
+        listed = ", ".join(shown(key) for key in not_names[:3])
+        more = f" and {len(not_names) - 3} more" if len(not_names) > 3 else ""
+        raise error(f"{owner}'s keys must be strings, got {listed}{more}")
 
 
 def integer_text(text: str, *, any_length: bool = False) -> int | None:

@@ -238,3 +238,30 @@ def test_state_errors_carry_the_field_they_are_about(
     with pytest.raises(StateError) as caught:
         SchedulerState.from_dict(document)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({(1,): 0, "a": 1}, "a state's keys must be strings, got (1,)"),
+        ({1: 0, 2: 0, 3: 0, 4: 0, 5: 0}, "a state's keys must be strings, got 1, 2, 3 and 2 more"),
+        ({b"lr": 0.1}, "a state's keys must be strings, got b'lr'"),
+    ],
+)
+def test_string_keys_refuses_other_keys_naming_a_few(
+    mapping: dict[object, object], message: str
+) -> None:
+    with pytest.raises(StateError) as raised:
+        validate.string_keys(mapping, "a state", error=StateError)
+    assert str(raised.value) == message
+
+
+def test_string_keys_accepts_a_mapping_of_names() -> None:
+    validate.string_keys({"lr": 0.1, "": 1}, "a state")
+
+
+def test_a_pickled_state_with_a_key_of_another_type_is_a_state_error() -> None:
+    from stepsched_cli.scheduler_state import SchedulerState
+
+    with pytest.raises(StateError, match=r"^a state's keys must be strings, got \(1, 2\)$"):
+        SchedulerState.from_dict({"format": "stepsched.state", (1, 2): 3})

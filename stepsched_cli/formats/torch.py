@@ -365,11 +365,7 @@ def _step_kind(document: object) -> TorchKind:
     """
     if not isinstance(document, Mapping):
         raise StateError(f"a torch state dict must be an object, got {type(document).__name__}")
-    not_names = [key for key in document if not isinstance(key, str)]
-    if not_names:
-        shown = ", ".join(_shown(key) for key in not_names[:3])
-        more = f" and {len(not_names) - 3} more" if len(not_names) > 3 else ""
-        raise StateError(f"a torch state dict's keys must be strings, got {shown}{more}")
+    validate.string_keys(document, "a torch state dict", error=StateError)
     kind = guess_scheduler_type(document)
     if kind not in ("StepLR", "MultiStepLR"):
         keys = ", ".join(key for key in document if not key.startswith("_") and key != "base_lrs")

@@ -278,9 +278,22 @@ def test_every_reader_on_mutated_framework_files(data: bytes, name: str, scratch
     _read_as_a_command(path)
 
 
+FUZZ_FOUND_REASONS = {
+    "name_flagged_utf8_not_utf8.keras": "broken zip archive (a member name flagged as UTF-8 "
+    "is not UTF-8)",
+    "zip64_offset_beyond_seek.pt": "broken zip archive (cannot fit 'int' into an "
+    "offset-sized integer)",
+    "stepsched_state_tuple_key.pt": "a state's keys must be strings, got (1,)",
+}
+
+
+def test_every_input_make_fuzz_found_has_its_reason() -> None:
+    assert sorted(FUZZ_FOUND_REASONS) == [path.name for path in FUZZ_FOUND]
+
+
 @pytest.mark.parametrize("path", FUZZ_FOUND, ids=[path.name for path in FUZZ_FOUND])
 def test_inputs_make_fuzz_found_are_refused_in_one_line(path: Path) -> None:
     """Each file in tests/data/fuzz_found once escaped as an internal error."""
     with pytest.raises(StepschedError) as raised:
         read_state(str(path))
-    assert "broken zip archive (" in str(raised.value)
+    assert str(raised.value).endswith(FUZZ_FOUND_REASONS[path.name])
