@@ -249,11 +249,12 @@ def _read(
 
 def _check_timm_hints(reading: Reading, timm: _TimmHints) -> None:
     """``--updates-per-epoch`` and ``--lr`` complete timm's files only: else a usage error."""
-    described = reading.view.described
-    if described and described[0][0] == sources.TIMM_FORMAT:
-        return
-    for option, value in (("--updates-per-epoch", timm.updates_per_epoch), ("--lr", timm.lr)):
-        if value is not None:
+    given = (
+        ("updates_per_epoch", "--updates-per-epoch", timm.updates_per_epoch),
+        ("lr", "--lr", timm.lr),
+    )
+    for parameter, option, value in given:
+        if value is not None and parameter not in reading.completions:
             raise usage_error(
                 option,
                 f"applies to timm's train.py files only (args.yaml, scheduler_kwargs(), "
@@ -396,6 +397,7 @@ def validate(
         except StepschedError as error:
             results.append({"file": path, "valid": False, "format": None, "error": str(error)})
             continue
+        _check_timm_hints(reading, _TimmHints(updates_per_epoch, lr))
         error_text = f"{path}: {'; '.join(reading.warnings)}" if reading.warnings else None
         results.append(
             {

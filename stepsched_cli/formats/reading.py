@@ -147,6 +147,9 @@ class Reading:
         warnings: Disagreements found while reading, without the file name (a
             checkpoint's optimizer lrs that do not match its scheduler): ``inspect``
             shows them, ``validate`` fails on them.
+        completions: What the caller may give that the file leaves out, by parameter
+            name (``("updates_per_epoch", "lr")`` for timm's training files); giving
+            anything else is a usage error.
     """
 
     format: str
@@ -157,6 +160,7 @@ class Reading:
     records_position: bool = True
     key: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    completions: tuple[str, ...] = ()
 
     def require_state(self) -> SchedulerState:
         """The reading as a stepsched state.

@@ -68,7 +68,6 @@ TORCH_FORMAT = torch_format.FORMAT_NAME
 CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
 JSON_CHECKPOINT_FORMAT = "json-checkpoint"
 KERAS_MODEL_FORMAT = "keras-model"
-TIMM_FORMAT = timm_format.FORMAT_NAME
 STDIN = STANDARD_STREAM
 HEAD_BYTES = 64
 """How much of a file recognisers see: a zip's first member name fits (a renamed
@@ -244,9 +243,15 @@ def _timm_training_reading(checkpoint: object, request: Request) -> Reading | No
     )
 
 
+TIMM_COMPLETIONS = ("updates_per_epoch", "lr")
+"""What timm's training files leave out and a caller may give (read_state's arguments)."""
+
+
 def _per_update(reading: Reading, updates_per_epoch: int | None) -> Reading:
-    """A per-update timm reading's state records the updates per epoch as its steps per
-    epoch (one update is one optimizer step)."""
+    """A timm reading, which ``updates_per_epoch`` and ``lr`` may complete; per update,
+    its state records the updates per epoch as its steps per epoch (one update is one
+    optimizer step)."""
+    reading = dataclasses.replace(reading, completions=TIMM_COMPLETIONS)
     state = reading.state
     if state is None or updates_per_epoch is None or state.schedule.mode != "step":
         return reading

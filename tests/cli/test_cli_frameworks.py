@@ -256,6 +256,7 @@ def test_timm_completions_are_refused_for_other_files(
     run: Invoke, tmp_path: Path, option: tuple[str, str]
 ) -> None:
     path = write_state(tmp_path / "run.json", StepSchedule(0.1, step_size=30))
+    assert run("validate", str(path), *option).exit_code == 2
     result = run("inspect", str(path), *option)
     assert result.exit_code == 2
     assert (
