@@ -12,8 +12,9 @@ checkpoint by its extension or first bytes), then the file is parsed as JSON and
 offered to each format's ``detect`` in table order (native, torch, timm, Keras,
 optax, then any JSON document holding scheduler states).  A file that is not JSON
 (empty, not UTF-8, or broken JSON) is read as native, whose parser says what is wrong;
-a JSON document no format claims, or text such as YAML, is refused with what it looks
-like and the formats tried (:mod:`~stepsched_cli.formats.unknown`).  ``--from`` skips
+a JSON document no format claims, text such as YAML, or a binary file of a known kind
+(HDF5, safetensors, a TensorBoard event file) is refused with what it looks like and
+the formats tried (:mod:`~stepsched_cli.formats.unknown`).  ``--from`` skips
 detection.
 
 Adding a format (docs/design.md shows it step by step): write its module (a reader
@@ -564,11 +565,13 @@ def detect_format(data: bytes, source: str) -> str:
     for entry in FORMATS:
         if entry.recognise is not None and entry.recognise(head, source):
             return entry.name
+    from stepsched_cli.formats import unknown
+
     json_error = "is not JSON"
     try:
         document = loads_strict(data)
     except ValueError as error:
-        if _native_reports(data):
+        if _native_reports(data) and unknown.binary_kind(data, source) is None:
             return NATIVE_FORMAT
         document, json_error = None, str(error)
     else:
@@ -578,8 +581,6 @@ def detect_format(data: bytes, source: str) -> str:
         if not isinstance(document, dict) or "format" in document:
             # Not an object, or one that claims a format: the native reader says what is wrong.
             return NATIVE_FORMAT
-    from stepsched_cli.formats import unknown
-
     raise unknown.unrecognised(data, document, source, input_formats(), json_error)
 
 

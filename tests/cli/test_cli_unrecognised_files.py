@@ -1,0 +1,126 @@
+"""Files a user hands over by mistake, written by the real libraries: each refusal is one
+line saying what the file is, in the terms of the format asked for.
+
+Found by acceptance testing with files from the real libraries (tests/data/real): the
+weights file next to a schedule (Keras's ``model.weights.h5``, Accelerate's
+``model.safetensors``) and a TensorBoard event file were refused as "is not UTF-8 text",
+``--from torch-checkpoint`` on them as "malformed pickle (opcode b'H' unknown)", and a
+``.keras`` model under another name as a zip without ``data.pkl``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+Invoke = Callable[..., Result]
+
+REAL = Path(__file__).resolve().parent.parent / "data" / "real"
+WEIGHTS_H5 = REAL / "keras" / "exponential_staircase_model.weights.h5"
+SAFETENSORS = REAL / "accelerate" / "save_state" / "model.safetensors"
+EVENTS = next((REAL / "tensorboard" / "correct").glob("events.out.tfevents.*"))
+TRIED = (
+    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, "
+    "json-checkpoint (force one with --from)"
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "looks_like"),
+    [
+        (
+            WEIGHTS_H5,
+            "an HDF5 file (Keras's model.weights.h5 is one: the schedule is in the .keras file)",
+        ),
+        (SAFETENSORS, "a safetensors file (tensors only)"),
+        (EVENTS, "a TensorBoard event file (stepsched check reads it, with --tag)"),
+    ],
+    ids=["keras-weights", "safetensors", "tensorboard"],
+)
+def test_a_real_binary_file_is_named_by_its_kind(run: Invoke, path: Path, looks_like: str) -> None:
+    result = run("inspect", str(path))
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"stepsched: error: {path}: no format stepsched reads recognises it: it is "
+        f"{looks_like}; {TRIED}\n"
+    )
+
+
+def test_a_csv_log_given_to_inspect_is_named_as_one(run: Invoke, tmp_path: Path) -> None:
+    log = tmp_path / "metrics.csv"
+    log.write_text("epoch,step,lr-SGD,train_loss\n0,0,0.1,2.3\n")
+    result = run("inspect", str(log))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: {log}: no format stepsched reads recognises it: it is CSV with "
+        "columns epoch, step, 'lr-SGD', train_loss (a log? stepsched check reads logs); "
+        f"{TRIED}\n"
+    )
+
+
+def test_random_bytes_are_still_not_utf8_text(run: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "noise.bin"
+    path.write_bytes(b"\xff\xfe\x00\x01")
+    result = run("inspect", str(path))
+    assert (
+        result.stderr == f"stepsched: error: {path}: is not UTF-8 text (invalid byte at offset 0)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "starts_with"),
+    [(WEIGHTS_H5, "b'\\x89HDF'"), (SAFETENSORS, None)],
+    ids=["keras-weights", "safetensors"],
+)
+def test_from_torch_checkpoint_refuses_in_torch_save_terms(
+    run: Invoke, path: Path, starts_with: str | None
+) -> None:
+    result = run("inspect", str(path), "--from", "torch-checkpoint")
+    assert result.exit_code == 1
+    expected = (
+        f"stepsched: error: cannot read {str(path)!r}: not a torch.save checkpoint (a zip "
+        "archive, or a legacy pickle stream starting with byte 0x80): it starts with "
+    )
+    assert result.stderr.startswith(expected)
+    assert result.stderr.count("\n") == 1
+    if starts_with is not None:
+        assert result.stderr == f"{expected}{starts_with}\n"
+
+
+def test_from_torch_checkpoint_on_a_csv(run: Invoke, tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("step,lr\n0,0.1\n")
+    result = run("inspect", str(log), "--from", "torch-checkpoint")
+    assert result.stderr == (
+        f"stepsched: error: cannot read {str(log)!r}: not a torch.save checkpoint (a zip "
+        "archive, or a legacy pickle stream starting with byte 0x80): it starts with b'step'\n"
+    )
+
+
+def test_a_keras_model_under_another_name_points_to_its_format(run: Invoke, tmp_path: Path) -> None:
+    model = tmp_path / "model.zip"
+    shutil.copyfile(REAL / "keras" / "exponential_staircase.keras", model)
+    result = run("inspect", str(model))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: cannot read {str(model)!r}: the zip archive has no "
+        "<prefix>/data.pkl member, so it is not a torch.save checkpoint (members: "
+        "'metadata.json', 'config.json', 'model.weights.h5'); it looks like a Keras .keras "
+        "model: read it with --from keras-model\n"
+    )
+    result = run("inspect", str(model), "--from", "keras-model", "--json")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_an_optimizer_file_that_holds_weights_is_named(run: Invoke) -> None:
+    scheduler = REAL / "accelerate" / "save_state" / "scheduler.bin"
+    result = run("inspect", str(scheduler), "--optimizer", str(SAFETENSORS))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: {SAFETENSORS}: an optimizer file must be a torch.save file or "
+        "JSON; it is a safetensors file (tensors only)\n"
+    )
