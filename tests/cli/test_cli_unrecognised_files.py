@@ -124,3 +124,37 @@ def test_an_optimizer_file_that_holds_weights_is_named(run: Invoke) -> None:
         f"stepsched: error: {SAFETENSORS}: an optimizer file must be a torch.save file or "
         "JSON; it is a safetensors file (tensors only)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("list.yaml", b"- 1\n- 2\n", "is YAML holding a list, not a mapping"),
+        ("empty.yaml", b"# nothing here\n", "is YAML holding nothing, not a mapping"),
+        ("log.csv", b"step,lr\n0,0.1\n", "is YAML holding plain text, not a mapping"),
+    ],
+)
+def test_yaml_that_is_not_a_mapping_is_named(
+    run: Invoke, tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    args = ("inspect", str(path)) + (("--from", "timm") if name.endswith(".csv") else ())
+    result = run(*args)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: {path}: {reason}: a timm args.yaml maps train.py's options "
+        "(sched, decay_epochs, ...)\n"
+    )
+
+
+def test_from_timm_on_a_binary_file_names_it(run: Invoke, tmp_path: Path) -> None:
+    result = run("inspect", str(WEIGHTS_H5), "--from", "timm")
+    assert result.stderr == (
+        f"stepsched: error: {WEIGHTS_H5}: is not YAML: it is an HDF5 file (Keras's "
+        "model.weights.h5 is one: the schedule is in the .keras file)\n"
+    )
+    path = tmp_path / "args.yaml"
+    path.write_bytes(b"sched: step\nlr: \x81\n")
+    result = run("inspect", str(path))
+    assert result.stderr == f"stepsched: error: {path}: is not valid YAML: it is not UTF-8 text\n"
