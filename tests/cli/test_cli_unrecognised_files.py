@@ -158,3 +158,53 @@ def test_from_timm_on_a_binary_file_names_it(run: Invoke, tmp_path: Path) -> Non
     path.write_bytes(b"sched: step\nlr: \x81\n")
     result = run("inspect", str(path))
     assert result.stderr == f"stepsched: error: {path}: is not valid YAML: it is not UTF-8 text\n"
+
+
+@pytest.mark.parametrize("name", ["uncompiled.keras", "uncompiled_config.json"])
+def test_a_keras_model_saved_without_compile_has_no_schedule(run: Invoke, name: str) -> None:
+    """Keras writes ``compile_config: {}`` for a model never compiled (the manifest
+    records it): the refusal says so instead of "class_name must be ..., got
+    'Sequential'"."""
+    path = REAL / "keras" / name
+    args = ("inspect", str(path)) + (("--from", "keras") if name.endswith(".json") else ())
+    result = run(*args)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: {path}: this Keras model config has no optimizer: compile_config "
+        "is {} (the model was saved without compile()), so it holds no learning-rate schedule\n"
+    )
+
+
+def test_a_keras_model_config_whose_optimizer_has_no_lr(run: Invoke, tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('{"class_name": "Sequential", "compile_config": {"optimizer": "sgd"}}')
+    result = run("inspect", str(path), "--from", "keras")
+    assert result.stderr == (
+        f"stepsched: error: {path}: this Keras model config's compile_config.optimizer has no "
+        "learning_rate: 'sgd'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "keys"),
+    [
+        (
+            '{"init_value": 0.1, "transition_steps": 10, "decay_rate": 0.5}',
+            "'init_value', 'transition_steps', 'decay_rate'",
+        ),
+        ("{}", "none"),
+    ],
+)
+def test_from_keras_on_another_document_says_what_keras_files_hold(
+    run: Invoke, tmp_path: Path, document: str, keys: str
+) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(document)
+    result = run("inspect", str(path), "--from", "keras")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: {path}: a Keras document is a schedule (serialize() or "
+        "get_config(): initial_learning_rate, decay_steps, decay_rate or boundaries, values), "
+        "an optimizer's config (learning_rate) or a model's config.json "
+        f"(compile_config.optimizer); got keys {keys}\n"
+    )
