@@ -706,11 +706,26 @@ def _read_state(request: Request, format: str | None) -> Reading:
             raise _not_from_a_stream(entry, _stream_name(path))
         return entry.read(request)
     data, source = read_input(path)
+    if format is not None and entry is not None:
+        _refuse_binary(entry, data, source)
     if entry is None:
         entry = FORMATS_BY_NAME[detect_format(data, source)]
         if not entry.from_stdin:
             raise _not_from_a_stream(entry, source, data)
     return entry.read(dataclasses.replace(request, source=source, data=data))
+
+
+def _refuse_binary(entry: Format, data: bytes, source: str) -> None:
+    """Refuse a binary file forced as a JSON format, saying what it is in that format's
+    terms (not the JSON parser's "is not UTF-8 text"); Keras's reader names a zip
+    itself, pointing to keras-model."""
+    from stepsched_cli.formats import unknown
+
+    kind = unknown.binary_kind(data, source)
+    if kind is not None and not (entry.name == keras_format.FORMAT_NAME and data[:2] == b"PK"):
+        raise StateFileError(
+            f"{source}: --from {entry.name} reads {entry.help}; this file is {kind}"
+        )
 
 
 @dataclass(frozen=True)

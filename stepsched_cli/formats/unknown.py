@@ -43,9 +43,9 @@ _SIGNATURES = (
         b"\x89HDF\r\n\x1a\n",
         "an HDF5 file (Keras's model.weights.h5 is one: the schedule is in the .keras file)",
     ),
+    (b"PK\x03\x04", "a zip archive (a torch.save checkpoint or a .keras model is one)"),
     (b"\x93NUMPY", "a NumPy .npy array"),
     (b"\x1f\x8b", "gzip-compressed data"),
-    (b"BZh", "bzip2-compressed data"),
     (b"\xfd7zXZ\x00", "xz-compressed data"),
 )
 _TENSORBOARD_EVENTS = "events.out.tfevents."
@@ -70,6 +70,8 @@ def binary_kind(data: bytes, name: str = "") -> str | None:
     for signature, kind in _SIGNATURES:
         if data.startswith(signature):
             return kind
+    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a pickle stream (a legacy torch.save checkpoint is one)"
     header = int.from_bytes(data[:_SAFETENSORS_HEADER], "little")
     if data[_SAFETENSORS_HEADER : _SAFETENSORS_HEADER + 1] == b"{" and 0 < header < len(data):
         return "a safetensors file (tensors only)"

@@ -148,10 +148,12 @@ def test_yaml_that_is_not_a_mapping_is_named(
     )
 
 
-def test_from_timm_on_a_binary_file_names_it(run: Invoke, tmp_path: Path) -> None:
-    result = run("inspect", str(WEIGHTS_H5), "--from", "timm")
+def test_a_binary_file_named_yaml_is_named(run: Invoke, tmp_path: Path) -> None:
+    named = tmp_path / "args.yaml"
+    shutil.copyfile(WEIGHTS_H5, named)
+    result = run("inspect", str(named))
     assert result.stderr == (
-        f"stepsched: error: {WEIGHTS_H5}: is not YAML: it is an HDF5 file (Keras's "
+        f"stepsched: error: {named}: is not YAML: it is an HDF5 file (Keras's "
         "model.weights.h5 is one: the schedule is in the .keras file)\n"
     )
     path = tmp_path / "args.yaml"
@@ -160,7 +162,7 @@ def test_from_timm_on_a_binary_file_names_it(run: Invoke, tmp_path: Path) -> Non
     assert result.stderr == f"stepsched: error: {path}: is not valid YAML: it is not UTF-8 text\n"
 
 
-@pytest.mark.parametrize("name", ["uncompiled.keras", "uncompiled_config.json"])
+@pytest.mark.parametrize("name", ["uncompiled.keras", "config_uncompiled.json"])
 def test_a_keras_model_saved_without_compile_has_no_schedule(run: Invoke, name: str) -> None:
     """Keras writes ``compile_config: {}`` for a model never compiled (the manifest
     records it): the refusal says so instead of "class_name must be ..., got
@@ -207,4 +209,37 @@ def test_from_keras_on_another_document_says_what_keras_files_hold(
         "get_config(): initial_learning_rate, decay_steps, decay_rate or boundaries, values), "
         "an optimizer's config (learning_rate) or a model's config.json "
         f"(compile_config.optimizer); got keys {keys}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("format", "reads"),
+    [
+        ("stepsched", "a state file"),
+        ("torch", "a StepLR or MultiStepLR state_dict as JSON"),
+        ("optax", "an optax schedule as JSON"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        (
+            REAL / "accelerate" / "save_state" / "scheduler.bin",
+            "a zip archive (a torch.save checkpoint or a .keras model is one)",
+        ),
+        (
+            REAL / "torch" / "ours" / "checkpoint_legacy.pt",
+            "a pickle stream (a legacy torch.save checkpoint is one)",
+        ),
+        (SAFETENSORS, "a safetensors file (tensors only)"),
+    ],
+    ids=["zip", "legacy", "safetensors"],
+)
+def test_a_binary_file_forced_as_a_json_format_is_named(
+    run: Invoke, format: str, reads: str, path: Path, kind: str
+) -> None:
+    result = run("inspect", str(path), "--from", format)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"stepsched: error: {path}: --from {format} reads {reads}; this file is {kind}\n"
     )

@@ -54,7 +54,12 @@ def test_the_refusal_names_the_file_and_the_formats_tried() -> None:
         ),
         (b"\x93NUMPY\x01\x00", "a.npy", "a NumPy .npy array"),
         (b"\x1f\x8b\x08\x00", "a.tar.gz", "gzip-compressed data"),
-        (b"BZh91AY", "a.bz2", "bzip2-compressed data"),
+        (
+            b"PK\x03\x04",
+            "a.zip",
+            "a zip archive (a torch.save checkpoint or a .keras model is one)",
+        ),
+        (b"\x80\x02\x8a\x0a", "a.pt", "a pickle stream (a legacy torch.save checkpoint is one)"),
         (b"\xfd7zXZ\x00\x00", "a.xz", "xz-compressed data"),
         (
             (7).to_bytes(8, "little") + b'{"a":1}',
@@ -81,6 +86,8 @@ def test_a_binary_file_is_named_by_its_first_bytes(data: bytes, name: str, kind:
     "data",
     [
         b"\xff\xfe\x00\x01",
+        b"BZh91AY",  # text may start like bzip2: not named
+        b"\x80\x01",
         (99).to_bytes(8, "little") + b'{"a":1}',  # a header longer than the file
         (0).to_bytes(8, "little") + b"{",
         b"events.out.tfevents.",  # the name, not the content, says TensorBoard
