@@ -8,7 +8,11 @@ several or none the message lists them.  TensorBoard stores scalars as float32, 
 logged 0.1 reads back as 0.10000000149011612: well within ``check``'s tolerance.
 
 A directory is read as TensorBoard reads one run: the event files directly in it, in
-order (not its subdirectories, which are other runs).
+order (not its subdirectories, which are other runs).  When the lr cannot be found
+there, the message names the subdirectories that are runs: ``add_scalars("lr",
+{"pg0": ..., "pg1": ...})`` writes no scalar into the run directory itself, only into
+the runs ``lr_pg0/`` and ``lr_pg1/`` beside its event file, and a parent folder
+(``runs/``, ``lightning_logs/``) holds runs and no event file of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from stepsched_cli.runlog import LogPoint, RunLogError
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
 INSTALL_HINT = "pip install 'stepsched[tensorboard]'"
+MAX_RUNS_SHOWN = 8
+"""How many of a folder's runs the message names."""
+MAX_DIRECTORIES_SEARCHED = 1000
+"""How many folders are looked at for runs, so that a huge tree answers quickly."""
 _LR_TAG = re.compile(r"(^|[^a-z])(lr|learning[_ -]?rate)([^a-z]|$)")
 
 
@@ -84,7 +92,10 @@ def read_events(path: str, tag: str | None = None) -> Iterator[LogPoint]:
     if os.path.isdir(path) and not any(
         name.startswith(EVENT_FILE_PREFIX) for name in os.listdir(path)
     ):
-        raise RunLogError(f"{path}: holds no {EVENT_FILE_PREFIX}* file (a TensorBoard run)")
+        raise RunLogError(
+            f"{path}: holds no {EVENT_FILE_PREFIX}* file (a TensorBoard run)"
+            + _runs_below(path, "it holds runs")
+        )
     try:
         from tensorboard.backend.event_processing import event_accumulator
     except ImportError:
@@ -95,10 +106,40 @@ def read_events(path: str, tag: str | None = None) -> Iterator[LogPoint]:
         path, size_guidance={event_accumulator.SCALARS: 0}
     )
     accumulator.Reload()
-    chosen = choose_tag(accumulator.Tags().get(event_accumulator.SCALARS, []), tag, path)
+    try:
+        chosen = choose_tag(accumulator.Tags().get(event_accumulator.SCALARS, []), tag, path)
+    except RunLogError as error:
+        if not os.path.isdir(path):
+            raise
+        subfolders = "its subfolders are runs of their own (add_scalars writes one per key)"
+        raise RunLogError(f"{error}{_runs_below(path, subfolders)}") from None
     for number, event in enumerate(accumulator.Scalars(chosen), start=1):
         if event.step < 0:
             raise RunLogError(f"{path}: {chosen} event {number} has step {event.step} < 0")
         if not math.isfinite(event.value) or event.value < 0:
             raise RunLogError(f"{path}: {chosen} event {number} has lr {event.value!r}")
         yield LogPoint(step=int(event.step), lr=float(event.value), line=number)
+
+
+def runs_below(path: str) -> list[str]:
+    """The folders under ``path`` that are TensorBoard runs (they hold an event file),
+    relative to it and sorted; at most :data:`MAX_DIRECTORIES_SEARCHED` folders are
+    looked at."""
+    found: list[str] = []
+    for searched, (folder, folders, files) in enumerate(os.walk(path)):
+        if searched >= MAX_DIRECTORIES_SEARCHED:
+            break
+        folders.sort()
+        if folder != path and any(name.startswith(EVENT_FILE_PREFIX) for name in files):
+            found.append(os.path.relpath(folder, path))
+    return sorted(found)
+
+
+def _runs_below(path: str, what: str) -> str:
+    """The end of a message about ``path``: the runs in its subfolders, if any."""
+    runs = runs_below(path)
+    if not runs:
+        return ""
+    named = ", ".join(runs[:MAX_RUNS_SHOWN])
+    more = f" and {len(runs) - MAX_RUNS_SHOWN} more" if len(runs) > MAX_RUNS_SHOWN else ""
+    return f"; {what}: {named}{more}; check one of them"

@@ -72,6 +72,42 @@ def detect(document: object) -> bool:
     return isinstance(document, Mapping) and _learning_rate(document)[0]
 
 
+_SCHEDULE_KEYS = frozenset({"class_name", "initial_learning_rate", "boundaries", "values"})
+_MODEL_KEYS = frozenset({"compile_config", "build_config"})
+
+
+def _refuse_other_documents(document: Mapping[str, Any]) -> None:
+    """Refuse, in Keras's terms, a document with no optimizer and no schedule in it.
+
+    Without this, the bare-config fallback reads any JSON object as a schedule config
+    and complains about a PiecewiseConstantDecay or a class_name it never was.
+
+    Raises:
+        StateError: a model config without an optimizer, or no Keras document at all.
+    """
+    if _MODEL_KEYS & set(document):
+        compiled = document.get("compile_config")
+        optimizer = compiled.get("optimizer") if isinstance(compiled, Mapping) else None
+        if optimizer is None:
+            raise StateError(
+                "this Keras model config has no optimizer: compile_config is "
+                f"{validate.shown(compiled)} (the model was saved without compile()), so it "
+                "holds no learning-rate schedule"
+            )
+        raise StateError(
+            "this Keras model config's compile_config.optimizer has no learning_rate: "
+            f"{validate.shown(optimizer)}"
+        )
+    if not _SCHEDULE_KEYS & set(document):
+        keys = ", ".join(validate.shown(str(key)) for key in list(document)[:8])
+        raise StateError(
+            "a Keras document is a schedule (serialize() or get_config(): "
+            "initial_learning_rate, decay_steps, decay_rate or boundaries, values), an "
+            "optimizer's config (learning_rate) or a model's config.json "
+            f"(compile_config.optimizer); got keys {keys or 'none'}"
+        )
+
+
 def parse(document: object) -> KerasSchedule:
     """The schedule in any Keras document (see the module docstring).
 
@@ -83,6 +119,7 @@ def parse(document: object) -> KerasSchedule:
         return keras.parse(document)
     found, value = _learning_rate(document)
     if not found:
+        _refuse_other_documents(document)
         return keras.parse(document)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise StateError(

@@ -23,6 +23,7 @@ from stepsched_cli.formats.torch_search import (
     find_optimizer_param_groups,
     format_key_path,
 )
+from stepsched_cli.formats.unknown import binary_kind
 from stepsched_cli.state import MAX_STATE_BYTES
 
 __all__ = ["find_optimizer", "with_optimizer_check"]
@@ -37,8 +38,10 @@ def _load(path: str) -> object:
     try:
         return loads_strict(data)
     except ValueError as error:
+        kind = binary_kind(data, path)
+        what = f"it {error}" if kind is None else f"it is {kind}"
         raise CheckpointError(
-            f"{path}: an optimizer file must be a torch.save file or JSON; it {error}"
+            f"{path}: an optimizer file must be a torch.save file or JSON; {what}"
         ) from None
 
 

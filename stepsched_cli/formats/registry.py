@@ -12,8 +12,9 @@ checkpoint by its extension or first bytes), then the file is parsed as JSON and
 offered to each format's ``detect`` in table order (native, torch, timm, Keras,
 optax, then any JSON document holding scheduler states).  A file that is not JSON
 (empty, not UTF-8, or broken JSON) is read as native, whose parser says what is wrong;
-a JSON document no format claims, or text such as YAML, is refused with what it looks
-like and the formats tried (:mod:`~stepsched_cli.formats.unknown`).  ``--from`` skips
+a JSON document no format claims, text such as YAML, or a binary file of a known kind
+(HDF5, safetensors, a TensorBoard event file) is refused with what it looks like and
+the formats tried (:mod:`~stepsched_cli.formats.unknown`).  ``--from`` skips
 detection.
 
 Adding a format (docs/design.md shows it step by step): write its module (a reader
@@ -574,11 +575,13 @@ def detect_format(data: bytes, source: str) -> str:
     for entry in FORMATS:
         if entry.recognise is not None and entry.recognise(head, source):
             return entry.name
+    from stepsched_cli.formats import unknown
+
     json_error = "is not JSON"
     try:
         document = loads_strict(data)
     except ValueError as error:
-        if _native_reports(data):
+        if _native_reports(data) and unknown.binary_kind(data, source) is None:
             return NATIVE_FORMAT
         document, json_error = None, str(error)
     else:
@@ -588,8 +591,6 @@ def detect_format(data: bytes, source: str) -> str:
         if isinstance(document, dict) and "format" in document:
             # An object that claims a format: the native reader says what is wrong.
             return NATIVE_FORMAT
-    from stepsched_cli.formats import unknown
-
     raise unknown.unrecognised(data, document, source, input_formats(), json_error)
 
 
@@ -714,11 +715,26 @@ def _read_state(request: Request, format: str | None) -> Reading:
             raise _not_from_a_stream(entry, _stream_name(path))
         return entry.read(request)
     data, source = read_input(path)
+    if format is not None and entry is not None:
+        _refuse_binary(entry, data, source)
     if entry is None:
         entry = FORMATS_BY_NAME[detect_format(data, source)]
         if not entry.from_stdin:
             raise _not_from_a_stream(entry, source, data)
     return entry.read(dataclasses.replace(request, source=source, data=data))
+
+
+def _refuse_binary(entry: Format, data: bytes, source: str) -> None:
+    """Refuse a binary file forced as a JSON format, saying what it is in that format's
+    terms (not the JSON parser's "is not UTF-8 text"); Keras's reader names a zip
+    itself, pointing to keras-model."""
+    from stepsched_cli.formats import unknown
+
+    kind = unknown.binary_kind(data, source)
+    if kind is not None and not (entry.name == keras_format.FORMAT_NAME and data[:2] == b"PK"):
+        raise StateFileError(
+            f"{source}: --from {entry.name} reads {entry.help}; this file is {kind}"
+        )
 
 
 @dataclass(frozen=True)

@@ -290,9 +290,34 @@ def load_document(data: bytes, source: str) -> object:
     import yaml  # a runtime dependency, imported only for YAML (docs/design.md)
 
     try:
-        return yaml.safe_load(data)
+        document = yaml.safe_load(data)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = "" if mark is None else f" at line {mark.line + 1} column {mark.column + 1}"
-        problem = getattr(error, "problem", None) or type(error).__name__
-        raise StateFileError(f"{source}: is not valid YAML: {problem}{where}") from None
+        raise StateFileError(f"{source}: {_yaml_problem(error, data, source)}") from None
+    if not isinstance(document, dict):
+        # A CSV log or a list parses as YAML too: say what it is, not "must be a JSON object".
+        kind = _YAML_KINDS.get(type(document), "a scalar")
+        raise StateFileError(
+            f"{source}: is YAML holding {kind}, not a mapping: a timm args.yaml maps "
+            "train.py's options (sched, decay_epochs, ...)"
+        )
+    return document
+
+
+_YAML_KINDS = {list: "a list", str: "plain text", type(None): "nothing"}
+
+
+def _yaml_problem(error: Exception, data: bytes, source: str) -> str:
+    """Why ``data`` is not YAML, in one line: a binary file by its kind, else the place."""
+    from yaml.reader import ReaderError
+
+    from stepsched_cli.formats.unknown import binary_kind
+
+    kind = binary_kind(data, source)
+    if kind is not None:
+        return f"is not YAML: it is {kind}"
+    if isinstance(error, ReaderError):  # bytes that are not text in a YAML encoding
+        return "is not valid YAML: it is not UTF-8 text"
+    mark = getattr(error, "problem_mark", None)
+    where = "" if mark is None else f" at line {mark.line + 1} column {mark.column + 1}"
+    problem = getattr(error, "problem", None) or type(error).__name__
+    return f"is not valid YAML: {problem}{where}"

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from stepsched_cli.describe import describe
-from stepsched_cli.formats.errors import CheckpointError
+from stepsched_cli.formats.errors import CheckpointError, UnsafeCheckpointError
 from stepsched_cli.formats.safe_pickle import MAX_PICKLE_BYTES, PickleStream, safe_loads
 from stepsched_cli.formats.safe_zip import (
     MAX_CENTRAL_DIRECTORY_BYTES,
@@ -34,12 +34,17 @@ from stepsched_cli.formats.safe_zip import (
     ZipKind,
     read_members,
 )
-from stepsched_cli.formats.sniff import CHECKPOINT_EXTENSIONS, looks_like_checkpoint
+from stepsched_cli.formats.sniff import (
+    CHECKPOINT_EXTENSIONS,
+    KERAS_MEMBERS,
+    looks_like_checkpoint,
+)
 from stepsched_cli.formats.sniff import ZIP_SIGNATURE as _ZIP_SIGNATURE
 from stepsched_cli.formats.torch_search import CheckpointReading, select_scheduler
 
 __all__ = [
     "CHECKPOINT_EXTENSIONS",
+    "LEGACY_FIRST_OPCODES",
     "LEGACY_MAGIC_NUMBER",
     "LEGACY_PROTOCOL_VERSION",
     "MAX_CENTRAL_DIRECTORY_BYTES",
@@ -56,6 +61,10 @@ LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 
 LEGACY_PROTOCOL_VERSION = 1001
 """The second pickle of a legacy ``torch.save`` file."""
+
+LEGACY_FIRST_OPCODES = (b"\x80", b"L")
+"""How a legacy file's first pickle, torch's magic number, can start: PROTO (pickle
+protocol 2 and later, torch.save's default) or LONG (protocols 0 and 1)."""
 
 TORCH_ZIP = ZipKind(
     noun="a torch checkpoint",
@@ -124,7 +133,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> object:
                     f"cannot read {source!r}: not a torch.save checkpoint (a zip archive or a "
                     "pickle stream): it starts like a JSON document; read it without --from"
                 )
-            return _load_legacy(handle, source)
+            return _load_legacy(handle, source, signature)
     except OSError as error:
         reason = error.strerror or str(error)
         raise CheckpointError(f"cannot read {source!r}: {reason}") from None
@@ -143,9 +152,11 @@ def _data_pkl_name(names: Sequence[str], source: str) -> str:
         return candidates[0]
     shown = ", ".join(describe(name, width=40) for name in names[:3])
     shown += f", ... ({len(names)} members)" if len(names) > 3 else ""
+    keras = "config.json" in names and any(name in KERAS_MEMBERS for name in names[:1])
+    hint = "; it looks like a Keras .keras model: read it with --from keras-model" if keras else ""
     raise CheckpointError(
         f"cannot read {source!r}: the zip archive has no <prefix>/data.pkl member, so it "
-        f"is not a torch.save checkpoint (members: {shown or 'none'})"
+        f"is not a torch.save checkpoint (members: {shown or 'none'}){hint}"
     )
 
 
@@ -161,9 +172,22 @@ def _load_zip(handle: IO[bytes], source: str) -> object:
     return safe_loads(data, source=source)
 
 
-def _load_legacy(handle: IO[bytes], source: str) -> object:
+def _load_legacy(handle: IO[bytes], source: str, signature: bytes) -> object:
     stream = PickleStream(handle, source=source)
-    magic = safe_loads(stream.next_pickle(), source=source)
+    try:
+        magic = safe_loads(stream.next_pickle(), source=source)
+    except UnsafeCheckpointError:
+        raise  # a hostile pickle is named as one, whatever else the file is
+    except CheckpointError:
+        if signature[:1] in LEGACY_FIRST_OPCODES:
+            raise  # a torch.save stream that is broken: the unpickler says where
+        # Not a pickle torch wrote (an HDF5 or CSV file given with --from): say so in
+        # torch.save's terms, not the unpickler's ("opcode b'H' unknown").
+        raise CheckpointError(
+            f"cannot read {source!r}: not a torch.save checkpoint (a zip archive, or a "
+            f"legacy pickle stream starting with byte 0x80): it starts with "
+            f"{describe(signature, width=40)}"
+        ) from None
     if magic != LEGACY_MAGIC_NUMBER:
         raise CheckpointError(
             f"cannot read {source!r}: not a torch checkpoint (neither a zip archive nor a "

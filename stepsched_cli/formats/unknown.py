@@ -12,6 +12,14 @@ Example:
     'JSON with keys epoch, model'
     >>> describe(b"sched: step\\nlr: 0.1\\n", None)
     'YAML with keys sched, lr'
+    >>> describe(b"step,lr-SGD\\n0,0.1\\n", None)
+    "CSV with columns step, 'lr-SGD' (a log? stepsched check reads logs)"
+
+A binary file that a user may well hand over in place of a schedule (the weights file
+next to it, a TensorBoard event file) is named by its kind (:func:`binary_kind`, by its
+first bytes or a TensorBoard name); other bytes that are not text are "binary data"
+with their first bytes.  A file that starts like JSON (``{``, ``[``) is left to the
+native reader, whose "is not UTF-8 text (invalid byte at offset N)" says where.
 """
 
 from __future__ import annotations
@@ -22,13 +30,55 @@ from collections.abc import Sequence
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.validate import shown
 
-__all__ = ["MAX_KEYS_SHOWN", "describe", "unrecognised"]
+__all__ = ["MAX_KEYS_SHOWN", "binary_kind", "describe", "unrecognised"]
 
 MAX_KEYS_SHOWN = 8
 """How many of a document's keys the message names."""
 
 _YAML_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]{0,60}):(?:\s|$)")
 _JSON_TYPES = {str: "string", bool: "boolean", int: "number", float: "number"}
+
+
+_SIGNATURES = (
+    (
+        b"\x89HDF\r\n\x1a\n",
+        "an HDF5 file (Keras's model.weights.h5 is one: the schedule is in the .keras file)",
+    ),
+    (b"PK\x03\x04", "a zip archive (a torch.save checkpoint or a .keras model is one)"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"\xfd7zXZ\x00", "xz-compressed data"),
+    (b"\xff\xfe", "UTF-16 text (JSON and YAML are read as UTF-8: save it as UTF-8)"),
+    (b"\xfe\xff", "UTF-16 text (JSON and YAML are read as UTF-8: save it as UTF-8)"),
+)
+_TENSORBOARD_EVENTS = "events.out.tfevents."
+_SAFETENSORS_HEADER = 8  # a little-endian u64: the length of the JSON header after it
+
+
+def binary_kind(data: bytes, name: str = "") -> str | None:
+    """What a binary file is, when its first bytes (or a TensorBoard name) say so.
+
+    Example:
+        >>> binary_kind(b"\\x89HDF\\r\\n\\x1a\\n" + bytes(8))
+        "an HDF5 file (Keras's model.weights.h5 is one: the schedule is in the .keras file)"
+        >>> binary_kind((5).to_bytes(8, "little") + b'{"a":1}')
+        'a safetensors file (tensors only)'
+        >>> binary_kind(b"\\x18\\x00", "run/events.out.tfevents.1.host.2.0")
+        'a TensorBoard event file (stepsched check reads it, with --tag)'
+        >>> binary_kind(b"plain text") is None
+        True
+    """
+    if name.replace("\\", "/").rsplit("/", 1)[-1].startswith(_TENSORBOARD_EVENTS):
+        return "a TensorBoard event file (stepsched check reads it, with --tag)"
+    for signature, kind in _SIGNATURES:
+        if data.startswith(signature):
+            return kind
+    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a pickle stream (a legacy torch.save checkpoint is one)"
+    header = int.from_bytes(data[:_SAFETENSORS_HEADER], "little")
+    if data[_SAFETENSORS_HEADER : _SAFETENSORS_HEADER + 1] == b"{" and 0 < header < len(data):
+        return "a safetensors file (tensors only)"
+    return None
 
 
 def _keys(keys: Sequence[str]) -> str:
@@ -45,30 +95,11 @@ def _describe_text(data: bytes, json_error: str) -> str:
     if lines and keys and (lines[0].startswith("---") or _YAML_KEY.match(lines[0])):
         return f"YAML with keys {_keys(keys)}"
     first = lines[0].strip() if lines else ""
+    columns = first.split(",")
+    if len(columns) > 1 and all(column.strip() for column in columns) and "{" not in first:
+        named = _keys([column.strip() for column in columns])
+        return f"CSV with columns {named} (a log? stepsched check reads logs)"
     return f"text that {json_error} (its first line is {shown(first)})"
-
-
-# Binary files a training run leaves next to its checkpoints, by their first bytes.
-_BINARY_KINDS = (
-    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras keeps a .keras model's weights in one: "
-     "stepsched reads the .keras file itself)"),
-    (b"\x93NUMPY", "a NumPy .npy array"),
-    (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
-    (b"PK\x03\x04", "a zip archive"),
-    (b"\xff\xfe", "UTF-16 text (JSON and YAML are read as UTF-8: save it as UTF-8)"),
-    (b"\xfe\xff", "UTF-16 text (JSON and YAML are read as UTF-8: save it as UTF-8)"),
-)  # fmt: skip
-
-
-def _describe_binary(data: bytes, source: str) -> str:
-    for signature, kind in _BINARY_KINDS:
-        if data.startswith(signature):
-            return kind
-    if "tfevents" in source:
-        return "a TensorBoard event file (stepsched check reads it, with --tag)"
-    if len(data) >= 10 and data[8:10] == b'{"':  # an 8-byte header length, then JSON
-        return "a safetensors file (tensors only: no scheduler state)"
-    return f"binary data (its first bytes are {data[:8].hex(' ')})"
 
 
 def _binary(data: bytes) -> bool:
@@ -100,7 +131,8 @@ def describe(
         return f"a JSON array of {len(document)} item{'' if len(document) == 1 else 's'}"
     if document is None:
         if _binary(data):
-            return _describe_binary(data, source)
+            kind = binary_kind(data, source)
+            return kind or f"binary data (its first bytes are {data[:8].hex(' ')})"
         return "JSON null" if data.strip() == b"null" else _describe_text(data, json_error)
     return f"a JSON {_JSON_TYPES.get(type(document), 'value')}"
 

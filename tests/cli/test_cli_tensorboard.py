@@ -120,6 +120,69 @@ def test_a_directory_without_event_files_is_not_a_run(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("group", [0, 1])
+def test_add_scalars_runs_are_read_as_tensorboard_reads_them(group: int) -> None:
+    pytest.importorskip("tensorboard")
+    name, reported = RUNS[f"add_scalars/lr_pg{group}"]
+    points = list(tensorboard_log.read_events(str(REAL / name)))
+    assert [[p.step, p.lr] for p in points] == reported["read_back"]["lr"]
+
+
+def test_an_add_scalars_run_names_the_runs_holding_its_scalars(run: Invoke) -> None:
+    """add_scalars writes nothing into the run directory itself: the error names the
+    runs it wrote (one per key), and each of them checks."""
+    pytest.importorskip("tensorboard")
+    assert RUNS["add_scalars"][1]["tags"] == []
+    path = REAL / "add_scalars"
+    schedule = ("--milestones", "20,40", "--gamma", "0.5")
+    result = run("check", str(path), "--lr", "0.1", *schedule)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"stepsched: error: {path}: no scalar tag looks like an lr (scalar tags: none); pick "
+        "one with --tag; its subfolders are runs of their own (add_scalars writes one per "
+        "key): lr_pg0, lr_pg1; check one of them\n"
+    )
+    result = run("check", str(path), "--tag", "lr", "--lr", "0.1", *schedule)
+    assert result.stderr.endswith(
+        "(add_scalars writes one per key): lr_pg0, lr_pg1; check one of them\n"
+    )
+    for group, lr in (("lr_pg0", "0.1"), ("lr_pg1", "0.01")):
+        result = run("check", str(path / group), "--lr", lr, *schedule)
+        assert (result.exit_code, result.stdout) == (
+            0,
+            f"ok: 60 points match lr={lr}, milestones=20,40, gamma=0.5\n",
+        )
+
+
+def test_a_folder_of_runs_names_them(tmp_path: Path) -> None:
+    for run_dir in ("b/version_1", "a", "b/version_0", "c/empty"):
+        (tmp_path / run_dir).mkdir(parents=True)
+    for run_dir in ("b/version_1", "a", "b/version_0"):
+        (tmp_path / run_dir / "events.out.tfevents.1.host.2.0").write_bytes(b"")
+    with pytest.raises(RunLogError) as raised:
+        list(tensorboard_log.read_events(str(tmp_path)))
+    assert str(raised.value) == (
+        f"{tmp_path}: holds no events.out.tfevents.* file (a TensorBoard run); it holds runs: "
+        "a, b/version_0, b/version_1; check one of them"
+    )
+
+
+def test_a_folder_of_many_runs_names_the_first_ones(tmp_path: Path) -> None:
+    for number in range(10):
+        (tmp_path / f"run{number}").mkdir()
+        (tmp_path / f"run{number}" / "events.out.tfevents.1.host.2.0").write_bytes(b"")
+    with pytest.raises(RunLogError, match=r"it holds runs: run0, .*, run7 and 2 more; check one"):
+        list(tensorboard_log.read_events(str(tmp_path)))
+
+
+def test_the_search_for_runs_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tensorboard_log, "MAX_DIRECTORIES_SEARCHED", 3)
+    for number in range(5):
+        (tmp_path / f"run{number}").mkdir()
+        (tmp_path / f"run{number}" / "events.out.tfevents.1.host.2.0").write_bytes(b"")
+    assert tensorboard_log.runs_below(str(tmp_path)) == ["run0", "run1"]
+
+
 @pytest.mark.parametrize(
     ("tags", "expected"),
     [

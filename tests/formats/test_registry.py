@@ -97,12 +97,12 @@ TRIED = "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, opt
         (b"null", "JSON null"),
         (b'"lr"', "a JSON string"),
         (b"\xff\x00\x01", "binary data (its first bytes are ff 00 01)"),
-        (b"\x89HDF\r\n\x1a\n\x00", "an HDF5 file (Keras keeps a .keras model's weights in "
-         "one: stepsched reads the .keras file itself)"),
+        (b"\x89HDF\r\n\x1a\n\x00", "an HDF5 file (Keras's model.weights.h5 is one: the "
+         "schedule is in the .keras file)"),
         (b"\x93NUMPY\x01\x00", "a NumPy .npy array"),
-        (b"\x1f\x8b\x08\x00", "gzip-compressed data (decompress it first)"),
-        (b"\x10\x00\x00\x00\x00\x00\x00\x00{\"w\": 1}\x00", "a safetensors file (tensors "
-         "only: no scheduler state)"),
+        (b"\x1f\x8b\x08\x00", "gzip-compressed data"),
+        (b"\x0a\x00\x00\x00\x00\x00\x00\x00{\"w\": 1}\x00\x00", "a safetensors file "
+         "(tensors only)"),
     ],
 )  # fmt: skip
 def test_an_unrecognised_file_says_what_it_looks_like(data: bytes, looks_like: str) -> None:
