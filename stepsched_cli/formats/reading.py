@@ -16,6 +16,7 @@ torch state stepsched cannot represent (a repeated milestone: torch's own rules)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Protocol
@@ -356,3 +357,41 @@ def inspect_record(reading: Reading) -> dict[str, Any]:
         record["key"] = reading.key
         record["warnings"] = list(reading.warnings)
     return record
+
+
+# -- what a reader is given --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a reader is given (:func:`~stepsched_cli.formats.registry.read_state` builds it).
+
+    Attributes:
+        path: The file as the user named it (``-`` for stdin).
+        source: Its name for messages (``<stdin>`` for ``-``).
+        data: Its bytes; None for formats read from the file itself (checkpoints).
+        key: Which of several scheduler states to use (checkpoints).
+        position: Where to read a document that records no position.
+        updates_per_epoch: For timm schedules stepped per update: the loader's updates
+            per epoch, which train.py's args and checkpoints do not record.
+        lr: For timm args that hold no lr (``scheduler_kwargs()``): the optimizer's lr.
+    """
+
+    path: str
+    source: str
+    data: bytes | None
+    key: str | None = None
+    position: int = 0
+    updates_per_epoch: int | None = None
+    lr: float | None = None
+
+
+Reader = Callable[[Request], Reading]
+Writer = Callable[[SchedulerState], bytes]
+
+
+def request_data(request: Request) -> bytes:
+    """The bytes read for ``request`` (every format read from a stream has them)."""
+    if request.data is None:  # pragma: no cover - read_state reads every from_stdin format
+        raise StateFileError(f"{request.source}: nothing was read")
+    return request.data

@@ -20,43 +20,52 @@ detection.
 Adding a format (docs/design.md shows it step by step): write its module (a reader
 returning a Reading, a writer if it can be written), then add one :class:`Format`.
 
-Size: about 700 lines, over the house's ~500: besides the table, each format's reader
-glue (building a Reading from its parser) lives here.  Moving each reader into its
-format's module, so that the table only names them, is the known next step.
+Size: about 550 lines, over the house's ~500: the table, detection (recognisers, JSON
+detection, the refusal of what no format claims) and reading from files and streams
+belong together.  The framework readers live in
+:mod:`~stepsched_cli.formats.framework_reading`; the torch and native readers here are a
+few lines each.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING
 
-from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
+from stepsched_cli.errors import StateError, StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
 from stepsched_cli.formats import keras as keras_format
 from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import sniff
 from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.formats import torch as torch_format
+from stepsched_cli.formats.framework_reading import (
+    KERAS_MODEL_FORMAT,
+    framework_reader,
+    framework_writer,
+    keras_file,
+    load_keras_files,
+    load_timm_files,
+    read_keras,
+    read_keras_model,
+    read_timm,
+    timm_training_reading,
+)
 from stepsched_cli.formats.reading import (
-    FrameworkSchedule,
+    Reader,
     Reading,
-    framework_description,
-    framework_details,
-    framework_view,
-    position_text,
+    Request,
+    Writer,
+    request_data,
     state_view,
     torch_details,
     torch_view,
 )
-from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
 from stepsched_cli.validate import STANDARD_STREAM
@@ -68,39 +77,10 @@ NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch_format.FORMAT_NAME
 CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
 JSON_CHECKPOINT_FORMAT = "json-checkpoint"
-KERAS_MODEL_FORMAT = "keras-model"
 STDIN = STANDARD_STREAM
 HEAD_BYTES = 64
 """How much of a file recognisers see: a zip's first member name fits (a renamed
 ``.keras`` file starts with ``metadata.json``)."""
-
-
-@dataclass(frozen=True)
-class Request:
-    """What a reader is given.
-
-    Attributes:
-        path: The file as the user named it (``-`` for stdin).
-        source: Its name for messages (``<stdin>`` for ``-``).
-        data: Its bytes; None for formats read from the file itself (checkpoints).
-        key: Which of several scheduler states to use (checkpoints).
-        position: Where to read a document that records no position.
-        updates_per_epoch: For timm schedules stepped per update: the loader's updates
-            per epoch, which train.py's args and checkpoints do not record.
-        lr: For timm args that hold no lr (``scheduler_kwargs()``): the optimizer's lr.
-    """
-
-    path: str
-    source: str
-    data: bytes | None
-    key: str | None = None
-    position: int = 0
-    updates_per_epoch: int | None = None
-    lr: float | None = None
-
-
-Reader = Callable[[Request], Reading]
-Writer = Callable[[SchedulerState], bytes]
 
 
 @dataclass(frozen=True)
@@ -137,14 +117,8 @@ class Format:
 # -- readers -----------------------------------------------------------------------
 
 
-def _data(request: Request) -> bytes:
-    if request.data is None:  # pragma: no cover - read_state reads every from_stdin format
-        raise StateFileError(f"{request.source}: nothing was read")
-    return request.data
-
-
 def _read_native(request: Request) -> Reading:
-    state = parse_state_bytes(_data(request), request.source)
+    state = parse_state_bytes(request_data(request), request.source)
     return Reading(NATIVE_FORMAT, request.source, state_view(state), state)
 
 
@@ -170,7 +144,7 @@ def _torch_reading(
 
 
 def _read_torch(request: Request) -> Reading:
-    document = parse_json_bytes(_data(request), request.source)
+    document = parse_json_bytes(request_data(request), request.source)
     try:
         torch_state = torch_format.parse(document)
     except StateError as error:
@@ -198,73 +172,17 @@ def _read_checkpoint(request: Request) -> Reading:
         raise
     except CheckpointError:
         # No torch or stepsched scheduler state: a timm training file, or nothing.
-        reading = _timm_training_reading(checkpoint, request)
+        reading = timm_training_reading(checkpoint, request)
         if reading is None:
             raise
         return reading
     return _found_reading(found, CHECKPOINT_FORMAT, request.path)
 
 
-def _timm_training_reading(checkpoint: object, request: Request) -> Reading | None:
-    """A timm scheduler state or ``CheckpointSaver`` file, at timm's resume position.
-
-    timm's ``train.py`` resumes at ``epoch + 1`` (in updates with ``sched_on_updates``);
-    a file without ``epoch`` is read at ``--position``.
-    """
-    from stepsched_cli.formats.timm_checkpoint import find_timm_training
-
-    training = find_timm_training(checkpoint)
-    if training is None:
-        return None
-    timm_files = _timm_files()
-    source = request.path
-    args, given = training.args or {}, request.updates_per_epoch
-    try:
-        if training.state is not None:
-            schedule: FrameworkSchedule = timm_files.schedule_from_state(training.state)
-            per_epoch = given
-        else:
-            schedule = timm_files.schedule_from_args(args, given, lr=request.lr)
-            per_epoch = timm_files.updates_per_epoch_of(args, given)
-        position = (
-            request.position
-            if training.epoch is None
-            else timm_files.resume_position(training.epoch, schedule, per_epoch)
-        )
-    except (StateError, ConversionError) as error:
-        raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
-    reader = _framework_reader(
-        timm_format.FORMAT_NAME, lambda _: schedule, _timm_unit, lambda *_: None
-    )
-    reading = reader(dataclasses.replace(request, data=b"", position=position))
-    return dataclasses.replace(
-        _per_update(reading, per_epoch),
-        format=CHECKPOINT_FORMAT,
-        records_position=training.epoch is not None,
-    )
-
-
-TIMM_COMPLETIONS = ("updates_per_epoch", "lr")
-"""What timm's training files leave out and a caller may give (read_state's arguments)."""
-
-
-def _per_update(reading: Reading, updates_per_epoch: int | None) -> Reading:
-    """A timm reading, which ``updates_per_epoch`` and ``lr`` may complete; per update,
-    its state records the updates per epoch as its steps per epoch (one update is one
-    optimizer step)."""
-    reading = dataclasses.replace(reading, completions=TIMM_COMPLETIONS)
-    state = reading.state
-    if state is None or updates_per_epoch is None or state.schedule.mode != "step":
-        return reading
-    state = dataclasses.replace(state, steps_per_epoch=updates_per_epoch)
-    view = dataclasses.replace(reading.view, position_text=position_text(state, state.position))
-    return dataclasses.replace(reading, state=state, view=view)
-
-
 def _read_json_checkpoint(request: Request) -> Reading:
     from stepsched_cli.formats import torch_search
 
-    document = parse_json_bytes(_data(request), request.source)
+    document = parse_json_bytes(request_data(request), request.source)
     found = torch_search.select_scheduler(document, request.source, request.key)
     return _found_reading(found, JSON_CHECKPOINT_FORMAT, request.source)
 
@@ -278,163 +196,7 @@ def _holds_scheduler_states(document: object) -> bool:
     return bool(torch_search.find_scheduler_states(document))
 
 
-def _framework_reader(
-    name: str,
-    parse: Callable[[object], FrameworkSchedule],
-    unit: Callable[[object], Mode],
-    load: Callable[[bytes, str], object] = parse_json_bytes,
-) -> Reader:
-    """A reader of a framework's schedule documents, which hold no position; ``load``
-    parses the bytes (JSON, or JSON and YAML for timm)."""
-
-    def read(request: Request) -> Reading:
-        source, position = request.source, request.position
-        document = load(_data(request), source)
-        try:
-            schedule = parse(document)
-        except (StateError, ConversionError) as error:
-            raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
-        try:
-            framework_lr = schedule.lr_at(position)  # beyond the framework's own counter?
-        except ScheduleError as error:
-            raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
-        if not math.isfinite(framework_lr):  # scales above 1 can overflow float32
-            raise StateFileError(
-                f"{source}: the {name} lr at position {position} is {framework_lr} in "
-                "float32; a schedule must stay finite"
-            )
-        try:
-            state = SchedulerState(schedule=schedule.to_schedule(), position=position)
-        except ConversionError as error:
-            view = framework_view(name, schedule, position, unit(schedule), str(error))
-            return Reading(name, source, view, None, str(error), records_position=False)
-        lr = schedule.lr_at(position)
-        view = state_view(
-            state,
-            described=((name, framework_description(schedule)),),
-            framework_lr=lr,
-            notes=schedule.notes,
-            details=framework_details(schedule, lr, None),
-        )
-        return Reading(name, source, view, state, records_position=False)
-
-    return read
-
-
-# The modules reading framework files are imported when a file needs them: start-up
-# (inspect run.json, --help) stays cheap.
-def _timm_files() -> ModuleType:
-    from stepsched_cli.formats import timm_files
-
-    return timm_files
-
-
-def _keras_files() -> ModuleType:
-    from stepsched_cli.formats import keras_files
-
-    return keras_files
-
-
-def _keras_file(head: bytes, name: str) -> bool:
-    """A ``.keras`` file, by its name or, renamed, by its first zip member."""
-    return name.lower().endswith(".keras") or sniff.looks_like_keras_model(head)
-
-
-def _keras_parse(document: object) -> FrameworkSchedule:
-    schedule: FrameworkSchedule = _keras_files().parse(document)
-    return schedule
-
-
-def _keras_json(data: bytes, source: str) -> object:
-    if data.startswith(b"PK"):
-        raise StateFileError(
-            f"{source}: is a zip; a .keras model file is read from its file as "
-            f"--from {KERAS_MODEL_FORMAT}"
-        )
-    return parse_json_bytes(data, source)
-
-
-def _read_keras_model(request: Request) -> Reading:
-    """A ``.keras`` file: the schedule in its config.json, at the optimizer's iterations."""
-    from stepsched_cli.formats import keras_files
-
-    document, iterations, note = keras_files.read_model_file(request.path)
-    position = request.position if iterations is None else iterations
-    read = _framework_reader(
-        KERAS_MODEL_FORMAT, _keras_parse, lambda _: "step", lambda *_: document
-    )
-    reading = read(Request(request.path, request.source, b"", position=position))
-    if note is not None:
-        reading = _noted(reading, note)
-    return dataclasses.replace(reading, records_position=iterations is not None)
-
-
-def _noted(reading: Reading, note: str) -> Reading:
-    """``reading`` with one more note (in the view and in the record's ``notes``)."""
-    view = reading.view
-    details = tuple(
-        (name, [*value, note] if name == "notes" else value) for name, value in view.details
-    )
-    view = dataclasses.replace(view, notes=(*view.notes, note), details=details)
-    return dataclasses.replace(reading, view=view)
-
-
-_read_keras_schedule = _framework_reader(
-    keras_format.FORMAT_NAME, _keras_parse, lambda _: "step", _keras_json
-)
-
-
-def _read_keras(request: Request) -> Reading:
-    """A Keras JSON document; an optimizer's or model's config says where its position is."""
-    reading = _read_keras_schedule(request)
-    if keras_format.detect(_keras_json(_data(request), request.source)):
-        return reading  # a bare schedule: the position is the caller's
-    from stepsched_cli.formats.keras_files import CONFIG_POSITION_NOTE
-
-    return _noted(reading, CONFIG_POSITION_NOTE)
-
-
-def _read_timm(request: Request) -> Reading:
-    """A timm document; train.py's args are completed by ``--lr``/``--updates-per-epoch``."""
-    timm_files = _timm_files()
-    reader = _framework_reader(
-        timm_format.FORMAT_NAME,
-        lambda document: timm_files.parse(
-            document, lr=request.lr, updates_per_epoch=request.updates_per_epoch
-        ),
-        _timm_unit,
-        timm_files.load_document,
-    )
-    return _per_update(reader(request), request.updates_per_epoch)
-
-
-def _timm_unit(schedule: object) -> Mode:
-    counts_epochs = isinstance(schedule, timm_format.TimmSchedule) and schedule.t_in_epochs
-    return "epoch" if counts_epochs else "step"
-
-
 # -- writers -----------------------------------------------------------------------
-
-
-def _framework_writer(
-    name: str, write: Callable[[StepSchedule, int | None], dict[str, object]]
-) -> Writer:
-    """A writer of a framework's schedule document (one schedule, no position)."""
-
-    def dump(state: SchedulerState) -> bytes:
-        schedule = state.schedule
-        others = [lr for lr in state.group_initial_lrs if lr != schedule.initial_lr]
-        if others:
-            lrs = ", ".join(repr(lr) for lr in state.group_initial_lrs)
-            raise ConversionError(
-                f"the state drives {len(state.group_initial_lrs)} parameter groups with "
-                f"initial lrs {lrs}; a {name} document holds one schedule, so the other "
-                "groups would be lost"
-            )
-        document = write(schedule, state.steps_per_epoch)
-        return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode("utf-8")
-
-    return dump
 
 
 def _native_document(document: object) -> bool:
@@ -464,7 +226,7 @@ FORMATS: tuple[Format, ...] = (
         "a torch.save file: .pt, .pth, .ckpt",
         _read_checkpoint,
         recognise=lambda head, name: (
-            sniff.looks_like_checkpoint(head, name) and not _keras_file(head, name)
+            sniff.looks_like_checkpoint(head, name) and not keras_file(head, name)
         ),
         from_stdin=False,
     ),
@@ -472,11 +234,11 @@ FORMATS: tuple[Format, ...] = (
         timm_format.FORMAT_NAME,
         "a timm StepLRScheduler/MultiStepLRScheduler state_dict() or document, or "
         "train.py's args (args.yaml, JSON, scheduler_kwargs())",
-        _read_timm,
-        _framework_writer(
+        read_timm,
+        framework_writer(
             timm_format.FORMAT_NAME, lambda schedule, _: timm_format.from_schedule(schedule)
         ),
-        detect=lambda document: _timm_files().detect(document),
+        detect=lambda document: load_timm_files().detect(document),
         recognise=lambda _, name: name.lower().endswith((".yaml", ".yml")),
         records_position=False,
         snippets=("timm",),
@@ -484,9 +246,9 @@ FORMATS: tuple[Format, ...] = (
     Format(
         keras_format.FORMAT_NAME,
         "a Keras learning-rate schedule, optimizer config or model config.json (JSON)",
-        _read_keras,
-        _framework_writer(keras_format.FORMAT_NAME, keras_format.from_schedule),
-        detect=lambda document: _keras_files().detect(document),
+        read_keras,
+        framework_writer(keras_format.FORMAT_NAME, keras_format.from_schedule),
+        detect=lambda document: load_keras_files().detect(document),
         records_position=False,
         snippets=("keras",),
     ),
@@ -494,16 +256,16 @@ FORMATS: tuple[Format, ...] = (
         KERAS_MODEL_FORMAT,
         "a Keras .keras model file (model.save()): its optimizer's schedule, at its "
         "iterations (read with h5py: stepsched[keras])",
-        _read_keras_model,
-        recognise=_keras_file,
+        read_keras_model,
+        recognise=keras_file,
         from_stdin=False,
         records_position=False,
     ),
     Format(
         optax_format.FORMAT_NAME,
         "an optax schedule as JSON",
-        _framework_reader(optax_format.FORMAT_NAME, optax_format.parse, lambda _: "step"),
-        _framework_writer(optax_format.FORMAT_NAME, optax_format.from_schedule),
+        framework_reader(optax_format.FORMAT_NAME, optax_format.parse, lambda _: "step"),
+        framework_writer(optax_format.FORMAT_NAME, optax_format.from_schedule),
         detect=optax_format.detect,
         records_position=False,
         snippets=("optax",),
