@@ -31,7 +31,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stepsched_cli import validate
@@ -88,7 +88,7 @@ def parse(
             return schedule_from_state(document)
         if is_args(document):
             return schedule_from_args(document, updates_per_epoch, lr=lr)
-        keys = ", ".join(sorted(str(key) for key in document)[:8]) or "none"
+        keys = _some_keys(document) or "none"
         raise StateError(
             "a timm document is a scheduler's state_dict() (base_values, decay_t, "
             "decay_rate, warmup_t, ...), train.py's args (sched, decay_epochs, ...) or a "
@@ -107,11 +107,11 @@ def schedule_from_state(state: Mapping[str, Any]) -> TimmSchedule:
         StateError: a missing or malformed field, groups with different base lrs, or
             the state of another timm scheduler.
     """
-    unknown = sorted(str(key) for key in state if key not in _STATE_IGNORED | set(_STATE_FIELDS))
+    unknown = [key for key in state if key not in _STATE_IGNORED | set(_STATE_FIELDS)]
     if unknown:
         raise StateError(
             "timm state has key(s) of a scheduler other than StepLRScheduler/"
-            f"MultiStepLRScheduler: {', '.join(unknown)}"
+            f"MultiStepLRScheduler: {_some_keys(unknown)}"
         )
     base_values = state.get("base_values")
     if not isinstance(base_values, list) or not base_values:
@@ -130,6 +130,21 @@ def schedule_from_state(state: Mapping[str, Any]) -> TimmSchedule:
     kind = "MultiStepLRScheduler" if isinstance(state.get("decay_t"), list) else "StepLRScheduler"
     document = {key: state[key] for key in _STATE_FIELDS if key in state}
     return timm.parse({timm.MARKER: kind, "lr": base_values[0], **document})
+
+
+def _some_keys(keys: Iterable[object], count: int = 8) -> str:
+    """The first ``count`` keys in sorted order, each cut to 60 characters, and how many
+    more (a document of 70,000 keys, or one of 900,000 characters, was echoed whole).
+
+    Example:
+        >>> _some_keys(["b", "x" * 100, "a"], 2)
+        'a, b and 1 more'
+        >>> _some_keys(["y" * 100])
+        "'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy... (str of 100 characters)"
+    """
+    names = sorted(str(key) for key in keys)
+    shown = ", ".join(name if len(name) <= 60 else validate.shown(name) for name in names[:count])
+    return shown + (f" and {len(names) - count} more" if len(names) > count else "")
 
 
 def _arg(args: Mapping[str, Any], names: tuple[str, ...], default: object) -> object:

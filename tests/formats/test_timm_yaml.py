@@ -89,3 +89,40 @@ def test_alias_bombs_are_refused_without_walking_them(data: bytes, message: str)
     with pytest.raises(StateError) as raised:
         timm_files.parse(load_document(data, "a.yaml"))
     assert str(raised.value) == message
+
+
+LONG_KEY = "k" * 900_000
+CUT_KEY = (
+    "'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk... (str of 900000 characters)"
+)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            {LONG_KEY: 1, "epoch": 2},
+            f"a timm document is a scheduler's state_dict() (base_values, decay_t, decay_rate, "
+            f"warmup_t, ...), train.py's args (sched, decay_epochs, ...) or a "
+            f'{{"timm": "StepLRScheduler", ...}} document; got keys epoch, {CUT_KEY}',
+        ),
+        (
+            {"base_values": [0.1], "decay_t": 3, "decay_rate": 0.1, "warmup_t": 0}
+            | {f"k{i:05}": i for i in range(70_000)},
+            "timm state has key(s) of a scheduler other than StepLRScheduler/"
+            "MultiStepLRScheduler: k00000, k00001, k00002, k00003, k00004, k00005, k00006, "
+            "k00007 and 69992 more",
+        ),
+    ],
+    ids=["900-KB-key", "70,000-keys"],
+)
+def test_keys_in_messages_are_few_and_cut(document: dict[str, object], message: str) -> None:
+    with pytest.raises(StateError) as raised:
+        timm_files.parse(document)
+    assert str(raised.value) == message
+
+
+def test_an_unrecognised_document_names_a_long_key_by_its_start() -> None:
+    from stepsched_cli.formats.unknown import describe
+
+    assert describe(b"{}", {LONG_KEY: 1, "x": 2}) == f"JSON with keys {CUT_KEY}, x"
