@@ -185,8 +185,8 @@ def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
 
     Only what the bytes hold is read: every step of ``optimizer/vars/0`` must be a hard
     link, and the dataset a scalar integer stored in the file (HDF5 lets a dataset live
-    in another file, raw or virtual, and a link point to another file: following them
-    read a local file's bytes as the iterations, or blocked on a named pipe).
+    in another file, raw or virtual, and a link point to another file: external raw
+    storage read a local file's first bytes as the iterations).
 
     Returns:
         ``(iterations, None)``, or ``(None, note)`` when h5py is missing or the file

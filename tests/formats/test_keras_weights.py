@@ -1,9 +1,9 @@
 """A ``.keras`` file's ``model.weights.h5`` is read only for a scalar held in the file.
 
 HDF5 lets a dataset live in another file (external raw storage, virtual datasets) and
-a link point to another file or loop: a crafted weights file read a local file's bytes
-as the optimizer's iterations, blocked on a named pipe, or allocated 8 GiB for a
-dataset of 10**9 compressed integers.  Each is refused in one line naming the file.
+a link point to another file or loop: a crafted weights file read a local file's first
+bytes as the optimizer's iterations, or allocated 8 GiB for a dataset of 10**9
+compressed integers.  Each is refused in one line naming the file.
 """
 
 from __future__ import annotations
