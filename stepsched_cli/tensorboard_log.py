@@ -31,6 +31,17 @@ MAX_RUNS_SHOWN = 8
 """How many of a folder's runs the message names."""
 MAX_DIRECTORIES_SEARCHED = 1000
 """How many folders are looked at for runs, so that a huge tree answers quickly."""
+MAX_TAGS_SHOWN = 8
+"""How many scalar tags a message names (each cut by ``describe``)."""
+MAX_EVENT_FILES = 256
+"""The event files of one run read: TensorBoard's reader lists the folder again for
+every file, so 3,000 files took over 30 s (300 take 1 s); a run writes one per process
+start."""
+MAX_RECORD_BYTES = 64 << 20
+"""The largest record (one event) of an event file read: TensorBoard allocates what a
+record declares before reading it (2**40 bytes was an internal MemoryError); a scalar
+event is about 40 bytes, an image summary a few MB."""
+_RECORD_FRAMING = 12  # a TFRecord: u64 length, u32 CRC of it, data, u32 CRC of the data
 _LR_TAG = re.compile(r"(^|[^a-z])(lr|learning[_ -]?rate)([^a-z]|$)")
 
 
@@ -57,7 +68,7 @@ def choose_tag(tags: Sequence[str], tag: str | None, source: str) -> str:
         RunLogError: ``tag`` is not a scalar tag of the run, or no tag or several look
             like an lr; the message lists the candidates.
     """
-    shown = ", ".join(tags) or "none"
+    shown = _named(tags) or "none"
     if tag is not None:
         if tag not in tags:
             raise RunLogError(f"{source}: no scalar tag {tag!r} (scalar tags: {shown})")
@@ -70,9 +81,60 @@ def choose_tag(tags: Sequence[str], tag: str | None, source: str) -> str:
             f"{source}: no scalar tag looks like an lr (scalar tags: {shown}); pick one with --tag"
         )
     raise RunLogError(
-        f"{source}: several scalar tags look like an lr: {', '.join(candidates)}; "
-        "pick one with --tag"
+        f"{source}: several scalar tags look like an lr: {_named(candidates)}; pick one with --tag"
     )
+
+
+def _named(tags: Sequence[str]) -> str:
+    """The first :data:`MAX_TAGS_SHOWN` tags, each cut to 60 characters, and a count.
+
+    Example:
+        >>> _named([f"t{i}" for i in range(10)])
+        't0, t1, t2, t3, t4, t5, t6, t7 and 2 more'
+    """
+    from stepsched_cli.validate import shown
+
+    named = ", ".join(tag if len(tag) <= 60 else shown(tag) for tag in tags[:MAX_TAGS_SHOWN])
+    more = len(tags) - MAX_TAGS_SHOWN
+    return named + (f" and {more} more" if more > 0 else "")
+
+
+def check_event_files(path: str) -> None:
+    """Refuse, before TensorBoard reads them, a run of too many event files or a record
+    longer than :data:`MAX_RECORD_BYTES`.
+
+    Raises:
+        RunLogError: naming the run or the file and the limit.
+    """
+    if os.path.isdir(path):
+        names = sorted(name for name in os.listdir(path) if name.startswith(EVENT_FILE_PREFIX))
+        if len(names) > MAX_EVENT_FILES:
+            raise RunLogError(
+                f"{path}: holds {len(names)} event files, more than the limit of "
+                f"{MAX_EVENT_FILES} for one run"
+            )
+        files = [os.path.join(path, name) for name in names]
+    else:
+        files = [path]
+    for file in files:
+        _check_records(file)
+
+
+def _check_records(file: str) -> None:
+    """Walk the record headers of one event file (a seek per record).  A last record
+    longer than what is left is a file still being written: TensorBoard stops there."""
+    with open(file, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        offset = 0
+        while size - offset >= _RECORD_FRAMING:
+            length = int.from_bytes(handle.read(8), "little")
+            if length > MAX_RECORD_BYTES:
+                raise RunLogError(
+                    f"{file}: its record at byte {offset} claims {length} bytes, more than "
+                    f"the limit of {MAX_RECORD_BYTES} for one event"
+                )
+            offset += 16 + length
+            handle.seek(offset)
 
 
 def read_events(path: str, tag: str | None = None) -> Iterator[LogPoint]:
@@ -102,6 +164,7 @@ def read_events(path: str, tag: str | None = None) -> Iterator[LogPoint]:
         raise RunLogError(
             f"{path}: reading TensorBoard event files needs tensorboard: {INSTALL_HINT}"
         ) from None
+    check_event_files(path)
     accumulator = event_accumulator.EventAccumulator(
         path, size_guidance={event_accumulator.SCALARS: 0}
     )

@@ -183,13 +183,18 @@ def read_model_file(path: str) -> tuple[object, int | None, str | None]:
 def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
     """The optimizer's iterations in a ``model.weights.h5``'s bytes, with h5py.
 
+    Only what the bytes hold is read: every step of ``optimizer/vars/0`` must be a hard
+    link, and the dataset a scalar integer stored in the file (HDF5 lets a dataset live
+    in another file, raw or virtual, and a link point to another file: external raw
+    storage read a local file's first bytes as the iterations).
+
     Returns:
         ``(iterations, None)``, or ``(None, note)`` when h5py is missing or the file
         holds no optimizer variables.
 
     Raises:
-        StateFileError: the weights are not HDF5, or the iterations are not an
-            integer >= 0.
+        StateFileError: the weights are not HDF5, the iterations are not a scalar
+            integer dataset of the file, or not an integer >= 0.
     """
     import io
 
@@ -199,15 +204,53 @@ def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
         return None, "h5py is not installed (pip install 'stepsched[keras]'): " + POSITION_NOTE
     try:
         with h5py.File(io.BytesIO(weights), "r") as weights_file:
-            if ITERATIONS_DATASET not in weights_file:
+            dataset = _iterations_dataset(h5py, weights_file, path)
+            if dataset is None:
                 return None, f"{path}: {WEIGHTS_MEMBER} holds no {ITERATIONS_DATASET}: " + (
                     POSITION_NOTE
                 )
-            raw = weights_file[ITERATIONS_DATASET][()]
-    except OSError as error:
-        raise StateFileError(f"{path}: {WEIGHTS_MEMBER} is not HDF5: {error}") from None
-    value = raw.item() if hasattr(raw, "item") else raw
+            value = dataset[()].item()
+    except StateFileError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as error:
+        # h5py reports a damaged file by any of these, in its own words.
+        problem = " ".join(str(error).split())[:120] or type(error).__name__
+        raise StateFileError(f"{path}: {WEIGHTS_MEMBER} is not HDF5: {problem}") from None
     iterations = validate.integer(
         value, "iterations", minimum=0, error=StateFileError, parameter="iterations"
     )
     return iterations, None
+
+
+def _iterations_dataset(h5py: Any, weights_file: Any, path: str) -> Any:
+    """The dataset ``optimizer/vars/0`` of an open weights file, None when absent.
+
+    Raises:
+        StateFileError: a step of its path is a soft or external link, or it is not a
+            scalar integer dataset stored in the file.
+    """
+    node = weights_file
+    for part in ITERATIONS_DATASET.split("/"):
+        link = node.get(part, getlink=True)
+        if link is None:
+            return None
+        if not isinstance(link, h5py.HardLink):
+            raise StateFileError(
+                f"{path}: {WEIGHTS_MEMBER}'s {ITERATIONS_DATASET} goes through an HDF5 "
+                f"{type(link).__name__} at {part!r}; Keras writes the variables in the file"
+            )
+        node = node[part]
+    if not isinstance(node, h5py.Dataset):
+        raise StateFileError(
+            f"{path}: {WEIGHTS_MEMBER}'s {ITERATIONS_DATASET} is a group, not the optimizer's "
+            "iterations (a scalar integer dataset)"
+        )
+    stored_elsewhere = node.external is not None or node.is_virtual
+    if node.shape != () or node.dtype.kind not in "iu" or stored_elsewhere:
+        where = "stored outside the file" if stored_elsewhere else "a scalar"
+        raise StateFileError(
+            f"{path}: {WEIGHTS_MEMBER}'s {ITERATIONS_DATASET} must be the optimizer's "
+            f"iterations, a scalar integer dataset in the file; got shape {node.shape}, "
+            f"type {validate.shown(str(node.dtype))}" + (f", {where}" if stored_elsewhere else "")
+        )
+    return node

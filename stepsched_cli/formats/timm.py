@@ -370,7 +370,9 @@ def _noise_range(value: object) -> float | tuple[float, ...] | None:
         return None
     if isinstance(value, list):
         if not 1 <= len(value) <= 2:
-            raise StateError(f"noise_range_t must be a number or [start, end], got {value!r}")
+            raise StateError(
+                f"noise_range_t must be a number or [start, end], got {validate.shown(value)}"
+            )
         return tuple(
             _kept(number(item, f"noise_range_t[{i}]"), item) for i, item in enumerate(value)
         )

@@ -31,7 +31,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stepsched_cli import validate
@@ -48,6 +48,9 @@ _STATE_IGNORED = frozenset(
     | {"metric", "noise_type"}
 )
 SCHEDS = {"step": "StepLRScheduler", "multistep": "MultiStepLRScheduler"}
+MAX_YAML_BYTES = 64 << 10
+"""The largest ``args.yaml`` read: train.py writes about 3 KB; PyYAML parses about
+100 KB a second without libyaml (1 MiB of keys took 10 s)."""
 
 
 def is_state(document: object) -> bool:
@@ -85,7 +88,7 @@ def parse(
             return schedule_from_state(document)
         if is_args(document):
             return schedule_from_args(document, updates_per_epoch, lr=lr)
-        keys = ", ".join(sorted(str(key) for key in document)[:8]) or "none"
+        keys = _some_keys(document) or "none"
         raise StateError(
             "a timm document is a scheduler's state_dict() (base_values, decay_t, "
             "decay_rate, warmup_t, ...), train.py's args (sched, decay_epochs, ...) or a "
@@ -104,23 +107,44 @@ def schedule_from_state(state: Mapping[str, Any]) -> TimmSchedule:
         StateError: a missing or malformed field, groups with different base lrs, or
             the state of another timm scheduler.
     """
-    unknown = sorted(str(key) for key in state if key not in _STATE_IGNORED | set(_STATE_FIELDS))
+    unknown = [key for key in state if key not in _STATE_IGNORED | set(_STATE_FIELDS)]
     if unknown:
         raise StateError(
             "timm state has key(s) of a scheduler other than StepLRScheduler/"
-            f"MultiStepLRScheduler: {', '.join(unknown)}"
+            f"MultiStepLRScheduler: {_some_keys(unknown)}"
         )
     base_values = state.get("base_values")
     if not isinstance(base_values, list) or not base_values:
         raise StateError(f"base_values must be a list of lrs, got {validate.shown(base_values)}")
+    for index, value in enumerate(base_values):
+        # Numbers first: comparing two shared-list DAGs (a YAML alias or pickle memo
+        # away) visits every path through them.
+        validate.finite_number(
+            value, f"base_values[{index}]", error=StateError, parameter="base_values"
+        )
     if any(value != base_values[0] for value in base_values):
         raise StateError(
-            f"base_values {base_values} give the parameter groups different lrs; stepsched "
-            "reads a timm schedule of groups that share one"
+            f"base_values {validate.shown(base_values)} give the parameter groups different "
+            "lrs; stepsched reads a timm schedule of groups that share one"
         )
     kind = "MultiStepLRScheduler" if isinstance(state.get("decay_t"), list) else "StepLRScheduler"
     document = {key: state[key] for key in _STATE_FIELDS if key in state}
     return timm.parse({timm.MARKER: kind, "lr": base_values[0], **document})
+
+
+def _some_keys(keys: Iterable[object], count: int = 8) -> str:
+    """The first ``count`` keys in sorted order, each cut to 60 characters, and how many
+    more (a document of 70,000 keys, or one of 900,000 characters, was echoed whole).
+
+    Example:
+        >>> _some_keys(["b", "x" * 100, "a"], 2)
+        'a, b and 1 more'
+        >>> _some_keys(["y" * 100])
+        "'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy... (str of 100 characters)"
+    """
+    names = sorted(str(key) for key in keys)
+    shown = ", ".join(name if len(name) <= 60 else validate.shown(name) for name in names[:count])
+    return shown + (f" and {len(names) - count} more" if len(names) > count else "")
 
 
 def _arg(args: Mapping[str, Any], names: tuple[str, ...], default: object) -> object:
@@ -209,9 +233,10 @@ def schedule_from_args(
             scheduler_kwargs), a missing ``updates_per_epoch``, or a malformed value.
     """
     sched = args.get("sched")
-    if sched not in SCHEDS:
+    if not isinstance(sched, str) or sched not in SCHEDS:
         raise StateError(
-            f"timm sched {sched!r} is not a step schedule; stepsched reads sched step and multistep"
+            f"timm sched {validate.shown(sched)} is not a step schedule; stepsched reads "
+            "sched step and multistep"
         )
     base_lr = _given_or_recorded(lr, args.get("lr"), "lr", "--lr")
     if base_lr is None:
@@ -287,12 +312,12 @@ def load_document(data: bytes, source: str) -> object:
 
     if data.lstrip().startswith(b"{"):
         return parse_json_bytes(data, source)
-    import yaml  # a runtime dependency, imported only for YAML (docs/design.md)
-
-    try:
-        document = yaml.safe_load(data)
-    except yaml.YAMLError as error:
-        raise StateFileError(f"{source}: {_yaml_problem(error, data, source)}") from None
+    if len(data) > MAX_YAML_BYTES:
+        raise StateFileError(
+            f"{source}: is {len(data)} bytes of YAML; a timm args.yaml is at most "
+            f"{MAX_YAML_BYTES} bytes (train.py writes about 3 KB)"
+        )
+    document = _safe_load(data, source)
     if not isinstance(document, dict):
         # A CSV log or a list parses as YAML too: say what it is, not "must be a JSON object".
         kind = _YAML_KINDS.get(type(document), "a scalar")
@@ -304,6 +329,31 @@ def load_document(data: bytes, source: str) -> object:
 
 
 _YAML_KINDS = {list: "a list", str: "plain text", type(None): "nothing"}
+
+
+def _safe_load(data: bytes, source: str) -> object:
+    """``data`` parsed by PyYAML's ``safe_load`` rules: libyaml's parser when PyYAML has
+    it (about 7 times faster, and it refuses nesting deeper than 1,000 levels itself),
+    else the pure-Python one, whose recursion a deep document exhausts.
+
+    Raises:
+        StateFileError: not YAML, nested too deeply, or a value the YAML constructor
+            refuses (an integer of more than 4,300 digits, the date 2001-13-45).
+    """
+    import yaml  # a runtime dependency, imported only for YAML (docs/design.md)
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(data, Loader=loader)  # a safe loader: plain data only
+    except yaml.YAMLError as error:
+        raise StateFileError(f"{source}: {_yaml_problem(error, data, source)}") from None
+    except RecursionError:
+        raise StateFileError(f"{source}: is not valid YAML: it nests too deeply") from None
+    except (ValueError, OverflowError) as error:
+        problem = " ".join(str(error).split())[:100]
+        raise StateFileError(
+            f"{source}: is not valid YAML: a value is refused: {problem}"
+        ) from None
 
 
 def _yaml_problem(error: Exception, data: bytes, source: str) -> str:

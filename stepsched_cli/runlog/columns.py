@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from stepsched_cli.runlog.errors import RunLogError
+from stepsched_cli.validate import shown as _shown
 
 # Step columns, most specific first: a W&B export has ``_step`` (its own log-call
 # counter) next to ``train/global_step`` (the optimizer step), and the latter wins.
@@ -142,14 +143,16 @@ def step_from_text(text: str, column: str, source: str, line: int) -> int:
     number = float(text) if NUMBER_TEXT.fullmatch(text) else math.nan
     if not math.isfinite(number) or not number.is_integer():
         raise RunLogError(
-            f"{source} line {line}: {column} {text!r} is not an integer step >= 0"
+            f"{source} line {line}: {column} {_shown(text)} is not an integer step >= 0"
         ) from None
     return _check_step(int(number), text, column, source, line)
 
 
 def _check_step(step: int, shown: object, column: str, source: str, line: int) -> int:
     if step < 0:
-        raise RunLogError(f"{source} line {line}: {column} {shown!r} is not an integer step >= 0")
+        raise RunLogError(
+            f"{source} line {line}: {column} {_shown(shown)} is not an integer step >= 0"
+        )
     return step
 
 
@@ -157,7 +160,8 @@ def lr_from_text(text: str, column: str, source: str, line: int) -> float:
     value = float(text) if NUMBER_TEXT.fullmatch(text) else math.nan
     if not math.isfinite(value) or value < 0:
         raise RunLogError(
-            f"{source} line {line}: {column} {text!r} is not a learning rate (a finite number >= 0)"
+            f"{source} line {line}: {column} {_shown(text)} is not a learning rate (a finite "
+            "number >= 0)"
         )
     return value
 
@@ -167,7 +171,7 @@ def step_from_json(value: object, key: str, source: str, line: int) -> int:
         return _check_step(value, value, key, source, line)
     if isinstance(value, float) and value.is_integer():
         return _check_step(int(value), value, key, source, line)
-    raise RunLogError(f"{source} line {line}: {key} {value!r} is not an integer step >= 0")
+    raise RunLogError(f"{source} line {line}: {key} {_shown(value)} is not an integer step >= 0")
 
 
 def lr_from_json(value: object, key: str, source: str, line: int) -> float:
@@ -176,7 +180,7 @@ def lr_from_json(value: object, key: str, source: str, line: int) -> float:
         if math.isfinite(number) and number >= 0:
             return number
     raise RunLogError(
-        f"{source} line {line}: {key} {value!r} is not a learning rate (a finite number >= 0)"
+        f"{source} line {line}: {key} {_shown(value)} is not a learning rate (a finite number >= 0)"
     )
 
 

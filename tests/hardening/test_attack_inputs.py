@@ -80,6 +80,13 @@ EXPECTED = {
     "shared_param_groups.pt": "no LR scheduler state found",
     "duplicate_data_pkl.pt": "its zip archive has two members named 'archive/data.pkl'; "
     "refusing to guess which one torch would read",
+    "yaml_compare_bomb.yaml": "base_values[0] must be a finite number, got [['x', 'x'], ",
+    "yaml_repr_bomb.yaml": "base_values[1] must be a finite number, got [['x', 'x'], ",
+    "yaml_list_sched.yaml": "timm sched [['x', 'x'], [['x', 'x'], ['x', 'x']], ",
+    "yaml_deep_flow.yaml": "is not valid YAML: ",
+    "yaml_long_integer.yaml": "is not valid YAML: a value is refused: Exceeds the limit "
+    "(4300 digits)",
+    "yaml_many_keys.yaml": "bytes of YAML; a timm args.yaml is at most 65536 bytes",
 }
 
 
