@@ -138,14 +138,14 @@ def read_bytes_bounded(path: str | Path, limit: int, what: str = "file") -> byte
         with open(path, "rb") as handle:
             info = os.fstat(handle.fileno())
             if stat.S_ISDIR(info.st_mode):
-                raise FileReadError(f"{path}: is a directory, not a {what}")
+                raise FileReadError(f"{path}: is a directory, not {_a(what)}")
             if stat.S_ISREG(info.st_mode) and info.st_size > limit:
                 raise FileReadError(
-                    f"{path}: is {info.st_size} bytes; a {what} is at most {limit} bytes"
+                    f"{path}: is {info.st_size} bytes; {_a(what)} is at most {limit} bytes"
                 )
             data = handle.read(limit + 1)
     except IsADirectoryError:
-        raise FileReadError(f"{path}: is a directory, not a {what}") from None
+        raise FileReadError(f"{path}: is a directory, not {_a(what)}") from None
     except FileNotFoundError:
         raise FileReadError(f"{path}: no such file") from None
     except PermissionError:
@@ -153,7 +153,7 @@ def read_bytes_bounded(path: str | Path, limit: int, what: str = "file") -> byte
     except OSError as error:
         raise FileReadError(f"{path}: cannot be read ({error.strerror or error})") from None
     if len(data) > limit:
-        raise FileReadError(f"{path}: is larger than {limit} bytes, the limit for a {what}")
+        raise FileReadError(f"{path}: is larger than {limit} bytes, the limit for {_a(what)}")
     return data
 
 
@@ -314,3 +314,8 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(descriptor)
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: ``a state file``, ``an optimizer file``."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"

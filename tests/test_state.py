@@ -397,3 +397,18 @@ def test_a_socket_is_refused(tmp_path: Path) -> None:
         with pytest.raises(FileWriteError, match="sock: is a socket, not a regular file"):
             atomic_write(path, b"x", overwrite=True)
     assert stat.S_ISSOCK(os.lstat(path).st_mode)
+
+
+@pytest.mark.parametrize(
+    ("what", "named"), [("optimizer file", "an optimizer file"), ("state file", "a state file")]
+)
+def test_size_limits_name_the_kind_of_file_with_its_article(
+    tmp_path: Path, what: str, named: str
+) -> None:
+    from stepsched_cli.fileio import FileReadError, read_bytes_bounded
+
+    path = tmp_path / "big.bin"
+    path.write_bytes(bytes(11))
+    with pytest.raises(FileReadError) as raised:
+        read_bytes_bounded(str(path), 10, what)
+    assert str(raised.value) == f"{path}: is 11 bytes; {named} is at most 10 bytes"
