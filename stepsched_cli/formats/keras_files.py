@@ -30,7 +30,7 @@ from stepsched_cli import validate
 from stepsched_cli.errors import StateError, StateFileError
 from stepsched_cli.formats import keras
 from stepsched_cli.formats.keras import KerasSchedule
-from stepsched_cli.formats.safe_zip import ZipKind
+from stepsched_cli.formats.safe_zip import ZipArchiveError, ZipKind, read_members
 
 CONFIG_MEMBER = "config.json"
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -153,7 +153,6 @@ def read_model_file(path: str) -> tuple[object, int | None, str | None]:
             a zip over the limits of safe_zip, or invalid JSON; in Keras's terms,
             naming the file.
     """
-    from stepsched_cli.formats.safe_zip import ZipArchiveError, read_members
     from stepsched_cli.state import parse_json_bytes
 
     def wanted(names: Sequence[str]) -> list[tuple[str, int]]:
