@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from contextlib import nullcontext
+from dataclasses import dataclass
 from itertools import chain
 from typing import Annotated, Any
 
@@ -62,7 +63,6 @@ from stepsched_cli.runlog import (
     CheckResult,
     LogFormat,
     RunLogError,
-    check_log,
     check_log_file,
 )
 from stepsched_cli.solve import SolveError, solve
@@ -72,9 +72,17 @@ from stepsched_cli.validate import STANDARD_STREAM
 EXIT_MISMATCH = EXIT_INVALID
 STDIN = STANDARD_STREAM
 # The library parameters that check's errors may name, shown as their options.
-_CHECK_OPTIONS = {"step_column": "--step-column", "lr_column": "--lr-column"}
+_CHECK_OPTIONS = {
+    "step_column": "--step-column",
+    "lr_column": "--lr-column",
+    "steps_from": "--steps-from",
+}
 # check's hint when the log and the schedule probably count in different units, by
 # whether steps per epoch were unknown.
+_STEPS_FROM_HINT = (
+    "hint: if the log's steps count from 1 (step s holds the lr update s used), check it "
+    "with --steps-from 1"
+)
 _UNITS_HINT = {
     True: "hint: the schedule counts epochs: give --steps-per-epoch (or --dataset-size and "
     "--batch-size) so that logged optimizer steps are read as epochs",
@@ -247,6 +255,19 @@ def check(
             show_default=False,
         ),
     ] = None,
+    steps_from: Annotated[
+        int | None,
+        typer.Option(
+            "--steps-from",
+            min=0,
+            max=1,
+            metavar="0|1",
+            help="Where the log's steps start: 0 (step t logs the lr of position t) or 1 "
+            "(step s logs the lr update s used, position s - 1). [default: 0; 1 for the "
+            "Hugging Face Trainer's and MMEngine's logs, recognised by their shape]",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Check a logged lr series against the schedule, and diagnose a mismatch.
@@ -264,16 +285,18 @@ def check(
     plan = resolve_plan(schedule)
     warn_if_implausible(plan, total=None)
     try:
-        result = _checked_log(
-            plan, log, tag, json_output, tolerance, step_column, lr_column, log_format
-        )
+        options = _LogOptions(tag, tolerance, step_column, lr_column, log_format, steps_from)
+        result = _checked_log(plan, log, options, json_output)
     except RunLogError as error:
         if error.parameter in _CHECK_OPTIONS:
             raise RunLogError(error.naming(_CHECK_OPTIONS[error.parameter])) from None
         raise
     if json_output:
         print_json(result.to_dict())
-    elif result.ok:
+        return _exit_unless_ok(result)
+    if result.counting_note is not None:
+        print_message(result.counting_note)
+    if result.ok:
         print_lines(
             [f"ok: {result.points_checked} points match {describe_schedule(plan.schedule)}"]
         )
@@ -290,9 +313,27 @@ def check(
                 lines.append("also consistent with: " + ", ".join(result.diagnosis.also_consistent))
             if result.diagnosis.units_mixed:
                 lines.append(_UNITS_HINT[plan.steps_per_epoch is None])
+            if result.diagnosis.kind == "behind_by_one" and result.steps_from == 0:
+                lines.append(_STEPS_FROM_HINT)
         print_lines(lines)
+    _exit_unless_ok(result)
+
+
+def _exit_unless_ok(result: CheckResult) -> None:
     if not result.ok:
         raise typer.Exit(EXIT_MISMATCH)
+
+
+@dataclass(frozen=True)
+class _LogOptions:
+    """check's options about reading the log."""
+
+    tag: str | None
+    tolerance: float
+    step_column: str | None
+    lr_column: str | None
+    log_format: LogFormat | None
+    steps_from: int | None
 
 
 # -- solve -------------------------------------------------------------------
@@ -391,34 +432,30 @@ def solve_command(
 # -- diff --------------------------------------------------------------------
 
 
-def _checked_log(
-    plan: Plan,
-    log: str,
-    tag: str | None,
-    json_output: bool,
-    tolerance: float,
-    step_column: str | None,
-    lr_column: str | None,
-    log_format: LogFormat | None,
-) -> CheckResult:
+def _checked_log(plan: Plan, log: str, options: _LogOptions, json_output: bool) -> CheckResult:
     """Check a TensorBoard run (by its tag) or a CSV/JSON-lines log (the fast path)."""
     if tensorboard_log.is_event_source(log):  # a run directory or an event file
-        points = tensorboard_log.read_events(log, tag)
-        return check_log(
-            points, plan.schedule, tolerance=tolerance, steps_per_epoch=plan.steps_per_epoch
+        return tensorboard_log.check_run(
+            log,
+            plan.schedule,
+            tag=options.tag,
+            tolerance=options.tolerance,
+            steps_per_epoch=plan.steps_per_epoch,
+            steps_from=options.steps_from,
         )
-    if tag is not None:
+    if options.tag is not None:
         raise usage_error("--tag", "is for TensorBoard runs (a directory or event file)")
     progress = progress_for(json_output)
     with progress or nullcontext():
         return check_log_file(
             log,
             plan.schedule,
-            log_format=log_format,
-            step_column=step_column,
-            lr_column=lr_column,
-            tolerance=tolerance,
+            log_format=options.log_format,
+            step_column=options.step_column,
+            lr_column=options.lr_column,
+            tolerance=options.tolerance,
             steps_per_epoch=plan.steps_per_epoch,
+            steps_from=options.steps_from,
             progress=progress,
         )
 

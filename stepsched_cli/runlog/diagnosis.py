@@ -92,6 +92,9 @@ class CheckResult:
         diagnosis: The likely cause (None when ok).
         points_checked: How many points were compared.
         mismatches: How many of them did not match.
+        steps_from: Where the logged steps start: 0 (step t holds ``lr(t)``) or 1
+            (step s holds ``lr(s - 1)``; see :mod:`~stepsched_cli.runlog.counting`).
+        counting_note: Why the steps start there, when a recognised format said so.
     """
 
     ok: bool
@@ -101,6 +104,8 @@ class CheckResult:
     diagnosis: Diagnosis | None
     points_checked: int
     mismatches: int = 0
+    steps_from: int = 0
+    counting_note: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON contract of ``stepsched check --json``."""
@@ -111,6 +116,8 @@ class CheckResult:
             "logged_lr": self.logged_lr,
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
             "points_checked": self.points_checked,
+            "steps_from": self.steps_from,
+            "counting_note": self.counting_note,
         }
 
 

@@ -26,6 +26,7 @@ from stepsched_cli.runlog.columns import (
     lr_from_text,
     recognise_lr,
     recognise_step,
+    refuse_keras_csv_without_lr,
     step_from_json,
     step_from_text,
 )
@@ -303,6 +304,8 @@ def csv_columns(
 ) -> CsvColumns:
     """Choose the step and lr columns of a CSV header (see :func:`parse_log`)."""
     header = tuple(name.strip() for name in header_row)
+    if lr_column is None:
+        refuse_keras_csv_without_lr(header, source)
     step_index = choose_column(header, step_column, "step", recognise_step, source)
     lr_index = choose_column(header, lr_column, "lr", recognise_lr, source)
     return CsvColumns(header, step_index, lr_index, delimiter)

@@ -119,6 +119,8 @@ def test_json_contract() -> None:
         "logged_lr",
         "diagnosis",
         "points_checked",
+        "steps_from",
+        "counting_note",
     ]
     assert document["ok"] is False
     assert document["first_mismatch_step"] == 50
@@ -136,6 +138,8 @@ def test_json_contract() -> None:
         "logged_lr": None,
         "diagnosis": None,
         "points_checked": 100,
+        "steps_from": 0,
+        "counting_note": None,
     }
 
 
