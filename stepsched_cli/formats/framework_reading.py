@@ -48,6 +48,8 @@ from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import parse_json_bytes
 
 KERAS_MODEL_FORMAT = "keras-model"
+KERAS_H5_FORMAT = "keras-h5"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
 
 
@@ -136,6 +138,25 @@ def read_keras_model(request: Request) -> Reading:
     read = framework_reader(KERAS_MODEL_FORMAT, _keras_parse, lambda _: "step", lambda *_: document)
     reading = read(Request(request.path, request.source, b"", position=position))
     if note is not None:
+        reading = _noted(reading, note)
+    return dataclasses.replace(reading, records_position=iterations is not None)
+
+
+def keras_h5_file(head: bytes, name: str) -> bool:
+    """An HDF5 file named as Keras names a legacy model (``model.save`` saves ``.h5`` and
+    ``.hdf5`` names in that format); weights only are refused with their reason."""
+    return head.startswith(HDF5_SIGNATURE) and name.lower().endswith((".h5", ".hdf5"))
+
+
+def read_keras_h5(request: Request) -> Reading:
+    """A legacy ``.h5`` model: the schedule in its training_config, at its iterations."""
+    from stepsched_cli.formats import keras_legacy
+
+    optimizer, iterations, notes = keras_legacy.read_legacy_file(request.path)
+    position = request.position if iterations is None else iterations
+    read = framework_reader(KERAS_H5_FORMAT, _keras_parse, lambda _: "step", lambda *_: optimizer)
+    reading = read(Request(request.path, request.source, b"", position=position))
+    for note in notes:
         reading = _noted(reading, note)
     return dataclasses.replace(reading, records_position=iterations is not None)
 

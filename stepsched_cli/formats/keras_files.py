@@ -238,7 +238,7 @@ def read_iterations(
                 return None, f"{path}: {WEIGHTS_MEMBER} holds no {ITERATIONS_DATASET}: " + (
                     POSITION_NOTE
                 )
-            value = _scalar_dataset(h5py, weights_file, counter, path)[()].item()
+            value = scalar_dataset(h5py, weights_file, counter, path)[()].item()
     except StateFileError:
         raise
     except (OSError, KeyError, RuntimeError, ValueError, TypeError) as error:
@@ -270,11 +270,11 @@ def _counter_path(
             reads (a wrapper without an inner optimizer, an inner optimizer under
             something else, variables named for another optimizer than config.json's).
     """
-    optimizer = _hard_child(h5py, weights_file, "optimizer", path)
+    optimizer = hard_child(h5py, weights_file, "optimizer", path)
     if optimizer is None:
         return None
     outer = _vars_name(h5py, optimizer, path)
-    if _hard_child(h5py, optimizer, "inner_optimizer", path) is None:
+    if hard_child(h5py, optimizer, "inner_optimizer", path) is None:
         if outer == WRAPPER_NAME:
             raise StateFileError(
                 f"{path}: {WEIGHTS_MEMBER}'s optimizer/vars belong to a LossScaleOptimizer "
@@ -282,7 +282,10 @@ def _counter_path(
                 "the wrapper's own counter, not the schedule's, so the position is unknown"
             )
         _check_name(outer, optimizer_name, ITERATIONS_DATASET, path)
-        return ITERATIONS_DATASET if optimizer.get("vars", getlink=True) is not None else None
+        variables = hard_child(h5py, optimizer, "vars", path)
+        if not isinstance(variables, h5py.Group) or variables.get("0", getlink=True) is None:
+            return None
+        return ITERATIONS_DATASET
     if outer not in (None, WRAPPER_NAME):
         raise StateFileError(
             f"{path}: {WEIGHTS_MEMBER} has optimizer/inner_optimizer under an optimizer whose "
@@ -294,16 +297,23 @@ def _counter_path(
     return INNER_ITERATIONS_DATASET
 
 
-def _hard_child(h5py: Any, group: Any, name: str, path: str, where: str | None = None) -> Any:
+def hard_child(
+    h5py: Any,
+    group: Any,
+    name: str,
+    path: str,
+    where: str | None = None,
+    within: str = f"{WEIGHTS_MEMBER}'s ",
+) -> Any:
     """``group[name]`` reached through a hard link, None when absent; ``where`` is the
-    path the message names (by default the child's)."""
+    path the message names (by default the child's), ``within`` what holds it."""
     link = group.get(name, getlink=True)
     if link is None:
         return None
     if not isinstance(link, h5py.HardLink):
         shown = where or f"{group.name.strip('/')}/{name}".lstrip("/")
         raise StateFileError(
-            f"{path}: {WEIGHTS_MEMBER}'s {shown} goes through an HDF5 {type(link).__name__} "
+            f"{path}: {within}{shown} goes through an HDF5 {type(link).__name__} "
             f"at {name!r}; Keras writes the variables in the file"
         )
     return group[name]
@@ -311,7 +321,7 @@ def _hard_child(h5py: Any, group: Any, name: str, path: str, where: str | None =
 
 def _vars_name(h5py: Any, group: Any, path: str) -> str | None:
     """The ``name`` attribute of ``group/vars`` (Keras 3 writes it; tf.keras 2 does not)."""
-    variables = _hard_child(h5py, group, "vars", path)
+    variables = hard_child(h5py, group, "vars", path)
     if not isinstance(variables, h5py.Group):
         return None
     name = variables.attrs.get("name")
@@ -329,8 +339,11 @@ def _check_name(found: str | None, expected: str | None, dataset: str, path: str
         )
 
 
-def _scalar_dataset(h5py: Any, weights_file: Any, dataset: str, path: str) -> Any:
-    """The dataset at ``dataset``, every step a hard link, a scalar integer in the file.
+def scalar_dataset(
+    h5py: Any, weights_file: Any, dataset: str, path: str, within: str = f"{WEIGHTS_MEMBER}'s "
+) -> Any:
+    """The dataset at ``dataset``, every step a hard link, a scalar integer in the file;
+    ``within`` is what the message says holds it.
 
     Raises:
         StateFileError: a step of its path is a soft or external link, or it is not a
@@ -338,19 +351,19 @@ def _scalar_dataset(h5py: Any, weights_file: Any, dataset: str, path: str) -> An
     """
     node = weights_file
     for part in dataset.split("/"):
-        node = _hard_child(h5py, node, part, path, dataset)
+        node = hard_child(h5py, node, part, path, dataset, within)
         if node is None:
-            raise StateFileError(f"{path}: {WEIGHTS_MEMBER} has no {dataset}")
+            raise StateFileError(f"{path}: {within}{dataset} is missing")
     if not isinstance(node, h5py.Dataset):
         raise StateFileError(
-            f"{path}: {WEIGHTS_MEMBER}'s {dataset} is a group, not the optimizer's "
+            f"{path}: {within}{dataset} is a group, not the optimizer's "
             "iterations (a scalar integer dataset)"
         )
     stored_elsewhere = node.external is not None or node.is_virtual
     if node.shape != () or node.dtype.kind not in "iu" or stored_elsewhere:
         where = "stored outside the file" if stored_elsewhere else "a scalar"
         raise StateFileError(
-            f"{path}: {WEIGHTS_MEMBER}'s {dataset} must be the optimizer's "
+            f"{path}: {within}{dataset} must be the optimizer's "
             f"iterations, a scalar integer dataset in the file; got shape {node.shape}, "
             f"type {validate.shown(str(node.dtype))}" + (f", {where}" if stored_elsewhere else "")
         )

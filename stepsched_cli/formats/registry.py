@@ -45,13 +45,16 @@ from stepsched_cli.formats import sniff
 from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.formats import torch as torch_format
 from stepsched_cli.formats.framework_reading import (
+    KERAS_H5_FORMAT,
     KERAS_MODEL_FORMAT,
     framework_reader,
     framework_writer,
     keras_file,
+    keras_h5_file,
     load_keras_files,
     load_timm_files,
     read_keras,
+    read_keras_h5,
     read_keras_model,
     read_timm,
     timm_training_reading,
@@ -258,6 +261,15 @@ FORMATS: tuple[Format, ...] = (
         "iterations (read with h5py: stepsched[keras])",
         read_keras_model,
         recognise=keras_file,
+        from_stdin=False,
+        records_position=False,
+    ),
+    Format(
+        KERAS_H5_FORMAT,
+        "a legacy Keras .h5 model file (model.save('x.h5'), Keras 3 or tf.keras 2): its "
+        "optimizer's schedule, at its iterations (read with h5py: stepsched[keras])",
+        read_keras_h5,
+        recognise=keras_h5_file,
         from_stdin=False,
         records_position=False,
     ),

@@ -40,11 +40,12 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         "timm",
         "keras",
         "keras-model",
+        "keras-h5",
         "optax",
         "json-checkpoint",
     ]
     assert registry.output_formats() == ["stepsched", "torch", "timm", "keras", "optax"]
-    assert registry.unpositioned_formats() == ["timm", "keras", "keras-model", "optax"]
+    assert registry.unpositioned_formats() == ["timm", "keras", "keras-model", "keras-h5", "optax"]
     assert registry.snippet_frameworks() == ["torch", "lightning", "timm", "keras", "optax"]
     assert list(code_cmd.SNIPPETS) == registry.snippet_frameworks()
 
@@ -58,6 +59,8 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         (json.dumps(KERAS_CONTINUOUS).encode(), "k.json", "keras"),
         (b"PK\x03\x04rest", "x.bin", "torch-checkpoint"),
         (b"PK\x03\x04rest", "model.keras", "keras-model"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(8), "model.h5", "keras-h5"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(8), "model.HDF5", "keras-h5"),
         (b"amp: false\n", "args.yaml", "timm"),
         (b'{"init_value": 0.1, "boundaries_and_scales": {"3": 0.5}}', "o.json", "optax"),
         (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
@@ -74,7 +77,10 @@ def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: 
     assert registry.detect_format(data, source) == expected
 
 
-TRIED = "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, json-checkpoint"
+TRIED = (
+    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, keras-h5, optax, "
+    "json-checkpoint"
+)
 
 
 @pytest.mark.parametrize(
