@@ -161,6 +161,16 @@ def read_keras_h5(request: Request) -> Reading:
     return dataclasses.replace(reading, records_position=iterations is not None)
 
 
+FLAX_MSGPACK_FORMAT = "flax-msgpack"
+
+
+def read_flax_msgpack(request: Request) -> Reading:
+    """A flax msgpack file records counters, never a schedule: refused, naming them."""
+    from stepsched_cli.formats.flax_msgpack import describe_file
+
+    raise StateFileError(f"{request.source}: {describe_file(request.path)}")
+
+
 def _noted(reading: Reading, note: str) -> Reading:
     """``reading`` with one more note (in the view and in the record's ``notes``)."""
     view = reading.view

@@ -45,6 +45,7 @@ from stepsched_cli.formats import sniff
 from stepsched_cli.formats import timm as timm_format
 from stepsched_cli.formats import torch as torch_format
 from stepsched_cli.formats.framework_reading import (
+    FLAX_MSGPACK_FORMAT,
     KERAS_H5_FORMAT,
     KERAS_MODEL_FORMAT,
     framework_reader,
@@ -53,6 +54,7 @@ from stepsched_cli.formats.framework_reading import (
     keras_h5_file,
     load_keras_files,
     load_timm_files,
+    read_flax_msgpack,
     read_keras,
     read_keras_h5,
     read_keras_model,
@@ -272,6 +274,14 @@ FORMATS: tuple[Format, ...] = (
         recognise=keras_h5_file,
         from_stdin=False,
         records_position=False,
+    ),
+    Format(
+        FLAX_MSGPACK_FORMAT,
+        "a flax msgpack file (flax.serialization.to_bytes): it records optax counters, no "
+        "schedule, so it is refused naming its count (the position) and inject_hyperparams lr",
+        read_flax_msgpack,
+        recognise=lambda head, _: sniff.looks_like_msgpack_map(head),
+        from_stdin=False,
     ),
     Format(
         optax_format.FORMAT_NAME,

@@ -41,6 +41,7 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         "keras",
         "keras-model",
         "keras-h5",
+        "flax-msgpack",
         "optax",
         "json-checkpoint",
     ]
@@ -61,6 +62,7 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         (b"PK\x03\x04rest", "model.keras", "keras-model"),
         (b"\x89HDF\r\n\x1a\n" + bytes(8), "model.h5", "keras-h5"),
         (b"\x89HDF\r\n\x1a\n" + bytes(8), "model.HDF5", "keras-h5"),
+        (bytes.fromhex("83a4737465701a"), "checkpoint_23", "flax-msgpack"),
         (b"amp: false\n", "args.yaml", "timm"),
         (b'{"init_value": 0.1, "boundaries_and_scales": {"3": 0.5}}', "o.json", "optax"),
         (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
@@ -78,8 +80,8 @@ def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: 
 
 
 TRIED = (
-    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, keras-h5, optax, "
-    "json-checkpoint"
+    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, keras-h5, "
+    "flax-msgpack, optax, json-checkpoint"
 )
 
 
