@@ -1,66 +1,44 @@
-"""The options several commands share, each declared once.
+"""The schedule options, and the validated plan they give.
 
-The schedule options (``--lr``, ``--step-size``, ``--gamma``, ``--milestones``,
-``--mode``, ``--steps-per-epoch``, the data pipeline options, the warmup and floor
-options and ``--state``) are added to a command by the :func:`schedule_options`
-decorator: the command declares one parameter ``schedule: ScheduleOptions`` and
-receives the parsed values in it.  A new shared option is added to
-:data:`SCHEDULE_PARAMETERS` and :class:`ScheduleOptions` once, and every schedule
-command gets it.
-
-The data pipeline options (``--dataset-size``, ``--batch-size`` or
-``--global-batch-size``, ``--world-size``, ``--grad-accum``, ``--drop-last``,
-``--accumulation-rounding``) are declared once in
-:data:`PIPELINE_PARAMETERS`: part of the schedule options (an alternative to
-``--steps-per-epoch``), and on their own through :func:`pipeline_options` (the
-``steps-per-epoch`` command).  :func:`resolve_steps_per_epoch` turns them into the
-steps per epoch.
+The schedule options (``--lr``, ``--step-size``, ``--gamma``, ``--milestones``, the
+units ``--mode`` and ``--steps-per-epoch``, the data pipeline options, the warmup and
+floor options and ``--state``) are declared once in :data:`SCHEDULE` and added to a
+command by the :func:`schedule_options` decorator: the command declares one parameter
+``schedule: ScheduleOptions`` and receives the parsed values in it.
 
 :func:`resolve_plan` turns those values into a validated
 :class:`~stepsched_cli.planning.Plan` (the library's); a value out of range becomes a
 usage error (exit 2) naming the option, before any work is done.  Every schedule
 option has a default (:data:`DEFAULT_LR`, ...), so the bare commands work; human
 outputs name the schedule they show (:func:`plan_title`).
-
-The other shared options are ``Annotated`` aliases (:data:`FormatOption`,
-:data:`JsonFlag`, :data:`TotalOption`, :data:`ForceFlag`, ...) used directly in
-command signatures.
-
-Size: about 680 lines, over the ~500 of the house style.  It holds three concerns
-(the option declarations, resolving them into a plan, mapping the core's errors to
-options); the split waits until issue 9's error-mapping change, which rewrites the
-third, has landed, so that the two changes do not collide.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import re
 import typing
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-import typer
-
+from stepsched_cli.cli.options.groups import SCHEDULE_PANEL, OptionGroup, shared, with_options
+from stepsched_cli.cli.options.parameters import (
+    OPTION_FOR_PARAMETER,
+    usage_error,
+    usage_error_about,
+)
+from stepsched_cli.cli.options.pipeline import (
+    PIPELINE,
+    PipelineOptions,
+    pipeline_summary,
+    resolve_steps_per_epoch,
+)
+from stepsched_cli.cli.options.units import DEFAULT_MODE, UNIT_PARAMETERS
 from stepsched_cli.cli.output import describe_schedule, print_message
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.planning import Plan, RunLength, default_total, run_length, total_for_epochs
+from stepsched_cli.planning import Plan, RunLength, run_length
 from stepsched_cli.plausibility import check_plausibility
 from stepsched_cli.schedule import Mode, StepSchedule
-from stepsched_cli.units import (
-    AccumulationRounding,
-    StepsPerEpoch,
-    steps_per_epoch_for_global_batch,
-)
-from stepsched_cli.units import steps_per_epoch as pipeline_steps_per_epoch
-
-OutputFormat = Literal["table", "json", "csv", "markdown"]
-
-SCHEDULE_PANEL = "Schedule options"
-PIPELINE_PANEL = "Data pipeline options (instead of --steps-per-epoch)"
-OUTPUT_PANEL = "Output options"
+from stepsched_cli.units import StepsPerEpoch
 
 # The defaults of the schedule options: the seed's recommended step_size and gamma, and
 # its example lr (the classic ResNet lr), so that `stepsched table` works as typed.
@@ -68,126 +46,6 @@ OUTPUT_PANEL = "Output options"
 DEFAULT_LR = 0.1
 DEFAULT_STEP_SIZE = 30
 DEFAULT_GAMMA = 0.1
-DEFAULT_MODE: Mode = "step"
-
-# -- plain shared options ----------------------------------------------------
-
-FormatOption = Annotated[
-    OutputFormat,
-    typer.Option(
-        "--format",
-        "-f",
-        help="table (for people), or json, csv, markdown (plain text that pipes).",
-        rich_help_panel=OUTPUT_PANEL,
-    ),
-]
-JsonFlag = Annotated[
-    bool,
-    typer.Option("--json", help="Print JSON instead of text.", rich_help_panel=OUTPUT_PANEL),
-]
-TotalOption = Annotated[
-    int | None,
-    typer.Option(
-        "--total",
-        min=1,
-        help="The run's length: cover positions 0..N-1 (in the schedule's unit, see --mode).",
-        show_default=False,
-    ),
-]
-EpochsOption = Annotated[
-    int | None,
-    typer.Option(
-        "--epochs",
-        min=1,
-        help="The run's length in epochs, instead of --total (a step-mode schedule needs "
-        "--steps-per-epoch or the data pipeline).",
-        show_default=False,
-    ),
-]
-ForceFlag = Annotated[bool, typer.Option("--force", help="Overwrite the output file if it exists.")]
-OutputFile = Annotated[
-    str,
-    typer.Option(
-        "--output", "-o", help="The file to write; - writes to stdout.", show_default=False
-    ),
-]
-
-
-def output_format_of(output_format: OutputFormat, json_output: bool) -> OutputFormat:
-    """The format chosen by ``--format`` and its shorthand ``--json``.
-
-    Raises:
-        typer.BadParameter: ``--json`` with another ``--format`` than json (exit 2).
-    """
-    if not json_output:
-        return output_format
-    if output_format not in ("table", "json"):
-        raise usage_error(
-            "--json", f"is --format json; it cannot be combined with --format {output_format}"
-        )
-    return "json"
-
-
-def run_total(plan: Plan, total: int | None, epochs: int | None) -> int | None:
-    """The run's length in the schedule's unit, from ``--total`` or ``--epochs`` (or None).
-
-    Raises:
-        typer.BadParameter: both given, or ``--epochs`` without the steps per epoch that
-            a step-mode schedule needs (exit 2).
-    """
-    if epochs is None:
-        return total
-    if total is not None:
-        raise usage_error("--epochs", "give either --total or --epochs, not both")
-    try:
-        return total_for_epochs(plan, epochs)
-    except ScheduleError:
-        raise usage_error(
-            "--epochs",
-            "a step-mode schedule needs --steps-per-epoch (or the data pipeline) to count "
-            "epochs; or give the length in steps with --total",
-        ) from None
-
-
-# Accepted for a unit: the singular and the plural (as --x takes them).
-UNIT_WORDS: dict[str, Mode] = {"step": "step", "steps": "step", "epoch": "epoch", "epochs": "epoch"}
-
-
-def parse_unit(text: str) -> Mode:
-    """``step``/``steps`` or ``epoch``/``epochs``, as the unit they name.
-
-    Raises:
-        typer.BadParameter: anything else (exit 2).
-    """
-    unit = UNIT_WORDS.get(text.strip().lower())
-    if unit is None:
-        raise typer.BadParameter(f"expected step or epoch (or steps, epochs), got {text!r}")
-    return unit
-
-
-# -- the schedule options ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    """The raw values of the data pipeline options, None (False) where not given."""
-
-    dataset_size: int | None = None
-    batch_size: int | None = None
-    global_batch_size: int | None = None
-    world_size: int | None = None
-    grad_accum: int | None = None
-    drop_last: bool = False
-    accumulation_rounding: AccumulationRounding | None = None
-
-    @property
-    def given(self) -> list[str]:
-        """The options given, as typed (``--dataset-size``, ...)."""
-        return [
-            option
-            for name, option in PIPELINE_OPTION_NAMES.items()
-            if getattr(self, name) not in (None, False)
-        ]
 
 
 @dataclass(frozen=True)
@@ -205,273 +63,83 @@ class ScheduleOptions:
     warmup_prefix: bool | None = None
     min_lr: float | None = None
     state: str | None = None
-    pipeline: PipelineOptions = PipelineOptions()
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)
 
 
-def _option(
-    annotation: Any, *declarations: str, help: str, panel: str = SCHEDULE_PANEL, **extra: Any
-) -> Any:
-    return Annotated[
-        annotation,
-        typer.Option(*declarations, help=help, rich_help_panel=panel, show_default=False, **extra),
-    ]
+def _collect(values: dict[str, Any]) -> ScheduleOptions:
+    pipeline = PIPELINE.take(values)
+    return ScheduleOptions(**values, pipeline=pipeline)
 
 
-def _keyword(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
-    )
-
-
-def _count_option(name: str, option: str, help: str) -> inspect.Parameter:
-    return _keyword(name, _option(int | None, option, help=help, panel=PIPELINE_PANEL))
-
-
-PIPELINE_PARAMETERS: tuple[inspect.Parameter, ...] = (
-    _count_option("dataset_size", "--dataset-size", "Samples in the training set (one epoch)."),
-    _count_option(
-        "batch_size",
-        "--batch-size",
-        "Samples per loader batch on ONE rank (per GPU), as DataLoader(batch_size=...).",
-    ),
-    _count_option(
-        "global_batch_size",
-        "--global-batch-size",
-        "Instead of --batch-size: samples per optimizer step over all ranks and "
-        "accumulated batches (batch size x world size x grad accum).",
-    ),
-    _count_option(
-        "world_size", "--world-size", "Data-parallel ranks (DistributedSampler). [default: 1]"
-    ),
-    _count_option(
-        "grad_accum",
-        "--grad-accum",
-        "Batches per optimizer step (gradient accumulation). [default: 1]",
-    ),
-    _keyword(
-        "drop_last",
-        _option(
-            bool,
-            "--drop-last",
-            help="The loader drops the last incomplete batch.",
-            panel=PIPELINE_PANEL,
-        ),
-        default=False,
-    ),
-    _keyword(
-        "accumulation_rounding",
-        _option(
-            AccumulationRounding | None,
-            "--accumulation-rounding",
-            help="ceil: a last partial accumulation group still steps (a plain PyTorch loop); "
-            "floor: it does not (Hugging Face Trainer). [default: ceil]",
-            panel=PIPELINE_PANEL,
-        ),
-    ),
-)
-
-PIPELINE_OPTION_NAMES: dict[str, str] = {
-    "dataset_size": "--dataset-size",
-    "batch_size": "--batch-size",
-    "global_batch_size": "--global-batch-size",
-    "world_size": "--world-size",
-    "grad_accum": "--grad-accum",
-    "drop_last": "--drop-last",
-    "accumulation_rounding": "--accumulation-rounding",
-}
-
-
-SCHEDULE_PARAMETERS: tuple[inspect.Parameter, ...] = (
-    _keyword(
-        "lr",
-        _option(
+SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
+    "schedule",
+    (
+        shared(
+            "lr",
             float | None,
-            "--lr",
             help=f"Initial learning rate (> 0). [default: {DEFAULT_LR}]",
+            panel=SCHEDULE_PANEL,
         ),
-    ),
-    _keyword(
-        "step_size",
-        _option(
+        shared(
+            "step_size",
             int | None,
-            "--step-size",
             help=f"Positions between decays. [default: {DEFAULT_STEP_SIZE}]",
+            panel=SCHEDULE_PANEL,
         ),
-    ),
-    _keyword(
-        "gamma",
-        _option(
+        shared(
+            "gamma",
             float | None,
-            "--gamma",
             help=f"Decay factor, 0 < gamma < 1. [default: {DEFAULT_GAMMA}]",
+            panel=SCHEDULE_PANEL,
         ),
-    ),
-    _keyword(
-        "milestones",
-        _option(
+        shared(
+            "milestones",
             str | None,
-            "--milestones",
             metavar="M1,M2,...",
             help="Decay at these positions instead of every --step-size, e.g. 30,80.",
+            panel=SCHEDULE_PANEL,
         ),
-    ),
-    _keyword(
-        "mode",
-        _option(
-            Mode | None,
-            "--mode",
-            metavar="[step|epoch]",
-            parser=parse_unit,
-            help="What --step-size and positions count: optimizer steps or epochs "
-            f"(steps, epochs also accepted). [default: {DEFAULT_MODE}]",
-        ),
-    ),
-    _keyword(
-        "steps_per_epoch",
-        _option(
+        *UNIT_PARAMETERS,
+        *PIPELINE.parameters,
+        shared(
+            "warmup_steps",
             int | None,
-            "--steps-per-epoch",
-            help="Optimizer steps in one epoch: outputs then show steps and epochs. "
-            "Or give the data pipeline options instead.",
-        ),
-    ),
-    *PIPELINE_PARAMETERS,
-    _keyword(
-        "warmup_steps",
-        _option(
-            int | None,
-            "--warmup-steps",
             help="Positions of linear warmup; decays stay at their absolute positions "
             "(a decay inside the warmup applies when it ends). [default: 0]",
+            panel=SCHEDULE_PANEL,
         ),
-    ),
-    _keyword(
-        "warmup_start_lr",
-        _option(float | None, "--warmup-start-lr", help="The lr at position 0 when warming up."),
-    ),
-    _keyword(
-        "warmup_prefix",
-        _option(
+        shared(
+            "warmup_start_lr",
+            float | None,
+            help="The lr at position 0 when warming up.",
+            panel=SCHEDULE_PANEL,
+        ),
+        shared(
+            "warmup_prefix",
             bool | None,
-            "--warmup-prefix",
             help="Start the decay clock after the warmup: every decay moves later by "
             "--warmup-steps (timm's warmup_prefix=True).",
+            panel=SCHEDULE_PANEL,
         ),
-    ),
-    _keyword(
-        "min_lr",
-        _option(float | None, "--min-lr", help="A floor the decayed lr never goes below."),
-    ),
-    _keyword(
-        "state",
-        _option(
+        shared(
+            "min_lr",
+            float | None,
+            help="A floor the decayed lr never goes below.",
+            panel=SCHEDULE_PANEL,
+        ),
+        shared(
+            "state",
             str | None,
-            "--state",
             metavar="FILE",
             help="Take the schedule and position from a state file (- reads stdin).",
+            panel=SCHEDULE_PANEL,
         ),
     ),
+    _collect,
 )
 
-SCHEDULE_OPTION_NAMES: dict[str, str] = {
-    "lr": "--lr",
-    "step_size": "--step-size",
-    "gamma": "--gamma",
-    "milestones": "--milestones",
-    "mode": "--mode",
-    "steps_per_epoch": "--steps-per-epoch",
-    "warmup_steps": "--warmup-steps",
-    "warmup_start_lr": "--warmup-start-lr",
-    "warmup_prefix": "--warmup-prefix",
-    "min_lr": "--min-lr",
-    "state": "--state",
-}
-
-# The core's messages name its parameters; the command line names the options instead.
-_OPTION_FOR_PARAMETER: dict[str, str] = {
-    **SCHEDULE_OPTION_NAMES,
-    **PIPELINE_OPTION_NAMES,
-    "initial_lr": "--lr",
-    "step_column": "--step-column",
-    "lr_column": "--lr-column",
-    "log_format": "--log-format",
-}
-
-Result = TypeVar("Result")
-
-
-def schedule_options(command: Callable[..., Result]) -> Callable[..., Result]:
-    """Add the shared schedule options to a command that takes ``schedule: ScheduleOptions``.
-
-    Typer reads the wrapper's signature: the command's own parameters followed by
-    :data:`SCHEDULE_PARAMETERS`.  The wrapper collects those values into one
-    :class:`ScheduleOptions` and passes it as ``schedule``.
-    """
-    own = _own_parameters(command, "schedule")
-    pipeline_names = [parameter.name for parameter in PIPELINE_PARAMETERS]
-    names = [
-        parameter.name for parameter in SCHEDULE_PARAMETERS if parameter.name not in pipeline_names
-    ]
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Result:
-        values = {name: kwargs.pop(name, None) for name in names}
-        pipeline = _pop_pipeline(kwargs)
-        return command(*args, schedule=ScheduleOptions(**values, pipeline=pipeline), **kwargs)
-
-    wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [*own, *SCHEDULE_PARAMETERS]
-    )
-    return wrapper
-
-
-def pipeline_options(command: Callable[..., Result]) -> Callable[..., Result]:
-    """Add the data pipeline options alone to a command that takes ``pipeline: PipelineOptions``."""
-    own = _own_parameters(command, "pipeline")
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Result:
-        return command(*args, pipeline=_pop_pipeline(kwargs), **kwargs)
-
-    wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [*own, *PIPELINE_PARAMETERS]
-    )
-    return wrapper
-
-
-def _own_parameters(command: Callable[..., Any], collected: str) -> list[inspect.Parameter]:
-    hints = typing.get_type_hints(command, include_extras=True)
-    return [
-        parameter.replace(annotation=hints.get(parameter.name, parameter.annotation))
-        for parameter in inspect.signature(command).parameters.values()
-        if parameter.name != collected
-    ]
-
-
-def _pop_pipeline(kwargs: dict[str, Any]) -> PipelineOptions:
-    values = {name: kwargs.pop(name, None) for name in PIPELINE_OPTION_NAMES}
-    values["drop_last"] = bool(values["drop_last"])
-    return PipelineOptions(**values)
-
-
-# -- resolving ---------------------------------------------------------------
-
-
-def usage_error(option: str, message: str) -> typer.BadParameter:
-    """A usage error (exit 2) about ``option``: ``Invalid value for '--x': message``."""
-    return typer.BadParameter(message, param_hint=f"'{option}'")
-
-
-def schedule_error_as_usage(error: ScheduleError) -> typer.BadParameter:
-    """Name the option behind a core :class:`ScheduleError` about a parameter.
-
-    The error's ``parameter`` attribute says which; the message is never parsed.
-    """
-    message = str(error)
-    option = _OPTION_FOR_PARAMETER.get(error.parameter or "")
-    if option is None:
-        return typer.BadParameter(message)
-    return usage_error(option, message)
+schedule_options = with_options(SCHEDULE)
+"""Add the schedule options to a command that takes ``schedule: ScheduleOptions``."""
 
 
 def parse_milestones(text: str) -> tuple[int, ...]:
@@ -508,13 +176,17 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
     )
 
 
+# The options --state leaves free: the steps per epoch (and the pipeline) are the run's.
+_WITH_STATE = ("state", "steps_per_epoch", "pipeline")
+
+
 def _plan_from_state(
     options: ScheduleOptions, steps_per_epoch: int | None, pipeline: StepsPerEpoch | None
 ) -> Plan:
     given = [
-        option
-        for name, option in SCHEDULE_OPTION_NAMES.items()
-        if name not in ("state", "steps_per_epoch") and getattr(options, name) is not None
+        OPTION_FOR_PARAMETER[field.name]
+        for field in fields(options)
+        if field.name not in _WITH_STATE and getattr(options, field.name) is not None
     ]
     if given:
         raise usage_error(
@@ -562,68 +234,7 @@ def _schedule_from_options(options: ScheduleOptions) -> StepSchedule:
             warmup_prefix=bool(options.warmup_prefix),
         )
     except ScheduleError as error:
-        raise schedule_error_as_usage(error) from None
-
-
-def resolve_steps_per_epoch(
-    options: PipelineOptions, *, steps_per_epoch_given: int | None = None
-) -> StepsPerEpoch | None:
-    """The steps per epoch the data pipeline options describe; None when none is given.
-
-    Raises:
-        typer.BadParameter: given together with ``--steps-per-epoch``, without
-            ``--dataset-size`` or a batch size, both batch sizes, or a value out of
-            range (exit 2).
-    """
-    given = options.given
-    if not given:
-        return None
-    _check_pipeline_options(options, given, steps_per_epoch_given)
-    compute = (
-        pipeline_steps_per_epoch
-        if options.global_batch_size is None
-        else steps_per_epoch_for_global_batch
-    )
-    try:
-        return compute(
-            typing.cast(int, options.dataset_size),
-            typing.cast(
-                int,
-                options.batch_size
-                if options.global_batch_size is None
-                else options.global_batch_size,
-            ),
-            1 if options.world_size is None else options.world_size,
-            1 if options.grad_accum is None else options.grad_accum,
-            drop_last=options.drop_last,
-            accumulation_rounding=options.accumulation_rounding or "ceil",
-        )
-    except ScheduleError as error:
-        raise schedule_error_as_usage(error) from None
-
-
-def _check_pipeline_options(
-    options: PipelineOptions, given: list[str], steps_per_epoch_given: int | None
-) -> None:
-    if options.accumulation_rounding is not None and options.grad_accum in (None, 1):
-        raise usage_error(
-            "--accumulation-rounding",
-            "needs --grad-accum >= 2: without gradient accumulation there is nothing to round",
-        )
-    if steps_per_epoch_given is not None:
-        raise usage_error(
-            "--steps-per-epoch",
-            f"give either --steps-per-epoch or the data pipeline ({given[0]}, ...), not both",
-        )
-    if options.batch_size is not None and options.global_batch_size is not None:
-        raise usage_error(
-            "--global-batch-size",
-            "give either --batch-size (per rank) or --global-batch-size (all ranks), not both",
-        )
-    if options.dataset_size is None:
-        raise usage_error("--dataset-size", f"--dataset-size is needed with {given[0]}")
-    if options.batch_size is None and options.global_batch_size is None:
-        raise usage_error("--batch-size", f"--batch-size is needed with {given[0]}")
+        raise usage_error_about(error) from None
 
 
 # What the command line adds to a plausibility warning: the option that fixes it.
@@ -662,21 +273,6 @@ def plan_title(plan: Plan, total: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def pipeline_summary(figures: StepsPerEpoch) -> str:
-    """One line: ``5005 steps per epoch: 1281167 samples, batch 32 per rank x 8 ranks``."""
-    text = (
-        f"{figures.steps_per_epoch} steps per epoch: {figures.dataset_size} samples, "
-        f"batch {figures.batch_size} per rank"
-    )
-    if figures.world_size > 1:
-        text += f" x {figures.world_size} ranks"
-    if figures.grad_accum > 1:
-        text += f", {figures.grad_accum} batches per step ({figures.accumulation_rounding})"
-    if figures.drop_last:
-        text += ", last batch dropped"
-    return text
-
-
 def run_length_text(length: RunLength) -> str:
     """``90 epochs = 450450 steps``, or ``1000 steps = 0 epochs + 1000 steps``."""
     if not length.extra_steps:
@@ -684,4 +280,16 @@ def run_length_text(length: RunLength) -> str:
     return f"{length.steps} steps = {length.epochs} epochs + {length.extra_steps} steps"
 
 
-__all__ = ["Plan", "default_total"]
+__all__ = [
+    "DEFAULT_GAMMA",
+    "DEFAULT_LR",
+    "DEFAULT_STEP_SIZE",
+    "SCHEDULE",
+    "ScheduleOptions",
+    "parse_milestones",
+    "plan_title",
+    "resolve_plan",
+    "run_length_text",
+    "schedule_options",
+    "warn_if_implausible",
+]
