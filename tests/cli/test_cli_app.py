@@ -348,3 +348,27 @@ def test_run_guarded_turns_typers_closed_pipe_exit_into_0(monkeypatch: pytest.Mo
     assert silenced == [True, True]
     with pytest.raises(SystemExit):
         application.run_guarded(other_exit)
+
+
+def test_the_design_lists_every_command_line_module() -> None:
+    """docs/design.md's map of the command line names every module under cli/."""
+    import re
+
+    import stepsched_cli.cli
+
+    package = Path(stepsched_cli.cli.__file__).parent
+    design = (package.parents[1] / "docs" / "design.md").read_text()
+    section = design.split("\n## The command line\n")[1].split("**Shared options.**")[0]
+    modules, commands = section.split("commands/")
+    found = [path.relative_to(package).as_posix() for path in package.rglob("[!_]*.py")]
+    assert {"number_types.py", "options/units.py", "commands/plan.py"} <= set(found)
+    missing = [
+        name
+        for name in found
+        if not (
+            re.search(rf"\b{name.removeprefix('commands/').removesuffix('.py')}\b", commands)
+            if name.startswith("commands/")
+            else re.search(rf"^ +{re.escape(name)} ", modules, re.MULTILINE)
+        )
+    ]
+    assert missing == []
