@@ -3,9 +3,9 @@
 The library's errors carry the parameter they are about
 (``ScheduleError(..., parameter="step_size")``); the command line names the option
 instead (``--step-size``) through :data:`OPTION_FOR_PARAMETER`, and never reads the
-message to find it.  The shared option declarations take their flags from the same
-map (:func:`~stepsched_cli.cli.options.groups.option`), so a parameter and its option
-cannot drift apart.
+message to find it.  The options of a group take their flags from the same map
+(:func:`~stepsched_cli.cli.options.groups.shared`), and a test checks that every other
+option of a parameter named here is declared with the same flag.
 """
 
 from __future__ import annotations
