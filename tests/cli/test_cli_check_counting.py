@@ -148,6 +148,22 @@ def test_tensor_summaries_are_read_as_tensorboard_reads_them(
     assert [lr for _, lr in points] == [lr for _, _, lr in values["epoch_iterations_lr"]]
 
 
+def test_a_learning_rate_scheduler_run_checks_by_epoch(run: Invoke) -> None:
+    pytest.importorskip("tensorboard")
+    relative = next(
+        name for name in manifest("keras3") if name.startswith("tensorflow/tensorboard_lr_")
+    )
+    values = manifest("keras3")[relative]["reported"]
+    logged = values["read_back"]["epoch_learning_rate"]
+    # LearningRateScheduler set each epoch's lr before it trained; the callback logged it.
+    assert [lr for _, lr in logged] == values["lr_applied_per_epoch"]
+    run_dir = REAL / "keras3" / Path(relative).parent
+    result = run("check", str(run_dir), "--mode", "epoch", "--lr", "0.1", "--step-size", "2",
+                 "--gamma", "0.5")  # fmt: skip
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == "ok: 5 points match lr=0.1, step_size=2, gamma=0.5, mode=epoch\n"
+
+
 def test_a_text_summary_is_not_an_lr_tag(run: Invoke) -> None:
     pytest.importorskip("tensorboard")
     run_dir = REAL / "tfkeras" / "tensorboard" / "train"
