@@ -80,7 +80,7 @@ def _header(plan: Plan, framework: str) -> str:
 
 def _torch_scheduler(schedule: StepSchedule, framework: str) -> str:
     """The torch constructor call; what StepLR cannot hold is refused by the torch writer."""
-    from stepsched_cli.formats import torch as torch_format
+    from stepsched_cli.formats.torch import state_dict as torch_format
 
     try:
         torch_format.check_writable(schedule)
@@ -188,7 +188,7 @@ class Model(pl.LightningModule):
 
 def timm_snippet(plan: Plan) -> str:
     """timm: StepLRScheduler / MultiStepLRScheduler with the position passed explicitly."""
-    from stepsched_cli.formats import timm as timm_format
+    from stepsched_cli.formats.frameworks.timm import schedule as timm_format
 
     document: dict[str, Any] = timm_format.from_schedule(plan.schedule)
     kind = document.pop(timm_format.MARKER)
@@ -223,7 +223,7 @@ scheduler = {kind}(optimizer, {arguments})
 
 def keras_snippet(plan: Plan) -> str:
     """Keras: ExponentialDecay(staircase=True) or PiecewiseConstantDecay on the step count."""
-    from stepsched_cli.formats import keras as keras_format
+    from stepsched_cli.formats.frameworks.keras import schedule as keras_format
 
     config: dict[str, Any] = keras_format.from_schedule(
         plan.schedule, plan.steps_per_epoch, style="config"
@@ -251,7 +251,7 @@ optimizer = keras.optimizers.SGD(learning_rate=schedule)
 
 def optax_snippet(plan: Plan) -> str:
     """optax: exponential_decay(staircase=True) or piecewise_constant_schedule."""
-    from stepsched_cli.formats import optax as optax_format
+    from stepsched_cli.formats.frameworks import optax as optax_format
 
     document: dict[str, Any] = optax_format.from_schedule(plan.schedule, plan.steps_per_epoch)
     kind = cast(str, document.pop(optax_format.MARKER))

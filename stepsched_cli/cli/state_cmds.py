@@ -51,8 +51,8 @@ from stepsched_cli.cli.output import (
 )
 from stepsched_cli.errors import EXIT_INVALID, StepschedError
 from stepsched_cli.formats import registry as sources
-from stepsched_cli.formats._framework import float32
-from stepsched_cli.formats.errors import AmbiguousCheckpointError
+from stepsched_cli.formats.checkpoint_errors import AmbiguousCheckpointError
+from stepsched_cli.formats.frameworks.common import float32
 from stepsched_cli.formats.reading import Reading, inspect_record, position_text
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState

@@ -22,7 +22,6 @@ from typing import Annotated, Any
 
 import typer
 
-from stepsched_cli import tensorboard_log
 from stepsched_cli.cli.check_progress import progress_for
 from stepsched_cli.cli.options import (
     EpochsOption,
@@ -65,6 +64,7 @@ from stepsched_cli.runlog import (
     check_log,
     check_log_file,
 )
+from stepsched_cli.runlog import tensorboard as tensorboard_log
 from stepsched_cli.solve import SolveError, solve
 from stepsched_cli.units import StepsPerEpoch
 from stepsched_cli.validate import STANDARD_STREAM

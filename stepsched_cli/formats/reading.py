@@ -22,7 +22,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from stepsched_cli.errors import StateFileError
-from stepsched_cli.formats.torch import TorchStepState
+from stepsched_cli.formats.torch.state_dict import TorchStepState
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 

@@ -23,7 +23,7 @@ returning a Reading, a writer if it can be written), then add one :class:`Format
 Size: about 550 lines, over the house's ~500: the table, detection (recognisers, JSON
 detection, the refusal of what no format claims) and reading from files and streams
 belong together.  The framework readers live in
-:mod:`~stepsched_cli.formats.framework_reading`; the torch and native readers here are a
+:mod:`~stepsched_cli.formats.frameworks.readers`; the torch and native readers here are a
 few lines each.
 """
 
@@ -39,12 +39,10 @@ from typing import TYPE_CHECKING
 
 from stepsched_cli.errors import StateError, StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
-from stepsched_cli.formats import keras as keras_format
-from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import sniff
-from stepsched_cli.formats import timm as timm_format
-from stepsched_cli.formats import torch as torch_format
-from stepsched_cli.formats.framework_reading import (
+from stepsched_cli.formats.frameworks import optax as optax_format
+from stepsched_cli.formats.frameworks.keras import schedule as keras_format
+from stepsched_cli.formats.frameworks.readers import (
     KERAS_MODEL_FORMAT,
     framework_reader,
     framework_writer,
@@ -56,6 +54,7 @@ from stepsched_cli.formats.framework_reading import (
     read_timm,
     timm_training_reading,
 )
+from stepsched_cli.formats.frameworks.timm import schedule as timm_format
 from stepsched_cli.formats.reading import (
     Reader,
     Reading,
@@ -66,12 +65,13 @@ from stepsched_cli.formats.reading import (
     torch_details,
     torch_view,
 )
+from stepsched_cli.formats.torch import state_dict as torch_format
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
 from stepsched_cli.validate import STANDARD_STREAM
 
 if TYPE_CHECKING:  # the search is imported by the readers that use it
-    from stepsched_cli.formats.torch_search import CheckpointReading
+    from stepsched_cli.formats.torch.search import CheckpointReading
 
 NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch_format.FORMAT_NAME
@@ -156,14 +156,15 @@ def _found_reading(found: CheckpointReading, name: str, source: str) -> Reading:
     """The reading of the scheduler state a checkpoint search chose, whatever its kind."""
     if isinstance(found.state, torch_format.TorchStepState):
         return _torch_reading(found.state, name, source, found.key, found.mismatches)
-    from stepsched_cli.formats import found_views
+    from stepsched_cli.formats.torch import views as found_views
 
     return found_views.found_reading(found, name, source)
 
 
 def _read_checkpoint(request: Request) -> Reading:
-    from stepsched_cli.formats import torch_container, torch_search
-    from stepsched_cli.formats.errors import CheckpointError
+    from stepsched_cli.formats.checkpoint_errors import CheckpointError
+    from stepsched_cli.formats.torch import container as torch_container
+    from stepsched_cli.formats.torch import search as torch_search
 
     checkpoint = torch_container.load_checkpoint(request.path)
     try:
@@ -180,7 +181,7 @@ def _read_checkpoint(request: Request) -> Reading:
 
 
 def _read_json_checkpoint(request: Request) -> Reading:
-    from stepsched_cli.formats import torch_search
+    from stepsched_cli.formats.torch import search as torch_search
 
     document = parse_json_bytes(request_data(request), request.source)
     found = torch_search.select_scheduler(document, request.source, request.key)
@@ -191,7 +192,7 @@ def _holds_scheduler_states(document: object) -> bool:
     """Whether a JSON object (a checkpoint is one; a bare list is not) holds scheduler states."""
     if not isinstance(document, dict):
         return False
-    from stepsched_cli.formats import torch_search
+    from stepsched_cli.formats.torch import search as torch_search
 
     return bool(torch_search.find_scheduler_states(document))
 
@@ -459,7 +460,7 @@ def read_state(
     reading = _read_state(hints, format)
     if optimizer is None:
         return reading
-    from stepsched_cli.formats import optimizer_file
+    from stepsched_cli.formats.torch import optimizer_file
 
     return optimizer_file.with_optimizer_check(reading, optimizer)
 

@@ -33,9 +33,9 @@ Example:
 from stepsched_cli.runlog.checking import DEFAULT_TOLERANCE, check_log
 from stepsched_cli.runlog.columns import LR_COLUMN_NAMES, STEP_COLUMN_NAMES
 from stepsched_cli.runlog.diagnosis import CheckResult, Diagnosis, DiagnosisKind
-from stepsched_cli.runlog.errors import RunLogError
 from stepsched_cli.runlog.fast import check_log_file
-from stepsched_cli.runlog.reading import (
+from stepsched_cli.runlog.log_error import RunLogError
+from stepsched_cli.runlog.rows import (
     LOG_FORMATS,
     MAX_LINE_LENGTH,
     LogFormat,
