@@ -63,8 +63,9 @@ from stepsched_cli.runlog import (
     RunLogError,
     check_log,
     check_log_file,
+    is_event_source,
+    read_events,
 )
-from stepsched_cli.runlog import tensorboard as tensorboard_log
 from stepsched_cli.solve import SolveError, solve
 from stepsched_cli.units import StepsPerEpoch
 from stepsched_cli.validate import STANDARD_STREAM
@@ -402,8 +403,8 @@ def _checked_log(
     log_format: LogFormat | None,
 ) -> CheckResult:
     """Check a TensorBoard run (by its tag) or a CSV/JSON-lines log (the fast path)."""
-    if tensorboard_log.is_event_source(log):  # a run directory or an event file
-        points = tensorboard_log.read_events(log, tag)
+    if is_event_source(log):  # a run directory or an event file
+        points = read_events(log, tag)
         return check_log(
             points, plan.schedule, tolerance=tolerance, steps_per_epoch=plan.steps_per_epoch
         )

@@ -8,12 +8,9 @@ that names the file and says what was wrong with it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from stepsched_cli.errors import StepschedError
-
-if TYPE_CHECKING:  # the search imports this module, never the reverse at run time
-    from stepsched_cli.formats.torch.search import SchedulerCandidate
 
 
 class CheckpointError(StepschedError, ValueError):
@@ -30,6 +27,25 @@ class UnsafeCheckpointError(CheckpointError):
     def __init__(self, message: str, global_name: str) -> None:
         super().__init__(message)
         self.global_name = global_name
+
+
+@dataclass(frozen=True)
+class SchedulerCandidate:
+    """One scheduler state found in a checkpoint, as listed when the choice is ambiguous.
+
+    Attributes:
+        key: Its key path, as the search renders it (the ``key`` hint's value).
+        kind: The torch class it most likely came from (``StepLR``, ...).
+        last_epoch: Its position.
+    """
+
+    key: str
+    kind: str
+    last_epoch: int
+
+    def describe(self) -> str:
+        """``lr_scheduler  StepLR  last_epoch 75``."""
+        return f"{self.key}  {self.kind}  last_epoch {self.last_epoch}"
 
 
 class AmbiguousCheckpointError(CheckpointError):

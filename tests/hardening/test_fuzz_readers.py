@@ -33,12 +33,9 @@ from stepsched_cli.formats.reading import inspect_record
 from stepsched_cli.formats.registry import read_state
 from stepsched_cli.formats.sandbox.unpickler import PickleStream, safe_loads
 from stepsched_cli.formats.torch import state_dict as torch_format
+from stepsched_cli.formats.torch.checkpoint import select_scheduler
 from stepsched_cli.formats.torch.container import load_checkpoint
-from stepsched_cli.formats.torch.search import (
-    find_optimizer_param_groups,
-    find_scheduler_states,
-    select_scheduler,
-)
+from stepsched_cli.formats.torch.search import find_optimizer_param_groups, find_scheduler_states
 from stepsched_cli.state import dumps_state, parse_state_bytes
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"

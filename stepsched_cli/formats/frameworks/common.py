@@ -9,29 +9,16 @@ the framework's name) is an argument.
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Mapping
 from typing import Any
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError
+from stepsched_cli.formats.reading import float32 as float32
 from stepsched_cli.schedule import StepSchedule, check_position
 from stepsched_cli.units import to_mode
 
 # -- float32 -----------------------------------------------------------------
-
-
-def float32(value: float) -> float:
-    """``value`` rounded to the nearest float32 (ties to even), returned as a float.
-
-    Example:
-        >>> float32(0.1)
-        0.10000000149011612
-    """
-    try:
-        return float(struct.unpack("<f", struct.pack("<f", value))[0])
-    except OverflowError:
-        return math.copysign(math.inf, value)
 
 
 FLOAT32_MAX = 3.4028234663852886e38

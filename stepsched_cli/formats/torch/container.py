@@ -10,10 +10,9 @@ executed, tensor bytes are never read, and a multi-GB checkpoint loads as fast a
 tiny one.  The zip's end records (classic and ZIP64) are read first, to bound the
 members :mod:`zipfile` would list.
 
-:func:`read_checkpoint` is a checkpoint read's entry point: it loads the object here
-and hands it to :mod:`~stepsched_cli.formats.torch.search`, which finds the scheduler
-and optimizer states and has :mod:`~stepsched_cli.formats.torch.state_dict` parse the chosen state
-dict.  Data flows that way only: container -> search -> state dict.
+The container is the first step of a checkpoint read
+(:mod:`~stepsched_cli.formats.torch.checkpoint`): what it loads goes on to the search
+and the state dicts, never back.
 """
 
 from __future__ import annotations
@@ -24,15 +23,17 @@ from typing import IO
 
 from stepsched_cli.describe import describe
 from stepsched_cli.formats.checkpoint_errors import CheckpointError, UnsafeCheckpointError
-from stepsched_cli.formats.sandbox.unpickler import MAX_PICKLE_BYTES, PickleStream, safe_loads
-from stepsched_cli.formats.sandbox.zip_archive import (
+from stepsched_cli.formats.sandbox import (
     MAX_CENTRAL_DIRECTORY_BYTES,
     MAX_INFLATION_RATIO,
+    MAX_PICKLE_BYTES,
     MAX_ZIP_ENTRIES,
     UNBOUNDED_INFLATION_BYTES,
+    PickleStream,
     ZipArchiveError,
     ZipKind,
     read_members,
+    safe_loads,
 )
 from stepsched_cli.formats.sniff import (
     CHECKPOINT_EXTENSIONS,
@@ -40,7 +41,6 @@ from stepsched_cli.formats.sniff import (
     looks_like_checkpoint,
 )
 from stepsched_cli.formats.sniff import ZIP_SIGNATURE as _ZIP_SIGNATURE
-from stepsched_cli.formats.torch.search import CheckpointReading, select_scheduler
 
 __all__ = [
     "CHECKPOINT_EXTENSIONS",
@@ -53,7 +53,6 @@ __all__ = [
     "UNBOUNDED_INFLATION_BYTES",
     "load_checkpoint",
     "looks_like_checkpoint",
-    "read_checkpoint",
 ]
 
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -72,26 +71,6 @@ TORCH_ZIP = ZipKind(
     reader="torch",
     writer="torch.save",
 )
-
-
-def read_checkpoint(path: str | os.PathLike[str], key: str | None = None) -> CheckpointReading:
-    """Load a checkpoint, then find, choose, parse and cross-check its LR scheduler state.
-
-    Args:
-        path: A ``torch.save`` file (zip or legacy; ``.pt``, ``.pth``, Lightning ``.ckpt``).
-        key: The key path of the scheduler state to use (as listed by the error for an
-            ambiguous file, e.g. ``lr_schedulers[0]``); needed when there are several.
-
-    Raises:
-        UnsafeCheckpointError: the pickle references a global outside the allowlist.
-        AmbiguousCheckpointError: several scheduler states and no ``key``, or ``key``
-            names none of them.
-        CheckpointError: unreadable, or no scheduler state in it.
-        StateError: the chosen state is not a valid StepLR/MultiStepLR state; the
-            message starts with the file and key.
-    """
-    checkpoint = load_checkpoint(path)
-    return select_scheduler(checkpoint, os.fspath(path), key)
 
 
 def _source_name(path: str | os.PathLike[str]) -> str:

@@ -5,28 +5,27 @@ side, and many training scripts save ``scheduler.pt`` and ``optimizer.pt`` apart
 ``--optimizer FILE`` reads the optimizer file (a ``torch.save`` file, read without
 torch like any checkpoint, or a JSON document), finds its one optimizer state, and
 checks its param groups against the scheduler's lrs exactly as for an optimizer found
-in the same checkpoint (:func:`~stepsched_cli.formats.torch.search.check_param_groups`):
+in the same checkpoint
+(:func:`~stepsched_cli.formats.torch.optimizer_check.check_param_groups`):
 a disagreement is the resume bug of an optimizer saved at another step.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 from stepsched_cli.fileio import loads_strict, read_bytes_bounded
 from stepsched_cli.formats.checkpoint_errors import CheckpointError
-from stepsched_cli.formats.reading import Reading
+from stepsched_cli.formats.reading import ScheduleView
 from stepsched_cli.formats.torch.container import load_checkpoint, looks_like_checkpoint
+from stepsched_cli.formats.torch.optimizer_check import check_param_groups
 from stepsched_cli.formats.torch.search import (
     FoundGroups,
-    check_param_groups,
     find_optimizer_param_groups,
     format_key_path,
 )
 from stepsched_cli.formats.unknown import binary_kind
 from stepsched_cli.state import MAX_STATE_BYTES
 
-__all__ = ["find_optimizer", "with_optimizer_check"]
+__all__ = ["find_optimizer", "optimizer_file_warnings"]
 
 
 def _load(path: str) -> object:
@@ -71,10 +70,9 @@ def find_optimizer(path: str) -> FoundGroups:
     return found[0]
 
 
-def with_optimizer_check(reading: Reading, path: str) -> Reading:
-    """``reading`` with a warning for every disagreement with the optimizer in ``path``."""
+def optimizer_file_warnings(view: ScheduleView, path: str) -> tuple[str, ...]:
+    """A warning for every disagreement between ``view`` and the optimizer in ``path``."""
     optimizer = find_optimizer(path)
-    view = reading.view
     base_lrs = None if view.decays is None else view.decays.initial_lrs
     where = format_key_path(optimizer.path)
     place = path if not optimizer.path else f"{path} [{where}]"
@@ -86,8 +84,7 @@ def with_optimizer_check(reading: Reading, path: str) -> Reading:
             f"it has {count} param group{'' if count == 1 else 's'} but the scheduler drives "
             f"{len(view.lrs)}",
         )
-    warnings = tuple(
+    return tuple(
         f"the optimizer in {place} disagrees with the scheduler ({view.position_text}): {line}"
         for line in lines
     )
-    return dataclasses.replace(reading, warnings=reading.warnings + warnings)

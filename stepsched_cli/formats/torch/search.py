@@ -1,12 +1,13 @@
-"""Search a loaded checkpoint for LR scheduler and optimizer states, and cross-check them.
+"""Search a loaded checkpoint for LR scheduler and optimizer states, and choose one.
 
 :func:`find_scheduler_states` and :func:`find_optimizer_param_groups` search the
 object a checkpoint holds (what :mod:`~stepsched_cli.formats.torch.container` loaded,
 or a JSON document) for state dicts by their shape, wherever a training script put
 them, and :func:`format_key_path` names where they were found.
-:func:`select_scheduler` chooses one scheduler state unambiguously, has
-:mod:`~stepsched_cli.formats.torch.state_dict` parse it, and checks the optimizer that drives it
-against it (:func:`check_optimizer`).
+:func:`find_schedulers` gathers both, and :func:`choose_scheduler` chooses one
+scheduler state unambiguously, with the optimizer that drives it; parsing the chosen
+state (:mod:`~stepsched_cli.formats.torch.scheduler_states`) and checking the
+optimizer against it (:mod:`~stepsched_cli.formats.torch.optimizer_check`) come after.
 
 Example:
     >>> checkpoint = {
@@ -21,58 +22,51 @@ Example:
     >>> [(format_key_path(found.path), found.lrs)
     ...  for found in find_optimizer_param_groups(checkpoint)]
     [('optimizer', [0.001])]
-
-Size: about 640 lines, over the house's ~500: the search, the choice among several
-states and the optimizer cross-check share the key paths and the once-per-list
-bookkeeping; the cross-check could move to a module of its own.
+    >>> chosen = choose_scheduler(find_schedulers(checkpoint), "ckpt.pt")
+    >>> chosen.key, chosen.optimizer_key
+    ('lr_scheduler', 'optimizer')
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
 
-from stepsched_cli.errors import StateError
-from stepsched_cli.formats.checkpoint_errors import AmbiguousCheckpointError, CheckpointError
-from stepsched_cli.formats.sandbox.unpickler import TensorStub
-from stepsched_cli.formats.torch import sequential as torch_sequential
-from stepsched_cli.formats.torch.sequential import SequentialState, is_sequential_state
-from stepsched_cli.formats.torch.state_dict import TorchStepState, guess_scheduler_type, parse
-from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
-from stepsched_cli.validate import lrs_agree, shown
+from stepsched_cli.formats.checkpoint_errors import (
+    AmbiguousCheckpointError,
+    CheckpointError,
+    SchedulerCandidate,
+)
+from stepsched_cli.formats.sandbox import TensorStub
+from stepsched_cli.formats.torch.scheduler_states import is_stepsched_state
+from stepsched_cli.formats.torch.sequential import is_sequential_state
+from stepsched_cli.formats.torch.state_dict import guess_scheduler_type
+from stepsched_cli.validate import shown
 
 __all__ = [
+    "MAX_LISTED",
     "MAX_SEARCH_DEPTH",
     "MAX_SEARCH_NODES",
     "AmbiguousCheckpointError",
-    "CheckpointReading",
+    "ChosenScheduler",
     "FoundGroups",
+    "FoundSchedulers",
     "FoundState",
     "KeyPath",
-    "ParsedScheduler",
     "SchedulerCandidate",
-    "check_optimizer",
-    "check_param_groups",
-    "driven_lrs",
+    "choose_scheduler",
     "find_dicts",
     "find_optimizer_param_groups",
     "find_scheduler_states",
+    "find_schedulers",
     "format_key_path",
     "is_any_scheduler_state",
     "is_optimizer_state",
     "is_scheduler_state",
     "is_stepsched_state",
-    "optimizer_mismatches",
-    "parse_scheduler",
-    "position_of",
-    "select_scheduler",
+    "no_scheduler_state",
 ]
-
-ParsedScheduler = TorchStepState | SequentialState | SchedulerState
-"""A scheduler state found and parsed: torch's StepLR/MultiStepLR, its SequentialLR warmup
-idiom, or stepsched's own ``StepScheduler.state_dict()``."""
 
 KeyPath = tuple[str | int, ...]
 """Keys and list indices from the top of a checkpoint down to a value."""
@@ -186,16 +180,6 @@ def _scheduler_shape(value: object, checked: _Checked) -> bool:
         and any(field in value for field in _SCHEDULER_FIELDS)
         and _all_once(base_lrs, _is_number, checked)
     )
-
-
-def is_stepsched_state(value: object) -> TypeGuard[dict[str, object]]:
-    """Whether ``value`` is a stepsched ``StepScheduler.state_dict()`` (its ``format`` marker).
-
-    Example:
-        >>> is_stepsched_state({"format": "stepsched.state", "version": 1})
-        True
-    """
-    return isinstance(value, dict) and value.get("format") == STATE_FORMAT
 
 
 def is_any_scheduler_state(value: object) -> TypeGuard[dict[str, object]]:
@@ -367,109 +351,81 @@ def format_key_path(path: KeyPath) -> str:
     return "".join(parts)
 
 
-# -- choosing and cross-checking ------------------------------------------------
+# -- choosing ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class SchedulerCandidate:
-    """One scheduler state found in a checkpoint, as listed when the choice is ambiguous.
+class FoundSchedulers:
+    """Every scheduler and optimizer state found in a checkpoint (at least one scheduler).
 
     Attributes:
-        key: Its key path, as :func:`format_key_path` renders it (the ``--key`` value).
-        kind: The torch class it most likely came from (``StepLR``, ...).
-        last_epoch: Its position.
+        states: The scheduler states, in :func:`find_scheduler_states`'s order.
+        optimizers: The optimizer states' param groups.
     """
 
-    key: str
-    kind: str
-    last_epoch: int
+    states: list[FoundState]
+    optimizers: list[FoundGroups]
 
-    def describe(self) -> str:
-        """``lr_scheduler  StepLR  last_epoch 75``."""
-        return f"{self.key}  {self.kind}  last_epoch {self.last_epoch}"
+
+def find_schedulers(checkpoint: object) -> FoundSchedulers | None:
+    """The scheduler and optimizer states in ``checkpoint``, None when it holds no
+    scheduler state (then it may be another framework's: see the format table)."""
+    states = find_scheduler_states(checkpoint)
+    if not states:
+        return None
+    return FoundSchedulers(states, find_optimizer_param_groups(checkpoint))
 
 
 @dataclass(frozen=True)
-class CheckpointReading:
-    """The scheduler state chosen in a checkpoint, with the optimizer cross-check.
+class ChosenScheduler:
+    """The scheduler state chosen in a checkpoint, not yet parsed, and its optimizer.
 
     Attributes:
-        key: The scheduler state's key path (``(top level)`` for a bare state dict).
-        state: The parsed state (torch's, a SequentialLR's or stepsched's own).
-        optimizer_key: The optimizer checked against it, None when there was none.
-        mismatches: One line per disagreement between the optimizer's param groups and
-            the scheduler, without the file name (empty when they agree or nothing was
-            checked).
+        key: Its key path (``(top level)`` for a bare state dict).
+        state: The state dict as loaded.
+        optimizer_key: Where the optimizer that drives it is, None when none was found.
+        param_groups: That optimizer's param groups (empty when there is none).
     """
 
     key: str
-    state: ParsedScheduler
-    optimizer_key: str | None = None
-    mismatches: tuple[str, ...] = ()
+    state: dict[str, object]
+    optimizer_key: str | None
+    param_groups: list[dict[str, object]]
 
 
-def select_scheduler(checkpoint: object, source: str, key: str | None = None) -> CheckpointReading:
-    """Choose the scheduler state in a loaded checkpoint, parse it, cross-check its optimizer.
-
-    Everything is found first (the scheduler states, the optimizer beside the chosen
-    one), then the chosen state dict goes to
-    :func:`~stepsched_cli.formats.torch.state_dict.parse` and the optimizer's groups are
-    checked against the parsed state.
+def choose_scheduler(
+    found: FoundSchedulers, source: str, key: str | None = None
+) -> ChosenScheduler:
+    """The scheduler state ``key`` names, or the only one, with the optimizer beside it.
 
     Raises:
         AmbiguousCheckpointError: several scheduler states and no ``key``, or ``key``
             names none of them.
-        CheckpointError: no scheduler state in it.
-        StateError: the chosen state is not a valid StepLR/MultiStepLR state; the
-            message starts with ``source`` and the key.
     """
-    found = find_scheduler_states(checkpoint)
-    optimizers = find_optimizer_param_groups(checkpoint)
-    chosen = _choose(found, optimizers, source, key)
-    optimizer = _matching_optimizer(optimizers, chosen)
-    chosen_key = format_key_path(chosen.path)
-    try:
-        state = parse_scheduler(chosen.state)
-    except StateError as error:
-        raise StateError(f"{source} [{chosen_key}]: {error}", parameter=error.parameter) from None
+    chosen = _choose(found.states, source, key)
+    optimizer = _matching_optimizer(found.optimizers, chosen)
     if optimizer is None:
-        return CheckpointReading(chosen_key, state)
-    optimizer_key = format_key_path(optimizer.path)
-    mismatches = optimizer_mismatches(state, optimizer.param_groups, optimizer_key, chosen_key)
-    return CheckpointReading(chosen_key, state, optimizer_key, mismatches)
+        return ChosenScheduler(format_key_path(chosen.path), chosen.state, None, [])
+    return ChosenScheduler(
+        format_key_path(chosen.path),
+        chosen.state,
+        format_key_path(optimizer.path),
+        optimizer.param_groups,
+    )
 
 
-def parse_scheduler(found: dict[str, object]) -> ParsedScheduler:
-    """Parse a state dict :func:`is_any_scheduler_state` accepted, by its kind.
-
-    Raises:
-        StateError: it is not a valid state of its kind.
-    """
-    if is_stepsched_state(found):
-        return SchedulerState.from_dict(found)
-    if is_sequential_state(found):
-        return torch_sequential.parse(found)
-    return parse(found)
-
-
-def position_of(state: ParsedScheduler) -> str:
-    """A parsed state's position in its own terms: ``last_epoch 75``, ``step 65``."""
-    if isinstance(state, SchedulerState):
-        return f"{state.schedule.mode} {state.position}"
-    return f"last_epoch {state.last_epoch}"
-
-
-def optimizer_mismatches(
-    state: ParsedScheduler, param_groups: list[dict[str, object]], optimizer_key: str, key: str
-) -> tuple[str, ...]:
-    """:func:`check_optimizer`'s lines, each naming where the optimizer and scheduler are."""
-    lines = check_optimizer(state, param_groups)
-    if len(lines) > MAX_LISTED:  # 20,000 groups once gave 40,000 warnings
-        lines[MAX_LISTED:] = [f"and {len(lines) - MAX_LISTED} more disagreements"]
-    return tuple(
-        f"the optimizer at {optimizer_key} disagrees with the scheduler at "
-        f"{key} ({position_of(state)}): {line}"
-        for line in lines
+def no_scheduler_state(checkpoint: object, source: str) -> CheckpointError:
+    """The error for a checkpoint that holds no scheduler state any format reads."""
+    optimizers = find_optimizer_param_groups(checkpoint)
+    hint = (
+        f" (it has an optimizer at {format_key_path(optimizers[0].path)}, but no scheduler)"
+        if optimizers
+        else ""
+    )
+    return CheckpointError(
+        f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
+        f"(torch), _schedulers (SequentialLR) or format 'stepsched.state' anywhere in the "
+        f"checkpoint{hint}"
     )
 
 
@@ -484,21 +440,8 @@ def _listing(keys: list[str]) -> str:
     return ", ".join(shown) + more
 
 
-def _choose(
-    found: list[FoundState], optimizers: list[FoundGroups], source: str, key: str | None
-) -> FoundState:
+def _choose(found: list[FoundState], source: str, key: str | None) -> FoundState:
     """The scheduler state ``key`` names, or the only one; refusals list the candidates."""
-    if not found:
-        hint = (
-            f" (it has an optimizer at {format_key_path(optimizers[0].path)}, but no scheduler)"
-            if optimizers
-            else ""
-        )
-        raise CheckpointError(
-            f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
-            f"(torch), _schedulers (SequentialLR) or format 'stepsched.state' anywhere in the "
-            f"checkpoint{hint}"
-        )
     candidates = tuple(
         SchedulerCandidate(format_key_path(hit.path), _kind(hit.state), _last_epoch(hit.state))
         for hit in found
@@ -563,83 +506,3 @@ def _matching_optimizer(optimizers: list[FoundGroups], scheduler: FoundState) ->
         if len(parallel) == 1:
             return parallel[0]
     return None
-
-
-def driven_lrs(state: ParsedScheduler) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """A parsed state's current lr and initial lr for every parameter group it drives.
-
-    A stepsched state without groups (no optimizer attached) gives its schedule's lrs.
-    """
-    if isinstance(state, SchedulerState):
-        if state.group_initial_lrs:
-            return state.group_lrs, state.group_initial_lrs
-        return (state.lr,), (state.schedule.initial_lr,)
-    return state.lrs, state.base_lrs
-
-
-def check_optimizer(state: ParsedScheduler, param_groups: list[dict[str, object]]) -> list[str]:
-    """Where an optimizer's param groups disagree with a scheduler state, one line each.
-
-    Each group's ``lr`` must equal the scheduler's lr at its position and its
-    ``initial_lr`` (set by torch, and by stepsched, when a scheduler is created) must
-    equal the group's ``base_lrs`` entry (initial lr), both to a relative 1e-9.  A
-    disagreement is the classic resume bug: the optimizer state of a fresh optimizer
-    saved or loaded, or a scheduler restarted.  Tensor lrs are not compared (their
-    values are not read).
-
-    Example:
-        >>> state = parse({"step_size": 30, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 100})
-        >>> check_optimizer(state, [{"lr": 0.1, "params": [0]}])
-        ['param_groups[0] lr is 0.1 but the scheduler gives 0.0001', \
-'param_groups[0] has no initial_lr (the optimizer was saved before any scheduler was created)']
-    """
-    return check_param_groups(*driven_lrs(state), param_groups)
-
-
-def check_param_groups(
-    expected_lrs: tuple[float, ...],
-    base_lrs: tuple[float, ...] | None,
-    param_groups: list[dict[str, object]],
-) -> list[str]:
-    """:func:`check_optimizer` given the lrs: each group's current and initial lr.
-
-    ``base_lrs`` None skips the ``initial_lr`` check (a schedule without torch's key).
-    """
-    lines: list[str] = []
-    for index, group in enumerate(param_groups[: len(expected_lrs)]):
-        lr = group.get("lr")
-        if _is_plain_number(lr) and not lrs_agree(_as_float(lr), expected_lrs[index]):
-            lines.append(
-                f"param_groups[{index}] lr is {_shown_lr(lr)} but the scheduler gives "
-                f"{expected_lrs[index]!r}"
-            )
-        initial_lr = group.get("initial_lr")
-        if base_lrs is None or index >= len(base_lrs):
-            continue
-        if initial_lr is None:
-            lines.append(
-                f"param_groups[{index}] has no initial_lr (the optimizer was saved before any "
-                "scheduler was created)"
-            )
-        elif _is_plain_number(initial_lr) and not lrs_agree(_as_float(initial_lr), base_lrs[index]):
-            lines.append(
-                f"param_groups[{index}] initial_lr is {_shown_lr(initial_lr)} but the "
-                f"scheduler's base_lrs[{index}] is {base_lrs[index]!r}"
-            )
-    return lines
-
-
-def _is_plain_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _as_float(value: int | float) -> float:
-    """``float(value)``, with an int too large for a float as infinity (never agreeing)."""
-    if isinstance(value, int) and abs(value) > 2**1023:
-        return math.inf if value > 0 else -math.inf
-    return float(value)
-
-
-def _shown_lr(value: int | float) -> str:
-    number = _as_float(value)
-    return repr(number) if math.isfinite(number) else shown(value)

@@ -64,7 +64,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, StateError
@@ -98,6 +98,39 @@ FORMAT_NAME = "torch"
 CHECKPOINT_FORMAT_NAME = "torch-checkpoint"
 
 TorchKind = Literal["StepLR", "MultiStepLR"]
+
+
+@dataclass(frozen=True)
+class TorchHints:
+    """What a torch state dict read as JSON takes from the caller.
+
+    Attributes:
+        optimizer: A file holding the optimizer's state (Accelerate's ``optimizer.bin``,
+            an ``optimizer.pt``, JSON): its param groups are checked against the
+            scheduler, each disagreement a warning in the reading.
+    """
+
+    applies_to: ClassVar[str] = (
+        "torch scheduler states only (torch, torch-checkpoint and json-checkpoint files)"
+    )
+
+    optimizer: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointHints:
+    """What a checkpoint takes from the caller.
+
+    Attributes:
+        key: Which of several scheduler states to use, by its key path as listed
+            (``lr_schedulers[0]``).
+        optimizer: As ``TorchHints.optimizer``.
+    """
+
+    applies_to: ClassVar[str] = "checkpoints only (torch-checkpoint and json-checkpoint files)"
+
+    key: str | None = None
+    optimizer: str | None = None
 
 
 def _is_tensor_stub(value: object) -> bool:

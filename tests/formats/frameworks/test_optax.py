@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError
-from stepsched_cli.formats.frameworks import optax
+from stepsched_cli.formats.frameworks.optax import schedule as optax
 from stepsched_cli.schedule import StepSchedule
 
 FIXTURE = Path(__file__).resolve().parents[2] / "data" / "frameworks" / "optax_parity.json"

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 
 from stepsched_cli.errors import StateError, StateFileError
 from stepsched_cli.formats import registry
-from stepsched_cli.formats.frameworks import optax
 from stepsched_cli.formats.frameworks.keras import files as keras_files
+from stepsched_cli.formats.frameworks.optax import schedule as optax
 from stepsched_cli.formats.frameworks.timm import files as timm_files
+from stepsched_cli.formats.hints import Hints
 
 REAL = Path(__file__).resolve().parents[2] / "data" / "real"
 
@@ -56,7 +57,7 @@ def test_timm_state_dicts_give_timms_lr_at_every_reported_position(
     for t, lr in values["lr_at"].items():
         if in_noise(values, int(t)):
             continue
-        reading = registry.read_state(path, position=int(t))
+        reading = registry.read_state(path, hints=Hints(position=int(t)))
         assert reading.format == "timm"
         assert reading.view.framework_lr == lr, t
         if reading.state is not None:
@@ -107,7 +108,7 @@ def test_timm_train_args_give_the_lr_train_py_applied_each_epoch(relative: str) 
     path = str(REAL / "timm" / relative)
     noise = "noise" in relative
     for epoch, lr in enumerate(values["lr_during_epoch"]):
-        reading = registry.read_state(path, position=epoch)
+        reading = registry.read_state(path, hints=Hints(position=epoch))
         assert reading.format == "timm"
         if noise and 2 <= epoch < 4:  # --lr-noise 0.4 0.8 of 5 epochs
             assert reading.view.notes[0].startswith(
@@ -151,7 +152,9 @@ def test_timm_per_update_args_read_with_the_updates_per_epoch_given(name: str) -
     lr = 0.2 if name == "scheduler_kwargs.json" else None
     lrs = values["lr_during_update"]
     for update, expected in enumerate(lrs):
-        reading = registry.read_state(path, position=update, updates_per_epoch=4, lr=lr)
+        reading = registry.read_state(
+            path, hints=Hints(position=update, updates_per_epoch=4, lr=lr)
+        )
         assert reading.view.unit == "step"
         assert reading.view.framework_lr == expected, update
         assert reading.view.lrs[0] == pytest.approx(expected, rel=1e-15)
@@ -208,7 +211,7 @@ def test_optax_bare_kwargs_give_optax_values(
 ) -> None:
     path = str(REAL / "optax" / relative)
     for count, lr in values["lr_at"].items():
-        reading = registry.read_state(path, format=forced, position=int(count))
+        reading = registry.read_state(path, format=forced, hints=Hints(position=int(count)))
         assert reading.format == "optax"
         assert reading.view.framework_lr == lr, count
 
@@ -225,10 +228,10 @@ KERAS_SCHEDULED = [(name, values) for name, values in KERAS_JSON if values["sche
 def test_keras_configs_give_keras_values(relative: str, values: dict[str, Any]) -> None:
     path = str(REAL / "keras" / relative)
     for step, lr in values["lr_at"].items():
-        reading = registry.read_state(path, position=int(step))
+        reading = registry.read_state(path, hints=Hints(position=int(step)))
         assert reading.format == "keras"
         assert reading.view.framework_lr == lr, step
-    reading = registry.read_state(path, position=values["iterations"])
+    reading = registry.read_state(path, hints=Hints(position=values["iterations"]))
     assert reading.view.framework_lr == values["lr"]
     assert reading.view.notes[-1] == keras_files.CONFIG_POSITION_NOTE
 
@@ -268,7 +271,9 @@ def test_without_h5py_a_keras_model_is_read_at_position_with_a_note(
     relative: str, values: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py raises ImportError
-    reading = registry.read_state(str(REAL / "keras" / relative), position=values["iterations"])
+    reading = registry.read_state(
+        str(REAL / "keras" / relative), hints=Hints(position=values["iterations"])
+    )
     assert (reading.format, reading.records_position) == ("keras-model", False)
     assert reading.view.framework_lr == values["lr"]
     assert reading.view.notes[-1] == (

@@ -17,6 +17,7 @@ import pytest
 
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.formats import registry
+from stepsched_cli.formats.hints import Hints
 
 REAL = Path(__file__).resolve().parents[2] / "data" / "real" / "timm"
 MANIFEST = json.loads((REAL / "manifest.json").read_text(encoding="utf-8"))["files"]
@@ -60,7 +61,7 @@ def test_a_scheduler_state_in_a_checkpoint_is_read_at_the_resume_epoch(name: str
 
 def test_a_bare_state_dict_is_read_at_the_position_given() -> None:
     reported = MANIFEST["state/step_plain.pth"]["reported"]
-    reading = registry.read_state(str(REAL / "state/step_plain.pth"), position=30)
+    reading = registry.read_state(str(REAL / "state/step_plain.pth"), hints=Hints(position=30))
     assert reading.view.position == 30
     assert reading.view.lrs[0] == pytest.approx(reported["lr_at"]["30"], rel=1e-9)
 
@@ -85,7 +86,7 @@ def test_per_update_files_resume_where_train_py_does(name: str) -> None:
     """train.py resumes at update (epoch + 1) x updates per epoch, with timm's lr there."""
     reported = MANIFEST[name]["reported"]
     per_epoch = reported["updates_per_epoch"]
-    reading = registry.read_state(str(REAL / name), updates_per_epoch=per_epoch)
+    reading = registry.read_state(str(REAL / name), hints=Hints(updates_per_epoch=per_epoch))
     assert reading.view.unit == "step"
     assert reading.view.position == reported["resume_epoch"] * per_epoch
     assert reading.view.framework_lr == reported["lr_at_resume"]

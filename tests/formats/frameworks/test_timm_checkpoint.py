@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from stepsched_cli.formats.frameworks.timm.checkpoint import find_timm_training, namespace
-from stepsched_cli.formats.sandbox.unpickler import _inert_type
+from stepsched_cli.formats.sandbox.allowlist import _inert_type
 from stepsched_cli.formats.torch.container import load_checkpoint
 
 TIMM = Path(__file__).resolve().parents[2] / "data" / "real" / "timm"

@@ -16,18 +16,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stepsched_cli.formats.checkpoint_errors import CheckpointError, UnsafeCheckpointError
-from stepsched_cli.formats.sandbox.unpickler import (
-    MAX_NESTING_DEPTH,
+from stepsched_cli.formats.sandbox.allowlist import (
     InertObject,
     PickledCounter,
     PickledOrderedDict,
-    PickleStream,
     StorageType,
     TensorStub,
     TensorType,
     TorchDtype,
-    safe_loads,
 )
+from stepsched_cli.formats.sandbox.unpickler import MAX_NESTING_DEPTH, PickleStream, safe_loads
 
 
 def global_ref(module: str, name: str) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from stepsched_cli.formats.checkpoint_errors import CheckpointError, UnsafeCheckpointError
-from stepsched_cli.formats.sandbox.unpickler import PickledCounter, TensorStub
+from stepsched_cli.formats.sandbox.allowlist import PickledCounter, TensorStub
 from stepsched_cli.formats.torch.container import (
     MAX_INFLATION_RATIO,
     UNBOUNDED_INFLATION_BYTES,

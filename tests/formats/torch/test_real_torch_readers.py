@@ -17,6 +17,7 @@ import pytest
 
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.formats import registry
+from stepsched_cli.formats.hints import Hints
 from stepsched_cli.formats.reading import inspect_record
 from stepsched_cli.validate import lrs_agree
 
@@ -83,7 +84,7 @@ def test_torch_json_checkpoints_are_searched_like_pickles(name: str) -> None:
 @pytest.mark.parametrize("key", ["generator_scheduler", "discriminator_scheduler"])
 def test_key_chooses_among_the_schedulers_of_a_json_checkpoint(key: str) -> None:
     reported = MANIFEST["json/two_schedulers.json"]["reported"][key]
-    reading = registry.read_state(str(TORCH / "json/two_schedulers.json"), key=key)
+    reading = registry.read_state(str(TORCH / "json/two_schedulers.json"), hints=Hints(key=key))
     assert (reading.key, reading.view.position) == (key, reported["last_epoch"])
     assert agree(reading.view.lrs[0], reported["get_last_lr"][0])
     assert reading.warnings == ()  # each is checked against its own optimizer
@@ -153,14 +154,16 @@ def test_optimizer_in_a_separate_file_is_cross_checked(
     optimizer: str, warnings: tuple[str, ...]
 ) -> None:
     path = str(ACCELERATE / optimizer)
-    reading = registry.read_state(str(ACCELERATE / "plain/scheduler.pt"), optimizer=path)
+    reading = registry.read_state(
+        str(ACCELERATE / "plain/scheduler.pt"), hints=Hints(optimizer=path)
+    )
     assert reading.warnings == tuple(line.format(path=path) for line in warnings)
 
 
 def test_accelerate_save_state_optimizer_agrees_with_its_scheduler() -> None:
     folder = ACCELERATE / "save_state"
     reading = registry.read_state(
-        str(folder / "scheduler.bin"), optimizer=str(folder / "optimizer.bin")
+        str(folder / "scheduler.bin"), hints=Hints(optimizer=str(folder / "optimizer.bin"))
     )
     assert (reading.view.position, reading.view.lrs, reading.warnings) == (25, (0.025,), ())
 
@@ -170,7 +173,7 @@ def test_optimizer_file_from_json_and_its_refusals(tmp_path: Path) -> None:
     groups = [{"lr": 0.01, "initial_lr": 0.1, "params": [0]}]
     good = tmp_path / "optimizer.json"
     good.write_text(json.dumps({"state": {}, "param_groups": groups}))
-    assert registry.read_state(scheduler, optimizer=str(good)).warnings == ()
+    assert registry.read_state(scheduler, hints=Hints(optimizer=str(good))).warnings == ()
     two = tmp_path / "two.json"
     two.write_text(
         json.dumps(
@@ -178,10 +181,10 @@ def test_optimizer_file_from_json_and_its_refusals(tmp_path: Path) -> None:
         )
     )
     with pytest.raises(StepschedError, match=r"2 optimizer states found \(a, b\)"):
-        registry.read_state(scheduler, optimizer=str(two))
+        registry.read_state(scheduler, hints=Hints(optimizer=str(two)))
     with pytest.raises(StepschedError, match="no optimizer state found"):
-        registry.read_state(scheduler, optimizer=scheduler)
+        registry.read_state(scheduler, hints=Hints(optimizer=scheduler))
     broken = tmp_path / "broken.json"
     broken.write_text("{")
     with pytest.raises(StepschedError, match="must be a torch.save file or JSON; it is not valid"):
-        registry.read_state(scheduler, optimizer=str(broken))
+        registry.read_state(scheduler, hints=Hints(optimizer=str(broken)))

@@ -30,7 +30,7 @@ from stepsched_cli import validate
 from stepsched_cli.errors import StateError, StateFileError
 from stepsched_cli.formats.frameworks.keras import schedule as keras
 from stepsched_cli.formats.frameworks.keras.schedule import KerasSchedule
-from stepsched_cli.formats.sandbox.zip_archive import ZipArchiveError, ZipKind, read_members
+from stepsched_cli.formats.sandbox import ZipArchiveError, ZipKind, read_members
 
 CONFIG_MEMBER = "config.json"
 WEIGHTS_MEMBER = "model.weights.h5"

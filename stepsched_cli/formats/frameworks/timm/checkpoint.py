@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stepsched_cli.formats.frameworks.timm.files import STATE_KEYS, is_state
-from stepsched_cli.formats.sandbox.unpickler import InertObject
-from stepsched_cli.formats.torch.search import find_dicts, format_key_path
+from stepsched_cli.formats.sandbox import InertObject
+from stepsched_cli.formats.torch import find_dicts, format_key_path
 
 __all__ = ["TIMM_STATE_KEYS", "TimmTraining", "find_timm_training", "is_timm_state", "namespace"]
 
