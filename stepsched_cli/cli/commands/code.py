@@ -13,17 +13,17 @@ from typing import Annotated
 
 import typer
 
-from stepsched_cli.cli.options import (
-    Plan,
+from stepsched_cli.cli.options.parameters import usage_error
+from stepsched_cli.cli.options.schedule import (
     ScheduleOptions,
     resolve_plan,
     schedule_options,
-    usage_error,
     warn_if_implausible,
 )
 from stepsched_cli.cli.output import describe_schedule
 from stepsched_cli.formats.registry import snippets
 from stepsched_cli.formats.snippet import Snippet
+from stepsched_cli.planning import Plan
 
 # The choices come from the format table: each format names the snippets that build it.
 SNIPPETS: dict[str, Snippet] = {snippet.name: snippet for snippet in snippets()}

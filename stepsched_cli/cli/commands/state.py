@@ -27,18 +27,15 @@ from typing import Annotated, Any
 import typer
 from typer._click import exceptions as click_exceptions
 
-from stepsched_cli.cli.options import (
-    ForceFlag,
-    JsonFlag,
-    OutputFile,
-    Plan,
+from stepsched_cli.cli.options.output import ForceFlag, JsonFlag, OutputFile
+from stepsched_cli.cli.options.parameters import option_for, usage_error
+from stepsched_cli.cli.options.schedule import (
     ScheduleOptions,
-    parse_unit,
     resolve_plan,
     schedule_options,
-    usage_error,
     warn_if_implausible,
 )
+from stepsched_cli.cli.options.units import parse_unit
 from stepsched_cli.cli.output import (
     describe_schedule,
     format_number,
@@ -54,6 +51,7 @@ from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats.checkpoint_errors import AmbiguousCheckpointError
 from stepsched_cli.formats.hints import HintRefused, Hints
 from stepsched_cli.formats.reading import Reading, inspect_record, position_text
+from stepsched_cli.planning import Plan
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import convert_state
@@ -196,19 +194,9 @@ def _check_format(option: str, name: str | None, known: Collection[str]) -> None
 _MAX_CANDIDATES_LISTED = 10
 
 
-HINT_OPTIONS = {
-    "key": "--key",
-    "optimizer": "--optimizer",
-    "position": "--position",
-    "updates_per_epoch": "--updates-per-epoch",
-    "lr": "--lr",
-}
-"""The option that gives each hint a format may take (a test checks every hint has one)."""
-
-
 def _refused_hint(error: HintRefused) -> typer.BadParameter:
     """A hint the file's format does not take, as a usage error naming its option."""
-    option = HINT_OPTIONS.get(error.parameter or "", error.parameter or "")
+    option = option_for(error.parameter) or str(error.parameter)
     return usage_error(option, error.naming(option))
 
 
