@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stepsched_cli.runlog.diagnosis import CheckResult
-from stepsched_cli.runlog.errors import RunLogError
-from stepsched_cli.runlog.reading import MAX_LINE_LENGTH, LogPoint
+from stepsched_cli.runlog.log_error import RunLogError
+from stepsched_cli.runlog.rows import MAX_LINE_LENGTH, LogPoint
 
 STEPS_FROM_CHOICES = (0, 1)
 

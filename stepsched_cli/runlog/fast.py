@@ -45,7 +45,7 @@ from stepsched_cli.runlog.counting import (
     with_counting,
 )
 from stepsched_cli.runlog.diagnosis import CheckResult
-from stepsched_cli.runlog.reading import LogFormat, LogPoint, read_log
+from stepsched_cli.runlog.rows import LogFormat, LogPoint, read_log
 from stepsched_cli.runlog.trainer_state import trainer_state_points
 from stepsched_cli.schedule import StepSchedule
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from stepsched_cli import validate
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
-from stepsched_cli.runlog.errors import RunLogError
-from stepsched_cli.runlog.reading import LogPoint
+from stepsched_cli.runlog.log_error import RunLogError
+from stepsched_cli.runlog.rows import LogPoint
 
 MAX_DOCUMENT_BYTES = 256 << 20
 """The largest trainer_state.json read: an entry is about 150 bytes, so over a million

@@ -26,7 +26,7 @@ from stepsched_cli.runlog.counting import (
     step_counting,
     with_counting,
 )
-from stepsched_cli.runlog.reading import LogPoint, read_log
+from stepsched_cli.runlog.rows import LogPoint, read_log
 from stepsched_cli.runlog.trainer_state import trainer_state_points
 from stepsched_cli.schedule import StepSchedule
 

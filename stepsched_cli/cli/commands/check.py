@@ -1,7 +1,7 @@
 """The ``check`` command: a logged lr series against the schedule, and a mismatch diagnosed.
 
 A thin layer over :mod:`stepsched_cli.runlog` (CSV and JSON-lines logs, streamed) and
-:mod:`stepsched_cli.tensorboard_log` (TensorBoard runs), whose JSON contract is the
+:func:`stepsched_cli.runlog.read_events` (TensorBoard runs), whose JSON contract is the
 result's ``to_dict()``.
 """
 
@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 
-from stepsched_cli import tensorboard_log
 from stepsched_cli.cli.check_progress import progress_for
 from stepsched_cli.cli.options.output import JsonFlag
 from stepsched_cli.cli.options.parameters import option_for, usage_error
@@ -38,6 +37,8 @@ from stepsched_cli.runlog import (
     LogFormat,
     RunLogError,
     check_log_file,
+    check_run,
+    is_event_source,
 )
 from stepsched_cli.validate import STANDARD_STREAM
 
@@ -211,8 +212,8 @@ class _LogOptions:
 
 def _checked_log(plan: Plan, log: str, options: _LogOptions, json_output: bool) -> CheckResult:
     """Check a TensorBoard run (by its tag) or a CSV/JSON-lines log (the fast path)."""
-    if tensorboard_log.is_event_source(log):  # a run directory or an event file
-        return tensorboard_log.check_run(
+    if is_event_source(log):  # a run directory or an event file
+        return check_run(
             log,
             plan.schedule,
             tag=options.tag,
