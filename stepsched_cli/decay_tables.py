@@ -38,7 +38,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import islice
+from itertools import islice, pairwise
 
 from stepsched_cli.errors import ScheduleError
 from stepsched_cli.powers import log2_intended, scaled_powers_in
@@ -263,6 +263,6 @@ def _boundaries(boundaries: object) -> tuple[int, ...]:
         )
         for index, value in enumerate(boundaries)
     )
-    if not values or any(b <= a for a, b in zip(values, values[1:])):
+    if not values or any(b <= a for a, b in pairwise(values)):
         raise ScheduleError(f"{expected}, got {shown(list(values))}", parameter="boundaries")
     return values

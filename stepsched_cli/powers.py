@@ -28,8 +28,8 @@ Example:
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:

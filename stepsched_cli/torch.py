@@ -152,7 +152,10 @@ class StepLR(_ExactLR):
     ) -> None:
         self.step_size = integer(step_size, "step_size", minimum=1, limit=None, error=ScheduleError)
         self.gamma = _check_gamma(gamma)
-        super().__init__(optimizer, integer(last_epoch, "last_epoch", minimum=-1, limit=None))
+        super().__init__(
+            optimizer,
+            integer(last_epoch, "last_epoch", minimum=-1, limit=None, error=ScheduleError),
+        )
 
     def _decays(self, epoch: int) -> int:
         return max(0, epoch // self.step_size)
@@ -196,7 +199,10 @@ class MultiStepLR(_ExactLR):
         ]
         self.milestones = Counter(checked)
         self.gamma = _check_gamma(gamma)
-        super().__init__(optimizer, integer(last_epoch, "last_epoch", minimum=-1, limit=None))
+        super().__init__(
+            optimizer,
+            integer(last_epoch, "last_epoch", minimum=-1, limit=None, error=ScheduleError),
+        )
 
     def _decays(self, epoch: int) -> int:
         return sum(count for milestone, count in self.milestones.items() if milestone <= epoch)
