@@ -30,7 +30,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from stepsched_cli.decay_tables import FLOAT32, FORMATS, DecaySpec, decay_spec
+from stepsched_cli.decay_tables import FLOAT32, FORMATS, DecaySpec, FloatFormat, decay_spec
 from stepsched_cli.errors import ScheduleError
 
 __all__ = ["StepDecay"]
@@ -72,7 +72,7 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):  # type: ignor
 
     def __call__(self, step: Any) -> Any:
         """The lr at iteration ``step`` (an integer, or an integer tensor), in floatx."""
-        fmt = FORMATS.get(keras.config.floatx(), FLOAT32)
+        fmt = _float_format()
         table = self.spec.table(fmt)
         if isinstance(step, int | np.integer) and not isinstance(step, bool):
             return keras.ops.convert_to_tensor(self.spec.value_at(int(step), fmt), fmt.name)
@@ -109,3 +109,11 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):  # type: ignor
             "decay_rate": self.spec.decay_rate,
             "name": self.name,
         }
+
+
+def _float_format() -> FloatFormat:
+    """The format of ``floatx()`` as the backend holds it (jax without x64: float32)."""
+    held = keras.backend.standardize_dtype(
+        keras.ops.convert_to_tensor(np.zeros((), keras.config.floatx())).dtype
+    )
+    return FORMATS.get(held, FLOAT32)
