@@ -39,7 +39,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.powers import scaled_power
+from stepsched_cli.powers import ScaledWalk
 from stepsched_cli.validate import finite_number, integer
 
 __all__ = ["MultiStepLR", "StepLR"]
@@ -58,11 +58,38 @@ def _check_gamma(gamma: object) -> float:
     return value
 
 
-def _exact(base_lr: float, gamma: float, decays: int) -> float:
-    """The float nearest to ``base_lr * gamma ** decays`` (decimal meaning), any sign."""
-    if base_lr == 0 or decays == 0:
-        return base_lr
-    return math.copysign(scaled_power(abs(base_lr), gamma, decays), base_lr)
+class _GroupLrs:
+    """Every group's exact lr at one decay count, moved to the next count cheaply.
+
+    One :class:`~stepsched_cli.powers.ScaledWalk` per distinct non-zero base lr: a
+    jump is a random-access power, the next decay one wide multiplication per distinct
+    base (the values stay the correctly rounded ones, docs/design.md), and a value that
+    has reached 0.0 is not walked further (the values only decrease).
+    """
+
+    __slots__ = ("bases", "decays", "gamma", "magnitudes", "raw", "values", "walks")
+
+    def __init__(self, gamma: float, raw: list[Any], decays: int) -> None:
+        self.gamma, self.raw, self.decays = gamma, list(raw), decays
+        self.bases = [_base_lr(index, value) for index, value in enumerate(raw)]
+        self.walks = {
+            base: ScaledWalk(abs(base), gamma, decays) for base in set(self.bases) if base
+        }
+        self.magnitudes = {base: walk.value() for base, walk in self.walks.items()}
+        self.values = self._collect()
+
+    def _collect(self) -> list[float]:
+        magnitudes = self.magnitudes
+        return [math.copysign(magnitudes[base], base) if base else base for base in self.bases]
+
+    def advance(self) -> None:
+        """Move to ``decays + 1``."""
+        self.decays += 1
+        magnitudes = self.magnitudes
+        for base, walk in self.walks.items():
+            if magnitudes[base]:
+                magnitudes[base] = walk.advance()
+        self.values = self._collect()
 
 
 class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (optional)
@@ -71,9 +98,9 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
     ``get_lr()`` is torch's hook, called by ``step()``; it returns one lr per
     parameter group, derived from the group's base lr and the decay count at
     ``last_epoch``.  The values of the current decay count are kept, so a step that
-    crosses no decay costs a comparison.  Changes made to a group's lr from outside
-    (another scheduler chained on the same optimizer) are not composed, as with
-    torch's closed form.
+    crosses no decay costs a comparison, and the next decay a walk (:class:`_GroupLrs`).
+    Changes made to a group's lr from outside (another scheduler chained on the same
+    optimizer) are not composed, as with torch's closed form.
     """
 
     gamma: float
@@ -82,6 +109,25 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
 
     def _decays(self, epoch: int) -> int:
         raise NotImplementedError
+
+    def step(self, epoch: int | None = None) -> None:
+        """torch's ``step()``; plain float lrs after the first steps take a shorter path.
+
+        The path sets what torch's sets (``_step_count``, ``last_epoch``, each group's
+        ``lr``, ``_last_lr``); the first steps (where torch warns about the call order),
+        ``step(epoch)`` and tensor lrs go through torch's own ``step()``.
+        """
+        groups = self.optimizer.param_groups
+        if epoch is not None or self._step_count <= 1 or not self.__dict__.get("_exact_plain"):
+            super().step(epoch)
+            self.__dict__["_exact_plain"] = all(type(group["lr"]) is float for group in groups)
+            return
+        self._step_count += 1
+        self.last_epoch += 1
+        values = self._exact_lrs()
+        for group, lr in zip(groups, values, strict=True):
+            group["lr"] = lr
+        self._last_lr = values
 
     def get_lr(self) -> list[float]:
         """The lrs at ``last_epoch``; use :meth:`get_last_lr` for the applied ones."""
@@ -99,16 +145,18 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         return self._exact_lrs()
 
     def _exact_lrs(self) -> list[float]:
+        """A new list of the exact lrs at ``last_epoch``."""
         decays = self._decays(self.last_epoch)
-        key = (decays, self.gamma, *self.base_lrs)
-        cached = self.__dict__.get("_exact_cache")
-        if cached is not None and cached[0] == key:
-            return list(cached[1])
-        gamma = _check_gamma(self.gamma)
-        bases = [_base_lr(index, lr) for index, lr in enumerate(self.base_lrs)]
-        values = [_exact(base, gamma, decays) for base in bases]
-        self.__dict__["_exact_cache"] = (key, values)
-        return list(values)
+        lrs: _GroupLrs | None = self.__dict__.get("_exact_lrs_now")
+        if lrs is None or lrs.gamma != self.gamma or not _same(lrs.raw, self.base_lrs):
+            lrs = _GroupLrs(_check_gamma(self.gamma), self.base_lrs, decays)
+            self.__dict__["_exact_lrs_now"] = lrs
+        elif decays == lrs.decays + 1:
+            lrs.advance()
+        elif decays != lrs.decays:
+            lrs = _GroupLrs(lrs.gamma, self.base_lrs, decays)
+            self.__dict__["_exact_lrs_now"] = lrs
+        return list(lrs.values)
 
     def state_dict(self) -> dict[str, Any]:
         """torch's state dict: every attribute but the optimizer (and our cache)."""
@@ -120,7 +168,15 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         super().load_state_dict(
             {key: value for key, value in state_dict.items() if not key.startswith(_OWN_PREFIX)}
         )
-        self.__dict__.pop("_exact_cache", None)
+        self.__dict__.pop("_exact_lrs_now", None)
+
+
+def _same(kept: list[Any], current: list[Any]) -> bool:
+    """Whether the base lrs are unchanged (tensors compared by value, never by ``==``)."""
+    if len(kept) != len(current):
+        return False
+    pairs = zip(kept, current, strict=True)
+    return all(a is b or (type(a) is type(b) is float and a == b) for a, b in pairs)
 
 
 def _base_lr(index: int, value: object) -> float:
