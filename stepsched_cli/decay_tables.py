@@ -40,8 +40,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice, pairwise
 
-from stepsched_cli.errors import ScheduleError
+from stepsched_cli.errors import ConversionError, ScheduleError
 from stepsched_cli.powers import log2_intended, scaled_powers_in
+from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.units import to_mode
 from stepsched_cli.validate import finite_number, integer, shown
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "FloatFormat",
     "decay_spec",
     "decay_table",
+    "spec_of_schedule",
     "table_length",
 ]
 
@@ -266,3 +269,38 @@ def _boundaries(boundaries: object) -> tuple[int, ...]:
     if not values or any(b <= a for a, b in pairwise(values)):
         raise ScheduleError(f"{expected}, got {shown(list(values))}", parameter="boundaries")
     return values
+
+
+def spec_of_schedule(
+    schedule: StepSchedule, steps_per_epoch: int | None, framework: str
+) -> DecaySpec:
+    """The drop-ins' parameters for ``schedule``, counted in optimizer updates.
+
+    Keras and optax count updates, so an epoch schedule needs ``steps_per_epoch``;
+    the drop-ins have neither a warmup nor a floor.
+
+    Raises:
+        ConversionError: a warmup, a ``min_lr``, or an epoch schedule without
+            ``steps_per_epoch``; the message starts with ``framework``.
+
+    Example:
+        >>> spec = spec_of_schedule(StepSchedule(0.1, 3, mode="epoch"), 100, "Keras")
+        >>> spec.decay_steps, spec.decay_rate
+        (300, 0.1)
+    """
+    if schedule.warmup_steps or schedule.min_lr:
+        raise ConversionError(
+            f"{framework}: stepsched's exact drop-in has no warmup or lr floor; "
+            "use stepsched_cli.StepScheduler for those"
+        )
+    if schedule.mode == "epoch":
+        if steps_per_epoch is None:
+            raise ConversionError(
+                f"{framework} counts optimizer updates: give the steps per epoch "
+                "to write an epoch schedule",
+                parameter="steps_per_epoch",
+            )
+        schedule = to_mode(schedule, "step", steps_per_epoch)
+    return decay_spec(
+        schedule.initial_lr, schedule.step_size, schedule.milestones, schedule.gamma, "initial_lr"
+    )

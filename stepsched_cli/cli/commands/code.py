@@ -37,6 +37,8 @@ Examples:
   stepsched code --framework lightning --lr 0.1 --milestones 30,80 --mode epoch
 
   stepsched code --framework optax --state run.json
+
+  stepsched code --framework keras --lr 0.1 --step-size 1000000 --exact
 """
 
 
@@ -57,6 +59,14 @@ def code(
             show_default=False,
         ),
     ],
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="Also print stepsched's exact drop-in for the framework (same interface, "
+            "no drift or early decay) beside the framework's own class.",
+        ),
+    ] = False,
 ) -> None:
     """Print a runnable snippet that builds the same schedule in another framework.
 
@@ -68,10 +78,19 @@ def code(
         raise usage_error(
             "--framework", f"unknown framework {framework!r} (known: {', '.join(FRAMEWORKS)})"
         )
+    if exact and framework not in EXACT_SNIPPETS:
+        raise usage_error(
+            "--exact",
+            f"stepsched has no drop-in for {framework} "
+            f"(it has one for {', '.join(EXACT_SNIPPETS)})",
+        )
     plan = resolve_plan(schedule)
     # The snippet becomes a real run: the same warnings as table and plot, on stderr.
     warn_if_implausible(plan, total=None)
-    typer.echo(SNIPPETS[framework](plan), nl=False)
+    text = SNIPPETS[framework](plan)
+    if exact:
+        text += EXACT_SNIPPETS[framework](plan)
+    typer.echo(text, nl=False)
 
 
 def _header(plan: Plan, framework: str) -> str:
@@ -278,3 +297,64 @@ SNIPPETS: dict[str, Callable[[Plan], str]] = {
     "optax": optax_snippet,
 }
 """The snippet writer of each ``code --framework`` choice (a test checks they match)."""
+
+
+def exact_torch_snippet(plan: Plan) -> str:
+    """stepsched_cli.torch: the same constructor, exact lrs."""
+    constructor = _torch_scheduler(plan.schedule, "torch")
+    return f"""
+# Exact drop-in: stepsched_cli.torch's {constructor.split("(")[0]} is a torch LRScheduler with
+# the same constructor and state dict (it loads torch's and torch's loads it), and every
+# lr is the float nearest to the exact product, where torch's multiplication drifts.
+from stepsched_cli.torch import {constructor.split("(")[0]}
+
+scheduler = {constructor}
+"""
+
+
+def _decay_arguments(plan: Plan, framework: str) -> str:
+    from stepsched_cli.decay_tables import spec_of_schedule
+
+    spec = spec_of_schedule(plan.schedule, plan.steps_per_epoch, framework)
+    if spec.boundaries is None:
+        decay = f"decay_steps={spec.decay_steps}"
+    else:
+        decay = f"boundaries=[{', '.join(str(b) for b in spec.boundaries)}]"
+    return f"{spec.initial_lr!r}, {decay}, decay_rate={spec.decay_rate!r}"
+
+
+def exact_keras_snippet(plan: Plan) -> str:
+    """stepsched_cli.keras.StepDecay: integer decay count, correctly rounded values."""
+    arguments = _decay_arguments(plan, "Keras")
+    return f"""
+# Exact drop-in: stepsched_cli.keras.StepDecay decides each decay by integer arithmetic on
+# optimizer.iterations (no early decay past 2**24) and gives the correctly rounded lr;
+# the decay takes effect AT each boundary. Import it before keras.models.load_model.
+from stepsched_cli.keras import StepDecay
+
+schedule = StepDecay({arguments})
+optimizer = keras.optimizers.SGD(learning_rate=schedule)
+"""
+
+
+def exact_optax_snippet(plan: Plan) -> str:
+    """stepsched_cli.optax.step_decay: integer decay count, correctly rounded values."""
+    arguments = _decay_arguments(plan, "optax")
+    return f"""
+# Exact drop-in: stepsched_cli.optax.step_decay decides each decay by integer arithmetic
+# on the update count (no early decay past 2**24), works under jax.jit and vmap, and
+# gives the correctly rounded lr in the default float dtype.
+from stepsched_cli.optax import step_decay
+
+schedule = step_decay({arguments})
+optimizer = optax.sgd(learning_rate=schedule)
+"""
+
+
+EXACT_SNIPPETS: dict[str, Callable[[Plan], str]] = {
+    "torch": exact_torch_snippet,
+    "lightning": exact_torch_snippet,
+    "keras": exact_keras_snippet,
+    "optax": exact_optax_snippet,
+}
+"""What ``code --exact`` adds: stepsched's drop-in, for the frameworks that have one."""
