@@ -77,7 +77,7 @@ def test_hf_log_history_matches_the_plan_with_the_trainers_step_numbering() -> N
 def test_hf_tensorboard_run_holds_the_same_lrs_in_float32() -> None:
     pytest.importorskip("tensorboard")
     numpy = pytest.importorskip("numpy")
-    from stepsched_cli.tensorboard_log import read_events
+    from stepsched_cli.runlog import read_events
 
     points = list(
         read_events(str(DATA / MANIFEST["hf_trainer"]["logs"][0]), MANIFEST["hf_trainer"]["tag"])
