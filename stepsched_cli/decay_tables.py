@@ -44,7 +44,7 @@ from stepsched_cli.errors import ConversionError, ScheduleError
 from stepsched_cli.powers import log2_intended, scaled_powers_in
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.units import to_mode
-from stepsched_cli.validate import finite_number, integer, shown
+from stepsched_cli.validate import finite_number, integer, integers, shown
 
 __all__ = [
     "FLOAT32",
@@ -255,17 +255,7 @@ def _boundaries(boundaries: object) -> tuple[int, ...]:
     expected = "boundaries must be a non-empty list of strictly increasing integers >= 1"
     if isinstance(boundaries, str | bytes) or not isinstance(boundaries, Sequence):
         raise ScheduleError(f"{expected}, got {shown(boundaries)}", parameter="boundaries")
-    values = tuple(
-        integer(
-            value,
-            f"boundaries[{index}]",
-            minimum=1,
-            limit=None,
-            error=ScheduleError,
-            parameter="boundaries",
-        )
-        for index, value in enumerate(boundaries)
-    )
+    values = tuple(integers(boundaries, "boundaries", minimum=1, error=ScheduleError))
     if not values or any(b <= a for a, b in pairwise(values)):
         raise ScheduleError(f"{expected}, got {shown(list(values))}", parameter="boundaries")
     return values

@@ -40,7 +40,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from stepsched_cli.errors import ScheduleError
 from stepsched_cli.powers import ScaledWalk
-from stepsched_cli.validate import finite_number, integer
+from stepsched_cli.validate import finite_number, integer, integers
 
 __all__ = ["MultiStepLR", "StepLR"]
 
@@ -242,17 +242,7 @@ class MultiStepLR(_ExactLR):
         gamma: float = 0.1,
         last_epoch: int = -1,
     ) -> None:
-        checked = [
-            integer(
-                value,
-                f"milestones[{index}]",
-                minimum=0,
-                limit=None,
-                error=ScheduleError,
-                parameter="milestones",
-            )
-            for index, value in enumerate(milestones)
-        ]
+        checked = integers(milestones, "milestones", minimum=0, error=ScheduleError)
         self.milestones = Counter(checked)
         self.gamma = _check_gamma(gamma)
         super().__init__(

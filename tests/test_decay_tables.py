@@ -5,8 +5,6 @@ No framework needed: these are the values a compiled graph selects from.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -30,16 +28,7 @@ from stepsched_cli.powers import (
     scaled_powers_in,
 )
 from stepsched_cli.schedule import StepSchedule
-
-
-def float32_of(value: Fraction) -> float:
-    """The float32 nearest to an exact rational, ties to even, by exact distance."""
-    guess = np.float32(float(value))
-    neighbours = [np.nextafter(guess, np.float32(-1)), guess, np.nextafter(guess, np.float32(2))]
-    return float(
-        min(neighbours, key=lambda c: (abs(Fraction(float(c)) - value), int(c.view(np.uint32)) & 1))
-    )
-
+from tests.dropin.exact_values import float32_of
 
 LRS = st.sampled_from([0.1, 1.0, 3e-4, 0.05, 2.5e-5, 0.7, 16777217.0, 1e-30])
 GAMMAS = st.sampled_from([0.1, 0.5, 0.9, 0.97, 0.3333, 0.999, 0.123456789])

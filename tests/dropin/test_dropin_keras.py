@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import os
 import subprocess
 import sys
@@ -26,29 +25,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.powers import intended_value
+from tests.dropin.exact_values import assert_refused, exact, float32_of
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 StepDecay = pytest.importorskip("stepsched_cli.keras").StepDecay
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def float32_of(value: Fraction) -> float:
-    """The float32 nearest to an exact rational, ties to even, decided by exact distance
-    (converting through float64 could round twice)."""
-    guess = np.float32(float(value))
-    neighbours = [np.nextafter(guess, np.float32(-1)), guess, np.nextafter(guess, np.float32(2))]
-    return float(
-        min(neighbours, key=lambda c: (abs(Fraction(float(c)) - value), int(c.view(np.uint32)) & 1))
-    )
-
-
-def exact(lr: float, rate: float, decays: int) -> Fraction:
-    """The exact lr; past the count where it is certainly below 2**-151 (0.0 in float32),
-    that count's value, so that 2**31 decays cost no more than a few thousand."""
-    beyond = math.ceil((math.log2(lr) + 151) / -math.log2(rate)) + 1
-    return intended_value(lr) * intended_value(rate) ** min(decays, beyond)
 
 
 def values(schedule: Any, counts: list[int], dtype: str) -> list[float]:
@@ -163,10 +145,7 @@ def test_config_round_trips_through_keras_serialization() -> None:
 def test_bad_parameters_are_refused_naming_them(
     arguments: dict[str, Any], message: str, parameter: str
 ) -> None:
-    with pytest.raises(ScheduleError) as raised:
-        StepDecay(**arguments)
-    assert str(raised.value).startswith(message)
-    assert raised.value.parameter == parameter
+    assert_refused(lambda: StepDecay(**arguments), message, parameter)
 
 
 def test_a_float_step_is_refused() -> None:

@@ -6,36 +6,17 @@ Run in the scratch environment:
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.powers import intended_value
+from tests.dropin.exact_values import assert_refused, exact, float32_of
 
 pytestmark = pytest.mark.jax
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 step_decay = pytest.importorskip("stepsched_cli.optax").step_decay
-
-
-def float32_of(value: Fraction) -> float:
-    """The float32 nearest to an exact rational, ties to even, by exact distance."""
-    guess = np.float32(float(value))
-    neighbours = [np.nextafter(guess, np.float32(-1)), guess, np.nextafter(guess, np.float32(2))]
-    return float(
-        min(neighbours, key=lambda c: (abs(Fraction(float(c)) - value), int(c.view(np.uint32)) & 1))
-    )
-
-
-def exact(lr: float, rate: float, decays: int) -> Fraction:
-    """The exact lr, capped at a count where it is certainly below 2**-151 (0.0 in float32)."""
-    beyond = math.ceil((math.log2(lr) + 151) / -math.log2(rate)) + 1
-    return intended_value(lr) * intended_value(rate) ** min(decays, beyond)
 
 
 COUNTS = [16_999_999, 17_000_000, 2**31 - 1]
@@ -125,7 +106,4 @@ def test_a_float_count_is_refused() -> None:
 def test_bad_parameters_are_refused_naming_them(
     arguments: dict[str, object], message: str, parameter: str
 ) -> None:
-    with pytest.raises(ScheduleError) as raised:
-        step_decay(**arguments)  # type: ignore[arg-type]
-    assert str(raised.value).startswith(message)
-    assert raised.value.parameter == parameter
+    assert_refused(lambda: step_decay(**arguments), message, parameter)
