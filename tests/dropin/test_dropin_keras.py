@@ -206,3 +206,20 @@ def test_a_model_compiled_with_stepdecay_saves_and_loads(backend: str, tmp_path:
         "lr": float32_of(Fraction(1, 1000)),  # 8 // 3 = 2 decays, restored with the model
         "backend": backend,
     }
+
+
+def test_the_code_exact_snippet_runs_and_builds_our_schedule() -> None:
+    """``stepsched code --framework keras --exact``'s text, run: our StepDecay."""
+    from stepsched_cli.formats.registry import snippets
+    from stepsched_cli.schedule import StepSchedule
+
+    snippet = {known.name: known for known in snippets()}["keras"]
+    schedule = StepSchedule(0.1, milestones=(30, 80))
+    assert snippet.exact is not None
+    namespace: dict[str, Any] = {}
+    text = snippet.write(schedule, None) + snippet.exact(schedule, None)
+    exec(compile(text, "<keras --exact snippet>", "exec"), namespace)
+    assert isinstance(namespace["schedule"], StepDecay)
+    assert values(namespace["schedule"], [29, 30, 80], "int32") == [
+        float32_of(exact(0.1, 0.1, k)) for k in (0, 1, 2)
+    ]

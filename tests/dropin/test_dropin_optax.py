@@ -107,3 +107,19 @@ def test_bad_parameters_are_refused_naming_them(
     arguments: dict[str, object], message: str, parameter: str
 ) -> None:
     assert_refused(lambda: step_decay(**arguments), message, parameter)
+
+
+def test_the_code_exact_snippet_runs_and_builds_our_schedule() -> None:
+    """``stepsched code --framework optax --exact``'s text, run: our step_decay."""
+    pytest.importorskip("optax")
+    from stepsched_cli.formats.registry import snippets
+    from stepsched_cli.schedule import StepSchedule
+
+    snippet = {known.name: known for known in snippets()}["optax"]
+    schedule = StepSchedule(0.1, step_size=1_000_000)
+    assert snippet.exact is not None
+    namespace: dict[str, object] = {}
+    text = snippet.write(schedule, None) + snippet.exact(schedule, None)
+    exec(compile(text, "<optax --exact snippet>", "exec"), namespace)
+    schedule_function = jax.jit(namespace["schedule"])
+    assert float(schedule_function(jnp.int32(16_999_999))) == float32_of(exact(0.1, 0.1, 16))

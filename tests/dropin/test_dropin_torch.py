@@ -279,3 +279,19 @@ def test_ignite_drives_it_as_it_drives_torchs(event: str) -> None:
     assert changes([[v] for v in mine]) == changes([[v] for v in theirs])
     assert mine == pytest.approx(theirs, rel=1e-15)
     assert set(mine) <= {0.1, 0.01, 0.001, 0.0001, 1e-05}
+
+
+def test_the_code_exact_snippet_runs_and_builds_our_class() -> None:
+    """``stepsched code --framework torch --exact``'s text, run: our StepLR, exact lrs."""
+    from stepsched_cli.formats.registry import snippets
+    from stepsched_cli.schedule import StepSchedule
+
+    snippet = {known.name: known for known in snippets()}["torch"]
+    schedule = StepSchedule(0.1, milestones=(2, 4))
+    assert snippet.exact is not None
+    text = snippet.write(schedule, None) + snippet.exact(schedule, None)
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "<torch --exact snippet>", "exec"), namespace)
+    scheduler, opt = namespace["scheduler"], namespace["optimizer"]
+    assert isinstance(scheduler, ours.MultiStepLR)
+    assert [lrs[0] for lrs in run(scheduler, opt, 5)] == [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
