@@ -105,7 +105,7 @@ def check_log_file(
         return with_counting(result, counting)
 
     if known is HF_TRAINER_STATE:
-        return row_by_row(trainer_state_points(path))
+        return row_by_row(trainer_state_points(path, step_column, lr_column))
     points = read_log(path, log_format=log_format, step_column=step_column, lr_column=lr_column)
     if not regular:
         return row_by_row(points)

@@ -34,10 +34,14 @@ MAX_DOCUMENT_BYTES = 256 << 20
 logged steps."""
 
 
-def trainer_state_points(path: str | Path) -> Iterator[LogPoint]:
+def trainer_state_points(
+    path: str | Path, step_column: str | None = None, lr_column: str | None = None
+) -> Iterator[LogPoint]:
     """The ``(step, learning_rate)`` points of ``log_history``, in its order.
 
-    A point's ``line`` is its entry's index in ``log_history``, from 1.
+    A point's ``line`` is its entry's index in ``log_history``, from 1.  ``step_column``
+    and ``lr_column`` name other keys of the entries (by default ``step`` and
+    ``learning_rate``); an entry without the lr key is skipped.
 
     Raises:
         RunLogError: the file is unreadable, too large, not JSON, has no
@@ -58,20 +62,18 @@ def trainer_state_points(path: str | Path) -> Iterator[LogPoint]:
             f"{path}: is one JSON document, not JSON lines, and has no log_history list "
             "(the Hugging Face Trainer's trainer_state.json); a log is CSV or JSON lines"
         )
-    return _points(history, str(path))
+    return _points(history, str(path), step_column or "step", lr_column or "learning_rate")
 
 
-def _points(history: list[object], source: str) -> Iterator[LogPoint]:
+def _points(history: list[object], source: str, step_key: str, lr_key: str) -> Iterator[LogPoint]:
     for number, entry in enumerate(history, start=1):
-        if not isinstance(entry, Mapping) or entry.get("learning_rate") is None:
+        if not isinstance(entry, Mapping) or entry.get(lr_key) is None:
             continue
         where = f"{source}: log_history[{number - 1}]"
-        step = validate.integer(entry.get("step"), f"{where} step", error=RunLogError)
-        lr = validate.finite_number(
-            entry["learning_rate"], f"{where} learning_rate", error=RunLogError
-        )
+        step = validate.integer(entry.get(step_key), f"{where} {step_key}", error=RunLogError)
+        lr = validate.finite_number(entry[lr_key], f"{where} {lr_key}", error=RunLogError)
         if lr < 0:
-            raise RunLogError(f"{where} learning_rate must be >= 0, got {validate.shown(lr)}")
+            raise RunLogError(f"{where} {lr_key} must be >= 0, got {validate.shown(lr)}")
         yield LogPoint(step, lr, number)
 
 

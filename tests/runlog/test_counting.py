@@ -144,6 +144,17 @@ def test_a_bad_trainer_state_is_refused_naming_the_entry(
     assert str(raised.value) == f"{path}: {message}"
 
 
+def test_other_keys_of_the_entries_can_be_named(tmp_path: Path) -> None:
+    path = tmp_path / "trainer_state.json"
+    history = [{"step": 1, "learning_rate": 0.1, "lr_head": 0.5, "update": 1},
+               {"step": 2, "learning_rate": 0.1, "update": 2}]  # fmt: skip
+    path.write_text(json.dumps({"log_history": history}, indent=2))
+    points = list(trainer_state_points(path, step_column="update", lr_column="lr_head"))
+    assert points == [LogPoint(1, 0.5, 1)]
+    result = check_log_file(path, StepSchedule(0.5, step_size=10), lr_column="lr_head")
+    assert (result.ok, result.points_checked, result.steps_from) == (True, 1, 1)
+
+
 def test_a_whole_document_that_is_not_json_says_so(tmp_path: Path) -> None:
     path = tmp_path / "trainer_state.json"
     path.write_text('{\n  "log_history": [\n')
