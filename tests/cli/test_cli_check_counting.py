@@ -175,7 +175,7 @@ def test_a_text_summary_is_not_an_lr_tag(run: Invoke) -> None:
     )
 
 
-@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+@pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
 def test_a_keras_csvlogger_log_without_lr_says_why(run: Invoke, backend: str) -> None:
     values = manifest("keras3")[f"{backend}/csvlogger_no_lr.csv"]["reported"]
     assert values["history_keys"] == ["loss"]
@@ -190,7 +190,7 @@ def test_a_keras_csvlogger_log_without_lr_says_why(run: Invoke, backend: str) ->
     )
 
 
-@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+@pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
 def test_a_keras_csvlogger_log_with_the_schedulers_lr_checks_by_epoch(
     run: Invoke, backend: str
 ) -> None:
