@@ -41,6 +41,11 @@ LOG_FORMATS: tuple[LogFormat, ...] = ("csv", "jsonl")
 
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+# A first line that only opens an object or array: one indented JSON document.
+_WHOLE_DOCUMENT_HINT = (
+    " (one JSON document over several lines, not JSON lines: give a Hugging Face "
+    "trainer_state.json as a file, without --log-format)"
+)
 # Key tuples of JSON objects remembered with their chosen keys (bounded for hostile logs).
 _MAX_CACHED_KEYS = 512
 # The longest line (with its line break) a log may have, in characters.  A log line is
@@ -360,7 +365,8 @@ def jsonl_points(
         try:
             record = loads_strict(text.encode("utf-8"))
         except ValueError as error:
-            raise RunLogError(f"{source} line {number} {error}") from None
+            whole = _WHOLE_DOCUMENT_HINT if text.strip() in ("{", "[") else ""
+            raise RunLogError(f"{source} line {number} {error}{whole}") from None
         if not isinstance(record, dict):
             raise RunLogError(
                 f"{source} line {number}: is a JSON {type(record).__name__}; "

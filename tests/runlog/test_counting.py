@@ -283,6 +283,26 @@ def test_property_fast_equals_row_by_row_for_either_counting(
         chunks.CHUNK_BYTES = saved
 
 
+@pytest.mark.parametrize("options", [{"log_format": "jsonl"}, {}])
+def test_a_whole_document_read_as_json_lines_says_what_it_is(
+    monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    import io
+    import sys
+
+    text = (REAL / "transformers_logs" / "trainer_state.json").read_text()
+    path = str(REAL / "transformers_logs" / "trainer_state.json") if options else "-"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    with pytest.raises(RunLogError) as raised:
+        check_log_file(path, STEP10, **options)
+    source = path if options else "<stdin>"
+    assert str(raised.value) == (
+        f"{source} line 1 is not valid JSON: Expecting property name enclosed in double "
+        "quotes at line 2 column 1 (one JSON document over several lines, not JSON lines: "
+        "give a Hugging Face trainer_state.json as a file, without --log-format)"
+    )
+
+
 def test_standard_input_is_a_generic_log(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
     import sys
