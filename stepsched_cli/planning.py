@@ -90,11 +90,10 @@ class Clock:
             epoch = step // cast(int, self.steps_per_epoch)
             return Moment(epoch, step, epoch)
         position = self.count(value, parameter)
-        step = position if self.mode == "step" else _times(position, self.steps_per_epoch)
         if self.mode == "epoch":
-            return Moment(position, step, position)
+            return Moment(position, _times(position, self.steps_per_epoch), position)
         epoch = None if self.steps_per_epoch is None else position // self.steps_per_epoch
-        return Moment(position, step, epoch)
+        return Moment(position, position, epoch)
 
 
 def _times(position: int, steps_per_epoch: int | None) -> int | None:

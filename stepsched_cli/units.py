@@ -397,9 +397,7 @@ epochs (5005 steps each): the nearest whole values are 0ep (0st) and 1ep (5005st
     """
     label = parameter if label is None else label
     if value.amount < minimum:
-        raise ScheduleError(
-            f"{label} must be at least {minimum}, got {value}", parameter=parameter
-        )
+        raise ScheduleError(f"{label} must be at least {minimum}, got {value}", parameter=parameter)
     if value.unit is None or value.unit == mode:
         return value.amount
     if steps_per_epoch is None:
@@ -433,18 +431,18 @@ class MissingStepsPerEpoch(ScheduleError):
 __all__ = [
     "SUFFIX_OF_UNIT",
     "UNIT_SUFFIXES",
-    "MissingStepsPerEpoch",
-    "TimeValue",
-    "parse_time",
-    "time_in",
     "AccumulationRounding",
+    "MissingStepsPerEpoch",
     "StepsPerEpoch",
+    "TimeValue",
     "batch_size_per_rank",
     "check_steps_per_epoch",
     "convert_state",
     "epochs_to_steps",
+    "parse_time",
     "steps_per_epoch",
     "steps_per_epoch_for_global_batch",
     "steps_to_epochs",
+    "time_in",
     "to_mode",
 ]
