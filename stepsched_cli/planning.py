@@ -87,8 +87,8 @@ class Clock:
             step = time_in(value, "step", None, parameter)
             if self.steps_per_epoch is None:
                 self.count(value, parameter)  # raises: the steps per epoch are needed
-            epoch = step // cast(int, self.steps_per_epoch)
-            return Moment(epoch, step, epoch)
+            inside = step // cast(int, self.steps_per_epoch)
+            return Moment(inside, step, inside)
         position = self.count(value, parameter)
         if self.mode == "epoch":
             return Moment(position, _times(position, self.steps_per_epoch), position)
