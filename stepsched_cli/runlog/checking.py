@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from stepsched_cli.runlog.decays import DecayWatch, compare_decays
 from stepsched_cli.runlog.diagnosis import CheckResult, Evidence, diagnose
 from stepsched_cli.runlog.errors import RunLogError
 from stepsched_cli.runlog.intervals import (
@@ -98,9 +99,11 @@ class Checker:
         self.late: IntervalSet | None = ((2, None),)
         self.reset: IntervalSet | None = ((1, None),)
         self.run: Run | None = None
+        self.decays = DecayWatch(schedule, tolerance, scale)
 
     def add(self, step: int, logged: float) -> None:
         self.checked += 1
+        self.decays.add(step, logged)
         self.largest_step = max(self.largest_step, step)
         position = step // self.scale
         tolerance = self.tolerance
@@ -284,14 +287,15 @@ def finish(checker: Checker, steps_per_epoch: int | None) -> CheckResult:
     checker.flush()
     if checker.checked == 0:
         raise RunLogError("the log has no points to check")
+    decays = tuple(compare_decays(checker.decays, checker.schedule, checker.largest_step))
     if checker.first_mismatch is None:
-        return CheckResult(True, None, None, None, None, checker.checked, 0)
+        return CheckResult(True, None, None, None, None, checker.checked, 0, decays)
     evidence = checker.evidence()
     first_mismatch, scale = checker.first_mismatch, checker.scale
-    diagnosis = diagnose(evidence, checker.schedule, first_mismatch, scale, steps_per_epoch)
+    diagnosis = diagnose(evidence, checker.schedule, first_mismatch, scale, steps_per_epoch, decays)
     step, expected, logged = first_mismatch
     return CheckResult(
-        False, step, expected, logged, diagnosis, checker.checked, checker.mismatches
+        False, step, expected, logged, diagnosis, checker.checked, checker.mismatches, decays
     )
 
 

@@ -127,6 +127,7 @@ def feed_block(checker: Checker, block: Block) -> None:
     expected = expected_lrs(schedule, positions)
     matches = _approx(logged, expected, tolerance)
     checker.checked += steps.size
+    checker.decays.add_block(steps, logged)
     checker.largest_step = max(checker.largest_step, int(steps.max()))
     misses = np.flatnonzero(~matches)
     checker.mismatches += misses.size
