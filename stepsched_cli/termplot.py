@@ -115,6 +115,7 @@ def render(
     log_scale: bool = False,
     x_label: str = "step",
     positions_per_unit: int = 1,
+    units_per_position: int = 1,
     markers: bool = True,
     title: str | None = None,
     label: str = "lr",
@@ -138,6 +139,9 @@ def render(
             labels give way to it when the line is full.
         positions_per_unit: Positions per x-axis unit: 1 labels positions, the steps
             per epoch labels a step-mode schedule in epochs.
+        units_per_position: X-axis units per position: the steps per epoch draw an
+            epoch-mode schedule in steps (each epoch spans that many steps, so a
+            warmup ramped per epoch is a staircase, as it is).
         markers: Dotted lines under the decay boundaries (left out when more than one
             column in three would carry one).
         title: Lines above the picture, wrapped at spaces to ``width`` (never cut).
@@ -156,20 +160,21 @@ def render(
     width = _integer("width", width, 8)
     height = _integer("height", height, 2)
     positions_per_unit = _integer("positions_per_unit", positions_per_unit, 1)
+    units_per_position = _integer("units_per_position", units_per_position, 1)
     if len(compare) >= len(_STYLES):
         raise TermPlotError(
             f"compare: the terminal draws at most {len(_STYLES) - 1} further schedules, "
             f"got {len(compare)}"
         )
     schedules = [schedule, *(other for _, other in compare)]
-    layout = _fit(schedules, total, width, height, log_scale)
+    layout = _fit(schedules, total, width, height, log_scale, units_per_position)
     cells: _Cells = [[None] * layout.count for _ in range(height)]
     for style, columns in enumerate(layout.columns):
         _draw_curve(cells, columns, layout.scale, style)
     draw_markers = markers and _marker_count(schedule, total) * _MARKER_SPACING <= layout.count
     lines = wrap_text(title, width) if title else []
     lines += _plot_rows(layout, cells, draw_markers)
-    ticks = _x_ticks(total, layout.count, positions_per_unit)
+    ticks = _x_ticks(total * units_per_position, layout.count, positions_per_unit)
     axis_line = ["─"] * layout.count
     for column_index, _ in ticks:
         axis_line[column_index] = "┬"
@@ -220,7 +225,12 @@ def _integer(name: str, value: object, minimum: int) -> int:
 
 
 def _fit(
-    schedules: Sequence[StepSchedule], total: int, width: int, height: int, log_scale: bool
+    schedules: Sequence[StepSchedule],
+    total: int,
+    width: int,
+    height: int,
+    log_scale: bool,
+    units_per_position: int,
 ) -> _Layout:
     """As many columns as fit beside the y labels their own extremes need.
 
@@ -229,9 +239,9 @@ def _fit(
     """
     # The smallest positive lr may hide inside a column (one holding the decay to 0).
     hidden = [_smallest_positive_lr(each, total) for each in schedules] if log_scale else []
-    wanted = max(2, min(width, total))
+    wanted = max(2, min(width, total * units_per_position))
     while True:
-        columns = [_columns(each, total, wanted) for each in schedules]
+        columns = [_columns(each, total, wanted, units_per_position) for each in schedules]
         values = [
             value for curve in columns for column in curve for value in (column.low, column.high)
         ]
@@ -284,18 +294,26 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
     return lines
 
 
-def _columns(schedule: StepSchedule, total: int, wanted: int) -> list[_Column]:
-    count = min(wanted, total)
+def _columns(
+    schedule: StepSchedule, total: int, wanted: int, units_per_position: int = 1
+) -> list[_Column]:
+    """The columns over x units ``0..span-1`` (``span = total * units_per_position``);
+    each column holds the positions its x units fall in."""
+    span = total * units_per_position
+    count = min(wanted, span)
     warmup = schedule.warmup_steps
     columns = []
     for index in range(count):
-        start = index * total // count
-        end = (index + 1) * total // count - 1
+        start_x = index * span // count
+        end_x = (index + 1) * span // count - 1
+        start, end = start_x // units_per_position, end_x // units_per_position
         first, last = schedule.lr_at(start), schedule.lr_at(end)
         extremes = [first, last]
         if start < warmup <= end:
             extremes += [schedule.lr_at(warmup - 1), schedule.lr_at(warmup)]
-        following = schedule.next_boundary(start - 1 if start else 0)
+        # The first boundary drawn at or after the column's first x unit.
+        first_whole = -(-start_x // units_per_position)
+        following = schedule.next_boundary(first_whole - 1 if first_whole else 0)
         columns.append(
             _Column(
                 start=start,
@@ -304,7 +322,7 @@ def _columns(schedule: StepSchedule, total: int, wanted: int) -> list[_Column]:
                 exit=last,
                 low=min(extremes),
                 high=max(extremes),
-                boundary=following is not None and following <= end,
+                boundary=following is not None and following * units_per_position <= end_x,
             )
         )
     return columns

@@ -15,7 +15,6 @@ outputs name the schedule they show (:func:`plan_title`).
 
 from __future__ import annotations
 
-import re
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -32,13 +31,19 @@ from stepsched_cli.cli.options.pipeline import (
     pipeline_summary,
     resolve_steps_per_epoch,
 )
-from stepsched_cli.cli.options.units import DEFAULT_MODE, UNIT_PARAMETERS
+from stepsched_cli.cli.options.units import (
+    DEFAULT_MODE,
+    TIME_METAVAR,
+    UNIT_PARAMETERS,
+    converted,
+    time_parser,
+)
 from stepsched_cli.cli.output import describe_schedule, print_message
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.planning import Plan, RunLength, run_length
+from stepsched_cli.planning import Clock, Plan, RunLength, run_length
 from stepsched_cli.plausibility import check_plausibility
 from stepsched_cli.schedule import Mode, StepSchedule
-from stepsched_cli.units import StepsPerEpoch
+from stepsched_cli.units import StepsPerEpoch, TimeValue, parse_time
 
 # The defaults of the schedule options: the seed's recommended step_size and gamma, and
 # its example lr (the classic ResNet lr), so that `stepsched table` works as typed.
@@ -53,12 +58,12 @@ class ScheduleOptions:
     """The raw values of the shared schedule options, None where not given."""
 
     lr: float | None = None
-    step_size: int | None = None
+    step_size: TimeValue | None = None
     gamma: float | None = None
     milestones: str | None = None
     mode: Mode | None = None
     steps_per_epoch: int | None = None
-    warmup_steps: int | None = None
+    warmup_steps: TimeValue | None = None
     warmup_start_lr: float | None = None
     warmup_prefix: bool | None = None
     min_lr: float | None = None
@@ -82,8 +87,10 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
         ),
         shared(
             "step_size",
-            int | None,
-            help=f"Positions between decays. [default: {DEFAULT_STEP_SIZE}]",
+            TimeValue | None,
+            metavar=TIME_METAVAR,
+            parser=time_parser("step_size"),
+            help=f"Positions between decays (or 30ep, 150150st). [default: {DEFAULT_STEP_SIZE}]",
             panel=SCHEDULE_PANEL,
         ),
         shared(
@@ -96,16 +103,21 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
             "milestones",
             str | None,
             metavar="M1,M2,...",
-            help="Decay at these positions instead of every --step-size, e.g. 30,80.",
+            help="Decay at these positions instead of every --step-size, e.g. 30,80 "
+            "(30ep,80ep in epochs, 150150st in steps).",
             panel=SCHEDULE_PANEL,
         ),
         *UNIT_PARAMETERS,
         *PIPELINE.parameters,
         shared(
             "warmup_steps",
-            int | None,
-            help="Positions of linear warmup; decays stay at their absolute positions "
-            "(a decay inside the warmup applies when it ends). [default: 0]",
+            TimeValue | None,
+            aliases=("--warmup",),
+            metavar=TIME_METAVAR,
+            parser=time_parser("warmup_steps"),
+            help="Positions of linear warmup, ramped once per position (5ep in a step-mode "
+            "schedule ramps every step for 5 epochs); decays stay at their absolute "
+            "positions (a decay inside the warmup applies when it ends). [default: 0]",
             panel=SCHEDULE_PANEL,
         ),
         shared(
@@ -142,14 +154,23 @@ schedule_options = with_options(SCHEDULE)
 """Add the schedule options to a command that takes ``schedule: ScheduleOptions``."""
 
 
-def parse_milestones(text: str) -> tuple[int, ...]:
-    """Parse ``--milestones 30,80`` into integers (range checks are the core's)."""
-    parts = [part.strip() for part in text.split(",")]
-    if not all(re.fullmatch(r"[+-]?[0-9]+", part, re.ASCII) for part in parts):
+def parse_milestones(text: str, clock: Clock) -> tuple[int, ...]:
+    """Parse ``--milestones 30,80`` (or ``30ep,80ep``) into positions of the schedule's unit.
+
+    Range checks beyond a position's (>= 0) are the core's.
+    """
+    parts = text.split(",")
+    try:
+        values = [parse_time(part, "milestones") for part in parts]
+    except ScheduleError:
         raise usage_error(
-            "--milestones", f"expected comma-separated integers such as 30,80, got {text!r}"
-        )
-    return tuple(int(part) for part in parts)
+            "--milestones",
+            f"expected comma-separated whole numbers such as 30,80 (or 30ep,80ep), got {text!r}",
+        ) from None
+    return tuple(
+        converted(clock, value, "milestones", label=f"milestones[{index}]")
+        for index, value in enumerate(values)
+    )
 
 
 def resolve_plan(options: ScheduleOptions) -> Plan:
@@ -170,7 +191,7 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
     if options.state is not None:
         return _plan_from_state(options, steps_per_epoch, pipeline)
     return Plan(
-        schedule=_schedule_from_options(options),
+        schedule=_schedule_from_options(options, steps_per_epoch),
         steps_per_epoch=steps_per_epoch,
         pipeline=pipeline,
     )
@@ -204,30 +225,42 @@ def _plan_from_state(
     )
 
 
-def _schedule_from_options(options: ScheduleOptions) -> StepSchedule:
-    """The schedule the options give, each option not given taking its default."""
+def _schedule_from_options(options: ScheduleOptions, steps_per_epoch: int | None) -> StepSchedule:
+    """The schedule the options give, each option not given taking its default.
+
+    Positions and lengths typed in the other unit are converted with ``steps_per_epoch``.
+    """
     if options.milestones is not None and options.step_size is not None:
         raise usage_error("--milestones", "give either --step-size or --milestones, not both")
-    if options.warmup_start_lr is not None and not options.warmup_steps:
+    no_warmup = options.warmup_steps is None or not options.warmup_steps.amount
+    if options.warmup_start_lr is not None and no_warmup:
         # Accepted silently, it would change nothing: no warmup, no start lr.
         raise usage_error(
             "--warmup-start-lr", "needs --warmup-steps >= 1: without a warmup it is never used"
         )
-    if options.warmup_prefix and not options.warmup_steps:
+    if options.warmup_prefix and no_warmup:
         raise usage_error(
             "--warmup-prefix", "needs --warmup-steps >= 1: without a warmup it changes nothing"
         )
-    milestones = None if options.milestones is None else parse_milestones(options.milestones)
-    step_size = options.step_size
-    if milestones is None and step_size is None:
+    clock = Clock(options.mode or DEFAULT_MODE, steps_per_epoch)
+    milestones = None
+    if options.milestones is not None:
+        milestones = parse_milestones(options.milestones, clock)
+    step_size = None
+    if options.step_size is not None:
+        step_size = converted(clock, options.step_size, "step_size", minimum=1)
+    elif milestones is None:
         step_size = DEFAULT_STEP_SIZE
+    warmup_steps = 0
+    if options.warmup_steps is not None:
+        warmup_steps = converted(clock, options.warmup_steps, "warmup_steps")
     try:
         return StepSchedule(
             initial_lr=DEFAULT_LR if options.lr is None else options.lr,
             step_size=step_size,
             gamma=DEFAULT_GAMMA if options.gamma is None else options.gamma,
             milestones=milestones,
-            warmup_steps=options.warmup_steps or 0,
+            warmup_steps=warmup_steps,
             warmup_start_lr=options.warmup_start_lr or 0.0,
             min_lr=options.min_lr or 0.0,
             mode=options.mode or DEFAULT_MODE,
@@ -238,7 +271,10 @@ def _schedule_from_options(options: ScheduleOptions) -> StepSchedule:
 
 
 # What the command line adds to a plausibility warning: the option that fixes it.
-_WARNING_HINTS = {"epochs_meant": "; did you mean --mode epoch?"}
+_WARNING_HINTS = {
+    "epochs_meant": "; did you mean --mode epoch?",
+    "warmup_above": " (check --warmup-start-lr and --lr)",
+}
 
 
 def warn_if_implausible(plan: Plan, *, total: int | None, horizon: int | None = None) -> None:
