@@ -193,7 +193,7 @@ def default_total(schedule: StepSchedule) -> int:
     return last + (last - previous)
 
 
-def total_for_epochs(plan: Plan, epochs: int) -> int:
+def total_for_epochs(plan: Plan | Clock, epochs: int) -> int:
     """The length, in the schedule's unit, of a run of ``epochs`` epochs.
 
     Raises:

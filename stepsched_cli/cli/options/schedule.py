@@ -154,6 +154,43 @@ schedule_options = with_options(SCHEDULE)
 """Add the schedule options to a command that takes ``schedule: ScheduleOptions``."""
 
 
+@dataclass(frozen=True)
+class UnitOptions:
+    """The raw values of the unit options alone (a command that solves for a schedule)."""
+
+    mode: Mode | None = None
+    steps_per_epoch: int | None = None
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)
+
+
+def _collect_units(values: dict[str, Any]) -> UnitOptions:
+    pipeline = PIPELINE.take(values)
+    return UnitOptions(**values, pipeline=pipeline)
+
+
+UNITS: OptionGroup[UnitOptions] = OptionGroup(
+    "units", (*UNIT_PARAMETERS, *PIPELINE.parameters), _collect_units
+)
+"""The schedule's unit and the steps per epoch, declared by :data:`SCHEDULE` too."""
+
+
+def resolve_clock(options: UnitOptions) -> tuple[Clock, StepsPerEpoch | None]:
+    """The unit, the steps per epoch (given or from the data pipeline) and the pipeline.
+
+    Raises:
+        typer.BadParameter: a value out of range or options that conflict (exit 2).
+    """
+    steps_per_epoch = options.steps_per_epoch
+    if steps_per_epoch is not None and steps_per_epoch < 1:
+        raise usage_error(
+            "--steps-per-epoch", f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch}"
+        )
+    pipeline = resolve_steps_per_epoch(options.pipeline, steps_per_epoch_given=steps_per_epoch)
+    if pipeline is not None:
+        steps_per_epoch = pipeline.steps_per_epoch
+    return Clock(options.mode or DEFAULT_MODE, steps_per_epoch), pipeline
+
+
 def parse_milestones(text: str, clock: Clock) -> tuple[int, ...]:
     """Parse ``--milestones 30,80`` (or ``30ep,80ep``) into positions of the schedule's unit.
 
@@ -180,14 +217,10 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
         typer.BadParameter: a value out of range or options that conflict (exit 2).
         StepschedError: the ``--state`` file cannot be read or is invalid (exit 1).
     """
-    steps_per_epoch = options.steps_per_epoch
-    if steps_per_epoch is not None and steps_per_epoch < 1:
-        raise usage_error(
-            "--steps-per-epoch", f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch}"
-        )
-    pipeline = resolve_steps_per_epoch(options.pipeline, steps_per_epoch_given=steps_per_epoch)
-    if pipeline is not None:
-        steps_per_epoch = pipeline.steps_per_epoch
+    clock, pipeline = resolve_clock(
+        UnitOptions(options.mode, options.steps_per_epoch, options.pipeline)
+    )
+    steps_per_epoch = clock.steps_per_epoch
     if options.state is not None:
         return _plan_from_state(options, steps_per_epoch, pipeline)
     return Plan(
@@ -321,9 +354,12 @@ __all__ = [
     "DEFAULT_LR",
     "DEFAULT_STEP_SIZE",
     "SCHEDULE",
+    "UNITS",
     "ScheduleOptions",
+    "UnitOptions",
     "parse_milestones",
     "plan_title",
+    "resolve_clock",
     "resolve_plan",
     "run_length_text",
     "schedule_options",

@@ -160,7 +160,7 @@ EpochsOption = Annotated[
 ]
 
 
-def run_total(plan: Plan, total: TimeValue | None, epochs: int | None) -> int | None:
+def run_total(plan: Plan | Clock, total: TimeValue | None, epochs: int | None) -> int | None:
     """The run's length in the schedule's unit, from ``--total`` or ``--epochs`` (or None).
 
     Raises:
@@ -169,7 +169,8 @@ def run_total(plan: Plan, total: TimeValue | None, epochs: int | None) -> int | 
             (exit 2).
     """
     if epochs is None:
-        return None if total is None else converted(plan.clock, total, "total", minimum=1)
+        clock = plan.clock if isinstance(plan, Plan) else plan
+        return None if total is None else converted(clock, total, "total", minimum=1)
     if total is not None:
         raise usage_error("--epochs", "give either --total or --epochs, not both")
     try:
