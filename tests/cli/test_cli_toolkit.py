@@ -381,9 +381,7 @@ def test_solve_decays(run: Invoke) -> None:
         ["--total", "450450st", "--mode", "epoch", "--steps-per-epoch", "5005"],
     ],
 )
-def test_solve_splits_the_classic_run_into_three_equal_stages(
-    run: Invoke, args: list[str]
-) -> None:
+def test_solve_splits_the_classic_run_into_three_equal_stages(run: Invoke, args: list[str]) -> None:
     result = run("solve", "--lr", "0.1", "--final-lr", "0.001", "--decays", "2", *args)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
