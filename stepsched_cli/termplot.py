@@ -68,6 +68,9 @@ _STYLES = (
     _restyled("-|+++++++++"),
 )
 MARKER = "┊"
+# A logged point off the curve (drawn by check --plot), and its cell's style.
+POINT = "•"
+_POINT_STYLE = -1
 # Boundary markers are drawn while at most one column in this many has one.
 _MARKER_SPACING = 3
 
@@ -120,6 +123,7 @@ def render(
     title: str | None = None,
     label: str = "lr",
     compare: Sequence[tuple[str, StepSchedule]] = (),
+    points: Sequence[tuple[int, float]] = (),
 ) -> list[str]:
     """Draw positions ``0..total-1`` of ``schedule`` in a ``width`` x ``height`` box.
 
@@ -149,6 +153,9 @@ def render(
         compare: ``(label, schedule)`` of up to three further schedules, drawn in
             heavy, double and ASCII lines (the first schedule stays on top where they
             meet), with a legend of ``len(compare) + 1`` entries below the picture.
+        points: Logged points ``(x, lr)`` (x in the x axis's units, below
+            ``total * units_per_position``), drawn as :data:`POINT` where no curve is:
+            a point off the curve stands out.
 
     Returns:
         The title's lines, ``height + 2`` lines of picture, then the legend's lines.
@@ -167,10 +174,17 @@ def render(
             f"got {len(compare)}"
         )
     schedules = [schedule, *(other for _, other in compare)]
-    layout = _fit(schedules, total, width, height, log_scale, units_per_position)
+    lrs = [lr for _, lr in points]
+    layout = _fit(schedules, total, width, height, log_scale, units_per_position, lrs)
     cells: _Cells = [[None] * layout.count for _ in range(height)]
     for style, columns in enumerate(layout.columns):
         _draw_curve(cells, columns, layout.scale, style)
+    span = total * units_per_position
+    for x, lr in points:
+        column = min(layout.count - 1, max(0, x) * layout.count // span)
+        row = layout.scale.row(lr)
+        if cells[row][column] is None:
+            cells[row][column] = (_POINT_STYLE, 0)
     draw_markers = markers and _marker_count(schedule, total) * _MARKER_SPACING <= layout.count
     lines = wrap_text(title, width) if title else []
     lines += _plot_rows(layout, cells, draw_markers)
@@ -231,6 +245,7 @@ def _fit(
     height: int,
     log_scale: bool,
     units_per_position: int,
+    extra_lrs: Sequence[float] = (),
 ) -> _Layout:
     """As many columns as fit beside the y labels their own extremes need.
 
@@ -245,7 +260,7 @@ def _fit(
         values = [
             value for curve in columns for column in curve for value in (column.low, column.high)
         ]
-        scale = _Scale(values + hidden, height, log_scale)
+        scale = _Scale(values + hidden + list(extra_lrs), height, log_scale)
         labels = scale.labels()
         gutter = max(len(text) for text in labels.values())
         plot_width = width - gutter - 1
@@ -284,7 +299,7 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
         text = []
         for index, cell in enumerate(row_cells):
             if cell is not None:
-                text.append(_STYLES[cell[0]][cell[1]])
+                text.append(POINT if cell[0] == _POINT_STYLE else _STYLES[cell[0]][cell[1]])
             elif draw_markers and boundaries[index] and _below_curve(cells, row, index):
                 text.append(MARKER)
             else:
@@ -351,7 +366,10 @@ def _marker_count(schedule: StepSchedule, total: int) -> int:
 
 
 def _below_curve(cells: _Cells, row: int, index: int) -> bool:
-    return any(cells[above][index] is not None for above in range(row))
+    return any(
+        cell is not None and cell[0] != _POINT_STYLE
+        for cell in (cells[above][index] for above in range(row))
+    )
 
 
 class _Scale:
@@ -496,6 +514,7 @@ def _tick_labels(
 
 __all__ = [
     "MARKER",
+    "POINT",
     "TermPlotError",
     "compact_number",
     "compact_position",

@@ -28,6 +28,7 @@ from stepsched_cli.runlog.intervals import (
     resume_positions,
 )
 from stepsched_cli.runlog.reading import LogPoint
+from stepsched_cli.runlog.sample import LogSample
 from stepsched_cli.schedule import StepSchedule
 
 DEFAULT_TOLERANCE = 1e-6
@@ -83,8 +84,11 @@ class Run:
 class Checker:
     """Streams points, finds the first mismatch and narrows every hypothesis."""
 
-    def __init__(self, schedule: StepSchedule, tolerance: float, scale: int) -> None:
+    def __init__(
+        self, schedule: StepSchedule, tolerance: float, scale: int, sample: LogSample | None = None
+    ) -> None:
         self.schedule = schedule
+        self.sample = sample
         self.tolerance = tolerance
         self.scale = scale
         self.lr = LrLookup(schedule)
@@ -104,6 +108,8 @@ class Checker:
     def add(self, step: int, logged: float) -> None:
         self.checked += 1
         self.decays.add(step, logged)
+        if self.sample is not None:
+            self.sample.add(step, logged)
         self.largest_step = max(self.largest_step, step)
         position = step // self.scale
         tolerance = self.tolerance
@@ -245,6 +251,7 @@ def check_log(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     steps_per_epoch: int | None = None,
+    sample: LogSample | None = None,
 ) -> CheckResult:
     """Compare every logged point with the schedule, and diagnose a mismatch.
 
@@ -267,12 +274,13 @@ def check_log(
         schedule: The intended schedule.
         tolerance: Relative tolerance, ``0 <= tolerance < 1``.
         steps_per_epoch: Optimizer steps per epoch (an integer >= 1), if known.
+        sample: Given, it keeps a bounded sample of the points (to draw them).
 
     Raises:
         RunLogError: the log has no points, or an argument is out of range.
     """
     scale = position_scale(schedule, tolerance, steps_per_epoch)
-    checker = Checker(schedule, float(tolerance), scale)
+    checker = Checker(schedule, float(tolerance), scale, sample)
     for point in points:
         checker.add(point.step, point.lr)
     return finish(checker, steps_per_epoch)
