@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from contextlib import nullcontext
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -57,6 +57,8 @@ from stepsched_cli.termplot import render
 from stepsched_cli.validate import STANDARD_STREAM
 
 EXIT_MISMATCH = EXIT_INVALID
+# The decays a mismatch lists for people (--json lists them all).
+DECAYS_SHOWN = 10
 STDIN = STANDARD_STREAM
 # check's hint when the log and the schedule probably count in different units, by
 # whether steps per epoch were unknown.
@@ -189,8 +191,12 @@ def check(
         print_json(result.to_dict())
     else:
         print_lines(_verdict_lines(plan, result))
-        if result.decays:
-            emit_listing(iter(_decay_records(result)), _DECAY_LISTING, "table")
+        # A run that matches has its decays where planned: listed in --json only.
+        if result.decays and not result.ok:
+            shown = result.decays[:DECAYS_SHOWN]
+            emit_listing(iter([row.to_dict() for row in shown]), _DECAY_LISTING, "table")
+            if len(result.decays) > DECAYS_SHOWN:
+                print_lines([f"... {len(result.decays) - DECAYS_SHOWN} more (all in --json)"])
     if sample is not None:
         _draw(plan, result, sample, output, image_format, terminal=plot)
     if not result.ok:
@@ -215,10 +221,6 @@ def _verdict_lines(plan: Plan, result: CheckResult) -> list[str]:
     return lines
 
 
-def _decay_records(result: CheckResult) -> list[dict[str, Any]]:
-    return [row.to_dict() for row in result.decays]
-
-
 def _lr_change(before: float | None, after: float | None) -> str:
     if before is None or after is None:
         return "-"
@@ -228,8 +230,8 @@ def _lr_change(before: float | None, after: float | None) -> str:
 def _decay_cells(record: Record) -> list[str]:
     difference = record["difference"]
     return [
-        format_position(record["planned_at"]),
-        format_position(record["observed_at"]),
+        "-" if record["planned_at"] is None else format_position(record["planned_at"]),
+        "-" if record["observed_at"] is None else format_position(record["observed_at"]),
         "-" if difference is None else f"{difference:+d}",
         _lr_change(record["planned_lr_before"], record["planned_lr_after"]),
         _lr_change(record["lr_before"], record["lr_after"]),
