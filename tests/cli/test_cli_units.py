@@ -91,7 +91,7 @@ def test_at_a_step_of_an_epoch_plan_says_which_epoch(run: Invoke) -> None:
             "--steps-per-epoch",
             "5005",
             "--json",
-        ).stdout  # fmt: skip
+        ).stdout
     )
     assert (record["step"], record["epoch"], record["lr"]) == (200000, 39, 0.01)
 
