@@ -28,6 +28,7 @@ Positions and lengths typed in either unit (``30ep``, ``200000st``) are converte
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -162,6 +163,24 @@ class Plan:
         if self.shows_epochs:
             keys.append(f"{stem}epoch")
         return keys
+
+    def sampled_rows(self, every: int, total: int) -> Iterator[tuple[int | float, ...]]:
+        """Rows at positions ``0, every, 2*every, ...`` below ``total``: the position in
+        each unit of :meth:`unit_keys`, then the lr (one walk, no record per row).
+
+        Example:
+            >>> plan = Plan(StepSchedule(0.1, step_size=2), steps_per_epoch=3)
+            >>> list(plan.sampled_rows(1, 5))
+            [(0, 0, 0.1), (1, 0, 0.1), (2, 0, 0.01), (3, 1, 0.01), (4, 1, 0.001)]
+        """
+        positions = range(0, total, every)
+        lrs = self.schedule.lrs_at(positions)
+        per_epoch = self.steps_per_epoch
+        if per_epoch is None:
+            return zip(positions, lrs, strict=True)
+        if self.mode == "step":
+            return ((p, p // per_epoch, lr) for p, lr in zip(positions, lrs, strict=True))
+        return ((p * per_epoch, p, lr) for p, lr in zip(positions, lrs, strict=True))
 
     def position_fields(self, position: int, stem: str = "") -> dict[str, int | None]:
         """``position`` in every unit that is known, keyed as :meth:`unit_keys`."""

@@ -35,6 +35,7 @@ from stepsched_cli.cli.output import (
     Listing,
     Record,
     emit_listing,
+    emit_rows,
     format_number,
     format_position,
     format_range,
@@ -129,9 +130,7 @@ def table(
     warn_if_implausible(plan, total=length, horizon=horizon)
     title = plan_title(plan, length)
     if every is not None:
-        emit_listing(
-            _sample_records(plan, every, horizon), _sample_listing(plan, title), output_format
-        )
+        emit_rows(plan.sampled_rows(every, horizon), _sample_listing(plan, title), output_format)
         return
     segments = plan.schedule.segments(
         total=length, decays=None if length is not None else DEFAULT_TABLE_DECAYS
@@ -177,20 +176,14 @@ def _segment_listing(plan: Plan, title: str) -> Listing:
     return Listing(keys, headers, human_row, title=title)
 
 
-def _sample_records(plan: Plan, every: int, length: int) -> Iterator[dict[str, Any]]:
-    positions = range(0, length, every)
-    # lrs_at walks the decay counts: one multiplication per row, not a fresh power.
-    for position, lr in zip(positions, plan.schedule.lrs_at(positions), strict=True):
-        yield {**plan.position_fields(position), "lr": lr}
-
-
 def _sample_listing(plan: Plan, title: str) -> Listing:
     units = plan.unit_keys()
 
     def human_row(record: Record) -> list[str]:
         return [format_position(record[unit]) for unit in units] + [format_number(record["lr"])]
 
-    return Listing([*units, "lr"], [*units, "lr"], human_row, title=title)
+    csv_line = "{}," * len(units) + "{!r}\n"
+    return Listing([*units, "lr"], [*units, "lr"], human_row, title=title, csv_line=csv_line)
 
 
 # -- at ----------------------------------------------------------------------
