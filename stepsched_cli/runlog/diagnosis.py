@@ -270,7 +270,8 @@ def _shift_diagnosis(
     planned = ", ".join(str(row.planned_at) for row in rows if row.observed_at is not None)
     observed = ", ".join(str(row.observed_at) for row in rows if row.observed_at is not None)
     hint = (
-        "the decay clock starts after the warmup (warmup_prefix)"
+        "the decay clock starts after the warmup, as torch's SequentialLR restarts the "
+        "second scheduler's count at its switch (timm's warmup_prefix=True)"
         if low == high == schedule.warmup_steps * scale and low > 0
         else "the milestones are off by a constant, as with epochs counted from 1"
     )

@@ -247,3 +247,43 @@ def test_check_refuses_an_unknown_picture_format(run: Invoke, tmp_path: Path) ->
     assert "Invalid value for '--output': the file name must end in .png, .svg or .pdf" in (
         result.stderr
     )
+
+
+# -- a real run: SequentialLR's milestones counted from its switch ----------------
+
+LOGS = Path(__file__).resolve().parents[1] / "data" / "logs"
+SEQUENTIAL = LOGS / "sequential_milestones.csv"
+SCALED_RECIPE = ["--milestones", "30ep,60ep,80ep", "--warmup", "5ep", "--warmup-start-lr",
+                 "0.01", "--steps-per-epoch", "8"]  # fmt: skip
+
+
+def test_the_recorded_run_holds_what_torch_reported() -> None:
+    manifest = json.loads((LOGS / "sequential_milestones.json").read_text())
+    logged = dict(
+        (int(step), float(lr))
+        for step, lr in (line.split(",") for line in SEQUENTIAL.read_text().splitlines()[1:])
+    )
+    assert len(logged) == manifest["rows"] == 720
+    assert {str(step): logged[step] for step in map(int, manifest["lrs"])} == manifest["lrs"]
+
+
+def test_check_finds_sequential_milestones_five_epochs_late(run: Invoke) -> None:
+    result = run("check", str(SEQUENTIAL), *SCALED_RECIPE, "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["first_mismatch_step"] == 240
+    diagnosis = report["diagnosis"]
+    assert (diagnosis["kind"], diagnosis["shift"]) == ("shifted", 40)
+    assert diagnosis["message"].startswith(
+        "each decay came 40 steps (5 epochs) late, the lrs as planned: planned at steps "
+        "240, 480, 640, first seen at 280, 520, 680; the decay clock starts after the "
+        "warmup, as torch's SequentialLR restarts the second scheduler's count at its switch"
+    )
+    assert [(row["planned_at"], row["observed_at"]) for row in report["decays"]] == [
+        (240, 280),
+        (480, 520),
+        (640, 680),
+    ]
+    # The run is exactly the plan with the decay clock started after the warmup.
+    prefixed = run("check", str(SEQUENTIAL), *SCALED_RECIPE, "--warmup-prefix")
+    assert prefixed.exit_code == 0, prefixed.stdout

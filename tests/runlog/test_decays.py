@@ -71,7 +71,10 @@ def test_early_decays_and_a_shift_equal_to_the_warmup() -> None:
     assert early.diagnosis.message.startswith("each decay came 20 steps (2 epochs) early")
     prefix = check_log(late_by(RECIPE, 50, 900), RECIPE)
     assert prefix.diagnosis is not None
-    assert "the decay clock starts after the warmup (warmup_prefix)" in prefix.diagnosis.message
+    assert (
+        "the decay clock starts after the warmup, as torch's SequentialLR"
+        in prefix.diagnosis.message
+    )
 
 
 def test_a_last_decay_pushed_past_the_end_of_the_log_is_still_a_shift() -> None:
