@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stepsched_cli.numbers import format_lr
 from stepsched_cli.plot import (
     COLOURS,
     FigureSize,
     Staircase,
     XAxis,
+    add_other_unit,
     fit_title,
     prefers_log_scale,
     staircase,
@@ -46,7 +48,7 @@ class CheckPicture:
         points: The logged points drawn, ``(step, lr)``.
         mismatch: The first mismatching point ``(step, logged lr)``, None when ok.
         observed_decays: The first logged step after each observed decay.
-        title: The verdict: ok, or the diagnosis.
+        title: The verdict: ok, or the diagnosis's headline and the first mismatch.
         log_scale: Whether the lr axis is logarithmic.
     """
 
@@ -90,7 +92,11 @@ def check_picture(
     if result.ok:
         title = f"ok: {result.points_checked} logged points match the plan"
     elif result.diagnosis is not None:
-        title = result.diagnosis.message
+        title = (
+            f"{result.diagnosis.headline or result.diagnosis.kind}: first mismatch at step "
+            f"{result.first_mismatch_step} (expected {format_lr(result.expected_lr or 0.0)}, "
+            f"logged {format_lr(result.logged_lr or 0.0)})"
+        )
     else:  # pragma: no cover - a mismatch always has a diagnosis
         title = f"mismatch at step {result.first_mismatch_step}"
     lrs = [lr for _, lr in points]
@@ -163,6 +169,7 @@ def build_check_figure(picture: CheckPicture, size: FigureSize = FigureSize()) -
     axes.set_ylabel("learning rate")
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize="small")
+    add_other_unit(axes, axis)
     axes.set_title(fit_title(figure, picture.title, axes.title.get_fontproperties()))
     return figure
 

@@ -364,19 +364,25 @@ def build_figure(
     axes.set_xlabel(axis.unit)
     axes.set_ylabel("learning rate")
     axes.grid(True, alpha=0.3)
-    if axis.other_unit is not None:
-        factor = axis.other_per_unit
-
-        def to_other(x: Any) -> Any:
-            return x * factor
-
-        def from_other(x: Any) -> Any:
-            return x / factor
-
-        top = axes.secondary_xaxis("top", functions=(to_other, from_other))
-        top.set_xlabel(axis.other_unit)
+    add_other_unit(axes, axis)
     axes.set_title(fit_title(figure, title, axes.title.get_fontproperties()))
     return figure
+
+
+def add_other_unit(axes: Axes, axis: XAxis) -> None:
+    """A secondary x axis at the top in the other unit, when the axis knows it."""
+    if axis.other_unit is None:
+        return
+    factor = axis.other_per_unit
+
+    def to_other(x: Any) -> Any:
+        return x * factor
+
+    def from_other(x: Any) -> Any:
+        return x / factor
+
+    top = axes.secondary_xaxis("top", functions=(to_other, from_other))
+    top.set_xlabel(axis.other_unit)
 
 
 def _draw_curve(axes: Axes, curve: Staircase, axis: XAxis, label: str, index: int) -> None:

@@ -55,6 +55,8 @@ class Diagnosis:
         shift: For shifted: the steps each decay came late (negative: early), when
             the log pins it to one value.
         shift_range: For shifted: every shift the log admits, ``(low, high)``.
+        headline: The cause in a few words, for a picture's title (the message's
+            first clause); not part of the JSON form.
         also_consistent: Other kinds that explain every point equally well (a short
             log may not tell them apart).
         units_mixed: The log's steps and the schedule's positions are probably in
@@ -75,6 +77,7 @@ class Diagnosis:
     units_mixed: bool = False
     shift: int | None = None
     shift_range: tuple[int, int] | None = None
+    headline: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form: every attribute, ranges as two-element lists."""
@@ -185,7 +188,7 @@ def diagnose(
         found.append(_factor_diagnosis("late", evidence.late, where, unit, steps_per_epoch))
     if evidence.reset:
         found.append(_reset_diagnosis(evidence.reset, where, unit, scale))
-    best = found[0] if found else Diagnosis("unknown", f"unknown: {where}")
+    best = found[0] if found else Diagnosis("unknown", f"unknown: {where}", headline="unknown")
     mixed = steps_per_epoch is None and _units_mixed(best, evidence, schedule)
     message = best.message + (_units_note(best) if mixed else "")
     return Diagnosis(
@@ -199,6 +202,7 @@ def diagnose(
         units_mixed=best.units_mixed or mixed,
         shift=best.shift,
         shift_range=best.shift_range,
+        headline=best.headline,
     )
 
 
@@ -211,7 +215,8 @@ def _constant_diagnosis(evidence: Evidence, schedule: StepSchedule, where: str) 
             f"it is not even the schedule's initial lr {schedule.initial_lr!r}: the "
             "scheduler was never stepped, or the lr comes from somewhere else"
         )
-    return Diagnosis("constant", f"the logged lr is constant at {first_lr!r}: {cause} ({where})")
+    headline = f"the logged lr is constant at {first_lr!r}"
+    return Diagnosis("constant", f"{headline}: {cause} ({where})", headline=headline)
 
 
 # The causes of a log one position off, in the schedule's unit: a step-mode run is off
@@ -231,10 +236,11 @@ _ONE_OFF_CAUSES: dict[tuple[str, str], str] = {
 def _one_off_diagnosis(kind: DiagnosisKind, unit: str, where: str) -> Diagnosis:
     ahead = kind == "ahead_by_one"
     side, sign = ("ahead of", "+") if ahead else ("behind", "-")
+    headline = f"the log is one {unit} {side} the schedule"
     return Diagnosis(
         kind,
-        f"the log is one {unit} {side} the schedule, log(t) == lr(t {sign} 1 {unit}): "
-        f"{_ONE_OFF_CAUSES[(kind, unit)]} ({where})",
+        f"{headline}, log(t) == lr(t {sign} 1 {unit}): {_ONE_OFF_CAUSES[(kind, unit)]} ({where})",
+        headline=headline,
     )
 
 
@@ -275,12 +281,14 @@ def _shift_diagnosis(
         if low == high == schedule.warmup_steps * scale and low > 0
         else "the milestones are off by a constant, as with epochs counted from 1"
     )
+    headline = f"each decay came {amount} steps{in_epochs} {direction}"
     return Diagnosis(
         "shifted",
-        f"each decay came {amount} steps{in_epochs} {direction}, the lrs as planned: planned "
-        f"at steps {planned}, first seen at {observed}; {hint} ({where})",
+        f"{headline}, the lrs as planned: planned at steps {planned}, first seen at "
+        f"{observed}; {hint} ({where})",
         shift=low if low == high else None,
         shift_range=shift,
+        headline=headline,
     )
 
 
@@ -348,7 +356,12 @@ def _factor_diagnosis(
         )
     note, mixed = _steps_per_epoch_note(kind, factor, (low, high), unit, steps_per_epoch)
     return Diagnosis(
-        kind, message + note, factor=factor, factor_range=(low, high), units_mixed=mixed
+        kind,
+        message + note,
+        factor=factor,
+        factor_range=(low, high),
+        units_mixed=mixed,
+        headline=f"the lr decays {amount} times too {kind}",
     )
 
 
@@ -402,7 +415,12 @@ def _reset_diagnosis(admitted: IntervalSet, where: str, unit: str, scale: int) -
         "from 0 again, as when a run is resumed without loading the scheduler's state "
         f"({where})"
     )
-    return Diagnosis("reset", message, resume_at=resume_at, resume_range=(low, high))
+    headline = (
+        f"the lr was reset to the start of the schedule at {unit} {_describe_range(low, high)}"
+    )
+    return Diagnosis(
+        "reset", message, resume_at=resume_at, resume_range=(low, high), headline=headline
+    )
 
 
 __all__ = ["CheckResult", "Diagnosis", "DiagnosisKind", "Evidence", "diagnose"]
