@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from stepsched_cli.runlog.decays import DecayRow, constant_shift
@@ -77,7 +77,8 @@ class Diagnosis:
     units_mixed: bool = False
     shift: int | None = None
     shift_range: tuple[int, int] | None = None
-    headline: str = ""
+    # The message's first clause: derived, so left out of comparisons.
+    headline: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form: every attribute, ranges as two-element lists."""

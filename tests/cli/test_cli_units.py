@@ -259,10 +259,8 @@ SCALED_RECIPE = ["--milestones", "30ep,60ep,80ep", "--warmup", "5ep", "--warmup-
 
 def test_the_recorded_run_holds_what_torch_reported() -> None:
     manifest = json.loads((LOGS / "sequential_milestones.json").read_text())
-    logged = dict(
-        (int(step), float(lr))
-        for step, lr in (line.split(",") for line in SEQUENTIAL.read_text().splitlines()[1:])
-    )
+    rows = (line.split(",") for line in SEQUENTIAL.read_text().splitlines()[1:])
+    logged = {int(step): float(lr) for step, lr in rows}
     assert len(logged) == manifest["rows"] == 720
     assert {str(step): logged[step] for step in map(int, manifest["lrs"])} == manifest["lrs"]
 
