@@ -266,7 +266,7 @@ def test_check_human_mismatch(run: Invoke) -> None:
         ["80", "20", "-60", "0.0125", "->", "0.00625", "0.0125", "->", "0.00625"],
         ["-", "25", "-", "-", "0.00625", "->", "0.003125"],
     ]
-    assert table[-1] == "... 9 more (all in --json)"
+    assert table[-1] == "... 13 more (all in --json)"
 
 
 def test_check_human_ok(run: Invoke) -> None:

@@ -58,7 +58,7 @@ from stepsched_cli.validate import STANDARD_STREAM
 
 EXIT_MISMATCH = EXIT_INVALID
 # The decays a mismatch lists for people (--json lists them all).
-DECAYS_SHOWN = 10
+DECAYS_SHOWN = 6
 STDIN = STANDARD_STREAM
 # check's hint when the log and the schedule probably count in different units, by
 # whether steps per epoch were unknown.
