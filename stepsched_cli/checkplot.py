@@ -3,7 +3,7 @@
 TensorBoard and W&B draw a run's lr; :func:`check_picture` decides what to draw to
 see it against the schedule it should have followed: the planned staircase (exact,
 from :func:`~stepsched_cli.plot.staircase`), the logged points (a bounded sample,
-:class:`~stepsched_cli.runlog.sample.LogSample`, so a 10**7-row log costs what a
+:class:`~stepsched_cli.runlog.LogSample`, so a 10**7-row log costs what a
 hundred do), the first mismatch and each observed decay, under a title that gives
 the verdict.  :func:`build_check_figure` draws it with matplotlib (imported inside),
 and the terminal draws the same through :mod:`stepsched_cli.termplot`.
@@ -30,7 +30,7 @@ from stepsched_cli.plot import (
     staircase,
     x_axis,
 )
-from stepsched_cli.runlog.diagnosis import CheckResult
+from stepsched_cli.runlog import CheckResult
 from stepsched_cli.schedule import StepSchedule
 
 if TYPE_CHECKING:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stepsched_cli.checkplot import build_check_figure, check_picture
-from stepsched_cli.runlog import check_log
-from stepsched_cli.runlog.reading import LogPoint
-from stepsched_cli.runlog.sample import LogSample
+from stepsched_cli.runlog import LogPoint, LogSample, check_log
 from stepsched_cli.schedule import StepSchedule
 
 PLAN = StepSchedule(0.1, milestones=(30, 60, 80), mode="epoch")

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from stepsched_cli.runlog.decays import DecayWatch, compare_decays
 from stepsched_cli.runlog.diagnosis import CheckResult, Evidence, diagnose
-from stepsched_cli.runlog.errors import RunLogError
 from stepsched_cli.runlog.intervals import (
     IntervalSet,
     PositionsWithLr,
@@ -27,7 +26,8 @@ from stepsched_cli.runlog.intervals import (
     normalise,
     resume_positions,
 )
-from stepsched_cli.runlog.reading import LogPoint
+from stepsched_cli.runlog.log_error import RunLogError
+from stepsched_cli.runlog.rows import LogPoint
 from stepsched_cli.runlog.sample import LogSample
 from stepsched_cli.schedule import StepSchedule
 

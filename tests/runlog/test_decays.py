@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from stepsched_cli.runlog import check_log, check_log_file, read_log
 from stepsched_cli.runlog.decays import MAX_DECAYS_LISTED, DecayWatch, compare_decays
-from stepsched_cli.runlog.reading import LogPoint
+from stepsched_cli.runlog.rows import LogPoint
 from stepsched_cli.schedule import StepSchedule
 
 # The ImageNet recipe, scaled down to 10 steps per epoch: a 5-epoch warmup per step,

@@ -1,7 +1,7 @@
 """The ``check`` command: a logged lr series against the schedule, and a mismatch diagnosed.
 
 A thin layer over :mod:`stepsched_cli.runlog` (CSV and JSON-lines logs, streamed) and
-:mod:`stepsched_cli.tensorboard_log` (TensorBoard runs), whose JSON contract is the
+:func:`stepsched_cli.runlog.read_events` (TensorBoard runs), whose JSON contract is the
 result's ``to_dict()``.
 """
 
@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 
-from stepsched_cli import tensorboard_log
 from stepsched_cli.checkplot import check_picture
 from stepsched_cli.cli.check_progress import progress_for
 from stepsched_cli.cli.commands.plot import (
@@ -48,11 +47,13 @@ from stepsched_cli.runlog import (
     DEFAULT_TOLERANCE,
     CheckResult,
     LogFormat,
+    LogSample,
     RunLogError,
     check_log,
     check_log_file,
+    is_event_source,
+    read_events,
 )
-from stepsched_cli.runlog.sample import LogSample
 from stepsched_cli.termplot import render
 from stepsched_cli.validate import STANDARD_STREAM
 
@@ -298,8 +299,8 @@ def _checked_log(
     sample: LogSample | None,
 ) -> CheckResult:
     """Check a TensorBoard run (by its tag) or a CSV/JSON-lines log (the fast path)."""
-    if tensorboard_log.is_event_source(log):  # a run directory or an event file
-        points = tensorboard_log.read_events(log, tag)
+    if is_event_source(log):  # a run directory or an event file
+        points = read_events(log, tag)
         return check_log(
             points,
             plan.schedule,
