@@ -285,3 +285,44 @@ def test_check_finds_sequential_milestones_five_epochs_late(run: Invoke) -> None
     # The run is exactly the plan with the decay clock started after the warmup.
     prefixed = run("check", str(SEQUENTIAL), *SCALED_RECIPE, "--warmup-prefix")
     assert prefixed.exit_code == 0, prefixed.stdout
+
+
+# -- torch files record no unit: read them in epochs -------------------------------
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+
+
+def test_a_torch_state_stepped_per_epoch_is_read_as_epochs(run: Invoke, tmp_path: Path) -> None:
+    steplr = str(CHECKPOINTS / "steplr_state.json")
+    result = run("inspect", steplr, "--mode", "epoch")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[2:6] == [
+        "schedule    lr=0.1, step_size=30, gamma=0.1, mode=epoch",
+        "position    epoch 45",
+        "lr          0.01",
+        "next decay  epoch 60 (in 15): lr 0.001",
+    ]
+    record = json.loads(run("inspect", steplr, "--mode", "epoch", "--json").stdout)
+    assert (record["step"], record["mode"], record["next_boundary"]) == (45, "epoch", 60)
+    native = tmp_path / "run.json"
+    converted = run("convert", steplr, "--mode", "epoch", "-o", str(native))
+    assert converted.stderr == f"wrote {native}: epoch mode, at epoch 45\n"
+    state = json.loads(native.read_text())
+    assert (state["mode"], state["step"], state["step_size"]) == ("epoch", 45, 30)
+    timm = tmp_path / "timm.json"
+    written = run("convert", str(native), "--to", "timm", "-o", str(timm))
+    assert written.stderr == (
+        f"wrote {timm}: timm schedule counting epochs, no position (the state is at epoch 45)\n"
+    )
+    assert json.loads(timm.read_text())["t_in_epochs"] is True
+
+
+def test_a_file_that_records_its_unit_refuses_mode_on_inspect(run: Invoke, tmp_path: Path) -> None:
+    native = tmp_path / "run.json"
+    assert run("init", "--lr", "0.1", "-o", str(native)).exit_code == 0
+    result = run("inspect", str(native), "--mode", "epoch")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"stepsched: error: Invalid value for '--mode': {native} records its own unit "
+        "(stepsched format, steps): the unit it is read in is for files that record none"
+    )
