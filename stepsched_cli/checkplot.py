@@ -25,6 +25,7 @@ from stepsched_cli.plot import (
     Staircase,
     XAxis,
     add_other_unit,
+    draw_curve,
     fit_title,
     prefers_log_scale,
     staircase,
@@ -119,19 +120,8 @@ def build_check_figure(picture: CheckPicture, size: FigureSize = FigureSize()) -
     axes = figure.add_subplot()
     axis = picture.axis
     curve = picture.curve
-    xs = [axis.to_x(position) for position in curve.positions]
     # The plan on top of the points: where the log follows it, the line stays visible.
-    axes.step(xs, list(curve.lrs), where="post", color=COLOURS[0], label="planned", zorder=3)
-    if curve.decays:
-        axes.plot(
-            [axis.to_x(position) for position, _ in curve.decays],
-            [lr for _, lr in curve.decays],
-            linestyle="none",
-            marker="o",
-            markersize=4,
-            color=COLOURS[0],
-            label="planned decay",
-        )
+    draw_curve(axes, curve, axis, "planned", 0, zorder=3)
     axes.plot(
         [step for step, _ in picture.points],
         [lr for _, lr in picture.points],

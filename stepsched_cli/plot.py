@@ -345,7 +345,7 @@ def build_figure(
     axes = figure.add_subplot()
     curves = [(label, curve), *compare]
     for index, (name, drawn) in enumerate(curves):
-        _draw_curve(axes, drawn, axis, name, index)
+        draw_curve(axes, drawn, axis, name, index)
     if current is not None:
         axes.plot(
             [axis.to_x(current.position)],
@@ -385,12 +385,16 @@ def add_other_unit(axes: Axes, axis: XAxis) -> None:
     top.set_xlabel(axis.other_unit)
 
 
-def _draw_curve(axes: Axes, curve: Staircase, axis: XAxis, label: str, index: int) -> None:
+def draw_curve(
+    axes: Axes, curve: Staircase, axis: XAxis, label: str, index: int, zorder: float = 2
+) -> None:
     """One schedule's step line (solid for the first, dashed after) and its decay markers."""
     colour = COLOURS[index % len(COLOURS)]
     xs = [axis.to_x(position) for position in curve.positions]
     style = "-" if index == 0 else "--"
-    axes.step(xs, list(curve.lrs), where="post", label=label, color=colour, linestyle=style)
+    axes.step(
+        xs, list(curve.lrs), where="post", label=label, color=colour, linestyle=style, zorder=zorder
+    )
     if curve.decays and len(curve.decays) <= MAX_MARKERS:
         axes.plot(
             [axis.to_x(position) for position, _ in curve.decays],

@@ -41,7 +41,7 @@ def test_the_figure_holds_the_plan_the_points_and_the_marks() -> None:
     labels = [line.get_label() for line in axes.get_lines()]
     assert labels == [
         "planned",
-        "planned decay",
+        "decay",
         "logged",
         "observed decay",
         "_observed decay",

@@ -16,8 +16,9 @@ outputs name the schedule they show (:func:`plan_title`).
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from stepsched_cli.cli.options.groups import SCHEDULE_PANEL, OptionGroup, shared, with_options
 from stepsched_cli.cli.options.parameters import (
@@ -45,6 +46,8 @@ from stepsched_cli.plausibility import check_plausibility
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.units import StepsPerEpoch, TimeValue, parse_time
 
+Collected = TypeVar("Collected")
+
 # The defaults of the schedule options: the seed's recommended step_size and gamma, and
 # its example lr (the classic ResNet lr), so that `stepsched table` works as typed.
 # Human outputs always name the schedule, so a default is never a surprise.
@@ -71,9 +74,14 @@ class ScheduleOptions:
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
 
 
-def _collect(values: dict[str, Any]) -> ScheduleOptions:
-    pipeline = PIPELINE.take(values)
-    return ScheduleOptions(**values, pipeline=pipeline)
+def _with_pipeline(kind: Callable[..., Collected]) -> Callable[[dict[str, Any]], Collected]:
+    """The collector of a group whose record holds the data pipeline options as one field."""
+
+    def collect(values: dict[str, Any]) -> Collected:
+        pipeline = PIPELINE.take(values)
+        return kind(**values, pipeline=pipeline)
+
+    return collect
 
 
 SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
@@ -147,7 +155,7 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
             panel=SCHEDULE_PANEL,
         ),
     ),
-    _collect,
+    _with_pipeline(ScheduleOptions),
 )
 
 schedule_options = with_options(SCHEDULE)
@@ -163,13 +171,8 @@ class UnitOptions:
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
 
 
-def _collect_units(values: dict[str, Any]) -> UnitOptions:
-    pipeline = PIPELINE.take(values)
-    return UnitOptions(**values, pipeline=pipeline)
-
-
 UNITS: OptionGroup[UnitOptions] = OptionGroup(
-    "units", (*UNIT_PARAMETERS, *PIPELINE.parameters), _collect_units
+    "units", (*UNIT_PARAMETERS, *PIPELINE.parameters), _with_pipeline(UnitOptions)
 )
 """The schedule's unit and the steps per epoch, declared by :data:`SCHEDULE` too."""
 
