@@ -49,7 +49,10 @@ def time_parser(parameter: str) -> Callable[[str], TimeValue]:
         try:
             return parse_time(text, parameter)
         except ScheduleError as error:
-            raise typer.BadParameter(str(error)) from None
+            # Named by its first flag alone (click would list every alias: --warmup too).
+            option = option_for(parameter)
+            hint = None if option is None else f"'{option}'"
+            raise typer.BadParameter(str(error), param_hint=hint) from None
 
     return parse
 
