@@ -133,8 +133,8 @@ def test_a_position_argument_takes_ascii_digits_only(run: Invoke, text: str) -> 
     result = run("at", text)
     assert result.exit_code == 2
     assert (
-        f"T must be a whole number, optionally with a unit (30, 30ep for epochs, 150150st for steps), got {text!r}"
-        in result.stderr
+        "T must be a whole number, optionally with a unit (30, 30ep for epochs, 150150st for "
+        f"steps), got {text!r}" in result.stderr
     )
 
 
