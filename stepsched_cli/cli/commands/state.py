@@ -157,7 +157,7 @@ UpdatesPerEpochOption = Annotated[
         show_default=False,
     ),
 ]
-TimmLrOption = Annotated[
+LrHintOption = Annotated[
     float | None,
     typer.Option(
         "--lr",
@@ -261,7 +261,7 @@ def inspect_state(
     position: PositionOption = None,
     optimizer: OptimizerOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
-    lr: TimmLrOption = None,
+    lr: LrHintOption = None,
     mode: ReadModeOption = None,
 ) -> None:
     """Show where a run is: its position, lr, next decay and the decays after it.
@@ -351,7 +351,7 @@ def validate(
     key: KeyOption = None,
     optimizer: OptimizerOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
-    lr: TimmLrOption = None,
+    lr: LrHintOption = None,
 ) -> None:
     """Check state files: exit 0 when every one is valid, 1 otherwise.
 
@@ -439,7 +439,7 @@ def convert(
     key: KeyOption = None,
     position: PositionOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
-    lr: TimmLrOption = None,
+    lr: LrHintOption = None,
     force: ForceFlag = False,
 ) -> None:
     """Convert a state file between steps and epochs, or to another format.
