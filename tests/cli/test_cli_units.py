@@ -326,3 +326,23 @@ def test_a_file_that_records_its_unit_refuses_mode_on_inspect(run: Invoke, tmp_p
         f"stepsched: error: Invalid value for '--mode': {native} records its own unit "
         "(stepsched format, steps): the unit it is read in is for files that record none"
     )
+
+
+def test_the_recipe_is_one_plot_file_and_one_snippet(run: Invoke, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "recipe.png"
+    result = run("plot", *RECIPE, "--epochs", "90", "--x", "epochs", "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        f"wrote {target}: lr=0.1, milestones=150150,300300,400400, gamma=0.1, "
+        "warmup_steps=25025, warmup_start_lr=0.01, steps 0-450449 (png, log lr axis, "
+        "sampled at 1600 positions)\n"
+    )
+    snippet = run("code", "--framework", "timm", *RECIPE)
+    assert snippet.exit_code == 0, snippet.stderr
+    # timm decays one position before each decay_t entry: the milestones plus one.
+    assert (
+        "scheduler = MultiStepLRScheduler(optimizer, decay_t=[150151, 300301, 400401], "
+        "decay_rate=0.1, warmup_t=25025, warmup_lr_init=0.01, warmup_prefix=False, "
+        "t_in_epochs=False)"
+    ) in snippet.stdout.splitlines()
