@@ -25,10 +25,11 @@ Example:
     >>> schedule.next_boundary(31)
     60
 
-Size: about 560 lines, a little over the house's ~500.  It is one family: the
+Size: about 590 lines, over the house's ~500.  It is one family: the
 ``StepSchedule`` value and its queries (values, boundaries, segments, walks), each a
 pure function of the position that shares the same decay-count arithmetic; the power
-arithmetic itself lives in :mod:`stepsched_cli.powers`.
+arithmetic itself lives in :mod:`stepsched_cli.powers`.  (A range walked a constant
+stretch at a time, for per-step listings, added the last thirty.)
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ peak when it falls inside), so the schedule is evaluated ``O(width)`` times and 
 10**12-position horizon costs the same as 100.  A column holding several decays
 shows them as one vertical drop.
 
+Size: about 520 lines, a little over the house's ~500: one picture (layout, curves,
+markers, logged points, axes and their labels), whose parts share the column layout.
+
 Example:
     >>> schedule = StepSchedule(0.1, step_size=30, gamma=0.1)
     >>> print("\\n".join(render(schedule, total=120, width=30, height=5, log_scale=True)))
