@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from stepsched_cli.runlog.decays import DecayRow
 from stepsched_cli.runlog.diagnosis import CheckResult
 from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.runlog.rows import MAX_LINE_LENGTH, LogPoint
@@ -162,13 +163,31 @@ def shifted(points: Iterable[LogPoint], steps_from: int, source: str) -> Iterato
 
 
 def with_counting(result: CheckResult, counting: StepCounting) -> CheckResult:
-    """A result checked on shifted steps, told in logged steps, with its counting."""
+    """A result checked on shifted steps, told in logged steps, with its counting.
+
+    A decay planned at position p shows in such a log from step ``p + steps_from`` on,
+    so every step of the decay rows moves by ``steps_from`` and their differences stay.
+    """
+    offset = counting.steps_from
     step = result.first_mismatch_step
     return dataclasses.replace(
         result,
-        first_mismatch_step=None if step is None else step + counting.steps_from,
-        steps_from=counting.steps_from,
+        first_mismatch_step=None if step is None else step + offset,
+        decays=tuple(_logged_steps(row, offset) for row in result.decays),
+        steps_from=offset,
         counting_note=counting.note,
+    )
+
+
+def _logged_steps(row: DecayRow, offset: int) -> DecayRow:
+    def moved(step: int | None) -> int | None:
+        return None if step is None else step + offset
+
+    return dataclasses.replace(
+        row,
+        planned_at=moved(row.planned_at),
+        observed_at=moved(row.observed_at),
+        last_before=moved(row.last_before),
     )
 
 

@@ -46,6 +46,7 @@ from stepsched_cli.runlog.counting import (
 )
 from stepsched_cli.runlog.diagnosis import CheckResult
 from stepsched_cli.runlog.rows import LogFormat, LogPoint, read_log
+from stepsched_cli.runlog.sample import LogSample
 from stepsched_cli.runlog.trainer_state import trainer_state_points
 from stepsched_cli.schedule import StepSchedule
 
@@ -70,6 +71,7 @@ def check_log_file(
     steps_per_epoch: int | None = None,
     steps_from: int | None = None,
     progress: Progress | None = None,
+    sample: LogSample | None = None,
 ) -> CheckResult:
     """``check_log(read_log(path, ...), ...)``, fast on long logs (see the module).
 
@@ -89,6 +91,7 @@ def check_log_file(
         steps_from: 0 (step t logs ``lr(t)``) or 1 (step s logs ``lr(s - 1)``); by
             default the recognised format's counting, else 0.
         progress: Called now and then with the number of points read so far.
+        sample: As in :func:`check_log`.
 
     Raises:
         RunLogError: as :func:`read_log` and :func:`check_log` raise.
@@ -101,7 +104,11 @@ def check_log_file(
 
     def row_by_row(log: Iterable[LogPoint]) -> CheckResult:
         counted = _counted(shifted(log, offset, source), progress)
-        result = check_log(counted, schedule, tolerance=tolerance, steps_per_epoch=steps_per_epoch)
+        if sample is not None:
+            sample.clear()  # the fast path may have given up half-way
+        result = check_log(
+            counted, schedule, tolerance=tolerance, steps_per_epoch=steps_per_epoch, sample=sample
+        )
         return with_counting(result, counting)
 
     if known is HF_TRAINER_STATE:
@@ -111,7 +118,7 @@ def check_log_file(
         return row_by_row(points)
     from stepsched_cli.runlog.chunks import Abandon, read_chunks
 
-    checker = Checker(schedule, float(tolerance), scale)
+    checker = Checker(schedule, float(tolerance), scale, sample)
     try:
         for block in read_chunks(path, log_format, step_column, lr_column):
             if isinstance(block, list):
@@ -163,6 +170,9 @@ def feed_block(checker: Checker, block: Block) -> None:
     expected = expected_lrs(schedule, positions)
     matches = _approx(logged, expected, tolerance)
     checker.checked += steps.size
+    checker.decays.add_block(steps, logged)
+    if checker.sample is not None:
+        checker.sample.add_block(steps, logged)
     checker.largest_step = max(checker.largest_step, int(steps.max()))
     misses = np.flatnonzero(~matches)
     checker.mismatches += misses.size

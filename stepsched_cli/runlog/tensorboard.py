@@ -36,6 +36,7 @@ from stepsched_cli.runlog.counting import (
 from stepsched_cli.runlog.diagnosis import CheckResult
 from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.runlog.rows import LogPoint
+from stepsched_cli.runlog.sample import LogSample
 from stepsched_cli.schedule import StepSchedule
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
@@ -271,6 +272,7 @@ def check_run(
     tolerance: float = DEFAULT_TOLERANCE,
     steps_per_epoch: int | None = None,
     steps_from: int | None = None,
+    sample: LogSample | None = None,
 ) -> CheckResult:
     """``check_log`` of a run's lr series, with the counting of a known writer.
 
@@ -287,7 +289,9 @@ def check_run(
         known = HF_TENSORBOARD
     counting = step_counting(steps_from, known)
     points = shifted(run.points, counting.steps_from, f"{path} {run.tag} event")
-    result = check_log(points, schedule, tolerance=tolerance, steps_per_epoch=steps_per_epoch)
+    result = check_log(
+        points, schedule, tolerance=tolerance, steps_per_epoch=steps_per_epoch, sample=sample
+    )
     return with_counting(result, counting)
 
 

@@ -72,10 +72,15 @@ def test_steps_from_0_overrides_the_recognised_counting(run: Invoke) -> None:
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert lines[0] == "mismatch at step 10: expected lr 0.05, logged 0.1 (2 of 25 points differ)"
-    assert lines[-1] == (
+    assert lines[3] == (
         "hint: if the log's steps count from 1 (step s holds the lr update s used), check it "
         "with --steps-from 1"
     )
+    # The decays as the log shows them: each one step after the plan.
+    assert lines[8:10] == [
+        "               10            11           +1     0.1 -> 0.05     0.1 -> 0.05",
+        "               20            21           +1   0.05 -> 0.025   0.05 -> 0.025",
+    ]
 
 
 def test_a_generic_log_from_one_passes_with_steps_from_1(run: Invoke, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stepsched_cli.runlog import CheckResult, RunLogError, check_log, check_log_file, chunks
+from stepsched_cli.runlog import RunLogError, check_log, check_log_file, chunks
 from stepsched_cli.runlog.counting import (
     HF_TRAINER_STATE,
     MMENGINE_SCALARS,
@@ -91,14 +91,24 @@ def test_real_logs_counting_from_one_check_without_options(
     # The library's own record: the lr logged at step s is the one update s - 1 used.
     assert [lr for _, lr in logged] == [used[step - 1] for step, _ in logged]
     result = check_log_file(REAL / framework / relative, schedule, steps_per_epoch=per_epoch)
-    assert result == CheckResult(True, None, None, None, None, len(logged), 0, 1, note)
+    assert (result.ok, result.points_checked, result.mismatches) == (True, len(logged), 0)
+    assert (result.steps_from, result.counting_note) == (1, note)
+    # Each decay is reported at the logged step that first shows it, where the library
+    # logged the new lr.
+    changes = [
+        step
+        for (step, lr), (_, before) in zip(logged[1:], logged[:-1], strict=True)
+        if lr != before
+    ]
+    assert [row.observed_at for row in result.decays] == changes
+    assert [row.planned_at for row in result.decays] == changes
     wrong = check_log_file(
         REAL / framework / relative, schedule, steps_per_epoch=per_epoch, steps_from=0
     )
     assert (wrong.ok, wrong.steps_from, wrong.counting_note) == (False, 0, None)
     assert wrong.diagnosis is not None
-    # By iteration the log is one step behind; by epoch, a step behind is no epoch shift.
-    assert wrong.diagnosis.kind == ("unknown" if per_epoch else "behind_by_one")
+    # By iteration the log is one step behind; by epoch, every decay one step late.
+    assert wrong.diagnosis.kind == ("shifted" if per_epoch else "behind_by_one")
 
 
 def test_trainer_state_points_are_log_history_entries_with_an_lr() -> None:
@@ -216,9 +226,19 @@ def test_a_generic_log_from_one_checks_with_steps_from_1(
     monkeypatch.setattr(chunks, "CHUNK_BYTES", block_bytes)
     path = tmp_path / "run.csv"
     path.write_text(generic_from_one(45))
-    assert check_log_file(path, STEP10, steps_from=1) == CheckResult(
-        True, None, None, None, None, 45, 0, 1, None
+    result = check_log_file(path, STEP10, steps_from=1)
+    assert (result.ok, result.points_checked, result.steps_from, result.counting_note) == (
+        True,
+        45,
+        1,
+        None,
     )
+    assert [(row.planned_at, row.observed_at) for row in result.decays] == [
+        (11, 11),
+        (21, 21),
+        (31, 31),
+        (41, 41),
+    ]
     default = check_log_file(path, STEP10)
     assert (default.ok, default.first_mismatch_step, default.steps_from) == (False, 10, 0)
 
