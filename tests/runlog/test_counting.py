@@ -336,3 +336,22 @@ def test_standard_input_is_a_generic_log(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_shifted_leaves_a_log_from_zero_as_it_is() -> None:
     points = [LogPoint(0, 0.1, 2), LogPoint(5, 0.1, 3)]
     assert list(shifted(points, 0, "<log>")) == points
+
+
+def test_a_picture_draws_a_log_from_one_at_the_positions_it_logs(tmp_path: Path) -> None:
+    from stepsched_cli.checkplot import check_picture
+    from stepsched_cli.runlog import LogSample
+
+    path = tmp_path / "run.csv"
+    path.write_text(generic_from_one(30).replace("\n15,0.05\n", "\n15,0.5\n"))
+    sample = LogSample(1000)
+    result = check_log_file(path, STEP10, steps_from=1, sample=sample)
+    assert (result.first_mismatch_step, [row.observed_at for row in result.decays]) == (
+        15,
+        [11, 15, 16, 21],
+    )
+    picture = check_picture(STEP10, result, sample.points(), sample.largest_step, None)
+    # Logged step s is drawn at position s - 1, with the mismatch and decays seen there.
+    assert picture.points[:2] == ((0, 0.1), (1, 0.1))
+    assert picture.mismatch == (14, 0.5)
+    assert picture.observed_decays == (10, 14, 15, 20)
