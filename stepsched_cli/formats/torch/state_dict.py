@@ -398,8 +398,8 @@ def _step_kind(document: object) -> TorchKind:
     """
     if not isinstance(document, Mapping):
         raise StateError(f"a torch state dict must be an object, got {type(document).__name__}")
+    kind = guess_scheduler_type(document)  # by membership tests: any keys will do
     validate.string_keys(document, "a torch state dict", error=StateError)
-    kind = guess_scheduler_type(document)
     if kind not in ("StepLR", "MultiStepLR"):
         keys = ", ".join(key for key in document if not key.startswith("_") and key != "base_lrs")
         raise StateError(
