@@ -12,7 +12,7 @@ from __future__ import annotations
 from stepsched_cli.formats import registry
 from stepsched_cli.formats.hints import declared_help
 
-__all__ = ["hint_help", "writing_help"]
+__all__ = ["hint_help", "unitless_files", "writing_help"]
 
 
 def hint_help(name: str) -> str:
@@ -50,3 +50,10 @@ def writing_help() -> str:
     return " ".join(
         [*notes, f"{listed} write the schedule's JSON document, which has no position."]
     )
+
+
+def unitless_files() -> str:
+    """The formats whose positions have no unit, for ``--mode``'s help: ``torch,
+    torch-checkpoint and json-checkpoint files``."""
+    names = [entry.name for entry in registry.FORMATS if not entry.records_unit]
+    return ", ".join(names[:-1]) + f" and {names[-1]} files"

@@ -99,6 +99,8 @@ class Format:
         position_help: For a format that records no position: what its position counts,
             in its own terms (``optax's update count, ...``), for ``position``'s help.
         write_help: What its writer writes, beyond ``help``, for ``--to``'s help.
+        records_unit: False when its positions have no unit (a counter of scheduler
+            steps): read in the caller's ``--mode``.
     """
 
     name: str
@@ -112,6 +114,7 @@ class Format:
     snippets: tuple[Snippet, ...] = ()
     position_help: str = ""
     write_help: str = ""
+    records_unit: bool = True
 
     @property
     def records_position(self) -> bool:
@@ -219,6 +222,7 @@ FORMATS: tuple[Format, ...] = (
         snippets=torch.SNIPPETS,
         write_help="torch writes the JSON of a StepLR/MultiStepLR state_dict(); its "
         "last_epoch is the position in whatever unit the state counts.",
+        records_unit=False,
     ),
     Format(
         CHECKPOINT_FORMAT,
@@ -229,6 +233,7 @@ FORMATS: tuple[Format, ...] = (
         ),
         from_stdin=False,
         hints=None,
+        records_unit=False,
     ),
     Format(
         frameworks.TIMM_FORMAT,
@@ -278,6 +283,7 @@ FORMATS: tuple[Format, ...] = (
         _read_json_checkpoint,
         detect=torch.holds_scheduler_states,
         hints=torch.CheckpointHints,
+        records_unit=False,
     ),
 )
 """Every format, in the order they are listed and tried."""
