@@ -11,7 +11,8 @@ Example:
     >>> checkpoint = {
     ...     "lr_scheduler": {"step_size": 30, "gamma": 0.1, "base_lrs": [0.1],
     ...                      "last_epoch": 75, "_last_lr": [0.001]},
-    ...     "optimizer": {"state": {}, "param_groups": [{"lr": 0.001, "params": [0]}]},
+    ...     "optimizer": {"state": {}, "param_groups": [{"lr": 0.001, "initial_lr": 0.1,
+    ...                                                   "params": [0]}]},
     ... }
     >>> reading = read_found_states(find_schedulers(checkpoint), "ckpt.pt")
     >>> reading.key, reading.state.kind, reading.optimizer_key, reading.mismatches
