@@ -39,6 +39,7 @@ Example:
 
 from stepsched_cli.runlog.checking import DEFAULT_TOLERANCE, check_log
 from stepsched_cli.runlog.columns import LR_COLUMN_NAMES, STEP_COLUMN_NAMES
+from stepsched_cli.runlog.counting import COUNTING_FROM_ONE
 from stepsched_cli.runlog.diagnosis import CheckResult, Diagnosis, DiagnosisKind
 from stepsched_cli.runlog.fast import check_log_file
 from stepsched_cli.runlog.log_error import RunLogError
@@ -51,10 +52,19 @@ from stepsched_cli.runlog.rows import (
     read_log,
 )
 from stepsched_cli.runlog.sample import LogSample
-from stepsched_cli.runlog.tensorboard import check_run, is_event_source, read_events
+from stepsched_cli.runlog.tensorboard import (
+    EVENT_RUNS,
+    EVENT_SOURCE,
+    check_run,
+    is_event_source,
+    read_events,
+)
 
 __all__ = [
+    "COUNTING_FROM_ONE",
     "DEFAULT_TOLERANCE",
+    "EVENT_RUNS",
+    "EVENT_SOURCE",
     "LOG_FORMATS",
     "LR_COLUMN_NAMES",
     "MAX_LINE_LENGTH",

@@ -58,6 +58,8 @@ class KnownLog:
 HF_TRAINER_STATE = KnownLog("the Hugging Face Trainer's trainer_state.json (log_history)", 1)
 HF_TENSORBOARD = KnownLog("the Hugging Face Trainer's TensorBoard tag train/learning_rate", 1)
 MMENGINE_SCALARS = KnownLog("MMEngine's vis_data/scalars.json", 1)
+COUNTING_FROM_ONE = "the Hugging Face Trainer's and MMEngine's logs"
+"""The logs recognised by their shape as counting from 1, for help texts."""
 
 # MMEngine's LoggerHook writes these with every training iteration's lr.
 _MMENGINE_KEYS = frozenset({"lr", "data_time", "time", "step"})
@@ -192,6 +194,7 @@ def _logged_steps(row: DecayRow, offset: int) -> DecayRow:
 
 
 __all__ = [
+    "COUNTING_FROM_ONE",
     "HF_TENSORBOARD",
     "HF_TENSORBOARD_TAGS",
     "HF_TRAINER_STATE",

@@ -39,6 +39,11 @@ from stepsched_cli.runlog.rows import LogPoint
 from stepsched_cli.runlog.sample import LogSample
 from stepsched_cli.schedule import StepSchedule
 
+EVENT_RUNS = "TensorBoard runs"
+"""What :func:`read_events` reads, for the command line's help and messages."""
+EVENT_SOURCE = "a TensorBoard run directory or event file"
+"""What a path :func:`read_events` reads is, for the command line's help."""
+
 EVENT_FILE_PREFIX = "events.out.tfevents."
 INSTALL_HINT = "pip install 'stepsched[tensorboard]'"
 MAX_RUNS_SHOWN = 8

@@ -1,7 +1,7 @@
 """The ``check`` command: a logged lr series against the schedule, and a mismatch diagnosed.
 
 A thin layer over :mod:`stepsched_cli.runlog` (CSV and JSON-lines logs, streamed) and
-:func:`stepsched_cli.runlog.read_events` (TensorBoard runs), whose JSON contract is the
+:func:`stepsched_cli.runlog.read_events` (event-file runs), whose JSON contract is the
 result's ``to_dict()``.
 """
 
@@ -45,7 +45,10 @@ from stepsched_cli.errors import EXIT_INVALID
 from stepsched_cli.planning import Plan
 from stepsched_cli.plot import FigureSize
 from stepsched_cli.runlog import (
+    COUNTING_FROM_ONE,
     DEFAULT_TOLERANCE,
+    EVENT_RUNS,
+    EVENT_SOURCE,
     CheckResult,
     Diagnosis,
     LogFormat,
@@ -100,8 +103,7 @@ def check(
         str,
         typer.Argument(
             metavar="LOG",
-            help="The logged lr series: CSV or JSON lines (- reads stdin), or a TensorBoard "
-            "run directory or event file.",
+            help=f"The logged lr series: CSV or JSON lines (- reads stdin), or {EVENT_SOURCE}.",
         ),
     ],
     tolerance: Annotated[
@@ -143,7 +145,7 @@ def check(
         typer.Option(
             "--tag",
             metavar="TAG",
-            help="TensorBoard runs: the scalar tag of the lr. [default: the lr-looking tag]",
+            help=f"{EVENT_RUNS}: the scalar tag of the lr. [default: the lr-looking tag]",
             show_default=False,
         ),
     ] = None,
@@ -155,8 +157,8 @@ def check(
             max=1,
             metavar="0|1",
             help="Where the log's steps start: 0 (step t logs the lr of position t) or 1 "
-            "(step s logs the lr update s used, position s - 1). [default: 0; 1 for the "
-            "Hugging Face Trainer's and MMEngine's logs, recognised by their shape]",
+            f"(step s logs the lr update s used, position s - 1). [default: 0; 1 for "
+            f"{COUNTING_FROM_ONE}, recognised by their shape]",
             show_default=False,
         ),
     ] = None,
@@ -333,7 +335,7 @@ class _LogOptions:
 def _checked_log(
     plan: Plan, log: str, options: _LogOptions, json_output: bool, sample: LogSample | None
 ) -> CheckResult:
-    """Check a TensorBoard run (by its tag) or a CSV/JSON-lines log (the fast path)."""
+    """Check an event-file run (by its tag) or a CSV/JSON-lines log (the fast path)."""
     if is_event_source(log):  # a run directory or an event file
         return check_run(
             log,
@@ -345,7 +347,7 @@ def _checked_log(
             sample=sample,
         )
     if options.tag is not None:
-        raise usage_error("--tag", "is for TensorBoard runs (a directory or event file)")
+        raise usage_error("--tag", f"is for {EVENT_RUNS} (a directory or event file)")
     progress = progress_for(json_output)
     with progress or nullcontext():
         return check_log_file(
