@@ -87,11 +87,16 @@ class Factor:
             return (max(s, 0) // self.step_size + 1) * self.step_size
         if self.kind == "MultiStepLR":
             return next((m for m, _ in self.milestones if m > s), None)
+        if self.kind == "ConstantLR":
+            if self.start == 1.0 or self.total_iters == 0:
+                return None
+            return 0 if s < 0 else (self.total_iters if s < self.total_iters else None)
         if s < 0 and self.start != 1.0:
             return 0
-        if self.kind == "ConstantLR":
-            return self.total_iters if 0 < self.total_iters and s < self.total_iters else None
-        return s + 1 if s < self.total_iters and self.start != self.end else None
+        if self.start == self.end:
+            return None
+        following = max(s, 0) + 1
+        return following if following <= self.total_iters else None
 
     def describe(self) -> str:
         """The member as its framework names it: ``StepLR(step_size=10, gamma=0.5)``."""

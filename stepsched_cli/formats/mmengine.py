@@ -44,6 +44,7 @@ __all__ = [
     "END_UNSET",
     "MMEngineScheduler",
     "RunnerState",
+    "check_stored",
     "is_runner_checkpoint",
     "is_scheduler_state",
     "parse_runner",
@@ -157,6 +158,28 @@ class MMEngineScheduler:
         if any(count > 1 or milestone == 0 for milestone, count in self.factor.milestones):
             return "a milestone is repeated or 0; stepsched milestones are increasing, from 1"
         return None
+
+
+def check_stored(scheduler: MMEngineScheduler) -> None:
+    """Refuse a lone scheduler state whose stored ``_last_value`` its schedule does not give.
+
+    Only a scheduler read alone is checked: in a Runner, each ``_last_value`` is the lr
+    after that scheduler's own last step, which other schedulers changed since.
+
+    Raises:
+        StateError: a stored value disagrees beyond a relative 1e-9.
+    """
+    if scheduler.stored is None:
+        return
+    expected = scheduler.lrs_at(scheduler.position)
+    for index, (stored, lr) in enumerate(zip(scheduler.stored, expected, strict=False)):
+        if not validate.lrs_agree(stored, lr):
+            raise StateError(
+                f"field '_last_value[{index}]' is {stored!r} but {scheduler.describe()} gives "
+                f"{lr!r} at {scheduler.unit} {scheduler.position}: the state is inconsistent "
+                "(was it one of several schedulers of the lr? read the Runner checkpoint)",
+                parameter="_last_value",
+            )
 
 
 def _label_error(label: str, error: StateError) -> StateError:
@@ -347,8 +370,8 @@ def parse_runner(checkpoint: Mapping[str, object]) -> RunnerState:
     listed = checkpoint["param_schedulers"]
     if isinstance(listed, Mapping):
         raise StateError(
-            f"param_schedulers holds the schedulers of several optimizers ({', '.join(map(str, listed))}); "
-            "stepsched reads a Runner with one optimizer",
+            "param_schedulers holds the schedulers of several optimizers "
+            f"({', '.join(map(str, listed))}); stepsched reads a Runner with one optimizer",
             parameter="param_schedulers",
         )
     if not isinstance(listed, list) or not listed:
