@@ -27,11 +27,22 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from stepsched_cli.errors import StateFileError
+from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
+from stepsched_cli.formats.hints import NoHints
+from stepsched_cli.formats.reading import Reading, Request
+from stepsched_cli.validate import shown
 
-__all__ = ["MAX_LISTED_ENTRIES", "ReadableFolder", "folder_kind"]
+__all__ = [
+    "FORMAT_NAME",
+    "MAX_LISTED_ENTRIES",
+    "MAX_TRAINER_STATE_BYTES",
+    "ReadableFolder",
+    "folder_kind",
+    "read_folder",
+]
 
 MAX_LISTED_ENTRIES = 10_000
 """How many names of a folder are looked at: a folder is told apart by a few of them."""
@@ -169,3 +180,72 @@ def _foreign(path: str, files: set[str], folders: set[str]) -> StateFileError:
         "stepsched reads files, and of folders a Hugging Face Trainer checkpoint-N/ "
         "or an Accelerate save_state() folder",
     )
+
+
+# -- reading -------------------------------------------------------------------------
+
+FORMAT_NAME = "training-folder"
+
+MAX_TRAINER_STATE_BYTES = 64 * 1024 * 1024
+"""The largest ``trainer_state.json`` read (its ``log_history`` grows with the run)."""
+
+
+def read_folder(request: Request[NoHints]) -> Reading:
+    """The scheduler state of a training folder, checked against what it saved beside it.
+
+    The scheduler file is read as a torch checkpoint, with the optimizer file as the
+    optimizer cross-check; a Trainer checkpoint's ``trainer_state.json`` gives the
+    ``global_step`` its position must equal (a warning when it does not).
+
+    Raises:
+        StateFileError: a folder of another kind, or one stepsched does not recognise.
+        CheckpointError, StateError: as reading the scheduler file as a checkpoint.
+    """
+    from stepsched_cli.formats import torch
+
+    folder = request.path
+    found = folder_kind(folder)
+    scheduler = os.path.join(folder, found.scheduler)
+    checkpoint = torch.load_checkpoint(scheduler)
+    states = torch.find_schedulers(checkpoint)
+    if states is None:
+        raise torch.no_scheduler_state(checkpoint, scheduler)
+    optimizer = None if found.optimizer is None else os.path.join(folder, found.optimizer)
+    hints = torch.CheckpointHints(optimizer=optimizer)
+    reading = torch.read_found(states, FORMAT_NAME, scheduler, hints)
+    if found.trainer_state is None:
+        return reading
+    return _with_trainer_state(reading, os.path.join(folder, found.trainer_state))
+
+
+def _with_trainer_state(reading: Reading, path: str) -> Reading:
+    """The reading with the Trainer's ``global_step`` beside its position, and a warning
+    when the two disagree (or the file does not say)."""
+    step, epoch, problem = _trainer_counts(path)
+    view = reading.view
+    if problem is not None:
+        return replace(reading, warnings=(*reading.warnings, f"{path}: {problem}"))
+    text = f"{view.position_text} (Trainer global_step {step}, epoch {epoch})"
+    warnings = reading.warnings
+    if step != view.position:
+        warnings = (
+            *warnings,
+            f"trainer_state.json's global_step is {step} but the scheduler's position is "
+            f"{view.position}: they were not saved together",
+        )
+    details = (*view.details, ("trainer_global_step", step), ("trainer_epoch", epoch))
+    view = replace(view, position_text=text, details=details)
+    return replace(reading, view=view, warnings=warnings)
+
+
+def _trainer_counts(path: str) -> tuple[int, object, str | None]:
+    """``global_step`` and ``epoch`` from ``trainer_state.json``, or why they are not there."""
+    try:
+        document = loads_strict(read_bytes_bounded(path, MAX_TRAINER_STATE_BYTES, "trainer state"))
+    except (FileReadError, ValueError) as error:
+        return 0, None, f"not read ({error})"
+    step = document.get("global_step") if isinstance(document, dict) else None
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        return 0, None, f"global_step must be an integer >= 0, got {shown(step)}"
+    epoch = document.get("epoch") if isinstance(document, dict) else None
+    return step, epoch if isinstance(epoch, int | float) else None, None

@@ -38,7 +38,7 @@ from typing import Any
 
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
-from stepsched_cli.formats import frameworks, sniff, torch
+from stepsched_cli.formats import folders, frameworks, sniff, torch
 from stepsched_cli.formats.hints import HintRecord, HintRefused, Hints, NoHints, PositionHints
 from stepsched_cli.formats.reading import Reader, Reading, Request, Writer, request_data, state_view
 from stepsched_cli.formats.snippet import Snippet
@@ -129,7 +129,25 @@ class CheckpointContent:
 
 CHECKPOINT_CONTENTS: tuple[CheckpointContent, ...] = (
     CheckpointContent(
-        "torch StepLR/MultiStepLR/SequentialLR or stepsched scheduler states",
+        "an MMEngine Runner checkpoint (param_schedulers) or param scheduler state",
+        frameworks.find_mmengine,
+        frameworks.read_mmengine,
+        NoHints,
+    ),
+    CheckpointContent(
+        "an Ignite checkpoint: LRScheduler wrappers around torch schedulers",
+        frameworks.find_ignite,
+        frameworks.read_ignite,
+        torch.CheckpointHints,
+    ),
+    CheckpointContent(
+        "a Lightning checkpoint's torch schedulers, in the unit each counts",
+        frameworks.find_lightning,
+        frameworks.read_lightning,
+        torch.CheckpointHints,
+    ),
+    CheckpointContent(
+        "torch StepLR/MultiStepLR/SequentialLR/ChainedScheduler or stepsched scheduler states",
         torch.find_schedulers,
         torch.read_found,
         torch.CheckpointHints,
@@ -238,6 +256,20 @@ FORMATS: tuple[Format, ...] = (
         detect=frameworks.optax_detect,
         hints=PositionHints,
         snippets=(frameworks.OPTAX_SNIPPET,),
+    ),
+    Format(
+        frameworks.MMENGINE_FORMAT,
+        "an MMEngine param scheduler's state_dict() as JSON",
+        frameworks.read_mmengine_json,
+        detect=frameworks.mmengine_detect,
+    ),
+    Format(
+        folders.FORMAT_NAME,
+        "a training folder: a Hugging Face Trainer checkpoint-N/ or an Accelerate "
+        "save_state() folder (other folders are named, and refused)",
+        folders.read_folder,
+        recognise=lambda _, name: os.path.isdir(name),
+        from_stdin=False,
     ),
     Format(
         JSON_CHECKPOINT_FORMAT,

@@ -1,10 +1,14 @@
-"""Other frameworks' schedules: timm, Keras and optax; the wing's one entry.
+"""Other frameworks' schedules: timm, Keras, optax, MMEngine, Lightning and Ignite; the
+wing's one entry.
 
 One folder per framework: its schedule model (``schedule``: the framework's parameters
 and exact arithmetic), the readers of the files it writes (``reader``, over ``files``
 where those differ from the model's documents) and its ``code --framework`` snippet;
 :mod:`.documents` holds the reader, writer and view every framework's schedule
-documents share, :mod:`.common` their field checks and float32 arithmetic.  The format
+documents share, :mod:`.common` their field checks and float32 arithmetic.  MMEngine
+(:mod:`.mmengine`) has its own schedulers; Lightning (:mod:`.lightning`) and Ignite
+(:mod:`.ignite`) save torch's, read through the torch wing with what their checkpoints
+add (the unit a Lightning scheduler counts, Ignite's own counter).  The format
 table takes everything from here, ready to put in a row; nothing outside the wing
 imports the modules inside.  The modules that read framework files (and PyYAML, h5py,
 zipfile) are imported when a file needs them, so start-up stays cheap.
@@ -13,6 +17,7 @@ zipfile) are imported when a file needs them, so start-up stays cheap.
 from __future__ import annotations
 
 from stepsched_cli.formats.frameworks.documents import framework_reader, framework_writer
+from stepsched_cli.formats.frameworks.ignite import find_ignite, read_ignite
 from stepsched_cli.formats.frameworks.keras import schedule as keras_schedule
 from stepsched_cli.formats.frameworks.keras import snippet as keras_snippet
 from stepsched_cli.formats.frameworks.keras.reader import (
@@ -22,6 +27,14 @@ from stepsched_cli.formats.frameworks.keras.reader import (
     read_keras,
     read_keras_model,
 )
+from stepsched_cli.formats.frameworks.lightning import find_lightning, read_lightning
+from stepsched_cli.formats.frameworks.mmengine import (
+    find_mmengine,
+    mmengine_detect,
+    read_mmengine,
+    read_mmengine_json,
+)
+from stepsched_cli.formats.frameworks.mmengine import FORMAT_NAME as MMENGINE_FORMAT
 from stepsched_cli.formats.frameworks.optax import schedule as optax_schedule
 from stepsched_cli.formats.frameworks.optax import snippet as optax_snippet
 from stepsched_cli.formats.frameworks.timm import schedule as timm_schedule
@@ -38,17 +51,26 @@ __all__ = [
     "KERAS_FORMAT",
     "KERAS_MODEL_FORMAT",
     "KERAS_SNIPPET",
+    "MMENGINE_FORMAT",
     "OPTAX_FORMAT",
     "OPTAX_SNIPPET",
     "TIMM_FORMAT",
     "TIMM_SNIPPET",
     "TimmHints",
+    "find_ignite",
+    "find_lightning",
+    "find_mmengine",
     "find_training",
     "keras_detect",
     "keras_file",
+    "mmengine_detect",
     "optax_detect",
     "read_keras",
+    "read_ignite",
     "read_keras_model",
+    "read_lightning",
+    "read_mmengine",
+    "read_mmengine_json",
     "read_optax",
     "read_timm",
     "read_training",

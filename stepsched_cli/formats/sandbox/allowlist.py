@@ -437,6 +437,27 @@ _TORCH_DTYPES = [
 ]
 
 
+_HISTORY_BUFFER = "mmengine.logging.history_buffer.HistoryBuffer"
+_HISTORY_STATISTICS = frozenset({"min", "max", "current", "mean"})
+"""What MMEngine's ``HistoryBuffer`` pickles as ``getattr(HistoryBuffer, name)``: its
+statistics methods, kept by name in ``_statistics_methods``."""
+
+
+def _inert_getattr(target: object, name: object) -> InertObject:
+    """``getattr(HistoryBuffer, "min")`` in an MMEngine checkpoint, as a record of the name.
+
+    Nothing is looked up: the stand-in for ``HistoryBuffer`` is the only target and its
+    statistics methods the only names accepted, and the result records which one it was.
+    """
+    history = _INERT_TYPES.get(_HISTORY_BUFFER)
+    if target is not history or name not in _HISTORY_STATISTICS:
+        raise pickle.UnpicklingError(
+            f"getattr is allowed only for {_HISTORY_BUFFER}'s statistics "
+            f"({', '.join(sorted(_HISTORY_STATISTICS))}), got {describe(name)}"
+        )
+    return _inert_type(f"{_HISTORY_BUFFER}.{name}")()
+
+
 def _build_allowlist() -> dict[tuple[str, str], object]:
     functions: dict[tuple[str, str], Callable[..., Any]] = {
         ("builtins", "bytes"): _bytes_from,
@@ -445,6 +466,7 @@ def _build_allowlist() -> dict[tuple[str, str], object]:
         ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
         ("torch", "Size"): _torch_size,
         ("torch", "device"): _torch_device,
+        ("builtins", "getattr"): _inert_getattr,
     }
     allowed: dict[tuple[str, str], object] = {
         ("collections", "OrderedDict"): PickledOrderedDict,
@@ -459,6 +481,7 @@ def _build_allowlist() -> dict[tuple[str, str], object]:
         ("torch._tensor", "Tensor"): TensorType("torch.Tensor"),
         ("torch.nn.parameter", "Parameter"): TensorType("torch.nn.parameter.Parameter"),
         ("argparse", "Namespace"): _inert_type("argparse.Namespace"),
+        ("mmengine.logging.history_buffer", "HistoryBuffer"): _inert_type(_HISTORY_BUFFER),
     }
     for storage_name, dtype in _STORAGE_DTYPES.items():
         allowed["torch", storage_name] = StorageType(dtype)

@@ -120,11 +120,22 @@ def _resolve(source: str, module: str, name: str) -> object:
 
 def _refuse_global(source: str, module: str, name: str) -> UnsafeCheckpointError:
     qualified = f"{module}.{name}"
+    hint = ""
+    if module.startswith(_SCHEDULER_MODULES):
+        # torch.save(scheduler) pickles the object (and its optimizer), not its state.
+        hint = (
+            f": a whole {name} object was saved (torch.save(scheduler)); save "
+            "scheduler.state_dict() instead, which stepsched reads"
+        )
     return UnsafeCheckpointError(
         f"refusing to load {source!r}: its pickle references {qualified}, "
-        "which is not on the allowlist of inert types",
+        f"which is not on the allowlist of inert types{hint}",
         qualified,
     )
+
+
+_SCHEDULER_MODULES = ("torch.optim.lr_scheduler", "mmengine.optim.scheduler", "timm.scheduler")
+"""Modules whose classes in a pickle mean a scheduler object was saved whole."""
 
 
 class RestrictedUnpickler(pickle.Unpickler):

@@ -2,7 +2,8 @@
 
 A search (:mod:`.search`) finds state dicts by their shape; the one chosen is parsed here
 by its kind (torch's StepLR/MultiStepLR by :mod:`.state_dict`, its SequentialLR warmup
-idiom by :mod:`.sequential`, stepsched's own ``StepScheduler.state_dict()``), then
+idiom by :mod:`.sequential`, a ChainedScheduler by :mod:`.chained`, stepsched's own
+``StepScheduler.state_dict()``), then
 checked against its optimizer (:mod:`.optimizer_check`) and shown (:mod:`.views`).
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeGuard
 
-from stepsched_cli.formats.torch import sequential
-from stepsched_cli.formats.torch.sequential import SequentialState, is_sequential_state
+from stepsched_cli.formats.torch import chained, sequential
+from stepsched_cli.formats.torch.chained import ChainedState, is_chained_state
+from stepsched_cli.formats.torch.sequential import SequentialState
 from stepsched_cli.formats.torch.state_dict import TorchStepState, parse
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 
@@ -25,9 +27,10 @@ __all__ = [
     "position_of",
 ]
 
-ParsedScheduler = TorchStepState | SequentialState | SchedulerState
+ParsedScheduler = TorchStepState | SequentialState | ChainedState | SchedulerState
 """A scheduler state found and parsed: torch's StepLR/MultiStepLR, its SequentialLR warmup
-idiom, or stepsched's own ``StepScheduler.state_dict()``."""
+idiom, a ChainedScheduler of step decays and warmups, or stepsched's own
+``StepScheduler.state_dict()``."""
 
 
 def is_stepsched_state(value: object) -> TypeGuard[dict[str, object]]:
@@ -48,8 +51,8 @@ def parse_scheduler(found: dict[str, object]) -> ParsedScheduler:
     """
     if is_stepsched_state(found):
         return SchedulerState.from_dict(found)
-    if is_sequential_state(found):
-        return sequential.parse(found)
+    if "_schedulers" in found:  # a scheduler of schedulers: read whole, never a member
+        return chained.parse(found) if is_chained_state(found) else sequential.parse(found)
     return parse(found)
 
 

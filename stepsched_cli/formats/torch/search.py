@@ -39,6 +39,7 @@ from stepsched_cli.formats.checkpoint_errors import (
     SchedulerCandidate,
 )
 from stepsched_cli.formats.sandbox import TensorStub
+from stepsched_cli.formats.torch.chained import is_chained_state
 from stepsched_cli.formats.torch.scheduler_states import is_stepsched_state
 from stepsched_cli.formats.torch.sequential import is_sequential_state
 from stepsched_cli.formats.torch.state_dict import guess_scheduler_type
@@ -183,9 +184,10 @@ def _scheduler_shape(value: object, checked: _Checked) -> bool:
 
 
 def is_any_scheduler_state(value: object) -> TypeGuard[dict[str, object]]:
-    """Whether ``value`` is a scheduler state stepsched reads: a torch state dict
-    (:func:`is_scheduler_state`), a SequentialLR's, or stepsched's own."""
-    return is_scheduler_state(value) or is_stepsched_state(value) or is_sequential_state(value)
+    """Whether ``value`` is a scheduler state stepsched reads or refuses by name: a torch
+    state dict (:func:`is_scheduler_state`), a SequentialLR's or ChainedScheduler's,
+    a ReduceLROnPlateau's, or stepsched's own."""
+    return is_scheduler_state(value) or _other_shape(value)
 
 
 def is_optimizer_state(value: object) -> TypeGuard[dict[str, object]]:
@@ -288,8 +290,32 @@ def find_scheduler_states(checkpoint: object) -> list[FoundState]:
 
 def _any_scheduler_shape(value: object, checked: _Checked) -> bool:
     """:func:`is_any_scheduler_state`, scanning each shared list once per search."""
+    return _scheduler_shape(value, checked) or _other_shape(value)
+
+
+def _other_shape(value: object) -> bool:
+    """stepsched's own state, a scheduler of schedulers (SequentialLR, ChainedScheduler:
+    never searched inside, so that no member is taken for the whole), or a
+    ReduceLROnPlateau (found so that it is refused by name)."""
     return (
-        _scheduler_shape(value, checked) or is_stepsched_state(value) or is_sequential_state(value)
+        is_stepsched_state(value)
+        or (isinstance(value, dict) and isinstance(value.get("_schedulers"), list))
+        or is_plateau_state(value)
+    )
+
+
+def is_plateau_state(value: object) -> bool:
+    """Whether ``value`` has the shape of a ``ReduceLROnPlateau.state_dict()`` (no ``base_lrs``).
+
+    Example:
+        >>> is_plateau_state({"last_epoch": 3, "min_lrs": [0], "patience": 10, "factor": 0.1})
+        True
+    """
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("last_epoch"), int)
+        and isinstance(value.get("min_lrs"), list)
+        and "patience" in value
     )
 
 
@@ -424,7 +450,8 @@ def no_scheduler_state(checkpoint: object, source: str) -> CheckpointError:
     )
     return CheckpointError(
         f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
-        f"(torch), _schedulers (SequentialLR) or format 'stepsched.state' anywhere in the "
+        f"(torch), _schedulers (SequentialLR, ChainedScheduler) or format 'stepsched.state' "
+        f"anywhere in the "
         f"checkpoint{hint}"
     )
 
@@ -469,10 +496,16 @@ def _kind(state: Mapping[str, object]) -> str:
         return "StepScheduler"
     if is_sequential_state(state):
         return "SequentialLR"
+    if is_chained_state(state):
+        return "ChainedScheduler"
     return guess_scheduler_type(state)
 
 
 def _last_epoch(state: Mapping[str, object]) -> int:
+    if is_chained_state(state):  # no last_epoch of its own: its first member's
+        members = state.get("_schedulers")
+        first = members[0] if isinstance(members, list) and members else None
+        return _last_epoch(first) if isinstance(first, dict) else -1
     value = state.get("step" if is_stepsched_state(state) else "last_epoch")
     return value if isinstance(value, int) else -1
 
@@ -482,7 +515,7 @@ def _group_count(state: Mapping[str, object]) -> int:
     if is_stepsched_state(state):
         groups = state.get("param_groups")
         return len(groups) if isinstance(groups, list) and groups else -1
-    if is_sequential_state(state):
+    if is_sequential_state(state) or is_chained_state(state):
         children = state.get("_schedulers")
         child = children[-1] if isinstance(children, list) and children else None
         return _group_count(child) if isinstance(child, dict) else -1

@@ -20,11 +20,22 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 from stepsched_cli.errors import StateError
+from stepsched_cli.formats.reading import Reading
 from stepsched_cli.validate import shown
 
-__all__ = ["NOTE", "engine_text", "is_wrapper", "unwrap"]
+__all__ = [
+    "NOTE",
+    "FoundIgnite",
+    "engine_text",
+    "find_ignite",
+    "is_wrapper",
+    "read_ignite",
+    "unwrap",
+]
 
 NOTE = (
     "Ignite's LRScheduler advances the torch scheduler's last_epoch itself (its "
@@ -68,13 +79,58 @@ def unwrap(wrapper: Mapping[str, object]) -> dict[str, object]:
 
 
 def engine_text(checkpoint: Mapping[str, object]) -> str | None:
-    """The trainer's counters, ``Ignite iteration 9 (epoch 3 of 3 iterations)``, if saved."""
+    """The trainer's counters, ``Ignite iteration 9, epoch 3 of 3 iterations``, if saved."""
     for value in checkpoint.values():
         if isinstance(value, Mapping) and {"epoch_length", "iteration", "max_epochs"} <= set(value):
             iteration, length = value["iteration"], value["epoch_length"]
             if isinstance(iteration, int) and isinstance(length, int) and length > 0:
                 return (
-                    f"Ignite iteration {iteration} (epoch {iteration // length} of {length} "
-                    "iterations)"
+                    f"Ignite iteration {iteration}, epoch {iteration // length} of {length} "
+                    "iterations"
                 )
     return None
+
+
+@dataclass(frozen=True)
+class FoundIgnite:
+    """An Ignite checkpoint and the keys of its ``LRScheduler`` wrappers.
+
+    Attributes:
+        checkpoint: The loaded checkpoint.
+        wrappers: The top-level keys holding an ``LRScheduler`` state.
+    """
+
+    checkpoint: Mapping[str, object]
+    wrappers: tuple[str, ...]
+
+
+def find_ignite(checkpoint: object) -> FoundIgnite | None:
+    """An Ignite checkpoint holding ``LRScheduler`` wrappers at its top level, else None."""
+    if not isinstance(checkpoint, Mapping):
+        return None
+    wrappers = tuple(key for key, value in checkpoint.items() if is_wrapper(value))
+    return FoundIgnite(checkpoint, wrappers) if wrappers else None
+
+
+def read_ignite(found: FoundIgnite, format: str, source: str, hints: Any) -> Reading:
+    """The torch reading of the wrapped scheduler, at Ignite's counter (the wrapper's
+    own key names it, as ``lr_scheduler``)."""
+    from stepsched_cli.errors import StateFileError
+    from stepsched_cli.formats import torch
+
+    try:
+        unwrapped = {
+            key: unwrap(value) if key in found.wrappers else value  # type: ignore[arg-type]
+            for key, value in found.checkpoint.items()
+        }
+    except StateError as error:
+        raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
+    states = torch.find_schedulers(unwrapped)
+    if states is None:  # pragma: no cover - a wrapper holds a torch state
+        raise torch.no_scheduler_state(unwrapped, source)
+    reading = torch.read_found(states, format, source, hints)
+    view = reading.view
+    engine = engine_text(found.checkpoint)
+    text = view.position_text if engine is None else f"{view.position_text} ({engine})"
+    view = replace(view, position_text=text, notes=(*view.notes, NOTE))
+    return replace(reading, view=view)

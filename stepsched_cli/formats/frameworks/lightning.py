@@ -26,10 +26,19 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
-__all__ = ["LightningPosition", "is_lightning_checkpoint", "position"]
+from stepsched_cli.formats.reading import Reading, state_view
+
+__all__ = [
+    "FoundLightning",
+    "LightningPosition",
+    "find_lightning",
+    "is_lightning_checkpoint",
+    "position",
+    "read_lightning",
+]
 
 
 def is_lightning_checkpoint(checkpoint: object) -> bool:
@@ -106,3 +115,55 @@ def position(checkpoint: Mapping[str, object], last_epoch: int) -> LightningPosi
     elif epochs:
         unit = "epoch"
     return LightningPosition(unit, epoch, global_step)
+
+
+@dataclass(frozen=True)
+class FoundLightning:
+    """A Lightning checkpoint and the torch scheduler states found in it.
+
+    Attributes:
+        checkpoint: The loaded checkpoint.
+        found: What the torch search found in it.
+    """
+
+    checkpoint: Mapping[str, object]
+    found: Any
+
+
+def find_lightning(checkpoint: object) -> FoundLightning | None:
+    """A Lightning checkpoint holding torch scheduler states, None otherwise."""
+    if not is_lightning_checkpoint(checkpoint) or not isinstance(checkpoint, Mapping):
+        return None
+    from stepsched_cli.formats import torch
+
+    found = torch.find_schedulers(checkpoint)
+    return None if found is None else FoundLightning(checkpoint, found)
+
+
+def read_lightning(found: FoundLightning, format: str, source: str, hints: Any) -> Reading:
+    """The torch reading of the scheduler chosen, in the unit it counts, with the
+    checkpoint's epoch and global step beside its position."""
+    from stepsched_cli.formats import torch
+
+    reading = torch.read_found(found.found, format, source, hints)
+    view = reading.view
+    where = position(found.checkpoint, view.position)
+    state = reading.state
+    if where.unit == "epoch" and state is not None:
+        state = replace(state, schedule=replace(state.schedule, mode="epoch"))
+        view = state_view(state, described=view.described, details=view.details)
+    elif where.unit == "epoch":
+        view = replace(view, unit="epoch")
+    unit = where.unit or "last_epoch"
+    view = replace(
+        view,
+        position_text=f"{unit} {view.position} ({where.describe()})",
+        notes=(*view.notes, where.note(view.position)),
+        details=(
+            *view.details,
+            ("lightning_unit", where.unit),
+            ("lightning_epoch", where.epoch),
+            ("lightning_global_step", where.global_step),
+        ),
+    )
+    return replace(reading, view=view, state=state)

@@ -2,7 +2,7 @@
 
 ``ChainedScheduler([StepLR(...), MultiStepLR(...)])`` steps every member at once, and
 each multiplies the optimizer's current lr by its own factor, so the lr is the base lr
-times every member's factor (:mod:`~stepsched_cli.formats.chained`).  Its
+times every member's factor (:mod:`~stepsched_cli.formats.torch.factors`).  Its
 ``state_dict()`` (torch 2.x) is ``{"_last_lr": [...], "_schedulers": [member state
 dicts]}``: no ``last_epoch`` of its own, every member at the same ``last_epoch``, and each
 member's ``_last_lr`` the lr after its own step (the chain's lr for the last member
@@ -30,8 +30,8 @@ from typing import Any, cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import StateError
-from stepsched_cli.formats import torch as torch_format
-from stepsched_cli.formats.chained import Factor, chain_lrs, parse_warmup
+from stepsched_cli.formats.torch import state_dict as torch_format
+from stepsched_cli.formats.torch.factors import Factor, chain_lrs, parse_warmup
 from stepsched_cli.schedule import check_position
 
 __all__ = ["ChainedState", "is_chained_state", "parse"]
@@ -101,6 +101,13 @@ class ChainedState:
         """The members' classes, in order."""
         return tuple(member.kind for member in self.members)
 
+    def unrepresentable_reason(self) -> str:
+        """Why a stepsched state does not hold this chain (it is shown by torch's rules)."""
+        return (
+            f"a chain of {', '.join(self.kinds)} multiplies the base lr by each member's "
+            "factor; a stepsched schedule is one step decay (with one warmup)"
+        )
+
     def describe(self) -> str:
         """``ChainedScheduler([StepLR(...), MultiStepLR(...)]), base_lrs 0.1``."""
         members = ", ".join(member.describe() for member in self.members)
@@ -138,7 +145,7 @@ def _member(child: object, index: int) -> tuple[Factor, int, tuple[float, ...]]:
             error=StateError,
             parameter="last_epoch",
         )
-        base_lrs = torch_format._base_lrs(fields.get("base_lrs"))  # TODO: public after the move
+        base_lrs = torch_format.parse_base_lrs(fields.get("base_lrs"))
     except StateError as error:
         raise StateError(f"its member {label}: {error}", parameter=error.parameter) from None
     return cast(Factor, warmup), last_epoch, base_lrs

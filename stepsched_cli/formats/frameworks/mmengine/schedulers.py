@@ -13,7 +13,7 @@ An MMEngine param scheduler (``mmengine.optim.StepLR``, ``MultiStepLR``, ``Linea
   ``begin``).  ``end`` defaults to ``10**9`` (no end).
 - Schedulers of one parameter chain: each multiplies the current value by its own
   factor, so the lr is the base value times every scheduler's factor at its clock
-  (:mod:`~stepsched_cli.formats.chained`).  mmdet's 1x schedule is
+  (the torch wing's chain arithmetic).  mmdet's 1x schedule is
   ``LinearLR(by_epoch=False, end=500)`` then ``MultiStepLR(by_epoch=True, milestones=[8,
   11])``: a warmup counted in iterations and decays counted in epochs.
 
@@ -38,7 +38,7 @@ from typing import Any, cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import StateError
-from stepsched_cli.formats.chained import FACTOR_KINDS, Factor, chain_lrs, parse_warmup
+from stepsched_cli.formats.torch import FACTOR_KINDS, Factor, chain_lrs, parse_warmup
 
 __all__ = [
     "END_UNSET",
