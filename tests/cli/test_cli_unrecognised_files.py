@@ -25,8 +25,8 @@ WEIGHTS_H5 = REAL / "keras" / "exponential_staircase_model.weights.h5"
 SAFETENSORS = REAL / "accelerate" / "save_state" / "model.safetensors"
 EVENTS = next((REAL / "tensorboard" / "correct").glob("events.out.tfevents.*"))
 TRIED = (
-    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, "
-    "json-checkpoint (force one with --from)"
+    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, mmengine, "
+    "training-folder, json-checkpoint (force one with --from)"
 )
 
 
@@ -70,7 +70,8 @@ def test_random_bytes_are_binary_data(run: Invoke, tmp_path: Path) -> None:
     assert result.stderr == (
         f"stepsched: error: {path}: no format stepsched reads recognises it: it is binary "
         "data (its first bytes are c3 28 00 01); tried stepsched, torch, torch-checkpoint, "
-        "timm, keras, keras-model, optax, json-checkpoint (force one with --from)\n"
+        "timm, keras, keras-model, optax, mmengine, training-folder, json-checkpoint (force "
+        "one with --from)\n"
     )
 
 

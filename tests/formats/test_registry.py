@@ -42,6 +42,8 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         "keras",
         "keras-model",
         "optax",
+        "mmengine",
+        "training-folder",
         "json-checkpoint",
     ]
     assert registry.output_formats() == ["stepsched", "torch", "timm", "keras", "optax"]
@@ -75,7 +77,10 @@ def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: 
     assert registry.detect_format(data, source) == expected
 
 
-TRIED = "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, json-checkpoint"
+TRIED = (
+    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, mmengine, "
+    "training-folder, json-checkpoint"
+)
 
 
 @pytest.mark.parametrize(

@@ -28,13 +28,13 @@ from stepsched_cli.formats.frameworks.keras.reader import (
     read_keras_model,
 )
 from stepsched_cli.formats.frameworks.lightning import find_lightning, read_lightning
+from stepsched_cli.formats.frameworks.mmengine import FORMAT_NAME as MMENGINE_FORMAT
 from stepsched_cli.formats.frameworks.mmengine import (
     find_mmengine,
     mmengine_detect,
     read_mmengine,
     read_mmengine_json,
 )
-from stepsched_cli.formats.frameworks.mmengine import FORMAT_NAME as MMENGINE_FORMAT
 from stepsched_cli.formats.frameworks.optax import schedule as optax_schedule
 from stepsched_cli.formats.frameworks.optax import snippet as optax_snippet
 from stepsched_cli.formats.frameworks.timm import schedule as timm_schedule
@@ -65,8 +65,8 @@ __all__ = [
     "keras_file",
     "mmengine_detect",
     "optax_detect",
-    "read_keras",
     "read_ignite",
+    "read_keras",
     "read_keras_model",
     "read_lightning",
     "read_mmengine",

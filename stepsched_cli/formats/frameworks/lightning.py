@@ -84,15 +84,9 @@ class LightningPosition:
     def note(self, last_epoch: int) -> str:
         """What the scheduler's position counts, in the user's terms."""
         if self.unit == "epoch":
-            return (
-                f'the scheduler counts epochs (interval="epoch"): last_epoch {last_epoch} '
-                f"after epoch {self.epoch}; the run is at global_step {self.global_step}"
-            )
+            return 'the scheduler counts epochs (interval="epoch"), not optimizer steps'
         if self.unit == "step":
-            return (
-                f'the scheduler counts optimizer steps (interval="step"): last_epoch '
-                f"{last_epoch} is global_step {self.global_step}"
-            )
+            return 'the scheduler counts optimizer steps (interval="step")'
         return (
             f"last_epoch {last_epoch} is neither the global_step ({self.global_step}) nor the "
             f"epochs done ({self.epoch} or {self.epoch + 1}): its unit (interval, frequency) "

@@ -443,19 +443,30 @@ _HISTORY_STATISTICS = frozenset({"min", "max", "current", "mean"})
 statistics methods, kept by name in ``_statistics_methods``."""
 
 
-def _inert_getattr(target: object, name: object) -> InertObject:
+class RefusedGlobal(pickle.UnpicklingError):
+    """An allowlisted global called in a way it is not allowed: refused like a global off
+    the allowlist (the unpickler names it).
+
+    Attributes:
+        qualified: The global's name, ``builtins.getattr``.
+    """
+
+    def __init__(self, qualified: str) -> None:
+        super().__init__(qualified)
+        self.qualified = qualified
+
+
+def _inert_getattr(*args: object) -> InertObject:
     """``getattr(HistoryBuffer, "min")`` in an MMEngine checkpoint, as a record of the name.
 
     Nothing is looked up: the stand-in for ``HistoryBuffer`` is the only target and its
     statistics methods the only names accepted, and the result records which one it was.
+    Any other call is refused as ``builtins.getattr`` off the allowlist.
     """
     history = _INERT_TYPES.get(_HISTORY_BUFFER)
-    if target is not history or name not in _HISTORY_STATISTICS:
-        raise pickle.UnpicklingError(
-            f"getattr is allowed only for {_HISTORY_BUFFER}'s statistics "
-            f"({', '.join(sorted(_HISTORY_STATISTICS))}), got {describe(name)}"
-        )
-    return _inert_type(f"{_HISTORY_BUFFER}.{name}")()
+    if len(args) != 2 or args[0] is not history or args[1] not in _HISTORY_STATISTICS:
+        raise RefusedGlobal("builtins.getattr")
+    return _inert_type(f"{_HISTORY_BUFFER}.{args[1]}")()
 
 
 def _build_allowlist() -> dict[tuple[str, str], object]:

@@ -53,6 +53,7 @@ from stepsched_cli.formats.sandbox.allowlist import (
     InertObject,
     PickledCounter,
     PickledOrderedDict,
+    RefusedGlobal,
     StorageStub,
     StorageType,
     TensorStub,
@@ -240,6 +241,9 @@ pickle (pickle exhausted before seeing STOP)
         result = unpickler.load()
     except CheckpointError:
         raise
+    except RefusedGlobal as error:
+        module, name = error.qualified.rsplit(".", 1)
+        raise _refuse_global(source, module, name) from None
     except (
         pickle.UnpicklingError,
         EOFError,

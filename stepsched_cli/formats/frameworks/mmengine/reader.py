@@ -28,7 +28,7 @@ from stepsched_cli.formats.frameworks.mmengine.schedulers import (
 )
 from stepsched_cli.formats.hints import NoHints
 from stepsched_cli.formats.reading import Reading, Request, changes_view, request_data, state_view
-from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import parse_json_bytes
 
@@ -73,7 +73,7 @@ def read_mmengine(found: FoundMMEngine, format: str, source: str, hints: NoHints
     try:
         if found.runner is not None:
             runner = parse_runner(found.runner)
-            reading = _runner_reading(runner, found.runner, format, source)
+            reading = _runner_reading(runner, format, source)
             return replace(reading, warnings=_optimizer_warnings(runner, found.runner))
         scheduler = parse_scheduler(found.state)
         check_stored(scheduler)
@@ -85,6 +85,8 @@ def read_mmengine(found: FoundMMEngine, format: str, source: str, hints: NoHints
 def read_mmengine_json(request: Request[NoHints]) -> Reading:
     """An MMEngine scheduler's ``state_dict()`` saved as JSON."""
     document = parse_json_bytes(request_data(request), request.source)
+    if not isinstance(document, Mapping):  # pragma: no cover - detected as a state dict
+        raise StateFileError(f"{request.source}: an MMEngine state dict must be an object")
     return read_mmengine(FoundMMEngine(state=document), FORMAT_NAME, request.source, NoHints())
 
 
@@ -99,7 +101,9 @@ def _changes(schedulers: tuple[MMEngineScheduler, ...], g: int) -> Iterator[int]
         g = following
 
 
-def _details(schedulers: tuple[MMEngineScheduler, ...], reason: str | None) -> Any:
+def _details(
+    schedulers: tuple[MMEngineScheduler, ...], reason: str | None
+) -> tuple[tuple[str, Any], ...]:
     return (
         ("mmengine_schedulers", [s.kind for s in schedulers]),
         ("by_epoch", [s.by_epoch for s in schedulers]),
@@ -111,7 +115,7 @@ def _details(schedulers: tuple[MMEngineScheduler, ...], reason: str | None) -> A
 def _scheduler_reading(scheduler: MMEngineScheduler, format: str, source: str) -> Reading:
     """A scheduler's own state: converted when a stepsched schedule is it, else by its rules."""
     described = (("mmengine", scheduler.describe()),)
-    mode = "epoch" if scheduler.by_epoch else "step"
+    mode: Mode = "epoch" if scheduler.by_epoch else "step"
     text = f"{scheduler.unit} {scheduler.position}"
     reason = scheduler.unrepresentable_reason()
     if reason is None:
@@ -141,14 +145,15 @@ def _scheduler_reading(scheduler: MMEngineScheduler, format: str, source: str) -
     return Reading(format, source, view, None, reason)
 
 
-def _runner_reading(
-    runner: RunnerState, checkpoint: Mapping[str, object], format: str, source: str
-) -> Reading:
+def _runner_reading(runner: RunnerState, format: str, source: str) -> Reading:
     """A Runner checkpoint at its saved position, by MMEngine's rules (a Runner of one
     scheduler as that scheduler, at the Runner's position)."""
     if len(runner.schedulers) == 1:
         reading = _scheduler_reading(runner.schedulers[0], format, source)
-        text = f"{reading.view.position_text} (Runner epoch {runner.epoch}, iteration {runner.iteration})"
+        text = (
+            f"{reading.view.position_text} (Runner epoch {runner.epoch}, "
+            f"iteration {runner.iteration})"
+        )
         return replace(
             reading, view=replace(reading.view, position_text=text), key="param_schedulers"
         )
@@ -187,8 +192,11 @@ def _runner_reading(
         iter(()) if pending else _changes(own, position),
         described=(("mmengine", runner.describe()),),
         notes=notes,
-        details=(("epoch", runner.epoch), ("iteration", runner.iteration))
-        + _details(runner.schedulers, reason),
+        details=(
+            ("epoch", runner.epoch),
+            ("iteration", runner.iteration),
+            *_details(runner.schedulers, reason),
+        ),
     )
     return Reading(format, source, view, None, reason, key="param_schedulers")
 

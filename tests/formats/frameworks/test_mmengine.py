@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from stepsched_cli.errors import StateError
-from stepsched_cli.formats import mmengine, torch_container
+from stepsched_cli.formats.frameworks.mmengine import schedulers as mmengine
+from stepsched_cli.formats.torch import container as torch_container
 from stepsched_cli.validate import lrs_agree
 
-REAL = Path(__file__).resolve().parent.parent / "data" / "real" / "mmengine"
+REAL = Path(__file__).resolve().parents[2] / "data" / "real" / "mmengine"
 MANIFEST: dict[str, dict[str, Any]] = json.loads((REAL / "manifest.json").read_text())["files"]
 STATES = sorted(name for name in MANIFEST if name.startswith("state/"))
 RUNNERS = sorted(name for name in MANIFEST if not name.startswith("state/"))

@@ -16,12 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stepsched_cli.errors import StateError
-from stepsched_cli.formats import torch_chained, torch_container
-from stepsched_cli.formats.chained import Factor, chain_lrs
+from stepsched_cli.formats.torch import chained as torch_chained
+from stepsched_cli.formats.torch import container as torch_container
+from stepsched_cli.formats.torch.factors import Factor, chain_lrs
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.validate import lrs_agree
 
-REAL = Path(__file__).resolve().parent.parent / "data" / "real" / "torch_schedulers"
+REAL = Path(__file__).resolve().parents[2] / "data" / "real" / "torch_schedulers"
 MANIFEST: dict[str, dict[str, Any]] = json.loads((REAL / "manifest.json").read_text())["files"]
 READ = ["step_multistep_27", "step_multistep_12", "linear_multistep_groups", "constant_step_warmup"]
 
