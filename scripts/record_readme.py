@@ -29,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+# Other documents whose console blocks are recorded and checked the same way.
+DOCUMENTS = (README, ROOT / "docs" / "frameworks.md")
 # The shipped files examples may read, by their path from the repository's root.
 EXAMPLE_FOLDERS = (
     Path("tests") / "data" / "checkpoints",
@@ -146,18 +148,27 @@ def main(arguments: Sequence[str]) -> int:
     if arguments and not check:
         print("usage: record_readme.py [--check]", file=sys.stderr)
         return 2
-    text = README.read_text(encoding="utf-8")
+    status = 0
+    for document in DOCUMENTS:
+        status = max(status, _record_document(document, check))
+    return status
+
+
+def _record_document(document: Path, check: bool) -> int:
+    """Record one document's console blocks (or, with ``check``, compare them)."""
+    name = document.relative_to(ROOT).as_posix()
+    text = document.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as folder:
         prepare_folder(Path(folder))
         new_text = record(text, console_script_runner(Path(folder)))
     if new_text == text:
-        print("README.md: every console block matches")
+        print(f"{name}: every console block matches")
         return 0
     if check:
-        print("README.md: console blocks differ; run scripts/record_readme.py", file=sys.stderr)
+        print(f"{name}: console blocks differ; run scripts/record_readme.py", file=sys.stderr)
         return 1
-    README.write_text(new_text, encoding="utf-8")
-    print("README.md: console blocks re-recorded")
+    document.write_text(new_text, encoding="utf-8")
+    print(f"{name}: console blocks re-recorded")
     return 0
 
 

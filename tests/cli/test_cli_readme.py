@@ -101,14 +101,21 @@ def in_process_runner() -> recorder.Runner:  # type: ignore[name-defined]
     return run
 
 
-def test_readme_examples_are_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "document", recorder.DOCUMENTS, ids=lambda path: path.relative_to(ROOT).as_posix()
+)
+def test_readme_examples_are_true(
+    document: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = document.read_text(encoding="utf-8")
     recorder.prepare_folder(tmp_path)
     monkeypatch.chdir(tmp_path)
     for name, value in recorder.ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("STEPSCHED_DEBUG", raising=False)
     run = in_process_runner()
-    for example in recorder.examples(README_TEXT):
+    assert recorder.examples(text)
+    for example in recorder.examples(text):
         actual = recorder.recorded(example, run)
         assert (actual.exit_code, actual.output) == (example.exit_code, example.output), (
             f"{example.command} (re-record with scripts/record_readme.py)"
