@@ -157,7 +157,7 @@ UpdatesPerEpochOption = Annotated[
         show_default=False,
     ),
 ]
-TimmLrOption = Annotated[
+LrHintOption = Annotated[
     float | None,
     typer.Option(
         "--lr",
@@ -250,7 +250,7 @@ def inspect_state(
     position: PositionOption = None,
     optimizer: OptimizerOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
-    lr: TimmLrOption = None,
+    lr: LrHintOption = None,
 ) -> None:
     """Show where a run is: its position, lr, next decay and the decays after it.
 
@@ -333,7 +333,7 @@ def validate(
     key: KeyOption = None,
     optimizer: OptimizerOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
-    lr: TimmLrOption = None,
+    lr: LrHintOption = None,
 ) -> None:
     """Check state files: exit 0 when every one is valid, 1 otherwise.
 
@@ -420,7 +420,7 @@ def convert(
     key: KeyOption = None,
     position: PositionOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
-    lr: TimmLrOption = None,
+    lr: LrHintOption = None,
     force: ForceFlag = False,
 ) -> None:
     """Convert a state file between steps and epochs, or to another format.
