@@ -32,6 +32,7 @@ from stepsched_cli import validate
 from stepsched_cli.errors import StateError
 from stepsched_cli.formats.torch import state_dict as torch_format
 from stepsched_cli.formats.torch.factors import Factor, chain_lrs, parse_warmup
+from stepsched_cli.formats.torch.sequential import check_stored_lrs, stored_lrs
 from stepsched_cli.schedule import check_position
 
 __all__ = ["ChainedState", "is_chained_state", "parse"]
@@ -203,35 +204,7 @@ def parse(document: object) -> ChainedState:
         positions.pop(),
         bases.pop(),
         tuple(factor for factor, _, _ in members),
-        _stored_lrs(fields.get("_last_lr"), len(members[0][2])),
+        stored_lrs(fields.get("_last_lr"), len(members[0][2])),
     )
-    _check_stored(state)
+    check_stored_lrs(state.torch_lrs, state.lrs, state.describe(), state.last_epoch)
     return state
-
-
-def _stored_lrs(value: object, count: int) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list | tuple) or len(value) != count:
-        raise StateError(
-            f"field '_last_lr' must be a list of {count} numbers, got {validate.shown(value)}",
-            parameter="_last_lr",
-        )
-    return tuple(
-        validate.finite_number(
-            lr, f"field '_last_lr[{index}]'", error=StateError, parameter="_last_lr"
-        )
-        for index, lr in enumerate(value)
-    )
-
-
-def _check_stored(state: ChainedState) -> None:
-    if state.torch_lrs is None:
-        return
-    for index, (stored, expected) in enumerate(zip(state.torch_lrs, state.lrs, strict=True)):
-        if not validate.lrs_agree(stored, expected):
-            raise StateError(
-                f"field '_last_lr[{index}]' is {stored!r} but {state.describe()} gives "
-                f"{expected!r} at last_epoch {state.last_epoch}: the state is inconsistent",
-                parameter="_last_lr",
-            )
