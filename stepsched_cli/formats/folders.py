@@ -13,12 +13,10 @@ a torch distributed checkpoint, an orbax checkpoint, a TensorFlow checkpoint or
 SavedModel.  Only names are looked at (at most :data:`MAX_LISTED_ENTRIES` of them); no
 file is opened here.
 
-Example:
-    >>> import tempfile, pathlib
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     for name in ("scheduler.pt", "optimizer.pt", "trainer_state.json"):
-    ...         _ = (pathlib.Path(folder) / name).write_bytes(b"")
-    ...     found = folder_kind(folder)
+Example (the folders written by the real libraries, in the repository's tests):
+    >>> from pathlib import Path
+    >>> real = Path(__file__).parents[2] / "tests" / "data" / "real"
+    >>> found = folder_kind(str(real / "transformers" / "steplr" / "checkpoint-20"))
     >>> found.kind, found.scheduler, found.optimizer, found.trainer_state
     ('a Hugging Face Trainer checkpoint', 'scheduler.pt', 'optimizer.pt', 'trainer_state.json')
 """
