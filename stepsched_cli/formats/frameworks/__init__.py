@@ -16,8 +16,9 @@ zipfile) are imported when a file needs them, so start-up stays cheap.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from stepsched_cli.formats.frameworks.documents import framework_reader, framework_writer
-from stepsched_cli.formats.frameworks.ignite import find_ignite, read_ignite
 from stepsched_cli.formats.frameworks.keras import schedule as keras_schedule
 from stepsched_cli.formats.frameworks.keras import snippet as keras_snippet
 from stepsched_cli.formats.frameworks.keras.reader import (
@@ -26,14 +27,6 @@ from stepsched_cli.formats.frameworks.keras.reader import (
     keras_file,
     read_keras,
     read_keras_model,
-)
-from stepsched_cli.formats.frameworks.lightning import find_lightning, read_lightning
-from stepsched_cli.formats.frameworks.mmengine import FORMAT_NAME as MMENGINE_FORMAT
-from stepsched_cli.formats.frameworks.mmengine import (
-    find_mmengine,
-    mmengine_detect,
-    read_mmengine,
-    read_mmengine_json,
 )
 from stepsched_cli.formats.frameworks.optax import schedule as optax_schedule
 from stepsched_cli.formats.frameworks.optax import snippet as optax_snippet
@@ -95,3 +88,68 @@ write_keras = framework_writer(KERAS_FORMAT, keras_schedule.from_schedule)
 write_optax = framework_writer(OPTAX_FORMAT, optax_schedule.from_schedule)
 read_optax = framework_reader(OPTAX_FORMAT, optax_schedule.parse, lambda _: "step")
 optax_detect = optax_schedule.detect
+
+if TYPE_CHECKING:  # read when a file needs them, so start-up stays cheap
+    from stepsched_cli.formats.frameworks.ignite import FoundIgnite
+    from stepsched_cli.formats.frameworks.lightning import FoundLightning
+    from stepsched_cli.formats.frameworks.mmengine.reader import FoundMMEngine
+    from stepsched_cli.formats.hints import NoHints
+    from stepsched_cli.formats.reading import Reading, Request
+
+MMENGINE_FORMAT = "mmengine"
+
+
+def find_mmengine(checkpoint: object) -> FoundMMEngine | None:
+    """An MMEngine Runner checkpoint or param scheduler state, None when neither."""
+    from stepsched_cli.formats.frameworks.mmengine import reader
+
+    return reader.find_mmengine(checkpoint)
+
+
+def read_mmengine(found: FoundMMEngine, format: str, source: str, hints: NoHints) -> Reading:
+    """The reading of what :func:`find_mmengine` found."""
+    from stepsched_cli.formats.frameworks.mmengine import reader
+
+    return reader.read_mmengine(found, format, source, hints)
+
+
+def read_mmengine_json(request: Request[NoHints]) -> Reading:
+    """An MMEngine param scheduler's ``state_dict()`` saved as JSON."""
+    from stepsched_cli.formats.frameworks.mmengine import reader
+
+    return reader.read_mmengine_json(request)
+
+
+def mmengine_detect(document: object) -> bool:
+    """Whether a JSON document is an MMEngine param scheduler's ``state_dict()``."""
+    from stepsched_cli.formats.frameworks.mmengine import reader
+
+    return reader.mmengine_detect(document)
+
+
+def find_lightning(checkpoint: object) -> FoundLightning | None:
+    """A Lightning checkpoint holding torch scheduler states, None otherwise."""
+    from stepsched_cli.formats.frameworks import lightning
+
+    return lightning.find_lightning(checkpoint)
+
+
+def read_lightning(found: FoundLightning, format: str, source: str, hints: Any) -> Reading:
+    """A Lightning checkpoint's torch reading, in the unit its scheduler counts."""
+    from stepsched_cli.formats.frameworks import lightning
+
+    return lightning.read_lightning(found, format, source, hints)
+
+
+def find_ignite(checkpoint: object) -> FoundIgnite | None:
+    """An Ignite checkpoint holding LRScheduler wrappers, None otherwise."""
+    from stepsched_cli.formats.frameworks import ignite
+
+    return ignite.find_ignite(checkpoint)
+
+
+def read_ignite(found: FoundIgnite, format: str, source: str, hints: Any) -> Reading:
+    """An Ignite checkpoint's torch reading, at Ignite's own counter."""
+    from stepsched_cli.formats.frameworks import ignite
+
+    return ignite.read_ignite(found, format, source, hints)

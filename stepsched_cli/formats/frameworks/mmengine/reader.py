@@ -41,7 +41,7 @@ __all__ = [
     "read_mmengine_json",
 ]
 
-FORMAT_NAME = "mmengine"
+FORMAT_NAME = "mmengine"  # frameworks/__init__.py names it too, without importing this
 
 mmengine_detect = is_scheduler_state
 
