@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from stepsched_cli.errors import StateError
 from stepsched_cli.formats.torch import chained as torch_chained
 from stepsched_cli.formats.torch import container as torch_container
+from stepsched_cli.formats.torch import search
 from stepsched_cli.formats.torch.factors import Factor, chain_lrs
+from stepsched_cli.formats.torch.scheduler_states import parse_scheduler
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.validate import lrs_agree
 
@@ -156,3 +158,18 @@ def test_a_lone_steplr_factor_is_the_step_schedule(
 ) -> None:
     factor = Factor("StepLR", gamma=gamma, step_size=size)
     assert chain_lrs((lr,), [(factor, t)]) == (StepSchedule(lr, size, gamma).lr_at(t),)
+
+
+def test_a_chain_nested_in_a_sequentiallr_is_never_read_alone() -> None:
+    member = {"step_size": 10, "gamma": 0.5, "base_lrs": [0.1], "last_epoch": 2}
+    chain_state = {"_last_lr": [0.1], "_schedulers": [member, dict(member)]}
+    warmup = {"start_factor": 0.5, "end_factor": 1.0, "total_iters": 5, "base_lrs": [0.1]}
+    outer = {
+        "_milestones": [5],
+        "last_epoch": 7,
+        "_schedulers": [{**warmup, "last_epoch": 4}, chain_state],
+    }
+    found = search.find_scheduler_states({"lr_scheduler": outer})
+    assert [hit.path for hit in found] == [("lr_scheduler",)]
+    with pytest.raises(StateError, match="its second scheduler: not a step-decay scheduler"):
+        parse_scheduler(outer)
