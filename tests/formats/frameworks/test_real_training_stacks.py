@@ -188,6 +188,23 @@ def test_a_stale_optimizer_in_a_trainer_folder_is_warned(tmp_path: Path) -> None
     ]
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{", "not read ("),
+        ('{"global_step": -1}', "global_step must be an integer >= 0, got -1"),
+    ],
+)
+def test_a_broken_trainer_state_is_a_warning(tmp_path: Path, content: str, problem: str) -> None:
+    source = REAL / "transformers" / "steplr" / "checkpoint-20"
+    (tmp_path / "scheduler.pt").write_bytes((source / "scheduler.pt").read_bytes())
+    (tmp_path / "trainer_state.json").write_text(content)
+    reading = registry.read_state(str(tmp_path))
+    assert reading.view.position == 20
+    assert len(reading.warnings) == 1
+    assert reading.warnings[0].startswith(f"{tmp_path / 'trainer_state.json'}: {problem}")
+
+
 def test_the_trainers_own_schedule_is_refused_by_name() -> None:
     folder = REAL / "transformers" / "default" / "checkpoint-6"
     assert TRANSFORMERS["default/checkpoint-6/scheduler.pt"]["reported"]["scheduler"] == "LambdaLR"
