@@ -5,7 +5,8 @@ Everything that reads a state (the command line's ``--state``, ``inspect``,
 :class:`~stepsched_cli.formats.reading.Reading` of any file) or :func:`load_state`
 (its stepsched state), and everything that writes one calls :func:`dump_state`.  Each
 format is one :class:`Format` in :data:`FORMATS`; detection, the ``--from``/``--to``
-names, their help texts and ``code --framework`` are all derived from the table.
+names, their help texts (:mod:`~stepsched_cli.formats.help_texts`) and ``code
+--framework`` are all derived from the table.
 
 Detection: first the formats recognised by the file itself (a ``torch.save``
 checkpoint by its extension or first bytes), then the file is parsed as JSON and
@@ -21,17 +22,18 @@ Hints: each entry declares the hints its reader takes (a record type such as
 :class:`~stepsched_cli.formats.hints.PositionHints`); :func:`read_state` takes the
 caller's :class:`~stepsched_cli.formats.hints.Hints` and hands a reader only its own,
 refusing any other with :class:`~stepsched_cli.formats.hints.HintRefused`.  A loaded
-checkpoint is offered to :data:`CHECKPOINT_CONTENTS` in order (torch's scheduler
-states, then timm's training state), each with the hints it declares.
+checkpoint is offered to
+:data:`~stepsched_cli.formats.checkpoint_contents.CHECKPOINT_CONTENTS` in order
+(MMEngine's, Ignite's and Lightning's, torch's scheduler states, then timm's training
+state), each with the hints it declares.
 
 Adding a format (docs/design.md shows it step by step): write its wing or framework
 folder (a reader returning a Reading, a writer if it can be written), export what the
 table needs from the wing's ``__init__``, then add one :class:`Format`.
 
-Size: about 550 lines, over the house's ~500: the table, the hints each reader is
-handed, detection (recognisers, JSON detection, the refusal of what no format claims)
-and reading from files and streams belong together; the readers themselves live in the
-wings (:mod:`~stepsched_cli.formats.torch`, :mod:`~stepsched_cli.formats.frameworks`).
+Size: about 600 lines, over the house's ~500: the table, what is derived from it (the
+hints each reader is handed, the help phrases), detection and reading from files and
+streams belong together; the readers themselves live in the wings.
 """
 
 from __future__ import annotations
@@ -47,12 +49,19 @@ from typing import Any
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
 from stepsched_cli.formats import folders, frameworks, sniff, torch
-from stepsched_cli.formats.hints import HintRecord, HintRefused, Hints, NoHints, PositionHints
+from stepsched_cli.formats.checkpoint_contents import CHECKPOINT_CONTENTS
+from stepsched_cli.formats.hints import (
+    HintRecord,
+    HintRefused,
+    Hints,
+    NoHints,
+    PositionHints,
+)
 from stepsched_cli.formats.reading import Reader, Reading, Request, Writer, request_data, state_view
 from stepsched_cli.formats.snippet import Snippet
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
-from stepsched_cli.validate import STANDARD_STREAM
+from stepsched_cli.validate import INT64_MAX, STANDARD_STREAM
 
 NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch.FORMAT_NAME
@@ -60,6 +69,9 @@ CHECKPOINT_FORMAT = torch.CHECKPOINT_FORMAT_NAME
 KERAS_MODEL_FORMAT = frameworks.KERAS_MODEL_FORMAT
 JSON_CHECKPOINT_FORMAT = "json-checkpoint"
 STDIN = STANDARD_STREAM
+MAX_POSITION = INT64_MAX
+"""The largest position a format that records none is read at: the largest counter a
+format keeps (Keras's int64 optimizer iterations)."""
 HEAD_BYTES = 64
 """How much of a file recognisers see: a zip's first member name fits (a renamed
 ``.keras`` file starts with ``metadata.json``)."""
@@ -84,9 +96,15 @@ class Format:
         hints: The hints it takes, as a record type
             (:class:`~stepsched_cli.formats.hints.PositionHints` for documents that
             hold no position); None when what it takes depends on what the file holds
-            (a checkpoint: see :data:`CHECKPOINT_CONTENTS`), and the reader is given
+            (a checkpoint: see
+            :mod:`~stepsched_cli.formats.checkpoint_contents`), and the reader is given
             the caller's :class:`~stepsched_cli.formats.hints.Hints`.
         snippets: The ``code --framework`` choices that build its schedule.
+        position_help: For a format that records no position: what its position counts,
+            in its own terms (``optax's update count, ...``), for ``position``'s help.
+        write_help: What its writer writes, beyond ``help``, for ``--to``'s help.
+        records_unit: False when its positions have no unit (a counter of scheduler
+            steps): read in the caller's ``--mode``.
     """
 
     name: str
@@ -98,6 +116,9 @@ class Format:
     from_stdin: bool = True
     hints: type[HintRecord] | None = NoHints
     snippets: tuple[Snippet, ...] = ()
+    position_help: str = ""
+    write_help: str = ""
+    records_unit: bool = True
 
     @property
     def records_position(self) -> bool:
@@ -120,60 +141,6 @@ def _takes(hints: type[HintRecord] | None, name: str) -> bool:
 def _read_native(request: Request[NoHints]) -> Reading:
     state = parse_state_bytes(request_data(request), request.source)
     return Reading(NATIVE_FORMAT, request.source, state_view(state), state)
-
-
-@dataclass(frozen=True)
-class CheckpointContent:
-    """What a loaded ``torch.save`` checkpoint may hold a schedule as, and its reader.
-
-    Attributes:
-        name: What it is, for the documentation.
-        find: What the checkpoint holds of it, None when nothing.
-        read: The reading of what ``find`` found (the format's name, the file's name
-            for messages, and the hints as ``hints`` declares them).
-        hints: The hints it takes.
-    """
-
-    name: str
-    find: Callable[[object], Any]
-    read: Callable[[Any, str, str, Any], Reading]
-    hints: type[HintRecord]
-
-
-CHECKPOINT_CONTENTS: tuple[CheckpointContent, ...] = (
-    CheckpointContent(
-        "an MMEngine Runner checkpoint (param_schedulers) or param scheduler state",
-        frameworks.find_mmengine,
-        frameworks.read_mmengine,
-        NoHints,
-    ),
-    CheckpointContent(
-        "an Ignite checkpoint: LRScheduler wrappers around torch schedulers",
-        frameworks.find_ignite,
-        frameworks.read_ignite,
-        torch.CheckpointHints,
-    ),
-    CheckpointContent(
-        "a Lightning checkpoint's torch schedulers, in the unit each counts",
-        frameworks.find_lightning,
-        frameworks.read_lightning,
-        torch.CheckpointHints,
-    ),
-    CheckpointContent(
-        "torch StepLR/MultiStepLR/SequentialLR/ChainedScheduler or stepsched scheduler states",
-        torch.find_schedulers,
-        torch.read_found,
-        torch.CheckpointHints,
-    ),
-    CheckpointContent(
-        "a timm scheduler state, or CheckpointSaver's args and epoch",
-        frameworks.find_training,
-        frameworks.read_training,
-        frameworks.TimmHints,
-    ),
-)
-"""What a checkpoint is offered to, in order, once loaded: the first that finds something
-reads it; a checkpoint none of them finds anything in is refused by torch's terms."""
 
 
 def _read_checkpoint(request: Request[Hints]) -> Reading:
@@ -221,6 +188,9 @@ FORMATS: tuple[Format, ...] = (
         detect=torch.detect,
         hints=torch.TorchHints,
         snippets=torch.SNIPPETS,
+        write_help="torch writes the JSON of a StepLR/MultiStepLR state_dict(); its "
+        "last_epoch is the position in whatever unit the state counts.",
+        records_unit=False,
     ),
     Format(
         CHECKPOINT_FORMAT,
@@ -231,6 +201,7 @@ FORMATS: tuple[Format, ...] = (
         ),
         from_stdin=False,
         hints=None,
+        records_unit=False,
     ),
     Format(
         frameworks.TIMM_FORMAT,
@@ -242,6 +213,7 @@ FORMATS: tuple[Format, ...] = (
         recognise=lambda _, name: name.lower().endswith((".yaml", ".yml")),
         hints=frameworks.TimmHints,
         snippets=(frameworks.TIMM_SNIPPET,),
+        position_help="timm's t",
     ),
     Format(
         frameworks.KERAS_FORMAT,
@@ -251,6 +223,7 @@ FORMATS: tuple[Format, ...] = (
         detect=frameworks.keras_detect,
         hints=PositionHints,
         snippets=(frameworks.KERAS_SNIPPET,),
+        position_help="Keras's optimizer iterations, an int64 step counter",
     ),
     Format(
         KERAS_MODEL_FORMAT,
@@ -269,6 +242,7 @@ FORMATS: tuple[Format, ...] = (
         detect=frameworks.optax_detect,
         hints=PositionHints,
         snippets=(frameworks.OPTAX_SNIPPET,),
+        position_help="optax's update count, an int32 that stops at 2**31 - 1",
     ),
     Format(
         frameworks.MMENGINE_FORMAT,
@@ -283,6 +257,7 @@ FORMATS: tuple[Format, ...] = (
         folders.read_folder,
         recognise=lambda _, name: os.path.isdir(name),
         from_stdin=False,
+        records_unit=False,
     ),
     Format(
         JSON_CHECKPOINT_FORMAT,
@@ -291,6 +266,7 @@ FORMATS: tuple[Format, ...] = (
         _read_json_checkpoint,
         detect=torch.holds_scheduler_states,
         hints=torch.CheckpointHints,
+        records_unit=False,
     ),
 )
 """Every format, in the order they are listed and tried."""
@@ -330,17 +306,20 @@ def snippets() -> list[Snippet]:
 
 def hint_names() -> list[str]:
     """Every hint some format takes (``key``, ``optimizer``, ``position``, ...), once each."""
-    kinds = [entry.hints for entry in FORMATS] + [content.hints for content in CHECKPOINT_CONTENTS]
-    names = [name for kind in kinds for name in _fields(kind)]
+    names = [name for kind in hint_kinds() for name in _fields(kind)]
     return list(dict.fromkeys(names))
+
+
+def hint_kinds() -> list[type[HintRecord] | None]:
+    """Every hints record in table order (the formats', then a checkpoint's contents')."""
+    return [entry.hints for entry in FORMATS] + [content.hints for content in CHECKPOINT_CONTENTS]
 
 
 def _applies_to(name: str) -> str:
     """Which files take the hint ``name``, for a refusal: the first record in table order
     that declares it says."""
-    kinds = [entry.hints for entry in FORMATS] + [content.hints for content in CHECKPOINT_CONTENTS]
     return next(
-        (kind.applies_to for kind in kinds if kind is not None and _takes(kind, name)),
+        (kind.applies_to for kind in hint_kinds() if kind is not None and _takes(kind, name)),
         "no format",
     )
 

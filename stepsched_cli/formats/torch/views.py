@@ -22,7 +22,7 @@ from stepsched_cli.formats.reading import (
     state_view,
 )
 from stepsched_cli.formats.torch.chained import ChainedState
-from stepsched_cli.formats.torch.scheduler_states import CheckpointReading
+from stepsched_cli.formats.torch.choice import CheckpointReading
 from stepsched_cli.formats.torch.sequential import SequentialState
 from stepsched_cli.formats.torch.state_dict import TorchStepState
 from stepsched_cli.scheduler import SchedulerState
@@ -148,7 +148,7 @@ def chained_reading(
             ("reason", reason),
         ),
     )
-    return Reading(name, source, view, None, reason, key=key, warnings=warnings)
+    return Reading(name, source, view, None, reason, key=key, warnings=warnings, records_unit=False)
 
 
 def sequential_details(state: SequentialState, reason: str | None) -> tuple[tuple[str, Any], ...]:

@@ -19,6 +19,7 @@ from stepsched_cli.errors import StateError
 from stepsched_cli.formats.torch import chained as torch_chained
 from stepsched_cli.formats.torch import container as torch_container
 from stepsched_cli.formats.torch import search
+from stepsched_cli.formats.torch.choice import read_found_states
 from stepsched_cli.formats.torch.factors import Factor, chain_lrs
 from stepsched_cli.formats.torch.scheduler_states import parse_scheduler
 from stepsched_cli.schedule import StepSchedule
@@ -170,6 +171,36 @@ def test_a_chain_nested_in_a_sequentiallr_is_never_read_alone() -> None:
         "_schedulers": [{**warmup, "last_epoch": 4}, chain_state],
     }
     found = search.find_scheduler_states({"lr_scheduler": outer})
-    assert [hit.path for hit in found] == [("lr_scheduler",)]
+    assert [(hit.path, hit.kind, hit.last_epoch) for hit in found] == [
+        (("lr_scheduler",), "SequentialLR", 7)
+    ]
     with pytest.raises(StateError, match="its second scheduler: not a step-decay scheduler"):
-        parse_scheduler(outer)
+        parse_scheduler(found[0])
+
+
+@pytest.mark.parametrize("name", READ)
+def test_the_search_records_a_chain_whole_and_the_choice_reads_it(name: str) -> None:
+    reported = MANIFEST[f"chained/{name}.pt"]["reported"]
+    checkpoint = torch_container.load_checkpoint(str(REAL / "chained" / f"{name}.pt"))
+    found = search.find_schedulers(checkpoint)
+    assert [(hit.key, hit.kind, hit.last_epoch) for hit in found.states] == [
+        ("lr_scheduler", "ChainedScheduler", reported["position"])
+    ]
+    reading = read_found_states(found, "c.pt")
+    assert isinstance(reading.state, torch_chained.ChainedState)
+    assert (reading.key, reading.optimizer_key, reading.mismatches) == (
+        "lr_scheduler",
+        "optimizer",
+        (),
+    )
+    assert all(map(lrs_agree, reading.state.lrs, reported["get_last_lr"]))
+
+
+def test_an_optimizer_saved_elsewhere_disagrees_with_the_whole_chain() -> None:
+    checkpoint = torch_container.load_checkpoint(str(REAL / "chained" / "step_multistep_27.pt"))
+    checkpoint["optimizer"]["param_groups"][0]["lr"] = 0.025  # the StepLR member's lr alone
+    reading = read_found_states(search.find_schedulers(checkpoint), "c.pt")
+    assert reading.mismatches == (
+        "the optimizer at optimizer disagrees with the scheduler at lr_scheduler "
+        "(last_epoch 27): param_groups[0] lr is 0.025 but the scheduler gives 0.00025",
+    )

@@ -17,13 +17,17 @@ from typing import Any
 import pytest
 
 from stepsched_cli.errors import ConversionError, StateError, StepschedError
-from stepsched_cli.formats.checkpoint_errors import CheckpointError, UnsafeCheckpointError
+from stepsched_cli.formats.checkpoint_errors import (
+    AmbiguousCheckpointError,
+    CheckpointError,
+    UnsafeCheckpointError,
+)
 from stepsched_cli.formats.sandbox.unpickler import safe_loads
 from stepsched_cli.formats.torch import state_dict as torch_format
 from stepsched_cli.formats.torch.checkpoint import read_checkpoint
 from stepsched_cli.formats.torch.container import looks_like_checkpoint
 from stepsched_cli.formats.torch.optimizer_check import check_optimizer
-from stepsched_cli.formats.torch.search import AmbiguousCheckpointError, format_key_path
+from stepsched_cli.formats.torch.search import format_key_path
 from stepsched_cli.formats.torch.state_dict import (
     TorchStepState,
     dumps_torch_state,
@@ -128,10 +132,14 @@ def test_two_schedulers_key_picks_one_and_the_chained_lr_is_caught() -> None:
 
 
 def test_no_scheduler_is_a_clear_error() -> None:
-    with pytest.raises(
-        CheckpointError, match="no LR scheduler state found.*optimizer at optimizer"
-    ):
-        read_checkpoint(CHECKPOINTS / "no_scheduler.pt")
+    path = CHECKPOINTS / "no_scheduler.pt"
+    with pytest.raises(CheckpointError) as raised:
+        read_checkpoint(path)
+    assert str(raised.value) == (
+        f"{path}: no LR scheduler state found: no dict with last_epoch and base_lrs (torch), "
+        "_schedulers (SequentialLR, ChainedScheduler) or format 'stepsched.state' anywhere in "
+        "the checkpoint (it has an optimizer at optimizer, but no scheduler)"
+    )
 
 
 def test_resume_mismatch_is_reported_with_the_numbers() -> None:
