@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from stepsched_cli.numbers import format_lr
+from stepsched_cli.numbers import format_exact
 from stepsched_cli.schedule import StepSchedule
 
 WarningKind = Literal["never_reached", "epochs_meant", "underflow"]
@@ -137,7 +137,7 @@ def _underflow(schedule: StepSchedule, horizon: int | None) -> PlausibilityWarni
     return PlausibilityWarning(
         "underflow",
         f"the lr underflows to 0 at {unit} {at}, after {limit} decays of gamma "
-        f"{format_lr(schedule.gamma)}: every later {unit} trains with lr 0",
+        f"{format_exact(schedule.gamma)}: every later {unit} trains with lr 0",
     )
 
 

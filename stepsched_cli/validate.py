@@ -28,9 +28,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from stepsched_cli.errors import StepschedError
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = [
     "INT64_MAX",
@@ -42,9 +46,11 @@ __all__ = [
     "finite_number",
     "integer",
     "integer_text",
+    "listed",
     "lrs_agree",
     "shown",
     "string_keys",
+    "whole_number",
 ]
 
 MAX_INTEGER_DIGITS = 40
@@ -83,6 +89,11 @@ _LONGEST_NUMBER_TEXT = 400
 _SPECIAL_NUMBER_TEXT = re.compile(r"[+-]?(inf|infinity|nan)", re.ASCII | re.IGNORECASE)
 _ANY_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+# The most digits int() converts: a longer whole number is refused, not built.
+_LONGEST_WHOLE_NUMBER = 4300
+
+MAX_LISTED = 8
+"""How many names a message lists before it says how many more there are."""
 
 
 def shown(value: object) -> str:
@@ -104,6 +115,66 @@ def shown(value: object) -> str:
     from stepsched_cli.describe import describe
 
     return describe(value, width=_SHOWN_WIDTH)
+
+
+def listed(names: Iterable[object], *, quoted: bool = False, limit: int = MAX_LISTED) -> str:
+    """The first ``limit`` names, then how many more: every list in a message.
+
+    A name is shown as it is when it is a short printable string (quoted with
+    ``quoted``), otherwise by :func:`shown` (escaped, cut to 60 characters), so a
+    header of 100,000 columns or a key holding an escape sequence stays one short line.
+    Only the first ``limit`` names are ever rendered.
+
+    Example:
+        >>> listed([f"c{i}" for i in range(10)])
+        'c0, c1, c2, c3, c4, c5, c6, c7 and 2 more'
+        >>> listed(["lr", "LR"], quoted=True)
+        "'lr', 'LR'"
+    """
+    shown_names: list[str] = []
+    more = 0
+    for name in names:
+        if len(shown_names) == limit:
+            more += 1
+            continue
+        plain = isinstance(name, str) and len(name) <= _SHOWN_WIDTH and name.isprintable()
+        if plain and not quoted:
+            shown_names.append(str(name))
+        else:
+            shown_names.append(repr(name) if plain else shown(name))
+    text = ", ".join(shown_names)
+    return text + (f" and {more} more" if more else "")
+
+
+def whole_number(value: str | Decimal) -> int | None:
+    """The integer a decimal number stands for exactly, or None.
+
+    ``"30"``, ``"30.0"`` and ``"3e1"`` are 30; ``"29.99999999999999999"`` is None
+    (a float would round it to 30.0), and so is a value of more than 4,300 integer
+    digits.  Decided from the decimal digits, never from a rounded float.  A text
+    must be ASCII in the usual number grammar (no ``inf``, no underscores).
+
+    Example:
+        >>> whole_number("3e1"), whole_number("9007199254740993.0"), whole_number("0.5")
+        (30, 9007199254740993, None)
+    """
+    if isinstance(value, str):
+        if not _NUMBER_TEXT.fullmatch(value):
+            return None
+        from decimal import Decimal  # not at the top: it costs every command's start-up
+
+        value = Decimal(value)
+    if not value.is_finite():
+        return None
+    if value.is_zero():
+        return 0
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # a finite Decimal's exponent is an int
+    if len(digits) + exponent > _LONGEST_WHOLE_NUMBER:
+        return None
+    if exponent < 0 and any(digits[exponent:]):
+        return None
+    return int(value)
 
 
 def _parameter(label: str, parameter: str | None) -> str | None:

@@ -60,6 +60,7 @@ from stepsched_cli.numbers import format_exact
 from stepsched_cli.runlog import (
     DEFAULT_TOLERANCE,
     CheckResult,
+    ColumnConflictError,
     LogFormat,
     RunLogError,
     check_log,
@@ -267,6 +268,8 @@ def check(
         result = _checked_log(
             plan, log, tag, json_output, tolerance, step_column, lr_column, log_format
         )
+    except ColumnConflictError as error:  # the options chose one column twice
+        raise usage_error(_CHECK_OPTIONS[error.parameter or "step_column"], error.detail) from None
     except RunLogError as error:
         if error.parameter in _CHECK_OPTIONS:
             raise RunLogError(error.naming(_CHECK_OPTIONS[error.parameter])) from None

@@ -33,7 +33,7 @@ Example:
 from stepsched_cli.runlog.checking import DEFAULT_TOLERANCE, check_log
 from stepsched_cli.runlog.columns import LR_COLUMN_NAMES, STEP_COLUMN_NAMES
 from stepsched_cli.runlog.diagnosis import CheckResult, Diagnosis, DiagnosisKind
-from stepsched_cli.runlog.errors import RunLogError
+from stepsched_cli.runlog.errors import ColumnConflictError, RunLogError
 from stepsched_cli.runlog.fast import check_log_file
 from stepsched_cli.runlog.reading import (
     LOG_FORMATS,
@@ -51,6 +51,7 @@ __all__ = [
     "MAX_LINE_LENGTH",
     "STEP_COLUMN_NAMES",
     "CheckResult",
+    "ColumnConflictError",
     "Diagnosis",
     "DiagnosisKind",
     "LogFormat",

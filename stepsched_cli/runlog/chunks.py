@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from stepsched_cli.runlog.columns import find_key, recognise_lr, recognise_step
+from stepsched_cli.runlog.columns import json_keys
 from stepsched_cli.runlog.errors import RunLogError
 from stepsched_cli.runlog.reading import (
     MAX_LINE_LENGTH,
@@ -298,8 +298,7 @@ def _template(first: bytes, layout: Layout) -> _Template | None:
 
 def _compile_template(names: tuple[str, ...], layout: Layout) -> _Template | None:
     try:
-        lr_key = find_key(names, layout.lr_column, "lr", recognise_lr, layout.source, 0)
-        step_key = find_key(names, layout.step_column, "step", recognise_step, layout.source, 0)
+        lr_key, step_key = json_keys(names, layout.step_column, layout.lr_column, layout.source, 0)
     except RunLogError:
         return None
     if lr_key is None or step_key is None:

@@ -21,16 +21,18 @@ from typing import TYPE_CHECKING, Literal, TextIO
 from stepsched_cli.runlog.columns import (
     STEP_COLUMN_NAMES,
     choose_column,
-    find_key,
+    json_keys,
     lr_from_json,
     lr_from_text,
     recognise_lr,
     recognise_step,
+    same_column_error,
     step_from_json,
     step_from_text,
 )
 from stepsched_cli.runlog.errors import RunLogError
 from stepsched_cli.state import loads_strict
+from stepsched_cli.validate import listed
 
 if TYPE_CHECKING:
     import _csv
@@ -305,6 +307,8 @@ def csv_columns(
     header = tuple(name.strip() for name in header_row)
     step_index = choose_column(header, step_column, "step", recognise_step, source)
     lr_index = choose_column(header, lr_column, "lr", recognise_lr, source)
+    if step_index == lr_index:
+        raise same_column_error(header[lr_index], step_column, source)
     return CsvColumns(header, step_index, lr_index, delimiter)
 
 
@@ -350,12 +354,12 @@ def jsonl_points(
     lr_column: str | None,
 ) -> Iterator[LogPoint]:
     """The points of JSON lines, the first being line ``skipped + 1`` of the source."""
-    keys_seen: dict[tuple[str, ...], tuple[str, str | None]] = {}
+    keys_seen: dict[tuple[str, ...], tuple[str | None, str | None]] = {}
     for number, text in enumerate(lines, start=skipped + 1):
         if not text.strip():
             continue
         try:
-            record = loads_strict(text.encode("utf-8"))
+            record = loads_strict(text.encode("utf-8"), exact_floats=True)
         except ValueError as error:
             raise RunLogError(f"{source} line {number} {error}") from None
         if not isinstance(record, dict):
@@ -366,14 +370,12 @@ def jsonl_points(
         names = tuple(record)
         chosen = keys_seen.get(names)
         if chosen is None:
-            lr_key = find_key(names, lr_column, "lr", recognise_lr, source, number)
-            if lr_key is None:
-                continue
-            step_key = find_key(names, step_column, "step", recognise_step, source, number)
-            chosen = (lr_key, step_key)
+            chosen = json_keys(names, step_column, lr_column, source, number)
             if len(keys_seen) < _MAX_CACHED_KEYS:
                 keys_seen[names] = chosen
         lr_key, step_key = chosen
+        if lr_key is None:
+            continue
         lr_value = record[lr_key]
         if lr_value is None:
             continue
@@ -381,7 +383,7 @@ def jsonl_points(
             expected = step_column or "one of " + ", ".join(STEP_COLUMN_NAMES)
             raise RunLogError(
                 f"{source} line {number}: has no step key (expected {expected}); "
-                f"keys are {', '.join(names)}"
+                f"keys are {listed(names, quoted=True)}"
             )
         step = step_from_json(record[step_key], step_key, source, number)
         lr = lr_from_json(lr_value, lr_key, source, number)
