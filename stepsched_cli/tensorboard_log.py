@@ -41,7 +41,16 @@ MAX_RECORD_BYTES = 64 << 20
 """The largest record (one event) of an event file read: TensorBoard allocates what a
 record declares before reading it (2**40 bytes was an internal MemoryError); a scalar
 event is about 40 bytes, an image summary a few MB."""
+MAX_RECORD_VALUES = 1000
+"""The most summary values (tags) one event may hold: TensorBoard builds a series per
+tag, so one 6.8 MB record declaring 400,000 tags took 9.5 s and 1.4 GB; a training
+loop writes a handful per event."""
+MAX_RUN_TAGS = 10_000
+"""The most distinct tags a run's events may name, for the same reason spread over
+many records."""
 _RECORD_FRAMING = 12  # a TFRecord: u64 length, u32 CRC of it, data, u32 CRC of the data
+# Field numbers of TensorBoard's protobuf messages: Event.summary, Summary.value, Value.tag.
+_EVENT_SUMMARY, _SUMMARY_VALUE, _VALUE_TAG = 5, 1, 1
 _LR_TAG = re.compile(r"(^|[^a-z])(lr|learning[_ -]?rate)([^a-z]|$)")
 
 
@@ -100,8 +109,8 @@ def _named(tags: Sequence[str]) -> str:
 
 
 def check_event_files(path: str) -> None:
-    """Refuse, before TensorBoard reads them, a run of too many event files or a record
-    longer than :data:`MAX_RECORD_BYTES`.
+    """Refuse, before TensorBoard reads them, a run of too many event files, a record
+    longer than :data:`MAX_RECORD_BYTES`, or events declaring too many tags.
 
     Raises:
         RunLogError: naming the run or the file and the limit.
@@ -116,13 +125,16 @@ def check_event_files(path: str) -> None:
         files = [os.path.join(path, name) for name in names]
     else:
         files = [path]
+    tags: set[int] = set()  # hashes of the run's tags: bounded whatever a tag's length
     for file in files:
-        _check_records(file)
+        _check_records(file, tags)
 
 
-def _check_records(file: str) -> None:
-    """Walk the record headers of one event file (a seek per record).  A last record
-    longer than what is left is a file still being written: TensorBoard stops there."""
+def _check_records(file: str, tags: set[int]) -> None:
+    """Walk the records of one event file: each no longer than the limit, declaring
+    at most :data:`MAX_RECORD_VALUES` values, the run at most :data:`MAX_RUN_TAGS`
+    tags.  A last record longer than what is left is a file still being written:
+    TensorBoard stops there."""
     with open(file, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         offset = 0
@@ -133,8 +145,68 @@ def _check_records(file: str) -> None:
                     f"{file}: its record at byte {offset} claims {length} bytes, more than "
                     f"the limit of {MAX_RECORD_BYTES} for one event"
                 )
+            handle.seek(offset + 12)
+            _check_tags(handle.read(length), tags, file, offset)
             offset += 16 + length
             handle.seek(offset)
+
+
+def _check_tags(event: bytes, tags: set[int], file: str, offset: int) -> None:
+    """Count the summary values of one event and add their tags to ``tags``."""
+    values = 0
+    for summary in _fields(event, _EVENT_SUMMARY):
+        for value in _fields(summary, _SUMMARY_VALUE):
+            values += 1
+            if values > MAX_RECORD_VALUES:
+                raise RunLogError(
+                    f"{file}: its record at byte {offset} holds more than "
+                    f"{MAX_RECORD_VALUES} values, the limit for one event"
+                )
+            tags.update(hash(tag) for tag in _fields(value, _VALUE_TAG))
+            if len(tags) > MAX_RUN_TAGS:
+                raise RunLogError(
+                    f"{file}: its events name more than {MAX_RUN_TAGS} tags, the limit "
+                    "for one run"
+                )
+
+
+def _fields(message: bytes, number: int) -> Iterator[bytes]:
+    """The length-delimited fields ``number`` of a protobuf message, read lazily.
+
+    Only the wire format is walked (a varint key, then the value by its wire type);
+    at anything malformed the walk stops and TensorBoard's reader has its say.
+    """
+    position, end = 0, len(message)
+    while position < end:
+        key, position = _varint(message, position)
+        wire = key & 7
+        if wire == 0:
+            _, position = _varint(message, position)
+        elif wire in (1, 5):
+            position += 8 if wire == 1 else 4
+        elif wire == 2:
+            length, position = _varint(message, position)
+            if position + length > end:
+                return
+            if key >> 3 == number:
+                yield message[position : position + length]
+            position += length
+        else:
+            return
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    """A protobuf varint at ``position`` and the position after it (a cut one ends the
+    data: the caller's walk stops there)."""
+    value = shift = 0
+    while position < len(data) and shift < 64:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
+    return 0, len(data) + 1
 
 
 def read_events(path: str, tag: str | None = None) -> Iterator[LogPoint]:
