@@ -165,8 +165,7 @@ def _check_tags(event: bytes, tags: set[int], file: str, offset: int) -> None:
             tags.update(hash(tag) for tag in _fields(value, _VALUE_TAG))
             if len(tags) > MAX_RUN_TAGS:
                 raise RunLogError(
-                    f"{file}: its events name more than {MAX_RUN_TAGS} tags, the limit "
-                    "for one run"
+                    f"{file}: its events name more than {MAX_RUN_TAGS} tags, the limit for one run"
                 )
 
 
