@@ -30,6 +30,7 @@ from typing import Literal, cast
 
 from stepsched_cli.numbers import format_exact
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.validate import listed
 
 WarningKind = Literal["never_reached", "epochs_meant", "underflow"]
 
@@ -92,7 +93,7 @@ def _never_reached(schedule: StepSchedule, total: int | None) -> PlausibilityWar
         ]
         if not late:
             return None
-        shown = ",".join(str(milestone) for milestone in late)
+        shown = listed(str(milestone) for milestone in late)
         these, verb = ("milestone", "is") if len(late) == 1 else ("milestones", "are")
         return PlausibilityWarning(
             "never_reached",

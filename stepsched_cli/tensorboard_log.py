@@ -101,11 +101,9 @@ def _named(tags: Sequence[str]) -> str:
         >>> _named([f"t{i}" for i in range(10)])
         't0, t1, t2, t3, t4, t5, t6, t7 and 2 more'
     """
-    from stepsched_cli.validate import shown
+    from stepsched_cli.validate import listed
 
-    named = ", ".join(tag if len(tag) <= 60 else shown(tag) for tag in tags[:MAX_TAGS_SHOWN])
-    more = len(tags) - MAX_TAGS_SHOWN
-    return named + (f" and {more} more" if more > 0 else "")
+    return listed(tags, limit=MAX_TAGS_SHOWN)
 
 
 def check_event_files(path: str) -> None:
@@ -274,6 +272,6 @@ def _runs_below(path: str, what: str) -> str:
     runs = runs_below(path)
     if not runs:
         return ""
-    named = ", ".join(runs[:MAX_RUNS_SHOWN])
-    more = f" and {len(runs) - MAX_RUNS_SHOWN} more" if len(runs) > MAX_RUNS_SHOWN else ""
-    return f"; {what}: {named}{more}; check one of them"
+    from stepsched_cli.validate import listed
+
+    return f"; {what}: {listed(runs, limit=MAX_RUNS_SHOWN)}; check one of them"

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from stepsched_cli.errors import StepschedError
@@ -117,13 +117,20 @@ def shown(value: object) -> str:
     return describe(value, width=_SHOWN_WIDTH)
 
 
-def listed(names: Iterable[object], *, quoted: bool = False, limit: int = MAX_LISTED) -> str:
+def listed(
+    names: Iterable[object],
+    *,
+    quoted: bool = False,
+    limit: int = MAX_LISTED,
+    plain: Callable[[str], bool] = str.isprintable,
+) -> str:
     """The first ``limit`` names, then how many more: every list in a message.
 
-    A name is shown as it is when it is a short printable string (quoted with
-    ``quoted``), otherwise by :func:`shown` (escaped, cut to 60 characters), so a
-    header of 100,000 columns or a key holding an escape sequence stays one short line.
-    Only the first ``limit`` names are ever rendered.
+    A name is shown as it is when it is a short string that ``plain`` accepts
+    (printable, by default; quoted with ``quoted``), otherwise by :func:`shown`
+    (quoted, escaped, cut to 60 characters), so a header of 100,000 columns or a key
+    holding an escape sequence stays one short line.  Only the first ``limit`` names
+    are ever rendered.
 
     Example:
         >>> listed([f"c{i}" for i in range(10)])
@@ -137,11 +144,10 @@ def listed(names: Iterable[object], *, quoted: bool = False, limit: int = MAX_LI
         if len(shown_names) == limit:
             more += 1
             continue
-        plain = isinstance(name, str) and len(name) <= _SHOWN_WIDTH and name.isprintable()
-        if plain and not quoted:
-            shown_names.append(str(name))
+        if isinstance(name, str) and len(name) <= _SHOWN_WIDTH and plain(name):
+            shown_names.append(repr(name) if quoted else name)
         else:
-            shown_names.append(repr(name) if plain else shown(name))
+            shown_names.append(shown(name))
     text = ", ".join(shown_names)
     return text + (f" and {more} more" if more else "")
 
@@ -299,9 +305,7 @@ def string_keys(
     """
     not_names = [key for key in mapping if not isinstance(key, str)]
     if not_names:
-        listed = ", ".join(shown(key) for key in not_names[:3])
-        more = f" and {len(not_names) - 3} more" if len(not_names) > 3 else ""
-        raise error(f"{owner}'s keys must be strings, got {listed}{more}")
+        raise error(f"{owner}'s keys must be strings, got {listed(not_names)}")
 
 
 def integer_text(text: str, *, any_length: bool = False) -> int | None:

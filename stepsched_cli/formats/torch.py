@@ -368,7 +368,9 @@ def _step_kind(document: object) -> TorchKind:
     validate.string_keys(document, "a torch state dict", error=StateError)
     kind = guess_scheduler_type(document)
     if kind not in ("StepLR", "MultiStepLR"):
-        keys = ", ".join(key for key in document if not key.startswith("_") and key != "base_lrs")
+        keys = validate.listed(
+            key for key in document if not key.startswith("_") and key != "base_lrs"
+        )
         raise StateError(
             f"not a step-decay scheduler: it looks like {_with_article(kind)} (it has "
             f"{keys or 'no public keys'}); stepsched reads torch StepLR and MultiStepLR"

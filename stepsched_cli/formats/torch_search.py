@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from stepsched_cli import validate
 from stepsched_cli.errors import StateError
 from stepsched_cli.formats import torch_sequential
 from stepsched_cli.formats.errors import AmbiguousCheckpointError, CheckpointError
@@ -472,15 +473,13 @@ def optimizer_mismatches(
     )
 
 
-MAX_LISTED = 5
+MAX_LISTED = validate.MAX_LISTED
 """The most scheduler keys or optimizer disagreements a message lists; then a count."""
 
 
 def _listing(keys: list[str]) -> str:
-    """The first :data:`MAX_LISTED` keys, each cut to 60 characters, then how many in all."""
-    shown = [key if len(key) <= 60 else key[:57] + "..." for key in keys[:MAX_LISTED]]
-    more = f", ... ({len(keys)} in all)" if len(keys) > MAX_LISTED else ""
-    return ", ".join(shown) + more
+    """The first :data:`MAX_LISTED` keys, each cut to 60 characters, then how many more."""
+    return validate.listed(keys)
 
 
 def _choose(
