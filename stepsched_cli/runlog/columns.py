@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from stepsched_cli.runlog.errors import ColumnConflictError, RunLogError
+from stepsched_cli.runlog.log_error import ColumnConflictError, RunLogError
 from stepsched_cli.validate import listed, whole_number
 from stepsched_cli.validate import shown as _shown
 
