@@ -200,8 +200,12 @@ def atomic_write(
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
-        FileWriteError: the folder is missing or not writable, the disk is full, ...
+        FileWriteError: the folder is missing or not writable, the disk is full, the
+            path ends with a slash (a folder), ...
     """
+    if os.path.basename(os.fspath(path)) in ("", ".", ".."):
+        # Path() drops a trailing slash: "run.json/" would be written as "run.json".
+        raise FileWriteError(f"{path}: names a folder, not a file (a trailing / . or ..)")
     target = Path(path)
     try:
         if target.is_symlink():

@@ -216,7 +216,7 @@ def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
         problem = " ".join(str(error).split())[:120] or type(error).__name__
         raise StateFileError(f"{path}: {WEIGHTS_MEMBER} is not HDF5: {problem}") from None
     iterations = validate.integer(
-        value, "iterations", minimum=0, error=StateFileError, parameter="iterations"
+        value, f"{path}: iterations", minimum=0, error=StateFileError, parameter="iterations"
     )
     return iterations, None
 
