@@ -8,49 +8,21 @@ with the file fails here instead of exhausting CI:
   path's number matrix rows x 40 cells wide (1.17 GB for a 2.4 MB log);
 * blank lines after the header (50 MB of them) went to the row reader a line at a
   time (20 MB took 14.6 s).
+
+``capped`` (conftest.py) runs the command under the limits.
 """
 
 from __future__ import annotations
 
-import os
-import resource
-import shutil
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-MEMORY_LIMIT = 1 << 30
-TIME_LIMIT = 20.0  # a hang guard for a shared machine; each log takes 1-3 s
 MEGABYTE = 1 << 20
 
-
-def _stepsched() -> list[str]:
-    beside = Path(sys.executable).with_name("stepsched")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("stepsched")
-    return [found] if found else [sys.executable, "-m", "stepsched_cli"]
-
-
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
-def check(path: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    environment.pop("STEPSCHED_DEBUG", None)
-    return subprocess.run(
-        [*_stepsched(), "check", str(path), *options],
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=TIME_LIMIT,
-        preexec_fn=_limit_memory,
-        env=environment,
-        check=False,
-        text=True,
-    )
+Capped = Callable[..., subprocess.CompletedProcess[str]]  # conftest.py's fixture
 
 
 def _alternating_with_wide_cells(path: Path) -> None:
@@ -64,10 +36,10 @@ def _alternating_with_wide_cells(path: Path) -> None:
     path.write_text("step,lr\n" + "\n".join(rows) + "\n")
 
 
-def test_wide_cells_among_changing_lrs_stay_within_a_block(tmp_path: Path) -> None:
+def test_wide_cells_among_changing_lrs_stay_within_a_block(tmp_path: Path, capped: Capped) -> None:
     path = tmp_path / "alternating.csv"
     _alternating_with_wide_cells(path)
-    result = check(path, "--lr", "2", "--step-size", "30")
+    result = capped("check", str(path), "--lr", "2", "--step-size", "30")
     assert (result.returncode, result.stderr) == (1, "")
     assert result.stdout.splitlines()[0] == (
         "mismatch at step 0: expected lr 2, logged 1 (300006 of 600006 points differ)"
@@ -80,7 +52,7 @@ def test_wide_cells_among_changing_lrs_stay_within_a_block(tmp_path: Path) -> No
     ids=["newlines", "spaces-and-tabs", "jsonl-newlines", "mixed"],
 )
 def test_blank_lines_after_the_header_are_skipped_a_block_at_a_time(
-    tmp_path: Path, blank: bytes, suffix: str
+    tmp_path: Path, blank: bytes, suffix: str, capped: Capped
 ) -> None:
     path = tmp_path / f"blank.{suffix}"
     if suffix == "csv":
@@ -93,6 +65,6 @@ def test_blank_lines_after_the_header_are_skipped_a_block_at_a_time(
         for _ in range(50):
             handle.write(blank * (repeat // 50))
         handle.write(tail)
-    result = check(path, "--lr", "0.1", "--step-size", "30")
+    result = capped("check", str(path), "--lr", "0.1", "--step-size", "30")
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "ok: 2 points match lr=0.1, step_size=30, gamma=0.1\n"
