@@ -17,6 +17,7 @@ from stepsched_cli.runlog import tensorboard as tensorboard_log
 from stepsched_cli.runlog.tensorboard import (
     MAX_EVENT_FILES,
     MAX_RECORD_BYTES,
+    MAX_RECORD_FIELDS,
     MAX_RECORD_VALUES,
     MAX_RUN_TAGS,
     check_event_files,
@@ -173,6 +174,25 @@ def test_a_run_naming_more_tags_than_the_limit_is_refused(
         "limit for one run"
     )
     assert refusal(tmp_path) == (message if refused else None)
+
+
+@pytest.mark.parametrize(
+    ("where", "fields"),
+    [("event", MAX_RECORD_FIELDS), ("event", MAX_RECORD_FIELDS + 1), ("summary", 4 << 20)],
+)
+def test_an_event_of_more_fields_than_the_limit_is_refused(
+    tmp_path: Path, where: str, fields: int
+) -> None:
+    """Tiny fields (a varint each) walked in Python: bounded, 4 million take no time."""
+    padding = (_key(15, 0) + b"\x00") * fields
+    data = padding if where == "event" else _delimited(5, padding)
+    events = tmp_path / EVENTS
+    events.write_bytes(_record(data))
+    message = (
+        f"{events}: its record at byte 0 holds more than {MAX_RECORD_FIELDS} protobuf "
+        "fields, the limit for one event"
+    )
+    assert refusal(events) == (message if fields > MAX_RECORD_FIELDS else None)
 
 
 @pytest.mark.parametrize(
