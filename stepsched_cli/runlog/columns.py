@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from stepsched_cli.runlog.log_error import ColumnConflictError, RunLogError
-from stepsched_cli.validate import listed, whole_number
+from stepsched_cli.validate import MAX_INTEGER_DIGITS, listed, whole_number
 from stepsched_cli.validate import shown as _shown
 
 # Step columns, most specific first: a W&B export has ``_step`` (its own log-call
@@ -46,8 +46,6 @@ _FALLBACK_LR_COLUMN = "value"
 # Numbers in a text log are ASCII: int() and float() also take other scripts' digits
 # and underscores ("1_000"), which no logger writes.
 INTEGER_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
-# Plain digits up to the length int() converts are read by int() directly.
-_LONGEST_PLAIN_STEP = 4300
 NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
 
 
@@ -197,8 +195,9 @@ def _looks_like_lr(name: str) -> bool:
 
 
 def step_from_text(text: str, column: str, source: str, line: int) -> int:
-    """A step cell: integer text, or number text whose exact decimal value is whole."""
-    if INTEGER_TEXT.fullmatch(text) and len(text) <= _LONGEST_PLAIN_STEP:
+    """A step cell: integer text, or number text whose exact decimal value is whole,
+    of at most :data:`~stepsched_cli.validate.MAX_INTEGER_DIGITS` digits."""
+    if len(text) <= MAX_INTEGER_DIGITS and INTEGER_TEXT.fullmatch(text):
         return _check_step(int(text), text, column, source, line)
     step = whole_number(text)
     if step is None:

@@ -223,8 +223,9 @@ def parse_log(
 
     Rows: blank lines are skipped, and so are rows whose lr cell is empty (or whose
     JSON object has no lr key, or a null one): W&B and JSON-lines logs are sparse.
-    A step is an integer >= 0 (``"30.0"`` is read as 30); an lr is a finite number
-    >= 0.  CSV may be tab-separated (detected from the header line).
+    A step is an integer >= 0 of at most 40 digits, decided from its decimal text
+    (``"30.0"`` and ``"3e1"`` are read as 30, ``"29.99999999999999999"`` is refused);
+    an lr is a finite number >= 0.  CSV may be tab-separated (detected from the header line).
 
     Args:
         lines: The text, one line per item (a file object works).

@@ -224,6 +224,10 @@ STEP_TEXTS = [
     ("9007199254740993.0", 9007199254740993),
     ("9007199254740993e0", 9007199254740993),
     ("1e20", 10**20),
+    ("1e39", 10**39),
+    ("1e40", None),
+    ("1e4290", None),
+    ("1" * 41, None),
     ("29.99999999999999999", None),
     ("30.000000000000000001", None),
     ("30.5", None),
@@ -236,6 +240,8 @@ STEP_TEXTS = [
 NOT_JSON_STEPS = {
     "0030.000": "JSON numbers have no leading zeros",
     "1e999999999": "a JSON number out of a float's range is refused by the JSON reader",
+    "1e4290": "a JSON number out of a float's range is refused by the JSON reader",
+    "1" * 41: "a JSON integer of more than 40 digits is refused by the JSON reader",
 }
 
 
