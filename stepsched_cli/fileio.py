@@ -69,7 +69,10 @@ def _parse_float(text: str) -> float:
 
 def _parse_decimal(text: str) -> Decimal:
     _parse_float(text)
-    return Decimal(text)
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # an exponent beyond decimal's range ("0e" and 30 nines)
+        raise ValueError(f"the number {text} has an exponent out of range") from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -169,7 +169,10 @@ def whole_number(value: str | Decimal, *, max_digits: int = MAX_INTEGER_DIGITS) 
             return None
         from decimal import Decimal  # not at the top: it costs every command's start-up
 
-        value = Decimal(value)
+        try:
+            value = Decimal(value)
+        except ArithmeticError:  # an exponent beyond decimal's range ("1e" and 30 nines)
+            return None
     if not value.is_finite():
         return None
     if value.is_zero():

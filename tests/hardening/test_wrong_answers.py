@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,7 @@ from stepsched_cli.runlog import (
 )
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.solve import GAMMA_MATCH_TOLERANCE, solve
+from stepsched_cli.validate import whole_number
 
 SCHEDULE = StepSchedule(0.1, step_size=30, gamma=0.1)
 
@@ -228,6 +231,8 @@ STEP_TEXTS = [
     ("1e40", None),
     ("1e4290", None),
     ("1" * 41, None),
+    ("1e" + "9" * 30, None),
+    ("0e" + "9" * 30, None),
     ("29.99999999999999999", None),
     ("30.000000000000000001", None),
     ("30.5", None),
@@ -242,6 +247,8 @@ NOT_JSON_STEPS = {
     "1e999999999": "a JSON number out of a float's range is refused by the JSON reader",
     "1e4290": "a JSON number out of a float's range is refused by the JSON reader",
     "1" * 41: "a JSON integer of more than 40 digits is refused by the JSON reader",
+    "1e" + "9" * 30: "a JSON number out of a float's range is refused by the JSON reader",
+    "0e" + "9" * 30: "test_an_exponent_beyond_decimals_range_is_refused_in_json_lines",
 }
 
 
@@ -308,6 +315,46 @@ def test_property_float_looking_steps_are_read_exactly(
         assert isinstance(points, RunLogError)
     else:
         assert points == [whole]
+
+
+NUMBER_TEXTS = st.from_regex(
+    re.compile(r"[+-]?([0-9]{0,45}\.?[0-9]{0,45})([eE][+-]?[0-9]{1,35})?", re.ASCII), fullmatch=True
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=NUMBER_TEXTS)
+def test_property_whole_number_is_the_exact_value_or_none(text: str) -> None:
+    """Any number text: the integer it is exactly (at most 40 digits), or None; no raise."""
+    result = whole_number(text)
+    try:
+        value = Decimal(text)
+    except ArithmeticError:  # an exponent beyond decimal's range
+        assert result is None
+        return
+    if value.is_zero():
+        assert result == 0
+    elif not -1 < value.adjusted() < 40:  # below 1 (not whole), or more than 40 digits
+        assert result is None
+    else:
+        exact = Fraction(value)  # small enough to build
+        assert result == (exact if exact.denominator == 1 else None)
+
+
+@pytest.mark.parametrize("field", ["step", "lr"])
+def test_an_exponent_beyond_decimals_range_is_refused_in_json_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    number = "0e" + "9" * 30
+    record = {"step": "1", "lr": "0.1", field: number}
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"step": 0, "lr": 0.1}\n{' + ", ".join(f'"{k}": {v}' for k, v in record.items()) + "}\n"
+    )
+    for read in (lambda: by_file(path), lambda: by_pipe(path, monkeypatch)):
+        assert str(refusal(read)).endswith(
+            f"line 2 the number {number} has an exponent out of range"
+        )
 
 
 def read_log_lines(lines: list[str]) -> list[int] | RunLogError:
