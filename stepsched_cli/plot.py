@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.schedule import Mode, StepSchedule
-from stepsched_cli.units import to_mode
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -118,17 +117,6 @@ def x_axis(mode: Mode, unit: XUnit | None, steps_per_epoch: int | None) -> XAxis
         return XAxis(unit, positions, 1, "step", float(steps_per_epoch))
     units = steps_per_epoch if mode == "epoch" else 1
     return XAxis(unit, 1, units, "epoch", 1 / steps_per_epoch)
-
-
-def in_axis_unit(schedule: StepSchedule, horizon: int, axis: XAxis) -> tuple[StepSchedule, int]:
-    """``schedule`` and ``horizon`` re-expressed in positions the axis counts, when finer.
-
-    An epoch-mode schedule drawn in steps becomes the step-mode schedule it equals
-    (exactly, or :class:`~stepsched_cli.errors.ConversionError`); otherwise unchanged.
-    """
-    if axis.units_per_position == 1:
-        return schedule, horizon
-    return to_mode(schedule, "step", axis.units_per_position), horizon * axis.units_per_position
 
 
 def describe_count(number: int) -> str:
@@ -357,7 +345,7 @@ def build_figure(
     axes = figure.add_subplot()
     curves = [(label, curve), *compare]
     for index, (name, drawn) in enumerate(curves):
-        _draw_curve(axes, drawn, axis, name, index)
+        draw_curve(axes, drawn, axis, name, index)
     if current is not None:
         axes.plot(
             [axis.to_x(current.position)],
@@ -376,27 +364,37 @@ def build_figure(
     axes.set_xlabel(axis.unit)
     axes.set_ylabel("learning rate")
     axes.grid(True, alpha=0.3)
-    if axis.other_unit is not None:
-        factor = axis.other_per_unit
-
-        def to_other(x: Any) -> Any:
-            return x * factor
-
-        def from_other(x: Any) -> Any:
-            return x / factor
-
-        top = axes.secondary_xaxis("top", functions=(to_other, from_other))
-        top.set_xlabel(axis.other_unit)
+    add_other_unit(axes, axis)
     axes.set_title(fit_title(figure, title, axes.title.get_fontproperties()))
     return figure
 
 
-def _draw_curve(axes: Axes, curve: Staircase, axis: XAxis, label: str, index: int) -> None:
+def add_other_unit(axes: Axes, axis: XAxis) -> None:
+    """A secondary x axis at the top in the other unit, when the axis knows it."""
+    if axis.other_unit is None:
+        return
+    factor = axis.other_per_unit
+
+    def to_other(x: Any) -> Any:
+        return x * factor
+
+    def from_other(x: Any) -> Any:
+        return x / factor
+
+    top = axes.secondary_xaxis("top", functions=(to_other, from_other))
+    top.set_xlabel(axis.other_unit)
+
+
+def draw_curve(
+    axes: Axes, curve: Staircase, axis: XAxis, label: str, index: int, zorder: float = 2
+) -> None:
     """One schedule's step line (solid for the first, dashed after) and its decay markers."""
     colour = COLOURS[index % len(COLOURS)]
     xs = [axis.to_x(position) for position in curve.positions]
     style = "-" if index == 0 else "--"
-    axes.step(xs, list(curve.lrs), where="post", label=label, color=colour, linestyle=style)
+    axes.step(
+        xs, list(curve.lrs), where="post", label=label, color=colour, linestyle=style, zorder=zorder
+    )
     if curve.decays and len(curve.decays) <= MAX_MARKERS:
         axes.plot(
             [axis.to_x(position) for position, _ in curve.decays],

@@ -11,6 +11,9 @@ peak when it falls inside), so the schedule is evaluated ``O(width)`` times and 
 10**12-position horizon costs the same as 100.  A column holding several decays
 shows them as one vertical drop.
 
+Size: about 520 lines, a little over the house's ~500: one picture (layout, curves,
+markers, logged points, axes and their labels), whose parts share the column layout.
+
 Example:
     >>> schedule = StepSchedule(0.1, step_size=30, gamma=0.1)
     >>> print("\\n".join(render(schedule, total=120, width=30, height=5, log_scale=True)))
@@ -68,6 +71,9 @@ _STYLES = (
     _restyled("-|+++++++++"),
 )
 MARKER = "┊"
+# A logged point off the curve (drawn by check --plot), and its cell's style.
+POINT = "•"
+_POINT_STYLE = -1
 # Boundary markers are drawn while at most one column in this many has one.
 _MARKER_SPACING = 3
 
@@ -115,10 +121,12 @@ def render(
     log_scale: bool = False,
     x_label: str = "step",
     positions_per_unit: int = 1,
+    units_per_position: int = 1,
     markers: bool = True,
     title: str | None = None,
     label: str = "lr",
     compare: Sequence[tuple[str, StepSchedule]] = (),
+    points: Sequence[tuple[int, float]] = (),
 ) -> list[str]:
     """Draw positions ``0..total-1`` of ``schedule`` in a ``width`` x ``height`` box.
 
@@ -138,6 +146,9 @@ def render(
             labels give way to it when the line is full.
         positions_per_unit: Positions per x-axis unit: 1 labels positions, the steps
             per epoch labels a step-mode schedule in epochs.
+        units_per_position: X-axis units per position: the steps per epoch draw an
+            epoch-mode schedule in steps (each epoch spans that many steps, so a
+            warmup ramped per epoch is a staircase, as it is).
         markers: Dotted lines under the decay boundaries (left out when more than one
             column in three would carry one).
         title: Lines above the picture, wrapped at spaces to ``width`` (never cut).
@@ -145,6 +156,9 @@ def render(
         compare: ``(label, schedule)`` of up to three further schedules, drawn in
             heavy, double and ASCII lines (the first schedule stays on top where they
             meet), with a legend of ``len(compare) + 1`` entries below the picture.
+        points: Logged points ``(x, lr)`` (x in the x axis's units, below
+            ``total * units_per_position``), drawn as :data:`POINT` where no curve is:
+            a point off the curve stands out.
 
     Returns:
         The title's lines, ``height + 2`` lines of picture, then the legend's lines.
@@ -156,20 +170,28 @@ def render(
     width = _integer("width", width, 8)
     height = _integer("height", height, 2)
     positions_per_unit = _integer("positions_per_unit", positions_per_unit, 1)
+    units_per_position = _integer("units_per_position", units_per_position, 1)
     if len(compare) >= len(_STYLES):
         raise TermPlotError(
             f"compare: the terminal draws at most {len(_STYLES) - 1} further schedules, "
             f"got {len(compare)}"
         )
     schedules = [schedule, *(other for _, other in compare)]
-    layout = _fit(schedules, total, width, height, log_scale)
+    lrs = [lr for _, lr in points]
+    layout = _fit(schedules, total, width, height, log_scale, units_per_position, lrs)
     cells: _Cells = [[None] * layout.count for _ in range(height)]
     for style, columns in enumerate(layout.columns):
         _draw_curve(cells, columns, layout.scale, style)
+    span = total * units_per_position
+    for x, lr in points:
+        column = min(layout.count - 1, max(0, x) * layout.count // span)
+        row = layout.scale.row(lr)
+        if cells[row][column] is None:
+            cells[row][column] = (_POINT_STYLE, 0)
     draw_markers = markers and _marker_count(schedule, total) * _MARKER_SPACING <= layout.count
     lines = wrap_text(title, width) if title else []
     lines += _plot_rows(layout, cells, draw_markers)
-    ticks = _x_ticks(total, layout.count, positions_per_unit)
+    ticks = _x_ticks(total * units_per_position, layout.count, positions_per_unit)
     axis_line = ["─"] * layout.count
     for column_index, _ in ticks:
         axis_line[column_index] = "┬"
@@ -220,7 +242,13 @@ def _integer(name: str, value: object, minimum: int) -> int:
 
 
 def _fit(
-    schedules: Sequence[StepSchedule], total: int, width: int, height: int, log_scale: bool
+    schedules: Sequence[StepSchedule],
+    total: int,
+    width: int,
+    height: int,
+    log_scale: bool,
+    units_per_position: int,
+    extra_lrs: Sequence[float] = (),
 ) -> _Layout:
     """As many columns as fit beside the y labels their own extremes need.
 
@@ -229,13 +257,13 @@ def _fit(
     """
     # The smallest positive lr may hide inside a column (one holding the decay to 0).
     hidden = [_smallest_positive_lr(each, total) for each in schedules] if log_scale else []
-    wanted = max(2, min(width, total))
+    wanted = max(2, min(width, total * units_per_position))
     while True:
-        columns = [_columns(each, total, wanted) for each in schedules]
+        columns = [_columns(each, total, wanted, units_per_position) for each in schedules]
         values = [
             value for curve in columns for column in curve for value in (column.low, column.high)
         ]
-        scale = _Scale(values + hidden, height, log_scale)
+        scale = _Scale(values + hidden + list(extra_lrs), height, log_scale)
         labels = scale.labels()
         gutter = max(len(text) for text in labels.values())
         plot_width = width - gutter - 1
@@ -274,7 +302,7 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
         text = []
         for index, cell in enumerate(row_cells):
             if cell is not None:
-                text.append(_STYLES[cell[0]][cell[1]])
+                text.append(POINT if cell[0] == _POINT_STYLE else _STYLES[cell[0]][cell[1]])
             elif draw_markers and boundaries[index] and _below_curve(cells, row, index):
                 text.append(MARKER)
             else:
@@ -284,18 +312,26 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
     return lines
 
 
-def _columns(schedule: StepSchedule, total: int, wanted: int) -> list[_Column]:
-    count = min(wanted, total)
+def _columns(
+    schedule: StepSchedule, total: int, wanted: int, units_per_position: int = 1
+) -> list[_Column]:
+    """The columns over x units ``0..span-1`` (``span = total * units_per_position``);
+    each column holds the positions its x units fall in."""
+    span = total * units_per_position
+    count = min(wanted, span)
     warmup = schedule.warmup_steps
     columns = []
     for index in range(count):
-        start = index * total // count
-        end = (index + 1) * total // count - 1
+        start_x = index * span // count
+        end_x = (index + 1) * span // count - 1
+        start, end = start_x // units_per_position, end_x // units_per_position
         first, last = schedule.lr_at(start), schedule.lr_at(end)
         extremes = [first, last]
         if start < warmup <= end:
             extremes += [schedule.lr_at(warmup - 1), schedule.lr_at(warmup)]
-        following = schedule.next_boundary(start - 1 if start else 0)
+        # The first boundary drawn at or after the column's first x unit.
+        first_whole = -(-start_x // units_per_position)
+        following = schedule.next_boundary(first_whole - 1 if first_whole else 0)
         columns.append(
             _Column(
                 start=start,
@@ -304,7 +340,7 @@ def _columns(schedule: StepSchedule, total: int, wanted: int) -> list[_Column]:
                 exit=last,
                 low=min(extremes),
                 high=max(extremes),
-                boundary=following is not None and following <= end,
+                boundary=following is not None and following * units_per_position <= end_x,
             )
         )
     return columns
@@ -333,7 +369,10 @@ def _marker_count(schedule: StepSchedule, total: int) -> int:
 
 
 def _below_curve(cells: _Cells, row: int, index: int) -> bool:
-    return any(cells[above][index] is not None for above in range(row))
+    return any(
+        cell is not None and cell[0] != _POINT_STYLE
+        for cell in (cells[above][index] for above in range(row))
+    )
 
 
 class _Scale:
@@ -478,6 +517,7 @@ def _tick_labels(
 
 __all__ = [
     "MARKER",
+    "POINT",
     "TermPlotError",
     "compact_number",
     "compact_position",

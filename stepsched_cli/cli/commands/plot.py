@@ -30,11 +30,11 @@ from stepsched_cli.cli.options.schedule import (
     schedule_options,
     warn_if_implausible,
 )
-from stepsched_cli.cli.options.units import TotalOption, parse_unit
+from stepsched_cli.cli.options.units import EpochsOption, TotalOption, parse_unit, run_total
 from stepsched_cli.cli.output import describe_schedule, print_lines, print_message, write_output
 from stepsched_cli.compare import CompareError, apply_spec, check_comparable
 from stepsched_cli.planning import Plan, default_total
-from stepsched_cli.plot import PlotError, XAxis, in_axis_unit, plot_horizon, prefers_log_scale
+from stepsched_cli.plot import PlotError, XAxis, plot_horizon, prefers_log_scale
 from stepsched_cli.plot import XUnit as AxisUnit
 from stepsched_cli.plot import x_axis as plot_x_axis
 from stepsched_cli.schedule import StepSchedule
@@ -156,6 +156,7 @@ def plot(
         ),
     ] = None,
     total: TotalOption = None,
+    epochs: EpochsOption = None,
     log: Annotated[
         bool,
         typer.Option(
@@ -225,13 +226,14 @@ def plot(
     check_file_options(output, sizes)
     image_format = None if output is None else image_format_for(output)
     plan = resolve_plan(schedule)
+    length = run_total(plan, total, epochs)
     with options_named():
         axis = plot_x_axis(plan.mode, x, plan.steps_per_epoch)
-        horizon = plot_horizon(total, default_total(plan.schedule), axis, current=plan.position)
+        horizon = plot_horizon(length, default_total(plan.schedule), axis, current=plan.position)
     compared = compared_schedules(plan.schedule, compare or [])
     if output is None and len(compared) > 3:
         raise usage_error("--compare", "the terminal draws at most 3; write a file with -o")
-    warn_if_implausible(plan, total=total, horizon=horizon)
+    warn_if_implausible(plan, total=length, horizon=horizon)
     schedules = [plan.schedule, *(other for _, other in compared)]
     log_scale = choose_log_scale(log, linear, schedules, horizon)
     heading = title if title is not None else describe_schedule(plan.schedule)
@@ -288,22 +290,21 @@ def terminal_plot(
 
     The width is the terminal's (``COLUMNS`` when set, 80 when not a terminal), at
     least :data:`MIN_TERMINAL_WIDTH`: a tinier terminal wraps the lines.  An
-    epoch-mode schedule drawn in steps is converted to steps first (exactly, or a
-    :class:`~stepsched_cli.errors.ConversionError`).
+    epoch-mode schedule drawn in steps spans its steps per epoch per epoch: a warmup
+    ramped per epoch is the staircase the file plot draws too.
     """
     from stepsched_cli.termplot import render
 
-    schedule, total = in_axis_unit(plan.schedule, horizon, axis)
-    others = [(spec, in_axis_unit(other, horizon, axis)[0]) for spec, other in compared]
     return render(
-        schedule,
-        total=total,
+        plan.schedule,
+        total=horizon,
         width=max(MIN_TERMINAL_WIDTH, shutil.get_terminal_size().columns),
         height=TERMINAL_PLOT_HEIGHT,
         log_scale=log,
         x_label=axis.unit,
         positions_per_unit=axis.positions_per_unit,
+        units_per_position=axis.units_per_position,
         title=title,
         label=describe_schedule(plan.schedule),
-        compare=others,
+        compare=compared,
     )
