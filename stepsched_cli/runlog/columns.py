@@ -125,6 +125,27 @@ def same_column_error(name: str, step_column: str | None, source: str) -> Column
     )
 
 
+def refuse_keras_csv_without_lr(header: Sequence[str], source: str) -> None:
+    """Refuse, saying why, a Keras ``CSVLogger`` log with no lr column.
+
+    ``CSVLogger`` writes ``epoch`` first and then the epoch logs, which hold the
+    metrics only, unless a callback adds ``learning_rate`` to them.
+
+    Raises:
+        RunLogError: the header starts with ``epoch`` and no column looks like an lr.
+    """
+    if not header or header[0].strip().lower() != "epoch":
+        return
+    if recognise_lr(header, source) is not None:
+        return
+    raise RunLogError(
+        f"{source}: looks like a Keras CSVLogger log (columns {listed(header, quoted=True)}) "
+        "and holds no lr: Keras writes the lr only when a callback adds learning_rate to the "
+        "epoch logs (LearningRateScheduler, ReduceLROnPlateau)",
+        parameter="lr_column",
+    )
+
+
 def _match_explicit(names: Sequence[str], wanted: str, what: str, source: str) -> int | None:
     exact = [i for i, name in enumerate(names) if name == wanted]
     if len(exact) > 1:
@@ -259,6 +280,7 @@ __all__ = [
     "lr_from_text",
     "recognise_lr",
     "recognise_step",
+    "refuse_keras_csv_without_lr",
     "same_column_error",
     "step_from_json",
     "step_from_text",
