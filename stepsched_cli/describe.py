@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 __all__ = ["DESCRIBE_WIDTH", "describe"]
 
@@ -99,6 +100,8 @@ def _leaf(value: object, room: int) -> str | None:
         return str(int(value))
     if isinstance(value, str):
         return repr(str(value[: room + 1]))
+    if isinstance(value, Decimal):  # a number read exactly from a log
+        return str(value)[: room + 1]
     if isinstance(value, bytes | bytearray):
         return repr(bytes(value[: room + 1]))
     if isinstance(value, set | frozenset) and not value:

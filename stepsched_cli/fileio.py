@@ -19,6 +19,7 @@ import errno
 import json
 import os
 import stat
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,14 @@ def _parse_float(text: str) -> float:
     return value
 
 
+def _parse_decimal(text: str) -> Decimal:
+    _parse_float(text)
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # an exponent beyond decimal's range ("0e" and 30 nines)
+        raise ValueError(f"the number {text} has an exponent out of range") from None
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -97,8 +106,14 @@ def _check_depth(text: str, max_depth: int) -> None:
             depth -= 1
 
 
-def loads_strict(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> object:
+def loads_strict(
+    data: bytes, *, max_depth: int = MAX_JSON_DEPTH, exact_floats: bool = False
+) -> object:
     """Parse JSON bytes strictly.
+
+    With ``exact_floats`` a number with a fraction or an exponent is read as the
+    :class:`~decimal.Decimal` it spells (a float would round ``29.99999999999999999``
+    to 30), for a reader that decides from the digits whether a value is whole.
 
     Raises:
         ValueError: with a one-line reason (and line/column for syntax errors).
@@ -118,7 +133,7 @@ def loads_strict(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> object:
         return json.loads(
             text,
             parse_int=_parse_int,
-            parse_float=_parse_float,
+            parse_float=_parse_decimal if exact_floats else _parse_float,
             parse_constant=_refuse_constant,
             object_pairs_hook=_no_duplicate_keys,
         )
@@ -188,8 +203,12 @@ def atomic_write(
 
     Raises:
         OutputExistsError: ``path`` exists and ``overwrite`` is false.
-        FileWriteError: the folder is missing or not writable, the disk is full, ...
+        FileWriteError: the folder is missing or not writable, the disk is full, the
+            path ends with a slash (a folder), ...
     """
+    if os.path.basename(os.fspath(path)) in ("", ".", ".."):
+        # Path() drops a trailing slash: "run.json/" would be written as "run.json".
+        raise FileWriteError(f"{path}: names a folder, not a file (a trailing / . or ..)")
     target = Path(path)
     try:
         if target.is_symlink():

@@ -30,8 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from stepsched_cli.numbers import format_lr
+from stepsched_cli.numbers import format_exact, format_lr
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.validate import listed
 
 WarningKind = Literal["never_reached", "epochs_meant", "warmup_above", "underflow"]
 
@@ -95,7 +96,7 @@ def _never_reached(schedule: StepSchedule, total: int | None) -> PlausibilityWar
         ]
         if not late:
             return None
-        shown = ",".join(str(milestone) for milestone in late)
+        shown = listed(str(milestone) for milestone in late)
         these, verb = ("milestone", "is") if len(late) == 1 else ("milestones", "are")
         return PlausibilityWarning(
             "never_reached",
@@ -153,7 +154,7 @@ def _underflow(schedule: StepSchedule, horizon: int | None) -> PlausibilityWarni
     return PlausibilityWarning(
         "underflow",
         f"the lr underflows to 0 at {unit} {at}, after {limit} decays of gamma "
-        f"{format_lr(schedule.gamma)}: every later {unit} trains with lr 0",
+        f"{format_exact(schedule.gamma)}: every later {unit} trains with lr 0",
     )
 
 

@@ -335,8 +335,13 @@ def _root(ratio: decimal.Decimal, decays: int) -> float:
 
 
 def _decays_for_gamma(lr: float, final_lr: float, gamma: float) -> int:
-    """The whole number of decays taking ``lr`` to ``final_lr`` with ``gamma``."""
-    estimate = (math.log(final_lr) - math.log(lr)) / math.log(gamma)
+    """The whole number of decays taking ``lr`` to ``final_lr`` with ``gamma``.
+
+    Counted with the decimal gamma the schedule computes with (``intended_value``):
+    near 1 the binary float differs in its 16th digit, and with it the count of a
+    long run (0.9999999999999999 is 1 - 1e-16, its float 1 - 1.11e-16).
+    """
+    estimate = _decays_estimate(lr, final_lr, gamma)
     schedule = StepSchedule(lr, gamma=gamma)
     nearest = max(1, round(estimate))
     reached = schedule.lr_after_decays(nearest)
@@ -349,6 +354,18 @@ def _decays_for_gamma(lr: float, final_lr: float, gamma: float) -> int:
         f"whole number: {below} decays give {schedule.lr_after_decays(below)!r} and "
         f"{above} give {schedule.lr_after_decays(above)!r}"
     )
+
+
+def _decays_estimate(lr: float, final_lr: float, gamma: float) -> decimal.Decimal:
+    """``log(final_lr / lr) / log(gamma)`` of the decimals typed, to 60 digits."""
+    exact_gamma = intended_value(gamma)
+    with decimal.localcontext() as context:
+        context.prec = _ROOT_DIGITS
+        ratio = _ratio(lr, final_lr)
+        decimal_gamma = decimal.Decimal(exact_gamma.numerator) / decimal.Decimal(
+            exact_gamma.denominator
+        )
+        return ratio.ln() / decimal_gamma.ln()
 
 
 __all__ = [

@@ -246,7 +246,10 @@ def test_state_errors_carry_the_field_they_are_about(
     ("mapping", "message"),
     [
         ({(1,): 0, "a": 1}, "a state's keys must be strings, got (1,)"),
-        ({1: 0, 2: 0, 3: 0, 4: 0, 5: 0}, "a state's keys must be strings, got 1, 2, 3 and 2 more"),
+        (
+            dict.fromkeys(range(1, 11), 0),
+            "a state's keys must be strings, got 1, 2, 3, 4, 5, 6, 7, 8 and 2 more",
+        ),
         ({b"lr": 0.1}, "a state's keys must be strings, got b'lr'"),
     ],
 )

@@ -112,8 +112,12 @@ _ESCAPES.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
 
 
 def one_line(text: str) -> str:
-    """``text`` with every control character escaped, e.g. a newline as ``\\n``."""
-    return text.translate(_ESCAPES)
+    """``text`` with every control character escaped, e.g. a newline as ``\\n``.
+
+    Everything shown to a person goes through it, on stdout and stderr alike: a file
+    named ``x\\nbroken.pt: ok`` must not print a line of its own.
+    """
+    return text if text.isprintable() else text.translate(_ESCAPES)
 
 
 def print_message(text: str) -> None:
@@ -127,9 +131,9 @@ def print_error(text: str) -> None:
 
 
 def print_lines(lines: Iterable[str]) -> None:
-    """Plain lines of text on stdout."""
+    """Plain lines of text on stdout, each kept one line (see :func:`one_line`)."""
     for line in lines:
-        sys.stdout.write(line + "\n")
+        sys.stdout.write(one_line(line) + "\n")
 
 
 # -- machine formats -----------------------------------------------------------
@@ -372,8 +376,10 @@ def print_fields(fields: Sequence[tuple[str, str]], title: str | None = None) ->
     """Print ``name: value`` pairs for people, aligned, as a two-column grid.
 
     On a terminal, a Rich grid (names in bold, long values wrapped to the screen);
-    otherwise one plain line per field, without trailing spaces.
+    otherwise one plain line per field, without trailing spaces.  Names and values
+    are shown through :func:`one_line`: a file name or a key cannot drive the terminal.
     """
+    fields = [(one_line(name), one_line(value)) for name, value in fields]
     if _terminal_rows() is None:
         sys.stdout.write("".join(line + "\n" for line in plain_fields(fields, title)))
         return

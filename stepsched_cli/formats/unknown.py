@@ -28,14 +28,13 @@ import re
 from collections.abc import Sequence
 
 from stepsched_cli.errors import StateFileError
-from stepsched_cli.validate import shown
+from stepsched_cli.validate import listed, shown
 
 __all__ = ["MAX_KEYS_SHOWN", "binary_kind", "describe", "unrecognised"]
 
 MAX_KEYS_SHOWN = 8
 """How many of a document's keys the message names."""
 
-_KEY_WIDTH = 60  # a longer key is shown cut, with its size (a 900 KB key was echoed whole)
 _YAML_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]{0,60}):(?:\s|$)")
 _JSON_TYPES = {str: "string", bool: "boolean", int: "number", float: "number"}
 
@@ -83,12 +82,7 @@ def binary_kind(data: bytes, name: str = "") -> str | None:
 
 
 def _keys(keys: Sequence[str]) -> str:
-    named = keys[:MAX_KEYS_SHOWN]
-    listed = ", ".join(
-        key if key.isidentifier() and len(key) <= _KEY_WIDTH else shown(key) for key in named
-    )
-    more = f" and {len(keys) - MAX_KEYS_SHOWN} more" if len(keys) > MAX_KEYS_SHOWN else ""
-    return listed + more
+    return listed(keys, limit=MAX_KEYS_SHOWN, plain=str.isidentifier)
 
 
 def _describe_text(data: bytes, json_error: str) -> str:

@@ -42,7 +42,7 @@ from stepsched_cli.runlog.columns import LR_COLUMN_NAMES, STEP_COLUMN_NAMES
 from stepsched_cli.runlog.counting import COUNTING_FROM_ONE
 from stepsched_cli.runlog.diagnosis import CheckResult, Diagnosis, DiagnosisKind
 from stepsched_cli.runlog.fast import check_log_file
-from stepsched_cli.runlog.log_error import RunLogError
+from stepsched_cli.runlog.log_error import ColumnConflictError, RunLogError
 from stepsched_cli.runlog.rows import (
     LOG_FORMATS,
     MAX_LINE_LENGTH,
@@ -70,6 +70,7 @@ __all__ = [
     "MAX_LINE_LENGTH",
     "STEP_COLUMN_NAMES",
     "CheckResult",
+    "ColumnConflictError",
     "Diagnosis",
     "DiagnosisKind",
     "LogFormat",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from stepsched_cli.runlog.columns import find_key, recognise_lr, recognise_step
+from stepsched_cli.runlog.columns import json_keys
 from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.runlog.rows import (
     MAX_LINE_LENGTH,
@@ -129,6 +129,9 @@ def _read_header(
 
 _BLANK = b" \t\n"
 _BLANK_BLOCK = 1 << 16
+# What a line the row reader skips may hold: spaces and tabs, and in CSV delimiters
+# (a row of empty cells), by the CSV delimiter (None: JSON lines).
+_BLANK_BYTES = {None: b" \t", ",": b" \t,", "\t": b" \t"}
 
 
 def _skip_blank_lines(handle: BinaryIO) -> int:
@@ -188,9 +191,40 @@ def _block(text: bytes, layout: Layout, line: int) -> Block | list[LogPoint]:
         text = text.replace(b"\r\n", b"\n")
         if b"\r" in text:
             raise Abandon
+    if text.count(b"\n") == len(text):  # nothing but line breaks: no point, no long line
+        return []
     _check_line_lengths(text, layout.source, line)
-    fast = _fast_block(text, layout) if text.isascii() else None
+    if not text.isascii():
+        return _slow_block(text, layout, line)
+    fast = _fast_block(text, layout)
+    if fast is None:
+        # A blank line makes the arrays refuse a block; it carries no point, so the
+        # block is read again without them (20 MB of newlines after a header went row
+        # by row in 14.6 s).  Looked for only here: a search of every block cost 10%.
+        delimiter = None if layout.columns is None else layout.columns.delimiter
+        filled = _without_blank_lines(text, _BLANK_BYTES[delimiter])
+        if not filled:
+            return []
+        if len(filled) < len(text):
+            fast = _fast_block(filled, layout)
     return fast if fast is not None else _slow_block(text, layout, line)
+
+
+def _without_blank_lines(text: bytes, blank: bytes) -> bytes:
+    """``text`` (complete lines) without the lines holding only ``blank`` bytes, in
+    array operations."""
+    import numpy as np
+
+    buffer = np.frombuffer(text, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == ord("\n"))
+    filled = ~np.isin(buffer, np.frombuffer(blank + b"\n", dtype=np.uint8))
+    counts = np.cumsum(filled, dtype=np.int32)[ends]  # a block is far below 2**31 bytes
+    keep = np.empty(ends.size, dtype=np.bool_)
+    keep[0], keep[1:] = counts[0] > 0, counts[1:] > counts[:-1]
+    lengths = np.empty(ends.size, dtype=np.int64)
+    lengths[0], lengths[1:] = ends[0] + 1, ends[1:] - ends[:-1]
+    kept: bytes = buffer[np.repeat(keep, lengths)].tobytes()
+    return kept
 
 
 def _check_line_lengths(text: bytes, source: str, line: int) -> None:
@@ -298,8 +332,7 @@ def _template(first: bytes, layout: Layout) -> _Template | None:
 
 def _compile_template(names: tuple[str, ...], layout: Layout) -> _Template | None:
     try:
-        lr_key = find_key(names, layout.lr_column, "lr", recognise_lr, layout.source, 0)
-        step_key = find_key(names, layout.step_column, "step", recognise_step, layout.source, 0)
+        lr_key, step_key = json_keys(names, layout.step_column, layout.lr_column, layout.source, 0)
     except RunLogError:
         return None
     if lr_key is None or step_key is None:

@@ -14,6 +14,7 @@ from typing import Literal
 from stepsched_cli.runlog.decays import DecayRow, constant_shift
 from stepsched_cli.runlog.intervals import IntervalSet, approx
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.validate import listed
 
 DiagnosisKind = Literal[
     "early", "late", "ahead_by_one", "behind_by_one", "shifted", "reset", "constant", "unknown"
@@ -281,8 +282,8 @@ def _shift_diagnosis(
     if low == high and epoch_steps and low % epoch_steps == 0:
         epochs = abs(low) // epoch_steps
         in_epochs = f" ({epochs} epoch{'s' if epochs != 1 else ''})"
-    planned = ", ".join(str(row.planned_at) for row in rows if row.observed_at is not None)
-    observed = ", ".join(str(row.observed_at) for row in rows if row.observed_at is not None)
+    planned = listed(str(row.planned_at) for row in rows if row.observed_at is not None)
+    observed = listed(str(row.observed_at) for row in rows if row.observed_at is not None)
     hint = (
         "the decay clock starts after the warmup, as torch's SequentialLR restarts the "
         "second scheduler's count at its switch (timm's warmup_prefix=True)"

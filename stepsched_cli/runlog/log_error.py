@@ -27,4 +27,12 @@ class RunLogError(StepschedError, ValueError):
         return f"{self.detail}; choose one with {name}"
 
 
-__all__ = ["RunLogError"]
+class ColumnConflictError(RunLogError):
+    """One column or key was chosen for both the step and the lr: a usage error.
+
+    Its ``parameter`` is the option that made the choice (``step_column`` when it was
+    given, else ``lr_column``).
+    """
+
+
+__all__ = ["ColumnConflictError", "RunLogError"]

@@ -21,17 +21,19 @@ from typing import TYPE_CHECKING, Literal, TextIO
 from stepsched_cli.runlog.columns import (
     STEP_COLUMN_NAMES,
     choose_column,
-    find_key,
+    json_keys,
     lr_from_json,
     lr_from_text,
     recognise_lr,
     recognise_step,
     refuse_keras_csv_without_lr,
+    same_column_error,
     step_from_json,
     step_from_text,
 )
 from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.state import loads_strict
+from stepsched_cli.validate import listed
 
 if TYPE_CHECKING:
     import _csv
@@ -227,8 +229,9 @@ def parse_log(
 
     Rows: blank lines are skipped, and so are rows whose lr cell is empty (or whose
     JSON object has no lr key, or a null one): W&B and JSON-lines logs are sparse.
-    A step is an integer >= 0 (``"30.0"`` is read as 30); an lr is a finite number
-    >= 0.  CSV may be tab-separated (detected from the header line).
+    A step is an integer >= 0 of at most 40 digits, decided from its decimal text
+    (``"30.0"`` and ``"3e1"`` are read as 30, ``"29.99999999999999999"`` is refused);
+    an lr is a finite number >= 0.  CSV may be tab-separated (detected from the header line).
 
     Args:
         lines: The text, one line per item (a file object works).
@@ -313,6 +316,8 @@ def csv_columns(
         refuse_keras_csv_without_lr(header, source)
     step_index = choose_column(header, step_column, "step", recognise_step, source)
     lr_index = choose_column(header, lr_column, "lr", recognise_lr, source)
+    if step_index == lr_index:
+        raise same_column_error(header[lr_index], step_column, source)
     return CsvColumns(header, step_index, lr_index, delimiter)
 
 
@@ -358,12 +363,12 @@ def jsonl_points(
     lr_column: str | None,
 ) -> Iterator[LogPoint]:
     """The points of JSON lines, the first being line ``skipped + 1`` of the source."""
-    keys_seen: dict[tuple[str, ...], tuple[str, str | None]] = {}
+    keys_seen: dict[tuple[str, ...], tuple[str | None, str | None]] = {}
     for number, text in enumerate(lines, start=skipped + 1):
         if not text.strip():
             continue
         try:
-            record = loads_strict(text.encode("utf-8"))
+            record = loads_strict(text.encode("utf-8"), exact_floats=True)
         except ValueError as error:
             whole = _WHOLE_DOCUMENT_HINT if text.strip() in ("{", "[") else ""
             raise RunLogError(f"{source} line {number} {error}{whole}") from None
@@ -375,14 +380,12 @@ def jsonl_points(
         names = tuple(record)
         chosen = keys_seen.get(names)
         if chosen is None:
-            lr_key = find_key(names, lr_column, "lr", recognise_lr, source, number)
-            if lr_key is None:
-                continue
-            step_key = find_key(names, step_column, "step", recognise_step, source, number)
-            chosen = (lr_key, step_key)
+            chosen = json_keys(names, step_column, lr_column, source, number)
             if len(keys_seen) < _MAX_CACHED_KEYS:
                 keys_seen[names] = chosen
         lr_key, step_key = chosen
+        if lr_key is None:
+            continue
         lr_value = record[lr_key]
         if lr_value is None:
             continue
@@ -390,7 +393,7 @@ def jsonl_points(
             expected = step_column or "one of " + ", ".join(STEP_COLUMN_NAMES)
             raise RunLogError(
                 f"{source} line {number}: has no step key (expected {expected}); "
-                f"keys are {', '.join(names)}"
+                f"keys are {listed(names, quoted=True)}"
             )
         step = step_from_json(record[step_key], step_key, source, number)
         lr = lr_from_json(lr_value, lr_key, source, number)

@@ -33,6 +33,9 @@ U64Array = npt.NDArray[np.uint64]
 
 # Cells longer than this are left to the row-by-row reader (no logger writes them).
 MAX_CELL_LENGTH = 40
+# The most cells (rows x width) of number matrix read at once: the dozen int64 and
+# bool arrays made of its shape stay a few MiB each.
+MAX_MATRIX_CELLS = 1 << 18
 _MAX_EXACT_MANTISSA = 2**53
 _MAX_EXACT_EXPONENT = 22
 _MAX_APPROXIMATE_EXPONENT = 290
@@ -234,20 +237,43 @@ def _lrs(
         if values is None:
             return None
         return values[run_of_row], np.zeros(lengths.size, dtype=np.bool_)
-    buffer = np.frombuffer(text, dtype=np.uint8)
-    matrix = _cell_matrix(buffer, starts[heads], ends[heads])
-    if matrix is None:
-        return None
-    read = _numbers(matrix, ends[heads] - starts[heads])
+    read = _many_numbers(text, starts[heads], ends[heads])
     if read is None:
         return None
-    values, inexact, unread = read
-    for index in np.flatnonzero(unread).tolist():
-        head = int(heads[index])
-        values[index] = float(text[int(starts[head]) : int(ends[head])])
+    values, inexact = read
+    return values[run_of_row], inexact[run_of_row]
+
+
+def _many_numbers(
+    text: bytes, starts: IntArray, ends: IntArray
+) -> tuple[FloatArray, BoolArray] | None:
+    """Number cells read by :func:`_numbers`, a bounded batch of cells at a time.
+
+    The matrix of a batch is cells x the widest cell, and :func:`_numbers` makes a
+    dozen arrays of its shape: batches keep them under :data:`MAX_MATRIX_CELLS`
+    whatever the block holds (one 40-character cell in a block of short lrs that
+    change every row once made the matrix 40 bytes a row, and 1.1 GB in all).
+    """
+    buffer = np.frombuffer(text, dtype=np.uint8)
+    widest = int((ends - starts).max())
+    batch = max(1, MAX_MATRIX_CELLS // max(widest, 1))
+    values = np.empty(starts.size, dtype=np.float64)
+    inexact = np.empty(starts.size, dtype=np.bool_)
+    for first in range(0, starts.size, batch):
+        part = slice(first, first + batch)
+        matrix = _cell_matrix(buffer, starts[part], ends[part])
+        if matrix is None:
+            return None
+        read = _numbers(matrix, ends[part] - starts[part])
+        if read is None:
+            return None
+        values[part], inexact[part], unread = read
+        for index in np.flatnonzero(unread).tolist():
+            cell = first + index
+            values[cell] = float(text[int(starts[cell]) : int(ends[cell])])
     if not np.isfinite(values).all():
         return None
-    return values[run_of_row], inexact[run_of_row]
+    return values, inexact
 
 
 def _exact_numbers(text: bytes, starts: IntArray, ends: IntArray) -> FloatArray | None:
@@ -344,4 +370,4 @@ def _scaled(mantissa: FloatArray, decimal: IntArray, exact: BoolArray) -> FloatA
     return scaled
 
 
-__all__ = ["MAX_CELL_LENGTH", "Block", "read_block"]
+__all__ = ["MAX_CELL_LENGTH", "MAX_MATRIX_CELLS", "Block", "read_block"]

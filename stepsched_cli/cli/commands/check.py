@@ -50,6 +50,7 @@ from stepsched_cli.runlog import (
     EVENT_RUNS,
     EVENT_SOURCE,
     CheckResult,
+    ColumnConflictError,
     Diagnosis,
     LogFormat,
     LogSample,
@@ -201,6 +202,8 @@ def check(
     try:
         options = _LogOptions(tag, tolerance, step_column, lr_column, log_format, steps_from)
         result = _checked_log(plan, log, options, json_output, sample)
+    except ColumnConflictError as error:  # the options chose one column twice
+        raise usage_error(option_for(error.parameter) or "--step-column", error.detail) from None
     except RunLogError as error:
         # A column the log lacks is named as the option that picks one (--lr-column).
         check_option = option_for(error.parameter)

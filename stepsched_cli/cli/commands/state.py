@@ -228,6 +228,17 @@ def _read(file: str, from_: str | None, hints: Hints) -> Reading:
     return reading
 
 
+def _check_optimizer_file(optimizer: str | None, files: list[str]) -> None:
+    """--optimizer names a file: standard input is not read for it."""
+    if optimizer != sources.STDIN:
+        return
+    if sources.STDIN in files:
+        raise usage_error(
+            "--optimizer", "only one of FILE and --optimizer can be - (standard input)"
+        )
+    raise usage_error("--optimizer", "names a file; - (standard input) is not read for it")
+
+
 # -- init --------------------------------------------------------------------
 
 
@@ -273,6 +284,7 @@ def inspect_state(
     differs from the exact one.
     """
     _check_format("--from", from_, sources.input_formats())
+    _check_optimizer_file(optimizer, [file])
     hints = Hints(
         key=key,
         position=position,
@@ -358,6 +370,7 @@ def validate(
     _check_format("--from", from_, sources.input_formats())
     if files.count(sources.STDIN) > 1:
         raise usage_error("FILE...", "- (standard input) can be given only once")
+    _check_optimizer_file(optimizer, files)
     results: list[dict[str, Any]] = []
     hints = Hints(key=key, optimizer=optimizer, updates_per_epoch=updates_per_epoch, lr=lr)
     for path in files:

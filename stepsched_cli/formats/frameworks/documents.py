@@ -30,6 +30,7 @@ from stepsched_cli.formats.reading import (
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import parse_json_bytes
+from stepsched_cli.validate import listed
 
 __all__ = [
     "FrameworkSchedule",
@@ -177,7 +178,7 @@ def framework_writer(
         schedule = state.schedule
         others = [lr for lr in state.group_initial_lrs if lr != schedule.initial_lr]
         if others:
-            lrs = ", ".join(repr(lr) for lr in state.group_initial_lrs)
+            lrs = listed(repr(lr) for lr in state.group_initial_lrs)
             raise ConversionError(
                 f"the state drives {len(state.group_initial_lrs)} parameter groups with "
                 f"initial lrs {lrs}; a {name} document holds one schedule, so the other "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stepsched_cli import validate
 from stepsched_cli.errors import StateError
 from stepsched_cli.formats.checkpoint_errors import (
     AmbiguousCheckpointError,
@@ -86,10 +87,7 @@ def _choose(found: FoundSchedulers, source: str, key: str | None) -> FoundState:
         optimizer_key = found.optimizers[0].key if found.optimizers else None
         raise no_scheduler_state_error(source, optimizer_key)
     candidates = tuple(SchedulerCandidate(hit.key, hit.kind, hit.last_epoch) for hit in states)
-    keys = [hit.key for hit in states]
-    shortened = [name if len(name) <= 60 else name[:57] + "..." for name in keys[:MAX_LISTED]]
-    more = f", ... ({len(keys)} in all)" if len(keys) > MAX_LISTED else ""
-    listed = ", ".join(shortened) + more
+    listed = validate.listed([hit.key for hit in states], limit=MAX_LISTED)
     if key is None:
         if len(states) > 1:
             raise AmbiguousCheckpointError(

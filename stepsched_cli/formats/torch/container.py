@@ -41,6 +41,7 @@ from stepsched_cli.formats.sniff import (
     looks_like_checkpoint,
 )
 from stepsched_cli.formats.sniff import ZIP_SIGNATURE as _ZIP_SIGNATURE
+from stepsched_cli.validate import listed
 
 __all__ = [
     "CHECKPOINT_EXTENSIONS",
@@ -129,8 +130,7 @@ def _data_pkl_name(names: Sequence[str], source: str) -> str:
     )
     if candidates:
         return candidates[0]
-    shown = ", ".join(describe(name, width=40) for name in names[:3])
-    shown += f", ... ({len(names)} members)" if len(names) > 3 else ""
+    shown = listed(names)
     keras = "config.json" in names and any(name in KERAS_MEMBERS for name in names[:1])
     hint = "; it looks like a Keras .keras model: read it with --from keras-model" if keras else ""
     raise CheckpointError(

@@ -24,6 +24,7 @@ from stepsched_cli.formats.torch.search import (
 )
 from stepsched_cli.formats.unknown import binary_kind
 from stepsched_cli.state import MAX_STATE_BYTES
+from stepsched_cli.validate import listed
 
 __all__ = ["find_optimizer", "optimizer_file_warnings"]
 
@@ -62,9 +63,9 @@ def find_optimizer(path: str) -> FoundGroups:
             "optimizer.state_dict() returns)"
         )
     if len(found) > 1:
-        listed = ", ".join(format_key_path(hit.path) for hit in found)
+        paths = listed(format_key_path(hit.path) for hit in found)
         raise CheckpointError(
-            f"{path}: {len(found)} optimizer states found ({listed}); --optimizer needs a file "
+            f"{path}: {len(found)} optimizer states found ({paths}); --optimizer needs a file "
             "with one"
         )
     return found[0]

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
+from stepsched_cli import validate
 from stepsched_cli.formats.checkpoint_errors import CheckpointError, no_scheduler_state_error
 from stepsched_cli.formats.sandbox import TensorStub
 from stepsched_cli.formats.torch.chained import is_chained_state
@@ -82,7 +83,7 @@ MAX_SEARCH_DEPTH = 64
 MAX_SEARCH_NODES = 1_000_000
 """How many containers the state searches visit at most."""
 
-MAX_LISTED = 5
+MAX_LISTED = validate.MAX_LISTED
 """The most scheduler keys or optimizer disagreements a message lists; then a count."""
 
 _SCHEDULER_KEYS = frozenset(

@@ -417,8 +417,9 @@ def _step_kind(document: object) -> TorchKind:
     kind = guess_scheduler_type(document)  # by membership tests: any keys will do
     validate.string_keys(document, "a torch state dict", error=StateError)
     if kind not in ("StepLR", "MultiStepLR"):
-        public = [key for key in document if not key.startswith("_") and key != "base_lrs"]
-        keys = ", ".join(public[:_LISTED_KEYS]) + (", ..." if len(public) > _LISTED_KEYS else "")
+        keys = validate.listed(
+            key for key in document if not key.startswith("_") and key != "base_lrs"
+        )
         why = _NOT_STEP.get(kind, "")
         raise StateError(
             f"not a step-decay scheduler: it looks like {_with_article(kind)}{why} (it has "
@@ -436,9 +437,6 @@ def _step_kind(document: object) -> TorchKind:
             )
     return cast(TorchKind, kind)
 
-
-_LISTED_KEYS = 6
-"""How many of a refused state's keys its message lists."""
 
 _NOT_STEP = {
     "ReduceLROnPlateau": ", whose lr follows a metric, not the position",

@@ -139,3 +139,12 @@ def test_a_damaged_weights_file_is_refused_in_hdf5_words() -> None:
 def test_a_scalar_integer_in_the_file_is_the_position(dtype: str) -> None:
     weights = _weights(lambda w: w.create_dataset(f"{VARS}/0", data=np.dtype(dtype).type(7)))
     assert read_iterations(weights, "w.keras") == (7, None)
+
+
+@pytest.mark.parametrize("value", [-1, -(2**62)])
+def test_negative_iterations_are_refused_naming_the_file(value: int) -> None:
+    weights = _weights(lambda w: w.create_dataset(f"{VARS}/0", data=np.int64(value)))
+    with pytest.raises(StateFileError) as raised:
+        read_iterations(weights, "w.keras")
+    assert str(raised.value) == f"w.keras: iterations must be an integer >= 0, got {value}"
+    assert raised.value.parameter == "iterations"

@@ -316,7 +316,8 @@ def test_the_largest_accepted_position_is_the_same_from_json_and_from_a_pickle()
         ({5: 1}, "5"),
         ({5: 1, "zz": 2}, "5"),
         ({(1, "a" * 100): 0}, "(1, '" + "a" * 55 + "... (tuple of 2 items)"),
-        ({None: 0, 2.5: 0, b"k": 0, 7: 0, 8: 0}, "None, 2.5, b'k' and 2 more"),
+        ({None: 0, 2.5: 0, b"k": 0, 7: 0, 8: 0}, "None, 2.5, b'k', 7, 8"),
+        (dict.fromkeys(range(10), 0), "0, 1, 2, 3, 4, 5, 6, 7 and 2 more"),
     ],
 )
 def test_keys_that_are_not_strings_are_named(extra: dict[object, int], shown: str) -> None:

@@ -108,7 +108,7 @@ def _refuse_other_documents(document: Mapping[str, Any]) -> None:
             f"{validate.shown(optimizer)}"
         )
     if not _SCHEDULE_KEYS & set(document):
-        keys = ", ".join(validate.shown(str(key)) for key in list(document)[:8])
+        keys = validate.listed((str(key) for key in document), quoted=True)
         raise StateError(
             "a Keras document is a schedule (serialize() or get_config(): "
             "initial_learning_rate, decay_steps, decay_rate or boundaries, values), an "
@@ -166,7 +166,7 @@ def read_model_file(path: str) -> tuple[object, int | None, str | None]:
 
     def wanted(names: Sequence[str]) -> list[tuple[str, int]]:
         if CONFIG_MEMBER not in names:
-            shown = ", ".join(validate.shown(name) for name in names[:8]) or "none"
+            shown = validate.listed(names, quoted=True) or "none"
             raise StateFileError(f"{path}: a .keras zip needs {CONFIG_MEMBER} (members: {shown})")
         members = [(CONFIG_MEMBER, MAX_CONFIG_BYTES)]
         if WEIGHTS_MEMBER in names:
@@ -246,7 +246,7 @@ def read_iterations(
         problem = " ".join(str(error).split())[:120] or type(error).__name__
         raise StateFileError(f"{path}: {WEIGHTS_MEMBER} is not HDF5: {problem}") from None
     iterations = validate.integer(
-        value, "iterations", minimum=0, error=StateFileError, parameter="iterations"
+        value, f"{path}: iterations", minimum=0, error=StateFileError, parameter="iterations"
     )
     return iterations, WRAPPED_NOTE if counter == INNER_ITERATIONS_DATASET else None
 

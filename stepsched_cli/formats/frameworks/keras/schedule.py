@@ -347,10 +347,17 @@ def from_schedule(
             staircase=True,
         ).to_document(style)
     if schedule.boundary_count > MAX_BOUNDARIES:
+        floored = schedule.min_lr and (
+            schedule.milestones is None or schedule.boundary_count < len(schedule.milestones)
+        )
+        reason = (
+            f"min_lr={schedule.min_lr!r} is reached after {schedule.boundary_count} decays"
+            if floored
+            else f"the schedule has {schedule.boundary_count} boundaries (one per milestone)"
+        )
         raise ConversionError(
-            f"min_lr={schedule.min_lr!r} is reached after {schedule.boundary_count} decays; "
-            f"a Keras PiecewiseConstantDecay of more than {MAX_BOUNDARIES} boundaries "
-            "is not written"
+            f"{reason}; a Keras PiecewiseConstantDecay of more than {MAX_BOUNDARIES} "
+            "boundaries is not written"
         )
     count = schedule.boundary_count
     boundaries = tuple(int(schedule.boundary(k) or 0) - 1 for k in range(1, count + 1))

@@ -75,7 +75,7 @@ from stepsched_cli.formats.frameworks.common import (
     whole_period,
 )
 from stepsched_cli.schedule import StepSchedule
-from stepsched_cli.validate import shown
+from stepsched_cli.validate import listed, shown
 
 FORMAT_NAME = "optax"
 MARKER = "optax"
@@ -336,7 +336,7 @@ def parse(document: object) -> OptaxSchedule:
     if MARKER not in document:
         function = bare_function(document)
         if function is None:
-            keys = ", ".join(sorted(str(key) for key in document)) or "none"
+            keys = listed(sorted(str(key) for key in document)) or "none"
             raise StateError(
                 "an optax document holds the keyword arguments of exponential_decay "
                 "(init_value, transition_steps, decay_rate, ...) or of "

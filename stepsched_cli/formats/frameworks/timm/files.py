@@ -142,9 +142,7 @@ def _some_keys(keys: Iterable[object], count: int = 8) -> str:
         >>> _some_keys(["y" * 100])
         "'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy... (str of 100 characters)"
     """
-    names = sorted(str(key) for key in keys)
-    shown = ", ".join(name if len(name) <= 60 else validate.shown(name) for name in names[:count])
-    return shown + (f" and {len(names) - count} more" if len(names) > count else "")
+    return validate.listed(sorted(str(key) for key in keys), limit=count)
 
 
 def _arg(args: Mapping[str, Any], names: tuple[str, ...], default: object) -> object:
