@@ -32,7 +32,6 @@ import decimal
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ScheduleError, StepschedError
@@ -46,6 +45,8 @@ SOLVE_TOLERANCE = 1e-6
 _ROOT_DIGITS = 60
 # The most milestones an uneven split lists (a step size gives any number of decays).
 MAX_MILESTONES = 10_000
+# The most stages a solution lists (a run may hold 10**18 decays: they are never walked).
+MAX_STAGES = MAX_MILESTONES + 1
 
 
 class SolveError(StepschedError, ValueError):
@@ -91,15 +92,36 @@ class Solution:
         return StepSchedule(self.initial_lr, step_size=self.step_size, gamma=self.gamma)
 
     @property
-    def stages(self) -> tuple[Stage, ...]:
-        """How long the run spends at each lr, in order (``decays + 1`` stages)."""
-        return tuple(
-            Stage(segment.start, cast(int, segment.end) - segment.start + 1, segment.lr)
-            for segment in self.schedule.segments(total=self.total)
-        )
+    def stage_count(self) -> int:
+        """How many stages the run has: one more than its decays."""
+        return self.decays + 1
+
+    def stage(self, index: int) -> Stage:
+        """Stage ``index`` (``0 .. decays``), computed directly: no walk over the others.
+
+        Raises:
+            SolveError: ``index`` is outside ``0 .. decays``.
+        """
+        if not 0 <= index <= self.decays:
+            raise SolveError(f"stage must be in 0..{self.decays}, got {index}")
+        start = index * self.step_size
+        end = self.total if index == self.decays else start + self.step_size
+        return Stage(start, end - start, self.schedule.lr_at(start))
+
+    @property
+    def stages(self) -> tuple[Stage, ...] | None:
+        """How long the run spends at each lr, in order (``decays + 1`` stages), or None
+        when there are more than :data:`MAX_STAGES`: every stage but the last is then
+        ``step_size`` long (an uneven split that long is refused), and :meth:`stage`
+        gives any one of them."""
+        if self.stage_count > MAX_STAGES:
+            return None
+        return tuple(self.stage(index) for index in range(self.stage_count))
 
     def to_dict(self) -> dict[str, object]:
-        """The JSON contract of ``stepsched solve --json``."""
+        """The JSON contract of ``stepsched solve --json`` (``stages`` is null past
+        :data:`MAX_STAGES`; ``stage_count`` says how many there are)."""
+        stages = self.stages
         return {
             "step_size": self.step_size,
             "gamma": self.gamma,
@@ -108,9 +130,11 @@ class Solution:
             "reached_at": self.reached_at,
             "total": self.total,
             "milestones": None if self.milestones is None else list(self.milestones),
-            "stages": [
-                {"start": stage.start, "length": stage.length, "lr": stage.lr}
-                for stage in self.stages
+            "stage_count": self.stage_count,
+            "stages": None
+            if stages is None
+            else [
+                {"start": stage.start, "length": stage.length, "lr": stage.lr} for stage in stages
             ],
         }
 
@@ -371,6 +395,7 @@ def _decays_estimate(lr: float, final_lr: float, gamma: float) -> decimal.Decima
 __all__ = [
     "GAMMA_MATCH_TOLERANCE",
     "MAX_MILESTONES",
+    "MAX_STAGES",
     "SOLVE_TOLERANCE",
     "Solution",
     "SolveError",

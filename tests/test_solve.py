@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.schedule import StepSchedule
-from stepsched_cli.solve import SOLVE_TOLERANCE, Solution, SolveError, Stage, solve
+from stepsched_cli.solve import (
+    MAX_MILESTONES,
+    MAX_STAGES,
+    SOLVE_TOLERANCE,
+    Solution,
+    SolveError,
+    Stage,
+    solve,
+)
 
 
 def test_the_run_is_split_into_equal_stages() -> None:
@@ -28,6 +36,7 @@ def test_the_run_is_split_into_equal_stages() -> None:
         "reached_at": 60,
         "total": 90,
         "milestones": None,
+        "stage_count": 3,
         "stages": [
             {"start": 0, "length": 30, "lr": 0.1},
             {"start": 30, "length": 30, "lr": 0.01},
@@ -254,3 +263,21 @@ def test_property_answer_is_within_tolerance_or_refused(
     reached = solution.schedule.lr_at(total)
     assert reached == solution.final_lr
     assert abs(reached - final_lr) <= SOLVE_TOLERANCE * final_lr
+
+
+def test_a_solution_of_more_than_max_stages_lists_none_and_gives_any_stage() -> None:
+    """The stages are computed one by one, never walked: 10**18 of them cost nothing."""
+    solution = solve(0.1, 3.7200759760208176e-45, 10**19, gamma=0.9999999999999999)
+    assert (solution.stage_count, solution.stages) == (10**18, None)
+    assert solution.stage(0) == Stage(0, 10, 0.1)
+    assert solution.stage(10**18 - 1) == Stage(9999999999999999990, 10, 3.7200759760208176e-45)
+    with pytest.raises(SolveError, match=r"stage must be in 0\.\.999999999999999999, got -1"):
+        solution.stage(-1)
+
+
+def test_max_stages_lists_every_stage() -> None:
+    solution = solve(1.0, 1e-300, MAX_STAGES * 2, decays=MAX_MILESTONES)
+    stages = solution.stages
+    assert stages is not None
+    assert len(stages) == MAX_STAGES
+    assert (stages[0], stages[-1].start) == (Stage(0, 2, 1.0), MAX_MILESTONES * 2)

@@ -20,7 +20,7 @@ def test_solve_decays(run: Invoke) -> None:
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
         "step_size": 22, "gamma": 0.1, "decays": 3, "final_lr": 0.0001, "reached_at": 66,
-        "total": 90, "milestones": [22, 44, 66],
+        "total": 90, "milestones": [22, 44, 66], "stage_count": 4,
         "stages": [
             {"start": 0, "length": 22, "lr": 0.1},
             {"start": 22, "length": 22, "lr": 0.01},
@@ -139,3 +139,27 @@ def test_solve_final_lr_above_lr_is_a_usage_error(run: Invoke) -> None:
     result = run("solve", "--lr", "0.1", "--final-lr", "0.2", "--total", "90", "--decays", "3")
     assert result.exit_code == 2
     assert result.stderr.startswith("stepsched: error: Invalid value for '--final-lr'")
+
+
+def test_solve_lists_a_long_run_by_its_first_and_last_stages(run: Invoke) -> None:
+    """10**18 stages (gamma a hair below 1) are never walked: three, "...", the last."""
+    args = ["solve", "--lr", "0.1", "--final-lr", "3.7200759760208176e-45", "--total",
+            str(10**19), "--gamma", "0.9999999999999999"]  # fmt: skip
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[2:4] == [
+        "decays     999999999999999999 (the last at step 9999999999999999990)",
+        "stages     1000000000000000000 of 10 steps: 0.1 at steps 0-9, 0.1 at steps 10-19, "
+        "0.1 at steps 20-29, ..., 3.72008e-45 at steps 9999999999999999990-9999999999999999999",
+    ]
+    record = json.loads(run(*args, "--json").stdout)
+    assert (record["stage_count"], record["stages"]) == (10**18, None)
+
+
+def test_solve_lists_nine_uneven_stages_by_their_first_and_last(run: Invoke) -> None:
+    result = run("solve", "--lr", "0.1", "--final-lr", "1e-9", "--total", "905", "--decays", "8")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[3] == (
+        "stages     8 of 100 and the last of 105 steps: 0.1 at steps 0-99, 0.01 at steps "
+        "100-199, 0.001 at steps 200-299, ..., 1e-09 at steps 800-904"
+    )

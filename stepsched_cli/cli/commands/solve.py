@@ -27,7 +27,7 @@ from stepsched_cli.cli.options.units import (
 from stepsched_cli.cli.output import format_number, format_range, print_json, print_lines
 from stepsched_cli.numbers import format_exact
 from stepsched_cli.planning import Clock
-from stepsched_cli.solve import Solution, SolveError, solve
+from stepsched_cli.solve import Solution, SolveError, Stage, solve
 from stepsched_cli.units import TimeValue
 
 SOLVE_EPILOG = """\
@@ -128,18 +128,21 @@ def solve_command(
 def solution_lines(solution: Solution, clock: Clock) -> list[str]:
     """The answer for people: the spacing, gamma, the decays and the time at each lr."""
     unit = clock.mode
-    stages = solution.stages
-    lengths = sorted({stage.length for stage in stages})
-    if len(lengths) == 1:
-        how_long = f"{len(stages)} of {lengths[0]} {unit}s"
+    count = solution.stage_count
+    last = solution.stage(count - 1)
+    if count == 1 or last.length == solution.step_size:
+        how_long = f"{count} of {last.length} {unit}s"
+    elif count <= _LISTED_STAGES:
+        lengths = ", ".join([str(solution.step_size)] * (count - 1))
+        how_long = f"{lengths} and {last.length} {unit}s"
     else:
-        shown = ", ".join(str(stage.length) for stage in stages[:-1])
-        how_long = f"{shown} and {stages[-1].length} {unit}s"
+        how_long = f"{count - 1} of {solution.step_size} and the last of {last.length} {unit}s"
+    shown = range(count) if count <= _LISTED_STAGES else (0, 1, 2, -1)
     spent = ", ".join(
-        f"{format_number(stage.lr)} at {unit}s "
-        f"{format_range(stage.start, stage.start + stage.length - 1)}"
-        for stage in stages
+        "..." if index == -1 else _stage_text(solution.stage(index), unit) for index in shown
     )
+    if count > _LISTED_STAGES:
+        spent = f"{spent}, {_stage_text(last, unit)}"
     lines = [f"step_size  {solution.step_size}"]
     if solution.milestones is not None:
         lines = [
@@ -155,6 +158,15 @@ def solution_lines(solution: Solution, clock: Clock) -> list[str]:
         f"final lr   {format_number(solution.final_lr)} from {unit} {solution.reached_at}, "
         f"inside the run ({unit}s 0-{solution.total - 1})",
     ]
+
+
+_LISTED_STAGES = 8
+"""The most stages the answer lists one by one; past it the first three, "...", the last."""
+
+
+def _stage_text(stage: Stage, unit: str) -> str:
+    end = stage.start + stage.length - 1
+    return f"{format_number(stage.lr)} at {unit}s {format_range(stage.start, end)}"
 
 
 __all__ = ["register", "solution_lines", "solve_command"]
