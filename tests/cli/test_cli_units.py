@@ -335,8 +335,8 @@ def test_the_recipe_is_one_plot_file_and_one_snippet(run: Invoke, tmp_path: Path
     assert result.exit_code == 0, result.stderr
     assert result.stderr == (
         f"wrote {target}: lr=0.1, milestones=150150,300300,400400, gamma=0.1, "
-        "warmup_steps=25025, warmup_start_lr=0.01, steps 0-450449 (png, log lr axis, "
-        "sampled at 1600 positions)\n"
+        "warmup_steps=25025, warmup_start_lr=0.01, epochs 0-89 (steps 0-450449) (png, log lr "
+        "axis, sampled at 1600 positions)\n"
     )
     snippet = run("code", "--framework", "timm", *RECIPE)
     assert snippet.exit_code == 0, snippet.stderr
@@ -346,3 +346,31 @@ def test_the_recipe_is_one_plot_file_and_one_snippet(run: Invoke, tmp_path: Path
         "decay_rate=0.1, warmup_t=25025, warmup_lr_init=0.01, warmup_prefix=False, "
         "t_in_epochs=False)"
     ) in snippet.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("options", "span"),
+    [
+        # The x axis the picture drew comes first, the schedule's own positions after it.
+        (["--mode", "epoch", "--epochs", "90", "--x", "steps"], "steps 0-450449 (epochs 0-89)"),
+        (["--mode", "epoch", "--epochs", "90"], "epochs 0-89"),
+        (["--mode", "epoch", "--epochs", "90", "--x", "epoch"], "epochs 0-89"),
+        (["--epochs", "90", "--x", "epochs"], "epochs 0-89 (steps 0-450449)"),
+        (["--total", "450451", "--x", "epochs"], "epochs 0-90 (steps 0-450450)"),
+        (["--total", "5e5", "--x", "steps"], "steps 0-499999"),
+    ],
+)
+def test_plot_file_names_the_axis_it_drew(
+    run: Invoke, tmp_path: Path, options: list[str], span: str
+) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "lr.svg"
+    result = run(
+        "plot", "--milestones", "30ep,60ep,80ep", "--steps-per-epoch", "5005", *options,
+        "-o", str(target),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    described = "lr=0.1, milestones=150150,300300,400400, gamma=0.1"
+    if "--mode" in options:
+        described = "lr=0.1, milestones=30,60,80, gamma=0.1, mode=epoch"
+    assert result.stderr.startswith(f"wrote {target}: {described}, {span} (svg, ")
