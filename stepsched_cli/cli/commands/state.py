@@ -32,10 +32,11 @@ from stepsched_cli.cli.options.parameters import option_for, usage_error
 from stepsched_cli.cli.options.schedule import (
     ScheduleOptions,
     resolve_plan,
+    run_length_text,
     schedule_options,
     warn_if_implausible,
 )
-from stepsched_cli.cli.options.units import parse_unit
+from stepsched_cli.cli.options.units import EpochsOption, TotalOption, parse_unit, run_total
 from stepsched_cli.cli.output import (
     describe_schedule,
     format_number,
@@ -51,7 +52,7 @@ from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats.checkpoint_errors import AmbiguousCheckpointError
 from stepsched_cli.formats.hints import HintRefused, Hints
 from stepsched_cli.formats.reading import Reading, in_unit, inspect_record, position_text
-from stepsched_cli.planning import Plan
+from stepsched_cli.planning import Plan, run_length
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import convert_state
@@ -66,6 +67,8 @@ Examples:
   stepsched init --lr 0.1 --step-size 30 -o run.json
 
   stepsched init --lr 0.1 --step-size 30 --mode epoch --steps-per-epoch 5005 -o run.json
+
+  stepsched init --milestones 30ep,60ep,80ep --steps-per-epoch 5005 --epochs 90 -o run.json
 """
 
 INSPECT_EPILOG = """\
@@ -236,18 +239,34 @@ def _read(file: str, from_: str | None, hints: Hints) -> Reading:
 
 
 @schedule_options
-def init(schedule: ScheduleOptions, output: OutputFile, force: ForceFlag = False) -> None:
+def init(
+    schedule: ScheduleOptions,
+    output: OutputFile,
+    force: ForceFlag = False,
+    total: TotalOption = None,
+    epochs: EpochsOption = None,
+) -> None:
     """Write a new state file at position 0 for the schedule.
 
     An existing file is kept unless --force is given.  With --state, the new file
-    follows that file's schedule from position 0.
+    follows that file's schedule from position 0.  The state file records no run
+    length: --total or --epochs checks the schedule against the run (a decay the run
+    never reaches is a warning, as in table and plot), and the message names the run.
     """
     plan: Plan = resolve_plan(schedule)
-    warn_if_implausible(plan, total=None)
+    length = run_total(plan, total, epochs)
+    warn_if_implausible(plan, total=length)
     state = SchedulerState(schedule=plan.schedule, steps_per_epoch=plan.steps_per_epoch)
     write_output(output, sources.dump_state(state), force=force)
     if output != sources.STDIN:
-        print_message(f"wrote {output}: {describe_schedule(plan.schedule)}, at {plan.mode} 0")
+        run = "" if length is None else f", for a run of {_run_text(plan, length)}"
+        print_message(f"wrote {output}: {describe_schedule(plan.schedule)}, at {plan.mode} 0{run}")
+
+
+def _run_text(plan: Plan, length: int) -> str:
+    """A run's length for people: in both units when both are known."""
+    both = run_length(plan, length)
+    return f"{length} {plan.mode}s" if both is None else run_length_text(both)
 
 
 # -- inspect -----------------------------------------------------------------
