@@ -48,10 +48,12 @@ from stepsched_cli.runlog.rows import (
     read_log,
 )
 from stepsched_cli.runlog.sample import LogSample
-from stepsched_cli.runlog.tensorboard import is_event_source, read_events
+from stepsched_cli.runlog.tensorboard import EVENT_RUNS, EVENT_SOURCE, is_event_source, read_events
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "EVENT_RUNS",
+    "EVENT_SOURCE",
     "LOG_FORMATS",
     "LR_COLUMN_NAMES",
     "MAX_LINE_LENGTH",

@@ -26,6 +26,11 @@ from pathlib import Path
 from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.runlog.rows import LogPoint
 
+EVENT_RUNS = "TensorBoard runs"
+"""What :func:`read_events` reads, for the command line's help and messages."""
+EVENT_SOURCE = "a TensorBoard run directory or event file"
+"""What a path :func:`read_events` reads is, for the command line's help."""
+
 EVENT_FILE_PREFIX = "events.out.tfevents."
 INSTALL_HINT = "pip install 'stepsched[tensorboard]'"
 MAX_RUNS_SHOWN = 8

@@ -1,7 +1,7 @@
 """The ``check`` command: a logged lr series against the schedule, and a mismatch diagnosed.
 
 A thin layer over :mod:`stepsched_cli.runlog` (CSV and JSON-lines logs, streamed) and
-:func:`stepsched_cli.runlog.read_events` (TensorBoard runs), whose JSON contract is the
+:func:`stepsched_cli.runlog.read_events` (event-file runs), whose JSON contract is the
 result's ``to_dict()``.
 """
 
@@ -45,6 +45,8 @@ from stepsched_cli.planning import Plan
 from stepsched_cli.plot import FigureSize
 from stepsched_cli.runlog import (
     DEFAULT_TOLERANCE,
+    EVENT_RUNS,
+    EVENT_SOURCE,
     CheckResult,
     LogFormat,
     LogSample,
@@ -95,8 +97,7 @@ def check(
         str,
         typer.Argument(
             metavar="LOG",
-            help="The logged lr series: CSV or JSON lines (- reads stdin), or a TensorBoard "
-            "run directory or event file.",
+            help=f"The logged lr series: CSV or JSON lines (- reads stdin), or {EVENT_SOURCE}.",
         ),
     ],
     tolerance: Annotated[
@@ -138,7 +139,7 @@ def check(
         typer.Option(
             "--tag",
             metavar="TAG",
-            help="TensorBoard runs: the scalar tag of the lr. [default: the lr-looking tag]",
+            help=f"{EVENT_RUNS}: the scalar tag of the lr. [default: the lr-looking tag]",
             show_default=False,
         ),
     ] = None,
@@ -298,7 +299,7 @@ def _checked_log(
     log_format: LogFormat | None,
     sample: LogSample | None,
 ) -> CheckResult:
-    """Check a TensorBoard run (by its tag) or a CSV/JSON-lines log (the fast path)."""
+    """Check an event-file run (by its tag) or a CSV/JSON-lines log (the fast path)."""
     if is_event_source(log):  # a run directory or an event file
         points = read_events(log, tag)
         return check_log(
@@ -309,7 +310,7 @@ def _checked_log(
             sample=sample,
         )
     if tag is not None:
-        raise usage_error("--tag", "is for TensorBoard runs (a directory or event file)")
+        raise usage_error("--tag", f"is for {EVENT_RUNS} (a directory or event file)")
     progress = progress_for(json_output)
     with progress or nullcontext():
         return check_log_file(
