@@ -37,7 +37,15 @@ from stepsched_cli.cli.options.schedule import (
     schedule_options,
     warn_if_implausible,
 )
-from stepsched_cli.cli.options.units import EpochsOption, TotalOption, parse_unit, run_total
+from stepsched_cli.cli.options.units import (
+    TIME_METAVAR,
+    EpochsOption,
+    TotalOption,
+    parse_unit,
+    position_error,
+    run_total,
+    time_parser,
+)
 from stepsched_cli.cli.output import (
     describe_schedule,
     format_number,
@@ -48,7 +56,7 @@ from stepsched_cli.cli.output import (
     print_message,
     write_output,
 )
-from stepsched_cli.errors import EXIT_INVALID, StateFileError, StepschedError
+from stepsched_cli.errors import EXIT_INVALID, ScheduleError, StateFileError, StepschedError
 from stepsched_cli.formats import help_texts
 from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats.checkpoint_errors import AmbiguousCheckpointError
@@ -57,7 +65,7 @@ from stepsched_cli.formats.reading import Reading, in_unit, inspect_record, posi
 from stepsched_cli.planning import Plan, run_length
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
-from stepsched_cli.units import convert_state
+from stepsched_cli.units import TimeValue, convert_state
 
 # The largest position a document that records none is read at (the format table's).
 MAX_FRAMEWORK_POSITION = sources.MAX_POSITION
@@ -136,14 +144,23 @@ OptimizerOption = Annotated[
     ),
 ]
 PositionOption = Annotated[
-    int | None,
+    TimeValue | None,
     typer.Option(
         "--position",
-        metavar="N",
-        min=0,
-        max=MAX_FRAMEWORK_POSITION,
+        metavar=TIME_METAVAR,
+        parser=time_parser("position", maximum=MAX_FRAMEWORK_POSITION),
         # Help is markdown: escaped, ** stays literal instead of turning the text bold.
         help=help_texts.hint_help("position").replace("**", "\\*\\*"),
+        show_default=False,
+    ),
+]
+StepsPerEpochHintOption = Annotated[
+    int | None,
+    typer.Option(
+        "--steps-per-epoch",
+        metavar="N",
+        min=1,
+        help=help_texts.hint_help("steps_per_epoch"),
         show_default=False,
     ),
 ]
@@ -217,6 +234,11 @@ def _read(file: str, from_: str | None, hints: Hints) -> Reading:
         reading = sources.read_state(file, from_, hints)
     except HintRefused as error:
         raise _refused_hint(error) from None
+    except ScheduleError as error:
+        if error.parameter != "position":
+            raise
+        # A typed --position the reader could not place in the unit the file counts.
+        raise position_error(error, "--steps-per-epoch") from None
     except AmbiguousCheckpointError as error:
         print_message("scheduler states found (key  type  position):")
         for candidate in error.candidates[:_MAX_CANDIDATES_LISTED]:
@@ -274,6 +296,7 @@ def inspect_state(
     from_: FromOption = None,
     key: KeyOption = None,
     position: PositionOption = None,
+    steps_per_epoch: StepsPerEpochHintOption = None,
     optimizer: OptimizerOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
     lr: LrHintOption = None,
@@ -295,6 +318,7 @@ def inspect_state(
     hints = Hints(
         key=key,
         position=position,
+        steps_per_epoch=steps_per_epoch,
         optimizer=optimizer,
         updates_per_epoch=updates_per_epoch,
         lr=lr,
@@ -460,7 +484,14 @@ def convert(
     """
     _check_format("--from", from_, sources.input_formats())
     _check_format("--to", to, sources.output_formats())
-    hints = Hints(key=key, position=position, updates_per_epoch=updates_per_epoch, lr=lr)
+    hints = Hints(
+        key=key,
+        position=position,
+        # The output's steps per epoch also convert a --position typed in the other unit.
+        steps_per_epoch=None if position is None else steps_per_epoch,
+        updates_per_epoch=updates_per_epoch,
+        lr=lr,
+    )
     reading = _read(file, from_, hints)
     if mode is not None and not reading.records_unit:
         # A file that records no unit is read in --mode: nothing to convert.
