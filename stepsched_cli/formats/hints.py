@@ -16,7 +16,7 @@ order, that declares one (and derives ``position``'s from the formats that take 
 
 Example:
     >>> Hints(position=30).record(PositionHints)
-    PositionHints(position=30)
+    PositionHints(position=30, steps_per_epoch=None)
     >>> Hints(key="sched").refused_by(PositionHints)
     'key'
 """
