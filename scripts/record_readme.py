@@ -9,7 +9,9 @@ an earlier one made its input or it names a file a fresh clone has.  The install
 exactly (trailing spaces included).  A ``$ echo $?`` line after an example records
 its exit code; any example without one must exit 0.
 
-Run: ``.venv/bin/python scripts/record_readme.py`` rewrites README.md;
+The same is done for every document of ``DOCUMENTS`` (``docs/frameworks.md`` too).
+
+Run: ``.venv/bin/python scripts/record_readme.py`` rewrites README.md and those;
 ``--check`` changes nothing and exits 1 when a block would change (what
 ``tests/cli/test_cli_readme.py`` asserts).
 """
@@ -29,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCUMENTS = (README, ROOT / "docs" / "frameworks.md")
+"""Every document whose console blocks are recorded and checked."""
 # The shipped files examples may read, by their path from the repository's root.
 EXAMPLE_FOLDERS = (
     Path("tests") / "data" / "checkpoints",
@@ -146,19 +150,22 @@ def main(arguments: Sequence[str]) -> int:
     if arguments and not check:
         print("usage: record_readme.py [--check]", file=sys.stderr)
         return 2
-    text = README.read_text(encoding="utf-8")
-    with tempfile.TemporaryDirectory() as folder:
-        prepare_folder(Path(folder))
-        new_text = record(text, console_script_runner(Path(folder)))
-    if new_text == text:
-        print("README.md: every console block matches")
-        return 0
-    if check:
-        print("README.md: console blocks differ; run scripts/record_readme.py", file=sys.stderr)
-        return 1
-    README.write_text(new_text, encoding="utf-8")
-    print("README.md: console blocks re-recorded")
-    return 0
+    status = 0
+    for document in DOCUMENTS:
+        name = document.relative_to(ROOT).as_posix()
+        text = document.read_text(encoding="utf-8")
+        with tempfile.TemporaryDirectory() as folder:
+            prepare_folder(Path(folder))
+            new_text = record(text, console_script_runner(Path(folder)))
+        if new_text == text:
+            print(f"{name}: every console block matches")
+        elif check:
+            print(f"{name}: console blocks differ; run scripts/record_readme.py", file=sys.stderr)
+            status = 1
+        else:
+            document.write_text(new_text, encoding="utf-8")
+            print(f"{name}: console blocks re-recorded")
+    return status
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def hint_help(name: str) -> str:
 
     Example:
         >>> hint_help("position").split(":")[0]
-        'For documents that record no position (timm, keras, keras-model, optax)'
+        'For documents that record no position (timm, keras, keras-model, keras-h5, optax)'
     """
     if name == "position":
         counters = "; ".join(

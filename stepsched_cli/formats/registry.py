@@ -47,13 +47,7 @@ from typing import Any
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
 from stepsched_cli.formats import frameworks, sniff, torch
-from stepsched_cli.formats.hints import (
-    HintRecord,
-    HintRefused,
-    Hints,
-    NoHints,
-    PositionHints,
-)
+from stepsched_cli.formats.hints import HintRecord, HintRefused, Hints, NoHints, PositionHints
 from stepsched_cli.formats.reading import Reader, Reading, Request, Writer, request_data, state_view
 from stepsched_cli.formats.snippet import Snippet
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
@@ -265,6 +259,21 @@ FORMATS: tuple[Format, ...] = (
         recognise=frameworks.keras_file,
         from_stdin=False,
         hints=PositionHints,
+    ),
+    Format(
+        frameworks.KERAS_H5_FORMAT,
+        "a legacy Keras .h5 model (model.save('x.h5')): its schedule, at its iterations (h5py)",
+        frameworks.read_keras_h5,
+        recognise=frameworks.keras_h5_file,
+        from_stdin=False,
+        hints=PositionHints,
+    ),
+    Format(
+        frameworks.FLAX_MSGPACK_FORMAT,
+        "a flax msgpack file (to_bytes): refused, naming optax's count and injected lr",
+        frameworks.read_flax_msgpack,
+        recognise=frameworks.flax_file,
+        from_stdin=False,
     ),
     Format(
         frameworks.OPTAX_FORMAT,

@@ -125,7 +125,7 @@ def test_check_every_recorded_log(run: Invoke, entry: dict[str, Any]) -> None:
     report = json.loads(result.stdout)
     assert list(report) == [
         "ok", "first_mismatch_step", "expected_lr", "logged_lr", "diagnosis", "points_checked",
-        "decays",
+        "decays", "steps_from", "counting_note",
     ]  # fmt: skip
     assert report["ok"] is expected["ok"]
     assert report["first_mismatch_step"] == expected["first_mismatch_step"]

@@ -101,14 +101,17 @@ def in_process_runner() -> recorder.Runner:  # type: ignore[name-defined]
     return run
 
 
-def test_readme_examples_are_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("document", recorder.DOCUMENTS, ids=lambda path: path.name)
+def test_readme_examples_are_true(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, document: Path
+) -> None:
     recorder.prepare_folder(tmp_path)
     monkeypatch.chdir(tmp_path)
     for name, value in recorder.ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("STEPSCHED_DEBUG", raising=False)
     run = in_process_runner()
-    for example in recorder.examples(README_TEXT):
+    for example in recorder.examples(document.read_text(encoding="utf-8")):
         actual = recorder.recorded(example, run)
         assert (actual.exit_code, actual.output) == (example.exit_code, example.output), (
             f"{example.command} (re-record with scripts/record_readme.py)"
@@ -116,11 +119,12 @@ def test_readme_examples_are_true(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.smoke
-def test_readme_examples_from_the_installed_console_script(tmp_path: Path) -> None:
+@pytest.mark.parametrize("document", recorder.DOCUMENTS, ids=lambda path: path.name)
+def test_readme_examples_from_the_installed_console_script(tmp_path: Path, document: Path) -> None:
     """The smoke test CI relies on: the real ``stepsched`` program, as a user runs it."""
     recorder.prepare_folder(tmp_path)
     run = recorder.console_script_runner(tmp_path)
-    for example in recorder.examples(README_TEXT):
+    for example in recorder.examples(document.read_text(encoding="utf-8")):
         actual = recorder.recorded(example, run)
         assert "Traceback" not in "\n".join(actual.output)
         assert (actual.exit_code, actual.output) == (example.exit_code, example.output), (

@@ -41,11 +41,13 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         "timm",
         "keras",
         "keras-model",
+        "keras-h5",
+        "flax-msgpack",
         "optax",
         "json-checkpoint",
     ]
     assert registry.output_formats() == ["stepsched", "torch", "timm", "keras", "optax"]
-    assert registry.unpositioned_formats() == ["timm", "keras", "keras-model", "optax"]
+    assert registry.unpositioned_formats() == ["timm", "keras", "keras-model", "keras-h5", "optax"]
     assert registry.snippet_frameworks() == ["torch", "lightning", "timm", "keras", "optax"]
     assert list(code_cmd.SNIPPETS) == registry.snippet_frameworks()
 
@@ -59,6 +61,9 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         (json.dumps(KERAS_CONTINUOUS).encode(), "k.json", "keras"),
         (b"PK\x03\x04rest", "x.bin", "torch-checkpoint"),
         (b"PK\x03\x04rest", "model.keras", "keras-model"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(8), "model.h5", "keras-h5"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(8), "model.HDF5", "keras-h5"),
+        (bytes.fromhex("83a4737465701a"), "checkpoint_23", "flax-msgpack"),
         (b"amp: false\n", "args.yaml", "timm"),
         (b'{"init_value": 0.1, "boundaries_and_scales": {"3": 0.5}}', "o.json", "optax"),
         (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
@@ -75,7 +80,10 @@ def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: 
     assert registry.detect_format(data, source) == expected
 
 
-TRIED = "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, json-checkpoint"
+TRIED = (
+    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, keras-h5, "
+    "flax-msgpack, optax, json-checkpoint"
+)
 
 
 @pytest.mark.parametrize(
@@ -287,7 +295,7 @@ def test_help_phrases_are_derived_from_the_table_and_the_hints_records() -> None
         "schedule's JSON document, which has no position."
     )
     assert help_texts.hint_help("position") == (
-        "For documents that record no position (timm, keras, keras-model, optax): the "
+        "For documents that record no position (timm, keras, keras-model, keras-h5, optax): the "
         "position to read them at (timm's t; Keras's optimizer iterations, an int64 step "
         "counter; optax's update count, an int32 that stops at 2**31 - 1), 0 to "
         "9223372036854775807 (2**63 - 1). Default 0. A bare number counts what the document "
