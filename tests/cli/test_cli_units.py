@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stepsched_cli.formats.registry import unpositioned_formats
 from stepsched_cli.schedule import StepSchedule
 
 from .conftest import Invoke
@@ -521,7 +522,7 @@ def test_steps_per_epoch_for_a_position_is_refused_by_a_file_that_records_one(
     assert result.exit_code == 2
     assert result.stderr == (
         f"stepsched: error: Invalid value for '--position': {native} records its own position "
-        "(stepsched format); --position is for timm, keras, keras-model, optax documents "
+        f"(stepsched format); --position is for {', '.join(unpositioned_formats())} documents "
         f"(see 'stepsched {command} --help')\n"
     )
     if command == "inspect":
