@@ -16,6 +16,8 @@ from typer.testing import Result
 
 from stepsched_cli.schedule import StepSchedule
 
+from .conftest import RUN_LENGTH_USAGE_ERRORS
+
 Invoke = Callable[..., Result]
 
 SCHEDULES = [
@@ -379,27 +381,7 @@ def test_a_run_length_warns_about_decays_it_never_reaches(run: Invoke) -> None:
     assert "\nfor step in range(70):\n" in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (
-            ["--epochs", "3"],
-            "Invalid value for '--epochs': a step-mode schedule needs --steps-per-epoch (or "
-            "the data pipeline) to count epochs; or give the length in steps with --total",
-        ),
-        (
-            ["--total", "3", "--epochs", "3"],
-            "Invalid value for '--epochs': give either --total or --epochs, not both",
-        ),
-        (["--total", "0"], "Invalid value for '--total': total must be at least 1, got 0"),
-        (
-            ["--total", "3ep"],
-            "Invalid value for '--total': total 3ep counts epochs and the schedule counts "
-            "steps: converting needs the steps per epoch; give --steps-per-epoch, or the data "
-            "pipeline (--dataset-size with --batch-size or --global-batch-size)",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("options", "message"), RUN_LENGTH_USAGE_ERRORS)
 def test_a_run_length_that_cannot_be_counted_is_a_usage_error(
     run: Invoke, options: list[str], message: str
 ) -> None:

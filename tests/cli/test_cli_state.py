@@ -14,6 +14,8 @@ from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import dumps_state, read_state_file, write_state_file
 
+from .conftest import RUN_LENGTH_USAGE_ERRORS
+
 Invoke = Callable[..., Result]
 
 SEED = ["--lr", "0.1", "--step-size", "30"]
@@ -85,21 +87,7 @@ def test_init_checks_the_schedule_against_the_run_length(
     assert target.read_bytes() == plain.read_bytes()
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (
-            ["--epochs", "3"],
-            "Invalid value for '--epochs': a step-mode schedule needs --steps-per-epoch (or "
-            "the data pipeline) to count epochs; or give the length in steps with --total",
-        ),
-        (
-            ["--total", "3", "--epochs", "3"],
-            "Invalid value for '--epochs': give either --total or --epochs, not both",
-        ),
-        (["--total", "-1"], "Invalid value for '--total': total must be at least 1, got -1"),
-    ],
-)
+@pytest.mark.parametrize(("options", "message"), RUN_LENGTH_USAGE_ERRORS)
 def test_init_run_length_usage_errors_write_nothing(
     run: Invoke, tmp_path: Path, options: list[str], message: str
 ) -> None:
