@@ -23,14 +23,20 @@ REPOSITORY = REAL.parent.parent.parent
 FRAMEWORKS = [
     "accelerate",
     "flax",
+    "folders",
+    "ignite",
     "keras",
     "keras3",
+    "lightning",
+    "mmengine",
     "mmengine_logs",
     "optax",
     "tensorboard",
     "tfkeras",
     "timm",
     "torch",
+    "torch_schedulers",
+    "transformers",
     "transformers_logs",
 ]
 
@@ -210,3 +216,42 @@ def test_tensorboard_reads_back_the_logged_values_as_float32(relative: str) -> N
         for tag, pairs in facts["logged"].items()
     }
     assert facts["read_back"] == expected
+
+
+TRAINER_STATES = sorted(
+    name for name in manifest("transformers")["files"] if name.endswith("trainer_state.json")
+)
+
+
+@pytest.mark.parametrize("relative", TRAINER_STATES, ids=lambda name: name.rsplit("/", 2)[-2])
+def test_trainer_state_json_holds_the_global_step_the_trainer_saved_at(relative: str) -> None:
+    state = load("transformers", relative)
+    facts = reported("transformers", relative)
+    assert (state["global_step"], state["epoch"]) == (facts["global_step"], facts["epoch"])
+    assert relative.split("/")[1] == f"checkpoint-{facts['global_step']}"
+
+
+def test_mmengine_state_json_holds_what_the_scheduler_reported() -> None:
+    state = load("mmengine", "state/steplr_begin.json")
+    facts = reported("mmengine", "state/steplr_begin.json")
+    assert (state["last_step"], state["_last_value"]) == (
+        facts["last_step"],
+        facts["get_last_value"],
+    )
+    assert (state["begin"], state["end"], state["by_epoch"]) == (2, 12, False)
+    assert facts["lrs_by_position"][state["_global_step"]] == facts["optimizer_lrs"][0] == 0.025
+
+
+@pytest.mark.parametrize(
+    "relative",
+    sorted(
+        name
+        for name, entry in manifest("torch_schedulers")["files"].items()
+        if "lrs_by_position" in entry["reported"]
+    ),
+)
+def test_torch_scheduler_runs_saved_the_lr_they_applied(relative: str) -> None:
+    facts = reported("torch_schedulers", relative)
+    assert facts["get_last_lr"] == facts["optimizer_lrs"]
+    assert facts["lrs_by_position"][facts["position"]] == facts["get_last_lr"][0]
+    assert facts["last_epoch"] in (facts["position"], None)  # a chain has no last_epoch

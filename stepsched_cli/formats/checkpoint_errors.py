@@ -73,6 +73,6 @@ def no_scheduler_state_error(source: str, optimizer_key: str | None) -> Checkpoi
     hint = f" (it has an optimizer at {optimizer_key}, but no scheduler)" if optimizer_key else ""
     return CheckpointError(
         f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
-        f"(torch), _schedulers (SequentialLR) or format 'stepsched.state' anywhere in the "
-        f"checkpoint{hint}"
+        f"(torch), _schedulers (SequentialLR, ChainedScheduler) or format 'stepsched.state' "
+        f"anywhere in the checkpoint{hint}"
     )

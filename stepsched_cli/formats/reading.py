@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Generic, TypeVar
@@ -233,6 +233,51 @@ def state_view(state: SchedulerState, **extra: Any) -> ScheduleView:
         position_text=position_text(state, position),
         lrs=state.group_lrs or (state.lr,),
         decays=decays,
+        **extra,
+    )
+
+
+def changes_view(
+    position: int,
+    unit: Mode,
+    text: str,
+    lrs_at: Callable[[int], tuple[float, ...]],
+    changes: Iterator[int],
+    **extra: Any,
+) -> ScheduleView:
+    """The view of a schedule that is no single step decay (a chain of factors, each on
+    its own clock): its lrs, and where the lr changes next as a note and in ``details``.
+
+    ``changes`` are the positions after ``position`` where the lr may change, in order;
+    ``extra`` sets the other :class:`ScheduleView` fields (its ``notes`` come first).
+
+    Example:
+        >>> view = changes_view(12, "step", "step 12", lambda t: (0.1 / 2 ** (t // 10),),
+        ...                     iter([20, 30]))
+        >>> view.notes
+        ('next change: step 20 (in 8): lr 0.025; then step 30: 0.0125',)
+    """
+    ahead = [(t, lrs_at(t)) for t in islice(changes, UPCOMING_DECAYS + 1)]
+    notes: tuple[str, ...] = extra.pop("notes", ())
+    details: tuple[tuple[str, Any], ...] = extra.pop("details", ())
+    word = text.split(" ", 1)[0]
+    if ahead:
+        first, lrs = ahead[0]
+        shown = " ".join(repr(lr) for lr in lrs)
+        line = f"next change: {word} {first} (in {first - position}): lr {shown}"
+        if ahead[1:]:
+            line += "; then " + ", ".join(f"{word} {t}: {lr[0]!r}" for t, lr in ahead[1:])
+        notes = (*notes, line)
+    else:
+        notes = (*notes, "next change: none: the lr stays at this value")
+    return ScheduleView(
+        position=position,
+        unit=unit,
+        position_text=text,
+        lrs=lrs_at(position),
+        decays=None,
+        notes=notes,
+        details=(*details, ("next_changes", [[t, list(lrs)] for t, lrs in ahead])),
         **extra,
     )
 

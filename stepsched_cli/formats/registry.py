@@ -22,8 +22,10 @@ Hints: each entry declares the hints its reader takes (a record type such as
 :class:`~stepsched_cli.formats.hints.PositionHints`); :func:`read_state` takes the
 caller's :class:`~stepsched_cli.formats.hints.Hints` and hands a reader only its own,
 refusing any other with :class:`~stepsched_cli.formats.hints.HintRefused`.  A loaded
-checkpoint is offered to :data:`CHECKPOINT_CONTENTS` in order (torch's scheduler
-states, then timm's training state), each with the hints it declares.
+checkpoint is offered to
+:data:`~stepsched_cli.formats.checkpoint_contents.CHECKPOINT_CONTENTS` in order
+(MMEngine's, Ignite's and Lightning's, torch's scheduler states, then timm's training
+state), each with the hints it declares.
 
 Adding a format (docs/design.md shows it step by step): write its wing or framework
 folder (a reader returning a Reading, a writer if it can be written), export what the
@@ -46,7 +48,8 @@ from typing import Any
 
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
-from stepsched_cli.formats import frameworks, sniff, torch
+from stepsched_cli.formats import folders, frameworks, sniff, torch
+from stepsched_cli.formats.checkpoint_contents import CHECKPOINT_CONTENTS
 from stepsched_cli.formats.hints import HintRecord, HintRefused, Hints, NoHints, PositionHints
 from stepsched_cli.formats.reading import Reader, Reading, Request, Writer, request_data, state_view
 from stepsched_cli.formats.snippet import Snippet
@@ -87,7 +90,8 @@ class Format:
         hints: The hints it takes, as a record type
             (:class:`~stepsched_cli.formats.hints.PositionHints` for documents that
             hold no position); None when what it takes depends on what the file holds
-            (a checkpoint: see :data:`CHECKPOINT_CONTENTS`), and the reader is given
+            (a checkpoint: see
+            :mod:`~stepsched_cli.formats.checkpoint_contents`), and the reader is given
             the caller's :class:`~stepsched_cli.formats.hints.Hints`.
         snippets: The ``code --framework`` choices that build its schedule.
         position_help: For a format that records no position: what its position counts,
@@ -131,42 +135,6 @@ def _takes(hints: type[HintRecord] | None, name: str) -> bool:
 def _read_native(request: Request[NoHints]) -> Reading:
     state = parse_state_bytes(request_data(request), request.source)
     return Reading(NATIVE_FORMAT, request.source, state_view(state), state)
-
-
-@dataclass(frozen=True)
-class CheckpointContent:
-    """What a loaded ``torch.save`` checkpoint may hold a schedule as, and its reader.
-
-    Attributes:
-        name: What it is, for the documentation.
-        find: What the checkpoint holds of it, None when nothing.
-        read: The reading of what ``find`` found (the format's name, the file's name
-            for messages, and the hints as ``hints`` declares them).
-        hints: The hints it takes.
-    """
-
-    name: str
-    find: Callable[[object], Any]
-    read: Callable[[Any, str, str, Any], Reading]
-    hints: type[HintRecord]
-
-
-CHECKPOINT_CONTENTS: tuple[CheckpointContent, ...] = (
-    CheckpointContent(
-        "torch StepLR/MultiStepLR/SequentialLR or stepsched scheduler states",
-        torch.find_schedulers,
-        torch.read_found,
-        torch.CheckpointHints,
-    ),
-    CheckpointContent(
-        "a timm scheduler state, or CheckpointSaver's args and epoch",
-        frameworks.find_training,
-        frameworks.read_training,
-        frameworks.TimmHints,
-    ),
-)
-"""What a checkpoint is offered to, in order, once loaded: the first that finds something
-reads it; a checkpoint none of them finds anything in is refused by torch's terms."""
 
 
 def _read_checkpoint(request: Request[Hints]) -> Reading:
@@ -284,6 +252,21 @@ FORMATS: tuple[Format, ...] = (
         hints=PositionHints,
         snippets=(frameworks.OPTAX_SNIPPET,),
         position_help="optax's update count, an int32 that stops at 2**31 - 1",
+    ),
+    Format(
+        frameworks.MMENGINE_FORMAT,
+        "an MMEngine param scheduler's state_dict() as JSON",
+        frameworks.read_mmengine_json,
+        detect=frameworks.mmengine_detect,
+    ),
+    Format(
+        folders.FORMAT_NAME,
+        "a training folder: a Hugging Face Trainer checkpoint-N/ or an Accelerate "
+        "save_state() folder (other folders are named, and refused)",
+        folders.read_folder,
+        recognise=lambda _, name: os.path.isdir(name),
+        from_stdin=False,
+        records_unit=False,
     ),
     Format(
         JSON_CHECKPOINT_FORMAT,

@@ -79,10 +79,11 @@ def test_inspect_human_output_of_a_checkpoint(run: Invoke) -> None:
         "key         lr_schedulers[0]",
         "torch       StepLR(step_size=100, gamma=0.97), base_lrs 0.1",
         "schedule    lr=0.1, step_size=100, gamma=0.97",
-        "position    step 250",
+        "position    step 250 (Lightning epoch 2, global_step 250)",
         "lr          0.09409",
         "next decay  step 300 (in 50): lr 0.0912673",
         "then        step 400: 0.0885293, step 500: 0.0858734, step 600: 0.0832972",
+        'note        the scheduler counts optimizer steps (interval="step")',
     ]
     assert result.stderr == ""
 

@@ -258,7 +258,10 @@ def test_inspect_unknown_format_is_a_usage_error(run: Invoke, tmp_path: Path) ->
 def test_inspect_directory(run: Invoke, tmp_path: Path) -> None:
     result = run("inspect", str(tmp_path))
     assert result.exit_code == 1
-    assert result.stderr == f"stepsched: error: {tmp_path}: is a directory, not a state file\n"
+    assert result.stderr == (
+        f"stepsched: error: {tmp_path}: is a directory, not a state file; stepsched reads files, "
+        "and of folders a Hugging Face Trainer checkpoint-N/ or an Accelerate save_state() folder\n"
+    )
 
 
 # -- validate ----------------------------------------------------------------

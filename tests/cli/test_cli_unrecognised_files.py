@@ -26,7 +26,7 @@ SAFETENSORS = REAL / "accelerate" / "save_state" / "model.safetensors"
 EVENTS = next((REAL / "tensorboard" / "correct").glob("events.out.tfevents.*"))
 TRIED = (
     "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, keras-h5, "
-    "flax-msgpack, optax, json-checkpoint (force one with --from)"
+    "flax-msgpack, optax, mmengine, training-folder, json-checkpoint (force one with --from)"
 )
 
 
@@ -77,8 +77,8 @@ def test_random_bytes_are_binary_data(run: Invoke, tmp_path: Path) -> None:
     assert result.stderr == (
         f"stepsched: error: {path}: no format stepsched reads recognises it: it is binary "
         "data (its first bytes are c3 28 00 01); tried stepsched, torch, torch-checkpoint, "
-        "timm, keras, keras-model, keras-h5, flax-msgpack, optax, json-checkpoint (force one "
-        "with --from)\n"
+        "timm, keras, keras-model, keras-h5, flax-msgpack, optax, mmengine, training-folder, "
+        "json-checkpoint (force one with --from)\n"
     )
 
 

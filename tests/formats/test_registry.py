@@ -17,6 +17,7 @@ from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import dumps_state
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+REAL = Path(__file__).resolve().parent.parent / "data" / "real"
 TORCH_STEP = {"step_size": 30, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 45}
 TORCH_REPEATED = {"milestones": {"30": 2}, "gamma": 0.1, "base_lrs": [0.1], "last_epoch": 10}
 TIMM = {"timm": "StepLRScheduler", "lr": 0.1, "decay_t": 30, "decay_rate": 0.1}
@@ -44,6 +45,8 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         "keras-h5",
         "flax-msgpack",
         "optax",
+        "mmengine",
+        "training-folder",
         "json-checkpoint",
     ]
     assert registry.output_formats() == ["stepsched", "torch", "timm", "keras", "optax"]
@@ -82,7 +85,7 @@ def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: 
 
 TRIED = (
     "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, keras-h5, "
-    "flax-msgpack, optax, json-checkpoint"
+    "flax-msgpack, optax, mmengine, training-folder, json-checkpoint"
 )
 
 
@@ -281,14 +284,24 @@ def test_the_table_says_which_readings_record_no_unit(
     assert registry.FORMATS_BY_NAME[name].records_unit is (name not in ("torch", "json-checkpoint"))
 
 
-def test_a_checkpoint_records_no_unit_as_its_entry_says() -> None:
-    reading = registry.read_state(str(CHECKPOINTS / "multistep.pt"))
-    assert (reading.format, reading.records_unit) == ("torch-checkpoint", False)
-    assert registry.FORMATS_BY_NAME["torch-checkpoint"].records_unit is False
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        (CHECKPOINTS / "multistep.pt", "torch-checkpoint"),
+        (REAL / "torch_schedulers" / "chained" / "step_multistep_27.pt", "torch-checkpoint"),
+        (REAL / "transformers" / "steplr" / "checkpoint-20", "training-folder"),
+    ],
+)
+def test_a_checkpoint_records_no_unit_as_its_entry_says(path: Path, name: str) -> None:
+    reading = registry.read_state(str(path))
+    assert (reading.format, reading.records_unit) == (name, False)
+    assert registry.FORMATS_BY_NAME[name].records_unit is False
 
 
 def test_help_phrases_are_derived_from_the_table_and_the_hints_records() -> None:
-    assert help_texts.unitless_files() == "torch, torch-checkpoint and json-checkpoint files"
+    assert help_texts.unitless_files() == (
+        "torch, torch-checkpoint, training-folder and json-checkpoint files"
+    )
     assert help_texts.writing_help() == (
         "torch writes the JSON of a StepLR/MultiStepLR state_dict(); its last_epoch is the "
         "position in whatever unit the state counts. timm, keras and optax write the "

@@ -1,16 +1,22 @@
-"""Other frameworks' schedules: timm, Keras, optax and flax; the wing's one entry.
+"""Other frameworks' schedules: timm, Keras, optax, flax, MMEngine, Lightning and Ignite;
+the wing's one entry.
 
 One folder per framework: its schedule model (``schedule``: the framework's parameters
 and exact arithmetic), the readers of the files it writes (``reader``, over ``files``
 where those differ from the model's documents) and its ``code --framework`` snippet;
 :mod:`.documents` holds the reader, writer and view every framework's schedule
-documents share, :mod:`.common` their field checks and float32 arithmetic.  The format
+documents share, :mod:`.common` their field checks and float32 arithmetic.  MMEngine
+(:mod:`.mmengine`) has its own schedulers; Lightning (:mod:`.lightning`) and Ignite
+(:mod:`.ignite`) save torch's, read through the torch wing with what their checkpoints
+add (the unit a Lightning scheduler counts, Ignite's own counter).  The format
 table takes everything from here, ready to put in a row; nothing outside the wing
 imports the modules inside.  The modules that read framework files (and PyYAML, h5py,
 zipfile) are imported when a file needs them, so start-up stays cheap.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from stepsched_cli.formats.frameworks.documents import framework_reader, framework_writer
 from stepsched_cli.formats.frameworks.flax.reader import (
@@ -48,21 +54,30 @@ __all__ = [
     "KERAS_H5_FORMAT",
     "KERAS_MODEL_FORMAT",
     "KERAS_SNIPPET",
+    "MMENGINE_FORMAT",
     "OPTAX_FORMAT",
     "OPTAX_SNIPPET",
     "TIMM_FORMAT",
     "TIMM_SNIPPET",
     "TimmHints",
+    "find_ignite",
+    "find_lightning",
+    "find_mmengine",
     "find_training",
     "flax_file",
     "keras_detect",
     "keras_file",
     "keras_h5_file",
+    "mmengine_detect",
     "optax_detect",
     "read_flax_msgpack",
+    "read_ignite",
     "read_keras",
     "read_keras_h5",
     "read_keras_model",
+    "read_lightning",
+    "read_mmengine",
+    "read_mmengine_json",
     "read_optax",
     "read_timm",
     "read_training",
@@ -87,3 +102,68 @@ write_keras = framework_writer(KERAS_FORMAT, keras_schedule.from_schedule)
 write_optax = framework_writer(OPTAX_FORMAT, optax_schedule.from_schedule)
 read_optax = framework_reader(OPTAX_FORMAT, optax_schedule.parse, lambda _: "step")
 optax_detect = optax_schedule.detect
+
+if TYPE_CHECKING:  # read when a file needs them, so start-up stays cheap
+    from stepsched_cli.formats.frameworks.ignite import FoundIgnite
+    from stepsched_cli.formats.frameworks.lightning import FoundLightning
+    from stepsched_cli.formats.frameworks.mmengine.reader import FoundMMEngine
+    from stepsched_cli.formats.hints import NoHints
+    from stepsched_cli.formats.reading import Reading, Request
+
+MMENGINE_FORMAT = "mmengine"
+
+
+def find_mmengine(checkpoint: object) -> FoundMMEngine | None:
+    """An MMEngine Runner checkpoint or param scheduler state, None when neither."""
+    from stepsched_cli.formats.frameworks.mmengine import reader
+
+    return reader.find_mmengine(checkpoint)
+
+
+def read_mmengine(found: FoundMMEngine, format: str, source: str, hints: NoHints) -> Reading:
+    """The reading of what :func:`find_mmengine` found."""
+    from stepsched_cli.formats.frameworks.mmengine import reader
+
+    return reader.read_mmengine(found, format, source, hints)
+
+
+def read_mmengine_json(request: Request[NoHints]) -> Reading:
+    """An MMEngine param scheduler's ``state_dict()`` saved as JSON."""
+    from stepsched_cli.formats.frameworks.mmengine import reader
+
+    return reader.read_mmengine_json(request)
+
+
+def mmengine_detect(document: object) -> bool:
+    """Whether a JSON document is an MMEngine param scheduler's ``state_dict()``."""
+    from stepsched_cli.formats.frameworks.mmengine import reader
+
+    return reader.mmengine_detect(document)
+
+
+def find_lightning(checkpoint: object) -> FoundLightning | None:
+    """A Lightning checkpoint holding torch scheduler states, None otherwise."""
+    from stepsched_cli.formats.frameworks import lightning
+
+    return lightning.find_lightning(checkpoint)
+
+
+def read_lightning(found: FoundLightning, format: str, source: str, hints: Any) -> Reading:
+    """A Lightning checkpoint's torch reading, in the unit its scheduler counts."""
+    from stepsched_cli.formats.frameworks import lightning
+
+    return lightning.read_lightning(found, format, source, hints)
+
+
+def find_ignite(checkpoint: object) -> FoundIgnite | None:
+    """An Ignite checkpoint holding LRScheduler wrappers, None otherwise."""
+    from stepsched_cli.formats.frameworks import ignite
+
+    return ignite.find_ignite(checkpoint)
+
+
+def read_ignite(found: FoundIgnite, format: str, source: str, hints: Any) -> Reading:
+    """An Ignite checkpoint's torch reading, at Ignite's own counter."""
+    from stepsched_cli.formats.frameworks import ignite
+
+    return ignite.read_ignite(found, format, source, hints)

@@ -437,6 +437,38 @@ _TORCH_DTYPES = [
 ]
 
 
+_HISTORY_BUFFER = "mmengine.logging.history_buffer.HistoryBuffer"
+_HISTORY_STATISTICS = frozenset({"min", "max", "current", "mean"})
+"""What MMEngine's ``HistoryBuffer`` pickles as ``getattr(HistoryBuffer, name)``: its
+statistics methods, kept by name in ``_statistics_methods``."""
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    """An allowlisted global called in a way it is not allowed: refused like a global off
+    the allowlist (the unpickler names it).
+
+    Attributes:
+        qualified: The global's name, ``builtins.getattr``.
+    """
+
+    def __init__(self, qualified: str) -> None:
+        super().__init__(qualified)
+        self.qualified = qualified
+
+
+def _inert_getattr(*args: object) -> InertObject:
+    """``getattr(HistoryBuffer, "min")`` in an MMEngine checkpoint, as a record of the name.
+
+    Nothing is looked up: the stand-in for ``HistoryBuffer`` is the only target and its
+    statistics methods the only names accepted, and the result records which one it was.
+    Any other call is refused as ``builtins.getattr`` off the allowlist.
+    """
+    history = _INERT_TYPES.get(_HISTORY_BUFFER)
+    if len(args) != 2 or args[0] is not history or args[1] not in _HISTORY_STATISTICS:
+        raise RefusedGlobal("builtins.getattr")
+    return _inert_type(f"{_HISTORY_BUFFER}.{args[1]}")()
+
+
 def _build_allowlist() -> dict[tuple[str, str], object]:
     functions: dict[tuple[str, str], Callable[..., Any]] = {
         ("builtins", "bytes"): _bytes_from,
@@ -445,6 +477,7 @@ def _build_allowlist() -> dict[tuple[str, str], object]:
         ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
         ("torch", "Size"): _torch_size,
         ("torch", "device"): _torch_device,
+        ("builtins", "getattr"): _inert_getattr,
     }
     allowed: dict[tuple[str, str], object] = {
         ("collections", "OrderedDict"): PickledOrderedDict,
@@ -459,6 +492,7 @@ def _build_allowlist() -> dict[tuple[str, str], object]:
         ("torch._tensor", "Tensor"): TensorType("torch.Tensor"),
         ("torch.nn.parameter", "Parameter"): TensorType("torch.nn.parameter.Parameter"),
         ("argparse", "Namespace"): _inert_type("argparse.Namespace"),
+        ("mmengine.logging.history_buffer", "HistoryBuffer"): _inert_type(_HISTORY_BUFFER),
     }
     for storage_name, dtype in _STORAGE_DTYPES.items():
         allowed["torch", storage_name] = StorageType(dtype)

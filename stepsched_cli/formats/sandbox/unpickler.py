@@ -53,6 +53,7 @@ from stepsched_cli.formats.sandbox.allowlist import (
     InertObject,
     PickledCounter,
     PickledOrderedDict,
+    RefusedGlobal,
     StorageStub,
     StorageType,
     TensorStub,
@@ -120,11 +121,22 @@ def _resolve(source: str, module: str, name: str) -> object:
 
 def _refuse_global(source: str, module: str, name: str) -> UnsafeCheckpointError:
     qualified = f"{module}.{name}"
+    hint = ""
+    if module.startswith(_SCHEDULER_MODULES):
+        # torch.save(scheduler) pickles the object (and its optimizer), not its state.
+        hint = (
+            f": a whole {name} object was saved (torch.save(scheduler)); save "
+            "scheduler.state_dict() instead, which stepsched reads"
+        )
     return UnsafeCheckpointError(
         f"refusing to load {source!r}: its pickle references {qualified}, "
-        "which is not on the allowlist of inert types",
+        f"which is not on the allowlist of inert types{hint}",
         qualified,
     )
+
+
+_SCHEDULER_MODULES = ("torch.optim.lr_scheduler", "mmengine.optim.scheduler", "timm.scheduler")
+"""Modules whose classes in a pickle mean a scheduler object was saved whole."""
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -229,6 +241,9 @@ pickle (pickle exhausted before seeing STOP)
         result = unpickler.load()
     except CheckpointError:
         raise
+    except RefusedGlobal as error:
+        module, name = error.qualified.rsplit(".", 1)
+        raise _refuse_global(source, module, name) from None
     except (
         pickle.UnpicklingError,
         EOFError,

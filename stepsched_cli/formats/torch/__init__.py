@@ -5,7 +5,9 @@ file's object through the sandbox, :mod:`.search` finds the scheduler and optimi
 states and records each state's kind, :mod:`.choice` chooses one, has
 :mod:`.scheduler_states` parse it by its kind (:mod:`.state_dict` for StepLR and
 MultiStepLR, :mod:`.sequential` for SequentialLR) and :mod:`.optimizer_check` check the
-optimizer that drives it, and :mod:`.views` makes the reading.  :mod:`.writer` writes state
+optimizer that drives it, and :mod:`.views` makes the reading.  :mod:`.chained` reads a
+ChainedScheduler as one schedule over :mod:`.factors` (the chain arithmetic that
+MMEngine's schedulers share, exported here).  :mod:`.writer` writes state
 dicts, :mod:`.optimizer_file` reads an optimizer saved apart, :mod:`.snippets` writes
 ``code --framework torch`` and ``lightning``.
 
@@ -20,6 +22,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from stepsched_cli.formats.torch.factors import FACTOR_KINDS, Factor, chain_lrs, parse_warmup
 from stepsched_cli.formats.torch.snippets import SNIPPETS
 from stepsched_cli.formats.torch.state_dict import (
     CHECKPOINT_FORMAT_NAME,
@@ -38,10 +41,14 @@ if TYPE_CHECKING:  # the checkpoint readers are imported when a checkpoint is re
 
 __all__ = [
     "CHECKPOINT_FORMAT_NAME",
+    "FACTOR_KINDS",
     "FORMAT_NAME",
     "SNIPPETS",
     "CheckpointHints",
+    "Factor",
     "TorchHints",
+    "chain_lrs",
+    "check_param_groups",
     "detect",
     "dumps_torch_state",
     "find_dicts",
@@ -50,6 +57,7 @@ __all__ = [
     "holds_scheduler_states",
     "load_checkpoint",
     "no_scheduler_state",
+    "parse_warmup",
     "read_checkpoint",
     "read_found",
     "read_torch",
@@ -86,6 +94,18 @@ def read_found(found: FoundSchedulers, format: str, source: str, hints: Checkpoi
     from stepsched_cli.formats.torch import checkpoint
 
     return checkpoint.read_found(found, format, source, hints)
+
+
+def check_param_groups(
+    expected_lrs: tuple[float, ...],
+    base_lrs: tuple[float, ...] | None,
+    param_groups: list[dict[str, object]],
+) -> list[str]:
+    """Where an optimizer's param groups disagree with the lrs a schedule gives, one line
+    each (their ``lr`` and, unless ``base_lrs`` is None, their ``initial_lr``)."""
+    from stepsched_cli.formats.torch import optimizer_check
+
+    return optimizer_check.check_param_groups(expected_lrs, base_lrs, param_groups)
 
 
 def no_scheduler_state(checkpoint: object, source: str) -> CheckpointError:

@@ -43,7 +43,8 @@ class CheckpointReading:
 
     Attributes:
         key: The scheduler state's key path (``(top level)`` for a bare state dict).
-        state: The parsed state (torch's, a SequentialLR's or stepsched's own).
+        state: The parsed state (torch's, a SequentialLR's, a ChainedScheduler's or
+            stepsched's own).
         optimizer_key: The optimizer checked against it, None when there was none.
         mismatches: One line per disagreement between the optimizer's param groups and
             the scheduler, without the file name (empty when they agree or nothing was

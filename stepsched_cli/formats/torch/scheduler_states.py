@@ -2,17 +2,25 @@
 
 The search (:mod:`.search`) found state dicts by their shape and recorded each one's
 kind; the one chosen is parsed here by that kind (torch's StepLR/MultiStepLR by
-:mod:`.state_dict`, its SequentialLR warmup idiom by :mod:`.sequential`, stepsched's own
+:mod:`.state_dict`, its SequentialLR warmup idiom by :mod:`.sequential`, a
+ChainedScheduler as one schedule by :mod:`.chained`, stepsched's own
 ``StepScheduler.state_dict()``), with what its optimizer is then checked against
-(:mod:`.optimizer_check`): the lrs it drives and its position in its own terms.
+(:mod:`.optimizer_check`): the lrs it drives and its position in its own terms.  A
+scheduler of schedulers is parsed whole, never by one member.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stepsched_cli.formats.torch import sequential, state_dict
-from stepsched_cli.formats.torch.search import SEQUENTIAL_KIND, STEPSCHED_KIND, FoundState
+from stepsched_cli.formats.torch import chained, sequential, state_dict
+from stepsched_cli.formats.torch.chained import ChainedState
+from stepsched_cli.formats.torch.search import (
+    CHAINED_KIND,
+    SEQUENTIAL_KIND,
+    STEPSCHED_KIND,
+    FoundState,
+)
 from stepsched_cli.formats.torch.sequential import SequentialState
 from stepsched_cli.formats.torch.state_dict import TorchStepState
 from stepsched_cli.scheduler import SchedulerState
@@ -25,9 +33,10 @@ __all__ = [
     "position_of",
 ]
 
-ParsedScheduler = TorchStepState | SequentialState | SchedulerState
+ParsedScheduler = TorchStepState | SequentialState | ChainedState | SchedulerState
 """A scheduler state found and parsed: torch's StepLR/MultiStepLR, its SequentialLR warmup
-idiom, or stepsched's own ``StepScheduler.state_dict()``."""
+idiom, a ChainedScheduler of step decays and warmups, or stepsched's own
+``StepScheduler.state_dict()``."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +72,11 @@ def parse_scheduler(found: FoundState) -> ParsedState:
             return ParsedState(own, position, (own.lr,), (own.schedule.initial_lr,), -1)
         groups = len(own.group_initial_lrs)
         return ParsedState(own, position, own.group_lrs, own.group_initial_lrs, groups)
-    torch_state: TorchStepState | SequentialState
+    torch_state: TorchStepState | SequentialState | ChainedState
     if found.kind == SEQUENTIAL_KIND:
         torch_state = sequential.parse(found.state)
+    elif found.kind == CHAINED_KIND:
+        torch_state = chained.parse(found.state)
     else:
         torch_state = state_dict.parse(found.state)
     position = f"last_epoch {torch_state.last_epoch}"

@@ -36,11 +36,13 @@ from typing import TypeGuard
 
 from stepsched_cli.formats.checkpoint_errors import CheckpointError, no_scheduler_state_error
 from stepsched_cli.formats.sandbox import TensorStub
+from stepsched_cli.formats.torch.chained import is_chained_state
 from stepsched_cli.formats.torch.sequential import is_sequential_state
 from stepsched_cli.formats.torch.state_dict import guess_scheduler_type
 from stepsched_cli.scheduler import STATE_FORMAT
 
 __all__ = [
+    "CHAINED_KIND",
     "MAX_LISTED",
     "MAX_SEARCH_DEPTH",
     "MAX_SEARCH_NODES",
@@ -67,6 +69,9 @@ STEPSCHED_KIND = "StepScheduler"
 
 SEQUENTIAL_KIND = "SequentialLR"
 """The kind of a torch ``SequentialLR.state_dict()`` found in a checkpoint."""
+
+CHAINED_KIND = "ChainedScheduler"
+"""The kind of a torch ``ChainedScheduler.state_dict()`` found in a checkpoint (read whole)."""
 
 KeyPath = tuple[str | int, ...]
 """Keys and list indices from the top of a checkpoint down to a value."""
@@ -117,9 +122,11 @@ class FoundState:
         path: Where it is, e.g. ``("lr_schedulers", 0)``; ``()`` for the whole file.
         state: The state dict as loaded (``last_epoch``, ``base_lrs``, ...).
         key: ``path`` for people and for the ``key`` hint (:func:`format_key_path`).
-        kind: What it is: :data:`STEPSCHED_KIND`, :data:`SEQUENTIAL_KIND`, or the torch
-            class its keys suggest (``StepLR``, ``CosineAnnealingLR``, ...).
-        last_epoch: Its position as stored (``step`` for stepsched's; -1 when not an int).
+        kind: What it is: :data:`STEPSCHED_KIND`, :data:`SEQUENTIAL_KIND`,
+            :data:`CHAINED_KIND`, or the torch class its keys suggest (``StepLR``,
+            ``ReduceLROnPlateau``, ``CosineAnnealingLR``, ...).
+        last_epoch: Its position as stored (``step`` for stepsched's, the first member's
+            ``last_epoch`` for a ChainedScheduler; -1 when not an int).
     """
 
     path: KeyPath
@@ -205,9 +212,10 @@ def is_stepsched_state(value: object) -> TypeGuard[dict[str, object]]:
 
 
 def is_any_scheduler_state(value: object) -> TypeGuard[dict[str, object]]:
-    """Whether ``value`` is a scheduler state stepsched reads: a torch state dict
-    (:func:`is_scheduler_state`), a SequentialLR's, or stepsched's own."""
-    return is_scheduler_state(value) or is_stepsched_state(value) or is_sequential_state(value)
+    """Whether ``value`` is a scheduler state stepsched reads or refuses by name: a torch
+    state dict (:func:`is_scheduler_state`), a SequentialLR's or ChainedScheduler's,
+    a ReduceLROnPlateau's, or stepsched's own."""
+    return is_scheduler_state(value) or _other_shape(value)
 
 
 def is_optimizer_state(value: object) -> TypeGuard[dict[str, object]]:
@@ -285,8 +293,8 @@ def find_scheduler_states(checkpoint: object) -> list[FoundState]:
     """Find every LR scheduler state dict in a loaded checkpoint or JSON document.
 
     The whole structure is searched (dicts, lists, tuples) for dicts accepted by
-    :func:`is_any_scheduler_state` (a SequentialLR's children are part of it, not
-    listed on their own).  Hits whose nearest key is a usual name (``lr_scheduler``,
+    :func:`is_any_scheduler_state` (a SequentialLR's or ChainedScheduler's members are
+    part of it, not listed on their own).  Hits whose nearest key is a usual name (``lr_scheduler``,
     ``scheduler``, ``sched``, ``lr_sched``, ``scheduler_state_dict``, Lightning's
     ``lr_schedulers``, ...) come first; within each group the order is that of the file.
     A bare state dict has path ``()``.
@@ -310,19 +318,55 @@ def find_scheduler_states(checkpoint: object) -> list[FoundState]:
 
 def _classified(path: KeyPath, state: dict[str, object]) -> FoundState:
     """A scheduler state found, with its key, kind and stored position."""
-    if is_stepsched_state(state):
-        kind, position = STEPSCHED_KIND, state.get("step")
-    else:
-        position = state.get("last_epoch")
-        kind = SEQUENTIAL_KIND if is_sequential_state(state) else guess_scheduler_type(state)
+    kind, position = _kind_and_position(state)
     last_epoch = position if isinstance(position, int) and not isinstance(position, bool) else -1
     return FoundState(path, state, format_key_path(path), kind, last_epoch)
 
 
+def _kind_and_position(state: dict[str, object]) -> tuple[str, object]:
+    """A found state's kind and its stored position (not yet checked to be an int).
+
+    A ChainedScheduler has no ``last_epoch`` of its own: its first member's is its position.
+    """
+    if is_stepsched_state(state):
+        return STEPSCHED_KIND, state.get("step")
+    if is_sequential_state(state):
+        return SEQUENTIAL_KIND, state.get("last_epoch")
+    if is_chained_state(state):
+        members = state.get("_schedulers")
+        first = members[0] if isinstance(members, list) and members else None
+        return CHAINED_KIND, first.get("last_epoch") if isinstance(first, dict) else None
+    return guess_scheduler_type(state), state.get("last_epoch")
+
+
 def _any_scheduler_shape(value: object, checked: _Checked) -> bool:
     """:func:`is_any_scheduler_state`, scanning each shared list once per search."""
+    return _scheduler_shape(value, checked) or _other_shape(value)
+
+
+def _other_shape(value: object) -> bool:
+    """stepsched's own state, a scheduler of schedulers (SequentialLR, ChainedScheduler:
+    never searched inside, so that no member is taken for the whole), or a
+    ReduceLROnPlateau (found so that it is refused by name)."""
     return (
-        _scheduler_shape(value, checked) or is_stepsched_state(value) or is_sequential_state(value)
+        is_stepsched_state(value)
+        or (isinstance(value, dict) and isinstance(value.get("_schedulers"), list))
+        or is_plateau_state(value)
+    )
+
+
+def is_plateau_state(value: object) -> bool:
+    """Whether ``value`` has the shape of a ``ReduceLROnPlateau.state_dict()`` (no ``base_lrs``).
+
+    Example:
+        >>> is_plateau_state({"last_epoch": 3, "min_lrs": [0], "patience": 10, "factor": 0.1})
+        True
+    """
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("last_epoch"), int)
+        and isinstance(value.get("min_lrs"), list)
+        and "patience" in value
     )
 
 

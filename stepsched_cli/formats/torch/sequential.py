@@ -45,7 +45,14 @@ from stepsched_cli.formats.torch import state_dict as torch_format
 from stepsched_cli.schedule import StepSchedule, check_position
 from stepsched_cli.scheduler import SchedulerState
 
-__all__ = ["SequentialState", "WarmupKind", "is_sequential_state", "parse"]
+__all__ = [
+    "SequentialState",
+    "WarmupKind",
+    "check_stored_lrs",
+    "is_sequential_state",
+    "parse",
+    "stored_lrs",
+]
 
 WarmupKind = Literal["LinearLR", "ConstantLR"]
 
@@ -279,13 +286,18 @@ def parse(document: object) -> SequentialState:
         decay = torch_format.parse({**decay_fields, "last_epoch": max(0, last_epoch - milestone)})
     except StateError as error:
         raise StateError(f"its second scheduler: {error}", parameter=error.parameter) from None
-    stored = _stored_lrs(fields.get("_last_lr"), len(decay.base_lrs))
+    stored = stored_lrs(fields.get("_last_lr"), len(decay.base_lrs))
     state = SequentialState(last_epoch, milestone, kind, start, end, total, decay, stored)
-    _check_stored(state)
+    check_stored_lrs(state.torch_lrs, state.lrs, state.describe(), state.last_epoch)
     return state
 
 
-def _stored_lrs(value: object, count: int) -> tuple[float, ...] | None:
+def stored_lrs(value: object, count: int) -> tuple[float, ...] | None:
+    """A scheduler of schedulers' ``_last_lr``: ``count`` finite numbers, None if absent.
+
+    Raises:
+        StateError: another type or length, or a number that is not finite.
+    """
     if value is None:
         return None
     if not isinstance(value, list | tuple) or len(value) != count:
@@ -301,13 +313,23 @@ def _stored_lrs(value: object, count: int) -> tuple[float, ...] | None:
     )
 
 
-def _check_stored(state: SequentialState) -> None:
-    if state.torch_lrs is None:
+def check_stored_lrs(
+    stored_lrs: tuple[float, ...] | None,
+    lrs: tuple[float, ...],
+    description: str,
+    last_epoch: int,
+) -> None:
+    """Refuse a stored ``_last_lr`` that the schedule described does not give.
+
+    Raises:
+        StateError: an entry disagrees beyond a relative 1e-9.
+    """
+    if stored_lrs is None:
         return
-    for index, (stored, expected) in enumerate(zip(state.torch_lrs, state.lrs, strict=True)):
+    for index, (stored, expected) in enumerate(zip(stored_lrs, lrs, strict=True)):
         if not validate.lrs_agree(stored, expected):
             raise StateError(
-                f"field '_last_lr[{index}]' is {stored!r} but {state.describe()} gives "
-                f"{expected!r} at last_epoch {state.last_epoch}: the state is inconsistent",
+                f"field '_last_lr[{index}]' is {stored!r} but {description} gives "
+                f"{expected!r} at last_epoch {last_epoch}: the state is inconsistent",
                 parameter="_last_lr",
             )

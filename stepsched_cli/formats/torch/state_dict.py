@@ -91,6 +91,7 @@ __all__ = [
     "dumps_torch_state",
     "guess_scheduler_type",
     "parse",
+    "parse_base_lrs",
     "to_torch_state_dict",
     "torch_state_dict_from_json",
 ]
@@ -175,7 +176,9 @@ _BOOLEAN_KEYS = ("_is_initial", "_get_lr_called_within_step")
 _OTHER_SCHEDULERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SequentialLR", ("_schedulers", "_milestones")),
     ("ChainedScheduler", ("_schedulers",)),
+    ("ReduceLROnPlateau", ("min_lrs", "patience")),
     ("OneCycleLR", ("total_steps", "max_lrs")),
+    ("OneCycleLR", ("total_steps", "_schedule_phases")),
     ("CyclicLR", ("max_lrs", "total_size")),
     ("CosineAnnealingWarmRestarts", ("T_0", "T_mult")),
     ("CosineAnnealingLR", ("T_max", "eta_min")),
@@ -373,7 +376,7 @@ def parse(document: object) -> TorchStepState:
     kind = _step_kind(document)
     fields = cast(Mapping[str, object], document)
     last_epoch = _integer(fields["last_epoch"], "last_epoch", 0)
-    base_lrs = _base_lrs(fields["base_lrs"])
+    base_lrs = parse_base_lrs(fields["base_lrs"])
     gamma = _number(fields["gamma"], "gamma")
     if not 0 < gamma < 1:
         raise StateError(
@@ -414,9 +417,11 @@ def _step_kind(document: object) -> TorchKind:
     kind = guess_scheduler_type(document)  # by membership tests: any keys will do
     validate.string_keys(document, "a torch state dict", error=StateError)
     if kind not in ("StepLR", "MultiStepLR"):
-        keys = ", ".join(key for key in document if not key.startswith("_") and key != "base_lrs")
+        public = [key for key in document if not key.startswith("_") and key != "base_lrs"]
+        keys = ", ".join(public[:_LISTED_KEYS]) + (", ..." if len(public) > _LISTED_KEYS else "")
+        why = _NOT_STEP.get(kind, "")
         raise StateError(
-            f"not a step-decay scheduler: it looks like {_with_article(kind)} (it has "
+            f"not a step-decay scheduler: it looks like {_with_article(kind)}{why} (it has "
             f"{keys or 'no public keys'}); stepsched reads torch StepLR and MultiStepLR"
         )
     unknown = sorted(key for key in document if not key.startswith("_") and key not in _PUBLIC_KEYS)
@@ -430,6 +435,17 @@ def _step_kind(document: object) -> TorchKind:
                 f"missing required field {name!r} of a torch {kind} state dict", parameter=name
             )
     return cast(TorchKind, kind)
+
+
+_LISTED_KEYS = 6
+"""How many of a refused state's keys its message lists."""
+
+_NOT_STEP = {
+    "ReduceLROnPlateau": ", whose lr follows a metric, not the position",
+    "OneCycleLR": ", a one-cycle schedule",
+    "LambdaLR or MultiplicativeLR": ", whose lr is a Python function torch does not save",
+}
+"""Why a scheduler torch names is no schedule stepsched reads, where its name says too little."""
 
 
 def _with_article(kind: str) -> str:
@@ -455,7 +471,12 @@ def _integer(value: object, name: str, minimum: int) -> int:
     )
 
 
-def _base_lrs(value: object) -> tuple[float, ...]:
+def parse_base_lrs(value: object) -> tuple[float, ...]:
+    """``base_lrs`` as every group's base lr: a non-empty list of numbers >= 0.
+
+    Raises:
+        StateError: another type, an empty list, or a number that is not one or < 0.
+    """
     if not isinstance(value, list | tuple) or not value:
         raise StateError(
             f"field 'base_lrs' must be a non-empty list of numbers, got {_shown(value)}"

@@ -18,14 +18,17 @@ from stepsched_cli.formats.reading import (
     Decays,
     Reading,
     ScheduleView,
+    changes_view,
     state_view,
 )
+from stepsched_cli.formats.torch.chained import ChainedState
 from stepsched_cli.formats.torch.choice import CheckpointReading
 from stepsched_cli.formats.torch.sequential import SequentialState
 from stepsched_cli.formats.torch.state_dict import TorchStepState
 from stepsched_cli.scheduler import SchedulerState
 
 __all__ = [
+    "chained_reading",
     "found_reading",
     "sequential_details",
     "sequential_reading",
@@ -112,7 +115,40 @@ def found_reading(found: CheckpointReading, name: str, source: str) -> Reading:
         return Reading(
             name, source, state_view(state), state, key=found.key, warnings=found.mismatches
         )
+    if isinstance(state, ChainedState):
+        return chained_reading(state, name, source, found.key, found.mismatches)
     return sequential_reading(state, name, source, found.key, found.mismatches)
+
+
+def chained_reading(
+    state: ChainedState,
+    name: str,
+    source: str,
+    key: str | None = None,
+    warnings: tuple[str, ...] = (),
+) -> Reading:
+    """A ChainedScheduler as one schedule, by torch's rules: its lr is the base lr times
+    every member's factor; where it changes next is listed, member by member."""
+    reason = (
+        f"this torch ChainedScheduler cannot be a stepsched state: {state.unrepresentable_reason()}"
+    )
+    view = changes_view(
+        state.last_epoch,
+        "step",
+        f"step {state.last_epoch}",
+        state.lrs_at,
+        state.changes_after(state.last_epoch),
+        described=(("torch", state.describe()),),
+        framework_lr=None if state.torch_lrs is None else state.torch_lrs[0],
+        details=(
+            ("torch_scheduler", "ChainedScheduler"),
+            ("members", list(state.kinds)),
+            ("torch_lrs", None if state.torch_lrs is None else list(state.torch_lrs)),
+            ("convertible", False),
+            ("reason", reason),
+        ),
+    )
+    return Reading(name, source, view, None, reason, key=key, warnings=warnings, records_unit=False)
 
 
 def sequential_details(state: SequentialState, reason: str | None) -> tuple[tuple[str, Any], ...]:

@@ -132,10 +132,14 @@ def test_two_schedulers_key_picks_one_and_the_chained_lr_is_caught() -> None:
 
 
 def test_no_scheduler_is_a_clear_error() -> None:
-    with pytest.raises(
-        CheckpointError, match="no LR scheduler state found.*optimizer at optimizer"
-    ):
-        read_checkpoint(CHECKPOINTS / "no_scheduler.pt")
+    path = CHECKPOINTS / "no_scheduler.pt"
+    with pytest.raises(CheckpointError) as raised:
+        read_checkpoint(path)
+    assert str(raised.value) == (
+        f"{path}: no LR scheduler state found: no dict with last_epoch and base_lrs (torch), "
+        "_schedulers (SequentialLR, ChainedScheduler) or format 'stepsched.state' anywhere in "
+        "the checkpoint (it has an optimizer at optimizer, but no scheduler)"
+    )
 
 
 def test_resume_mismatch_is_reported_with_the_numbers() -> None:
