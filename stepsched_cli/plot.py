@@ -99,6 +99,23 @@ class XAxis:
             return float(position * self.units_per_position)
         return position / self.positions_per_unit
 
+    def span_text(self, mode: Mode, horizon: int) -> str:
+        """What positions ``0..horizon-1`` of a ``mode`` schedule cover on this axis, in
+        its unit, then in the schedule's when the two differ (the last x is the step or
+        epoch the last position falls in).
+
+        Example:
+            >>> x_axis("epoch", "step", steps_per_epoch=5005).span_text("epoch", 90)
+            'steps 0-450449 (epochs 0-89)'
+            >>> x_axis("step", "epoch", steps_per_epoch=5005).span_text("step", 450450)
+            'epochs 0-89 (steps 0-450449)'
+        """
+        own = f"{mode}s 0-{horizon - 1}"
+        if self.unit == mode:
+            return own
+        last = (horizon * self.units_per_position - 1) // self.positions_per_unit
+        return f"{self.unit}s 0-{last} ({own})"
+
 
 def x_axis(mode: Mode, unit: XUnit | None, steps_per_epoch: int | None) -> XAxis:
     """The x axis of a ``mode`` schedule drawn in ``unit`` (None: the schedule's own).

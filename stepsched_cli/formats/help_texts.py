@@ -32,7 +32,8 @@ def hint_help(name: str) -> str:
         return (
             f"For documents that record no position ({formats}): "
             f"the position to read them at ({counters}), 0 to {registry.MAX_POSITION} (2**63 - 1). "
-            "Default 0."
+            "Default 0. A bare number counts what the document counts; 30ep (epochs) or "
+            "150150st (steps) in the other unit is converted with --steps-per-epoch."
         )
     return next(
         (phrase for kind in registry.hint_kinds() if (phrase := declared_help(kind, name))), ""

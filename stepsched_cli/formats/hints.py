@@ -16,7 +16,7 @@ order, that declares one (and derives ``position``'s from the formats that take 
 
 Example:
     >>> Hints(position=30).record(PositionHints)
-    PositionHints(position=30)
+    PositionHints(position=30, steps_per_epoch=None)
     >>> Hints(key="sched").refused_by(PositionHints)
     'key'
 """
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from stepsched_cli.errors import StepschedError
+from stepsched_cli.schedule import Mode
+from stepsched_cli.units import TimeValue, time_in
 
 __all__ = [
     "HELP",
@@ -38,6 +40,7 @@ __all__ = [
     "NoHints",
     "PositionHints",
     "declared_help",
+    "position_in",
 ]
 
 HELP = "help"
@@ -70,12 +73,47 @@ class PositionHints:
     """The hints of a schedule document that records no position.
 
     Attributes:
-        position: Where to read the schedule (the framework's own counter).
+        position: Where to read the schedule: the framework's own counter, or a typed
+            value (``30ep``, ``150150st``) that the reader converts into the unit the
+            document counts (:func:`position_in`).
+        steps_per_epoch: Optimizer steps per epoch, to convert a ``position`` typed in
+            the other unit than the document's; also shown beside the position.
     """
 
     applies_to: ClassVar[str] = "documents that record no position"
 
-    position: int = 0
+    position: int | TimeValue = 0
+    steps_per_epoch: int | None = dataclasses.field(
+        default=None,
+        metadata={
+            HELP: "For documents that record no position: optimizer steps per epoch, to "
+            "read --position in the other unit than the document counts (30ep, 150150st)."
+        },
+    )
+
+
+def position_in(position: int | TimeValue, unit: Mode, steps_per_epoch: int | None) -> int:
+    """A position hint counted in ``unit`` (what the document counts), exactly.
+
+    A bare number (an ``int``, or a :class:`TimeValue` without a unit) is already in
+    the document's unit; ``30ep`` or ``150150st`` in the other unit is converted with
+    ``steps_per_epoch``.
+
+    Raises:
+        MissingStepsPerEpoch: the other unit and no ``steps_per_epoch``
+            (``parameter="position"``).
+        ScheduleError: a negative position, or steps that are not whole epochs (the
+            message gives the nearest whole values) (``parameter="position"``).
+
+    Example:
+        >>> position_in(TimeValue(30, "epoch"), "step", 5005)
+        150150
+        >>> position_in(12, "epoch", None)
+        12
+    """
+    if isinstance(position, int):
+        return position
+    return time_in(position, unit, steps_per_epoch, "position")
 
 
 class HintRefused(StepschedError, ValueError):

@@ -336,7 +336,8 @@ def _applies_to(name: str) -> str:
 def _refused(name: str, source: str, format: str) -> HintRefused:
     if name == "position":
         return HintRefused(name, source, format, ", ".join(unpositioned_formats()), recorded=True)
-    return HintRefused(name, source, format, _applies_to(name))
+    applies_to = PositionHints.applies_to if name == "steps_per_epoch" else _applies_to(name)
+    return HintRefused(name, source, format, applies_to)
 
 
 def _own_hints(hints: Hints, kind: type[HintRecord], format: str, source: str) -> HintRecord:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from stepsched_cli.errors import ConversionError
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.units import epochs_to_steps
 
-__all__ = ["Snippet", "drop_in_arguments"]
+__all__ = ["Snippet", "drop_in_arguments", "run_in_steps"]
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,37 @@ class Snippet:
         exact: What ``code --exact`` adds after it: the same schedule with stepsched's
             drop-in for the framework (``stepsched_cli.torch``, ``.keras``, ``.optax``),
             or None where there is none; raises ``ConversionError`` as ``write`` does.
+        run: What ``code --epochs``/``--total`` adds after it: the training loop of a
+            run of a given length (the schedule, its steps per epoch, and the run's
+            length in the schedule's unit), or None where the snippet has no loop.
     """
 
     name: str
     title: str
     write: Callable[[StepSchedule, int | None], str]
     exact: Callable[[StepSchedule, int | None], str] | None = None
+    run: Callable[[StepSchedule, int | None, int], str] | None = None
+
+
+def run_in_steps(schedule: StepSchedule, steps_per_epoch: int | None, length: int) -> int:
+    """A run of ``length`` positions of ``schedule`` in optimizer steps (updates), as the
+    frameworks that count updates (Keras, optax) need it.
+
+    Raises:
+        ConversionError: an epoch-mode run without the steps per epoch.
+
+    Example:
+        >>> run_in_steps(StepSchedule(0.1, 30, mode="epoch"), 5005, 90)
+        450450
+    """
+    if schedule.mode == "step":
+        return length
+    if steps_per_epoch is None:
+        raise ConversionError(
+            f"a run of {length} epochs counts optimizer updates here: give the steps per epoch",
+            parameter="steps_per_epoch",
+        )
+    return epochs_to_steps(length, steps_per_epoch)
 
 
 def drop_in_arguments(schedule: StepSchedule, steps_per_epoch: int | None, framework: str) -> str:

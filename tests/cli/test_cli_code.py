@@ -16,6 +16,8 @@ from typer.testing import Result
 
 from stepsched_cli.schedule import StepSchedule
 
+from .conftest import RUN_LENGTH_USAGE_ERRORS
+
 Invoke = Callable[..., Result]
 
 SCHEDULES = [
@@ -273,3 +275,116 @@ def test_torch_snippet_runs_the_same_schedule_and_resumes(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+RUN_LOOPS = [
+    (
+        ["--framework", "torch", "--milestones", "30,60,80", "--mode", "epoch", "--epochs", "90"],
+        "\n# The run: 90 epochs, one scheduler.step() at the end of each.\n"
+        "for epoch in range(90):\n"
+        "    for batch in loader:  # your DataLoader\n"
+        "        ...  # forward and backward\n"
+        "        optimizer.step()\n"
+        "        optimizer.zero_grad()\n"
+        "    scheduler.step()\n",
+    ),
+    (
+        ["--framework", "torch", "--step-size", "30", "--total", "1e3"],
+        "\n# The run: 1000 optimizer steps, one scheduler.step() after each.\n"
+        "for step in range(1000):\n"
+        "    ...  # forward and backward on the next batch\n"
+        "    optimizer.step()\n"
+        "    optimizer.zero_grad()\n"
+        "    scheduler.step()\n",
+    ),
+    (
+        ["--framework", "lightning", "--milestones", "30ep,60ep,80ep", "--steps-per-epoch",
+         "5005", "--epochs", "90"],
+        "\n# The run: 450450 optimizer steps.\n"
+        "trainer = pl.Trainer(max_steps=450450)\n"
+        "trainer.fit(Model(), train_dataloaders=loader)  # your DataLoader\n",
+    ),
+    (
+        ["--framework", "lightning", "--step-size", "30", "--mode", "epoch", "--total", "90"],
+        "\n# The run: 90 epochs.\n"
+        "trainer = pl.Trainer(max_epochs=90)\n"
+        "trainer.fit(Model(), train_dataloaders=loader)  # your DataLoader\n",
+    ),
+    (
+        ["--framework", "timm", "--milestones", "30,60,80", "--mode", "epoch", "--epochs", "90"],
+        "\n# The run: 90 epochs, the next epoch passed at the end of each.\n"
+        "for epoch in range(90):\n"
+        "    ...  # one epoch of training\n"
+        "    scheduler.step(epoch + 1)\n",
+    ),
+    (
+        ["--framework", "timm", "--step-size", "30", "--total", "90ep", "--steps-per-epoch", "10"],
+        "\n# The run: 900 updates, the update count passed after each.\n"
+        "num_updates = 0\n"
+        "for _ in range(900):\n"
+        "    ...  # forward and backward on the next batch\n"
+        "    optimizer.step()\n"
+        "    optimizer.zero_grad()\n"
+        "    num_updates += 1\n"
+        "    scheduler.step_update(num_updates)\n",
+    ),
+    (
+        # Keras counts optimizer steps: its epochs when the run is a whole number of them.
+        ["--framework", "keras", "--milestones", "30,60,80", "--mode", "epoch",
+         "--steps-per-epoch", "5005", "--epochs", "90"],
+        "\n# The run: 450450 optimizer steps (optimizer.iterations 0 to 450449).\n"
+        "model.compile(optimizer=optimizer, loss=...)  # your model and loss\n"
+        "model.fit(dataset.repeat(), epochs=90, steps_per_epoch=5005)  # your tf.data dataset\n",
+    ),
+    (
+        ["--framework", "keras", "--step-size", "30", "--steps-per-epoch", "7", "--total", "100"],
+        "\n# The run: 100 optimizer steps (optimizer.iterations 0 to 99).\n"
+        "model.compile(optimizer=optimizer, loss=...)  # your model and loss\n"
+        "model.fit(dataset.repeat(), epochs=1, steps_per_epoch=100)  # your tf.data dataset\n",
+    ),
+    (
+        ["--framework", "optax", "--step-size", "3", "--mode", "epoch", "--steps-per-epoch",
+         "10", "--total", "9", "--exact"],
+        "\n# The run: 90 updates (the schedule is read at counts 0 to 89).\n"
+        "opt_state = optimizer.init(params)  # your params\n"
+        "for step in range(90):\n"
+        "    grads = ...  # jax.grad of your loss at params, on the next batch\n"
+        "    updates, opt_state = optimizer.update(grads, opt_state, params)\n"
+        "    params = optax.apply_updates(params, updates)\n",
+    ),
+]  # fmt: skip
+
+
+def _code(run: Invoke, options: list[str]) -> Result:
+    result = run("code", *options)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize(("options", "loop"), RUN_LOOPS, ids=lambda x: str(x)[:60])
+def test_a_run_length_ends_the_snippet_with_its_training_loop(
+    run: Invoke, options: list[str], loop: str
+) -> None:
+    text = _code(run, options).stdout
+    length = options.index("--total" if "--total" in options else "--epochs")
+    without = _code(run, options[:length] + options[length + 2 :]).stdout
+    # Everything the snippet says without a run length (--exact's drop-in too), then the loop.
+    assert text == without + loop
+    compile(text, "snippet.py", "exec")
+
+
+def test_a_run_length_warns_about_decays_it_never_reaches(run: Invoke) -> None:
+    result = _code(run, ["--framework", "torch", "--milestones", "30,60,80", "--total", "70"])
+    assert result.stderr == (
+        "stepsched: warning: milestone 80 at or beyond the horizon (70 steps) is never reached\n"
+    )
+    assert "\nfor step in range(70):\n" in result.stdout
+
+
+@pytest.mark.parametrize(("options", "message"), RUN_LENGTH_USAGE_ERRORS)
+def test_a_run_length_that_cannot_be_counted_is_a_usage_error(
+    run: Invoke, options: list[str], message: str
+) -> None:
+    result = run("code", "--framework", "torch", "--step-size", "30", *options)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"stepsched: error: {message} (see 'stepsched code --help')\n"

@@ -14,6 +14,8 @@ from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import dumps_state, read_state_file, write_state_file
 
+from .conftest import RUN_LENGTH_USAGE_ERRORS
+
 Invoke = Callable[..., Result]
 
 SEED = ["--lr", "0.1", "--step-size", "30"]
@@ -39,6 +41,61 @@ def test_init_writes_a_state_at_position_zero(run: Invoke, tmp_path: Path) -> No
     state = read_state_file(target)
     assert (state.position, state.lr, state.steps_per_epoch) == (0, 0.1, 10)
     assert state.schedule == StepSchedule(0.1, step_size=30)
+
+
+@pytest.mark.parametrize(
+    ("options", "warning", "message"),
+    [
+        (
+            ["--milestones", "30ep,60ep,80ep", "--steps-per-epoch", "5005", "--epochs", "90"],
+            "",
+            "lr=0.1, milestones=150150,300300,400400, gamma=0.1, at step 0, for a run of "
+            "90 epochs = 450450 steps",
+        ),
+        (
+            ["--milestones", "30,60,80", "--mode", "epoch", "--total", "70"],
+            "stepsched: warning: milestone 80 at or beyond the horizon (70 epochs) is never "
+            "reached\n",
+            "lr=0.1, milestones=30,60,80, gamma=0.1, mode=epoch, at epoch 0, for a run of "
+            "70 epochs",
+        ),
+        (
+            ["--step-size", "30", "--steps-per-epoch", "7", "--total", "100st"],
+            "",
+            "lr=0.1, step_size=30, gamma=0.1, at step 0, for a run of 100 steps = 14 epochs + "
+            "2 steps",
+        ),
+        (
+            ["--step-size", "300", "--total", "3e2"],
+            "stepsched: warning: step_size 300: the first decay at step 300 is beyond the "
+            "horizon (300 steps); the lr never decays\n",
+            "lr=0.1, step_size=300, gamma=0.1, at step 0, for a run of 300 steps",
+        ),
+    ],
+)
+def test_init_checks_the_schedule_against_the_run_length(
+    run: Invoke, tmp_path: Path, options: list[str], warning: str, message: str
+) -> None:
+    target = tmp_path / "run.json"
+    result = run("init", *options, "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == f"{warning}wrote {target}: {message}\n"
+    # The state file records no run length: the same file as without one.
+    plain = tmp_path / "plain.json"
+    length = options.index("--total" if "--total" in options else "--epochs")
+    assert run("init", *options[:length], "-o", str(plain)).exit_code == 0
+    assert target.read_bytes() == plain.read_bytes()
+
+
+@pytest.mark.parametrize(("options", "message"), RUN_LENGTH_USAGE_ERRORS)
+def test_init_run_length_usage_errors_write_nothing(
+    run: Invoke, tmp_path: Path, options: list[str], message: str
+) -> None:
+    target = tmp_path / "run.json"
+    result = run("init", *SEED, *options, "-o", str(target))
+    assert result.exit_code == 2
+    assert result.stderr == f"stepsched: error: {message} (see 'stepsched init --help')\n"
+    assert not target.exists()
 
 
 def test_init_refuses_to_overwrite_without_force(run: Invoke, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stepsched_cli.formats.registry import unpositioned_formats
 from stepsched_cli.schedule import StepSchedule
 
 from .conftest import Invoke
@@ -335,8 +336,8 @@ def test_the_recipe_is_one_plot_file_and_one_snippet(run: Invoke, tmp_path: Path
     assert result.exit_code == 0, result.stderr
     assert result.stderr == (
         f"wrote {target}: lr=0.1, milestones=150150,300300,400400, gamma=0.1, "
-        "warmup_steps=25025, warmup_start_lr=0.01, steps 0-450449 (png, log lr axis, "
-        "sampled at 1600 positions)\n"
+        "warmup_steps=25025, warmup_start_lr=0.01, epochs 0-89 (steps 0-450449) (png, log lr "
+        "axis, sampled at 1600 positions)\n"
     )
     snippet = run("code", "--framework", "timm", *RECIPE)
     assert snippet.exit_code == 0, snippet.stderr
@@ -346,3 +347,187 @@ def test_the_recipe_is_one_plot_file_and_one_snippet(run: Invoke, tmp_path: Path
         "decay_rate=0.1, warmup_t=25025, warmup_lr_init=0.01, warmup_prefix=False, "
         "t_in_epochs=False)"
     ) in snippet.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("options", "span"),
+    [
+        # The x axis the picture drew comes first, the schedule's own positions after it.
+        (["--mode", "epoch", "--epochs", "90", "--x", "steps"], "steps 0-450449 (epochs 0-89)"),
+        (["--mode", "epoch", "--epochs", "90"], "epochs 0-89"),
+        (["--mode", "epoch", "--epochs", "90", "--x", "epoch"], "epochs 0-89"),
+        (["--epochs", "90", "--x", "epochs"], "epochs 0-89 (steps 0-450449)"),
+        (["--total", "450451", "--x", "epochs"], "epochs 0-90 (steps 0-450450)"),
+        (["--total", "5e5", "--x", "steps"], "steps 0-499999"),
+    ],
+)
+def test_plot_file_names_the_axis_it_drew(
+    run: Invoke, tmp_path: Path, options: list[str], span: str
+) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "lr.svg"
+    result = run(
+        "plot", "--milestones", "30ep,60ep,80ep", "--steps-per-epoch", "5005", *options,
+        "-o", str(target),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    described = "lr=0.1, milestones=150150,300300,400400, gamma=0.1"
+    if "--mode" in options:
+        described = "lr=0.1, milestones=30,60,80, gamma=0.1, mode=epoch"
+    assert result.stderr.startswith(f"wrote {target}: {described}, {span} (svg, ")
+
+
+# -- --position in either unit, for documents that record none ------------------------
+
+
+def _documents(tmp_path: Path) -> dict[str, Path]:
+    """One document per framework, each counting what its framework counts."""
+    from stepsched_cli.formats.frameworks.keras import schedule as keras
+    from stepsched_cli.formats.frameworks.optax import schedule as optax
+    from stepsched_cli.formats.frameworks.timm import schedule as timm
+
+    in_steps = StepSchedule(0.1, milestones=(150150, 300300))
+    documents = {
+        "keras": keras.from_schedule(in_steps),
+        "optax": optax.from_schedule(in_steps, None),
+        "timm-updates": timm.from_schedule(in_steps),
+        "timm-epochs": timm.from_schedule(StepSchedule(0.1, milestones=(30, 60), mode="epoch")),
+    }
+    paths = {}
+    for name, document in documents.items():
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(document))
+    return paths
+
+
+SPE = ["--steps-per-epoch", "5005"]
+
+
+@pytest.mark.parametrize(
+    ("document", "options", "expected"),
+    [
+        # A bare number counts what the document counts, as before.
+        ("keras", ["--position", "150150"], ("step", 150150, None, 0.01)),
+        ("keras", ["--position", "150150st"], ("step", 150150, None, 0.01)),
+        ("keras", ["--position", "30ep", *SPE], ("step", 150150, 5005, 0.01)),
+        ("keras", ["--position", "60ep", *SPE], ("step", 300300, 5005, 0.001)),
+        ("optax", ["--position", "29ep", *SPE], ("step", 145145, 5005, 0.1)),
+        ("timm-epochs", ["--position", "30"], ("epoch", 30, None, 0.01)),
+        ("timm-epochs", ["--position", "150150st", *SPE], ("epoch", 30, 5005, 0.01)),
+        # timm stepped per update: its updates per epoch are the steps per epoch.
+        (
+            "timm-updates",
+            ["--position", "30ep", "--updates-per-epoch", "5005"],
+            ("step", 150150, 5005, 0.01),
+        ),
+        ("timm-updates", ["--position", "30ep", *SPE], ("step", 150150, 5005, 0.01)),
+    ],
+)  # fmt: skip
+def test_position_is_read_in_either_unit(
+    run: Invoke,
+    tmp_path: Path,
+    document: str,
+    options: list[str],
+    expected: tuple[str, int, int | None, float],
+) -> None:
+    path = _documents(tmp_path)[document]
+    result = run("inspect", str(path), *options, "--json")
+    assert (result.exit_code, result.stderr) == (0, "")
+    record = json.loads(result.stdout)
+    assert (record["mode"], record["step"], record["steps_per_epoch"], record["lr"]) == expected
+
+
+def test_position_in_epochs_shows_both_units(run: Invoke, tmp_path: Path) -> None:
+    path = _documents(tmp_path)["keras"]
+    result = run("inspect", str(path), "--position", "30ep", "--steps-per-epoch", "5005")
+    assert result.exit_code == 0, result.stderr
+    assert "position    step 150150 (epoch 30, step 0 of 5005)\nlr          0.01\n" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("document", "options", "message"),
+    [
+        (
+            "keras",
+            ["--position", "30ep"],
+            "position 30ep counts epochs and the schedule counts steps: converting needs the "
+            "steps per epoch; give --steps-per-epoch",
+        ),
+        (
+            "timm-epochs",
+            ["--position", "150150st"],
+            "position 150150st counts steps and the schedule counts epochs: converting needs "
+            "the steps per epoch; give --steps-per-epoch",
+        ),
+        (
+            "timm-epochs",
+            ["--position", "150151st", "--steps-per-epoch", "5005"],
+            "position 150151st is not a whole number of epochs (5005 steps each): the nearest "
+            "whole values are 30ep (150150st) and 31ep (155155st)",
+        ),
+        (
+            "keras",
+            ["--position", "1.5ep", "--steps-per-epoch", "5005"],
+            "position must be a whole number of epochs, got '1.5ep'",
+        ),
+        ("keras", ["--position", "-1ep"], "-1ep is not in the range 0<=x<=9223372036854775807."),
+        (
+            "keras",
+            ["--position", "30days"],
+            "position must be a whole number, optionally with a unit (30, 30ep for epochs, "
+            "150150st for steps), got '30days'",
+        ),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["inspect", "convert"])
+def test_position_that_cannot_be_placed_is_a_usage_error(
+    run: Invoke, tmp_path: Path, command: str, document: str, options: list[str], message: str
+) -> None:
+    path = _documents(tmp_path)[document]
+    target = tmp_path / "out.json"
+    output = ["-o", str(target)] if command == "convert" else []
+    result = run(command, str(path), *options, *output)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"stepsched: error: Invalid value for '--position': {message} "
+        f"(see 'stepsched {command} --help')\n"
+    )
+    assert not target.exists()
+
+
+def test_convert_reads_the_position_with_its_own_steps_per_epoch(
+    run: Invoke, tmp_path: Path
+) -> None:
+    path = _documents(tmp_path)["keras"]
+    target = tmp_path / "run.json"
+    args = ["--position", "30ep", "--steps-per-epoch", "5005", "-o", str(target)]
+    result = run("convert", str(path), *args)
+    assert result.exit_code == 0, result.stderr
+    assert (
+        result.stderr == f"wrote {target}: step mode, at step 150150 (epoch 30, step 0 of 5005)\n"
+    )
+    state = json.loads(target.read_text())
+    assert (state["step"], state["lr"], state["steps_per_epoch"]) == (150150, 0.01, 5005)
+
+
+@pytest.mark.parametrize("command", ["inspect", "convert"])
+def test_steps_per_epoch_for_a_position_is_refused_by_a_file_that_records_one(
+    run: Invoke, tmp_path: Path, command: str
+) -> None:
+    native = tmp_path / "run.json"
+    assert run("init", "--step-size", "3", "-o", str(native)).exit_code == 0
+    target = tmp_path / "out.json"
+    output = ["-o", str(target)] if command == "convert" else []
+    result = run(command, str(native), "--position", "3ep", "--steps-per-epoch", "3", *output)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"stepsched: error: Invalid value for '--position': {native} records its own position "
+        f"(stepsched format); --position is for {', '.join(unpositioned_formats())} documents "
+        f"(see 'stepsched {command} --help')\n"
+    )
+    if command == "inspect":
+        alone = run("inspect", str(native), "--steps-per-epoch", "3")
+        assert alone.stderr == (
+            "stepsched: error: Invalid value for '--steps-per-epoch': applies to documents that "
+            f"record no position; {native} is a stepsched file (see 'stepsched inspect --help')\n"
+        )

@@ -245,10 +245,18 @@ def test_every_hint_a_format_takes_has_an_option() -> None:
     """The command line names no format: it maps each declared hint to its option."""
     from stepsched_cli.cli.options.parameters import option_for
 
-    assert registry.hint_names() == ["optimizer", "position", "updates_per_epoch", "lr", "key"]
+    assert registry.hint_names() == [
+        "optimizer",
+        "position",
+        "steps_per_epoch",
+        "updates_per_epoch",
+        "lr",
+        "key",
+    ]
     assert [option_for(name) for name in registry.hint_names()] == [
         "--optimizer",
         "--position",
+        "--steps-per-epoch",
         "--updates-per-epoch",
         "--lr",
         "--key",
@@ -303,7 +311,13 @@ def test_help_phrases_are_derived_from_the_table_and_the_hints_records() -> None
         "For documents that record no position (timm, keras, keras-model, keras-h5, optax): the "
         "position to read them at (timm's t; Keras's optimizer iterations, an int64 step "
         "counter; optax's update count, an int32 that stops at 2**31 - 1), 0 to "
-        "9223372036854775807 (2**63 - 1). Default 0."
+        "9223372036854775807 (2**63 - 1). Default 0. A bare number counts what the document "
+        "counts; 30ep (epochs) or 150150st (steps) in the other unit is converted with "
+        "--steps-per-epoch."
+    )
+    assert help_texts.hint_help("steps_per_epoch") == (
+        "For documents that record no position: optimizer steps per epoch, to read --position "
+        "in the other unit than the document counts (30ep, 150150st)."
     )
     assert help_texts.hint_help("key").startswith("For a checkpoint with several scheduler")
     assert help_texts.hint_help("updates_per_epoch").startswith("For timm runs stepped per")

@@ -20,6 +20,7 @@ from stepsched_cli.cli.options.schedule import (
     schedule_options,
     warn_if_implausible,
 )
+from stepsched_cli.cli.options.units import EpochsOption, TotalOption, run_total
 from stepsched_cli.cli.output import describe_schedule
 from stepsched_cli.formats.registry import snippets
 from stepsched_cli.formats.snippet import Snippet
@@ -29,13 +30,16 @@ from stepsched_cli.planning import Plan
 SNIPPETS: dict[str, Snippet] = {snippet.name: snippet for snippet in snippets()}
 FRAMEWORKS: tuple[str, ...] = tuple(SNIPPETS)
 
-# The examples: the table's first two snippets, its last, and the last before it with --exact.
+# The examples: the table's first two snippets, its last, the last before it with --exact,
+# and the first with a training loop for a run length.
 _EXAMPLES = (
     (FRAMEWORKS[0], "--lr 0.1 --step-size 30"),
     (FRAMEWORKS[1], "--lr 0.1 --milestones 30,80 --mode epoch"),
     (FRAMEWORKS[-1], "--state run.json"),
     (next(name for name in reversed(FRAMEWORKS[:-1]) if SNIPPETS[name].exact is not None),
      "--lr 0.1 --step-size 1000000 --exact"),
+    (next(name for name in FRAMEWORKS if SNIPPETS[name].run is not None),
+     "--milestones 30,60,80 --mode epoch --epochs 90"),
 )  # fmt: skip
 CODE_EPILOG = (
     "Examples:\n\n"
@@ -71,12 +75,16 @@ def code(
             "no drift or early decay) beside the framework's own class.",
         ),
     ] = False,
+    total: TotalOption = None,
+    epochs: EpochsOption = None,
 ) -> None:
     """Print a runnable snippet that builds the same schedule in another framework.
 
     It includes how to resume the schedule from a checkpoint.  What the framework
     cannot express exactly (a warmup or lr floor in a plain step decay, say) is refused
-    with the reason: use stepsched's own StepScheduler for those.
+    with the reason: use stepsched's own StepScheduler for those.  With --total or
+    --epochs the snippet ends with the training loop of a run that long, and decays
+    the run never reaches are warned about, as table and plot do.
     """
     if framework not in SNIPPETS:
         raise usage_error(
@@ -89,11 +97,17 @@ def code(
             "--exact", f"stepsched has no drop-in for {framework} (it has one for {with_one})"
         )
     plan = resolve_plan(schedule)
+    length = run_total(plan, total, epochs)
+    if length is not None and snippet.run is None:
+        option = "--epochs" if epochs is not None else "--total"
+        raise usage_error(option, f"the {framework} snippet has no training loop to run that long")
     # The snippet becomes a real run: the same warnings as table and plot, on stderr.
-    warn_if_implausible(plan, total=None)
+    warn_if_implausible(plan, total=length)
     code_text = snippet.write(plan.schedule, plan.steps_per_epoch)
     if exact and snippet.exact is not None:
         code_text += snippet.exact(plan.schedule, plan.steps_per_epoch)
+    if length is not None and snippet.run is not None:
+        code_text += snippet.run(plan.schedule, plan.steps_per_epoch, length)
     typer.echo(_header(plan, snippet.title) + code_text, nl=False)
 
 

@@ -272,7 +272,7 @@ def plot(
         drawn += f", now at {plan.mode} {plan.position}" + ("" if current else " (not drawn)")
     scale = "log" if log_scale else "linear"
     print_message(
-        f"wrote {output}: {describe_schedule(plan.schedule)}, {plan.mode}s 0-{horizon - 1} "
+        f"wrote {output}: {describe_schedule(plan.schedule)}, {axis.span_text(plan.mode, horizon)} "
         f"({image_format}, {scale} lr axis, {drawn})"
     )
 

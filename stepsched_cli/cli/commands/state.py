@@ -33,10 +33,19 @@ from stepsched_cli.cli.options.parameters import option_for, usage_error
 from stepsched_cli.cli.options.schedule import (
     ScheduleOptions,
     resolve_plan,
+    run_length_text,
     schedule_options,
     warn_if_implausible,
 )
-from stepsched_cli.cli.options.units import parse_unit
+from stepsched_cli.cli.options.units import (
+    TIME_METAVAR,
+    EpochsOption,
+    TotalOption,
+    parse_unit,
+    position_error,
+    run_total,
+    time_parser,
+)
 from stepsched_cli.cli.output import (
     describe_schedule,
     format_number,
@@ -47,16 +56,16 @@ from stepsched_cli.cli.output import (
     print_message,
     write_output,
 )
-from stepsched_cli.errors import EXIT_INVALID, StateFileError, StepschedError
+from stepsched_cli.errors import EXIT_INVALID, ScheduleError, StateFileError, StepschedError
 from stepsched_cli.formats import help_texts
 from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats.checkpoint_errors import AmbiguousCheckpointError
 from stepsched_cli.formats.hints import HintRefused, Hints
 from stepsched_cli.formats.reading import Reading, in_unit, inspect_record, position_text
-from stepsched_cli.planning import Plan
+from stepsched_cli.planning import Plan, run_length
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
-from stepsched_cli.units import convert_state
+from stepsched_cli.units import TimeValue, convert_state
 
 # The largest position a document that records none is read at (the format table's).
 MAX_FRAMEWORK_POSITION = sources.MAX_POSITION
@@ -67,6 +76,8 @@ Examples:
   stepsched init --lr 0.1 --step-size 30 -o run.json
 
   stepsched init --lr 0.1 --step-size 30 --mode epoch --steps-per-epoch 5005 -o run.json
+
+  stepsched init --milestones 30ep,60ep,80ep --steps-per-epoch 5005 --epochs 90 -o run.json
 """
 
 INSPECT_EPILOG = """\
@@ -133,14 +144,23 @@ OptimizerOption = Annotated[
     ),
 ]
 PositionOption = Annotated[
-    int | None,
+    TimeValue | None,
     typer.Option(
         "--position",
-        metavar="N",
-        min=0,
-        max=MAX_FRAMEWORK_POSITION,
+        metavar=TIME_METAVAR,
+        parser=time_parser("position", maximum=MAX_FRAMEWORK_POSITION),
         # Help is markdown: escaped, ** stays literal instead of turning the text bold.
         help=help_texts.hint_help("position").replace("**", "\\*\\*"),
+        show_default=False,
+    ),
+]
+StepsPerEpochHintOption = Annotated[
+    int | None,
+    typer.Option(
+        "--steps-per-epoch",
+        metavar="N",
+        min=1,
+        help=help_texts.hint_help("steps_per_epoch"),
         show_default=False,
     ),
 ]
@@ -214,6 +234,11 @@ def _read(file: str, from_: str | None, hints: Hints) -> Reading:
         reading = sources.read_state(file, from_, hints)
     except HintRefused as error:
         raise _refused_hint(error) from None
+    except ScheduleError as error:
+        if error.parameter != "position":
+            raise
+        # A typed --position the reader could not place in the unit the file counts.
+        raise position_error(error, "--steps-per-epoch") from None
     except AmbiguousCheckpointError as error:
         print_message("scheduler states found (key  type  position):")
         for candidate in error.candidates[:_MAX_CANDIDATES_LISTED]:
@@ -243,18 +268,34 @@ def _check_optimizer_file(optimizer: str | None, files: list[str]) -> None:
 
 
 @schedule_options
-def init(schedule: ScheduleOptions, output: OutputFile, force: ForceFlag = False) -> None:
+def init(
+    schedule: ScheduleOptions,
+    output: OutputFile,
+    force: ForceFlag = False,
+    total: TotalOption = None,
+    epochs: EpochsOption = None,
+) -> None:
     """Write a new state file at position 0 for the schedule.
 
     An existing file is kept unless --force is given.  With --state, the new file
-    follows that file's schedule from position 0.
+    follows that file's schedule from position 0.  The state file records no run
+    length: --total or --epochs checks the schedule against the run (a decay the run
+    never reaches is a warning, as in table and plot), and the message names the run.
     """
     plan: Plan = resolve_plan(schedule)
-    warn_if_implausible(plan, total=None)
+    length = run_total(plan, total, epochs)
+    warn_if_implausible(plan, total=length)
     state = SchedulerState(schedule=plan.schedule, steps_per_epoch=plan.steps_per_epoch)
     write_output(output, sources.dump_state(state), force=force)
     if output != sources.STDIN:
-        print_message(f"wrote {output}: {describe_schedule(plan.schedule)}, at {plan.mode} 0")
+        run = "" if length is None else f", for a run of {_run_text(plan, length)}"
+        print_message(f"wrote {output}: {describe_schedule(plan.schedule)}, at {plan.mode} 0{run}")
+
+
+def _run_text(plan: Plan, length: int) -> str:
+    """A run's length for people: in both units when both are known."""
+    both = run_length(plan, length)
+    return f"{length} {plan.mode}s" if both is None else run_length_text(both)
 
 
 # -- inspect -----------------------------------------------------------------
@@ -266,6 +307,7 @@ def inspect_state(
     from_: FromOption = None,
     key: KeyOption = None,
     position: PositionOption = None,
+    steps_per_epoch: StepsPerEpochHintOption = None,
     optimizer: OptimizerOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
     lr: LrHintOption = None,
@@ -288,6 +330,7 @@ def inspect_state(
     hints = Hints(
         key=key,
         position=position,
+        steps_per_epoch=steps_per_epoch,
         optimizer=optimizer,
         updates_per_epoch=updates_per_epoch,
         lr=lr,
@@ -454,7 +497,14 @@ def convert(
     """
     _check_format("--from", from_, sources.input_formats())
     _check_format("--to", to, sources.output_formats())
-    hints = Hints(key=key, position=position, updates_per_epoch=updates_per_epoch, lr=lr)
+    hints = Hints(
+        key=key,
+        position=position,
+        # The output's steps per epoch also convert a --position typed in the other unit.
+        steps_per_epoch=None if position is None else steps_per_epoch,
+        updates_per_epoch=updates_per_epoch,
+        lr=lr,
+    )
     reading = _read(file, from_, hints)
     if mode is not None and not reading.records_unit:
         # A file that records no unit is read in --mode: nothing to convert.

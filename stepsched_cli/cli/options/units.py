@@ -37,22 +37,28 @@ _STEPS_PER_EPOCH_HINT = (
 )
 
 
-def time_parser(parameter: str) -> Callable[[str], TimeValue]:
+def time_parser(parameter: str, maximum: int | None = None) -> Callable[[str], TimeValue]:
     """The ``parser`` of an option typed in either unit: ``30``, ``30ep``, ``150150st``.
 
-    A malformed value is a usage error naming the option (exit 2).
+    With ``maximum``, the amount typed must lie in ``0..maximum`` (a counter's range,
+    checked before any conversion).  A malformed value is a usage error naming the
+    option (exit 2).
     """
 
     def parse(text: str) -> TimeValue:
         if isinstance(text, TimeValue):
             return text  # a default, not text
+        # Named by its first flag alone (click would list every alias: --warmup too).
+        option = option_for(parameter)
+        hint = None if option is None else f"'{option}'"
         try:
-            return parse_time(text, parameter)
+            value = parse_time(text, parameter)
         except ScheduleError as error:
-            # Named by its first flag alone (click would list every alias: --warmup too).
-            option = option_for(parameter)
-            hint = None if option is None else f"'{option}'"
             raise typer.BadParameter(str(error), param_hint=hint) from None
+        if maximum is not None and not 0 <= value.amount <= maximum:
+            message = f"{text} is not in the range 0<=x<={maximum}."
+            raise typer.BadParameter(message, param_hint=hint)
+        return value
 
     return parse
 
@@ -81,6 +87,14 @@ def located(clock: Clock, value: TimeValue, parameter: str) -> Moment:
         raise usage_error(parameter, f"{error}; {_STEPS_PER_EPOCH_HINT}") from None
     except ScheduleError as error:
         raise usage_error(parameter, str(error)) from None
+
+
+def position_error(error: ScheduleError, options: str) -> typer.BadParameter:
+    """A ``--position`` the file's reader could not place in the unit the file counts, as
+    a usage error; ``options`` says how this command gives the steps per epoch."""
+    if isinstance(error, MissingStepsPerEpoch):
+        return usage_error("--position", f"{error}; give {options}")
+    return usage_error("--position", str(error))
 
 
 def converted(
@@ -196,6 +210,7 @@ __all__ = [
     "converted",
     "located",
     "parse_unit",
+    "position_error",
     "position_parser",
     "run_total",
     "time_parser",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from stepsched_cli.errors import ConversionError, ScheduleError, StateError, StateFileError
-from stepsched_cli.formats.hints import PositionHints
+from stepsched_cli.formats.hints import PositionHints, position_in
 from stepsched_cli.formats.reading import (
     Reader,
     Reading,
@@ -123,15 +123,21 @@ def framework_reader(
     load: Callable[[bytes, str], object] = parse_json_bytes,
 ) -> Reader:
     """A reader of a framework's schedule documents, which hold no position; ``load``
-    parses the bytes (JSON, or JSON and YAML for timm)."""
+    parses the bytes (JSON, or JSON and YAML for timm).
+
+    The hints' position is converted into the unit the document counts once it is
+    parsed; one that cannot be (:func:`~stepsched_cli.formats.hints.position_in`) raises
+    ``ScheduleError`` with ``parameter="position"``, a usage error.
+    """
 
     def read(request: Request[PositionHints]) -> Reading:
-        source, position = request.source, request.hints.position
+        source, per_epoch = request.source, request.hints.steps_per_epoch
         document = load(request_data(request), source)
         try:
             schedule = parse(document)
         except (StateError, ConversionError) as error:
             raise StateFileError(f"{source}: {error}", parameter=error.parameter) from None
+        position = position_in(request.hints.position, unit(schedule), per_epoch)
         try:
             framework_lr = schedule.lr_at(position)  # beyond the framework's own counter?
         except ScheduleError as error:
@@ -142,7 +148,9 @@ def framework_reader(
                 "float32; a schedule must stay finite"
             )
         try:
-            state = SchedulerState(schedule=schedule.to_schedule(), position=position)
+            state = SchedulerState(
+                schedule=schedule.to_schedule(), position=position, steps_per_epoch=per_epoch
+            )
         except ConversionError as error:
             view = framework_view(name, schedule, position, unit(schedule), str(error))
             return Reading(name, source, view, None, str(error), records_position=False)

@@ -11,7 +11,14 @@ from stepsched_cli.formats.snippet import Snippet
 from stepsched_cli.formats.torch.state_dict import check_writable
 from stepsched_cli.schedule import StepSchedule
 
-__all__ = ["SNIPPETS", "exact_torch_snippet", "lightning_snippet", "torch_snippet"]
+__all__ = [
+    "SNIPPETS",
+    "exact_torch_snippet",
+    "lightning_run",
+    "lightning_snippet",
+    "torch_run",
+    "torch_snippet",
+]
 
 
 def _torch_scheduler(schedule: StepSchedule, framework: str) -> str:
@@ -132,8 +139,44 @@ scheduler = {constructor}
 """
 
 
+def torch_run(schedule: StepSchedule, steps_per_epoch: int | None, length: int) -> str:
+    """torch: the training loop of a run of ``length`` steps or epochs (the schedule's unit)."""
+    if schedule.mode == "epoch":
+        return f"""
+# The run: {length} epochs, one scheduler.step() at the end of each.
+for epoch in range({length}):
+    for batch in loader:  # your DataLoader
+        ...  # forward and backward
+        optimizer.step()
+        optimizer.zero_grad()
+    scheduler.step()
+"""
+    return f"""
+# The run: {length} optimizer steps, one scheduler.step() after each.
+for step in range({length}):
+    ...  # forward and backward on the next batch
+    optimizer.step()
+    optimizer.zero_grad()
+    scheduler.step()
+"""
+
+
+def lightning_run(schedule: StepSchedule, steps_per_epoch: int | None, length: int) -> str:
+    """Lightning: the Trainer of a run of ``length`` steps or epochs (the schedule's unit)."""
+    if schedule.mode == "epoch":
+        limit, unit = f"max_epochs={length}", f"{length} epochs"
+    else:
+        # max_steps counts optimizer steps (trainer.global_step); max_epochs is then unbounded.
+        limit, unit = f"max_steps={length}", f"{length} optimizer steps"
+    return f"""
+# The run: {unit}.
+trainer = pl.Trainer({limit})
+trainer.fit(Model(), train_dataloaders=loader)  # your DataLoader
+"""
+
+
 SNIPPETS = (
-    Snippet("torch", "torch", torch_snippet, exact_torch_snippet),
-    Snippet("lightning", "Lightning", lightning_snippet, exact_torch_snippet),
+    Snippet("torch", "torch", torch_snippet, exact_torch_snippet, torch_run),
+    Snippet("lightning", "Lightning", lightning_snippet, exact_torch_snippet, lightning_run),
 )
 """The snippets that build a torch state dict's schedule, in ``--framework`` order."""

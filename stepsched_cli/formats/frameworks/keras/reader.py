@@ -70,7 +70,8 @@ def read_keras_model(request: Request[PositionHints]) -> Reading:
     document, iterations, note = keras_files.read_model_file(request.path)
     position = request.hints.position if iterations is None else iterations
     read = framework_reader(KERAS_MODEL_FORMAT, _keras_parse, lambda _: "step", lambda *_: document)
-    reading = read(Request(request.path, request.source, b"", PositionHints(position)))
+    positioned = PositionHints(position, request.hints.steps_per_epoch)
+    reading = read(Request(request.path, request.source, b"", positioned))
     if note is not None:
         reading = noted(reading, note)
     return dataclasses.replace(reading, records_position=iterations is not None)
@@ -89,7 +90,8 @@ def read_keras_h5(request: Request[PositionHints]) -> Reading:
     optimizer, iterations, notes = legacy.read_legacy_file(request.path)
     position = request.hints.position if iterations is None else iterations
     read = framework_reader(KERAS_H5_FORMAT, _keras_parse, lambda _: "step", lambda *_: optimizer)
-    reading = read(Request(request.path, request.source, b"", PositionHints(position)))
+    positioned = PositionHints(position, request.hints.steps_per_epoch)
+    reading = read(Request(request.path, request.source, b"", positioned))
     for note in notes:
         reading = noted(reading, note)
     return dataclasses.replace(reading, records_position=iterations is not None)

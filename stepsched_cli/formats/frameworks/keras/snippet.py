@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from stepsched_cli.formats.frameworks.keras import schedule as keras_format
-from stepsched_cli.formats.snippet import Snippet, drop_in_arguments
+from stepsched_cli.formats.snippet import Snippet, drop_in_arguments, run_in_steps
 from stepsched_cli.schedule import StepSchedule
 
-__all__ = ["SNIPPET", "exact_keras_snippet", "keras_snippet"]
+__all__ = ["SNIPPET", "exact_keras_snippet", "keras_run", "keras_snippet"]
 
 
 def keras_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
@@ -50,5 +50,19 @@ optimizer = keras.optimizers.SGD(learning_rate=schedule)
 """
 
 
-SNIPPET = Snippet("keras", "Keras", keras_snippet, exact_keras_snippet)
+def keras_run(schedule: StepSchedule, steps_per_epoch: int | None, length: int) -> str:
+    """Keras: model.fit for a run of ``length`` positions, in optimizer steps (Keras's
+    epochs when the run is a whole number of them, else one long epoch)."""
+    steps = run_in_steps(schedule, steps_per_epoch, length)
+    epochs, per_epoch = 1, steps
+    if steps_per_epoch is not None and steps % steps_per_epoch == 0:
+        epochs, per_epoch = steps // steps_per_epoch, steps_per_epoch
+    return f"""
+# The run: {steps} optimizer steps (optimizer.iterations 0 to {steps - 1}).
+model.compile(optimizer=optimizer, loss=...)  # your model and loss
+model.fit(dataset.repeat(), epochs={epochs}, steps_per_epoch={per_epoch})  # your tf.data dataset
+"""
+
+
+SNIPPET = Snippet("keras", "Keras", keras_snippet, exact_keras_snippet, keras_run)
 """``code --framework keras``."""

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from stepsched_cli.formats.frameworks.optax import schedule as optax_format
-from stepsched_cli.formats.snippet import Snippet, drop_in_arguments
+from stepsched_cli.formats.snippet import Snippet, drop_in_arguments, run_in_steps
 from stepsched_cli.schedule import StepSchedule
 
-__all__ = ["SNIPPET", "exact_optax_snippet", "optax_snippet"]
+__all__ = ["SNIPPET", "exact_optax_snippet", "optax_run", "optax_snippet"]
 
 
 def optax_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
@@ -45,5 +45,18 @@ optimizer = optax.sgd(learning_rate=schedule)
 """
 
 
-SNIPPET = Snippet("optax", "optax", optax_snippet, exact_optax_snippet)
+def optax_run(schedule: StepSchedule, steps_per_epoch: int | None, length: int) -> str:
+    """optax: the update loop of a run of ``length`` positions, in updates."""
+    updates = run_in_steps(schedule, steps_per_epoch, length)
+    return f"""
+# The run: {updates} updates (the schedule is read at counts 0 to {updates - 1}).
+opt_state = optimizer.init(params)  # your params
+for step in range({updates}):
+    grads = ...  # jax.grad of your loss at params, on the next batch
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+"""
+
+
+SNIPPET = Snippet("optax", "optax", optax_snippet, exact_optax_snippet, optax_run)
 """``code --framework optax``."""

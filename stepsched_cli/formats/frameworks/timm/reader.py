@@ -23,9 +23,10 @@ from stepsched_cli.errors import ConversionError, StateError, StateFileError
 from stepsched_cli.formats.frameworks.documents import framework_reader
 from stepsched_cli.formats.frameworks.timm import schedule as timm_format
 from stepsched_cli.formats.frameworks.timm.schedule import TimmSchedule
-from stepsched_cli.formats.hints import HELP, PositionHints
+from stepsched_cli.formats.hints import HELP, PositionHints, position_in
 from stepsched_cli.formats.reading import Reading, Request, position_text
 from stepsched_cli.schedule import Mode
+from stepsched_cli.units import TimeValue
 
 if TYPE_CHECKING:  # the checkpoint search is imported when a checkpoint is read
     from stepsched_cli.formats.frameworks.timm.checkpoint import TimmTraining
@@ -45,7 +46,11 @@ class TimmHints:
     """What timm's files leave out, given by the caller.
 
     Attributes:
-        position: Where to read a file that records no position (timm's ``t``).
+        position: Where to read a file that records no position (timm's ``t``), or a
+            typed value in either unit (:func:`~stepsched_cli.formats.hints.position_in`).
+        steps_per_epoch: As :class:`~stepsched_cli.formats.hints.PositionHints`'s; for
+            a typed position the updates per epoch stand in for it (one update is one
+            optimizer step).
         updates_per_epoch: For schedules stepped per update (``sched_on_updates``): the
             loader's updates per epoch, which train.py's args and checkpoints do not
             record; must agree with the file where it records them.
@@ -57,7 +62,8 @@ class TimmHints:
         "timm's train.py files only (args.yaml, scheduler_kwargs(), CheckpointSaver files)"
     )
 
-    position: int = 0
+    position: int | TimeValue = 0
+    steps_per_epoch: int | None = None
     updates_per_epoch: int | None = dataclasses.field(
         default=None,
         metadata={
@@ -96,7 +102,12 @@ def read_timm(request: Request[TimmHints]) -> Reading:
         timm_unit,
         files.load_document,
     )
-    positioned = Request(request.path, request.source, request.data, PositionHints(hints.position))
+    per_epoch = hints.steps_per_epoch
+    if per_epoch is None and isinstance(hints.position, TimeValue):
+        per_epoch = hints.updates_per_epoch
+    positioned = Request(
+        request.path, request.source, request.data, PositionHints(hints.position, per_epoch)
+    )
     return _per_update(reader(positioned), hints.updates_per_epoch)
 
 
@@ -131,7 +142,7 @@ def read_training(training: TimmTraining, format: str, source: str, hints: TimmH
             schedule = files.schedule_from_args(args, given, lr=hints.lr)
             per_epoch = files.updates_per_epoch_of(args, given)
         position = (
-            hints.position
+            position_in(hints.position, timm_unit(schedule), hints.steps_per_epoch or per_epoch)
             if training.epoch is None
             else files.resume_position(training.epoch, schedule, per_epoch)
         )

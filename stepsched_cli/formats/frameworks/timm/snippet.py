@@ -9,7 +9,7 @@ from stepsched_cli.formats.frameworks.timm import schedule as timm_format
 from stepsched_cli.formats.snippet import Snippet
 from stepsched_cli.schedule import StepSchedule
 
-__all__ = ["SNIPPET", "timm_snippet"]
+__all__ = ["SNIPPET", "timm_run", "timm_snippet"]
 
 
 def timm_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
@@ -45,5 +45,27 @@ scheduler = {kind}(optimizer, {arguments})
 {note}{drive}"""
 
 
-SNIPPET = Snippet("timm", "timm", timm_snippet)
+def timm_run(schedule: StepSchedule, steps_per_epoch: int | None, length: int) -> str:
+    """timm: the training loop of a run of ``length`` epochs or updates (the schedule's
+    unit: t_in_epochs for an epoch-mode schedule)."""
+    if schedule.mode == "epoch":
+        return f"""
+# The run: {length} epochs, the next epoch passed at the end of each.
+for epoch in range({length}):
+    ...  # one epoch of training
+    scheduler.step(epoch + 1)
+"""
+    return f"""
+# The run: {length} updates, the update count passed after each.
+num_updates = 0
+for _ in range({length}):
+    ...  # forward and backward on the next batch
+    optimizer.step()
+    optimizer.zero_grad()
+    num_updates += 1
+    scheduler.step_update(num_updates)
+"""
+
+
+SNIPPET = Snippet("timm", "timm", timm_snippet, run=timm_run)
 """``code --framework timm``."""
