@@ -94,7 +94,8 @@ REFUSED = [
         "refused/plateau.pt",
         "[lr_scheduler]: not a step-decay scheduler: it looks like a ReduceLROnPlateau, whose lr "
         "follows a metric, not the position (it has factor, default_min_lr, min_lrs, patience, "
-        "cooldown, eps, ...); stepsched reads torch StepLR and MultiStepLR",
+        "cooldown, eps, last_epoch, mode_worse and 6 more); stepsched reads torch StepLR and "
+        "MultiStepLR",
     ),
     (
         "refused/onecycle.pt",
