@@ -4,8 +4,8 @@ Each ``$ stepsched ...`` line of a README ``console`` block is run in order, in 
 fresh temporary folder that holds the shipped example files at their paths from the
 repository's root (``tests/data/...``) and nothing else, so an example only works if
 an earlier one made its input or it names a file a fresh clone has.  The installed
-``stepsched`` console script runs with ``COLUMNS=80`` (the terminal default) and
-``NO_COLOR=1``; what it prints, stdout then stderr, is written under the line,
+``stepsched`` console script runs with ``COLUMNS=80``, ``LINES=24`` (the terminal
+default) and ``NO_COLOR=1``; what it prints, stdout then stderr, is written under the line,
 exactly (trailing spaces included).  A ``$ echo $?`` line after an example records
 its exit code; any example without one must exit 0.
 
@@ -36,7 +36,8 @@ EXAMPLE_FOLDERS = (
     Path("tests") / "data" / "real",
 )
 COLUMNS = 80
-ENVIRONMENT = {"COLUMNS": str(COLUMNS), "NO_COLOR": "1"}
+# An 80 x 24 terminal (plot fills the terminal's height, too), without colour.
+ENVIRONMENT = {"COLUMNS": str(COLUMNS), "LINES": "24", "NO_COLOR": "1"}
 EXIT_CODE_COMMAND = "echo $?"
 FENCE = re.compile(r"^```console\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 

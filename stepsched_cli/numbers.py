@@ -13,7 +13,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 DEFAULT_DIGITS = 6
+# A list of positions is shown in full up to this many; longer, summarised.
+LISTED_POSITIONS = 8
 
 # In increasing order: the first whose rounded mantissa stays below 1000 is used.
 _SI_PREFIXES = (
@@ -88,3 +92,20 @@ def format_count(value: float) -> str:
 
 
 __all__ = ["DEFAULT_DIGITS", "format_count", "format_exact", "format_lr"]
+
+
+def format_positions(positions: Sequence[int], separator: str = ",") -> str:
+    """Positions (milestones, decays) for a person: every one up to
+    :data:`LISTED_POSITIONS`, else the first three and the last, so that a title or a
+    message stays short however long the list (20,000 milestones are 29 characters).
+
+    Example:
+        >>> format_positions([30, 60, 80])
+        '30,60,80'
+        >>> format_positions(range(1, 20001), ", ")
+        '1, 2, 3, ..., 20000 (20000 in all)'
+    """
+    if len(positions) <= LISTED_POSITIONS:
+        return separator.join(str(position) for position in positions)
+    shown = [*(str(position) for position in positions[:3]), "...", str(positions[-1])]
+    return f"{separator.join(shown)} ({len(positions)} in all)"

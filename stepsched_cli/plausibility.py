@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from stepsched_cli.numbers import format_lr
+from stepsched_cli.numbers import format_lr, format_positions
 from stepsched_cli.schedule import StepSchedule
 
 WarningKind = Literal["never_reached", "epochs_meant", "underflow"]
@@ -92,7 +92,7 @@ def _never_reached(schedule: StepSchedule, total: int | None) -> PlausibilityWar
         ]
         if not late:
             return None
-        shown = ",".join(str(milestone) for milestone in late)
+        shown = format_positions(late)
         these, verb = ("milestone", "is") if len(late) == 1 else ("milestones", "are")
         return PlausibilityWarning(
             "never_reached",

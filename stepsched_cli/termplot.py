@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,9 +68,72 @@ _STYLES = (
     _restyled("═║╗╚╝╔╦╩╠╣╬"),
     _restyled("-|+++++++++"),
 )
+
+
+def _mixed_glyphs() -> dict[frozenset[tuple[int, int]], str]:
+    """The box-drawing characters whose arms differ in style (``┿``: a light vertical
+    crossed by a heavy horizontal), keyed by their ``(arm, style)`` pairs.
+
+    Read from the characters' Unicode names (``BOX DRAWINGS VERTICAL LIGHT AND
+    HORIZONTAL HEAVY``): a group of arms takes the weight named in it, or the one
+    before's (``LIGHT DOWN AND RIGHT``).  Dashed, arc and diagonal characters, whose
+    names hold other words, are left out.
+    """
+    weights = {"LIGHT": 0, "SINGLE": 0, "HEAVY": 1, "DOUBLE": 2}
+    arms = {
+        "LEFT": (_LEFT,),
+        "RIGHT": (_RIGHT,),
+        "UP": (_UP,),
+        "DOWN": (_DOWN,),
+        "HORIZONTAL": (_LEFT, _RIGHT),
+        "VERTICAL": (_UP, _DOWN),
+    }
+    table = {}
+    for code in range(0x2500, 0x2580):
+        name = unicodedata.name(chr(code)).removeprefix("BOX DRAWINGS ")
+        groups = [group.split() for group in name.split(" AND ")]
+        if any(word not in weights and word not in arms for group in groups for word in group):
+            continue
+        pairs: set[tuple[int, int]] = set()
+        weight = -1
+        for group in groups:
+            weight = next((weights[word] for word in group if word in weights), weight)
+            pairs.update((arm, weight) for word in group for arm in arms.get(word, ()))
+        if len({weight for _, weight in pairs}) > 1:
+            table[frozenset(pairs)] = chr(code)
+    return table
+
+
+# Where curves of different styles meet in one cell, each arm keeps its own style.
+_MIXED = _mixed_glyphs()
+# The most schedules drawn beside the first: one line style each.
+MAX_COMPARED = len(_STYLES) - 1
 MARKER = "┊"
 # Boundary markers are drawn while at most one column in this many has one.
 _MARKER_SPACING = 3
+
+
+# The picture in a terminal of C columns and L lines: C wide, L - RESERVED_LINES rows
+# tall (room for the title, the x axis, a legend and the prompt: 12 rows at 80x24),
+# within these bounds; a terminal's size comes from the environment (COLUMNS, LINES),
+# so an absurd one is capped rather than obeyed.
+RESERVED_LINES = 12
+MIN_WIDTH, MAX_WIDTH = 20, 1000
+MIN_ROWS, MAX_ROWS = 4, 40
+
+
+def terminal_fit(columns: int, lines: int) -> tuple[int, int]:
+    """The ``(width, height)`` to :func:`render` in a terminal of ``columns`` x ``lines``.
+
+    Narrower terminals than :data:`MIN_WIDTH` get lines that overflow rather than an
+    error (the y labels need up to 10 columns, and a curve a few more).
+
+    Example:
+        >>> terminal_fit(80, 24), terminal_fit(200, 50), terminal_fit(10**8, 10**8)
+        ((80, 12), (200, 38), (1000, 40))
+    """
+    width = min(max(columns, MIN_WIDTH), MAX_WIDTH)
+    return width, min(max(lines - RESERVED_LINES, MIN_ROWS), MAX_ROWS)
 
 
 class TermPlotError(StepschedError, ValueError):
@@ -87,8 +151,9 @@ class _Column:
     boundary: bool
 
 
-# One plot cell: (style, box bits) of the curve drawn there, or None when empty.
-_Cells = list[list[tuple[int, int] | None]]
+# One plot cell: the style of the curve drawn on each of its arms (the first curve
+# drawn there wins an arm), or None when empty.
+_Cells = list[list[dict[int, int] | None]]
 
 
 @dataclass(frozen=True)
@@ -156,9 +221,9 @@ def render(
     width = _integer("width", width, 8)
     height = _integer("height", height, 2)
     positions_per_unit = _integer("positions_per_unit", positions_per_unit, 1)
-    if len(compare) >= len(_STYLES):
+    if len(compare) > MAX_COMPARED:
         raise TermPlotError(
-            f"compare: the terminal draws at most {len(_STYLES) - 1} further schedules, "
+            f"compare: the terminal draws at most {MAX_COMPARED} further schedules, "
             f"got {len(compare)}"
         )
     schedules = [schedule, *(other for _, other in compare)]
@@ -229,7 +294,7 @@ def _fit(
     """
     # The smallest positive lr may hide inside a column (one holding the decay to 0).
     hidden = [_smallest_positive_lr(each, total) for each in schedules] if log_scale else []
-    wanted = max(2, min(width, total))
+    wanted = max(2, width)
     while True:
         columns = [_columns(each, total, wanted) for each in schedules]
         values = [
@@ -258,11 +323,27 @@ def _draw_curve(cells: _Cells, columns: list[_Column], scale: _Scale, style: int
         rows = (row_in, row_out, scale.row(column.low), scale.row(column.high))
         top, bottom = min(rows), max(rows)
         for row in range(top, bottom + 1):
-            if cells[row][index] is None:
-                cell = (_LEFT if row == row_in else 0) | (_RIGHT if row == row_out else 0)
-                cell |= (_UP if row > top else 0) | (_DOWN if row < bottom else 0)
-                cells[row][index] = (style, cell)
+            bits = (_LEFT if row == row_in else 0) | (_RIGHT if row == row_out else 0)
+            bits |= (_UP if row > top else 0) | (_DOWN if row < bottom else 0)
+            cell = cells[row][index]
+            if cell is None:
+                cell = cells[row][index] = {}
+            for arm in (_LEFT, _RIGHT, _UP, _DOWN):
+                if bits & arm:
+                    cell.setdefault(arm, style)
         previous_exit = column.exit
+
+
+def _glyph(cell: dict[int, int]) -> str:
+    """The character of a cell: its curve's box character, or where curves of different
+    styles meet, one whose arms keep their styles (``┿``), else the first curve's."""
+    bits = sum(cell)
+    styles = set(cell.values())
+    if len(styles) > 1:
+        mixed = _MIXED.get(frozenset(cell.items()))
+        if mixed is not None:
+            return mixed
+    return _STYLES[min(styles)][bits]
 
 
 def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
@@ -274,7 +355,7 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
         text = []
         for index, cell in enumerate(row_cells):
             if cell is not None:
-                text.append(_STYLES[cell[0]][cell[1]])
+                text.append(_glyph(cell))
             elif draw_markers and boundaries[index] and _below_curve(cells, row, index):
                 text.append(MARKER)
             else:
@@ -284,18 +365,21 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
     return lines
 
 
-def _columns(schedule: StepSchedule, total: int, wanted: int) -> list[_Column]:
-    count = min(wanted, total)
+def _columns(schedule: StepSchedule, total: int, count: int) -> list[_Column]:
+    """``count`` columns over positions ``0..total-1``: each a range of positions, or,
+    with more columns than positions, one position spread over several columns (its
+    first column carries its boundary)."""
     warmup = schedule.warmup_steps
-    columns = []
+    columns: list[_Column] = []
     for index in range(count):
         start = index * total // count
-        end = (index + 1) * total // count - 1
+        end = max(start, (index + 1) * total // count - 1)
         first, last = schedule.lr_at(start), schedule.lr_at(end)
         extremes = [first, last]
         if start < warmup <= end:
             extremes += [schedule.lr_at(warmup - 1), schedule.lr_at(warmup)]
         following = schedule.next_boundary(start - 1 if start else 0)
+        new_position = not columns or columns[-1].end < start
         columns.append(
             _Column(
                 start=start,
@@ -304,7 +388,7 @@ def _columns(schedule: StepSchedule, total: int, wanted: int) -> list[_Column]:
                 exit=last,
                 low=min(extremes),
                 high=max(extremes),
-                boundary=following is not None and following <= end,
+                boundary=new_position and following is not None and following <= end,
             )
         )
     return columns
@@ -426,7 +510,8 @@ def _x_ticks(total: int, count: int, positions_per_unit: int) -> list[tuple[int,
     """(column, label) pairs at multiples of a 1-2-5 step, about one per six columns."""
     span = total / positions_per_unit
     wanted = max(2, count // 6)
-    raw = span / wanted
+    # Never closer than one position: a tick between two positions has no column.
+    raw = max(span / wanted, 1 / positions_per_unit)
     magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
     step = next(
         (factor * magnitude for factor in (1, 2, 5, 10) if factor * magnitude >= raw),
@@ -478,10 +563,12 @@ def _tick_labels(
 
 __all__ = [
     "MARKER",
+    "MAX_COMPARED",
     "TermPlotError",
     "compact_number",
     "compact_position",
     "legend",
     "render",
+    "terminal_fit",
     "wrap_text",
 ]

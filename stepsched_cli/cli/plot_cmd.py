@@ -36,10 +36,18 @@ from stepsched_cli.cli.options import (
 )
 from stepsched_cli.cli.output import describe_schedule, print_lines, print_message, write_output
 from stepsched_cli.compare import CompareError, apply_spec, check_comparable
-from stepsched_cli.plot import PlotError, XAxis, in_axis_unit, plot_horizon, prefers_log_scale
+from stepsched_cli.plot import (
+    MAX_COMPARED,
+    PlotError,
+    XAxis,
+    in_axis_unit,
+    plot_horizon,
+    prefers_log_scale,
+)
 from stepsched_cli.plot import XUnit as AxisUnit
 from stepsched_cli.plot import x_axis as plot_x_axis
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.termplot import MAX_COMPARED as TERMINAL_COMPARED
 from stepsched_cli.validate import STANDARD_STREAM
 
 STDOUT = STANDARD_STREAM
@@ -59,11 +67,6 @@ Examples:
 """
 
 
-TERMINAL_PLOT_HEIGHT = 12
-# Narrower terminals get lines that overflow rather than an error: the y labels need
-# up to 10 columns, and a curve a few more.
-MIN_TERMINAL_WIDTH = 20
-
 # The option behind each parameter a PlotError names.
 _OPTION_FOR_PARAMETER = {
     "x": "--x",
@@ -71,6 +74,7 @@ _OPTION_FOR_PARAMETER = {
     "width": "--width",
     "height": "--height",
     "dpi": "--dpi",
+    "size": "--width/--height",
 }
 
 
@@ -219,7 +223,7 @@ def plot(
             "--compare",
             metavar="SPEC",
             help="Also draw the base schedule with these overrides, e.g. gamma=0.5,step_size=20 "
-            "(repeatable; up to 3 in the terminal).",
+            "(repeatable: up to 5 in a file, 3 in the terminal).",
             show_default=False,
         ),
     ] = None,
@@ -239,9 +243,17 @@ def plot(
     with options_named():
         axis = plot_x_axis(plan.mode, x, plan.steps_per_epoch)
         horizon = plot_horizon(total, default_total(plan.schedule), axis, current=plan.position)
+    if output is None and len(compare or []) > TERMINAL_COMPARED:
+        raise usage_error(
+            "--compare", f"the terminal draws at most {TERMINAL_COMPARED}; write a file with -o"
+        )
+    if len(compare or []) > MAX_COMPARED:
+        raise usage_error(
+            "--compare",
+            f"a picture compares at most {MAX_COMPARED} schedules with the base "
+            f"(one colour each), got {len(compare or [])}",
+        )
     compared = compared_schedules(plan.schedule, compare or [])
-    if output is None and len(compared) > 3:
-        raise usage_error("--compare", "the terminal draws at most 3; write a file with -o")
     warn_if_implausible(plan, total=total, horizon=horizon)
     schedules = [plan.schedule, *(other for _, other in compared)]
     log_scale = choose_log_scale(log, linear, schedules, horizon)
@@ -249,6 +261,7 @@ def plot(
     if output is None or image_format is None:
         print_lines(terminal_plot(plan, compared, horizon, axis, log=log_scale, title=heading))
         return
+    from stepsched_cli import figure as drawing
     from stepsched_cli import plot as pictures
 
     with options_named():
@@ -259,7 +272,7 @@ def plot(
         )
     curve = pictures.staircase(plan.schedule, horizon, size.budget)
     current = pictures.current_marker(plan.schedule, plan.position, horizon)
-    figure = pictures.build_figure(
+    figure = drawing.build_figure(
         curve,
         title=heading,
         axis=axis,
@@ -271,7 +284,9 @@ def plot(
         ],
         current=current,
     )
-    write_output(output, pictures.render(figure, image_format), force=True)
+    with options_named():
+        image = drawing.render(figure, image_format)
+    write_output(output, image, force=True)
     if output == STDOUT:
         return
     drawn = "exact" if curve.exact else f"sampled at {len(curve.positions) - 1} positions"
@@ -295,22 +310,23 @@ def terminal_plot(
     log: bool,
     title: str,
 ) -> list[str]:
-    """The terminal picture: the title, then the curves as wide as the terminal.
+    """The terminal picture: the title, then the curves filling the terminal.
 
-    The width is the terminal's (``COLUMNS`` when set, 80 when not a terminal), at
-    least :data:`MIN_TERMINAL_WIDTH`: a tinier terminal wraps the lines.  An
+    The size is the terminal's (``COLUMNS`` and ``LINES`` when set, 80x24 when not a
+    terminal), bounded by :func:`~stepsched_cli.termplot.terminal_fit`.  An
     epoch-mode schedule drawn in steps is converted to steps first (exactly, or a
     :class:`~stepsched_cli.errors.ConversionError`).
     """
-    from stepsched_cli.termplot import render
+    from stepsched_cli.termplot import render, terminal_fit
 
     schedule, total = in_axis_unit(plan.schedule, horizon, axis)
     others = [(spec, in_axis_unit(other, horizon, axis)[0]) for spec, other in compared]
+    width, height = terminal_fit(*shutil.get_terminal_size())
     return render(
         schedule,
         total=total,
-        width=max(MIN_TERMINAL_WIDTH, shutil.get_terminal_size().columns),
-        height=TERMINAL_PLOT_HEIGHT,
+        width=width,
+        height=height,
         log_scale=log,
         x_label=axis.unit,
         positions_per_unit=axis.positions_per_unit,

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from typer.testing import Result
 
-from stepsched_cli import plot as pictures
+from stepsched_cli import figure as drawing
+from stepsched_cli.figure import build_figure, render
 from stepsched_cli.plot import (
+    COLOURS,
     Current,
     FigureSize,
     PlotError,
     XAxis,
     XUnit,
-    build_figure,
     current_marker,
     plot_horizon,
     prefers_log_scale,
-    render,
     staircase,
     x_axis,
 )
@@ -368,7 +368,7 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
         kept.append(figure)
         return render(figure, image_format)
 
-    monkeypatch.setattr(pictures, "render", keep)
+    monkeypatch.setattr(drawing, "render", keep)
     return kept
 
 
@@ -542,10 +542,15 @@ def test_plot_compare_lines_are_labelled_and_marked(
     assert legend is not None
     assert [text.get_text() for text in legend.get_texts()] == [
         "lr=0.1, step_size=30, gamma=0.1",
-        "decay",
         "gamma=0.5",
         "lr=0.05,step_size=20",
+        "decay",
     ]
+    # The one "decay" entry shows the dots of every curve, each in its colour.
+    from matplotlib.offsetbox import DrawingArea
+
+    *_, decay_sample = legend.findobj(match=DrawingArea)
+    assert [dots.get_color() for dots in decay_sample.get_children()] == list(COLOURS[:3])
 
 
 def test_plot_from_a_checkpoint_marks_the_current_step(

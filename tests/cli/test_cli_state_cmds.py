@@ -152,13 +152,15 @@ def test_inspect_json_milestones_after_the_last(run: Invoke, tmp_path: Path) -> 
     assert (record["lr"], record["next_boundary"], record["next_lr"]) == (0.01, None, None)
 
 
-def test_inspect_human(run: Invoke, tmp_path: Path) -> None:
-    source = make_state(tmp_path / "a.json", position=45, steps_per_epoch=20)
-    result = run("inspect", str(source))
+def test_inspect_human(run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Named as typed where it is: a long temporary folder would wrap the first line."""
+    make_state(tmp_path / "a.json", position=45, steps_per_epoch=20)
+    monkeypatch.chdir(tmp_path)
+    result = run("inspect", "a.json")
     assert result.exit_code == 0
     lines = [line.rstrip() for line in result.stdout.splitlines()]
     assert lines == [
-        f"file        {source} (stepsched format)",
+        "file        a.json (stepsched format)",
         "schedule    lr=0.1, step_size=30, gamma=0.1",
         "position    step 45 (epoch 2, step 5 of 20)",
         "lr          0.01",

@@ -70,7 +70,7 @@ def test_terminal_plot_x_needs_steps_per_epoch(run: Invoke) -> None:
 def test_terminal_plot_in_a_tiny_terminal_is_drawn_at_the_minimum_width(
     run: Invoke, monkeypatch: pytest.MonkeyPatch, columns: str
 ) -> None:
-    """Narrower than MIN_TERMINAL_WIDTH (20): drawn 20 wide, the lines overflow, exit 0."""
+    """Narrower than termplot.MIN_WIDTH (20): drawn 20 wide, the lines overflow, exit 0."""
     monkeypatch.setenv("COLUMNS", columns)
     result = run("plot", *SEED, "--log")
     assert (result.exit_code, result.stderr) == (0, "")
@@ -125,12 +125,12 @@ def test_terminal_compare_draws_every_schedule_with_a_legend(
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout.splitlines() == [
         "lr=0.1, step_size=30, gamma=0.1",
-        "   0.1┤───────────┐",
-        "      │       ║   │━━━━━━━━━━┓",
+        "   0.1┤───────╥───┐",
+        "      │       ║   ┝━━━━━━━━━━┓",
         "      │       ║   │          ┗━━━━━━━━━━",
-        "  0.01┤       ╚═══└──────────┐",
+        "  0.01┤       ╚═══┴───╥──────┐",
         "      │           ┊   ║      │",
-        " 0.001┤           ┊   ╚══════└──────────",
+        " 0.001┤           ┊   ╚══════┼──────────",
         "      │           ┊          ║",
         "      │           ┊          ║",
         "0.0001┤           ┊          ╚══════╗",
