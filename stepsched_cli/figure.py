@@ -302,10 +302,10 @@ def render(figure: Figure, image_format: str) -> bytes:
         FigureCanvasAgg(figure).draw()  # type: ignore[no-untyped-call]
         _drop_overlapping_labels(figure)
         figure.savefig(buffer, format=image_format, metadata=metadata)
-    if caught or _squashed(figure):
+    if caught or _crowded(figure):
         # matplotlib warns when the layout cannot fit the text into the figure (it
         # then draws the axes over the labels), or fits it by shrinking the axes to a
-        # sliver: refuse that picture.
+        # sliver, or the legend hides the curves: refuse that picture.
         width, height = figure.get_size_inches()
         raise PlotError(
             f"a {width:g} x {height:g} inch figure has no room for this title, its "
@@ -315,17 +315,29 @@ def render(figure: Figure, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-# The axes must keep at least this share of the figure's width and height.
+# The axes must keep at least this share of the figure's width and height, and the
+# legend (inside the axes) take at most this share of theirs.
 _LEAST_AXES_SHARE = 1 / 3
+_MOST_LEGEND_SHARE = 0.6
 
 
-def _squashed(figure: Figure) -> bool:
-    """Whether the layout left the axes less than :data:`_LEAST_AXES_SHARE` of the
-    figure either way (a title or legend too large for the figure)."""
-    box = figure.axes[0].get_window_extent()
+def _crowded(figure: Figure) -> bool:
+    """Whether the text leaves no room for the curves: the layout gave the axes less
+    than :data:`_LEAST_AXES_SHARE` of the figure either way (a long title), or the
+    legend covers more than :data:`_MOST_LEGEND_SHARE` of the axes either way."""
+    axes = figure.axes[0]
+    box = axes.get_window_extent()
     whole = figure.bbox
-    return box.width < _LEAST_AXES_SHARE * whole.width or (
+    if box.width < _LEAST_AXES_SHARE * whole.width or (
         box.height < _LEAST_AXES_SHARE * whole.height
+    ):
+        return True
+    legend = axes.get_legend()
+    if legend is None:
+        return False
+    covered = legend.get_window_extent()
+    return covered.width > _MOST_LEGEND_SHARE * box.width or (
+        covered.height > _MOST_LEGEND_SHARE * box.height
     )
 
 
