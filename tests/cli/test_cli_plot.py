@@ -133,7 +133,8 @@ def test_a_sampled_staircase_keeps_its_decays_exactly() -> None:
         (SEED_SCHEDULE, 20, ((0, 0.1),)),
         (StepSchedule(0.1, step_size=30, warmup_steps=5), 40, ((5, 0.1), (30, 0.01))),
         # Decays inside the warmup: the first level starts, decayed, where it ends.
-        (StepSchedule(1.0, step_size=2, gamma=0.5, warmup_steps=5), 9, ((5, 0.25), (6, 0.125), (8, 0.0625))),
+        (StepSchedule(1.0, step_size=2, gamma=0.5, warmup_steps=5), 9,
+         ((5, 0.25), (6, 0.125), (8, 0.0625))),
         # Still warming up at the horizon: no level yet.
         (StepSchedule(0.1, step_size=30, warmup_steps=50), 40, ()),
         # More decays than markers: the levels are left to the axis.
