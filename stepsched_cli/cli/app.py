@@ -228,10 +228,18 @@ def _click_exit_code(error: click_exceptions.ClickException) -> int:
         return EXIT_USAGE
     if isinstance(error, click_exceptions.UsageError):
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
-        print_error(_one_line(error.format_message()) + hint)
+        print_error(_one_line(_usage_message(error)) + hint)
         return EXIT_USAGE
     print_error(_one_line(error.format_message()))
     return error.exit_code
+
+
+def _usage_message(error: click_exceptions.UsageError) -> str:
+    """The usage error's message; an unknown option's suggestions closest first (click
+    lists difflib's matches, found best first, in alphabetical order)."""
+    if isinstance(error, click_exceptions.NoSuchOption) and error.possibilities:
+        return f"{error.message} (Possible options: {', '.join(error.possibilities)})"
+    return error.format_message()
 
 
 def _is_closed_pipe(error: BaseException | None) -> bool:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import stat
 import sys
 from collections.abc import Callable
@@ -38,7 +39,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stepsched_cli.errors import StateError, StateFileError
-from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
+from stepsched_cli.fileio import (
+    FileReadError,
+    FileTooLargeError,
+    MissingFileError,
+    loads_strict,
+    read_bytes_bounded,
+)
 from stepsched_cli.formats import keras as keras_format
 from stepsched_cli.formats import optax as optax_format
 from stepsched_cli.formats import sniff
@@ -324,7 +331,23 @@ def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
                 f"<stdin>: is larger than {limit} bytes, the limit for a state file"
             )
         return data, "<stdin>"
-    return read_bytes_bounded(path, limit, "state file"), path
+    try:
+        return read_bytes_bounded(path, limit, "state file"), path
+    except MissingFileError:
+        raise MissingFileError(
+            f"{path}: no such file; a scheduler state is read from a stepsched state file "
+            f"(stepsched init -o {shlex.quote(path)} writes one) or from a file a framework "
+            "wrote (torch, Lightning, Accelerate, timm, Keras, optax)"
+        ) from None
+    except FileTooLargeError as error:
+        # Too large for a state: say what it is when its first lines show it is no
+        # state at all (a CSV log's header); a large JSON document keeps the size error.
+        from stepsched_cli.formats import unknown
+
+        head = unknown.first_lines(path)
+        if _native_reports(head):
+            raise
+        raise unknown.unrecognised(head, None, path, input_formats(), size=error.size) from None
 
 
 def detect_format(data: bytes, source: str) -> str:

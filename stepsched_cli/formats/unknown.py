@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.validate import shown
 
-__all__ = ["MAX_KEYS_SHOWN", "binary_kind", "describe", "unrecognised"]
+__all__ = ["MAX_KEYS_SHOWN", "binary_kind", "describe", "first_lines", "unrecognised"]
 
 MAX_KEYS_SHOWN = 8
 """How many of a document's keys the message names."""
@@ -140,16 +140,38 @@ def describe(
     return f"a JSON {_JSON_TYPES.get(type(document), 'value')}"
 
 
+# A file too large to read whole is described by its first lines, within this many bytes.
+_FIRST_BYTES = 1 << 16
+
+
+def first_lines(path: str) -> bytes:
+    """The whole lines within a file's first :data:`_FIRST_BYTES` bytes (a character cut
+    at the end would make text look binary), or its first bytes when they hold no line
+    break; empty when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_FIRST_BYTES)
+    except OSError:
+        return b""
+    return head[: head.rindex(b"\n") + 1] if b"\n" in head else head
+
+
 def unrecognised(
     data: bytes,
     document: object | None,
     source: str,
     tried: Sequence[str],
     json_error: str = "is not JSON",
+    *,
+    size: int | None = None,
 ) -> StateFileError:
-    """The error for a file no format recognises: what it is and which formats were tried."""
+    """The error for a file no format recognises: what it is and which formats were tried.
+
+    ``size``: the file's size, when only its first bytes (``data``) were read.
+    """
     looks_like = describe(data, document, json_error, source)
+    of_size = "" if size is None else f", of {size} bytes"
     return StateFileError(
-        f"{source}: no format stepsched reads recognises it: it is {looks_like}; "
+        f"{source}: no format stepsched reads recognises it: it is {looks_like}{of_size}; "
         f"tried {', '.join(tried)} (force one with --from)"
     )

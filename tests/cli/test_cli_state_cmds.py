@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -228,7 +229,10 @@ def test_validate_reports_each_bad_file(run: Invoke, tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         f"stepsched: error: {bad}: field 'lr' is 0.1 but the schedule gives 0.01 at step 30: "
         "the state is inconsistent",
-        f"stepsched: error: {missing}: no such file",
+        f"stepsched: error: {missing}: no such file; a scheduler state is read from a "
+        f"stepsched state file (stepsched init -o {shlex.quote(str(missing))} writes one) or "
+        "from a file a "
+        "framework wrote (torch, Lightning, Accelerate, timm, Keras, optax)",
     ]
 
 
@@ -242,7 +246,10 @@ def test_validate_json(run: Invoke, tmp_path: Path) -> None:
             "file": str(tmp_path / "no.json"),
             "valid": False,
             "format": None,
-            "error": f"{tmp_path / 'no.json'}: no such file",
+            "error": f"{tmp_path / 'no.json'}: no such file; a scheduler state is read from "
+            f"a stepsched state file (stepsched init -o {shlex.quote(str(tmp_path / 'no.json'))} "
+            "writes one) or "
+            "from a file a framework wrote (torch, Lightning, Accelerate, timm, Keras, optax)",
         },
     ]
 
