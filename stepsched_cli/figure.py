@@ -310,7 +310,7 @@ def render(figure: Figure, image_format: str) -> bytes:
         raise PlotError(
             f"a {width:g} x {height:g} inch figure has no room for this title, its "
             "labels and legend; give a larger --width or --height (or a shorter --title)",
-            parameter="size",
+            parameter="height",
         )
     return buffer.getvalue()
 

@@ -259,12 +259,12 @@ def _silence_stdout() -> None:
         pass
 
 
-# Each command: the module that registers it, and the summary `stepsched --help` lists
-# (the first paragraph of the command's docstring).  `main` builds an app with only the
-# module of the command being run: building every command's options costs each run about
-# 15 ms, and importing every module (the format readers among them) more.  `stepsched
-# --help` lists the summaries without importing any command module; a test checks that
-# they match the docstrings.
+# Each command: the module of stepsched_cli.cli.commands that registers it, and the
+# summary `stepsched --help` lists (the first paragraph of the command's docstring).
+# `main` builds an app with only the module of the command being run: building every
+# command's options costs each run about 15 ms, and importing every module (the format
+# readers among them) more.  `stepsched --help` lists the summaries without importing
+# any command module; a test checks that they match the docstrings.
 COMMANDS: dict[str, tuple[str, str]] = {
     "table": ("plan", "Show the schedule as one row per constant-lr interval."),
     "at": ("plan", "Show the lr at position T and when it next changes."),
@@ -273,37 +273,37 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "List the positions where the lr changes, with the lr before and after.",
     ),
     "plot": (
-        "plot_cmd",
+        "plot",
         "Draw the exact step curve in the terminal, or to a png, svg or pdf file (-o).",
     ),
-    "init": ("state_cmds", "Write a new state file at position 0 for the schedule."),
+    "init": ("state", "Write a new state file at position 0 for the schedule."),
     "inspect": (
-        "state_cmds",
+        "state",
         "Show where a run is: its position, lr, next decay and the decays after it.",
     ),
-    "validate": ("state_cmds", "Check state files: exit 0 when every one is valid, 1 otherwise."),
+    "validate": ("state", "Check state files: exit 0 when every one is valid, 1 otherwise."),
     "convert": (
-        "state_cmds",
+        "state",
         "Convert a state file between steps and epochs, or to another format.",
     ),
     "code": (
-        "code_cmd",
+        "code",
         "Print a runnable snippet that builds the same schedule in another framework.",
     ),
     "steps-per-epoch": (
-        "toolkit",
+        "steps_per_epoch",
         "Compute the optimizer steps in one epoch from the data pipeline.",
     ),
     "check": (
-        "toolkit",
+        "check",
         "Check a logged lr series against the schedule, and diagnose a mismatch.",
     ),
     "solve": (
-        "toolkit",
+        "solve",
         "Find the step size and gamma that take --lr to --final-lr within a run of T positions.",
     ),
     "diff": (
-        "toolkit",
+        "diff",
         "List the intervals where two schedules differ, with both lrs and their ratio.",
     ),
 }
@@ -362,7 +362,7 @@ def build_app(modules: Iterable[str] | None = None, *, command: str | None = Non
     wanted = set(COMMAND_MODULES.values()) if modules is None else set(modules)
     for name in dict.fromkeys(COMMAND_MODULES.values()):  # a stable order for --help
         if name in wanted:
-            importlib.import_module(f"stepsched_cli.cli.{name}").register(application)
+            importlib.import_module(f"stepsched_cli.cli.commands.{name}").register(application)
     if command is not None:
         application.registered_commands = [
             info for info in application.registered_commands if info.name == command

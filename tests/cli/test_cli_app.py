@@ -160,7 +160,7 @@ def test_usage_errors_are_one_line_and_exit_2(run: Invoke, args: list[str], mess
 
 
 def test_unexpected_errors_are_one_line(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
-    from stepsched_cli.cli import plan
+    from stepsched_cli.cli.commands import plan
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
@@ -175,7 +175,7 @@ def test_unexpected_errors_are_one_line(run: Invoke, monkeypatch: pytest.MonkeyP
 def test_debug_variable_shows_unexpected_errors(
     run: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stepsched_cli.cli import plan
+    from stepsched_cli.cli.commands import plan
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
@@ -264,8 +264,8 @@ def test_every_command_is_mapped_to_the_module_that_registers_it() -> None:
         (["--version"], None),
         ([], None),
         (["nonsense"], None),
-        (["inspect", "x.pt"], {"state_cmds"}),
-        (["steps-per-epoch", "--dataset-size", "5"], {"toolkit"}),
+        (["inspect", "x.pt"], {"state"}),
+        (["steps-per-epoch", "--dataset-size", "5"], {"steps_per_epoch"}),
     ],
 )
 def test_main_builds_only_the_command_it_runs(
@@ -300,7 +300,7 @@ def test_convert_help_examples_work_on_the_init_help_examples_file(
 ) -> None:
     """The help examples tell one story: each `convert` example that reads run.json
     works on the run.json that either `init` example writes."""
-    from stepsched_cli.cli.state_cmds import CONVERT_EPILOG, INIT_EPILOG
+    from stepsched_cli.cli.commands.state import CONVERT_EPILOG, INIT_EPILOG
 
     def commands(epilog: str) -> list[list[str]]:
         return [shlex.split(line)[1:] for line in epilog.splitlines() if "stepsched " in line]
@@ -355,3 +355,27 @@ def test_run_guarded_turns_typers_closed_pipe_exit_into_0(monkeypatch: pytest.Mo
     assert silenced == [True, True]
     with pytest.raises(SystemExit):
         application.run_guarded(other_exit)
+
+
+def test_the_design_lists_every_command_line_module() -> None:
+    """docs/design.md's map of the command line names every module under cli/."""
+    import re
+
+    import stepsched_cli.cli
+
+    package = Path(stepsched_cli.cli.__file__).parent
+    design = (package.parents[1] / "docs" / "design.md").read_text()
+    section = design.split("\n## The command line\n")[1].split("**Shared options.**")[0]
+    modules, commands = section.split("commands/")
+    found = [path.relative_to(package).as_posix() for path in package.rglob("[!_]*.py")]
+    assert {"number_types.py", "options/units.py", "commands/plan.py"} <= set(found)
+    missing = [
+        name
+        for name in found
+        if not (
+            re.search(rf"\b{name.removeprefix('commands/').removesuffix('.py')}\b", commands)
+            if name.startswith("commands/")
+            else re.search(rf"^ +{re.escape(name)} ", modules, re.MULTILINE)
+        )
+    ]
+    assert missing == []

@@ -505,10 +505,17 @@ def test_a_piped_table_imports_no_rich_table() -> None:
     assert "rich.console" not in modules
     assert command_modules(modules) == [
         "stepsched_cli.cli.app",
+        "stepsched_cli.cli.commands",
+        "stepsched_cli.cli.commands.plan",
         "stepsched_cli.cli.number_types",
         "stepsched_cli.cli.options",
+        "stepsched_cli.cli.options.groups",
+        "stepsched_cli.cli.options.output",
+        "stepsched_cli.cli.options.parameters",
+        "stepsched_cli.cli.options.pipeline",
+        "stepsched_cli.cli.options.schedule",
+        "stepsched_cli.cli.options.units",
         "stepsched_cli.cli.output",
-        "stepsched_cli.cli.plan",
     ]
 
 

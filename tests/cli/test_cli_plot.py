@@ -456,7 +456,7 @@ def test_a_figure_its_text_would_squash_is_refused() -> None:
     )
     with pytest.raises(PlotError) as raised:
         render(figure, "png")
-    assert raised.value.parameter == "size"
+    assert raised.value.parameter == "height"
     assert str(raised.value).startswith("a 2.5 x 2 inch figure has no room for this title")
 
 
@@ -779,7 +779,7 @@ def test_plot_huge_horizon_is_fast(run: Invoke, tmp_path: Path) -> None:
         ),
         (
             [*SEED, "--width", "2.5", "--height", "2", "--title", "x " * 200, "-o", "lr.png"],
-            "Invalid value for '--width/--height': a 2.5 x 2 inch figure has no room for this "
+            "Invalid value for '--height': a 2.5 x 2 inch figure has no room for this "
             "title, its labels and legend; give a larger --width or --height (or a shorter "
             "--title) (see 'stepsched plot --help')\n",
         ),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stepsched_cli.cli import code_cmd
+from stepsched_cli.cli.commands import code as code_cmd
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.formats import registry
 from stepsched_cli.formats.reading import inspect_record

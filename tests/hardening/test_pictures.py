@@ -131,7 +131,7 @@ def test_a_figure_too_small_for_its_text_is_refused_without_library_warnings(
     )  # fmt: skip
     assert (code, stdout) == (2, "")
     assert stderr == (
-        "stepsched: error: Invalid value for '--width/--height': a 2.5 x 2 inch figure has no "
+        "stepsched: error: Invalid value for '--height': a 2.5 x 2 inch figure has no "
         "room for this title, its labels and legend; give a larger --width or --height (or a "
         "shorter --title) (see 'stepsched plot --help')\n"
     )

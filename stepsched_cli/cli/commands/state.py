@@ -27,18 +27,15 @@ from typing import Annotated, Any
 import typer
 from typer._click import exceptions as click_exceptions
 
-from stepsched_cli.cli.options import (
-    ForceFlag,
-    JsonFlag,
-    OutputFile,
-    Plan,
+from stepsched_cli.cli.options.output import ForceFlag, JsonFlag, OutputFile
+from stepsched_cli.cli.options.parameters import usage_error
+from stepsched_cli.cli.options.schedule import (
     ScheduleOptions,
-    parse_unit,
     resolve_plan,
     schedule_options,
-    usage_error,
     warn_if_implausible,
 )
+from stepsched_cli.cli.options.units import parse_unit
 from stepsched_cli.cli.output import (
     describe_schedule,
     format_number,
@@ -54,6 +51,7 @@ from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats._framework import float32
 from stepsched_cli.formats.errors import AmbiguousCheckpointError
 from stepsched_cli.formats.reading import Reading, inspect_record, position_text
+from stepsched_cli.planning import Plan
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import convert_state

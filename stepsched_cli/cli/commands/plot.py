@@ -23,19 +23,17 @@ from typing import Annotated
 
 import typer
 
-from stepsched_cli.cli.options import (
-    Plan,
+from stepsched_cli.cli.options.parameters import usage_error, usage_error_about
+from stepsched_cli.cli.options.schedule import (
     ScheduleOptions,
-    TotalOption,
-    default_total,
-    parse_unit,
     resolve_plan,
     schedule_options,
-    usage_error,
     warn_if_implausible,
 )
+from stepsched_cli.cli.options.units import TotalOption, parse_unit
 from stepsched_cli.cli.output import describe_schedule, print_lines, print_message, write_output
 from stepsched_cli.compare import CompareError, apply_spec, check_comparable
+from stepsched_cli.planning import Plan, default_total
 from stepsched_cli.plot import (
     MAX_COMPARED,
     PlotError,
@@ -67,17 +65,6 @@ Examples:
 """
 
 
-# The option behind each parameter a PlotError names.
-_OPTION_FOR_PARAMETER = {
-    "x": "--x",
-    "total": "--total",
-    "width": "--width",
-    "height": "--height",
-    "dpi": "--dpi",
-    "size": "--width/--height",
-}
-
-
 def register(app: typer.Typer) -> None:
     """Add the ``plot`` command to ``app``."""
     app.command("plot", epilog=PLOT_EPILOG)(plot)
@@ -90,7 +77,7 @@ def options_named() -> Iterator[None]:
     try:
         yield
     except PlotError as error:
-        raise usage_error(_OPTION_FOR_PARAMETER[error.parameter], str(error)) from None
+        raise usage_error_about(error) from None
 
 
 def image_format_for(path: str) -> str:

@@ -13,22 +13,16 @@ from typing import Annotated, Any
 
 import typer
 
-from stepsched_cli.cli.options import (
-    EpochsOption,
-    FormatOption,
-    JsonFlag,
-    Plan,
+from stepsched_cli.cli.options.output import FormatOption, JsonFlag, output_format_of
+from stepsched_cli.cli.options.parameters import usage_error
+from stepsched_cli.cli.options.schedule import (
     ScheduleOptions,
-    TotalOption,
-    default_total,
-    output_format_of,
     plan_title,
     resolve_plan,
-    run_total,
     schedule_options,
-    usage_error,
     warn_if_implausible,
 )
+from stepsched_cli.cli.options.units import EpochsOption, TotalOption, run_total
 from stepsched_cli.cli.output import (
     Listing,
     Record,
@@ -39,7 +33,7 @@ from stepsched_cli.cli.output import (
     print_json,
     print_lines,
 )
-from stepsched_cli.planning import lowest_lr
+from stepsched_cli.planning import Plan, default_total, lowest_lr
 from stepsched_cli.schedule import Segment
 
 DEFAULT_TABLE_DECAYS = 3

@@ -13,17 +13,17 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from stepsched_cli.cli.options import (
-    Plan,
+from stepsched_cli.cli.options.parameters import usage_error
+from stepsched_cli.cli.options.schedule import (
     ScheduleOptions,
     resolve_plan,
     schedule_options,
-    usage_error,
     warn_if_implausible,
 )
 from stepsched_cli.cli.output import describe_schedule
 from stepsched_cli.errors import ConversionError
 from stepsched_cli.formats.registry import snippet_frameworks
+from stepsched_cli.planning import Plan
 from stepsched_cli.schedule import StepSchedule
 
 # The choices come from the format table: each format names the snippets that build it.
