@@ -28,6 +28,7 @@ from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
 from stepsched_cli import __version__
+from stepsched_cli.cli.help_text import readable_help
 from stepsched_cli.cli.number_types import ascii_numbers
 from stepsched_cli.cli.output import print_error
 from stepsched_cli.errors import EXIT_INVALID, EXIT_USAGE, StepschedError
@@ -58,6 +59,7 @@ class StepschedGroup(TyperGroup):
     ) -> Any:
         ensure_standard_streams()
         ascii_numbers(self)
+        readable_help(self)
         arguments = sys.argv[1:] if args is None else args
         for parameter in self.params:
             if parameter.name == "show_completion":

@@ -152,8 +152,8 @@ def plot(
         typer.Option(
             "--output",
             "-o",
-            help="The file to write (png, svg, pdf), replaced if it exists; - writes a png "
-            "to stdout (not to a terminal). [default: draw in the terminal]",
+            metavar="FILE",
+            help="Write a png, svg or pdf (- : png to stdout).",
             show_default=False,
         ),
     ] = None,
@@ -162,7 +162,7 @@ def plot(
         bool,
         typer.Option(
             "--log",
-            help="A logarithmic lr axis. [default: log when the lrs span more than a decade]",
+            help="A log lr axis. [default: if over a decade]",
         ),
     ] = False,
     linear: Annotated[bool, typer.Option("--linear", help="A linear lr axis.")] = False,
@@ -172,8 +172,7 @@ def plot(
             "--x",
             metavar="[steps|epochs]",
             parser=parse_unit,
-            help="The x axis unit (step, epoch also accepted, as for --mode); the other "
-            "unit than --mode needs --steps-per-epoch. [default: the schedule's unit]",
+            help="The x axis unit. [default: the schedule's]",
             show_default=False,
         ),
     ] = None,
@@ -181,27 +180,28 @@ def plot(
         str | None,
         typer.Option(
             "--title",
-            help="The picture's title. [default: the schedule's parameters]",
+            metavar="TEXT",
+            help="The title. [default: the schedule]",
             show_default=False,
         ),
     ] = None,
     width: Annotated[
         float | None,
-        typer.Option("--width", help="Figure width in inches (with -o). [default: 8]"),
+        typer.Option("--width", metavar="INCHES", help="Figure width (-o). [default: 8]"),
     ] = None,
     height: Annotated[
         float | None,
-        typer.Option("--height", help="Figure height in inches (with -o). [default: 4.5]"),
+        typer.Option("--height", metavar="INCHES", help="Figure height (-o). [default: 4.5]"),
     ] = None,
     dpi: Annotated[
         int | None,
-        typer.Option("--dpi", help="Dots per inch of a png (with -o). [default: 100]"),
+        typer.Option("--dpi", metavar="DPI", help="Dots per inch (-o). [default: 100]"),
     ] = None,
     force: Annotated[
         bool,
         typer.Option(
             "--force",
-            help="Accepted for older scripts; changes nothing (-o always replaces an image).",
+            help="Changes nothing (-o replaces an image).",
         ),
     ] = False,
     compare: Annotated[
@@ -209,8 +209,7 @@ def plot(
         typer.Option(
             "--compare",
             metavar="SPEC",
-            help="Also draw the base schedule with these overrides, e.g. gamma=0.5,step_size=20 "
-            "(repeatable: up to 5 in a file, 3 in the terminal).",
+            help="Also draw it with overrides: gamma=0.5 (up to 5).",
             show_default=False,
         ),
     ] = None,

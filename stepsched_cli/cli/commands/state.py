@@ -100,14 +100,17 @@ Examples:
   stepsched convert run.json --to optax -o optax-schedule.json
 """
 
+# The options that say how to read a file, in their own help panel.
+READING_PANEL = "Reading the file"
+
 FromOption = Annotated[
     str | None,
     typer.Option(
         "--from",
         metavar="FORMAT",
-        help="Read the file as this format instead of detecting it: "
-        f"{sources.describe_formats(sources.input_formats())}.",
+        help=f"Read it as one of: {', '.join(sources.input_formats())}.",
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 KeyOption = Annotated[
@@ -115,9 +118,9 @@ KeyOption = Annotated[
     typer.Option(
         "--key",
         metavar="PATH",
-        help="For a checkpoint with several scheduler states: the key path of the one to "
-        "use, as listed (e.g. lr_schedulers[0]).",
+        help="The scheduler state to use, as listed.",
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 OptimizerOption = Annotated[
@@ -125,9 +128,9 @@ OptimizerOption = Annotated[
     typer.Option(
         "--optimizer",
         metavar="FILE",
-        help="An optimizer state saved in a separate file (Accelerate's optimizer.bin, an "
-        "optimizer.pt, or JSON): its param groups' lrs are checked against the scheduler.",
+        help="An optimizer file to check lrs against.",
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 PositionOption = Annotated[
@@ -137,12 +140,9 @@ PositionOption = Annotated[
         metavar="N",
         min=0,
         max=MAX_FRAMEWORK_POSITION,
-        help="For timm, Keras and optax documents, which record no position: the position "
-        "to read them at (timm's t, Keras's optimizer iterations, optax's update count), "
-        # Help is markdown: escaped, ** stays literal instead of turning the text bold.
-        f"0 to {MAX_FRAMEWORK_POSITION} (2\\*\\*63 - 1, Keras's int64 step counter; optax's "
-        "int32 count stops at 2\\*\\*31 - 1). Default 0.",
+        help="Where to read timm, Keras, optax files. [default: 0]",
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 UpdatesPerEpochOption = Annotated[
@@ -151,10 +151,9 @@ UpdatesPerEpochOption = Annotated[
         "--updates-per-epoch",
         metavar="N",
         min=1,
-        help="For timm runs stepped per update (sched_on_updates): the loader's updates "
-        "per epoch (len(loader_train) // grad_accum_steps), which train.py's args and "
-        "checkpoints do not record.",
+        help="timm's updates per epoch (sched_on_updates).",
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 TimmLrOption = Annotated[
@@ -162,17 +161,16 @@ TimmLrOption = Annotated[
     typer.Option(
         "--lr",
         metavar="LR",
-        help="For timm's scheduler_kwargs(), which holds no lr: the optimizer's lr "
-        "(train.py's --lr).",
+        help="The lr timm's scheduler_kwargs() leaves out.",
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 InputFile = Annotated[
     str,
     typer.Argument(
         metavar="FILE",
-        help="A state file, torch state dict (JSON) or checkpoint (.pt, .pth, .ckpt), or a "
-        "timm, Keras or optax schedule (JSON); - reads stdin.",
+        help="A state file, or a file a framework wrote; - reads stdin.",
         show_default=False,
     ),
 ]
@@ -428,7 +426,7 @@ def convert(
             "--mode",
             metavar="[step|epoch]",
             parser=parse_unit,
-            help="Express the state in steps or epochs (steps, epochs also accepted).",
+            help="Express the state in steps or epochs.",
             show_default=False,
         ),
     ] = None,
@@ -437,7 +435,8 @@ def convert(
         typer.Option(
             "--steps-per-epoch",
             min=1,
-            help="Optimizer steps per epoch (default: the file's, if it records one).",
+            metavar="N",
+            help="Optimizer steps per epoch. [default: the file's]",
             show_default=False,
         ),
     ] = None,
@@ -446,11 +445,7 @@ def convert(
         typer.Option(
             "--to",
             metavar="FORMAT",
-            help="The output format: "
-            f"{sources.describe_formats(sources.output_formats())}. torch writes "
-            "the JSON of a StepLR/MultiStepLR state_dict(); its last_epoch is the position "
-            "in whatever unit the state counts. timm, keras and optax write the schedule's "
-            "JSON document, which has no position.",
+            help=f"Write as one of: {', '.join(sources.output_formats())}.",
         ),
     ] = sources.NATIVE_FORMAT,
     from_: FromOption = None,
