@@ -28,12 +28,12 @@ import atheris
 with atheris.instrument_imports():
     from stepsched_cli.errors import StepschedError
     from stepsched_cli.fileio import loads_strict
-    from stepsched_cli.formats import torch as torch_format
     from stepsched_cli.formats.reading import inspect_record
     from stepsched_cli.formats.registry import read_state
-    from stepsched_cli.formats.safe_pickle import safe_loads
-    from stepsched_cli.formats.torch_container import load_checkpoint
-    from stepsched_cli.formats.torch_search import select_scheduler
+    from stepsched_cli.formats.sandbox.unpickler import safe_loads
+    from stepsched_cli.formats.torch import state_dict as torch_format
+    from stepsched_cli.formats.torch.checkpoint import select_scheduler
+    from stepsched_cli.formats.torch.container import load_checkpoint
     from stepsched_cli.state import parse_state_bytes
 
 _FOLDER = tempfile.mkdtemp(prefix="stepsched-fuzz-")

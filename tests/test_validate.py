@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ScheduleError, StateError, StepschedError
-from stepsched_cli.formats import keras, optax, timm
-from stepsched_cli.formats import torch as torch_format
+from stepsched_cli.formats.frameworks.keras import schedule as keras
+from stepsched_cli.formats.frameworks.optax import schedule as optax
+from stepsched_cli.formats.frameworks.timm import schedule as timm
+from stepsched_cli.formats.torch import state_dict as torch_format
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 

@@ -6,68 +6,28 @@ file's own rules), the stepsched state when one can be derived and the reason wh
 and what the reader found on the way (a checkpoint's key, warnings, notes).  The
 command line prints a reading; it never branches on the format.
 
-Three builders make the view: :func:`state_view` from a stepsched state (native files,
-and torch or framework schedules that convert exactly), :func:`torch_view` from a
-torch state stepsched cannot represent (a repeated milestone: torch's own rules), and
-:func:`framework_view` from a timm, Keras or optax schedule stepsched cannot represent
-(only the position and the framework's lr: its decays are not computed).
+:func:`state_view` builds the view of a stepsched state (native files, and every
+schedule that converts exactly); a wing whose files can hold a schedule stepsched cannot
+represent builds its own view by its framework's rules (the torch wing's ``torch_view``,
+the frameworks wing's ``framework_view``).  A reader is given a :class:`Request`: the
+file and the hints its format declares (:mod:`~stepsched_cli.formats.hints`).
 """
 
 from __future__ import annotations
 
-import json
+import math
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any, Generic, TypeVar
 
 from stepsched_cli.errors import StateFileError
-from stepsched_cli.formats.torch import TorchStepState
-from stepsched_cli.schedule import Mode, StepSchedule
+from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
 
 UPCOMING_DECAYS = 3
 """How many decays after the next one a view lists (``then`` in ``inspect``)."""
-
-
-class FrameworkSchedule(Protocol):
-    """A timm, Keras or optax schedule as its module parses it (see ``formats/timm.py``)."""
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        """Remarks about the framework's behaviour a user should see."""
-        ...
-
-    def lr_at(self, t: int, /) -> float:
-        """The framework's own lr at position ``t``."""
-        ...
-
-    def to_schedule(self) -> StepSchedule:
-        """The equivalent schedule, or ConversionError saying why there is none."""
-        ...
-
-    def to_document(self) -> dict[str, Any]:
-        """The canonical JSON document."""
-        ...
-
-
-def framework_kind(schedule: FrameworkSchedule) -> str:
-    """The framework's name for a schedule: ``ExponentialDecay``, ``exponential_decay``."""
-    document = schedule.to_document()
-    return str(document.get("class_name") or document.get("timm") or document.get("optax"))
-
-
-def framework_description(schedule: FrameworkSchedule) -> str:
-    """A one-line description: ``ExponentialDecay(initial_learning_rate=0.1, ...)``."""
-    document = schedule.to_document()
-    # Keras nests the arguments in "config", with a display name beside them.
-    arguments = document.get("config", document)
-    parts = [
-        f"{key}={json.dumps(value)}"
-        for key, value in arguments.items()
-        if key not in ("timm", "optax", "name")
-    ]
-    return f"{framework_kind(schedule)}({', '.join(parts)})"
 
 
 @dataclass(frozen=True)
@@ -130,6 +90,13 @@ class ScheduleView:
     notes: tuple[str, ...] = ()
     details: tuple[tuple[str, Any], ...] = ()
 
+    @property
+    def own_lr_differs(self) -> bool:
+        """Whether the framework's own lr is more than the exact lr rounded to float32
+        (Keras and optax decaying early past 2**24, a float32 power a step off)."""
+        own = self.framework_lr
+        return own is not None and float32(own) != float32(self.lrs[0])
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -142,15 +109,12 @@ class Reading:
         state: The stepsched state, None when the file's schedule has no exact
             stepsched form (then ``reason`` says why).
         reason: Why ``state`` is None.
-        records_position: False for documents that hold no position (timm, Keras,
-            optax), which were read at a position the caller gave.
+        records_position: False for documents that hold no position, which were read
+            at a position the caller gave.
         key: Where in a checkpoint the scheduler state was (None for other files).
         warnings: Disagreements found while reading, without the file name (a
             checkpoint's optimizer lrs that do not match its scheduler): ``inspect``
             shows them, ``validate`` fails on them.
-        completions: What the caller may give that the file leaves out, by parameter
-            name (``("updates_per_epoch", "lr")`` for timm's training files); giving
-            anything else is a usage error.
     """
 
     format: str
@@ -161,7 +125,6 @@ class Reading:
     records_position: bool = True
     key: str | None = None
     warnings: tuple[str, ...] = field(default=())
-    completions: tuple[str, ...] = ()
 
     def require_state(self) -> SchedulerState:
         """The reading as a stepsched state.
@@ -181,6 +144,7 @@ def position_text(state: SchedulerState, position: int) -> str:
     """A position for people, with its epoch and step when steps per epoch are known.
 
     Example:
+        >>> from stepsched_cli.schedule import StepSchedule
         >>> state = SchedulerState(StepSchedule(0.1, 30), position=45, steps_per_epoch=10)
         >>> position_text(state, 45)
         'step 45 (epoch 4, step 5 of 10)'
@@ -231,81 +195,6 @@ def state_view(state: SchedulerState, **extra: Any) -> ScheduleView:
         lrs=state.group_lrs or (state.lr,),
         decays=decays,
         **extra,
-    )
-
-
-def torch_details(torch_state: TorchStepState, reason: str | None) -> tuple[tuple[str, Any], ...]:
-    """The torch fields of an ``inspect`` record (``milestone_counts`` for MultiStepLR)."""
-    details: list[tuple[str, Any]] = [("torch_scheduler", torch_state.kind)]
-    if torch_state.milestones is not None:
-        details.append(("milestone_counts", [count for _, count in torch_state.milestones]))
-    details += [("convertible", reason is None), ("reason", reason)]
-    return tuple(details)
-
-
-def torch_view(torch_state: TorchStepState, reason: str | None) -> ScheduleView:
-    """The view of a torch state by torch's own rules (a repeated milestone decays by
-    ``gamma ** count``, a milestone 0 at position 0); each milestone is listed once."""
-    position = torch_state.last_epoch
-    following = torch_state.next_boundary(position)
-    later: tuple[tuple[int, float], ...] = ()
-    if following is not None:
-        ahead = islice(torch_state.boundaries_after(following), UPCOMING_DECAYS)
-        later = tuple((t, torch_state.lrs_at(t)[0]) for t in ahead)
-    milestones = torch_state.milestones
-    decays = Decays(
-        initial_lrs=torch_state.base_lrs,
-        gamma=torch_state.gamma,
-        step_size=torch_state.step_size,
-        milestones=None if milestones is None else tuple(m for m, _ in milestones),
-        warmup_steps=0,
-        warmup_start_lr=0.0,
-        min_lr=0.0,
-        steps_per_epoch=None,
-        next_boundary=following,
-        next_lrs=None if following is None else torch_state.lrs_at(following),
-        later=later,
-    )
-    return ScheduleView(
-        position=position,
-        unit="step",
-        position_text=f"step {position}",
-        lrs=torch_state.lrs,
-        decays=decays,
-        described=(("torch", torch_state.describe()),),
-        details=torch_details(torch_state, reason),
-    )
-
-
-def framework_details(
-    schedule: FrameworkSchedule, lr: float, reason: str | None
-) -> tuple[tuple[str, Any], ...]:
-    """The framework fields of an ``inspect`` record."""
-    return (
-        ("framework_schedule", framework_kind(schedule)),
-        ("framework_document", schedule.to_document()),
-        ("framework_lr", lr),
-        ("notes", list(schedule.notes)),
-        ("convertible", reason is None),
-        ("reason", reason),
-    )
-
-
-def framework_view(
-    name: str, schedule: FrameworkSchedule, position: int, unit: Mode, reason: str
-) -> ScheduleView:
-    """The view of a framework schedule stepsched cannot represent: its position and lr."""
-    lr = schedule.lr_at(position)
-    return ScheduleView(
-        position=position,
-        unit=unit,
-        position_text=f"{unit} {position}",
-        lrs=(lr,),
-        decays=None,
-        described=((name, framework_description(schedule)),),
-        framework_lr=lr,
-        notes=schedule.notes,
-        details=framework_details(schedule, lr, reason),
     )
 
 
@@ -361,37 +250,46 @@ def inspect_record(reading: Reading) -> dict[str, Any]:
 
 # -- what a reader is given --------------------------------------------------------
 
+H = TypeVar("H")
+
 
 @dataclass(frozen=True)
-class Request:
+class Request(Generic[H]):
     """What a reader is given (:func:`~stepsched_cli.formats.registry.read_state` builds it).
 
     Attributes:
         path: The file as the user named it (``-`` for stdin).
         source: Its name for messages (``<stdin>`` for ``-``).
         data: Its bytes; None for formats read from the file itself (checkpoints).
-        key: Which of several scheduler states to use (checkpoints).
-        position: Where to read a document that records no position.
-        updates_per_epoch: For timm schedules stepped per update: the loader's updates
-            per epoch, which train.py's args and checkpoints do not record.
-        lr: For timm args that hold no lr (``scheduler_kwargs()``): the optimizer's lr.
+        hints: The hints the format declares, as its own record
+            (:class:`~stepsched_cli.formats.hints.PositionHints`, ...).
     """
 
     path: str
     source: str
     data: bytes | None
-    key: str | None = None
-    position: int = 0
-    updates_per_epoch: int | None = None
-    lr: float | None = None
+    hints: H
 
 
-Reader = Callable[[Request], Reading]
+Reader = Callable[[Request[Any]], Reading]
 Writer = Callable[[SchedulerState], bytes]
 
 
-def request_data(request: Request) -> bytes:
+def request_data(request: Request[Any]) -> bytes:
     """The bytes read for ``request`` (every format read from a stream has them)."""
     if request.data is None:  # pragma: no cover - read_state reads every from_stdin format
         raise StateFileError(f"{request.source}: nothing was read")
     return request.data
+
+
+def float32(value: float) -> float:
+    """``value`` rounded to the nearest float32 (ties to even), returned as a float.
+
+    Example:
+        >>> float32(0.1)
+        0.10000000149011612
+    """
+    try:
+        return float(struct.unpack("<f", struct.pack("<f", value))[0])
+    except OverflowError:
+        return math.copysign(math.inf, value)

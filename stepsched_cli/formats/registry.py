@@ -23,22 +23,21 @@ returning a Reading, a writer if it can be written), then add one :class:`Format
 Size: about 550 lines, over the house's ~500: the table, detection (recognisers, JSON
 detection, the refusal of what no format claims) and reading from files and streams
 belong together.  The framework readers live in
-:mod:`~stepsched_cli.formats.framework_reading`; the torch and native readers here are a
+:mod:`~stepsched_cli.formats.frameworks.readers`; the torch and native readers here are a
 few lines each.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
 import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-from stepsched_cli.errors import StateError, StateFileError
+from stepsched_cli.errors import StateFileError
 from stepsched_cli.fileio import (
     FileReadError,
     FileTooLargeError,
@@ -46,43 +45,18 @@ from stepsched_cli.fileio import (
     loads_strict,
     read_bytes_bounded,
 )
-from stepsched_cli.formats import keras as keras_format
-from stepsched_cli.formats import optax as optax_format
-from stepsched_cli.formats import sniff
-from stepsched_cli.formats import timm as timm_format
-from stepsched_cli.formats import torch as torch_format
-from stepsched_cli.formats.framework_reading import (
-    KERAS_MODEL_FORMAT,
-    framework_reader,
-    framework_writer,
-    keras_file,
-    load_keras_files,
-    load_timm_files,
-    read_keras,
-    read_keras_model,
-    read_timm,
-    timm_training_reading,
-)
-from stepsched_cli.formats.reading import (
-    Reader,
-    Reading,
-    Request,
-    Writer,
-    request_data,
-    state_view,
-    torch_details,
-    torch_view,
-)
+from stepsched_cli.formats import frameworks, sniff, torch
+from stepsched_cli.formats.hints import HintRecord, HintRefused, Hints, NoHints, PositionHints
+from stepsched_cli.formats.reading import Reader, Reading, Request, Writer, request_data, state_view
+from stepsched_cli.formats.snippet import Snippet
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
 from stepsched_cli.validate import STANDARD_STREAM
 
-if TYPE_CHECKING:  # the search is imported by the readers that use it
-    from stepsched_cli.formats.torch_search import CheckpointReading
-
 NATIVE_FORMAT = "stepsched"
-TORCH_FORMAT = torch_format.FORMAT_NAME
-CHECKPOINT_FORMAT = torch_format.CHECKPOINT_FORMAT_NAME
+TORCH_FORMAT = torch.FORMAT_NAME
+CHECKPOINT_FORMAT = torch.CHECKPOINT_FORMAT_NAME
+KERAS_MODEL_FORMAT = frameworks.KERAS_MODEL_FORMAT
 JSON_CHECKPOINT_FORMAT = "json-checkpoint"
 STDIN = STANDARD_STREAM
 HEAD_BYTES = 64
@@ -97,7 +71,8 @@ class Format:
     Attributes:
         name: The ``--from``/``--to`` name.
         help: What it is, for help texts (a noun phrase).
-        read: The reader.
+        read: The reader; it is given a :class:`Request` holding the hints as
+            ``hints`` declares them.
         write: The writer, None when stepsched cannot write it.
         detect: Whether a parsed JSON document is in this format (None: not JSON).
         recognise: Whether a file is in this format by its first bytes (``HEAD_BYTES``)
@@ -105,9 +80,12 @@ class Format:
             before it is read (None: recognised by its JSON document only).
         from_stdin: Whether it may be read from standard input (a checkpoint is read
             from its file, never whole into memory).
-        records_position: False for schedule documents that hold no position, read
-            at ``--position``.
-        snippets: The ``code --framework`` names that build its schedule.
+        hints: The hints it takes, as a record type
+            (:class:`~stepsched_cli.formats.hints.PositionHints` for documents that
+            hold no position); None when what it takes depends on what the file holds
+            (a checkpoint: see :data:`CHECKPOINT_CONTENTS`), and the reader is given
+            the caller's :class:`~stepsched_cli.formats.hints.Hints`.
+        snippets: The ``code --framework`` choices that build its schedule.
     """
 
     name: str
@@ -117,90 +95,81 @@ class Format:
     detect: Callable[[object], bool] | None = None
     recognise: Callable[[bytes, str], bool] | None = None
     from_stdin: bool = True
-    records_position: bool = True
-    snippets: tuple[str, ...] = ()
+    hints: type[HintRecord] | None = NoHints
+    snippets: tuple[Snippet, ...] = ()
+
+    @property
+    def records_position(self) -> bool:
+        """False for schedule documents that hold no position (read at ``position``)."""
+        return not _takes(self.hints, "position")
+
+
+def _takes(hints: type[HintRecord] | None, name: str) -> bool:
+    return hints is not None and name in hints.__dataclass_fields__
 
 
 # -- readers -----------------------------------------------------------------------
 
 
-def _read_native(request: Request) -> Reading:
+def _read_native(request: Request[NoHints]) -> Reading:
     state = parse_state_bytes(request_data(request), request.source)
     return Reading(NATIVE_FORMAT, request.source, state_view(state), state)
 
 
-def _torch_reading(
-    torch_state: torch_format.TorchStepState,
-    name: str,
-    source: str,
-    key: str | None = None,
-    warnings: tuple[str, ...] = (),
-) -> Reading:
-    reason = torch_state.unrepresentable_reason()
-    if reason is not None:
-        reason = f"this torch {torch_state.kind} state cannot be a stepsched state: {reason}"
-        view = torch_view(torch_state, reason)
-        return Reading(name, source, view, None, reason, key=key, warnings=warnings)
-    state = torch_state.to_state()
-    view = state_view(
-        state,
-        described=(("torch", torch_state.describe()),),
-        details=torch_details(torch_state, None),
-    )
-    return Reading(name, source, view, state, key=key, warnings=warnings)
+@dataclass(frozen=True)
+class CheckpointContent:
+    """What a loaded ``torch.save`` checkpoint may hold a schedule as, and its reader.
+
+    Attributes:
+        name: What it is, for the documentation.
+        find: What the checkpoint holds of it, None when nothing.
+        read: The reading of what ``find`` found (the format's name, the file's name
+            for messages, and the hints as ``hints`` declares them).
+        hints: The hints it takes.
+    """
+
+    name: str
+    find: Callable[[object], Any]
+    read: Callable[[Any, str, str, Any], Reading]
+    hints: type[HintRecord]
 
 
-def _read_torch(request: Request) -> Reading:
+CHECKPOINT_CONTENTS: tuple[CheckpointContent, ...] = (
+    CheckpointContent(
+        "torch StepLR/MultiStepLR/SequentialLR or stepsched scheduler states",
+        torch.find_schedulers,
+        torch.read_found,
+        torch.CheckpointHints,
+    ),
+    CheckpointContent(
+        "a timm scheduler state, or CheckpointSaver's args and epoch",
+        frameworks.find_training,
+        frameworks.read_training,
+        frameworks.TimmHints,
+    ),
+)
+"""What a checkpoint is offered to, in order, once loaded: the first that finds something
+reads it; a checkpoint none of them finds anything in is refused by torch's terms."""
+
+
+def _read_checkpoint(request: Request[Hints]) -> Reading:
+    """Load a checkpoint once, then read it as the first content that finds something."""
+    source = request.path
+    checkpoint = torch.load_checkpoint(source)
+    for content in CHECKPOINT_CONTENTS:
+        found = content.find(checkpoint)
+        if found is not None:
+            hints = _own_hints(request.hints, content.hints, CHECKPOINT_FORMAT, source)
+            return content.read(found, CHECKPOINT_FORMAT, source, hints)
+    raise torch.no_scheduler_state(checkpoint, source)
+
+
+def _read_json_checkpoint(request: Request[torch.CheckpointHints]) -> Reading:
     document = parse_json_bytes(request_data(request), request.source)
-    try:
-        torch_state = torch_format.parse(document)
-    except StateError as error:
-        raise StateFileError(f"{request.source}: {error}", parameter=error.parameter) from None
-    return _torch_reading(torch_state, TORCH_FORMAT, request.source)
-
-
-def _found_reading(found: CheckpointReading, name: str, source: str) -> Reading:
-    """The reading of the scheduler state a checkpoint search chose, whatever its kind."""
-    if isinstance(found.state, torch_format.TorchStepState):
-        return _torch_reading(found.state, name, source, found.key, found.mismatches)
-    from stepsched_cli.formats import found_views
-
-    return found_views.found_reading(found, name, source)
-
-
-def _read_checkpoint(request: Request) -> Reading:
-    from stepsched_cli.formats import torch_container, torch_search
-    from stepsched_cli.formats.errors import CheckpointError
-
-    checkpoint = torch_container.load_checkpoint(request.path)
-    try:
-        found = torch_search.select_scheduler(checkpoint, request.path, request.key)
-    except torch_search.AmbiguousCheckpointError:
-        raise
-    except CheckpointError:
-        # No torch or stepsched scheduler state: a timm training file, or nothing.
-        reading = timm_training_reading(checkpoint, request)
-        if reading is None:
-            raise
-        return reading
-    return _found_reading(found, CHECKPOINT_FORMAT, request.path)
-
-
-def _read_json_checkpoint(request: Request) -> Reading:
-    from stepsched_cli.formats import torch_search
-
-    document = parse_json_bytes(request_data(request), request.source)
-    found = torch_search.select_scheduler(document, request.source, request.key)
-    return _found_reading(found, JSON_CHECKPOINT_FORMAT, request.source)
-
-
-def _holds_scheduler_states(document: object) -> bool:
-    """Whether a JSON object (a checkpoint is one; a bare list is not) holds scheduler states."""
-    if not isinstance(document, dict):
-        return False
-    from stepsched_cli.formats import torch_search
-
-    return bool(torch_search.find_scheduler_states(document))
+    found = torch.find_schedulers(document)
+    if found is None:  # pragma: no cover - detected or forced: refused by the search
+        raise torch.no_scheduler_state(document, request.source)
+    return torch.read_found(found, JSON_CHECKPOINT_FORMAT, request.source, request.hints)
 
 
 # -- writers -----------------------------------------------------------------------
@@ -223,66 +192,67 @@ FORMATS: tuple[Format, ...] = (
     Format(
         TORCH_FORMAT,
         "a StepLR or MultiStepLR state_dict as JSON",
-        _read_torch,
-        torch_format.dumps_torch_state,
-        detect=torch_format.detect,
-        snippets=("torch", "lightning"),
+        torch.read_torch,
+        torch.dumps_torch_state,
+        detect=torch.detect,
+        hints=torch.TorchHints,
+        snippets=torch.SNIPPETS,
     ),
     Format(
         CHECKPOINT_FORMAT,
         "a torch.save file: .pt, .pth, .ckpt",
         _read_checkpoint,
         recognise=lambda head, name: (
-            sniff.looks_like_checkpoint(head, name) and not keras_file(head, name)
+            sniff.looks_like_checkpoint(head, name) and not frameworks.keras_file(head, name)
         ),
         from_stdin=False,
+        hints=None,
     ),
     Format(
-        timm_format.FORMAT_NAME,
+        frameworks.TIMM_FORMAT,
         "a timm StepLRScheduler/MultiStepLRScheduler state_dict() or document, or "
         "train.py's args (args.yaml, JSON, scheduler_kwargs())",
-        read_timm,
-        framework_writer(
-            timm_format.FORMAT_NAME, lambda schedule, _: timm_format.from_schedule(schedule)
-        ),
-        detect=lambda document: load_timm_files().detect(document),
+        frameworks.read_timm,
+        frameworks.write_timm,
+        detect=frameworks.timm_detect,
         recognise=lambda _, name: name.lower().endswith((".yaml", ".yml")),
-        records_position=False,
-        snippets=("timm",),
+        hints=frameworks.TimmHints,
+        snippets=(frameworks.TIMM_SNIPPET,),
     ),
     Format(
-        keras_format.FORMAT_NAME,
+        frameworks.KERAS_FORMAT,
         "a Keras learning-rate schedule, optimizer config or model config.json (JSON)",
-        read_keras,
-        framework_writer(keras_format.FORMAT_NAME, keras_format.from_schedule),
-        detect=lambda document: load_keras_files().detect(document),
-        records_position=False,
-        snippets=("keras",),
+        frameworks.read_keras,
+        frameworks.write_keras,
+        detect=frameworks.keras_detect,
+        hints=PositionHints,
+        snippets=(frameworks.KERAS_SNIPPET,),
     ),
     Format(
         KERAS_MODEL_FORMAT,
         "a Keras .keras model file (model.save()): its optimizer's schedule, at its "
         "iterations (read with h5py: stepsched[keras])",
-        read_keras_model,
-        recognise=keras_file,
+        frameworks.read_keras_model,
+        recognise=frameworks.keras_file,
         from_stdin=False,
-        records_position=False,
+        hints=PositionHints,
     ),
     Format(
-        optax_format.FORMAT_NAME,
+        frameworks.OPTAX_FORMAT,
         "an optax schedule as JSON",
-        framework_reader(optax_format.FORMAT_NAME, optax_format.parse, lambda _: "step"),
-        framework_writer(optax_format.FORMAT_NAME, optax_format.from_schedule),
-        detect=optax_format.detect,
-        records_position=False,
-        snippets=("optax",),
+        frameworks.read_optax,
+        frameworks.write_optax,
+        detect=frameworks.optax_detect,
+        hints=PositionHints,
+        snippets=(frameworks.OPTAX_SNIPPET,),
     ),
     Format(
         JSON_CHECKPOINT_FORMAT,
         "a JSON document holding scheduler states anywhere (a training checkpoint saved as "
         "JSON: torch StepLR/MultiStepLR/SequentialLR or stepsched states)",
         _read_json_checkpoint,
-        detect=_holds_scheduler_states,
+        detect=torch.holds_scheduler_states,
+        hints=torch.CheckpointHints,
     ),
 )
 """Every format, in the order they are listed and tried."""
@@ -312,7 +282,43 @@ def describe_formats(names: list[str]) -> str:
 
 def snippet_frameworks() -> list[str]:
     """Every ``code --framework`` name, in table order."""
-    return [name for entry in FORMATS for name in entry.snippets]
+    return [snippet.name for snippet in snippets()]
+
+
+def snippets() -> list[Snippet]:
+    """Every ``code --framework`` choice, in table order."""
+    return [snippet for entry in FORMATS for snippet in entry.snippets]
+
+
+def hint_names() -> list[str]:
+    """Every hint some format takes (``key``, ``optimizer``, ``position``, ...), once each."""
+    kinds = [entry.hints for entry in FORMATS] + [content.hints for content in CHECKPOINT_CONTENTS]
+    names = [name for kind in kinds if kind is not None for name in kind.__dataclass_fields__]
+    return list(dict.fromkeys(names))
+
+
+def _applies_to(name: str) -> str:
+    """Which files take the hint ``name``, for a refusal: the first record in table order
+    that declares it says."""
+    kinds = [entry.hints for entry in FORMATS] + [content.hints for content in CHECKPOINT_CONTENTS]
+    return next(
+        (kind.applies_to for kind in kinds if kind is not None and _takes(kind, name)),
+        "no format",
+    )
+
+
+def _refused(name: str, source: str, format: str) -> HintRefused:
+    if name == "position":
+        return HintRefused(name, source, format, ", ".join(unpositioned_formats()), recorded=True)
+    return HintRefused(name, source, format, _applies_to(name))
+
+
+def _own_hints(hints: Hints, kind: type[HintRecord], format: str, source: str) -> HintRecord:
+    """``hints`` as ``kind`` declares them; any hint it does not take is refused."""
+    refused = hints.refused_by(kind)
+    if refused is not None:
+        raise _refused(refused, source, format)
+    return hints.record(kind)
 
 
 # -- reading -----------------------------------------------------------------------
@@ -441,16 +447,7 @@ def _stream_name(path: str) -> str:
     return "<stdin>" if path == STDIN else path
 
 
-def read_state(
-    path: str,
-    *,
-    format: str | None = None,
-    key: str | None = None,
-    position: int = 0,
-    optimizer: str | None = None,
-    updates_per_epoch: int | None = None,
-    lr: float | None = None,
-) -> Reading:
+def read_state(path: str, format: str | None = None, hints: Hints | None = None) -> Reading:
     """Read and validate the scheduler state in ``path`` (``-`` for stdin), any format.
 
     Checkpoints are read from the file itself, never through stdin, and only their
@@ -459,37 +456,30 @@ def read_state(
     Args:
         path: The file to read.
         format: A table name to force (see :func:`input_formats`); detected when None.
-        key: For checkpoints: the key path of the scheduler state to use.
-        position: For documents that record no position (timm, Keras, optax): the
-            position to read them at.  Other formats record their own.
-        optimizer: A file holding the optimizer's state (Accelerate's ``optimizer.bin``,
-            an ``optimizer.pt``): its param groups are checked against the scheduler,
-            and each disagreement is a warning in the reading.
-        updates_per_epoch: For timm schedules stepped per update (``sched_on_updates``):
-            the loader's updates per epoch, which train.py's args and its checkpoints do
-            not record.  Must agree with the file when it records one.
-        lr: For timm's ``scheduler_kwargs()``, which holds no lr: the optimizer's lr.
-            Must agree with the file when it holds one.
+        hints: What the caller knows that the file may leave out, by name: ``key``
+            (which scheduler state of a checkpoint), ``optimizer`` (an optimizer saved
+            apart, checked against a torch scheduler), ``position`` (where to read a
+            document that records none), timm's ``updates_per_epoch`` and ``lr``.  The
+            format's table entry declares which it takes; the reader gets only those.
 
     Raises:
+        HintRefused: a hint the file's format does not take (or a position given for
+            a file that records its own); a usage error naming the hint and the format.
         StateFileError: unknown format, or an invalid state; the message names the
             file and the field.
         FileReadError: the file cannot be read.
         CheckpointError: an unreadable or unsafe checkpoint (``AmbiguousCheckpointError``
             when it holds several scheduler states and ``key`` chose none).
     """
-    hints = Request(path, path, None, key, position, updates_per_epoch, lr)
-    reading = _read_state(hints, format)
-    if optimizer is None:
-        return reading
-    from stepsched_cli.formats import optimizer_file
-
-    return optimizer_file.with_optimizer_check(reading, optimizer)
+    hints = Hints() if hints is None else hints
+    reading = _read_state(path, format, hints)
+    if "position" in hints.given and reading.records_position:
+        raise _refused("position", reading.source, reading.format)
+    return reading
 
 
-def _read_state(request: Request, format: str | None) -> Reading:
-    """Read ``request.path`` as ``format`` or as detected; the other fields are passed on."""
-    path = request.path
+def _read_state(path: str, format: str | None, hints: Hints) -> Reading:
+    """Read ``path`` as ``format`` or as detected, handing the reader its own hints."""
     entry = FORMATS_BY_NAME.get(format) if format is not None else _recognised(path)
     if format is not None and entry is None:
         raise StateFileError(
@@ -498,7 +488,7 @@ def _read_state(request: Request, format: str | None) -> Reading:
     if entry is not None and not entry.from_stdin:
         if _is_stream(path):
             raise _not_from_a_stream(entry, _stream_name(path))
-        return entry.read(request)
+        return entry.read(_request(entry, path, path, None, hints))
     data, source = read_input(path)
     if format is not None and entry is not None:
         _refuse_binary(entry, data, source)
@@ -506,7 +496,17 @@ def _read_state(request: Request, format: str | None) -> Reading:
         entry = FORMATS_BY_NAME[detect_format(data, source)]
         if not entry.from_stdin:
             raise _not_from_a_stream(entry, source, data)
-    return entry.read(dataclasses.replace(request, source=source, data=data))
+    return entry.read(_request(entry, path, source, data, hints))
+
+
+def _request(
+    entry: Format, path: str, source: str, data: bytes | None, hints: Hints
+) -> Request[Any]:
+    """What ``entry``'s reader is given: its own hints, or all of them for a reader that
+    checks them by what the file holds."""
+    if entry.hints is None:
+        return Request(path, source, data, hints)
+    return Request(path, source, data, _own_hints(hints, entry.hints, entry.name, source))
 
 
 def _refuse_binary(entry: Format, data: bytes, source: str) -> None:
@@ -516,7 +516,7 @@ def _refuse_binary(entry: Format, data: bytes, source: str) -> None:
     from stepsched_cli.formats import unknown
 
     kind = unknown.binary_kind(data, source)
-    if kind is not None and not (entry.name == keras_format.FORMAT_NAME and data[:2] == b"PK"):
+    if kind is not None and not (entry.name == frameworks.KERAS_FORMAT and data[:2] == b"PK"):
         raise StateFileError(
             f"{source}: --from {entry.name} reads {entry.help}; this file is {kind}"
         )
@@ -541,17 +541,18 @@ class LoadedState:
     warnings: tuple[str, ...] = ()
 
 
-def load_state(path: str, *, format: str | None = None, key: str | None = None) -> LoadedState:
+def load_state(path: str, format: str | None = None, hints: Hints | None = None) -> LoadedState:
     """Read and validate the scheduler state in ``path`` (``-`` for stdin) as a stepsched state.
 
-    A framework document (timm, Keras, optax) is read at position 0.
+    A framework document (timm, Keras, optax) is read at position 0 unless the hints
+    say otherwise.
 
     Raises:
         StateFileError: unknown format, an invalid state, or a framework state
             stepsched cannot represent; the message names the file and the field.
-        FileReadError, CheckpointError: as :func:`read_state`.
+        HintRefused, FileReadError, CheckpointError: as :func:`read_state`.
     """
-    reading = read_state(path, format=format, key=key)
+    reading = read_state(path, format, hints)
     return LoadedState(
         reading.require_state(), reading.format, reading.source, reading.key, reading.warnings
     )

@@ -12,12 +12,14 @@ the likely cause.
 The package, data flowing one way:
 
 * :mod:`.columns`: which columns hold the step and the lr; cells to numbers.
-* :mod:`.reading`: streaming points out of CSV and JSON lines.
+* :mod:`.log_error`: the one error every reader and checker raises.
+* :mod:`.rows`: streaming points out of CSV and JSON lines, row by row.
 * :mod:`.intervals`: integer interval sets and what one point admits.
 * :mod:`.diagnosis`: the admitted sets turned into a cause for people.
 * :mod:`.checking`: the comparison and the hypotheses narrowed as points stream.
 * :mod:`.vector`, :mod:`.chunks`, :mod:`.fast`: :func:`check_log_file`, the same
   answer read in blocks and compared a block at a time (numpy).
+* :mod:`.tensorboard`: the same points out of a TensorBoard run (optional extra).
 
 Example:
     >>> from stepsched_cli.schedule import StepSchedule
@@ -33,9 +35,9 @@ Example:
 from stepsched_cli.runlog.checking import DEFAULT_TOLERANCE, check_log
 from stepsched_cli.runlog.columns import LR_COLUMN_NAMES, STEP_COLUMN_NAMES
 from stepsched_cli.runlog.diagnosis import CheckResult, Diagnosis, DiagnosisKind
-from stepsched_cli.runlog.errors import RunLogError
 from stepsched_cli.runlog.fast import check_log_file
-from stepsched_cli.runlog.reading import (
+from stepsched_cli.runlog.log_error import RunLogError
+from stepsched_cli.runlog.rows import (
     LOG_FORMATS,
     MAX_LINE_LENGTH,
     LogFormat,
@@ -43,6 +45,7 @@ from stepsched_cli.runlog.reading import (
     parse_log,
     read_log,
 )
+from stepsched_cli.runlog.tensorboard import is_event_source, read_events
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -58,6 +61,8 @@ __all__ = [
     "RunLogError",
     "check_log",
     "check_log_file",
+    "is_event_source",
     "parse_log",
+    "read_events",
     "read_log",
 ]

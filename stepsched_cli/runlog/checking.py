@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stepsched_cli.runlog.diagnosis import CheckResult, Evidence, diagnose
-from stepsched_cli.runlog.errors import RunLogError
 from stepsched_cli.runlog.intervals import (
     IntervalSet,
     PositionsWithLr,
@@ -26,7 +25,8 @@ from stepsched_cli.runlog.intervals import (
     normalise,
     resume_positions,
 )
-from stepsched_cli.runlog.reading import LogPoint
+from stepsched_cli.runlog.log_error import RunLogError
+from stepsched_cli.runlog.rows import LogPoint
 from stepsched_cli.schedule import StepSchedule
 
 DEFAULT_TOLERANCE = 1e-6

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from stepsched_cli.runlog.columns import find_key, recognise_lr, recognise_step
-from stepsched_cli.runlog.errors import RunLogError
-from stepsched_cli.runlog.reading import (
+from stepsched_cli.runlog.log_error import RunLogError
+from stepsched_cli.runlog.rows import (
     MAX_LINE_LENGTH,
     CsvColumns,
     LogFormat,

@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
-from stepsched_cli.runlog.errors import RunLogError
+from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.validate import shown as _shown
 
 # Step columns, most specific first: a W&B export has ``_step`` (its own log-call

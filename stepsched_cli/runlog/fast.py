@@ -37,7 +37,7 @@ from stepsched_cli.runlog.checking import (
     position_scale,
 )
 from stepsched_cli.runlog.diagnosis import CheckResult
-from stepsched_cli.runlog.reading import LogFormat, LogPoint, read_log
+from stepsched_cli.runlog.rows import LogFormat, LogPoint, read_log
 from stepsched_cli.schedule import StepSchedule
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ SINGLE = sorted(name for name, facts in EXPECTED.items() if len(facts["scheduler
 
 
 def key_path(path: list[str | int]) -> str:
-    from stepsched_cli.formats.torch_search import format_key_path
+    from stepsched_cli.formats.torch.search import format_key_path
 
     return format_key_path(tuple(path))
 

@@ -19,7 +19,9 @@ import pytest
 from typer.testing import Result
 
 from stepsched_cli.errors import ConversionError
-from stepsched_cli.formats import keras, optax, timm
+from stepsched_cli.formats.frameworks.keras import schedule as keras
+from stepsched_cli.formats.frameworks.optax import schedule as optax
+from stepsched_cli.formats.frameworks.timm import schedule as timm
 from stepsched_cli.formats.registry import dump_state
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.scheduler import SchedulerState

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from stepsched_cli import tensorboard_log
 from stepsched_cli.runlog import RunLogError
+from stepsched_cli.runlog import tensorboard as tensorboard_log
 
 Invoke = Callable[..., Result]
 

@@ -10,6 +10,7 @@ import pytest
 from stepsched_cli.cli.commands import code as code_cmd
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.formats import registry
+from stepsched_cli.formats.hints import Hints
 from stepsched_cli.formats.reading import inspect_record
 from stepsched_cli.schedule import StepSchedule
 from stepsched_cli.scheduler import SchedulerState
@@ -170,7 +171,7 @@ def test_a_framework_schedule_without_a_stepsched_form_has_only_its_position_and
     tmp_path: Path,
 ) -> None:
     path = write(tmp_path, KERAS_CONTINUOUS)
-    reading = registry.read_state(path, position=30)
+    reading = registry.read_state(path, hints=Hints(position=30))
     assert reading.state is None
     assert not reading.records_position
     record = inspect_record(reading)
@@ -184,7 +185,7 @@ def test_a_framework_schedule_without_a_stepsched_form_has_only_its_position_and
 
 
 def test_a_framework_schedule_read_at_a_position_converts_with_its_own_lr(tmp_path: Path) -> None:
-    reading = registry.read_state(write(tmp_path, TIMM), position=45)
+    reading = registry.read_state(write(tmp_path, TIMM), hints=Hints(position=45))
     record = inspect_record(reading)
     # timm computes 0.1 * 0.1 ** 1 in float64: one ulp above the exact 0.01.
     assert (record["step"], record["lr"], record["framework_lr"]) == (45, 0.01, 0.1 * 0.1)

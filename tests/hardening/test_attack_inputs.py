@@ -22,8 +22,8 @@ from types import ModuleType
 
 import pytest
 
-from stepsched_cli.formats.errors import CheckpointError
-from stepsched_cli.formats.safe_pickle import safe_loads
+from stepsched_cli.formats.checkpoint_errors import CheckpointError
+from stepsched_cli.formats.sandbox.unpickler import safe_loads
 
 ROOT = Path(__file__).resolve().parents[2]
 ATTACK_DIR = ROOT / "tests" / "data" / "attack"

@@ -427,7 +427,7 @@ def test_reader_refuses_in_process(name: str) -> None:
     through ``read_state``, which detects the format as every command does."""
     from stepsched_cli.errors import StepschedError
     from stepsched_cli.formats.registry import read_state
-    from stepsched_cli.formats.torch_container import read_checkpoint
+    from stepsched_cli.formats.torch.checkpoint import read_checkpoint
 
     entry = ENTRY_BY_NAME[name]
     path = DATA_DIR / entry["path"]

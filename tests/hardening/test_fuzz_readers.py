@@ -1,8 +1,8 @@
 """Property-based fuzzing of the readers: any bytes are read or refused, never crash.
 
 The state reader (:func:`~stepsched_cli.state.parse_state_bytes`), the torch state dict
-reader and the checkpoint reader (:func:`~stepsched_cli.formats.safe_pickle.safe_loads`,
-:func:`~stepsched_cli.formats.torch_container.load_checkpoint` and the scheduler search
+reader and the checkpoint reader (:func:`~stepsched_cli.formats.sandbox.unpickler.safe_loads`,
+:func:`~stepsched_cli.formats.torch.container.load_checkpoint` and the scheduler search
 after it) get random bytes and mutations of real files: bit flips, truncations,
 insertions, deletions and splices.  The only exceptions allowed are the documented
 ones (every one a :class:`~stepsched_cli.errors.StepschedError`); anything else, a
@@ -28,17 +28,14 @@ from hypothesis import strategies as st
 
 from stepsched_cli.errors import StateError, StateFileError, StepschedError
 from stepsched_cli.fileio import loads_strict
-from stepsched_cli.formats import torch as torch_format
-from stepsched_cli.formats.errors import CheckpointError
+from stepsched_cli.formats.checkpoint_errors import CheckpointError
 from stepsched_cli.formats.reading import inspect_record
 from stepsched_cli.formats.registry import read_state
-from stepsched_cli.formats.safe_pickle import PickleStream, safe_loads
-from stepsched_cli.formats.torch_container import load_checkpoint
-from stepsched_cli.formats.torch_search import (
-    find_optimizer_param_groups,
-    find_scheduler_states,
-    select_scheduler,
-)
+from stepsched_cli.formats.sandbox.unpickler import PickleStream, safe_loads
+from stepsched_cli.formats.torch import state_dict as torch_format
+from stepsched_cli.formats.torch.checkpoint import select_scheduler
+from stepsched_cli.formats.torch.container import load_checkpoint
+from stepsched_cli.formats.torch.search import find_optimizer_param_groups, find_scheduler_states
 from stepsched_cli.state import dumps_state, parse_state_bytes
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"

@@ -452,7 +452,7 @@ def test_long_lines_in_blocks(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pieces: list[bytes], line: int
 ) -> None:
     """With the bound at 64 characters, blocks of 64 bytes meet long lines everywhere."""
-    from stepsched_cli.runlog import reading
+    from stepsched_cli.runlog import rows as reading
 
     monkeypatch.setattr(reading, "MAX_LINE_LENGTH", 64)
     monkeypatch.setattr(chunks, "MAX_LINE_LENGTH", 64)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from stepsched_cli import tensorboard_log
 from stepsched_cli.runlog import RunLogError
-from stepsched_cli.tensorboard_log import MAX_EVENT_FILES, MAX_RECORD_BYTES, check_event_files
+from stepsched_cli.runlog import tensorboard as tensorboard_log
+from stepsched_cli.runlog.tensorboard import MAX_EVENT_FILES, MAX_RECORD_BYTES, check_event_files
 
 EVENTS = "events.out.tfevents.1.host.1.0"
 

@@ -1,7 +1,7 @@
 """The ``check`` command: a logged lr series against the schedule, and a mismatch diagnosed.
 
 A thin layer over :mod:`stepsched_cli.runlog` (CSV and JSON-lines logs, streamed) and
-:mod:`stepsched_cli.tensorboard_log` (TensorBoard runs), whose JSON contract is the
+:func:`stepsched_cli.runlog.read_events` (TensorBoard runs), whose JSON contract is the
 result's ``to_dict()``.
 """
 
@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from stepsched_cli import tensorboard_log
 from stepsched_cli.cli.check_progress import progress_for
 from stepsched_cli.cli.options.output import JsonFlag
 from stepsched_cli.cli.options.parameters import option_for, usage_error
@@ -32,6 +31,8 @@ from stepsched_cli.runlog import (
     RunLogError,
     check_log,
     check_log_file,
+    is_event_source,
+    read_events,
 )
 from stepsched_cli.validate import STANDARD_STREAM
 
@@ -177,8 +178,8 @@ def _checked_log(
     log_format: LogFormat | None,
 ) -> CheckResult:
     """Check a TensorBoard run (by its tag) or a CSV/JSON-lines log (the fast path)."""
-    if tensorboard_log.is_event_source(log):  # a run directory or an event file
-        points = tensorboard_log.read_events(log, tag)
+    if is_event_source(log):  # a run directory or an event file
+        points = read_events(log, tag)
         return check_log(
             points, plan.schedule, tolerance=tolerance, steps_per_epoch=plan.steps_per_epoch
         )

@@ -28,7 +28,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from stepsched_cli.cli.options.output import ForceFlag, JsonFlag, OutputFile
-from stepsched_cli.cli.options.parameters import usage_error
+from stepsched_cli.cli.options.parameters import option_for, usage_error
 from stepsched_cli.cli.options.schedule import (
     ScheduleOptions,
     resolve_plan,
@@ -48,8 +48,8 @@ from stepsched_cli.cli.output import (
 )
 from stepsched_cli.errors import EXIT_INVALID, StepschedError
 from stepsched_cli.formats import registry as sources
-from stepsched_cli.formats._framework import float32
-from stepsched_cli.formats.errors import AmbiguousCheckpointError
+from stepsched_cli.formats.checkpoint_errors import AmbiguousCheckpointError
+from stepsched_cli.formats.hints import HintRefused, Hints
 from stepsched_cli.formats.reading import Reading, inspect_record, position_text
 from stepsched_cli.planning import Plan
 from stepsched_cli.schedule import Mode
@@ -192,36 +192,19 @@ def _check_format(option: str, name: str | None, known: Collection[str]) -> None
 _MAX_CANDIDATES_LISTED = 10
 
 
-@dataclasses.dataclass(frozen=True)
-class _TimmHints:
-    """What timm's files leave out, from the command line."""
-
-    updates_per_epoch: int | None = None
-    lr: float | None = None
+def _refused_hint(error: HintRefused) -> typer.BadParameter:
+    """A hint the file's format does not take, as a usage error naming its option."""
+    option = option_for(error.parameter) or str(error.parameter)
+    return usage_error(option, error.naming(option))
 
 
-def _read(
-    file: str,
-    from_: str | None,
-    key: str | None,
-    position: int | None = None,
-    optimizer: str | None = None,
-    timm: _TimmHints = _TimmHints(),
-) -> Reading:
-    """Read ``file``; an ambiguous checkpoint is a usage error listing its scheduler states.
-
-    ``position`` is for framework documents only: a usage error for any other file.
-    """
+def _read(file: str, from_: str | None, hints: Hints) -> Reading:
+    """Read ``file``; an ambiguous checkpoint, or a hint the file's format does not take,
+    is a usage error (an ambiguous checkpoint's scheduler states are listed)."""
     try:
-        reading = sources.read_state(
-            file,
-            format=from_,
-            key=key,
-            position=position or 0,
-            optimizer=optimizer,
-            updates_per_epoch=timm.updates_per_epoch,
-            lr=timm.lr,
-        )
+        reading = sources.read_state(file, from_, hints)
+    except HintRefused as error:
+        raise _refused_hint(error) from None
     except AmbiguousCheckpointError as error:
         print_message("scheduler states found (key  type  position):")
         for candidate in error.candidates[:_MAX_CANDIDATES_LISTED]:
@@ -231,31 +214,9 @@ def _read(
         if error.requested is None:
             raise click_exceptions.UsageError(str(error)) from None
         raise usage_error("--key", str(error)) from None
-    if position is not None and reading.records_position:
-        raise usage_error(
-            "--position",
-            f"{reading.source} records its own position ({reading.format} format); "
-            f"--position is for {', '.join(sources.unpositioned_formats())} documents",
-        )
-    _check_timm_hints(reading, timm)
     for warning in reading.warnings:
         print_message(f"stepsched: warning: {reading.source}: {warning}")
     return reading
-
-
-def _check_timm_hints(reading: Reading, timm: _TimmHints) -> None:
-    """``--updates-per-epoch`` and ``--lr`` complete timm's files only: else a usage error."""
-    given = (
-        ("updates_per_epoch", "--updates-per-epoch", timm.updates_per_epoch),
-        ("lr", "--lr", timm.lr),
-    )
-    for parameter, option, value in given:
-        if value is not None and parameter not in reading.completions:
-            raise usage_error(
-                option,
-                f"applies to timm's train.py files only (args.yaml, scheduler_kwargs(), "
-                f"CheckpointSaver files); {reading.source} is a {reading.format} file",
-            )
 
 
 # -- init --------------------------------------------------------------------
@@ -306,7 +267,14 @@ def inspect_state(
     (CheckpointSaver's last.pth.tar, ...) are read at timm's resume position.
     """
     _check_format("--from", from_, sources.input_formats())
-    reading = _read(file, from_, key, position, optimizer, _TimmHints(updates_per_epoch, lr))
+    hints = Hints(
+        key=key,
+        position=position,
+        optimizer=optimizer,
+        updates_per_epoch=updates_per_epoch,
+        lr=lr,
+    )
+    reading = _read(file, from_, hints)
     if json_output:
         print_json(inspect_record(reading))
         return
@@ -325,7 +293,7 @@ def _inspect_fields(reading: Reading) -> list[tuple[str, str]]:
         fields.append(("schedule", describe_schedule(reading.state.schedule)))
     fields.append(("position", view.position_text))
     fields.append(("lr", " ".join(format_number(lr) for lr in view.lrs)))
-    if view.framework_lr is not None and float32(view.framework_lr) != float32(view.lrs[0]):
+    if view.own_lr_differs:
         # More than the exact lr rounded to float32: Keras/optax float32 arithmetic
         # (an early decay past 2**24, a power a float32 step off).
         framework = view.described[0][0] if view.described else reading.format
@@ -380,20 +348,15 @@ def validate(
     if files.count(sources.STDIN) > 1:
         raise usage_error("FILE...", "- (standard input) can be given only once")
     results: list[dict[str, Any]] = []
+    hints = Hints(key=key, optimizer=optimizer, updates_per_epoch=updates_per_epoch, lr=lr)
     for path in files:
         try:
-            reading = sources.read_state(
-                path,
-                format=from_,
-                key=key,
-                optimizer=optimizer,
-                updates_per_epoch=updates_per_epoch,
-                lr=lr,
-            )
+            reading = sources.read_state(path, from_, hints)
+        except HintRefused as error:
+            raise _refused_hint(error) from None
         except StepschedError as error:
             results.append({"file": path, "valid": False, "format": None, "error": str(error)})
             continue
-        _check_timm_hints(reading, _TimmHints(updates_per_epoch, lr))
         error_text = f"{path}: {'; '.join(reading.warnings)}" if reading.warnings else None
         results.append(
             {
@@ -465,7 +428,8 @@ def convert(
     """
     _check_format("--from", from_, sources.input_formats())
     _check_format("--to", to, sources.output_formats())
-    reading = _read(file, from_, key, position, timm=_TimmHints(updates_per_epoch, lr))
+    hints = Hints(key=key, position=position, updates_per_epoch=updates_per_epoch, lr=lr)
+    reading = _read(file, from_, hints)
     state = reading.require_state()
     per_epoch = steps_per_epoch if steps_per_epoch is not None else state.steps_per_epoch
     if mode is not None and mode != state.schedule.mode:

@@ -1,0 +1,2 @@
+"""Keras: its learning-rate schedules (:mod:`.schedule`) and the files Keras writes
+(:mod:`.files`: ``.keras`` models, config.json, optimizer configs)."""

@@ -1,0 +1,40 @@
+"""``code --framework keras``: ExponentialDecay(staircase=True) or PiecewiseConstantDecay on
+the step count, with the parameters :func:`~.schedule.from_schedule` writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepsched_cli.formats.frameworks.keras import schedule as keras_format
+from stepsched_cli.formats.snippet import Snippet
+from stepsched_cli.schedule import StepSchedule
+
+__all__ = ["SNIPPET", "keras_snippet"]
+
+
+def keras_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
+    """Keras: ExponentialDecay(staircase=True) or PiecewiseConstantDecay on the step count."""
+    config: dict[str, Any] = keras_format.from_schedule(schedule, steps_per_epoch, style="config")
+    config.pop("name", None)
+    if "boundaries" in config:
+        kind = "PiecewiseConstantDecay"
+        note = (
+            "# Keras's boundary value belongs to the interval on its left, so the boundaries\n"
+            "# are one step before stepsched's decays.\n"
+        )
+    else:
+        kind = "ExponentialDecay"
+        note = ""
+    arguments = ", ".join(f"{key}={value!r}" for key, value in config.items())
+    return f"""import keras
+
+schedule = keras.optimizers.schedules.{kind}({arguments})
+optimizer = keras.optimizers.SGD(learning_rate=schedule)
+{note}# Keras evaluates the schedule at optimizer.iterations (updates done, in float32).
+# Resume: restore the optimizer's variables with the model (keras.saving.load_model, or
+# a checkpoint that includes the optimizer) so that optimizer.iterations continues.
+"""
+
+
+SNIPPET = Snippet("keras", "Keras", keras_snippet)
+"""``code --framework keras``."""

@@ -1,0 +1,2 @@
+"""optax: its staircase schedules (:mod:`.schedule`) and the ``code --framework optax``
+snippet (:mod:`.snippet`)."""
