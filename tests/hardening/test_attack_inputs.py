@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import resource
-import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -27,8 +25,8 @@ from stepsched_cli.formats.sandbox.unpickler import safe_loads
 
 ROOT = Path(__file__).resolve().parents[2]
 ATTACK_DIR = ROOT / "tests" / "data" / "attack"
-MEMORY_LIMIT = 1 << 30
-TIME_LIMIT = 20.0  # a hang guard for a shared machine; a bounded input takes 1-3 s
+# The conftest's fixture: ``stepsched ARGS`` in a folder under the memory and time limits.
+CappedRun = Callable[..., tuple[int, str, str]]
 LONGEST_MESSAGE = 300
 
 
@@ -90,41 +88,6 @@ EXPECTED = {
 }
 
 
-def _stepsched() -> list[str]:
-    beside = Path(sys.executable).with_name("stepsched")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("stepsched")
-    return [found] if found else [sys.executable, "-m", "stepsched_cli"]
-
-
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
-def _refusal(path: Path) -> tuple[int, str, str]:
-    """Run ``stepsched validate NAME`` in the file's folder under the limits, as a user
-    would (a message's length must not depend on where the clone lives); (exit code,
-    stdout, stderr)."""
-    environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    environment.pop("STEPSCHED_DEBUG", None)
-    completed = subprocess.run(
-        [*_stepsched(), "validate", path.name],
-        cwd=path.parent,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=TIME_LIMIT,
-        preexec_fn=_limit_memory,
-        env=environment,
-        check=False,
-    )
-    return (
-        completed.returncode,
-        completed.stdout.decode("utf-8", "replace"),
-        completed.stderr.decode("utf-8", "replace"),
-    )
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The inputs too large to commit, written once for the module."""
@@ -160,10 +123,14 @@ _NOT_YET = pytest.mark.xfail(
     "name",
     [name for name, attack in ATTACKS.items()],
 )
-def test_hostile_input_is_refused_in_one_line_within_bounds(name: str, built: Path) -> None:
+def test_hostile_input_is_refused_in_one_line_within_bounds(
+    name: str, built: Path, run_capped: CappedRun
+) -> None:
+    """``stepsched validate NAME`` in the file's folder under the limits, as a user would
+    run it: a message's length must not depend on where the clone lives."""
     attack = ATTACKS[name]
     path = (ATTACK_DIR if attack.committed else built) / name
-    code, stdout, stderr = _refusal(path)
+    code, stdout, stderr = run_capped(path.parent, "validate", path.name, columns="200")
     assert "Traceback" not in stderr
     assert "internal error" not in stderr
     assert code == 1, (code, stderr)

@@ -9,58 +9,19 @@ cannot draw (a usage error naming ``--dpi``, never a library error or warning).
 
 from __future__ import annotations
 
-import os
-import resource
-import shutil
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-MEMORY_LIMIT = 1 << 30
-TIME_LIMIT = 30.0  # a hang guard for a shared machine; each case takes 1-3 s
+# The conftest's fixture: ``stepsched ARGS`` in a folder under the limits.
+CappedRun = Callable[..., tuple[int, str, str]]
 MILESTONES = ",".join(str(milestone) for milestone in range(1, 20001))
 SUMMARY = "lr=0.1, milestones=1,2,3,...,20000 (20000 in all), gamma=0.999"
 
 
-def _stepsched() -> list[str]:
-    beside = Path(sys.executable).with_name("stepsched")
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("stepsched")
-    return [found] if found else [sys.executable, "-m", "stepsched_cli"]
-
-
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
-def run_capped(
-    folder: Path, *args: str, columns: str = "80", lines: str = "24"
-) -> tuple[int, str, str]:
-    """``stepsched ARGS`` in ``folder`` under the limits: (exit code, stdout, stderr)."""
-    environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": columns, "LINES": lines}
-    environment.pop("STEPSCHED_DEBUG", None)
-    completed = subprocess.run(
-        [*_stepsched(), *args],
-        cwd=folder,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=TIME_LIMIT,
-        preexec_fn=_limit_memory,
-        env=environment,
-        check=False,
-    )
-    return (
-        completed.returncode,
-        completed.stdout.decode("utf-8", "replace"),
-        completed.stderr.decode("utf-8", "replace"),
-    )
-
-
 @pytest.fixture(scope="module")
-def many_milestones(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def many_milestones(tmp_path_factory: pytest.TempPathFactory, run_capped: CappedRun) -> Path:
     """A folder holding ``state.json``: 20,000 milestones, one per step."""
     folder = tmp_path_factory.mktemp("pictures")
     code, _, stderr = run_capped(
@@ -70,7 +31,9 @@ def many_milestones(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_a_terminal_plot_of_20000_milestones_has_a_one_line_title(many_milestones: Path) -> None:
+def test_a_terminal_plot_of_20000_milestones_has_a_one_line_title(
+    many_milestones: Path, run_capped: CappedRun
+) -> None:
     code, stdout, stderr = run_capped(many_milestones, "plot", "--state", "state.json")
     assert (code, stderr) == (0, "")
     lines = stdout.splitlines()
@@ -78,7 +41,9 @@ def test_a_terminal_plot_of_20000_milestones_has_a_one_line_title(many_milestone
     assert len(lines) == 1 + 12 + 2
 
 
-def test_a_png_of_20000_milestones_names_them_in_one_line(many_milestones: Path) -> None:
+def test_a_png_of_20000_milestones_names_them_in_one_line(
+    many_milestones: Path, run_capped: CappedRun
+) -> None:
     code, stdout, stderr = run_capped(
         many_milestones, "plot", "--state", "state.json", "--total", "20001", "-o", "lr.png"
     )
@@ -89,7 +54,9 @@ def test_a_png_of_20000_milestones_names_them_in_one_line(many_milestones: Path)
     )
 
 
-def test_thousands_of_compared_schedules_are_refused_before_any_is_drawn(tmp_path: Path) -> None:
+def test_thousands_of_compared_schedules_are_refused_before_any_is_drawn(
+    tmp_path: Path, run_capped: CappedRun
+) -> None:
     compare = [argument for _ in range(2000) for argument in ("--compare", "gamma=0.5")]
     code, stdout, stderr = run_capped(tmp_path, "plot", *compare, "-o", "lr.png")
     assert (code, stdout) == (2, "")
@@ -100,7 +67,9 @@ def test_thousands_of_compared_schedules_are_refused_before_any_is_drawn(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_terminal_size_from_the_environment_is_capped(tmp_path: Path) -> None:
+def test_a_terminal_size_from_the_environment_is_capped(
+    tmp_path: Path, run_capped: CappedRun
+) -> None:
     code, stdout, stderr = run_capped(tmp_path, "plot", columns="100000000", lines="1000000000")
     assert (code, stderr) == (0, "")
     lines = stdout.splitlines()
@@ -111,7 +80,7 @@ def test_a_terminal_size_from_the_environment_is_capped(tmp_path: Path) -> None:
 @pytest.mark.parametrize("extension", ["png", "svg", "pdf"])
 @pytest.mark.parametrize("dpi", ["1", "5"])
 def test_a_dpi_too_small_to_draw_text_is_a_usage_error(
-    tmp_path: Path, dpi: str, extension: str
+    tmp_path: Path, run_capped: CappedRun, dpi: str, extension: str
 ) -> None:
     code, stdout, stderr = run_capped(tmp_path, "plot", "--dpi", dpi, "-o", f"lr.{extension}")
     assert (code, stdout) == (2, "")
@@ -123,7 +92,7 @@ def test_a_dpi_too_small_to_draw_text_is_a_usage_error(
 
 
 def test_a_figure_too_small_for_its_text_is_refused_without_library_warnings(
-    tmp_path: Path,
+    tmp_path: Path, run_capped: CappedRun
 ) -> None:
     code, stdout, stderr = run_capped(
         tmp_path, "plot", "--compare", "gamma=0.5", "--compare", "gamma=0.2",
