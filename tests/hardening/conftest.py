@@ -1,5 +1,4 @@
-"""What the hardening tests share: the installed command, run as a user's shell runs it,
-under a 1 GiB address-space limit and a time limit."""
+"""The installed ``stepsched`` run in a subprocess under the hardening limits."""
 
 from __future__ import annotations
 
@@ -14,14 +13,12 @@ from pathlib import Path
 import pytest
 
 MEMORY_LIMIT = 1 << 30
-TIME_LIMIT = 30.0  # a hang guard for a shared machine; a bounded run takes 1-3 s
+TIME_LIMIT = 20.0  # a hang guard for a shared machine; a bounded input takes 1-3 s
 
-# Runs ``stepsched ARGS`` in a folder: (exit code, stdout, stderr).
-CappedRun = Callable[..., tuple[int, str, str]]
+Capped = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _console_script() -> list[str]:
-    """The installed ``stepsched`` next to this Python, else on PATH, else ``-m``."""
+def _stepsched() -> list[str]:
     beside = Path(sys.executable).with_name("stepsched")
     if beside.exists():
         return [str(beside)]
@@ -34,30 +31,32 @@ def _limit_memory() -> None:
 
 
 @pytest.fixture(scope="session")
-def run_capped() -> CappedRun:
-    """``run_capped(folder, *args, columns="80", lines="24")``: ``stepsched ARGS`` in
-    ``folder`` under the limits, without colour, in a terminal of that size."""
-    program = _console_script()
+def capped() -> Capped:
+    """``capped(*arguments, cwd=None, columns="200", lines=None)``: ``stepsched
+    ARGUMENTS`` under ``RLIMIT_AS`` = 1 GiB and a 20 s timeout, stdin empty, output
+    decoded (undecodable bytes replaced), in ``cwd`` (a file named from its folder, as
+    a user names it, gives messages that do not depend on where the clone lives) and
+    a terminal of ``columns`` (and ``lines``, when given)."""
 
     def run(
-        folder: Path, *args: str, columns: str = "80", lines: str = "24"
-    ) -> tuple[int, str, str]:
-        environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": columns, "LINES": lines}
+        *arguments: str, cwd: Path | None = None, columns: str = "200", lines: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": columns}
         environment.pop("STEPSCHED_DEBUG", None)
-        completed = subprocess.run(
-            [*program, *args],
-            cwd=folder,
+        environment.pop("LINES", None)
+        if lines is not None:
+            environment["LINES"] = lines
+        return subprocess.run(
+            [*_stepsched(), *arguments],
+            cwd=cwd,
             capture_output=True,
             stdin=subprocess.DEVNULL,
             timeout=TIME_LIMIT,
             preexec_fn=_limit_memory,
             env=environment,
             check=False,
-        )
-        return (
-            completed.returncode,
-            completed.stdout.decode("utf-8", "replace"),
-            completed.stderr.decode("utf-8", "replace"),
+            text=True,
+            errors="replace",
         )
 
     return run

@@ -25,8 +25,8 @@ from stepsched_cli.formats.sandbox.unpickler import safe_loads
 
 ROOT = Path(__file__).resolve().parents[2]
 ATTACK_DIR = ROOT / "tests" / "data" / "attack"
-# The conftest's fixture: ``stepsched ARGS`` in a folder under the memory and time limits.
-CappedRun = Callable[..., tuple[int, str, str]]
+# The conftest's fixture: ``stepsched ARGS`` under the memory and time limits.
+Capped = Callable[..., subprocess.CompletedProcess[str]]
 LONGEST_MESSAGE = 300
 
 
@@ -124,13 +124,14 @@ _NOT_YET = pytest.mark.xfail(
     [name for name, attack in ATTACKS.items()],
 )
 def test_hostile_input_is_refused_in_one_line_within_bounds(
-    name: str, built: Path, run_capped: CappedRun
+    name: str, built: Path, capped: Capped
 ) -> None:
     """``stepsched validate NAME`` in the file's folder under the limits, as a user would
     run it: a message's length must not depend on where the clone lives."""
     attack = ATTACKS[name]
     path = (ATTACK_DIR if attack.committed else built) / name
-    code, stdout, stderr = run_capped(path.parent, "validate", path.name, columns="200")
+    completed = capped("validate", path.name, cwd=path.parent)
+    code, stdout, stderr = completed.returncode, completed.stdout, completed.stderr
     assert "Traceback" not in stderr
     assert "internal error" not in stderr
     assert code == 1, (code, stderr)

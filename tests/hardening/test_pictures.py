@@ -9,32 +9,43 @@ cannot draw (a usage error naming ``--dpi``, never a library error or warning).
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-# The conftest's fixture: ``stepsched ARGS`` in a folder under the limits.
-CappedRun = Callable[..., tuple[int, str, str]]
+# The conftest's fixture: ``stepsched ARGS`` under the memory and time limits.
+Capped = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def in_terminal(
+    capped: Capped, folder: Path, *args: str, columns: str = "80", lines: str = "24"
+) -> tuple[int, str, str]:
+    """``stepsched ARGS`` in ``folder``, in a terminal of ``columns`` x ``lines``."""
+    completed = capped(*args, cwd=folder, columns=columns, lines=lines)
+    return completed.returncode, completed.stdout, completed.stderr
+
+
 MILESTONES = ",".join(str(milestone) for milestone in range(1, 20001))
 SUMMARY = "lr=0.1, milestones=1,2,3,...,20000 (20000 in all), gamma=0.999"
 
 
 @pytest.fixture(scope="module")
-def many_milestones(tmp_path_factory: pytest.TempPathFactory, run_capped: CappedRun) -> Path:
+def many_milestones(tmp_path_factory: pytest.TempPathFactory, capped: Capped) -> Path:
     """A folder holding ``state.json``: 20,000 milestones, one per step."""
     folder = tmp_path_factory.mktemp("pictures")
-    code, _, stderr = run_capped(
-        folder, "init", "--milestones", MILESTONES, "--gamma", "0.999", "-o", "state.json"
+    code, _, stderr = in_terminal(
+        capped, folder, "init", "--milestones", MILESTONES, "--gamma", "0.999", "-o", "state.json"
     )
     assert (code, stderr) == (0, f"wrote state.json: {SUMMARY}, at step 0\n")
     return folder
 
 
 def test_a_terminal_plot_of_20000_milestones_has_a_one_line_title(
-    many_milestones: Path, run_capped: CappedRun
+    many_milestones: Path, capped: Capped
 ) -> None:
-    code, stdout, stderr = run_capped(many_milestones, "plot", "--state", "state.json")
+    code, stdout, stderr = in_terminal(capped, many_milestones, "plot", "--state", "state.json")
     assert (code, stderr) == (0, "")
     lines = stdout.splitlines()
     assert lines[0] == SUMMARY
@@ -42,10 +53,10 @@ def test_a_terminal_plot_of_20000_milestones_has_a_one_line_title(
 
 
 def test_a_png_of_20000_milestones_names_them_in_one_line(
-    many_milestones: Path, run_capped: CappedRun
+    many_milestones: Path, capped: Capped
 ) -> None:
-    code, stdout, stderr = run_capped(
-        many_milestones, "plot", "--state", "state.json", "--total", "20001", "-o", "lr.png"
+    code, stdout, stderr = in_terminal(
+        capped, many_milestones, "plot", "--state", "state.json", "--total", "20001", "-o", "lr.png"
     )
     assert (code, stdout) == (0, "")
     assert stderr == (
@@ -55,10 +66,10 @@ def test_a_png_of_20000_milestones_names_them_in_one_line(
 
 
 def test_thousands_of_compared_schedules_are_refused_before_any_is_drawn(
-    tmp_path: Path, run_capped: CappedRun
+    tmp_path: Path, capped: Capped
 ) -> None:
     compare = [argument for _ in range(2000) for argument in ("--compare", "gamma=0.5")]
-    code, stdout, stderr = run_capped(tmp_path, "plot", *compare, "-o", "lr.png")
+    code, stdout, stderr = in_terminal(capped, tmp_path, "plot", *compare, "-o", "lr.png")
     assert (code, stdout) == (2, "")
     assert stderr == (
         "stepsched: error: Invalid value for '--compare': a picture compares at most 5 "
@@ -67,10 +78,10 @@ def test_thousands_of_compared_schedules_are_refused_before_any_is_drawn(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_terminal_size_from_the_environment_is_capped(
-    tmp_path: Path, run_capped: CappedRun
-) -> None:
-    code, stdout, stderr = run_capped(tmp_path, "plot", columns="100000000", lines="1000000000")
+def test_a_terminal_size_from_the_environment_is_capped(tmp_path: Path, capped: Capped) -> None:
+    code, stdout, stderr = in_terminal(
+        capped, tmp_path, "plot", columns="100000000", lines="1000000000"
+    )
     assert (code, stderr) == (0, "")
     lines = stdout.splitlines()
     assert len(lines) == 1 + 40 + 2
@@ -80,9 +91,11 @@ def test_a_terminal_size_from_the_environment_is_capped(
 @pytest.mark.parametrize("extension", ["png", "svg", "pdf"])
 @pytest.mark.parametrize("dpi", ["1", "5"])
 def test_a_dpi_too_small_to_draw_text_is_a_usage_error(
-    tmp_path: Path, run_capped: CappedRun, dpi: str, extension: str
+    tmp_path: Path, capped: Capped, dpi: str, extension: str
 ) -> None:
-    code, stdout, stderr = run_capped(tmp_path, "plot", "--dpi", dpi, "-o", f"lr.{extension}")
+    code, stdout, stderr = in_terminal(
+        capped, tmp_path, "plot", "--dpi", dpi, "-o", f"lr.{extension}"
+    )
     assert (code, stdout) == (2, "")
     assert stderr.startswith(
         f"stepsched: error: Invalid value for '--dpi': dpi must be at least 36, got {dpi}"
@@ -92,9 +105,9 @@ def test_a_dpi_too_small_to_draw_text_is_a_usage_error(
 
 
 def test_a_figure_too_small_for_its_text_is_refused_without_library_warnings(
-    tmp_path: Path, run_capped: CappedRun
+    tmp_path: Path, capped: Capped
 ) -> None:
-    code, stdout, stderr = run_capped(
+    code, stdout, stderr = in_terminal(capped,
         tmp_path, "plot", "--compare", "gamma=0.5", "--compare", "gamma=0.2",
         "--compare", "step_size=10", "--width", "2.5", "--height", "2", "-o", "lr.png",
     )  # fmt: skip
