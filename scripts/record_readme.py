@@ -1,7 +1,8 @@
-"""Re-record the README's console blocks: every example run as a user runs it, at 80 columns.
+"""Re-record the console blocks of the README and the docs (``DOCUMENTS``): every example
+run as a user runs it, at 80 columns.
 
-Each ``$ stepsched ...`` line of a README ``console`` block is run in order, in one
-fresh temporary folder that holds the shipped example files at their paths from the
+Each ``$ stepsched ...`` line of a document's ``console`` blocks is run in order, in one
+fresh temporary folder per document that holds the shipped example files at their paths from the
 repository's root (``tests/data/...``) and nothing else, so an example only works if
 an earlier one made its input or it names a file a fresh clone has.  The installed
 ``stepsched`` console script runs with ``COLUMNS=80``, ``LINES=24`` (the terminal
@@ -9,7 +10,7 @@ default) and ``NO_COLOR=1``; what it prints, stdout then stderr, is written unde
 exactly (trailing spaces included).  A ``$ echo $?`` line after an example records
 its exit code; any example without one must exit 0.
 
-Run: ``.venv/bin/python scripts/record_readme.py`` rewrites README.md;
+Run: ``.venv/bin/python scripts/record_readme.py`` rewrites the documents;
 ``--check`` changes nothing and exits 1 when a block would change (what
 ``tests/cli/test_cli_readme.py`` asserts).
 """
@@ -29,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+# Other documents whose console blocks are recorded and checked the same way.
+DOCUMENTS = (README, ROOT / "docs" / "commands.md", ROOT / "docs" / "frameworks.md")
 # The shipped files examples may read, by their path from the repository's root.
 EXAMPLE_FOLDERS = (
     Path("tests") / "data" / "checkpoints",
@@ -147,18 +150,27 @@ def main(arguments: Sequence[str]) -> int:
     if arguments and not check:
         print("usage: record_readme.py [--check]", file=sys.stderr)
         return 2
-    text = README.read_text(encoding="utf-8")
+    status = 0
+    for document in DOCUMENTS:
+        status = max(status, _record_document(document, check))
+    return status
+
+
+def _record_document(document: Path, check: bool) -> int:
+    """Record one document's console blocks (or, with ``check``, compare them)."""
+    name = document.relative_to(ROOT).as_posix()
+    text = document.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as folder:
         prepare_folder(Path(folder))
         new_text = record(text, console_script_runner(Path(folder)))
     if new_text == text:
-        print("README.md: every console block matches")
+        print(f"{name}: every console block matches")
         return 0
     if check:
-        print("README.md: console blocks differ; run scripts/record_readme.py", file=sys.stderr)
+        print(f"{name}: console blocks differ; run scripts/record_readme.py", file=sys.stderr)
         return 1
-    README.write_text(new_text, encoding="utf-8")
-    print("README.md: console blocks re-recorded")
+    document.write_text(new_text, encoding="utf-8")
+    print(f"{name}: console blocks re-recorded")
     return 0
 
 
