@@ -105,7 +105,21 @@ def format_positions(positions: Sequence[int], separator: str = ",") -> str:
         >>> format_positions(range(1, 20001), ", ")
         '1, 2, 3, ..., 20000 (20000 in all)'
     """
-    if len(positions) <= LISTED_POSITIONS:
-        return separator.join(str(position) for position in positions)
-    shown = [*(str(position) for position in positions[:3]), "...", str(positions[-1])]
-    return f"{separator.join(shown)} ({len(positions)} in all)"
+    return format_items(positions, separator)
+
+
+def format_items(items: Sequence[object], separator: str = ", ") -> str:
+    """Any list for a person, as :func:`format_positions` shows positions: each item
+    (``str``) up to :data:`LISTED_POSITIONS`, else the first three, ``...``, the last
+    and the count; only the items shown are turned into text.
+
+    Example:
+        >>> format_items(["30 (x2)", "80"])
+        '30 (x2), 80'
+        >>> format_items([f"{index}: 0.5" for index in range(100)])
+        '0: 0.5, 1: 0.5, 2: 0.5, ..., 99: 0.5 (100 in all)'
+    """
+    if len(items) <= LISTED_POSITIONS:
+        return separator.join(str(item) for item in items)
+    shown = [*(str(item) for item in items[:3]), "...", str(items[-1])]
+    return f"{separator.join(shown)} ({len(items)} in all)"
