@@ -754,6 +754,13 @@ def bench_check() -> None:
         )
 
 
+def bench_dropin() -> None:
+    """The framework drop-ins against the frameworks' own (scripts/bench_dropin.py)."""
+    from bench_dropin import bench_dropin as run  # this folder is on sys.path when run
+
+    run()
+
+
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "lr_at": bench_lr_at,
     "step": bench_step,
@@ -764,6 +771,7 @@ BENCHMARKS: dict[str, Callable[[], None]] = {
     "horizons": bench_horizons,
     "inspect": bench_inspect,
     "check": bench_check,
+    "dropin": bench_dropin,
 }
 
 

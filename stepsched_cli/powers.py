@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, cast
 
@@ -394,3 +395,75 @@ class ScaledWalk:
         if self.k >= WIDE_COUNT_LIMIT:  # pragma: no cover - underflowed long before
             self._mantissa = 0
         return scaled_power(self.scale, self.gamma, self.k)
+
+
+def round_to_bits(mantissa: int, exponent: int, bits: int, min_exponent: int) -> float:
+    """``mantissa * 2**exponent`` rounded to ``bits`` significant bits, ties to even.
+
+    ``min_exponent`` is the exponent of the format's smallest subnormal (-149 for
+    float32, -1074 for float64): no bit below it is kept.  The result is exact as a
+    Python float for both formats (their values are a subset of float64's).
+    """
+    quantum = max(exponent + mantissa.bit_length() - bits, min_exponent)
+    shift = quantum - exponent
+    if shift <= 0:
+        return math.ldexp(mantissa, exponent)
+    kept = mantissa >> shift
+    rest = mantissa - (kept << shift)
+    half = 1 << (shift - 1)
+    if rest > half or (rest == half and kept & 1):
+        kept += 1
+    return math.ldexp(kept, quantum)
+
+
+def round_ratio_to_bits(numerator: int, denominator: int, bits: int, min_exponent: int) -> float:
+    """The exact ``numerator / denominator`` (both > 0) rounded like :func:`round_to_bits`."""
+    top = numerator.bit_length() - denominator.bit_length()
+    # 2**top <= n/d < 2**(top + 2); one comparison fixes the leading power of two.
+    scaled = numerator >> top if top >= 0 else numerator << -top
+    if scaled < denominator:
+        top -= 1
+    quantum = max(top + 1 - bits, min_exponent)
+    if quantum >= 0:
+        kept, rest = divmod(numerator, denominator << quantum)
+        divisor = denominator << quantum
+    else:
+        kept, rest = divmod(numerator << -quantum, denominator)
+        divisor = denominator
+    if 2 * rest > divisor or (2 * rest == divisor and kept & 1):
+        kept += 1
+    return math.ldexp(kept, quantum)
+
+
+def scaled_powers_in(scale: float, gamma: float, bits: int, min_exponent: int) -> Iterator[float]:
+    """``scale * gamma ** k`` for k = 0, 1, 2, ..., each correctly rounded to a format.
+
+    The format has ``bits`` significant bits and its smallest subnormal is
+    ``2**min_exponent`` (24 and -149 for float32; 53 and -1074 give the float64 values
+    of :func:`scaled_power`).  Rounding to float32 straight from the wide value avoids
+    double rounding, which rounding the float64 result again would risk.  The walk
+    carries at most ``2k + 1`` units of error, as :class:`ScaledWalk`; an approximation
+    too close to a tie to decide is settled by the exact rational.  Endless: the
+    caller stops (k stays far below :data:`WIDE_COUNT_LIMIT` in any table).
+
+    Example:
+        >>> from itertools import islice
+        >>> list(islice(scaled_powers_in(0.1, 0.1, 24, -149), 3))
+        [0.10000000149011612, 0.009999999776482582, 0.0010000000474974513]
+    """
+    gamma_m, gamma_e = wide_value(gamma)
+    mantissa, exponent = wide_value(scale)
+    scale_n, scale_d = decimal_ratio(scale)
+    gamma_n, gamma_d = decimal_ratio(gamma)
+    k = 0
+    while True:
+        low = round_to_bits(mantissa, exponent, bits, min_exponent)
+        if low == round_to_bits(mantissa + _VALUE_SLACK, exponent, bits, min_exponent):
+            yield low
+        else:  # within 2**-124 of a tie (or exactly on one): the exact rational decides
+            yield round_ratio_to_bits(
+                scale_n * gamma_n**k, scale_d * gamma_d**k, bits, min_exponent
+            )
+        product = mantissa * gamma_m
+        k += 1
+        mantissa, exponent = _trim(product, exponent + gamma_e, WIDE_BITS)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from stepsched_cli.errors import StepschedError
 
@@ -42,6 +42,7 @@ __all__ = [
     "finite_number",
     "integer",
     "integer_text",
+    "integers",
     "lrs_agree",
     "shown",
     "string_keys",
@@ -148,6 +149,27 @@ def integer(
             parameter=_parameter(label, parameter),
         )
     return int(value)
+
+
+def integers(
+    values: Iterable[object],
+    label: str,
+    *,
+    minimum: int,
+    error: type[StepschedError] = StepschedError,
+) -> list[int]:
+    """Each of ``values`` as :func:`integer` (any size), named ``label[i]`` in messages.
+
+    Example:
+        >>> integers([30, 80], "milestones", minimum=1)
+        [30, 80]
+    """
+    return [
+        integer(
+            value, f"{label}[{index}]", minimum=minimum, limit=None, error=error, parameter=label
+        )
+        for index, value in enumerate(values)
+    ]
 
 
 def finite_number(

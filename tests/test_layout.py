@@ -96,3 +96,23 @@ def test_no_module_is_over_600_lines() -> None:
         name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()
     }
     assert {name: size for name, size in sizes.items() if size > MAX_LINES} == {}
+
+
+def test_the_design_lists_every_formats_and_runlog_module() -> None:
+    """docs/design.md's map (its Architecture section) names every module of formats/,
+    by wing, and of runlog/."""
+    design = (PACKAGE.parent / "docs" / "design.md").read_text(encoding="utf-8")
+    section = design.split("\n## Architecture\n")[1].split("\n### ")[0]
+    formats = PACKAGE / "formats"
+    listed = section.split("Inside `formats/`", 1)[1].split("Inside `runlog/`")[0]
+    missing = [
+        path.relative_to(formats).as_posix()
+        for path in sorted(formats.rglob("[!_]*.py"))
+        if path.name not in listed
+    ]
+    missing += [
+        path.name
+        for path in sorted((PACKAGE / "runlog").glob("[!_]*.py"))
+        if f"`{path.stem}`" not in section
+    ]
+    assert missing == []

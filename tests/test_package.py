@@ -18,10 +18,16 @@ from stepsched_cli import StepScheduler
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_core_import_leaves_the_command_line_libraries_out() -> None:
+LEFT_OUT = ("typer", "rich", "matplotlib", "click", "torch", "keras", "jax", "tensorflow", "optax")
+
+
+def test_core_import_leaves_the_command_line_libraries_and_frameworks_out() -> None:
+    """Importing the core (the drop-ins' tables included) imports no framework, even
+    where the frameworks are installed."""
     code = (
-        "import sys, stepsched_cli, stepsched_cli.units, stepsched_cli.state;"
-        "print(sorted(m for m in ('typer', 'rich', 'matplotlib', 'click') if m in sys.modules))"
+        "import sys, stepsched_cli, stepsched_cli.units, stepsched_cli.state,"
+        " stepsched_cli.decay_tables;"
+        f"print(sorted(m for m in {LEFT_OUT!r} if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

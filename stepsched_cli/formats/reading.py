@@ -8,9 +8,9 @@ command line prints a reading; it never branches on the format.
 
 :func:`state_view` builds the view of a stepsched state (native files, and every
 schedule that converts exactly); a wing whose files can hold a schedule stepsched cannot
-represent builds its own view by its framework's rules (the torch wing's ``torch_view``,
-the frameworks wing's ``framework_view``).  A reader is given a :class:`Request`: the
-file and the hints its format declares (:mod:`~stepsched_cli.formats.hints`).
+represent builds its own view, by its framework's rules, in its own wing.  A reader is
+given a :class:`Request`: the file and the hints its format declares
+(:mod:`~stepsched_cli.formats.hints`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class Decays:
         gamma: The decay factor.
         step_size: The period, None for milestones.
         milestones: The decay positions (each once), None for a period.
-        warmup_steps, warmup_start_lr, min_lr: As in :class:`StepSchedule` (0 for torch).
+        warmup_steps, warmup_start_lr, min_lr: As in :class:`StepSchedule` (0 when the
+            file's framework has none).
         steps_per_epoch: What the file records, None when unknown.
         next_boundary: The first decay after the position, None when the lr stays.
         next_lrs: Every group's lr from ``next_boundary`` on.
@@ -65,19 +66,19 @@ class ScheduleView:
     """Where a run is and its lrs, by the rules of the file's own framework.
 
     Attributes:
-        position: The position (torch's ``last_epoch``, timm's ``t``, ...).
+        position: The position, as the file's framework counts it.
         unit: What a position counts.
         position_text: The position for people (``step 45 (epoch 4, step 5 of 10)``).
         lrs: Every parameter group's lr at ``position``.
         decays: The decays ahead, None when they are not computed (a framework
             schedule stepsched cannot represent).
         described: How the file's own framework names the schedule, as
-            ``(label, text)`` pairs (``("torch", "StepLR(step_size=30, ...)")``).
+            ``(label, text)`` pairs (the framework's name, its constructor call).
         framework_lr: The framework's own lr at ``position`` where it computes one
-            (Keras and optax in float32), None otherwise.
+            (in float32 where the framework computes in float32), None otherwise.
         notes: Remarks about the framework's behaviour.
         details: The format's own fields for the ``inspect`` record
-            (``torch_scheduler``, ``framework_document``, ...), in order.
+            (the format's own field names), in order.
     """
 
     position: int
@@ -93,7 +94,7 @@ class ScheduleView:
     @property
     def own_lr_differs(self) -> bool:
         """Whether the framework's own lr is more than the exact lr rounded to float32
-        (Keras and optax decaying early past 2**24, a float32 power a step off)."""
+        (a float32 count decaying early past 2**24, a float32 power a step off)."""
         own = self.framework_lr
         return own is not None and float32(own) != float32(self.lrs[0])
 

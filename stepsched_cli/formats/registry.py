@@ -17,18 +17,26 @@ a JSON document no format claims, text such as YAML, or a binary file of a known
 the formats tried (:mod:`~stepsched_cli.formats.unknown`).  ``--from`` skips
 detection.
 
-Adding a format (docs/design.md shows it step by step): write its module (a reader
-returning a Reading, a writer if it can be written), then add one :class:`Format`.
+Hints: each entry declares the hints its reader takes (a record type such as
+:class:`~stepsched_cli.formats.hints.PositionHints`); :func:`read_state` takes the
+caller's :class:`~stepsched_cli.formats.hints.Hints` and hands a reader only its own,
+refusing any other with :class:`~stepsched_cli.formats.hints.HintRefused`.  A loaded
+checkpoint is offered to :data:`CHECKPOINT_CONTENTS` in order (torch's scheduler
+states, then timm's training state), each with the hints it declares.
 
-Size: about 550 lines, over the house's ~500: the table, detection (recognisers, JSON
-detection, the refusal of what no format claims) and reading from files and streams
-belong together.  The framework readers live in
-:mod:`~stepsched_cli.formats.frameworks.readers`; the torch and native readers here are a
-few lines each.
+Adding a format (docs/design.md shows it step by step): write its wing or framework
+folder (a reader returning a Reading, a writer if it can be written), export what the
+table needs from the wing's ``__init__``, then add one :class:`Format`.
+
+Size: about 550 lines, over the house's ~500: the table, the hints each reader is
+handed, detection (recognisers, JSON detection, the refusal of what no format claims)
+and reading from files and streams belong together; the readers themselves live in the
+wings (:mod:`~stepsched_cli.formats.torch`, :mod:`~stepsched_cli.formats.frameworks`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import stat
@@ -104,8 +112,13 @@ class Format:
         return not _takes(self.hints, "position")
 
 
+def _fields(hints: type[HintRecord] | None) -> list[str]:
+    """The hints a record type declares (its dataclass fields; ``applies_to`` is none)."""
+    return [] if hints is None else [field.name for field in dataclasses.fields(hints)]
+
+
 def _takes(hints: type[HintRecord] | None, name: str) -> bool:
-    return hints is not None and name in hints.__dataclass_fields__
+    return name in _fields(hints)
 
 
 # -- readers -----------------------------------------------------------------------
@@ -293,7 +306,7 @@ def snippets() -> list[Snippet]:
 def hint_names() -> list[str]:
     """Every hint some format takes (``key``, ``optimizer``, ``position``, ...), once each."""
     kinds = [entry.hints for entry in FORMATS] + [content.hints for content in CHECKPOINT_CONTENTS]
-    names = [name for kind in kinds if kind is not None for name in kind.__dataclass_fields__]
+    names = [name for kind in kinds for name in _fields(kind)]
     return list(dict.fromkeys(names))
 
 

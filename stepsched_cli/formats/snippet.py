@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from stepsched_cli.schedule import StepSchedule
 
-__all__ = ["Snippet"]
+__all__ = ["Snippet", "drop_in_arguments"]
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,33 @@ class Snippet:
         write: The snippet's code for a schedule and its steps per epoch (None when
             unknown), after the header line; raises ``ConversionError`` saying why when
             the framework cannot express the schedule exactly.
+        exact: What ``code --exact`` adds after it: the same schedule with stepsched's
+            drop-in for the framework (``stepsched_cli.torch``, ``.keras``, ``.optax``),
+            or None where there is none; raises ``ConversionError`` as ``write`` does.
     """
 
     name: str
     title: str
     write: Callable[[StepSchedule, int | None], str]
+    exact: Callable[[StepSchedule, int | None], str] | None = None
+
+
+def drop_in_arguments(schedule: StepSchedule, steps_per_epoch: int | None, framework: str) -> str:
+    """The arguments of ``StepDecay`` / ``step_decay`` for ``schedule``, counted in updates.
+
+    Raises:
+        ConversionError: what the drop-ins cannot hold (see
+            :func:`~stepsched_cli.decay_tables.spec_of_schedule`).
+
+    Example:
+        >>> drop_in_arguments(StepSchedule(0.1, milestones=(30, 80)), None, "optax")
+        '0.1, boundaries=[30, 80], decay_rate=0.1'
+    """
+    from stepsched_cli.decay_tables import spec_of_schedule
+
+    spec = spec_of_schedule(schedule, steps_per_epoch, framework)
+    if spec.boundaries is None:
+        decay = f"decay_steps={spec.decay_steps}"
+    else:
+        decay = f"boundaries=[{', '.join(str(b) for b in spec.boundaries)}]"
+    return f"{spec.initial_lr!r}, {decay}, decay_rate={spec.decay_rate!r}"

@@ -115,6 +115,92 @@ def test_what_a_framework_cannot_express_is_refused(
     assert message in result.stderr
 
 
+EXACT_KERAS = """
+# Exact drop-in: stepsched_cli.keras.StepDecay decides each decay by integer arithmetic on
+# optimizer.iterations (no early decay past 2**24) and gives the correctly rounded lr;
+# the decay takes effect AT each boundary. Import it before keras.models.load_model.
+from stepsched_cli.keras import StepDecay
+
+schedule = StepDecay(0.1, decay_steps=1000000, decay_rate=0.1)
+optimizer = keras.optimizers.SGD(learning_rate=schedule)
+"""
+
+
+def test_exact_prints_our_class_after_the_frameworks_own(run: Invoke) -> None:
+    options = ["--lr", "0.1", "--step-size", "1000000"]
+    own = snippet(run, "keras", *options)
+    both = snippet(run, "keras", *options, "--exact")
+    assert both == own + EXACT_KERAS
+    assert "ExponentialDecay(initial_learning_rate=0.1, decay_steps=1000000" in both
+
+
+@pytest.mark.parametrize(
+    ("framework", "options", "lines"),
+    [
+        (
+            "torch",
+            ["--lr", "0.1", "--step-size", "30"],
+            [
+                "from stepsched_cli.torch import StepLR",
+                "scheduler = StepLR(optimizer, step_size=30, gamma=0.1)",
+            ],
+        ),
+        (
+            "lightning",
+            ["--lr", "0.1", "--milestones", "30,80"],
+            [
+                "from stepsched_cli.torch import MultiStepLR",
+                "scheduler = MultiStepLR(optimizer, milestones=[30, 80], gamma=0.1)",
+            ],
+        ),
+        (
+            "optax",
+            ["--lr", "0.1", "--step-size", "3", "--mode", "epoch", "--steps-per-epoch", "100"],
+            ["schedule = step_decay(0.1, decay_steps=300, decay_rate=0.1)"],
+        ),
+        (
+            "optax",
+            ["--lr", "0.3", "--milestones", "1,100,101", "--gamma", "0.3333"],
+            ["schedule = step_decay(0.3, boundaries=[1, 100, 101], decay_rate=0.3333)"],
+        ),
+        (
+            "keras",
+            ["--lr", "0.1", "--milestones", "30,80"],
+            ["schedule = StepDecay(0.1, boundaries=[30, 80], decay_rate=0.1)"],
+        ),
+    ],
+)
+def test_exact_snippets_carry_the_schedule_in_updates_and_compile(
+    run: Invoke, framework: str, options: list[str], lines: list[str]
+) -> None:
+    own = snippet(run, framework, *options)
+    text = snippet(run, framework, *options, "--exact")
+    exact = text.removeprefix(own)
+    assert exact != text
+    compile(text, f"<{framework} --exact snippet>", "exec")
+    for line in lines:
+        assert f"\n{line}\n" in exact
+
+
+def test_exact_for_a_framework_without_a_drop_in_is_a_usage_error(run: Invoke) -> None:
+    result = run("code", "--framework", "timm", "--exact")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "'--exact': stepsched has no drop-in for timm (it has one for torch, lightning," in (
+        result.stderr
+    )
+
+
+def test_exact_refuses_a_floor_and_prints_nothing(run: Invoke) -> None:
+    result = run("code", "--framework", "optax", "--lr", "0.1", "--min-lr", "0.001", "--exact")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "stepsched: error: optax: stepsched's exact drop-in has no warmup or lr floor; "
+        "use stepsched_cli.StepScheduler for those\n"
+    )
+
+
 def test_unknown_framework_is_a_usage_error(run: Invoke) -> None:
     result = run("code", "--framework", "jax", "--lr", "0.1")
     assert result.exit_code == 2

@@ -228,3 +228,17 @@ def test_a_tensorboard_event_file_points_to_check() -> None:
         f"{source}: no format stepsched reads recognises it: it is a TensorBoard event file "
         f"(stepsched check reads it, with --tag); {TRIED} (force one with --from)"
     )
+
+
+def test_every_hint_a_format_takes_has_an_option() -> None:
+    """The command line names no format: it maps each declared hint to its option."""
+    from stepsched_cli.cli.options.parameters import option_for
+
+    assert registry.hint_names() == ["optimizer", "position", "updates_per_epoch", "lr", "key"]
+    assert [option_for(name) for name in registry.hint_names()] == [
+        "--optimizer",
+        "--position",
+        "--updates-per-epoch",
+        "--lr",
+        "--key",
+    ]

@@ -37,6 +37,8 @@ Examples:
   stepsched code --framework lightning --lr 0.1 --milestones 30,80 --mode epoch
 
   stepsched code --framework optax --state run.json
+
+  stepsched code --framework keras --lr 0.1 --step-size 1000000 --exact
 """
 
 
@@ -57,6 +59,14 @@ def code(
             show_default=False,
         ),
     ],
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="Also print stepsched's exact drop-in for the framework (same interface, "
+            "no drift or early decay) beside the framework's own class.",
+        ),
+    ] = False,
 ) -> None:
     """Print a runnable snippet that builds the same schedule in another framework.
 
@@ -68,11 +78,18 @@ def code(
         raise usage_error(
             "--framework", f"unknown framework {framework!r} (known: {', '.join(FRAMEWORKS)})"
         )
+    snippet = SNIPPETS[framework]
+    if exact and snippet.exact is None:
+        with_one = ", ".join(name for name, known in SNIPPETS.items() if known.exact)
+        raise usage_error(
+            "--exact", f"stepsched has no drop-in for {framework} (it has one for {with_one})"
+        )
     plan = resolve_plan(schedule)
     # The snippet becomes a real run: the same warnings as table and plot, on stderr.
     warn_if_implausible(plan, total=None)
-    snippet = SNIPPETS[framework]
     code_text = snippet.write(plan.schedule, plan.steps_per_epoch)
+    if exact and snippet.exact is not None:
+        code_text += snippet.exact(plan.schedule, plan.steps_per_epoch)
     typer.echo(_header(plan, snippet.title) + code_text, nl=False)
 
 

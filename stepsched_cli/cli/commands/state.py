@@ -156,7 +156,7 @@ UpdatesPerEpochOption = Annotated[
         rich_help_panel=READING_PANEL,
     ),
 ]
-TimmLrOption = Annotated[
+LrHintOption = Annotated[
     float | None,
     typer.Option(
         "--lr",
@@ -248,7 +248,7 @@ def inspect_state(
     position: PositionOption = None,
     optimizer: OptimizerOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
-    lr: TimmLrOption = None,
+    lr: LrHintOption = None,
 ) -> None:
     """Show where a run is: its position, lr, next decay and the decays after it.
 
@@ -331,7 +331,7 @@ def validate(
     key: KeyOption = None,
     optimizer: OptimizerOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
-    lr: TimmLrOption = None,
+    lr: LrHintOption = None,
 ) -> None:
     """Check state files: exit 0 when every one is valid, 1 otherwise.
 
@@ -415,7 +415,7 @@ def convert(
     key: KeyOption = None,
     position: PositionOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
-    lr: TimmLrOption = None,
+    lr: LrHintOption = None,
     force: ForceFlag = False,
 ) -> None:
     """Convert a state file between steps and epochs, or to another format.

@@ -11,7 +11,7 @@ from stepsched_cli.formats.snippet import Snippet
 from stepsched_cli.formats.torch.state_dict import check_writable
 from stepsched_cli.schedule import StepSchedule
 
-__all__ = ["SNIPPETS", "lightning_snippet", "torch_snippet"]
+__all__ = ["SNIPPETS", "exact_torch_snippet", "lightning_snippet", "torch_snippet"]
 
 
 def _torch_scheduler(schedule: StepSchedule, framework: str) -> str:
@@ -118,8 +118,22 @@ class Model(pl.LightningModule):
 """
 
 
+def exact_torch_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
+    """stepsched_cli.torch: the same constructor and state dict, exact lrs."""
+    constructor = _torch_scheduler(schedule, "torch")
+    kind = constructor.split("(")[0]
+    return f"""
+# Exact drop-in: stepsched_cli.torch's {kind} is a torch LRScheduler with
+# the same constructor and state dict (it loads torch's and torch's loads it), and every
+# lr is the float nearest to the exact product, where torch's multiplication drifts.
+from stepsched_cli.torch import {kind}
+
+scheduler = {constructor}
+"""
+
+
 SNIPPETS = (
-    Snippet("torch", "torch", torch_snippet),
-    Snippet("lightning", "Lightning", lightning_snippet),
+    Snippet("torch", "torch", torch_snippet, exact_torch_snippet),
+    Snippet("lightning", "Lightning", lightning_snippet, exact_torch_snippet),
 )
 """The snippets that build a torch state dict's schedule, in ``--framework`` order."""

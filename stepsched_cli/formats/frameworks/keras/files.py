@@ -150,7 +150,7 @@ def read_model_file(path: str) -> tuple[object, int | None, str | None]:
 
     Raises:
         StateFileError: not a zip, no ``config.json``, a member above its size limit,
-            a zip over the limits of safe_zip, or invalid JSON; in Keras's terms,
+            a zip over the sandbox's zip limits, or invalid JSON; in Keras's terms,
             naming the file.
     """
     from stepsched_cli.state import parse_json_bytes

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from stepsched_cli.formats.frameworks.keras import schedule as keras_format
-from stepsched_cli.formats.snippet import Snippet
+from stepsched_cli.formats.snippet import Snippet, drop_in_arguments
 from stepsched_cli.schedule import StepSchedule
 
-__all__ = ["SNIPPET", "keras_snippet"]
+__all__ = ["SNIPPET", "exact_keras_snippet", "keras_snippet"]
 
 
 def keras_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
@@ -36,5 +36,19 @@ optimizer = keras.optimizers.SGD(learning_rate=schedule)
 """
 
 
-SNIPPET = Snippet("keras", "Keras", keras_snippet)
+def exact_keras_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
+    """stepsched_cli.keras.StepDecay: integer decay count, correctly rounded values."""
+    arguments = drop_in_arguments(schedule, steps_per_epoch, "Keras")
+    return f"""
+# Exact drop-in: stepsched_cli.keras.StepDecay decides each decay by integer arithmetic on
+# optimizer.iterations (no early decay past 2**24) and gives the correctly rounded lr;
+# the decay takes effect AT each boundary. Import it before keras.models.load_model.
+from stepsched_cli.keras import StepDecay
+
+schedule = StepDecay({arguments})
+optimizer = keras.optimizers.SGD(learning_rate=schedule)
+"""
+
+
+SNIPPET = Snippet("keras", "Keras", keras_snippet, exact_keras_snippet)
 """``code --framework keras``."""

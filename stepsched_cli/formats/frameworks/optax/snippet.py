@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from stepsched_cli.formats.frameworks.optax import schedule as optax_format
-from stepsched_cli.formats.snippet import Snippet
+from stepsched_cli.formats.snippet import Snippet, drop_in_arguments
 from stepsched_cli.schedule import StepSchedule
 
-__all__ = ["SNIPPET", "optax_snippet"]
+__all__ = ["SNIPPET", "exact_optax_snippet", "optax_snippet"]
 
 
 def optax_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
@@ -31,5 +31,19 @@ optimizer = optax.sgd(learning_rate=schedule)
 """
 
 
-SNIPPET = Snippet("optax", "optax", optax_snippet)
+def exact_optax_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
+    """stepsched_cli.optax.step_decay: integer decay count, correctly rounded values."""
+    arguments = drop_in_arguments(schedule, steps_per_epoch, "optax")
+    return f"""
+# Exact drop-in: stepsched_cli.optax.step_decay decides each decay by integer arithmetic
+# on the update count (no early decay past 2**24), works under jax.jit and vmap, and
+# gives the correctly rounded lr in the default float dtype.
+from stepsched_cli.optax import step_decay
+
+schedule = step_decay({arguments})
+optimizer = optax.sgd(learning_rate=schedule)
+"""
+
+
+SNIPPET = Snippet("optax", "optax", optax_snippet, exact_optax_snippet)
 """``code --framework optax``."""

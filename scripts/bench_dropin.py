@@ -1,0 +1,172 @@
+"""Benchmarks of the framework drop-ins against the frameworks' own step decays.
+
+``make bench`` runs these as the ``dropin`` benchmark; each comparison runs only where
+its framework is importable (none is in the project's .venv), so to measure them run
+this file with a scratch environment's Python and the checkout on the path::
+
+    PYTHONPATH=. /work/scratch/venv-torch/bin/python scripts/bench_dropin.py
+    KERAS_BACKEND=jax PYTHONPATH=. /work/scratch/venv-keras/bin/python scripts/bench_dropin.py
+
+Compared: ``stepsched_cli.torch.StepLR.step()`` with ``torch.optim.lr_scheduler.StepLR
+.step()``; a jitted call of ``stepsched_cli.keras.StepDecay`` with Keras's
+``ExponentialDecay(staircase=True)`` (jax backend); a jitted call of
+``stepsched_cli.optax.step_decay`` with ``optax.exponential_decay(staircase=True)``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import interleaved, show
+
+# gamma 0.999999 keeps the lr well above 0 through every call, so each regime keeps
+# crossing boundaries (as bench.py's step() comparison).
+_GAMMA = 0.999999
+_REGIMES = (
+    ("no boundary", 10**15),
+    ("a boundary every 30 steps", 30),
+    ("a boundary every step", 1),
+)
+
+
+def _stepper(module: Any, torch: Any, groups: int, step_size: int) -> Callable[[], object]:
+    parameters = [torch.nn.Parameter(torch.zeros(1)) for _ in range(groups)]
+    optimizer = torch.optim.SGD(
+        [{"params": [p], "lr": 0.1 / (i + 1)} for i, p in enumerate(parameters)], lr=0.1
+    )
+    scheduler = module.StepLR(optimizer, step_size, _GAMMA)
+    optimizer.step()  # the documented order; torch warns otherwise
+    step: Callable[[], object] = scheduler.step
+    return step
+
+
+def bench_torch() -> None:
+    if importlib.util.find_spec("torch") is None:
+        print("\ntorch drop-in: skipped, torch is not importable")
+        return
+    import torch
+
+    import stepsched_cli.torch as ours
+
+    for groups in (1, 10):
+        for regime, step_size in _REGIMES:
+            results = interleaved(
+                [
+                    (
+                        f"torch StepLR.step(), {groups} group(s)",
+                        _stepper(torch.optim.lr_scheduler, torch, groups, step_size),
+                    ),
+                    (
+                        f"stepsched_cli.torch.StepLR.step(), {groups} group(s)",
+                        _stepper(ours, torch, groups, step_size),
+                    ),
+                ],
+                calls=2000,
+                rounds=11,
+                clock=time.process_time,
+            )
+            show(
+                f"torch drop-in step() with {regime}, gamma {_GAMMA}, CPU time",
+                results,
+                "no more than torch's",
+            )
+            print(f"  ours / torch: x{results[1].seconds / results[0].seconds:.2f}")
+
+
+def _jitted_calls(jax: Any, schedule: Callable[[Any], Any]) -> Callable[[], object]:
+    jitted = jax.jit(schedule)
+    counts = [jax.numpy.int32(c) for c in (0, 29, 30, 16_999_999, 17_000_000, 2**31 - 1)]
+    for count in counts:
+        jitted(count).block_until_ready()  # compile once, outside the clock
+
+    def call() -> None:
+        for count in counts:
+            jitted(count).block_until_ready()
+
+    return call
+
+
+def _vmapped_calls(jax: Any, schedule: Callable[[Any], Any]) -> Callable[[], object]:
+    """One jitted call over 100,000 counts: the graph's own cost, not the dispatch."""
+    jitted = jax.jit(jax.vmap(schedule))
+    counts = jax.numpy.arange(0, 2**31 - 1, 21_475, dtype=jax.numpy.int32)[:100_000]
+    jitted(counts).block_until_ready()
+
+    def call() -> None:
+        jitted(counts).block_until_ready()
+
+    return call
+
+
+def _compare(title: str, framework: str, theirs: Any, ours: Any) -> None:
+    import jax
+
+    for shape, make in (
+        ("6 jitted calls", _jitted_calls),
+        ("100,000 counts, vmapped", _vmapped_calls),
+    ):
+        results = interleaved(
+            [
+                (f"{framework}, {shape}", make(jax, theirs)),
+                (f"stepsched, {shape}", make(jax, ours)),
+            ],
+            calls=100,
+            rounds=11,
+            clock=time.process_time,
+        )
+        show(f"{title}, CPU time", results, f"no more than {framework}'s")
+        print(f"  ours / theirs: x{results[1].seconds / results[0].seconds:.2f}")
+
+
+def bench_keras() -> None:
+    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("jax") is None:
+        print("\nKeras drop-in: skipped, keras or jax is not importable")
+        return
+    import keras
+
+    from stepsched_cli.keras import StepDecay
+
+    if keras.backend.backend() != "jax":
+        print("\nKeras drop-in: skipped, run with KERAS_BACKEND=jax")
+        return
+    theirs = keras.optimizers.schedules.ExponentialDecay(0.1, 30, 0.1, staircase=True)
+    _compare(
+        "Keras StepDecay vs ExponentialDecay(staircase=True) under jax.jit (jax backend)",
+        "Keras",
+        theirs,
+        StepDecay(0.1, 30),
+    )
+
+
+def bench_optax() -> None:
+    if importlib.util.find_spec("optax") is None:
+        print("\noptax drop-in: skipped, optax is not importable")
+        return
+    import optax
+
+    from stepsched_cli.optax import step_decay
+
+    _compare(
+        "optax step_decay vs exponential_decay(staircase=True) under jax.jit",
+        "optax",
+        optax.exponential_decay(0.1, 30, 0.1, staircase=True),
+        step_decay(0.1, 30),
+    )
+
+
+def bench_dropin() -> None:
+    bench_torch()
+    bench_keras()
+    bench_optax()
+
+
+if __name__ == "__main__":
+    bench_dropin() if len(sys.argv) == 1 else {
+        "torch": bench_torch,
+        "keras": bench_keras,
+        "optax": bench_optax,
+    }[sys.argv[1]]()

@@ -1,0 +1,254 @@
+"""Exact drop-ins for torch's ``StepLR`` and ``MultiStepLR``.
+
+``StepLR(optimizer, step_size, gamma=0.1, last_epoch=-1)`` and ``MultiStepLR(optimizer,
+milestones, gamma=0.1, last_epoch=-1)`` are ``torch.optim.lr_scheduler.LRScheduler``
+subclasses with torch's constructors, ``step()``, ``get_last_lr()`` and state dict
+keys, so Lightning, the Hugging Face Trainer, Ignite and timm's loop take them as they
+take torch's, and a state dict saved by one loads into the other.  The difference is
+the value: torch multiplies the previous lr by gamma at each decay and drifts (12.5
+ulps after 100,000 decays with gamma 0.999, ``0.0010000000000000002`` already at the
+second decay of 0.1); here every group's lr is the float nearest to the exact
+``base_lr * gamma ** k`` with both read as the decimals they stand for
+(docs/design.md, "Exact powers"), computed from ``last_epoch`` alone, so it is the
+same at any position however it was reached.
+
+Import this module only where torch is installed: importing ``stepsched_cli`` does
+not import it.
+
+Example:
+    >>> import torch
+    >>> from stepsched_cli.torch import StepLR
+    >>> optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1)
+    >>> scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
+    >>> for _ in range(60):
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> scheduler.get_last_lr(), optimizer.param_groups[0]["lr"]
+    ([0.001], 0.001)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from stepsched_cli.errors import ScheduleError
+from stepsched_cli.powers import ScaledWalk
+from stepsched_cli.validate import finite_number, integer, integers
+
+__all__ = ["MultiStepLR", "StepLR"]
+
+# Attributes of ours that are not torch's: left out of state_dict(), so the keys are
+# torch's and a state dict moves between our classes and torch's both ways.
+_OWN_PREFIX = "_exact_"
+
+
+def _check_gamma(gamma: object) -> float:
+    value = finite_number(gamma, "gamma", error=ScheduleError)
+    if not 0 < value < 1:
+        raise ScheduleError(
+            f"gamma must be a number with 0 < gamma < 1, got {gamma!r}", parameter="gamma"
+        )
+    return value
+
+
+class _GroupLrs:
+    """Every group's exact lr at one decay count, moved to the next count cheaply.
+
+    One :class:`~stepsched_cli.powers.ScaledWalk` per distinct non-zero base lr: a
+    jump is a random-access power, the next decay one wide multiplication per distinct
+    base (the values stay the correctly rounded ones, docs/design.md), and a value that
+    has reached 0.0 is not walked further (the values only decrease).
+    """
+
+    __slots__ = ("bases", "decays", "gamma", "magnitudes", "raw", "values", "walks")
+
+    def __init__(self, gamma: float, raw: list[Any], decays: int) -> None:
+        self.gamma, self.raw, self.decays = gamma, list(raw), decays
+        self.bases = [_base_lr(index, value) for index, value in enumerate(raw)]
+        self.walks = {
+            base: ScaledWalk(abs(base), gamma, decays) for base in set(self.bases) if base
+        }
+        self.magnitudes = {base: walk.value() for base, walk in self.walks.items()}
+        self.values = self._collect()
+
+    def _collect(self) -> list[float]:
+        magnitudes = self.magnitudes
+        return [math.copysign(magnitudes[base], base) if base else base for base in self.bases]
+
+    def advance(self) -> None:
+        """Move to ``decays + 1``."""
+        self.decays += 1
+        magnitudes = self.magnitudes
+        for base, walk in self.walks.items():
+            if magnitudes[base]:
+                magnitudes[base] = walk.advance()
+        self.values = self._collect()
+
+
+class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (optional)
+    """The closed form shared by both schedulers: lrs from ``last_epoch`` alone.
+
+    ``get_lr()`` is torch's hook, called by ``step()``; it returns one lr per
+    parameter group, derived from the group's base lr and the decay count at
+    ``last_epoch``.  The values of the current decay count are kept, so a step that
+    crosses no decay costs a comparison, and the next decay a walk (:class:`_GroupLrs`).
+    Changes made to a group's lr from outside (another scheduler chained on the same
+    optimizer) are not composed, as with torch's closed form.
+    """
+
+    gamma: float
+    base_lrs: list[Any]
+    last_epoch: int
+
+    def _decays(self, epoch: int) -> int:
+        raise NotImplementedError
+
+    def step(self, epoch: int | None = None) -> None:
+        """torch's ``step()``; plain float lrs after the first steps take a shorter path.
+
+        The path sets what torch's sets (``_step_count``, ``last_epoch``, each group's
+        ``lr``, ``_last_lr``); the first steps (where torch warns about the call order),
+        ``step(epoch)`` and tensor lrs go through torch's own ``step()``.
+        """
+        groups = self.optimizer.param_groups
+        if epoch is not None or self._step_count <= 1 or not self.__dict__.get("_exact_plain"):
+            super().step(epoch)
+            self.__dict__["_exact_plain"] = all(type(group["lr"]) is float for group in groups)
+            return
+        self._step_count += 1
+        self.last_epoch += 1
+        values = self._exact_lrs()
+        for group, lr in zip(groups, values, strict=True):
+            group["lr"] = lr
+        self._last_lr = values
+
+    def get_lr(self) -> list[float]:
+        """The lrs at ``last_epoch``; use :meth:`get_last_lr` for the applied ones."""
+        if not getattr(self, "_get_lr_called_within_step", False):
+            warnings.warn(
+                "To get the last learning rate computed by the scheduler, "
+                "please use `get_last_lr()`.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._exact_lrs()
+
+    def _get_closed_form_lr(self) -> list[float]:
+        # torch calls this for the deprecated step(epoch): the same values.
+        return self._exact_lrs()
+
+    def _exact_lrs(self) -> list[float]:
+        """A new list of the exact lrs at ``last_epoch``."""
+        decays = self._decays(self.last_epoch)
+        lrs: _GroupLrs | None = self.__dict__.get("_exact_lrs_now")
+        if lrs is None or lrs.gamma != self.gamma or not _same(lrs.raw, self.base_lrs):
+            lrs = _GroupLrs(_check_gamma(self.gamma), self.base_lrs, decays)
+            self.__dict__["_exact_lrs_now"] = lrs
+        elif decays == lrs.decays + 1:
+            lrs.advance()
+        elif decays != lrs.decays:
+            lrs = _GroupLrs(lrs.gamma, self.base_lrs, decays)
+            self.__dict__["_exact_lrs_now"] = lrs
+        return list(lrs.values)
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch's state dict: every attribute but the optimizer (and our cache)."""
+        state: dict[str, Any] = super().state_dict()
+        return {key: value for key, value in state.items() if not key.startswith(_OWN_PREFIX)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state dict written by this class or by torch's own."""
+        super().load_state_dict(
+            {key: value for key, value in state_dict.items() if not key.startswith(_OWN_PREFIX)}
+        )
+        self.__dict__.pop("_exact_lrs_now", None)
+
+
+def _same(kept: list[Any], current: list[Any]) -> bool:
+    """Whether the base lrs are unchanged (tensors compared by value, never by ``==``)."""
+    if len(kept) != len(current):
+        return False
+    pairs = zip(kept, current, strict=True)
+    return all(a is b or (type(a) is type(b) is float and a == b) for a, b in pairs)
+
+
+def _base_lr(index: int, value: object) -> float:
+    number = value.item() if hasattr(value, "item") else value  # a tensor lr
+    return finite_number(
+        number, f"param_groups[{index}]['initial_lr']", error=ScheduleError, parameter="base_lrs"
+    )
+
+
+class StepLR(_ExactLR):
+    """torch's ``StepLR``, exact: ``base_lr * gamma ** (last_epoch // step_size)``.
+
+    Args:
+        optimizer: A ``torch.optim.Optimizer``; each parameter group is scaled from
+            its own initial lr (``initial_lr``, set from ``lr`` when ``last_epoch`` is
+            -1), as torch does.
+        step_size: Epochs (or steps, as you call ``step()``) between decays, an
+            integer >= 1.
+        gamma: The decay factor, 0 < gamma < 1.
+        last_epoch: -1 to start; the index of the last epoch when resuming.
+
+    Raises:
+        ScheduleError: (a ``ValueError``) ``step_size`` or ``gamma`` out of range, or a
+            group's initial lr not a finite number.
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        self.step_size = integer(step_size, "step_size", minimum=1, limit=None, error=ScheduleError)
+        self.gamma = _check_gamma(gamma)
+        super().__init__(
+            optimizer,
+            integer(last_epoch, "last_epoch", minimum=-1, limit=None, error=ScheduleError),
+        )
+
+    def _decays(self, epoch: int) -> int:
+        return max(0, epoch // self.step_size)
+
+
+class MultiStepLR(_ExactLR):
+    """torch's ``MultiStepLR``, exact: one decay per milestone at or before ``last_epoch``.
+
+    Milestones are kept in a ``Counter`` as torch keeps them, so a repeated milestone
+    decays once per repetition and the state dict is torch's.
+
+    Args:
+        optimizer: As for :class:`StepLR`.
+        milestones: Epoch indices (integers >= 0); the lr is multiplied by ``gamma`` at
+            each, as torch's ``MultiStepLR`` does.
+        gamma: The decay factor, 0 < gamma < 1.
+        last_epoch: -1 to start; the index of the last epoch when resuming.
+
+    Raises:
+        ScheduleError: a milestone that is not an integer >= 0, or ``gamma`` out of
+            range.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Iterable[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
+        checked = integers(milestones, "milestones", minimum=0, error=ScheduleError)
+        self.milestones = Counter(checked)
+        self.gamma = _check_gamma(gamma)
+        super().__init__(
+            optimizer,
+            integer(last_epoch, "last_epoch", minimum=-1, limit=None, error=ScheduleError),
+        )
+
+    def _decays(self, epoch: int) -> int:
+        return sum(count for milestone, count in self.milestones.items() if milestone <= epoch)
