@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 # The lowest lr a log axis reaches, in decades (the smallest float is about 5e-324).
 _LOWEST_DECADE = -323.0
+# A level label reads rightwards from where its level starts, unless that is this far
+# along the x axis.
+_RIGHTWARDS_SHARE = 0.85
 
 
 def build_figure(
@@ -213,17 +216,22 @@ def _label_levels(axes: Axes, curves: Sequence[Staircase], axis: XAxis, *, log: 
         for index, curve in enumerate(curves):
             for position, lr in _outer_levels(curve):
                 seen.setdefault(lr, (index, position))
+    total = curves[0].positions[-1]
     for lr, (index, position) in seen.items():
         on_edge = log and lr <= 0
+        # A level that starts near the right edge is labelled leftwards, over the
+        # space its drop leaves below the level before it.
+        leftwards = position > _RIGHTWARDS_SHARE * total
         axes.annotate(
             format_lr(lr, 3, short_exponent=True),
             xy=(axis.to_x(position), 0 if on_edge else lr),
             xycoords=("data", "axes fraction") if on_edge else "data",
-            xytext=(3, 2),
+            xytext=(-3 if leftwards else 3, 2),
             textcoords="offset points",
             fontsize="small",
             color=COLOURS[index % len(COLOURS)],
             verticalalignment="bottom",
+            horizontalalignment="right" if leftwards else "left",
         )
 
 
@@ -343,11 +351,13 @@ def _crowded(figure: Figure) -> bool:
 
 def _drop_overlapping_labels(figure: Figure) -> None:
     """Remove the level labels that would overlap one drawn before them (on a small
-    figure, or where levels are short), once the layout has placed them."""
+    figure, or where levels are short) or run past the axes' right edge, once the
+    layout has placed them."""
     kept: list[Any] = []
+    right = figure.axes[0].get_window_extent().x1
     for text in list(figure.axes[0].texts):
         box = text.get_window_extent()
-        if any(box.overlaps(other) for other in kept):
+        if box.x1 > right or any(box.overlaps(other) for other in kept):
             text.remove()
         else:
             kept.append(box)

@@ -409,6 +409,9 @@ def test_with_more_levels_than_labels_the_highest_and_last_are_labelled() -> Non
     assert len(curve.levels) == 24
     figure = build_figure(curve, title="t", axis=STEPS, log=True)
     assert label_texts(figure) == [("0.1", "tab:blue"), ("1.19e-8", "tab:blue")]
+    # The last level starts at step 115 of 120: its label reads leftwards, inside the axes.
+    alignments = [text.get_horizontalalignment() for text in figure.axes[0].texts]
+    assert alignments == ["left", "right"]
 
 
 def test_an_lr_of_zero_on_a_log_axis_runs_along_the_bottom() -> None:
