@@ -430,6 +430,15 @@ def test_an_lr_of_zero_on_a_log_axis_runs_along_the_bottom() -> None:
     assert label_texts(figure) == [("0.1", "tab:blue"), ("0", "tab:blue")]
 
 
+def test_a_log_axis_with_no_positive_lr_still_draws_the_zero_run() -> None:
+    """--log --total 1 of a warmup from 0: the one lr drawn is 0."""
+    curve = staircase(StepSchedule(0.1, step_size=30, warmup_steps=5), 1)
+    assert curve.lrs == (0.0, 0.0)
+    axes = build_figure(curve, title="t", axis=STEPS, log=True).axes[0]
+    assert axes.get_ylim() == (0.1, 1.0)
+    assert list(axes.get_lines()[-1].get_xdata()) == [0, 1]
+
+
 def test_a_two_line_title_stays_clear_of_the_top_axis_label() -> None:
     figure = build_figure(
         staircase(SEED_SCHEDULE, 120), title=LONG_TITLE, axis=x_axis("step", None, 30)
