@@ -38,9 +38,9 @@ class _BareArgument(TyperArgument):
     ``FILE  <str>`` (the arguments panel)."""
 
     def make_metavar(self, ctx: click_core.Context, *, usage: bool = False) -> str:
-        if self.metavar is None:
-            return super().make_metavar(ctx=ctx, usage=usage)
-        return self.metavar if self.required or not usage else f"[{self.metavar}]"
+        # Only arguments declared with a placeholder become bare (readable_help).
+        placeholder = str(self.metavar)
+        return placeholder if self.required or not usage else f"[{placeholder}]"
 
 
 class _Untyped(click_types.ParamType):

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Annotated, Literal
 
 import pytest
 import typer
 from typer.testing import Result
 
 from stepsched_cli.cli.app import COMMANDS, build_app
+from stepsched_cli.cli.help_text import readable_help
 
 Invoke = Callable[..., Result]
 
@@ -83,3 +85,33 @@ def test_own_options_come_first_then_the_panels_by_concern(
     panels = [panel for panel in panels if panel != "Arguments"]
     assert panels[0] == "Options", panels
     assert all(panel.startswith((*SHARED_PANELS, "Reading the file")) for panel in panels[1:])
+
+
+def test_placeholders_are_words_for_any_option() -> None:
+    """The hook itself, on options and arguments no command declares yet: a number, a
+    text, a choice (which keeps Typer's own ``[a|b]``) and an optional argument."""
+    app = typer.Typer(add_completion=False)
+
+    @app.command()
+    def sample(
+        name: Annotated[str | None, typer.Argument(metavar="NAME")] = None,
+        count: Annotated[int, typer.Option()] = 1,
+        scale: Annotated[float, typer.Option()] = 1.0,
+        label: Annotated[str, typer.Option()] = "",
+        kind: Annotated[Literal["a", "b"], typer.Option()] = "a",
+    ) -> None:
+        """A sample."""
+
+    command = typer.main.get_command(app)
+    readable_help(command)
+    placeholders = {parameter.name: parameter.metavar for parameter in command.params}
+    assert placeholders == {
+        "name": "NAME",
+        "count": "N",
+        "scale": "NUMBER",
+        "label": "TEXT",
+        "kind": None,
+    }
+    context = command.make_context("sample", [])
+    assert command.collect_usage_pieces(context) == ["[OPTIONS]", "[NAME]"]
+    assert command.params[0].type.convert("x", None, None) == "x"
