@@ -92,8 +92,7 @@ def build_figure(
     for index, (name, drawn) in enumerate(curves):
         same = index > 0 and drawn == curve
         shown = f"{name} (same as the first)" if same else name
-        line, marker = _draw_curve(axes, drawn, axis, index, log=log)
-        line.set_label(shown)
+        line, marker = draw_curve(axes, drawn, axis, shown, index, log=log)
         legend.append((line, shown))
         markers += [] if marker is None else [marker]
     if markers:
@@ -117,28 +116,42 @@ def build_figure(
     axes.set_xlabel(axis.unit)
     axes.set_ylabel("learning rate")
     axes.grid(True, alpha=0.3)
-    if axis.other_unit is not None:
-        factor = axis.other_per_unit
-
-        def to_other(x: Any) -> Any:
-            return x * factor
-
-        def from_other(x: Any) -> Any:
-            return x / factor
-
-        top = axes.secondary_xaxis("top", functions=(to_other, from_other))
-        top.set_xlabel(axis.other_unit)
+    add_other_unit(axes, axis)
     # Bottom-aligned, a title of several lines grows upwards, clear of the top axis.
     font = axes.title.get_fontproperties()
     axes.set_title(fit_title(figure, title, font), verticalalignment="bottom")
     return figure
 
 
-def _draw_curve(
-    axes: Axes, curve: Staircase, axis: XAxis, index: int, *, log: bool
+def add_other_unit(axes: Axes, axis: XAxis) -> None:
+    """A secondary x axis at the top in the other unit, when the axis knows it."""
+    if axis.other_unit is None:
+        return
+    factor = axis.other_per_unit
+
+    def to_other(x: Any) -> Any:
+        return x * factor
+
+    def from_other(x: Any) -> Any:
+        return x / factor
+
+    top = axes.secondary_xaxis("top", functions=(to_other, from_other))
+    top.set_xlabel(axis.other_unit)
+
+
+def draw_curve(
+    axes: Axes,
+    curve: Staircase,
+    axis: XAxis,
+    label: str,
+    index: int,
+    *,
+    log: bool = False,
+    zorder: float | None = None,
 ) -> tuple[Any, Any]:
     """One schedule's step line (solid on top for the first; wider and dashed under it
-    after), its decay markers, and on a log axis its runs at lr 0 along the bottom edge.
+    after), labelled ``label``, its decay markers, and on a log axis its runs at lr 0
+    along the bottom edge.
 
     Returns:
         The step line and the markers (None without markers), for the legend.
@@ -148,7 +161,9 @@ def _draw_curve(
     style: dict[str, Any] = {"linestyle": "-", "zorder": 3}
     if index:
         style = {"linestyle": "--", "linewidth": 2.5}
-    (line,) = axes.step(xs, list(curve.lrs), where="post", color=colour, **style)
+    if zorder is not None:
+        style["zorder"] = zorder
+    (line,) = axes.step(xs, list(curve.lrs), where="post", color=colour, label=label, **style)
     marker = None
     if curve.decays:
         (marker,) = axes.plot(

@@ -15,15 +15,90 @@ Example:
     120
     >>> run_length(plan, total_for_epochs(plan, 90))
     RunLength(steps=450450, epochs=90, extra_steps=0)
+
+Positions and lengths typed in either unit (``30ep``, ``200000st``) are converted by a
+:class:`Clock`, the plan's unit and steps per epoch:
+
+    >>> clock = Clock("step", steps_per_epoch=5005)
+    >>> clock.count(TimeValue(30, "epoch"), "milestones")
+    150150
+    >>> plan.clock.locate(TimeValue(200000, "step"), "position")
+    Moment(position=39, step=200000, epoch=39)
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from stepsched_cli.errors import ScheduleError
 from stepsched_cli.schedule import Mode, StepSchedule
-from stepsched_cli.units import StepsPerEpoch
+from stepsched_cli.units import StepsPerEpoch, TimeValue, time_in
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A point of a run in both units.
+
+    Attributes:
+        position: The schedule's position there (in its unit): the one whose lr applies.
+        step: The optimizer step (for an epoch given to an epoch-mode schedule, the
+            epoch's first step), None when not known.
+        epoch: The epoch it falls in, None when not known.
+    """
+
+    position: int
+    step: int | None
+    epoch: int | None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A schedule's unit and the steps per epoch: what converts typed times into positions.
+
+    Attributes:
+        mode: The unit positions count: ``"step"`` or ``"epoch"``.
+        steps_per_epoch: Optimizer steps per epoch, when known.
+    """
+
+    mode: Mode
+    steps_per_epoch: int | None = None
+
+    def count(
+        self, value: TimeValue, parameter: str, *, minimum: int = 0, label: str | None = None
+    ) -> int:
+        """``value`` in the schedule's unit, exactly (a boundary, a length, a state's position).
+
+        Raises:
+            ScheduleError: as :func:`~stepsched_cli.units.time_in`, with ``parameter``.
+        """
+        return time_in(
+            value, self.mode, self.steps_per_epoch, parameter, minimum=minimum, label=label
+        )
+
+    def locate(self, value: TimeValue, parameter: str) -> Moment:
+        """Where ``value`` falls: a step of an epoch-mode schedule is inside an epoch.
+
+        Raises:
+            ScheduleError: a negative value, or the other unit without the steps per
+                epoch, with ``parameter``.
+        """
+        if value.unit == "step" and self.mode == "epoch":
+            step = time_in(value, "step", None, parameter)
+            if self.steps_per_epoch is None:
+                self.count(value, parameter)  # raises: the steps per epoch are needed
+            inside = step // cast(int, self.steps_per_epoch)
+            return Moment(inside, step, inside)
+        position = self.count(value, parameter)
+        if self.mode == "epoch":
+            return Moment(position, _times(position, self.steps_per_epoch), position)
+        epoch = None if self.steps_per_epoch is None else position // self.steps_per_epoch
+        return Moment(position, position, epoch)
+
+
+def _times(position: int, steps_per_epoch: int | None) -> int | None:
+    return None if steps_per_epoch is None else position * steps_per_epoch
 
 
 @dataclass(frozen=True)
@@ -46,6 +121,11 @@ class Plan:
     def mode(self) -> Mode:
         """The unit positions count: ``"step"`` or ``"epoch"``."""
         return self.schedule.mode
+
+    @property
+    def clock(self) -> Clock:
+        """What converts positions typed in either unit into this plan's."""
+        return Clock(self.mode, self.steps_per_epoch)
 
     @property
     def shows_steps(self) -> bool:
@@ -84,6 +164,24 @@ class Plan:
             keys.append(f"{stem}epoch")
         return keys
 
+    def sampled_rows(self, every: int, total: int) -> Iterator[tuple[int | float, ...]]:
+        """Rows at positions ``0, every, 2*every, ...`` below ``total``: the position in
+        each unit of :meth:`unit_keys`, then the lr (one walk, no record per row).
+
+        Example:
+            >>> plan = Plan(StepSchedule(0.1, step_size=2), steps_per_epoch=3)
+            >>> list(plan.sampled_rows(1, 5))
+            [(0, 0, 0.1), (1, 0, 0.1), (2, 0, 0.01), (3, 1, 0.01), (4, 1, 0.001)]
+        """
+        positions = range(0, total, every)
+        lrs = self.schedule.lrs_at(positions)
+        per_epoch = self.steps_per_epoch
+        if per_epoch is None:
+            return zip(positions, lrs, strict=True)
+        if self.mode == "step":
+            return ((p, p // per_epoch, lr) for p, lr in zip(positions, lrs, strict=True))
+        return ((p * per_epoch, p, lr) for p, lr in zip(positions, lrs, strict=True))
+
     def position_fields(self, position: int, stem: str = "") -> dict[str, int | None]:
         """``position`` in every unit that is known, keyed as :meth:`unit_keys`."""
         fields: dict[str, int | None] = {}
@@ -114,7 +212,7 @@ def default_total(schedule: StepSchedule) -> int:
     return last + (last - previous)
 
 
-def total_for_epochs(plan: Plan, epochs: int) -> int:
+def total_for_epochs(plan: Plan | Clock, epochs: int) -> int:
     """The length, in the schedule's unit, of a run of ``epochs`` epochs.
 
     Raises:
@@ -182,6 +280,8 @@ def lowest_lr(schedule: StepSchedule) -> tuple[int, float]:
 
 
 __all__ = [
+    "Clock",
+    "Moment",
     "Plan",
     "RunLength",
     "default_total",

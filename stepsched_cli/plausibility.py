@@ -12,6 +12,8 @@ The checks:
 * ``epochs_meant``: a step-mode schedule whose step size (or last milestone) is under
   a tenth of an epoch: decays every few batches usually means the numbers were
   epochs.
+* ``warmup_above``: a warmup that starts above the lr it warms up to, so that it
+  ramps down: almost always a typo (``--warmup-start-lr 0.5 --lr 0.1``).
 * ``underflow``: so many decays that the lr reaches exactly 0.0 (float underflow)
   within the horizon; every later step trains with lr 0.
 
@@ -31,7 +33,7 @@ from typing import Literal, cast
 from stepsched_cli.numbers import format_lr, format_positions
 from stepsched_cli.schedule import StepSchedule
 
-WarningKind = Literal["never_reached", "epochs_meant", "underflow"]
+WarningKind = Literal["never_reached", "epochs_meant", "warmup_above", "underflow"]
 
 # A step-mode decay interval under this fraction of an epoch suggests epochs were meant.
 EPOCH_FRACTION = 10
@@ -42,8 +44,8 @@ class PlausibilityWarning:
     """Something about a schedule that is allowed but probably a mistake.
 
     Attributes:
-        kind: Machine-readable: ``"never_reached"``, ``"epochs_meant"`` or
-            ``"underflow"``.
+        kind: Machine-readable: ``"never_reached"``, ``"epochs_meant"``,
+            ``"warmup_above"`` or ``"underflow"``.
         message: One sentence for people, naming the parameter and the values.
     """
 
@@ -74,6 +76,7 @@ def check_plausibility(
     checks = (
         _never_reached(schedule, total),
         _epochs_meant(schedule, steps_per_epoch),
+        _warmup_above(schedule),
         _underflow(schedule, horizon),
     )
     return tuple(warning for warning in checks if warning is not None)
@@ -122,6 +125,19 @@ def _epochs_meant(
         "epochs_meant",
         f"{what} {interval} is under a tenth of an epoch ({steps_per_epoch} "
         "steps): epochs were probably meant",
+    )
+
+
+def _warmup_above(schedule: StepSchedule) -> PlausibilityWarning | None:
+    """A warmup whose start lr is above the lr it ramps to."""
+    if not schedule.warmup_steps or schedule.warmup_start_lr <= schedule.initial_lr:
+        return None
+    unit = schedule.mode
+    return PlausibilityWarning(
+        "warmup_above",
+        f"warmup_start_lr {format_lr(schedule.warmup_start_lr)} is above the lr "
+        f"{format_lr(schedule.initial_lr)}: the warmup ramps the lr down over "
+        f"{schedule.warmup_steps} {unit}s instead of up: a typo?",
     )
 
 

@@ -25,7 +25,6 @@ from typing import Literal
 
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.schedule import Mode, StepSchedule
-from stepsched_cli.units import to_mode
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 # The default figure: 8 x 4.5 inches at 100 dpi, 800 x 450 pixels.
@@ -119,17 +118,6 @@ def x_axis(mode: Mode, unit: XUnit | None, steps_per_epoch: int | None) -> XAxis
         return XAxis(unit, positions, 1, "step", float(steps_per_epoch))
     units = steps_per_epoch if mode == "epoch" else 1
     return XAxis(unit, 1, units, "epoch", 1 / steps_per_epoch)
-
-
-def in_axis_unit(schedule: StepSchedule, horizon: int, axis: XAxis) -> tuple[StepSchedule, int]:
-    """``schedule`` and ``horizon`` re-expressed in positions the axis counts, when finer.
-
-    An epoch-mode schedule drawn in steps becomes the step-mode schedule it equals
-    (exactly, or :class:`~stepsched_cli.errors.ConversionError`); otherwise unchanged.
-    """
-    if axis.units_per_position == 1:
-        return schedule, horizon
-    return to_mode(schedule, "step", axis.units_per_position), horizon * axis.units_per_position
 
 
 def describe_count(number: int) -> str:

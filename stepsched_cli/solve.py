@@ -6,21 +6,24 @@ evenly spaced decays?" has three unknowns tied by two facts, so exactly one of
 
 ``total`` is the run's length, as everywhere in stepsched: the run covers positions
 ``0..total-1``, and the final lr must be reached inside it, so exactly ``decays``
-decays happen at positions ``<= total - 1``: the last at
-``reached_at = decays * step_size`` and the next one beyond the run.  When the decay
-count is given, the step size is the largest that fits, ``(total - 1) // decays``, so
-the decays spread over the whole run.  A 90-epoch run from 0.1 to 0.0001 in 3 decays
-is therefore ``step_size=29`` (decays at 29, 58 and 87): ``step_size=30`` would put
-the third decay at epoch 90, after the last epoch (89), and the run would never train
-at 0.0001.
+decays happen at positions ``<= total - 1``.  When the decay count is given (or
+follows from gamma), the run is split into ``decays + 1`` stages of equal length,
+``step_size = total // (decays + 1)``: the classic 90-epoch recipe with 2 decays is
+three stages of 30 epochs, decays at 30 and 60.  When ``total`` is not a multiple of
+``decays + 1``, a step size alone would decay once more inside the run, so the
+solution gives milestones instead (every ``step_size``, ``decays`` times) and the last
+stage takes the remainder.
 
 Example:
-    >>> solve(0.1, 0.0001, 90, decays=3)
-    Solution(step_size=29, gamma=0.1, decays=3, final_lr=0.0001, initial_lr=0.1, total=90)
+    >>> classic = solve(0.1, 0.001, 90, decays=2)
+    >>> classic.step_size, classic.gamma, classic.milestones
+    (30, 0.1, None)
+    >>> [(stage.start, stage.length, stage.lr) for stage in classic.stages]
+    [(0, 30, 0.1), (30, 30, 0.01), (60, 30, 0.001)]
+    >>> solve(0.1, 0.0001, 90, decays=3).milestones
+    (22, 44, 66)
     >>> solve(0.1, 0.0001, 91, step_size=30).gamma
     0.1
-    >>> solve(0.1, 0.0001, 91, gamma=0.1).reached_at
-    90
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import decimal
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ScheduleError, StepschedError
@@ -40,6 +44,8 @@ GAMMA_MATCH_TOLERANCE = 1e-9
 # float gamma's rounding compounds over the decays, and past this it is refused.
 SOLVE_TOLERANCE = 1e-6
 _ROOT_DIGITS = 60
+# The most milestones an uneven split lists (a step size gives any number of decays).
+MAX_MILESTONES = 10_000
 
 
 class SolveError(StepschedError, ValueError):
@@ -59,6 +65,9 @@ class Solution:
             the requested final lr up to rounding.
         initial_lr: The lr the schedule starts from.
         total: The run's length: positions ``0..total-1``.
+        milestones: The decays when ``step_size`` alone would decay once more inside
+            the run (``total`` is not a multiple of ``decays + 1``): ``step_size``,
+            ``2 * step_size``, ... ``decays * step_size``; None when it would not.
     """
 
     step_size: int
@@ -67,6 +76,7 @@ class Solution:
     final_lr: float
     initial_lr: float
     total: int
+    milestones: tuple[int, ...] | None = None
 
     @property
     def reached_at(self) -> int:
@@ -75,8 +85,18 @@ class Solution:
 
     @property
     def schedule(self) -> StepSchedule:
-        """The solved schedule."""
+        """The solved schedule (with the milestones, when there are any)."""
+        if self.milestones is not None:
+            return StepSchedule(self.initial_lr, milestones=self.milestones, gamma=self.gamma)
         return StepSchedule(self.initial_lr, step_size=self.step_size, gamma=self.gamma)
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """How long the run spends at each lr, in order (``decays + 1`` stages)."""
+        return tuple(
+            Stage(segment.start, cast(int, segment.end) - segment.start + 1, segment.lr)
+            for segment in self.schedule.segments(total=self.total)
+        )
 
     def to_dict(self) -> dict[str, object]:
         """The JSON contract of ``stepsched solve --json``."""
@@ -87,7 +107,21 @@ class Solution:
             "final_lr": self.final_lr,
             "reached_at": self.reached_at,
             "total": self.total,
+            "milestones": None if self.milestones is None else list(self.milestones),
+            "stages": [
+                {"start": stage.start, "length": stage.length, "lr": stage.lr}
+                for stage in self.stages
+            ],
         }
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stretch of the run at one lr: positions ``start..start+length-1``."""
+
+    start: int
+    length: int
+    lr: float
 
 
 def solve(
@@ -104,10 +138,12 @@ def solve(
     The run covers positions ``0..total-1`` (its last position is ``last = total - 1``).
     Give exactly one of ``decays``, ``step_size`` and ``gamma``:
 
-    * ``decays=k``: ``step_size = last // k`` and ``gamma = (final_lr / lr) ** (1/k)``.
+    * ``decays=k``: ``k + 1`` equal stages, ``step_size = total // (k + 1)``, and
+      ``gamma = (final_lr / lr) ** (1/k)``; milestones when ``total`` is not a multiple
+      of ``k + 1`` (the last stage is then longer by the remainder).
     * ``step_size=s``: ``decays = last // s`` and gamma as above.
     * ``gamma=g``: ``decays`` is the whole number with ``lr * g**decays == final_lr``
-      (relative :data:`GAMMA_MATCH_TOLERANCE`), then ``step_size = last // decays``.
+      (relative :data:`GAMMA_MATCH_TOLERANCE`), then the stages as for ``decays``.
 
     Args:
         lr: The initial lr, finite and > 0.
@@ -130,10 +166,9 @@ def solve(
         10**10 decays and more, depending on gamma).
 
     Raises:
-        SolveError: an argument out of range, not exactly one of the three given, no
-            step size giving exactly ``decays`` decays in the run (e.g. 5 decays in 15
-            positions: step size 2 gives 7, step size 3 gives 4), a ``gamma`` that does
-            not reach ``final_lr`` after a whole number of decays, a gamma that
+        SolveError: an argument out of range, not exactly one of the three given, an
+            uneven split needing more than :data:`MAX_MILESTONES` milestones, a
+            ``gamma`` that does not reach ``final_lr`` after a whole number of decays, a gamma that
             rounds to 1.0, or a float gamma too coarse for that many decays (the
             reached lr is off by more than :data:`SOLVE_TOLERANCE`).
     """
@@ -154,7 +189,10 @@ def solve(
         shown = ", ".join(f"{name}={value!r}" for name, value in given.items()) or "none"
         raise SolveError(f"give exactly one of decays, step_size, gamma (got {shown})")
     step_size, gamma, decays = _spacing(lr, final_lr, total, decays, step_size, gamma)
-    return _checked(lr, final_lr, total, step_size, gamma, decays)
+    milestones = None
+    if given.keys() != {"step_size"} and (decays + 1) * step_size < total:
+        milestones = _milestones(step_size, decays, total)
+    return _checked(lr, final_lr, total, step_size, gamma, decays, milestones)
 
 
 def _spacing(
@@ -175,7 +213,7 @@ def _spacing(
                 f"the first at most, got {decays}",
                 parameter="decays",
             )
-        return _fitting_step_size(decays, last), _root(_ratio(lr, final_lr), decays), decays
+        return total // (decays + 1), _root(_ratio(lr, final_lr), decays), decays
     if step_size is not None:
         step_size = _integer("step_size", step_size, 1)
         if step_size > last:
@@ -193,16 +231,37 @@ def _spacing(
             f"gamma {gamma!r} needs {decays} decays to reach {final_lr!r}, more than a run "
             f"of {total} positions holds ({last})"
         )
-    return _fitting_step_size(decays, last), gamma, decays
+    return total // (decays + 1), gamma, decays
+
+
+def _milestones(step_size: int, decays: int, total: int) -> tuple[int, ...]:
+    """The decays of an uneven split: every ``step_size``, ``decays`` times."""
+    if decays > MAX_MILESTONES:
+        stages = decays + 1
+        raise SolveError(
+            f"a run of {total} positions is not a multiple of {stages} equal stages, and "
+            f"{decays} decays are too many to list as milestones (at most {MAX_MILESTONES}): "
+            f"give a total that is a multiple of {stages}, such as {stages * step_size}",
+            parameter="total",
+        )
+    return tuple(step_size * index for index in range(1, decays + 1))
 
 
 def _checked(
-    lr: float, final_lr: float, total: int, step_size: int, gamma: float, decays: int
+    lr: float,
+    final_lr: float,
+    total: int,
+    step_size: int,
+    gamma: float,
+    decays: int,
+    milestones: tuple[int, ...] | None,
 ) -> Solution:
     """The solution, refused when gamma's rounding misses ``final_lr`` (SOLVE_TOLERANCE)."""
     last = total - 1
     try:
         schedule = StepSchedule(lr, step_size=step_size, gamma=gamma)
+        if milestones is not None:
+            schedule = StepSchedule(lr, milestones=milestones, gamma=gamma)
     except ScheduleError as error:
         raise SolveError(f"no valid schedule: {error}") from None
     reached = schedule.lr_at(last)
@@ -220,6 +279,7 @@ def _checked(
         final_lr=reached,
         initial_lr=lr,
         total=total,
+        milestones=milestones,
     )
 
 
@@ -274,20 +334,6 @@ def _root(ratio: decimal.Decimal, decays: int) -> float:
     return gamma
 
 
-def _fitting_step_size(decays: int, last: int) -> int:
-    """The largest step size with exactly ``decays`` decays at positions ``<= last``."""
-    step_size = last // decays
-    if (decays + 1) * step_size <= last:
-        more = last // step_size
-        fewer = last // (step_size + 1)
-        raise SolveError(
-            f"no step size gives exactly {decays} evenly spaced decays in a run of "
-            f"{last + 1} positions (0-{last}): step_size {step_size} gives {more}, "
-            f"step_size {step_size + 1} gives {fewer}; change decays or total"
-        )
-    return step_size
-
-
 def _decays_for_gamma(lr: float, final_lr: float, gamma: float) -> int:
     """The whole number of decays taking ``lr`` to ``final_lr`` with ``gamma``."""
     estimate = (math.log(final_lr) - math.log(lr)) / math.log(gamma)
@@ -305,4 +351,12 @@ def _decays_for_gamma(lr: float, final_lr: float, gamma: float) -> int:
     )
 
 
-__all__ = ["GAMMA_MATCH_TOLERANCE", "SOLVE_TOLERANCE", "Solution", "SolveError", "solve"]
+__all__ = [
+    "GAMMA_MATCH_TOLERANCE",
+    "MAX_MILESTONES",
+    "SOLVE_TOLERANCE",
+    "Solution",
+    "SolveError",
+    "Stage",
+    "solve",
+]

@@ -11,6 +11,9 @@ peak when it falls inside), so the schedule is evaluated ``O(width)`` times and 
 10**12-position horizon costs the same as 100.  A column holding several decays
 shows them as one vertical drop.
 
+Size: about 530 lines, a little over the house's ~500: one picture (layout, curves,
+markers, logged points, axes and their labels), whose parts share the column layout.
+
 Example:
     >>> schedule = StepSchedule(0.1, step_size=30, gamma=0.1)
     >>> print("\\n".join(render(schedule, total=120, width=30, height=5, log_scale=True)))
@@ -27,88 +30,19 @@ from __future__ import annotations
 
 import math
 import textwrap
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from stepsched_cli.box_drawing import DOWN, LEFT, RIGHT, STYLES, UP, glyph
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.numbers import format_count, format_lr
 from stepsched_cli.schedule import StepSchedule
 
-_LEFT, _RIGHT, _UP, _DOWN = 1, 2, 4, 8
-_BOX = {
-    _LEFT | _RIGHT: "─",
-    _UP | _DOWN: "│",
-    _LEFT | _DOWN: "┐",
-    _UP | _RIGHT: "└",
-    _LEFT | _UP: "┘",
-    _DOWN | _RIGHT: "┌",
-    _LEFT | _RIGHT | _DOWN: "┬",
-    _LEFT | _RIGHT | _UP: "┴",
-    _UP | _DOWN | _RIGHT: "├",
-    _UP | _DOWN | _LEFT: "┤",
-    _LEFT | _RIGHT | _UP | _DOWN: "┼",
-    _LEFT: "─",
-    _RIGHT: "─",
-    _UP: "│",
-    _DOWN: "│",
-}
-
-
-def _restyled(characters: str) -> dict[int, str]:
-    """:data:`_BOX` with its light characters ``─│┐└┘┌┬┴├┤┼`` replaced by ``characters``."""
-    table = str.maketrans("─│┐└┘┌┬┴├┤┼", characters)
-    return {cell: character.translate(table) for cell, character in _BOX.items()}
-
-
-# The line styles of the curves, in order: light (the first schedule), heavy, double, ASCII.
-_STYLES = (
-    _BOX,
-    _restyled("━┃┓┗┛┏┳┻┣┫╋"),
-    _restyled("═║╗╚╝╔╦╩╠╣╬"),
-    _restyled("-|+++++++++"),
-)
-
-
-def _mixed_glyphs() -> dict[frozenset[tuple[int, int]], str]:
-    """The box-drawing characters whose arms differ in style (``┿``: a light vertical
-    crossed by a heavy horizontal), keyed by their ``(arm, style)`` pairs.
-
-    Read from the characters' Unicode names (``BOX DRAWINGS VERTICAL LIGHT AND
-    HORIZONTAL HEAVY``): a group of arms takes the weight named in it, or the one
-    before's (``LIGHT DOWN AND RIGHT``).  Dashed, arc and diagonal characters, whose
-    names hold other words, are left out.
-    """
-    weights = {"LIGHT": 0, "SINGLE": 0, "HEAVY": 1, "DOUBLE": 2}
-    arms = {
-        "LEFT": (_LEFT,),
-        "RIGHT": (_RIGHT,),
-        "UP": (_UP,),
-        "DOWN": (_DOWN,),
-        "HORIZONTAL": (_LEFT, _RIGHT),
-        "VERTICAL": (_UP, _DOWN),
-    }
-    table = {}
-    for code in range(0x2500, 0x2580):
-        name = unicodedata.name(chr(code)).removeprefix("BOX DRAWINGS ")
-        groups = [group.split() for group in name.split(" AND ")]
-        if any(word not in weights and word not in arms for group in groups for word in group):
-            continue
-        pairs: set[tuple[int, int]] = set()
-        weight = -1
-        for group in groups:
-            weight = next((weights[word] for word in group if word in weights), weight)
-            pairs.update((arm, weight) for word in group for arm in arms.get(word, ()))
-        if len({weight for _, weight in pairs}) > 1:
-            table[frozenset(pairs)] = chr(code)
-    return table
-
-
-# Where curves of different styles meet in one cell, each arm keeps its own style.
-_MIXED = _mixed_glyphs()
 # The most schedules drawn beside the first: one line style each.
-MAX_COMPARED = len(_STYLES) - 1
+MAX_COMPARED = len(STYLES) - 1
 MARKER = "┊"
+# A logged point off the curve (drawn by check --plot).
+POINT = "•"
 # Boundary markers are drawn while at most one column in this many has one.
 _MARKER_SPACING = 3
 
@@ -180,10 +114,12 @@ def render(
     log_scale: bool = False,
     x_label: str = "step",
     positions_per_unit: int = 1,
+    units_per_position: int = 1,
     markers: bool = True,
     title: str | None = None,
     label: str = "lr",
     compare: Sequence[tuple[str, StepSchedule]] = (),
+    points: Sequence[tuple[int, float]] = (),
 ) -> list[str]:
     """Draw positions ``0..total-1`` of ``schedule`` in a ``width`` x ``height`` box.
 
@@ -203,6 +139,9 @@ def render(
             labels give way to it when the line is full.
         positions_per_unit: Positions per x-axis unit: 1 labels positions, the steps
             per epoch labels a step-mode schedule in epochs.
+        units_per_position: X-axis units per position: the steps per epoch draw an
+            epoch-mode schedule in steps (each epoch spans that many steps, so a
+            warmup ramped per epoch is a staircase, as it is).
         markers: Dotted lines under the decay boundaries (left out when more than one
             column in three would carry one).
         title: Lines above the picture, wrapped at spaces to ``width`` (never cut).
@@ -210,6 +149,9 @@ def render(
         compare: ``(label, schedule)`` of up to three further schedules, drawn in
             heavy, double and ASCII lines (the first schedule stays on top where they
             meet), with a legend of ``len(compare) + 1`` entries below the picture.
+        points: Logged points ``(x, lr)`` (x in the x axis's units, below
+            ``total * units_per_position``), drawn as :data:`POINT` where no curve is:
+            a point off the curve stands out.
 
     Returns:
         The title's lines, ``height + 2`` lines of picture, then the legend's lines.
@@ -221,20 +163,27 @@ def render(
     width = _integer("width", width, 8)
     height = _integer("height", height, 2)
     positions_per_unit = _integer("positions_per_unit", positions_per_unit, 1)
+    units_per_position = _integer("units_per_position", units_per_position, 1)
     if len(compare) > MAX_COMPARED:
         raise TermPlotError(
             f"compare: the terminal draws at most {MAX_COMPARED} further schedules, "
             f"got {len(compare)}"
         )
     schedules = [schedule, *(other for _, other in compare)]
-    layout = _fit(schedules, total, width, height, log_scale)
+    lrs = [lr for _, lr in points]
+    layout = _fit(schedules, total, width, height, log_scale, units_per_position, lrs)
     cells: _Cells = [[None] * layout.count for _ in range(height)]
     for style, columns in enumerate(layout.columns):
         _draw_curve(cells, columns, layout.scale, style)
+    span = total * units_per_position
+    dots = {
+        (layout.scale.row(lr), min(layout.count - 1, max(0, x) * layout.count // span))
+        for x, lr in points
+    }
     draw_markers = markers and _marker_count(schedule, total) * _MARKER_SPACING <= layout.count
     lines = wrap_text(title, width) if title else []
-    lines += _plot_rows(layout, cells, draw_markers)
-    ticks = _x_ticks(total, layout.count, positions_per_unit)
+    lines += _plot_rows(layout, cells, draw_markers, dots)
+    ticks = _x_ticks(span, layout.count, positions_per_unit)
     axis_line = ["─"] * layout.count
     for column_index, _ in ticks:
         axis_line[column_index] = "┬"
@@ -273,7 +222,7 @@ def legend(labels: Sequence[str], width: int) -> list[str]:
     """
     lines = []
     for style, label in enumerate(labels):
-        sample = _STYLES[style][_LEFT | _RIGHT] * 2
+        sample = STYLES[style][LEFT | RIGHT] * 2
         lines += wrap_text(f"{sample} {label}", width, indent="   ")
     return lines
 
@@ -285,7 +234,13 @@ def _integer(name: str, value: object, minimum: int) -> int:
 
 
 def _fit(
-    schedules: Sequence[StepSchedule], total: int, width: int, height: int, log_scale: bool
+    schedules: Sequence[StepSchedule],
+    total: int,
+    width: int,
+    height: int,
+    log_scale: bool,
+    units_per_position: int,
+    extra_lrs: Sequence[float] = (),
 ) -> _Layout:
     """As many columns as fit beside the y labels their own extremes need.
 
@@ -296,11 +251,11 @@ def _fit(
     hidden = [_smallest_positive_lr(each, total) for each in schedules] if log_scale else []
     wanted = max(2, width)
     while True:
-        columns = [_columns(each, total, wanted) for each in schedules]
+        columns = [_columns(each, total, wanted, units_per_position) for each in schedules]
         values = [
             value for curve in columns for column in curve for value in (column.low, column.high)
         ]
-        scale = _Scale(values + hidden, height, log_scale)
+        scale = _Scale(values + hidden + list(extra_lrs), height, log_scale)
         labels = scale.labels()
         gutter = max(len(text) for text in labels.values())
         plot_width = width - gutter - 1
@@ -323,31 +278,22 @@ def _draw_curve(cells: _Cells, columns: list[_Column], scale: _Scale, style: int
         rows = (row_in, row_out, scale.row(column.low), scale.row(column.high))
         top, bottom = min(rows), max(rows)
         for row in range(top, bottom + 1):
-            bits = (_LEFT if row == row_in else 0) | (_RIGHT if row == row_out else 0)
-            bits |= (_UP if row > top else 0) | (_DOWN if row < bottom else 0)
+            bits = (LEFT if row == row_in else 0) | (RIGHT if row == row_out else 0)
+            bits |= (UP if row > top else 0) | (DOWN if row < bottom else 0)
             cell = cells[row][index]
             if cell is None:
                 cell = cells[row][index] = {}
-            for arm in (_LEFT, _RIGHT, _UP, _DOWN):
+            for arm in (LEFT, RIGHT, UP, DOWN):
                 if bits & arm:
                     cell.setdefault(arm, style)
         previous_exit = column.exit
 
 
-def _glyph(cell: dict[int, int]) -> str:
-    """The character of a cell: its curve's box character, or where curves of different
-    styles meet, one whose arms keep their styles (``┿``), else the first curve's."""
-    bits = sum(cell)
-    styles = set(cell.values())
-    if len(styles) > 1:
-        mixed = _MIXED.get(frozenset(cell.items()))
-        if mixed is not None:
-            return mixed
-    return _STYLES[min(styles)][bits]
-
-
-def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
-    """The plot area's lines: label, axis, then the curves and the boundary markers."""
+def _plot_rows(
+    layout: _Layout, cells: _Cells, draw_markers: bool, dots: set[tuple[int, int]]
+) -> list[str]:
+    """The plot area's lines: label, axis, then the curves, the logged points where no
+    curve is, and the boundary markers."""
     boundaries = [column.boundary for column in layout.columns[0]]
     lines = []
     for row, row_cells in enumerate(cells):
@@ -355,7 +301,9 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
         text = []
         for index, cell in enumerate(row_cells):
             if cell is not None:
-                text.append(_glyph(cell))
+                text.append(glyph(cell))
+            elif (row, index) in dots:
+                text.append(POINT)
             elif draw_markers and boundaries[index] and _below_curve(cells, row, index):
                 text.append(MARKER)
             else:
@@ -365,21 +313,30 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
     return lines
 
 
-def _columns(schedule: StepSchedule, total: int, count: int) -> list[_Column]:
-    """``count`` columns over positions ``0..total-1``: each a range of positions, or,
-    with more columns than positions, one position spread over several columns (its
-    first column carries its boundary)."""
+def _columns(
+    schedule: StepSchedule, total: int, count: int, units_per_position: int = 1
+) -> list[_Column]:
+    """``count`` columns over x units ``0..span-1`` (``span = total *
+    units_per_position``): each holds the positions its x units fall in, or, with more
+    columns than x units, one unit spread over several columns (its first column
+    carries its boundary)."""
+    span = total * units_per_position
     warmup = schedule.warmup_steps
     columns: list[_Column] = []
+    last_x = -1
     for index in range(count):
-        start = index * total // count
-        end = max(start, (index + 1) * total // count - 1)
+        start_x = index * span // count
+        end_x = max(start_x, (index + 1) * span // count - 1)
+        start, end = start_x // units_per_position, end_x // units_per_position
         first, last = schedule.lr_at(start), schedule.lr_at(end)
         extremes = [first, last]
         if start < warmup <= end:
             extremes += [schedule.lr_at(warmup - 1), schedule.lr_at(warmup)]
-        following = schedule.next_boundary(start - 1 if start else 0)
-        new_position = not columns or columns[-1].end < start
+        # The first boundary drawn at or after the column's first x unit.
+        first_whole = -(-start_x // units_per_position)
+        following = schedule.next_boundary(first_whole - 1 if first_whole else 0)
+        new_unit = last_x < start_x
+        last_x = end_x
         columns.append(
             _Column(
                 start=start,
@@ -388,7 +345,9 @@ def _columns(schedule: StepSchedule, total: int, count: int) -> list[_Column]:
                 exit=last,
                 low=min(extremes),
                 high=max(extremes),
-                boundary=new_position and following is not None and following <= end,
+                boundary=new_unit
+                and following is not None
+                and following * units_per_position <= end_x,
             )
         )
     return columns
@@ -564,6 +523,7 @@ def _tick_labels(
 __all__ = [
     "MARKER",
     "MAX_COMPARED",
+    "POINT",
     "TermPlotError",
     "compact_number",
     "compact_position",

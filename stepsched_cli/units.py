@@ -12,10 +12,22 @@ Example:
     150150
     >>> steps_per_epoch(1_281_167, 256).steps_per_epoch
     5005
+
+Positions and lengths may be typed in either unit: ``30ep`` is 30 epochs, ``150150st``
+150,150 optimizer steps, and a bare ``30`` counts the schedule's own unit
+(:func:`parse_time`).  :func:`time_in` converts such a :class:`TimeValue` into a
+schedule's unit, exactly or not at all:
+
+    >>> time_in(parse_time("30ep", "milestones"), "step", 5005, "milestones")
+    150150
+    >>> time_in(parse_time("1e5", "t"), "step", None, "t")
+    100000
 """
 
 from __future__ import annotations
 
+import decimal
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, cast
 
@@ -273,15 +285,164 @@ def steps_per_epoch_for_global_batch(
     return replace(figures, global_batch_size=global_batch_size)
 
 
+# -- positions and lengths in either unit ------------------------------------------
+
+# The suffixes of a typed time: MosaicML Composer's ``ep``, and ``st`` for optimizer
+# steps (updates, not batches: under gradient accumulation the two differ).
+UNIT_SUFFIXES: dict[str, Mode] = {"ep": "epoch", "st": "step"}
+SUFFIX_OF_UNIT: dict[Mode, str] = {"epoch": "ep", "step": "st"}
+# The longest integer a typed time may spell out (as int() itself accepts, 4300 digits).
+_MAX_TIME_DIGITS = 4300
+_TIME_TEXT = re.compile(
+    r"\s*(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    r"\s*(?P<suffix>[a-zA-Z]*)\s*",
+    re.ASCII,
+)
+
+
+@dataclass(frozen=True)
+class TimeValue:
+    """A position or a length as typed: a whole ``amount`` of ``unit``.
+
+    Attributes:
+        amount: The integer typed (``30`` in ``30ep``); may be negative, the
+            conversions check the range.
+        unit: ``"step"`` or ``"epoch"`` for a suffixed value; None for a bare number,
+            which counts the schedule's own unit.
+    """
+
+    amount: int
+    unit: Mode | None = None
+
+    def __str__(self) -> str:
+        return f"{self.amount}{'' if self.unit is None else SUFFIX_OF_UNIT[self.unit]}"
+
+
+def parse_time(text: str, parameter: str) -> TimeValue:
+    """Read ``30``, ``30ep``, ``150150st``, ``1e5`` or ``2.5e5st`` as a :class:`TimeValue`.
+
+    The number is ASCII decimal text; a decimal point or an exponent is accepted when
+    the value is an exact integer (``2.5e5`` is 250000, ``1.5`` is refused).  The
+    suffix is ``ep`` (epochs) or ``st`` (optimizer steps), in any case; none counts
+    the schedule's unit.
+
+    Raises:
+        ScheduleError: anything else, with ``parameter`` (the message starts with it).
+
+    Example:
+        >>> parse_time("30ep", "milestones"), parse_time(" 2.5E5 ", "total")
+        (TimeValue(amount=30, unit='epoch'), TimeValue(amount=250000, unit=None))
+    """
+    match = _TIME_TEXT.fullmatch(text) if isinstance(text, str) else None
+    suffix = "" if match is None else match["suffix"].lower()
+    if match is None or (suffix and suffix not in UNIT_SUFFIXES):
+        raise ScheduleError(
+            f"{parameter} must be a whole number, optionally with a unit (30, 30ep for "
+            f"epochs, 150150st for steps), got {validate.shown(text)}",
+            parameter=parameter,
+        )
+    number = decimal.Decimal(match["number"])
+    # adjusted() is the power of ten of the leading digit: it bounds the digits.
+    if number and number.adjusted() >= _MAX_TIME_DIGITS:
+        raise ScheduleError(
+            f"{parameter} must have at most {_MAX_TIME_DIGITS} digits, got {validate.shown(text)}",
+            parameter=parameter,
+        )
+    if number != number.to_integral_value():
+        raise ScheduleError(
+            f"{parameter} must be a whole number of {_counted(suffix)}, got "
+            f"{validate.shown(text.strip())}",
+            parameter=parameter,
+        )
+    return TimeValue(int(number), UNIT_SUFFIXES[suffix] if suffix else None)
+
+
+def _counted(suffix: str) -> str:
+    return f"{UNIT_SUFFIXES[suffix]}s" if suffix else "positions"
+
+
+def time_in(
+    value: TimeValue,
+    mode: Mode,
+    steps_per_epoch: int | None,
+    parameter: str,
+    *,
+    minimum: int = 0,
+    label: str | None = None,
+) -> int:
+    """``value`` counted in ``mode``'s unit, exactly: a boundary, a length or a position.
+
+    An amount in epochs becomes ``amount * steps_per_epoch`` steps; an amount in steps
+    becomes epochs only when it is a whole number of them.
+
+    Args:
+        value: The typed value.
+        mode: The unit wanted (the schedule's).
+        steps_per_epoch: Optimizer steps per epoch, None when not known.
+        parameter: What the error names (``"milestones"``, ``"step_size"``).
+        minimum: The smallest amount accepted.
+        label: How the message names the value (defaults to ``parameter``).
+
+    Raises:
+        ScheduleError: the amount is below ``minimum``; steps that are not a whole
+            number of epochs (the message gives the nearest whole values); the other
+            unit without ``steps_per_epoch`` (:class:`MissingStepsPerEpoch`).
+
+    Example:
+        >>> time_in(TimeValue(100, "step"), "epoch", 5005, "step_size")
+        Traceback (most recent call last):
+        ...
+        stepsched_cli.errors.ScheduleError: step_size 100st is not a whole number of \
+epochs (5005 steps each): the nearest whole values are 0ep (0st) and 1ep (5005st)
+    """
+    label = parameter if label is None else label
+    if value.amount < minimum:
+        raise ScheduleError(f"{label} must be at least {minimum}, got {value}", parameter=parameter)
+    if value.unit is None or value.unit == mode:
+        return value.amount
+    if steps_per_epoch is None:
+        raise MissingStepsPerEpoch(
+            f"{label} {value} counts {value.unit}s and the schedule counts {mode}s: "
+            "converting needs the steps per epoch",
+            parameter=parameter,
+        )
+    check_steps_per_epoch(steps_per_epoch)
+    if mode == "step":
+        return value.amount * steps_per_epoch
+    epochs, remainder = divmod(value.amount, steps_per_epoch)
+    if remainder:
+        raise ScheduleError(
+            f"{label} {value} is not a whole number of epochs ({steps_per_epoch} steps "
+            f"each): the nearest whole values are {epochs}ep ({epochs * steps_per_epoch}st) "
+            f"and {epochs + 1}ep ({(epochs + 1) * steps_per_epoch}st)",
+            parameter=parameter,
+        )
+    return epochs
+
+
+class MissingStepsPerEpoch(ScheduleError):
+    """A value in the other unit than the schedule's, and no steps per epoch to convert it.
+
+    ``parameter`` names the value; the command line adds the options that give the
+    steps per epoch.
+    """
+
+
 __all__ = [
+    "SUFFIX_OF_UNIT",
+    "UNIT_SUFFIXES",
     "AccumulationRounding",
+    "MissingStepsPerEpoch",
     "StepsPerEpoch",
+    "TimeValue",
     "batch_size_per_rank",
     "check_steps_per_epoch",
     "convert_state",
     "epochs_to_steps",
+    "parse_time",
     "steps_per_epoch",
     "steps_per_epoch_for_global_batch",
     "steps_to_epochs",
+    "time_in",
     "to_mode",
 ]

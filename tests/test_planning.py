@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from stepsched_cli.errors import ScheduleError
 from stepsched_cli.planning import (
+    Clock,
+    Moment,
     Plan,
     RunLength,
     default_total,
@@ -15,7 +17,8 @@ from stepsched_cli.planning import (
     run_length,
     total_for_epochs,
 )
-from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.schedule import Mode, StepSchedule
+from stepsched_cli.units import MissingStepsPerEpoch, TimeValue
 
 STEPS = StepSchedule(0.1, step_size=30)
 EPOCHS = StepSchedule(0.1, step_size=30, mode="epoch")
@@ -158,3 +161,51 @@ def test_the_two_units_agree(position: int, steps_per_epoch: int, mode: str) -> 
     assert step // steps_per_epoch == epoch
     assert last // steps_per_epoch == epoch
     assert step <= last
+
+
+# -- typed times: the plan's clock -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "value", "expected"),
+    [
+        # An epoch-mode plan: a step is inside an epoch, and says which.
+        ("epoch", TimeValue(200000, "step"), Moment(39, 200000, 39)),
+        ("epoch", TimeValue(195195, "step"), Moment(39, 195195, 39)),
+        ("epoch", TimeValue(39, None), Moment(39, 195195, 39)),
+        ("epoch", TimeValue(39, "epoch"), Moment(39, 195195, 39)),
+        # A step-mode plan: an epoch is its first step.
+        ("step", TimeValue(30, "epoch"), Moment(150150, 150150, 30)),
+        ("step", TimeValue(150151, None), Moment(150151, 150151, 30)),
+        ("step", TimeValue(5004, "step"), Moment(5004, 5004, 0)),
+    ],
+)
+def test_the_clock_locates_a_time_in_both_units(
+    mode: Mode, value: TimeValue, expected: Moment
+) -> None:
+    assert Clock(mode, steps_per_epoch=5005).locate(value, "position") == expected
+
+
+def test_without_steps_per_epoch_only_the_plan_unit_is_known() -> None:
+    assert Clock("step").locate(TimeValue(7), "position") == Moment(7, 7, None)
+    assert Clock("epoch").locate(TimeValue(7), "position") == Moment(7, None, 7)
+    for mode, unit in (("step", "epoch"), ("epoch", "step")):
+        with pytest.raises(MissingStepsPerEpoch) as caught:
+            Clock(mode).locate(TimeValue(7, unit), "position")  # type: ignore[arg-type]
+        assert caught.value.parameter == "position"
+
+
+def test_a_negative_position_is_refused() -> None:
+    for value in (TimeValue(-5), TimeValue(-5, "step")):
+        with pytest.raises(ScheduleError, match="^position must be at least 0, got -5") as caught:
+            Clock("epoch", 10).locate(value, "position")
+        assert caught.value.parameter == "position"
+
+
+def test_the_recipe_counts_in_steps() -> None:
+    clock = Plan(StepSchedule(0.1), steps_per_epoch=5005).clock
+    milestones = [clock.count(TimeValue(e, "epoch"), "milestones") for e in (30, 60, 80)]
+    assert milestones == [150150, 300300, 400400]
+    assert clock.count(TimeValue(5, "epoch"), "warmup_steps") == 25025
+    with pytest.raises(ScheduleError, match="^step_size must be at least 1, got 0ep$"):
+        clock.count(TimeValue(0, "epoch"), "step_size", minimum=1)

@@ -46,6 +46,9 @@ def kinds(schedule: StepSchedule, **known: int | None) -> list[str]:
         (StepSchedule(0.1, step_size=1, gamma=1e-200, min_lr=1e-300), {"total": 10}, []),
         (SEED, {"total": 10**6}, ["underflow"]),
         (SEED, {"total": 20, "steps_per_epoch": 5005}, ["never_reached", "epochs_meant"]),
+        (SEED.replace(warmup_steps=5, warmup_start_lr=0.5), {}, ["warmup_above"]),
+        (SEED.replace(warmup_steps=5, warmup_start_lr=0.1), {}, []),
+        (SEED.replace(warmup_steps=5, warmup_start_lr=0.01), {}, []),
     ],
 )
 def test_each_check(schedule: StepSchedule, known: dict[str, int], expected: list[str]) -> None:
@@ -64,6 +67,13 @@ def test_messages_name_the_values() -> None:
         "the last milestone 90 is under a tenth of an epoch (5005 steps): epochs were "
         "probably meant",
     ]
+    (above,) = check_plausibility(
+        StepSchedule(0.1, milestones=(30,), warmup_steps=5, warmup_start_lr=0.5, mode="epoch")
+    )
+    assert above.message == (
+        "warmup_start_lr 0.5 is above the lr 0.1: the warmup ramps the lr down over 5 epochs "
+        "instead of up: a typo?"
+    )
     (underflow,) = check_plausibility(StepSchedule(0.1, step_size=1, gamma=1e-200), total=9)
     assert underflow.message == (
         "the lr underflows to 0 at step 2, after 2 decays of gamma 1e-200: every later step "

@@ -7,7 +7,7 @@ from fractions import Fraction
 from itertools import islice, pairwise
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stepsched_cli.errors import ScheduleError
@@ -487,3 +487,29 @@ def test_milestone_search_does_not_compute_a_power_per_milestone() -> None:
     assert len(schedule._boundary_cache) < 200  # only the values the search visited
     k = next(k for k in range(1, len(milestones) + 1) if schedule.lr_after_decays(k) < 1e-300)
     assert found == milestones[k - 1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    schedule=st.builds(
+        StepSchedule,
+        initial_lr=st.sampled_from([0.1, 1.0, 3e-3]),
+        step_size=st.integers(1, 40),
+        gamma=st.sampled_from([0.1, 0.5, 0.9]),
+        warmup_steps=st.integers(0, 30),
+        warmup_start_lr=st.sampled_from([0.0, 0.01]),
+        min_lr=st.sampled_from([0.0, 1e-4]),
+        warmup_prefix=st.booleans(),
+    ),
+    start=st.integers(0, 100),
+    stop=st.integers(0, 400),
+    stride=st.integers(1, 17),
+)
+def test_lrs_over_a_range_equal_lr_at(
+    schedule: StepSchedule, start: int, stop: int, stride: int
+) -> None:
+    """A range is walked a constant stretch at a time: the values are lr_at's, one each."""
+    positions = range(start, stop, stride)
+    assert list(schedule.lrs_at(positions)) == [schedule.lr_at(t) for t in positions]
+    milestones = schedule.replace(step_size=None, milestones=(7, 8, 50, 51, 200))
+    assert list(milestones.lrs_at(positions)) == [milestones.lr_at(t) for t in positions]

@@ -12,59 +12,64 @@ from hypothesis import strategies as st
 
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.schedule import StepSchedule
-from stepsched_cli.solve import SOLVE_TOLERANCE, Solution, SolveError, solve
+from stepsched_cli.solve import SOLVE_TOLERANCE, Solution, SolveError, Stage, solve
 
 
-def test_issue_example() -> None:
-    """A 90-position run (0..89) reaches 0.0001 in 3 decays with step_size 29, inside it."""
-    solution = solve(0.1, 0.0001, 90, decays=3)
-    assert solution == Solution(29, 0.1, 3, 0.0001, 0.1, 90)
+def test_the_run_is_split_into_equal_stages() -> None:
+    """The classic recipe: 90 epochs, 2 decays: three stages of 30, decays at 30 and 60."""
+    solution = solve(0.1, 0.001, 90, decays=2)
+    assert solution == Solution(30, 0.1, 2, 0.001, 0.1, 90)
+    assert solution.stages == (Stage(0, 30, 0.1), Stage(30, 30, 0.01), Stage(60, 30, 0.001))
     assert solution.to_dict() == {
-        "step_size": 29,
+        "step_size": 30,
         "gamma": 0.1,
-        "decays": 3,
-        "final_lr": 0.0001,
-        "reached_at": 87,
+        "decays": 2,
+        "final_lr": 0.001,
+        "reached_at": 60,
         "total": 90,
+        "milestones": None,
+        "stages": [
+            {"start": 0, "length": 30, "lr": 0.1},
+            {"start": 30, "length": 30, "lr": 0.01},
+            {"start": 60, "length": 30, "lr": 0.001},
+        ],
     }
-    assert solve(0.1, 0.0001, 91, decays=3).step_size == 30
+    assert list(solution.schedule.boundaries(0, 90)) == [30, 60]
 
 
-def test_total_is_the_run_length_as_in_table() -> None:
-    """--total 90 covers positions 0..89 (as table --total 90): every decay lands inside."""
-    schedule = solve(0.1, 0.0001, 90, decays=3).schedule
-    assert [schedule.lr_at(t) for t in (28, 29, 57, 58, 86, 87, 89)] == [
-        0.1,
-        0.01,
-        0.01,
-        0.001,
-        0.001,
-        0.0001,
-        0.0001,
-    ]
-    assert list(schedule.boundaries(0, 90)) == [29, 58, 87]
-    assert schedule.boundary(4) == 116
+def test_an_uneven_split_gives_milestones_and_a_longer_last_stage() -> None:
+    """91 positions in 3 stages: step size 30 would decay a third time at 90, inside."""
+    solution = solve(0.1, 0.001, 91, decays=2)
+    assert (solution.step_size, solution.milestones) == (30, (30, 60))
+    assert [stage.length for stage in solution.stages] == [30, 30, 31]
+    assert solution.schedule == StepSchedule(0.1, milestones=(30, 60))
+    assert solution.to_dict()["milestones"] == [30, 60]
+    ninety = solve(0.1, 0.0001, 90, decays=3)
+    assert ninety.milestones == (22, 44, 66)
+    assert [stage.length for stage in ninety.stages] == [22, 22, 22, 24]
+    assert [stage.lr for stage in ninety.stages] == [0.1, 0.01, 0.001, 0.0001]
 
 
 @pytest.mark.parametrize(
     ("arguments", "given", "expected"),
     [
-        ((0.1, 0.0001, 91), {"decays": 3}, (30, 0.1, 3, 0.0001)),
-        ((0.1, 0.0001, 90), {"decays": 3}, (29, 0.1, 3, 0.0001)),
-        ((0.1, 0.0001, 90), {"gamma": 0.1}, (29, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 120), {"decays": 3}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 90), {"decays": 3}, (22, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 90), {"gamma": 0.1}, (22, 0.1, 3, 0.0001)),
+        ((0.1, 0.001, 90), {"decays": 2}, (30, 0.1, 2, 0.001)),
         ((0.1, 0.001, 90), {"step_size": 30}, (30, 0.1, 2, 0.001)),
         ((0.1, 0.0001, 91), {"step_size": 30}, (30, 0.1, 3, 0.0001)),
-        ((0.1, 0.0001, 91), {"gamma": 0.1}, (30, 0.1, 3, 0.0001)),
-        ((0.1, 0.0001, 101), {"decays": 3}, (33, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 120), {"gamma": 0.1}, (30, 0.1, 3, 0.0001)),
+        ((0.1, 0.0001, 101), {"decays": 3}, (25, 0.1, 3, 0.0001)),
         ((0.1, 0.0001, 120), {"step_size": 30}, (30, 0.1, 3, 0.0001)),
-        ((0.1, 0.001, 91), {"decays": 2}, (45, 0.1, 2, 0.001)),
+        ((0.1, 0.001, 91), {"decays": 2}, (30, 0.1, 2, 0.001)),
         ((1.0, 0.125, 4), {"decays": 3}, (1, 0.5, 3, 0.125)),
         ((1.0, 0.125, 4), {"step_size": 1}, (1, 0.5, 3, 0.125)),
         ((1.0, 0.125, 4), {"gamma": 0.5}, (1, 0.5, 3, 0.125)),
         ((0.1, 1e-05, 101), {"step_size": 25}, (25, 0.1, 4, 1e-05)),
         ((0.05, 0.00005, 1001), {"step_size": 300}, (300, 0.1, 3, 0.00005)),
-        ((0.1, 0.0001, 91), {"decays": 1}, (90, 0.001, 1, 0.0001)),
-        ((1.0, 0.5, 2**63 + 1), {"decays": 1}, (2**63, 0.5, 1, 0.5)),
+        ((0.1, 0.0001, 91), {"decays": 1}, (45, 0.001, 1, 0.0001)),
+        ((1.0, 0.5, 2**64), {"decays": 1}, (2**63, 0.5, 1, 0.5)),
     ],
 )
 def test_table(
@@ -78,7 +83,7 @@ def test_table(
 
 def test_odd_ratio_is_reached_within_rounding() -> None:
     solution = solve(3e-4, 1e-6, 1000, decays=7)
-    assert (solution.step_size, solution.gamma) == (142, 0.4427163232856526)
+    assert (solution.step_size, solution.gamma) == (125, 0.4427163232856526)
     assert solution.final_lr == pytest.approx(1e-6, rel=1e-15)
 
 
@@ -106,13 +111,14 @@ def test_odd_ratio_is_reached_within_rounding() -> None:
         ((0.1, 0.01, 90), {"decays": 0}, "decays must be an integer >= 1, got 0"),
         ((0.1, 0.01, 90), {"decays": True}, "decays must be an integer >= 1, got True"),
         ((0.1, 0.01, 10), {"decays": 10}, "decays must be at most total - 1 (9): one decay"),
-        (
-            (0.1, 0.01, 15),
-            {"decays": 5},
-            "no step size gives exactly 5 evenly spaced decays in a run of 15 positions "
-            "(0-14): step_size 2 gives 7, step_size 3 gives 4; change decays or total",
-        ),
         ((0.1, 0.01, 90), {"step_size": 0}, "step_size must be an integer >= 1, got 0"),
+        (
+            (1.0, 0.5, 10**7 + 1),
+            {"decays": 10**4 + 1},
+            "a run of 10000001 positions is not a multiple of 10002 equal stages, and 10001 "
+            "decays are too many to list as milestones (at most 10000): give a total that is "
+            "a multiple of 10002, such as 9991998",
+        ),
         (
             (0.1, 0.01, 90),
             {"step_size": 90},
@@ -165,17 +171,19 @@ def test_property_decays_answer_feeds_back(
     try:
         solution = solve(lr, final_lr, total + 1, decays=decays)
     except SolveError as error:
-        # Only when no integer step size fits: then the neighbours really miss.
-        step_size = total // decays
-        assert "no step size gives exactly" in str(error) or "rounds to 1.0" in str(error)
-        if "no step size" in str(error):
-            assert total // step_size > decays
-            assert total // (step_size + 1) < decays
+        assert "rounds to 1.0" in str(error) or "too many to list" in str(error)
         return
-    schedule = StepSchedule(lr, step_size=solution.step_size, gamma=solution.gamma)
+    schedule = solution.schedule
+    lengths = [stage.length for stage in solution.stages]
+    # decays + 1 stages covering the run, all as long as the first but the last,
+    # which takes the remainder (fewer positions than there are stages).
+    assert len(lengths) == decays + 1
+    assert sum(lengths) == total + 1
+    assert set(lengths[:-1]) == {solution.step_size} == {(total + 1) // (decays + 1)}
+    assert 0 <= lengths[-1] - solution.step_size <= decays
+    assert (solution.milestones is None) == (lengths[-1] == solution.step_size)
     assert schedule.decays_at(total) == decays
     assert solution.reached_at <= total
-    assert schedule.next_boundary(total) == (decays + 1) * solution.step_size
     assert solution.final_lr == schedule.lr_at(total)
     assert solution.final_lr == pytest.approx(final_lr, rel=decays * 3e-16 + 1e-15)
 
@@ -243,6 +251,6 @@ def test_property_answer_is_within_tolerance_or_refused(
         solution = solve(lr, final_lr, total + 1, **choice)
     except SolveError:
         return
-    reached = StepSchedule(lr, step_size=solution.step_size, gamma=solution.gamma).lr_at(total)
+    reached = solution.schedule.lr_at(total)
     assert reached == solution.final_lr
     assert abs(reached - final_lr) <= SOLVE_TOLERANCE * final_lr

@@ -10,15 +10,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stepsched_cli.errors import ConversionError, ScheduleError
-from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import (
+    MissingStepsPerEpoch,
+    TimeValue,
     batch_size_per_rank,
     convert_state,
     epochs_to_steps,
+    parse_time,
     steps_per_epoch,
     steps_per_epoch_for_global_batch,
     steps_to_epochs,
+    time_in,
     to_mode,
 )
 
@@ -251,3 +255,104 @@ def test_global_batch_round_trips(per_rank: int, world_size: int, grad_accum: in
         return  # an epoch with no optimizer step: refused either way (tested above)
     figures = steps_per_epoch_for_global_batch(dataset_size, global_batch, world_size, grad_accum)
     assert figures.steps_per_epoch == expected.steps_per_epoch
+
+
+# -- positions and lengths typed in either unit ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30", TimeValue(30, None)),
+        ("30ep", TimeValue(30, "epoch")),
+        ("150150st", TimeValue(150150, "step")),
+        (" 5EP ", TimeValue(5, "epoch")),
+        ("5 ep", TimeValue(5, "epoch")),
+        ("1e5", TimeValue(100000, None)),
+        ("2.5e5", TimeValue(250000, None)),
+        ("2.5e5st", TimeValue(250000, "step")),
+        ("30.0", TimeValue(30, None)),
+        ("-5", TimeValue(-5, None)),
+        ("+7ep", TimeValue(7, "epoch")),
+        ("0", TimeValue(0, None)),
+    ],
+)
+def test_times_are_read_with_their_unit(text: str, expected: TimeValue) -> None:
+    assert parse_time(text, "total") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1.5", "total must be a whole number of positions, got '1.5'"),
+        ("2.5ep", "total must be a whole number of epochs, got '2.5ep'"),
+        ("1e-1st", "total must be a whole number of steps, got '1e-1st'"),
+        ("30ba", "total must be a whole number, optionally with a unit .30, 30ep for epochs"),
+        ("ep", "total must be a whole number, optionally with a unit"),
+        ("", "total must be a whole number, optionally with a unit"),
+        ("٣٠", "total must be a whole number, optionally with a unit"),
+        ("3_0", "total must be a whole number, optionally with a unit"),
+        ("inf", "total must be a whole number, optionally with a unit"),
+        ("1e5000", "total must have at most 4300 digits"),
+    ],
+)
+def test_malformed_times_are_refused_naming_the_parameter(text: str, message: str) -> None:
+    with pytest.raises(ScheduleError, match=message) as caught:
+        parse_time(text, "total")
+    assert caught.value.parameter == "total"
+
+
+@pytest.mark.parametrize(
+    ("value", "mode", "expected"),
+    [
+        (TimeValue(30, None), "step", 30),
+        (TimeValue(30, None), "epoch", 30),
+        (TimeValue(30, "epoch"), "step", 150150),
+        (TimeValue(30, "epoch"), "epoch", 30),
+        (TimeValue(150150, "step"), "epoch", 30),
+        (TimeValue(150150, "step"), "step", 150150),
+        (TimeValue(0, "step"), "epoch", 0),
+    ],
+)
+def test_times_convert_exactly(value: TimeValue, mode: Mode, expected: int) -> None:
+    assert time_in(value, mode, 5005, "step_size") == expected
+
+
+def test_steps_inside_an_epoch_are_refused_with_the_nearest_whole_values() -> None:
+    with pytest.raises(ScheduleError) as caught:
+        time_in(TimeValue(200000, "step"), "epoch", 5005, "milestones", label="milestones[1]")
+    assert str(caught.value) == (
+        "milestones[1] 200000st is not a whole number of epochs (5005 steps each): the nearest "
+        "whole values are 39ep (195195st) and 40ep (200200st)"
+    )
+    assert caught.value.parameter == "milestones"
+
+
+@pytest.mark.parametrize("value", [TimeValue(30, "epoch"), TimeValue(30, "step")])
+def test_the_other_unit_needs_the_steps_per_epoch(value: TimeValue) -> None:
+    mode: Mode = "step" if value.unit == "epoch" else "epoch"
+    with pytest.raises(MissingStepsPerEpoch) as caught:
+        time_in(value, mode, None, "warmup_steps")
+    assert str(caught.value) == (
+        f"warmup_steps {value} counts {value.unit}s and the schedule counts {mode}s: "
+        "converting needs the steps per epoch"
+    )
+    assert caught.value.parameter == "warmup_steps"
+
+
+def test_the_same_unit_needs_no_steps_per_epoch() -> None:
+    assert time_in(TimeValue(30, "epoch"), "epoch", None, "total") == 30
+
+
+@pytest.mark.parametrize("minimum", [0, 1])
+def test_a_time_below_the_minimum_is_refused(minimum: int) -> None:
+    with pytest.raises(ScheduleError, match=f"^t must be at least {minimum}, got -5ep$"):
+        time_in(TimeValue(-5, "epoch"), "step", 10, "t", minimum=minimum)
+
+
+@given(amount=st.integers(0, 10**30), steps_per_epoch=st.integers(1, 10**6))
+def test_epochs_to_steps_and_back_is_the_identity(amount: int, steps_per_epoch: int) -> None:
+    steps = time_in(TimeValue(amount, "epoch"), "step", steps_per_epoch, "t")
+    assert steps == epochs_to_steps(amount, steps_per_epoch)
+    assert time_in(TimeValue(steps, "step"), "epoch", steps_per_epoch, "t") == amount
+    assert parse_time(f"{amount}ep", "t") == TimeValue(amount, "epoch")

@@ -166,12 +166,16 @@ class Listing:
         headers: Column headers for the human table and markdown.
         human_row: Formats one record as the cells under ``headers``.
         title: Shown above the human table (not in machine formats).
+        csv_line: For rows given as tuples (:func:`emit_rows`): the ``str.format``
+            template of one CSV line, such as ``"{},{},{!r}\n"`` (ints as ``str``,
+            floats as ``repr``, as :func:`emit_listing` writes them).
     """
 
     keys: Sequence[str]
     headers: Sequence[str]
     human_row: Callable[[Record], Sequence[str]]
     title: str | None = None
+    csv_line: str | None = None
 
 
 def emit_listing(records: Iterable[Record], listing: Listing, output_format: str) -> None:
@@ -199,6 +203,32 @@ def emit_listing(records: Iterable[Record], listing: Listing, output_format: str
         _emit_markdown(records, listing)
     else:
         _emit_human_table(records, listing)
+
+
+# Rows written to CSV in one call (a page of output, not a call per line).
+_CSV_BATCH = 4096
+
+
+def emit_rows(rows: Iterable[tuple[Any, ...]], listing: Listing, output_format: str) -> None:
+    """:func:`emit_listing` of rows given as tuples in ``listing.keys`` order.
+
+    CSV with ``listing.csv_line`` is written a batch of lines at a time, with no record
+    per row (a per-step listing of a long run costs what printing it costs); the
+    other formats see the rows as records.
+    """
+    if output_format != "csv" or listing.csv_line is None:
+        keys = listing.keys
+        emit_listing((dict(zip(keys, row, strict=True)) for row in rows), listing, output_format)
+        return
+    line = listing.csv_line.format
+    write = sys.stdout.write
+    pending = iter(rows)
+    # The first rows are computed before anything is written, as emit_listing does.
+    batch = list(islice(pending, _CSV_BATCH))
+    write(",".join(listing.keys) + "\n")
+    while batch:
+        write("".join([line(*row) for row in batch]))
+        batch = list(islice(pending, _CSV_BATCH))
 
 
 def _emit_json_list(records: Iterable[Record], keys: Sequence[str]) -> None:

@@ -15,6 +15,7 @@ given a :class:`Request`: the file and the hints its format declares
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from collections.abc import Callable
@@ -113,6 +114,9 @@ class Reading:
         records_position: False for documents that hold no position, which were read
             at a position the caller gave.
         key: Where in a checkpoint the scheduler state was (None for other files).
+        records_unit: False for files that do not say what a position counts (torch's
+            schedulers count ``scheduler.step()`` calls, per step or per epoch alike):
+            they are read as steps, and :func:`in_unit` reads them as epochs.
         warnings: Disagreements found while reading, without the file name (a
             checkpoint's optimizer lrs that do not match its scheduler): ``inspect``
             shows them, ``validate`` fails on them.
@@ -126,6 +130,7 @@ class Reading:
     records_position: bool = True
     key: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    records_unit: bool = True
 
     def require_state(self) -> SchedulerState:
         """The reading as a stepsched state.
@@ -136,6 +141,39 @@ class Reading:
         if self.state is None:
             raise StateFileError(f"{self.source}: {self.reason}")
         return self.state
+
+
+def in_unit(reading: Reading, mode: Mode) -> Reading:
+    """``reading`` with its positions counting ``mode``: a file that records no unit
+    (``records_unit`` False), stepped per epoch, read as epochs.
+
+    Nothing is converted: position 45 stays 45, in epochs.
+
+    Raises:
+        StateFileError: the file records its own unit (``parameter="mode"``).
+    """
+    if reading.records_unit:
+        raise StateFileError(
+            f"{reading.source} records its own unit ({reading.format} format, "
+            f"{reading.view.unit}s): the unit it is read in is for files that record none",
+            parameter="mode",
+        )
+    if mode == reading.view.unit:
+        return reading
+    view = reading.view
+    state = reading.state
+    if state is None:
+        view = dataclasses.replace(view, unit=mode, position_text=f"{mode} {view.position}")
+        return dataclasses.replace(reading, view=view)
+    state = dataclasses.replace(state, schedule=state.schedule.replace(mode=mode))
+    view = state_view(
+        state,
+        described=view.described,
+        framework_lr=view.framework_lr,
+        notes=view.notes,
+        details=view.details,
+    )
+    return dataclasses.replace(reading, view=view, state=state)
 
 
 # -- views ---------------------------------------------------------------------

@@ -15,6 +15,8 @@ The package, data flowing one way:
 * :mod:`.log_error`: the one error every reader and checker raises.
 * :mod:`.rows`: streaming points out of CSV and JSON lines, row by row.
 * :mod:`.intervals`: integer interval sets and what one point admits.
+* :mod:`.decays`: the decays a log shows beside the planned ones; a constant shift.
+* :mod:`.sample`: a bounded sample of the points (:class:`LogSample`), to draw them.
 * :mod:`.diagnosis`: the admitted sets turned into a cause for people.
 * :mod:`.checking`: the comparison and the hypotheses narrowed as points stream.
 * :mod:`.vector`, :mod:`.chunks`, :mod:`.fast`: :func:`check_log_file`, the same
@@ -45,6 +47,7 @@ from stepsched_cli.runlog.rows import (
     parse_log,
     read_log,
 )
+from stepsched_cli.runlog.sample import LogSample
 from stepsched_cli.runlog.tensorboard import is_event_source, read_events
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
     "DiagnosisKind",
     "LogFormat",
     "LogPoint",
+    "LogSample",
     "RunLogError",
     "check_log",
     "check_log_file",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from stepsched_cli.runlog.decays import DecayWatch, compare_decays
 from stepsched_cli.runlog.diagnosis import CheckResult, Evidence, diagnose
 from stepsched_cli.runlog.intervals import (
     IntervalSet,
@@ -27,6 +28,7 @@ from stepsched_cli.runlog.intervals import (
 )
 from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.runlog.rows import LogPoint
+from stepsched_cli.runlog.sample import LogSample
 from stepsched_cli.schedule import StepSchedule
 
 DEFAULT_TOLERANCE = 1e-6
@@ -82,8 +84,11 @@ class Run:
 class Checker:
     """Streams points, finds the first mismatch and narrows every hypothesis."""
 
-    def __init__(self, schedule: StepSchedule, tolerance: float, scale: int) -> None:
+    def __init__(
+        self, schedule: StepSchedule, tolerance: float, scale: int, sample: LogSample | None = None
+    ) -> None:
         self.schedule = schedule
+        self.sample = sample
         self.tolerance = tolerance
         self.scale = scale
         self.lr = LrLookup(schedule)
@@ -98,9 +103,13 @@ class Checker:
         self.late: IntervalSet | None = ((2, None),)
         self.reset: IntervalSet | None = ((1, None),)
         self.run: Run | None = None
+        self.decays = DecayWatch(schedule, tolerance, scale)
 
     def add(self, step: int, logged: float) -> None:
         self.checked += 1
+        self.decays.add(step, logged)
+        if self.sample is not None:
+            self.sample.add(step, logged)
         self.largest_step = max(self.largest_step, step)
         position = step // self.scale
         tolerance = self.tolerance
@@ -242,6 +251,7 @@ def check_log(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     steps_per_epoch: int | None = None,
+    sample: LogSample | None = None,
 ) -> CheckResult:
     """Compare every logged point with the schedule, and diagnose a mismatch.
 
@@ -264,12 +274,13 @@ def check_log(
         schedule: The intended schedule.
         tolerance: Relative tolerance, ``0 <= tolerance < 1``.
         steps_per_epoch: Optimizer steps per epoch (an integer >= 1), if known.
+        sample: Given, it keeps a bounded sample of the points (to draw them).
 
     Raises:
         RunLogError: the log has no points, or an argument is out of range.
     """
     scale = position_scale(schedule, tolerance, steps_per_epoch)
-    checker = Checker(schedule, float(tolerance), scale)
+    checker = Checker(schedule, float(tolerance), scale, sample)
     for point in points:
         checker.add(point.step, point.lr)
     return finish(checker, steps_per_epoch)
@@ -284,14 +295,15 @@ def finish(checker: Checker, steps_per_epoch: int | None) -> CheckResult:
     checker.flush()
     if checker.checked == 0:
         raise RunLogError("the log has no points to check")
+    decays = tuple(compare_decays(checker.decays, checker.schedule, checker.largest_step))
     if checker.first_mismatch is None:
-        return CheckResult(True, None, None, None, None, checker.checked, 0)
+        return CheckResult(True, None, None, None, None, checker.checked, 0, decays)
     evidence = checker.evidence()
     first_mismatch, scale = checker.first_mismatch, checker.scale
-    diagnosis = diagnose(evidence, checker.schedule, first_mismatch, scale, steps_per_epoch)
+    diagnosis = diagnose(evidence, checker.schedule, first_mismatch, scale, steps_per_epoch, decays)
     step, expected, logged = first_mismatch
     return CheckResult(
-        False, step, expected, logged, diagnosis, checker.checked, checker.mismatches
+        False, step, expected, logged, diagnosis, checker.checked, checker.mismatches, decays
     )
 
 

@@ -7,14 +7,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
+from stepsched_cli.runlog.decays import DecayRow, constant_shift
 from stepsched_cli.runlog.intervals import IntervalSet, approx
 from stepsched_cli.schedule import StepSchedule
 
 DiagnosisKind = Literal[
-    "early", "late", "ahead_by_one", "behind_by_one", "reset", "constant", "unknown"
+    "early", "late", "ahead_by_one", "behind_by_one", "shifted", "reset", "constant", "unknown"
 ]
 
 
@@ -35,6 +37,9 @@ class Diagnosis:
               before ``optimizer.step()``, or the lr read after ``scheduler.step()``).
             * ``"behind_by_one"``: ``log(t) == lr(t - 1)`` (steps numbered from 1,
               or each value logged one step late; the first value skipped).
+            * ``"shifted"``: every decay came the same number of steps late (or early,
+              a negative ``shift``), the lrs on either side as planned: an
+              off-by-one in an epoch count, or milestones counted after the warmup.
             * ``"reset"``: the log follows the schedule up to ``resume_at``, then
               follows it again from position 0: ``log(t) == lr(t - resume_at)``
               (resumed without loading the scheduler's state).
@@ -47,6 +52,11 @@ class Diagnosis:
         resume_at: For reset: the schedule position where the lr restarted, when the
             log pins it to one value.
         resume_range: For reset: every resume position the log admits.
+        shift: For shifted: the steps each decay came late (negative: early), when
+            the log pins it to one value.
+        shift_range: For shifted: every shift the log admits, ``(low, high)``.
+        headline: The cause in a few words, for a picture's title (the message's
+            first clause); not part of the JSON form.
         also_consistent: Other kinds that explain every point equally well (a short
             log may not tell them apart).
         units_mixed: The log's steps and the schedule's positions are probably in
@@ -65,6 +75,10 @@ class Diagnosis:
     resume_range: tuple[int, int | None] | None = None
     also_consistent: tuple[DiagnosisKind, ...] = ()
     units_mixed: bool = False
+    shift: int | None = None
+    shift_range: tuple[int, int] | None = None
+    # The message's first clause: derived, so left out of comparisons.
+    headline: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form: every attribute, ranges as two-element lists."""
@@ -75,6 +89,8 @@ class Diagnosis:
             "factor_range": None if self.factor_range is None else list(self.factor_range),
             "resume_at": self.resume_at,
             "resume_range": None if self.resume_range is None else list(self.resume_range),
+            "shift": self.shift,
+            "shift_range": None if self.shift_range is None else list(self.shift_range),
             "also_consistent": list(self.also_consistent),
         }
 
@@ -92,6 +108,8 @@ class CheckResult:
         diagnosis: The likely cause (None when ok).
         points_checked: How many points were compared.
         mismatches: How many of them did not match.
+        decays: The schedule's decays inside the log beside the lr changes the log
+            shows after the warmup, paired in order (ok or not).
     """
 
     ok: bool
@@ -101,6 +119,7 @@ class CheckResult:
     diagnosis: Diagnosis | None
     points_checked: int
     mismatches: int = 0
+    decays: tuple[DecayRow, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The JSON contract of ``stepsched check --json``."""
@@ -111,6 +130,7 @@ class CheckResult:
             "logged_lr": self.logged_lr,
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
             "points_checked": self.points_checked,
+            "decays": [row.to_dict() for row in self.decays],
         }
 
 
@@ -147,48 +167,29 @@ def diagnose(
     first_mismatch: tuple[int, float, float],
     scale: int,
     steps_per_epoch: int | None,
+    decays: Sequence[DecayRow] = (),
 ) -> Diagnosis:
+    """The likeliest cause of the mismatch, the others that explain every point too."""
     step, expected, logged = first_mismatch
     where = f"first mismatch at step {step}: expected {expected!r}, logged {logged!r}"
     unit = "epoch" if schedule.mode == "epoch" else "step"
     found: list[Diagnosis] = []
     if evidence.constant:
-        first_lr = evidence.first_lr
-        if first_lr is not None and approx(first_lr, schedule.initial_lr, evidence.tolerance):
-            cause = "the scheduler was never stepped"
-        else:
-            cause = (
-                f"it is not even the schedule's initial lr {schedule.initial_lr!r}: the "
-                "scheduler was never stepped, or the lr comes from somewhere else"
-            )
-        found.append(
-            Diagnosis("constant", f"the logged lr is constant at {first_lr!r}: {cause} ({where})")
-        )
+        found.append(_constant_diagnosis(evidence, schedule, where))
     if evidence.ahead:
-        found.append(
-            Diagnosis(
-                "ahead_by_one",
-                f"the log is one {unit} ahead of the schedule, log(t) == lr(t + 1): "
-                "scheduler.step() is called before optimizer.step(), or the lr is read "
-                f"after scheduler.step() ({where})",
-            )
-        )
+        found.append(_one_off_diagnosis("ahead_by_one", unit, where))
     if evidence.behind:
-        found.append(
-            Diagnosis(
-                "behind_by_one",
-                f"the log is one {unit} behind the schedule, log(t) == lr(t - 1): the logged "
-                "steps count from 1, or each lr is logged one step late, as if the first "
-                f"value were skipped ({where})",
-            )
-        )
+        found.append(_one_off_diagnosis("behind_by_one", unit, where))
+    shifted = _shift_diagnosis(decays, evidence, schedule, step, scale, steps_per_epoch, where)
+    if shifted is not None:
+        found.append(shifted)
     if evidence.early:
         found.append(_factor_diagnosis("early", evidence.early, where, unit, steps_per_epoch))
     if evidence.late:
         found.append(_factor_diagnosis("late", evidence.late, where, unit, steps_per_epoch))
     if evidence.reset:
         found.append(_reset_diagnosis(evidence.reset, where, unit, scale))
-    best = found[0] if found else Diagnosis("unknown", f"unknown: {where}")
+    best = found[0] if found else Diagnosis("unknown", f"unknown: {where}", headline="unknown")
     mixed = steps_per_epoch is None and _units_mixed(best, evidence, schedule)
     message = best.message + (_units_note(best) if mixed else "")
     return Diagnosis(
@@ -200,6 +201,95 @@ def diagnose(
         resume_range=best.resume_range,
         also_consistent=tuple(diagnosis.kind for diagnosis in found[1:]),
         units_mixed=best.units_mixed or mixed,
+        shift=best.shift,
+        shift_range=best.shift_range,
+        headline=best.headline,
+    )
+
+
+def _constant_diagnosis(evidence: Evidence, schedule: StepSchedule, where: str) -> Diagnosis:
+    first_lr = evidence.first_lr
+    if first_lr is not None and approx(first_lr, schedule.initial_lr, evidence.tolerance):
+        cause = "the scheduler was never stepped"
+    else:
+        cause = (
+            f"it is not even the schedule's initial lr {schedule.initial_lr!r}: the "
+            "scheduler was never stepped, or the lr comes from somewhere else"
+        )
+    headline = f"the logged lr is constant at {first_lr!r}"
+    return Diagnosis("constant", f"{headline}: {cause} ({where})", headline=headline)
+
+
+# The causes of a log one position off, in the schedule's unit: a step-mode run is off
+# by one optimizer step, an epoch-mode run by one whole epoch.
+_ONE_OFF_CAUSES: dict[tuple[str, str], str] = {
+    ("ahead_by_one", "step"): "scheduler.step() is called before optimizer.step(), or the "
+    "lr is read after scheduler.step()",
+    ("ahead_by_one", "epoch"): "scheduler.step() is called at the start of each epoch "
+    "instead of at its end, or the lr is read after scheduler.step()",
+    ("behind_by_one", "step"): "the logged steps count from 1, or each lr is logged one "
+    "step late, as if the first value were skipped",
+    ("behind_by_one", "epoch"): "the epochs count from 1, or the scheduler is stepped "
+    "one epoch late (once before the first epoch is trained is missing)",
+}
+
+
+def _one_off_diagnosis(kind: DiagnosisKind, unit: str, where: str) -> Diagnosis:
+    ahead = kind == "ahead_by_one"
+    side, sign = ("ahead of", "+") if ahead else ("behind", "-")
+    headline = f"the log is one {unit} {side} the schedule"
+    return Diagnosis(
+        kind,
+        f"{headline}, log(t) == lr(t {sign} 1 {unit}): {_ONE_OFF_CAUSES[(kind, unit)]} ({where})",
+        headline=headline,
+    )
+
+
+def _shift_diagnosis(
+    decays: Sequence[DecayRow],
+    evidence: Evidence,
+    schedule: StepSchedule,
+    first_mismatch_step: int,
+    scale: int,
+    steps_per_epoch: int | None,
+    where: str,
+) -> Diagnosis | None:
+    """Every decay moved by one constant, the warmup and the lr levels as planned."""
+    rows = list(decays)
+    shift = constant_shift(rows, evidence.tolerance, evidence.largest_step)
+    first = rows[0] if rows else None
+    if shift is None or first is None or first.planned_at is None or first.observed_at is None:
+        return None
+    if first_mismatch_step < min(first.planned_at, first.last_before or 0):
+        return None  # something before the first decay is wrong too
+    low, high = shift
+    amount = (
+        abs(low)
+        if low == high
+        else f"between {abs(high if low < 0 else low)} and " + (f"{abs(low if low < 0 else high)}")
+    )
+    direction = "late" if low > 0 else "early"
+    in_epochs = ""
+    epoch_steps = steps_per_epoch or (scale if scale > 1 else None)
+    if low == high and epoch_steps and low % epoch_steps == 0:
+        epochs = abs(low) // epoch_steps
+        in_epochs = f" ({epochs} epoch{'s' if epochs != 1 else ''})"
+    planned = ", ".join(str(row.planned_at) for row in rows if row.observed_at is not None)
+    observed = ", ".join(str(row.observed_at) for row in rows if row.observed_at is not None)
+    hint = (
+        "the decay clock starts after the warmup, as torch's SequentialLR restarts the "
+        "second scheduler's count at its switch (timm's warmup_prefix=True)"
+        if low == high == schedule.warmup_steps * scale and low > 0
+        else "the milestones are off by a constant, as with epochs counted from 1"
+    )
+    headline = f"each decay came {amount} steps{in_epochs} {direction}"
+    return Diagnosis(
+        "shifted",
+        f"{headline}, the lrs as planned: planned at steps {planned}, first seen at "
+        f"{observed}; {hint} ({where})",
+        shift=low if low == high else None,
+        shift_range=shift,
+        headline=headline,
     )
 
 
@@ -267,7 +357,12 @@ def _factor_diagnosis(
         )
     note, mixed = _steps_per_epoch_note(kind, factor, (low, high), unit, steps_per_epoch)
     return Diagnosis(
-        kind, message + note, factor=factor, factor_range=(low, high), units_mixed=mixed
+        kind,
+        message + note,
+        factor=factor,
+        factor_range=(low, high),
+        units_mixed=mixed,
+        headline=f"the lr decays {amount} times too {kind}",
     )
 
 
@@ -321,7 +416,12 @@ def _reset_diagnosis(admitted: IntervalSet, where: str, unit: str, scale: int) -
         "from 0 again, as when a run is resumed without loading the scheduler's state "
         f"({where})"
     )
-    return Diagnosis("reset", message, resume_at=resume_at, resume_range=(low, high))
+    headline = (
+        f"the lr was reset to the start of the schedule at {unit} {_describe_range(low, high)}"
+    )
+    return Diagnosis(
+        "reset", message, resume_at=resume_at, resume_range=(low, high), headline=headline
+    )
 
 
 __all__ = ["CheckResult", "Diagnosis", "DiagnosisKind", "Evidence", "diagnose"]

@@ -38,6 +38,7 @@ from stepsched_cli.runlog.checking import (
 )
 from stepsched_cli.runlog.diagnosis import CheckResult
 from stepsched_cli.runlog.rows import LogFormat, LogPoint, read_log
+from stepsched_cli.runlog.sample import LogSample
 from stepsched_cli.schedule import StepSchedule
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def check_log_file(
     tolerance: float = DEFAULT_TOLERANCE,
     steps_per_epoch: int | None = None,
     progress: Progress | None = None,
+    sample: LogSample | None = None,
 ) -> CheckResult:
     """``check_log(read_log(path, ...), ...)``, fast on long logs (see the module).
 
@@ -72,6 +74,7 @@ def check_log_file(
         tolerance: As in :func:`check_log`.
         steps_per_epoch: As in :func:`check_log`.
         progress: Called now and then with the number of points read so far.
+        sample: As in :func:`check_log`.
 
     Raises:
         RunLogError: as :func:`read_log` and :func:`check_log` raise.
@@ -81,13 +84,17 @@ def check_log_file(
 
     def row_by_row(log: Iterable[LogPoint]) -> CheckResult:
         counted = _counted(log, progress)
-        return check_log(counted, schedule, tolerance=tolerance, steps_per_epoch=steps_per_epoch)
+        if sample is not None:
+            sample.clear()  # the fast path may have given up half-way
+        return check_log(
+            counted, schedule, tolerance=tolerance, steps_per_epoch=steps_per_epoch, sample=sample
+        )
 
     if str(path) == "-" or not _is_regular_file(path):
         return row_by_row(points)
     from stepsched_cli.runlog.chunks import Abandon, read_chunks
 
-    checker = Checker(schedule, float(tolerance), scale)
+    checker = Checker(schedule, float(tolerance), scale, sample)
     try:
         for block in read_chunks(path, log_format, step_column, lr_column):
             if isinstance(block, list):
@@ -127,6 +134,9 @@ def feed_block(checker: Checker, block: Block) -> None:
     expected = expected_lrs(schedule, positions)
     matches = _approx(logged, expected, tolerance)
     checker.checked += steps.size
+    checker.decays.add_block(steps, logged)
+    if checker.sample is not None:
+        checker.sample.add_block(steps, logged)
     checker.largest_step = max(checker.largest_step, int(steps.max()))
     misses = np.flatnonzero(~matches)
     checker.mismatches += misses.size

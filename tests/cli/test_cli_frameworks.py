@@ -295,7 +295,10 @@ def test_round_trip_through_a_framework_is_identity(
     back = tmp_path / "back.json"
     result = run("convert", str(original), "--to", name, "-o", str(framework))
     assert result.exit_code == 0, result.stderr
-    assert result.stderr.startswith(f"wrote {framework}: {name} schedule, no position")
+    unit = schedule.mode
+    assert result.stderr.startswith(
+        f"wrote {framework}: {name} schedule counting {unit}s, no position"
+    )
     assert json.loads(framework.read_text()) == MODULES[name].from_schedule(schedule)
     args = ["--position", str(position)] if position else []
     result = run("convert", str(framework), "-o", str(back), *args)

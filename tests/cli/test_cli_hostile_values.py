@@ -115,8 +115,15 @@ def test_number_options_take_ascii_digits_only(
     result = run(command[0], option, text, *command[1:])
     assert result.exit_code == 2
     assert result.stdout == ""
+    # Positions and lengths are times (30, 30ep, 150150st), read by the core's one parser.
+    refusal = (
+        f"{option[2:].replace('-', '_')} must be a whole number, optionally with a unit (30, "
+        f"30ep for epochs, 150150st for steps), got {text!r}"
+        if kind == "int"
+        else f"{text!r} is not a valid {kind}."
+    )
     assert result.stderr.splitlines() == [
-        f"stepsched: error: Invalid value for '{option}': {text!r} is not a valid {kind}. "
+        f"stepsched: error: Invalid value for '{option}': {refusal} "
         f"(see 'stepsched {command[0]} --help')"
     ]
 
@@ -125,7 +132,10 @@ def test_number_options_take_ascii_digits_only(
 def test_a_position_argument_takes_ascii_digits_only(run: Invoke, text: str) -> None:
     result = run("at", text)
     assert result.exit_code == 2
-    assert f"{text!r} is not a valid int range." in result.stderr
+    assert (
+        "T must be a whole number, optionally with a unit (30, 30ep for epochs, 150150st for "
+        f"steps), got {text!r}" in result.stderr
+    )
 
 
 @pytest.mark.parametrize(

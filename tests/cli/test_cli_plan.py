@@ -212,8 +212,8 @@ def test_table_huge_total_is_lazy(run: Invoke) -> None:
         (["--lr", "0.1", "--milestones", "a"], "Invalid value for '--milestones': expected comma"),
         (
             ["--lr", "0.1", "--milestones", "30,\u0668\u0660"],
-            "Invalid value for '--milestones': expected comma-separated integers such as 30,80, "
-            "got '30,\u0668\u0660'",
+            "Invalid value for '--milestones': expected comma-separated whole numbers such as "
+            "30,80 (or 30ep,80ep), got '30,\u0668\u0660'",
         ),
         (
             ["--lr", "0.1", "--milestones", "5,5"],
@@ -228,7 +228,7 @@ def test_table_huge_total_is_lazy(run: Invoke) -> None:
         (["--lr", "0.1", "--warmup-start-lr", "-1"], "Invalid value for '--warmup-start-lr'"),
         (["--lr", "0.1", "--mode", "batch"], "Invalid value for '--mode'"),
         (["--lr", "0.1", "--steps-per-epoch", "0"], "Invalid value for '--steps-per-epoch'"),
-        (["--lr", "0.1", "--total", "0"], "Invalid value for '--total': 0 is not in the range"),
+        (["--lr", "0.1", "--total", "0"], "Invalid value for '--total': total must be at least 1"),
         (["--lr", "0.1", "--every", "0"], "Invalid value for '--every'"),
     ],
 )
@@ -302,8 +302,20 @@ def test_at_human_after_the_last_decay(run: Invoke) -> None:
     ("args", "message"),
     [
         (["--lr", "0.1"], "Invalid value for 'T': give a position T"),
-        (["-1", "--lr", "0.1"], "No such option: -1"),
-        (["x", "--lr", "0.1"], "Invalid value for 'T': 'x' is not a valid int range"),
+        (["-1", "--lr", "0.1"], "Invalid value for 'T': position must be at least 0, got -1"),
+        (["-5"], "Invalid value for 'T': position must be at least 0, got -5"),
+        (["--lrr", "0.1"], "No such option: --lrr"),
+        (["1.5"], "Invalid value for 'T': T must be a whole number of positions, got '1.5'"),
+        (
+            ["x", "--lr", "0.1"],
+            "Invalid value for 'T': T must be a whole number, optionally with a unit (30, 30ep "
+            "for epochs, 150150st for steps), got 'x'",
+        ),
+        (
+            ["5ep"],
+            "Invalid value for 'T': position 5ep counts epochs and the schedule counts steps: "
+            "converting needs the steps per epoch; give --steps-per-epoch, or the data pipeline",
+        ),
     ],
 )
 def test_at_errors(run: Invoke, args: list[str], message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tracemalloc
 from collections.abc import Iterator
@@ -71,7 +72,7 @@ def test_recorded_torch_run_is_diagnosed_as_recorded(entry: dict[str, Any]) -> N
     ("file", "also_consistent"),
     [
         ("never_stepped.jsonl", ("late",)),
-        ("one_based_steps.jsonl", ("reset",)),
+        ("one_based_steps.jsonl", ("shifted", "reset")),
         ("grad_accum_4.jsonl", ()),
         ("resume_reset.csv", ()),
     ],
@@ -119,6 +120,7 @@ def test_json_contract() -> None:
         "logged_lr",
         "diagnosis",
         "points_checked",
+        "decays",
     ]
     assert document["ok"] is False
     assert document["first_mismatch_step"] == 50
@@ -136,6 +138,23 @@ def test_json_contract() -> None:
         "logged_lr": None,
         "diagnosis": None,
         "points_checked": 100,
+        "decays": [
+            {
+                "planned_at": at,
+                "observed_at": at,
+                "difference": 0,
+                "lr_before": before,
+                "lr_after": after,
+                "planned_lr_before": before,
+                "planned_lr_after": after,
+            }
+            for at, before, after in (
+                (20, 0.1, 0.05),
+                (40, 0.05, 0.025),
+                (60, 0.025, 0.0125),
+                (80, 0.0125, 0.00625),
+            )
+        ],
     }
 
 
@@ -175,9 +194,14 @@ def test_diagnosis_table(
 
 
 def test_exact_match_and_tolerance() -> None:
-    assert check_log(series(STEP20.lr_at, 200), STEP20) == CheckResult(
+    result = check_log(series(STEP20.lr_at, 200), STEP20)
+    assert dataclasses.replace(result, decays=()) == CheckResult(
         True, None, None, None, None, 200, 0
     )
+    # A run that is right still lists its decays, each where the schedule planned it.
+    assert [(row.planned_at, row.observed_at, row.difference) for row in result.decays] == [
+        (position, position, 0) for position in range(20, 200, 20)
+    ]
     nudged = series(lambda t: STEP20.lr_at(t) * (1 + 1e-7), 50)
     assert check_log(nudged, STEP20).ok
     result = check_log(nudged, STEP20, tolerance=0)

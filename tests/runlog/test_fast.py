@@ -8,6 +8,7 @@ block to check that its message and line number are the row reader's.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -177,7 +178,12 @@ def test_epoch_schedules_and_warmup(tmp_path: Path) -> None:
     path = tmp_path / "run.csv"
     path.write_text("step,lr\n" + "".join(f"{t},{schedule.lr_at(t // 8)}\n" for t in range(120)))
     result = fast(path, schedule, steps_per_epoch=8)
-    assert result == CheckResult(True, None, None, None, None, 120, 0)
+    assert dataclasses.replace(result, decays=()) == CheckResult(
+        True, None, None, None, None, 120, 0
+    )
+    # Epochs 3 and 7 at 8 steps each; the warmup's changes are not decays.
+    assert [(row.planned_at, row.observed_at) for row in result.decays] == [(24, 24), (56, 56)]
+    assert result == row_by_row(path, schedule, steps_per_epoch=8)
     assert fast(path, schedule, steps_per_epoch=7) == row_by_row(path, schedule, steps_per_epoch=7)
 
 

@@ -80,7 +80,7 @@ def diff_command(
         raise usage_error("SPEC", f"give one or two SPECs, got {len(specs)}")
     output_format = output_format_of(output_format, json_output)
     plan = resolve_plan(schedule)
-    total = run_total(plan, total, epochs)
+    length = run_total(plan, total, epochs)
     base = plan.schedule
     try:
         # A SPEC is an argument value: malformed, invalid or incomparable is a usage error.
@@ -89,7 +89,7 @@ def diff_command(
         check_comparable(first, second)
     except CompareError as error:
         raise usage_error("SPEC", str(error)) from None
-    horizon = total if total is not None else max(default_total(first), default_total(second))
+    horizon = length if length is not None else max(default_total(first), default_total(second))
     ramps = bool(first.warmup_steps or second.warmup_steps)
     differences = diff(first, second, total=horizon)
     leading = next(differences, None)
@@ -100,7 +100,7 @@ def diff_command(
         for difference in chain(() if leading is None else (leading,), differences)
     )
     # The base's title lines after its schedule: the pipeline and the run's length.
-    context = plan_title(plan, total).splitlines()[1:]
+    context = plan_title(plan, length).splitlines()[1:]
     title = "\n".join(
         [f"A: {describe_schedule(first)}", f"B: {describe_schedule(second)}", *context]
     )

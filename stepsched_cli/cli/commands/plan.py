@@ -22,19 +22,29 @@ from stepsched_cli.cli.options.schedule import (
     schedule_options,
     warn_if_implausible,
 )
-from stepsched_cli.cli.options.units import EpochsOption, TotalOption, run_total
+from stepsched_cli.cli.options.units import (
+    TIME_METAVAR,
+    EpochsOption,
+    TotalOption,
+    located,
+    position_parser,
+    run_total,
+    time_parser,
+)
 from stepsched_cli.cli.output import (
     Listing,
     Record,
     emit_listing,
+    emit_rows,
     format_number,
     format_position,
     format_range,
     print_json,
     print_lines,
 )
-from stepsched_cli.planning import Plan, default_total, lowest_lr
+from stepsched_cli.planning import Moment, Plan, default_total, lowest_lr
 from stepsched_cli.schedule import Segment
+from stepsched_cli.units import TimeValue
 
 DEFAULT_TABLE_DECAYS = 3
 DEFAULT_BOUNDARY_COUNT = 3
@@ -60,6 +70,8 @@ Examples:
 
   stepsched at 45 --lr 0.1 --step-size 30
 
+  stepsched at 200000st --mode epoch --milestones 30,60,80 --steps-per-epoch 5005
+
   stepsched at --state run.json --json
 """
 
@@ -77,7 +89,9 @@ Examples:
 def register(app: typer.Typer) -> None:
     """Add the planning commands to ``app``."""
     app.command("table", epilog=TABLE_EPILOG)(table)
-    app.command("at", epilog=AT_EPILOG)(at)
+    # A negative T reaches the parser, which says T must be >= 0 (and refuses unknown
+    # options as click would).
+    app.command("at", epilog=AT_EPILOG, context_settings={"ignore_unknown_options": True})(at)
     app.command("boundaries", epilog=BOUNDARIES_EPILOG)(boundaries)
 
 
@@ -111,17 +125,15 @@ def table(
     """
     output_format = output_format_of(output_format, json_output)
     plan = resolve_plan(schedule)
-    total = run_total(plan, total, epochs)
-    horizon = total if total is not None else default_total(plan.schedule)
-    warn_if_implausible(plan, total=total, horizon=horizon)
-    title = plan_title(plan, total)
+    length = run_total(plan, total, epochs)
+    horizon = length if length is not None else default_total(plan.schedule)
+    warn_if_implausible(plan, total=length, horizon=horizon)
+    title = plan_title(plan, length)
     if every is not None:
-        emit_listing(
-            _sample_records(plan, every, horizon), _sample_listing(plan, title), output_format
-        )
+        emit_rows(plan.sampled_rows(every, horizon), _sample_listing(plan, title), output_format)
         return
     segments = plan.schedule.segments(
-        total=total, decays=None if total is not None else DEFAULT_TABLE_DECAYS
+        total=length, decays=None if length is not None else DEFAULT_TABLE_DECAYS
     )
     records = (_segment_record(plan, segment) for segment in segments)
     emit_listing(records, _segment_listing(plan, title), output_format)
@@ -164,20 +176,14 @@ def _segment_listing(plan: Plan, title: str) -> Listing:
     return Listing(keys, headers, human_row, title=title)
 
 
-def _sample_records(plan: Plan, every: int, total: int) -> Iterator[dict[str, Any]]:
-    positions = range(0, total, every)
-    # lrs_at walks the decay counts: one multiplication per row, not a fresh power.
-    for position, lr in zip(positions, plan.schedule.lrs_at(positions), strict=True):
-        yield {**plan.position_fields(position), "lr": lr}
-
-
 def _sample_listing(plan: Plan, title: str) -> Listing:
     units = plan.unit_keys()
 
     def human_row(record: Record) -> list[str]:
         return [format_position(record[unit]) for unit in units] + [format_number(record["lr"])]
 
-    return Listing([*units, "lr"], [*units, "lr"], human_row, title=title)
+    csv_line = "{}," * len(units) + "{!r}\n"
+    return Listing([*units, "lr"], [*units, "lr"], human_row, title=title, csv_line=csv_line)
 
 
 # -- at ----------------------------------------------------------------------
@@ -187,11 +193,12 @@ def _sample_listing(plan: Plan, title: str) -> Listing:
 def at(
     schedule: ScheduleOptions,
     position: Annotated[
-        int | None,
+        TimeValue | None,
         typer.Argument(
             metavar="T",
-            min=0,
-            help="The position (in the schedule's unit); defaults to the --state position.",
+            parser=position_parser,
+            help="The position (in the schedule's unit; or 40ep, 200000st); defaults to the "
+            "--state position.",
             show_default=False,
         ),
     ] = None,
@@ -199,8 +206,10 @@ def at(
 ) -> None:
     """Show the lr at position T and when it next changes.
 
-    --json gives the same keys whatever the mode: step and epoch (null when not known),
-    mode, lr, next_boundary (in the mode's unit, null after the last decay) and next_lr.
+    T may be typed in either unit when the steps per epoch are known: a step of an
+    epoch-mode schedule falls inside an epoch, whose lr it has.  --json gives the same
+    keys whatever the mode: step and epoch (null when not known), mode, lr,
+    next_boundary (in the mode's unit, null after the last decay) and next_lr.
     """
     plan = resolve_plan(schedule)
     if position is None:
@@ -208,38 +217,46 @@ def at(
             raise typer.BadParameter(
                 "give a position T, or a state file with --state", param_hint="'T'"
             )
-        position = plan.position
-    warn_if_implausible(plan, total=None, horizon=position + 1)
-    record = at_record(plan, position)
+        position = TimeValue(plan.position)
+    moment = located(plan.clock, position, "T")
+    warn_if_implausible(plan, total=None, horizon=moment.position + 1)
+    record = at_record(plan, moment)
     if json_output:
         print_json(record)
         return
+    print_lines([*plan_title(plan).splitlines(), *_at_lines(plan, moment, record)])
+
+
+def _at_lines(plan: Plan, moment: Moment, record: dict[str, Any]) -> list[str]:
     unit = plan.mode
-    where = f"{unit} {position}"
-    if plan.steps_per_epoch is not None:
-        other = "epoch" if unit == "step" else "step"
-        where += f" ({other} {record[other]})"
-    lines = [*plan_title(plan).splitlines(), f"{where}: lr {format_number(record['lr'])}"]
+    if unit == "epoch" and moment.step is not None and moment.step != plan.step_of(moment.position):
+        where = f"step {moment.step} (in epoch {moment.position})"
+    else:
+        where = f"{unit} {moment.position}"
+        if plan.steps_per_epoch is not None:
+            other = "epoch" if unit == "step" else "step"
+            where += f" ({other} {record[other]})"
+    lines = [f"{where}: lr {format_number(record['lr'])}"]
     following = record["next_boundary"]
     if following is None:
         lines.append("no further decay: the lr stays at this value")
     else:
         lines.append(
-            f"next decay at {unit} {following} (in {following - position}): "
+            f"next decay at {unit} {following} (in {following - moment.position}): "
             f"lr {format_number(record['next_lr'])}"
         )
-    print_lines(lines)
+    return lines
 
 
-def at_record(plan: Plan, position: int) -> dict[str, Any]:
+def at_record(plan: Plan, moment: Moment) -> dict[str, Any]:
     """The JSON of ``at``: the position in both units, its lr, the next boundary and lr."""
     schedule = plan.schedule
-    following = schedule.next_boundary(position)
+    following = schedule.next_boundary(moment.position)
     return {
-        "step": plan.step_of(position),
-        "epoch": plan.epoch_of(position),
+        "step": moment.step,
+        "epoch": moment.epoch,
         "mode": plan.mode,
-        "lr": schedule.lr_at(position),
+        "lr": schedule.lr_at(moment.position),
         "next_boundary": following,
         "next_lr": None if following is None else schedule.lr_at(following),
     }
@@ -262,9 +279,13 @@ def boundaries(
         ),
     ] = None,
     total: Annotated[
-        int | None,
+        TimeValue | None,
         typer.Option(
-            "--total", min=1, help="All boundaries below N (the run's length).", show_default=False
+            "--total",
+            metavar=TIME_METAVAR,
+            parser=time_parser("total"),
+            help="All boundaries below N (the run's length; or 90ep, 450450st).",
+            show_default=False,
         ),
     ] = None,
     epochs: EpochsOption = None,
@@ -289,12 +310,12 @@ def boundaries(
     """
     output_format = output_format_of(output_format, json_output)
     plan = resolve_plan(schedule)
-    total = run_total(plan, total, epochs)
-    warn_if_implausible(plan, total=total)
-    title = plan_title(plan, total)
+    length = run_total(plan, total, epochs)
+    warn_if_implausible(plan, total=length)
+    title = plan_title(plan, length)
     found: Iterator[int]
     if below is not None:
-        if count_ is not None or total is not None:
+        if count_ is not None or length is not None:
             raise usage_error("--below", "cannot be combined with --count, --total or --epochs")
         if not below > 0 or below == float("inf"):
             raise usage_error("--below", f"must be a finite number > 0, got {below!r}")
@@ -304,8 +325,8 @@ def boundaries(
             return
         found = iter((first,))
     else:
-        found = plan.schedule.boundaries(0, total)
-        limit = count_ if count_ is not None or total is not None else DEFAULT_BOUNDARY_COUNT
+        found = plan.schedule.boundaries(0, length)
+        limit = count_ if count_ is not None or length is not None else DEFAULT_BOUNDARY_COUNT
         if limit is not None:
             found = islice(found, limit)
     emit_listing(_boundary_records(plan, found), _boundary_listing(plan, title), output_format)

@@ -30,7 +30,7 @@ from stepsched_cli.cli.options.schedule import (
     schedule_options,
     warn_if_implausible,
 )
-from stepsched_cli.cli.options.units import TotalOption, parse_unit
+from stepsched_cli.cli.options.units import EpochsOption, TotalOption, parse_unit, run_total
 from stepsched_cli.cli.output import describe_schedule, print_lines, print_message, write_output
 from stepsched_cli.compare import CompareError, apply_spec, check_comparable
 from stepsched_cli.planning import Plan, default_total
@@ -38,7 +38,6 @@ from stepsched_cli.plot import (
     MAX_COMPARED,
     PlotError,
     XAxis,
-    in_axis_unit,
     plot_horizon,
     prefers_log_scale,
 )
@@ -158,6 +157,7 @@ def plot(
         ),
     ] = None,
     total: TotalOption = None,
+    epochs: EpochsOption = None,
     log: Annotated[
         bool,
         typer.Option(
@@ -216,19 +216,18 @@ def plot(
 ) -> None:
     """Draw the exact step curve in the terminal, or to a png, svg or pdf file (-o).
 
-    Without --total the plot runs one interval past the third decay (and on to the
-    current position of a --state file).  The lr axis is logarithmic when the lrs
-    span more than a decade, linear otherwise.  Decays are marked; the cost depends on
-    the picture's size, not on the horizon.  With -o the format is chosen by the
-    extension and the file is replaced atomically; -o - writes a png to stdout.
+    Without --total the plot runs one interval past the third decay (and on to a
+    --state file's position); the lr axis is logarithmic when the lrs span more than
+    a decade.  More in docs/commands.md.
     """
     sizes = {"--width": width, "--height": height, "--dpi": dpi, "--force": force}
     check_file_options(output, sizes)
     image_format = None if output is None else image_format_for(output)
     plan = resolve_plan(schedule)
+    length = run_total(plan, total, epochs)
     with options_named():
         axis = plot_x_axis(plan.mode, x, plan.steps_per_epoch)
-        horizon = plot_horizon(total, default_total(plan.schedule), axis, current=plan.position)
+        horizon = plot_horizon(length, default_total(plan.schedule), axis, current=plan.position)
     if output is None and len(compare or []) > TERMINAL_COMPARED:
         raise usage_error(
             "--compare", f"the terminal draws at most {TERMINAL_COMPARED}; write a file with -o"
@@ -240,7 +239,7 @@ def plot(
             f"(one colour each), got {len(compare or [])}",
         )
     compared = compared_schedules(plan.schedule, compare or [])
-    warn_if_implausible(plan, total=total, horizon=horizon)
+    warn_if_implausible(plan, total=length, horizon=horizon)
     schedules = [plan.schedule, *(other for _, other in compared)]
     log_scale = choose_log_scale(log, linear, schedules, horizon)
     heading = title if title is not None else describe_schedule(plan.schedule)
@@ -300,23 +299,22 @@ def terminal_plot(
 
     The size is the terminal's (``COLUMNS`` and ``LINES`` when set, 80x24 when not a
     terminal), bounded by :func:`~stepsched_cli.termplot.terminal_fit`.  An
-    epoch-mode schedule drawn in steps is converted to steps first (exactly, or a
-    :class:`~stepsched_cli.errors.ConversionError`).
+    epoch-mode schedule drawn in steps spans its steps per epoch per epoch: a warmup
+    ramped per epoch is the staircase the file plot draws too.
     """
     from stepsched_cli.termplot import render, terminal_fit
 
-    schedule, total = in_axis_unit(plan.schedule, horizon, axis)
-    others = [(spec, in_axis_unit(other, horizon, axis)[0]) for spec, other in compared]
     width, height = terminal_fit(*shutil.get_terminal_size())
     return render(
-        schedule,
-        total=total,
+        plan.schedule,
+        total=horizon,
         width=width,
         height=height,
         log_scale=log,
         x_label=axis.unit,
         positions_per_unit=axis.positions_per_unit,
+        units_per_position=axis.units_per_position,
         title=title,
         label=describe_schedule(plan.schedule),
-        compare=others,
+        compare=compared,
     )

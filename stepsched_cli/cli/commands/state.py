@@ -46,11 +46,11 @@ from stepsched_cli.cli.output import (
     print_message,
     write_output,
 )
-from stepsched_cli.errors import EXIT_INVALID, StepschedError
+from stepsched_cli.errors import EXIT_INVALID, StateFileError, StepschedError
 from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats.checkpoint_errors import AmbiguousCheckpointError
 from stepsched_cli.formats.hints import HintRefused, Hints
-from stepsched_cli.formats.reading import Reading, inspect_record, position_text
+from stepsched_cli.formats.reading import Reading, in_unit, inspect_record, position_text
 from stepsched_cli.planning import Plan
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
@@ -166,6 +166,17 @@ LrHintOption = Annotated[
         rich_help_panel=READING_PANEL,
     ),
 ]
+ReadModeOption = Annotated[
+    Mode | None,
+    typer.Option(
+        "--mode",
+        metavar="[step|epoch]",
+        parser=parse_unit,
+        help="For torch files, which record no unit: what the scheduler counted (epoch: it "
+        "was stepped once per epoch; its positions are read as epochs). [default: step]",
+        show_default=False,
+    ),
+]
 InputFile = Annotated[
     str,
     typer.Argument(
@@ -249,6 +260,7 @@ def inspect_state(
     optimizer: OptimizerOption = None,
     updates_per_epoch: UpdatesPerEpochOption = None,
     lr: LrHintOption = None,
+    mode: ReadModeOption = None,
 ) -> None:
     """Show where a run is: its position, lr, next decay and the decays after it.
 
@@ -256,7 +268,8 @@ def inspect_state(
     and torch checkpoints (zip or legacy, Lightning .ckpt) without torch and without
     running anything in them.  A checkpoint's optimizer lrs are checked against its
     scheduler: a disagreement is a warning on stderr.  torch's last_epoch counts
-    scheduler.step() calls: it is reported as the step, whichever unit you stepped in.
+    scheduler.step() calls: it is reported as the step, unless --mode epoch says the
+    scheduler was stepped once per epoch.
     Also finds stepsched's own state and torch's SequentialLR warmup (one schedule at
     its last_epoch) in checkpoints and in JSON documents; --optimizer checks an
     optimizer saved in a separate file (Accelerate's optimizer.bin) the same way.
@@ -275,6 +288,11 @@ def inspect_state(
         lr=lr,
     )
     reading = _read(file, from_, hints)
+    if mode is not None:
+        try:
+            reading = in_unit(reading, mode)
+        except StateFileError as error:
+            raise usage_error("--mode", str(error)) from None
     if json_output:
         print_json(inspect_record(reading))
         return
@@ -389,7 +407,7 @@ def convert(
             "--mode",
             metavar="[step|epoch]",
             parser=parse_unit,
-            help="Express the state in steps or epochs.",
+            help="Steps or epochs (a torch file: what it counted).",
             show_default=False,
         ),
     ] = None,
@@ -430,6 +448,9 @@ def convert(
     _check_format("--to", to, sources.output_formats())
     hints = Hints(key=key, position=position, updates_per_epoch=updates_per_epoch, lr=lr)
     reading = _read(file, from_, hints)
+    if mode is not None and not reading.records_unit:
+        # A file that records no unit (torch) is read in --mode: nothing to convert.
+        reading = in_unit(reading, mode)
     state = reading.require_state()
     per_epoch = steps_per_epoch if steps_per_epoch is not None else state.steps_per_epoch
     if mode is not None and mode != state.schedule.mode:
@@ -446,6 +467,9 @@ def convert(
     if output != sources.STDIN:
         where = position_text(state, state.position)
         if to in sources.unpositioned_formats():
-            print_message(f"wrote {output}: {to} schedule, no position (the state is at {where})")
+            print_message(
+                f"wrote {output}: {to} schedule counting {state.schedule.mode}s, no position "
+                f"(the state is at {where})"
+            )
         else:
             print_message(f"wrote {output}: {state.schedule.mode} mode, at {where}")

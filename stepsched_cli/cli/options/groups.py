@@ -44,6 +44,7 @@ def shared(
     help: str,
     panel: str,
     default: Any = None,
+    aliases: tuple[str, ...] = (),
     **settings: Any,
 ) -> inspect.Parameter:
     """One option of a group: a keyword parameter, its flag from the one map.
@@ -55,12 +56,14 @@ def shared(
         help: The help text (a default is written into it where there is one).
         panel: The help panel that lists it.
         default: The value when not given.
+        aliases: Further flags of the same option (``--warmup`` for ``--warmup-steps``).
         settings: The rest of ``typer.Option``'s settings (``metavar``, ``parser``).
     """
     declared = Annotated[
         annotation,
         typer.Option(
             OPTION_FOR_PARAMETER[parameter],
+            *aliases,
             help=help,
             rich_help_panel=panel,
             show_default=False,

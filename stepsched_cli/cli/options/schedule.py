@@ -15,10 +15,10 @@ outputs name the schedule they show (:func:`plan_title`).
 
 from __future__ import annotations
 
-import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from stepsched_cli.cli.options.groups import SCHEDULE_PANEL, OptionGroup, shared, with_options
 from stepsched_cli.cli.options.parameters import (
@@ -32,13 +32,21 @@ from stepsched_cli.cli.options.pipeline import (
     pipeline_summary,
     resolve_steps_per_epoch,
 )
-from stepsched_cli.cli.options.units import DEFAULT_MODE, UNIT_PARAMETERS
+from stepsched_cli.cli.options.units import (
+    DEFAULT_MODE,
+    TIME_METAVAR,
+    UNIT_PARAMETERS,
+    converted,
+    time_parser,
+)
 from stepsched_cli.cli.output import describe_schedule, print_message
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.planning import Plan, RunLength, run_length
+from stepsched_cli.planning import Clock, Plan, RunLength, run_length
 from stepsched_cli.plausibility import check_plausibility
 from stepsched_cli.schedule import Mode, StepSchedule
-from stepsched_cli.units import StepsPerEpoch
+from stepsched_cli.units import StepsPerEpoch, TimeValue, parse_time
+
+Collected = TypeVar("Collected")
 
 # The defaults of the schedule options: the seed's recommended step_size and gamma, and
 # its example lr (the classic ResNet lr), so that `stepsched table` works as typed.
@@ -53,12 +61,12 @@ class ScheduleOptions:
     """The raw values of the shared schedule options, None where not given."""
 
     lr: float | None = None
-    step_size: int | None = None
+    step_size: TimeValue | None = None
     gamma: float | None = None
     milestones: str | None = None
     mode: Mode | None = None
     steps_per_epoch: int | None = None
-    warmup_steps: int | None = None
+    warmup_steps: TimeValue | None = None
     warmup_start_lr: float | None = None
     warmup_prefix: bool | None = None
     min_lr: float | None = None
@@ -66,9 +74,14 @@ class ScheduleOptions:
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
 
 
-def _collect(values: dict[str, Any]) -> ScheduleOptions:
-    pipeline = PIPELINE.take(values)
-    return ScheduleOptions(**values, pipeline=pipeline)
+def _with_pipeline(kind: Callable[..., Collected]) -> Callable[[dict[str, Any]], Collected]:
+    """The collector of a group whose record holds the data pipeline options as one field."""
+
+    def collect(values: dict[str, Any]) -> Collected:
+        pipeline = PIPELINE.take(values)
+        return kind(**values, pipeline=pipeline)
+
+    return collect
 
 
 SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
@@ -83,9 +96,10 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
         ),
         shared(
             "step_size",
-            int | None,
-            metavar="N",
-            help=f"Positions between decays. [default: {DEFAULT_STEP_SIZE}]",
+            TimeValue | None,
+            metavar=TIME_METAVAR,
+            parser=time_parser("step_size"),
+            help=f"Positions between decays (or 30ep). [default: {DEFAULT_STEP_SIZE}]",
             panel=SCHEDULE_PANEL,
         ),
         shared(
@@ -99,16 +113,18 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
             "milestones",
             str | None,
             metavar="M1,M2,...",
-            help="Decay at these positions instead.",
+            help="Decay at these positions instead (or 30ep,80ep).",
             panel=SCHEDULE_PANEL,
         ),
         *UNIT_PARAMETERS,
         *PIPELINE.parameters,
         shared(
             "warmup_steps",
-            int | None,
-            metavar="N",
-            help="Positions of linear warmup. [default: 0]",
+            TimeValue | None,
+            aliases=("--warmup",),
+            metavar=TIME_METAVAR,
+            parser=time_parser("warmup_steps"),
+            help="Positions of linear warmup (or 5ep). [default: 0]",
             panel=SCHEDULE_PANEL,
         ),
         shared(
@@ -139,29 +155,33 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
             panel=SCHEDULE_PANEL,
         ),
     ),
-    _collect,
+    _with_pipeline(ScheduleOptions),
 )
 
 schedule_options = with_options(SCHEDULE)
 """Add the schedule options to a command that takes ``schedule: ScheduleOptions``."""
 
 
-def parse_milestones(text: str) -> tuple[int, ...]:
-    """Parse ``--milestones 30,80`` into integers (range checks are the core's)."""
-    parts = [part.strip() for part in text.split(",")]
-    if not all(re.fullmatch(r"[+-]?[0-9]+", part, re.ASCII) for part in parts):
-        raise usage_error(
-            "--milestones", f"expected comma-separated integers such as 30,80, got {text!r}"
-        )
-    return tuple(int(part) for part in parts)
+@dataclass(frozen=True)
+class UnitOptions:
+    """The raw values of the unit options alone (a command that solves for a schedule)."""
+
+    mode: Mode | None = None
+    steps_per_epoch: int | None = None
+    pipeline: PipelineOptions = field(default_factory=PipelineOptions)
 
 
-def resolve_plan(options: ScheduleOptions) -> Plan:
-    """Validate the schedule options and build the :class:`Plan` they describe.
+UNITS: OptionGroup[UnitOptions] = OptionGroup(
+    "units", (*UNIT_PARAMETERS, *PIPELINE.parameters), _with_pipeline(UnitOptions)
+)
+"""The schedule's unit and the steps per epoch, declared by :data:`SCHEDULE` too."""
+
+
+def resolve_clock(options: UnitOptions) -> tuple[Clock, StepsPerEpoch | None]:
+    """The unit, the steps per epoch (given or from the data pipeline) and the pipeline.
 
     Raises:
         typer.BadParameter: a value out of range or options that conflict (exit 2).
-        StepschedError: the ``--state`` file cannot be read or is invalid (exit 1).
     """
     steps_per_epoch = options.steps_per_epoch
     if steps_per_epoch is not None and steps_per_epoch < 1:
@@ -171,10 +191,43 @@ def resolve_plan(options: ScheduleOptions) -> Plan:
     pipeline = resolve_steps_per_epoch(options.pipeline, steps_per_epoch_given=steps_per_epoch)
     if pipeline is not None:
         steps_per_epoch = pipeline.steps_per_epoch
+    return Clock(options.mode or DEFAULT_MODE, steps_per_epoch), pipeline
+
+
+def parse_milestones(text: str, clock: Clock) -> tuple[int, ...]:
+    """Parse ``--milestones 30,80`` (or ``30ep,80ep``) into positions of the schedule's unit.
+
+    Range checks beyond a position's (>= 0) are the core's.
+    """
+    parts = text.split(",")
+    try:
+        values = [parse_time(part, "milestones") for part in parts]
+    except ScheduleError:
+        raise usage_error(
+            "--milestones",
+            f"expected comma-separated whole numbers such as 30,80 (or 30ep,80ep), got {text!r}",
+        ) from None
+    return tuple(
+        converted(clock, value, "milestones", label=f"milestones[{index}]")
+        for index, value in enumerate(values)
+    )
+
+
+def resolve_plan(options: ScheduleOptions) -> Plan:
+    """Validate the schedule options and build the :class:`Plan` they describe.
+
+    Raises:
+        typer.BadParameter: a value out of range or options that conflict (exit 2).
+        StepschedError: the ``--state`` file cannot be read or is invalid (exit 1).
+    """
+    clock, pipeline = resolve_clock(
+        UnitOptions(options.mode, options.steps_per_epoch, options.pipeline)
+    )
+    steps_per_epoch = clock.steps_per_epoch
     if options.state is not None:
         return _plan_from_state(options, steps_per_epoch, pipeline)
     return Plan(
-        schedule=_schedule_from_options(options),
+        schedule=_schedule_from_options(options, steps_per_epoch),
         steps_per_epoch=steps_per_epoch,
         pipeline=pipeline,
     )
@@ -208,30 +261,42 @@ def _plan_from_state(
     )
 
 
-def _schedule_from_options(options: ScheduleOptions) -> StepSchedule:
-    """The schedule the options give, each option not given taking its default."""
+def _schedule_from_options(options: ScheduleOptions, steps_per_epoch: int | None) -> StepSchedule:
+    """The schedule the options give, each option not given taking its default.
+
+    Positions and lengths typed in the other unit are converted with ``steps_per_epoch``.
+    """
     if options.milestones is not None and options.step_size is not None:
         raise usage_error("--milestones", "give either --step-size or --milestones, not both")
-    if options.warmup_start_lr is not None and not options.warmup_steps:
+    no_warmup = options.warmup_steps is None or not options.warmup_steps.amount
+    if options.warmup_start_lr is not None and no_warmup:
         # Accepted silently, it would change nothing: no warmup, no start lr.
         raise usage_error(
             "--warmup-start-lr", "needs --warmup-steps >= 1: without a warmup it is never used"
         )
-    if options.warmup_prefix and not options.warmup_steps:
+    if options.warmup_prefix and no_warmup:
         raise usage_error(
             "--warmup-prefix", "needs --warmup-steps >= 1: without a warmup it changes nothing"
         )
-    milestones = None if options.milestones is None else parse_milestones(options.milestones)
-    step_size = options.step_size
-    if milestones is None and step_size is None:
+    clock = Clock(options.mode or DEFAULT_MODE, steps_per_epoch)
+    milestones = None
+    if options.milestones is not None:
+        milestones = parse_milestones(options.milestones, clock)
+    step_size = None
+    if options.step_size is not None:
+        step_size = converted(clock, options.step_size, "step_size", minimum=1)
+    elif milestones is None:
         step_size = DEFAULT_STEP_SIZE
+    warmup_steps = 0
+    if options.warmup_steps is not None:
+        warmup_steps = converted(clock, options.warmup_steps, "warmup_steps")
     try:
         return StepSchedule(
             initial_lr=DEFAULT_LR if options.lr is None else options.lr,
             step_size=step_size,
             gamma=DEFAULT_GAMMA if options.gamma is None else options.gamma,
             milestones=milestones,
-            warmup_steps=options.warmup_steps or 0,
+            warmup_steps=warmup_steps,
             warmup_start_lr=options.warmup_start_lr or 0.0,
             min_lr=options.min_lr or 0.0,
             mode=options.mode or DEFAULT_MODE,
@@ -242,7 +307,10 @@ def _schedule_from_options(options: ScheduleOptions) -> StepSchedule:
 
 
 # What the command line adds to a plausibility warning: the option that fixes it.
-_WARNING_HINTS = {"epochs_meant": "; did you mean --mode epoch?"}
+_WARNING_HINTS = {
+    "epochs_meant": "; did you mean --mode epoch?",
+    "warmup_above": " (check --warmup-start-lr and --lr)",
+}
 
 
 def warn_if_implausible(plan: Plan, *, total: int | None, horizon: int | None = None) -> None:
@@ -289,9 +357,12 @@ __all__ = [
     "DEFAULT_LR",
     "DEFAULT_STEP_SIZE",
     "SCHEDULE",
+    "UNITS",
     "ScheduleOptions",
+    "UnitOptions",
     "parse_milestones",
     "plan_title",
+    "resolve_clock",
     "resolve_plan",
     "run_length_text",
     "schedule_options",

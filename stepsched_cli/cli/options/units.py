@@ -4,20 +4,103 @@
 (:data:`UNIT_PARAMETERS`, in the schedule's help panel); ``--total`` and ``--epochs``
 (:data:`TotalOption`, :data:`EpochsOption`) are declared once and used by the commands
 that cover a run, and :func:`run_total` turns them into the run's length.
+
+Every position or length is typed in either unit (``30ep``, ``150150st``, or a bare
+number in the schedule's unit): :func:`time_parser` reads the text into the core's
+:class:`~stepsched_cli.units.TimeValue`, and the plan's
+:class:`~stepsched_cli.planning.Clock` converts it; :func:`converted` names the option
+when it cannot.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from typer._click import exceptions as click_exceptions
 
 from stepsched_cli.cli.options.groups import UNITS_PANEL, shared
-from stepsched_cli.cli.options.parameters import usage_error
+from stepsched_cli.cli.options.parameters import option_for, usage_error, usage_error_about
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.planning import Plan, total_for_epochs
+from stepsched_cli.planning import Clock, Moment, Plan, total_for_epochs
 from stepsched_cli.schedule import Mode
+from stepsched_cli.units import MissingStepsPerEpoch, TimeValue, parse_time
+
+# The metavar of a position or length typed in either unit.
+TIME_METAVAR = "N[ep|st]"
+# How to give the steps per epoch, added to an error that needs them.
+_STEPS_PER_EPOCH_HINT = (
+    "give --steps-per-epoch, or the data pipeline (--dataset-size with --batch-size or "
+    "--global-batch-size)"
+)
+
+
+def time_parser(parameter: str) -> Callable[[str], TimeValue]:
+    """The ``parser`` of an option typed in either unit: ``30``, ``30ep``, ``150150st``.
+
+    A malformed value is a usage error naming the option (exit 2).
+    """
+
+    def parse(text: str) -> TimeValue:
+        if isinstance(text, TimeValue):
+            return text  # a default, not text
+        try:
+            return parse_time(text, parameter)
+        except ScheduleError as error:
+            # Named by its first flag alone (click would list every alias: --warmup too).
+            option = option_for(parameter)
+            hint = None if option is None else f"'{option}'"
+            raise typer.BadParameter(str(error), param_hint=hint) from None
+
+    return parse
+
+
+def position_parser(text: str) -> TimeValue:
+    """The parser of a position argument (``at``'s T): a negative one is read, so that
+    the range check can say it must be at least 0; other text that starts like an
+    option is an unknown option, as click would say."""
+    if isinstance(text, TimeValue):
+        return text
+    try:
+        return parse_time(text, "T")
+    except ScheduleError as error:
+        if text.startswith("-"):
+            raise click_exceptions.NoSuchOption(text) from None
+        raise typer.BadParameter(str(error)) from None
+
+
+def located(clock: Clock, value: TimeValue, parameter: str) -> Moment:
+    """Where ``value`` falls in both units; a usage error naming ``parameter`` when it
+    cannot be placed (a negative position, the other unit without the steps per epoch).
+    """
+    try:
+        return clock.locate(value, "position")
+    except MissingStepsPerEpoch as error:
+        raise usage_error(parameter, f"{error}; {_STEPS_PER_EPOCH_HINT}") from None
+    except ScheduleError as error:
+        raise usage_error(parameter, str(error)) from None
+
+
+def converted(
+    clock: Clock, value: TimeValue, parameter: str, *, minimum: int = 0, label: str | None = None
+) -> int:
+    """``value`` in the schedule's unit; a usage error naming the option when it cannot be.
+
+    Raises:
+        typer.BadParameter: a value below ``minimum``, steps that are not whole epochs,
+            or the other unit without the steps per epoch (the message says how to
+            give them) (exit 2).
+    """
+    try:
+        return clock.count(value, parameter, minimum=minimum, label=label)
+    except MissingStepsPerEpoch as error:
+        option = option_for(error.parameter) or parameter
+        raise usage_error(option, f"{error}; {_STEPS_PER_EPOCH_HINT}") from None
+    except ScheduleError as error:
+        raise usage_error_about(error) from None
+
 
 DEFAULT_MODE: Mode = "step"
 
@@ -57,12 +140,12 @@ UNIT_PARAMETERS: tuple[inspect.Parameter, ...] = (
 )
 
 TotalOption = Annotated[
-    int | None,
+    TimeValue | None,
     typer.Option(
         "--total",
-        min=1,
-        metavar="N",
-        help="The run's length: positions 0..N-1.",
+        metavar=TIME_METAVAR,
+        parser=time_parser("total"),
+        help="The run's length: positions 0..N-1 (or 90ep).",
         show_default=False,
         rich_help_panel=UNITS_PANEL,
     ),
@@ -80,15 +163,17 @@ EpochsOption = Annotated[
 ]
 
 
-def run_total(plan: Plan, total: int | None, epochs: int | None) -> int | None:
+def run_total(plan: Plan | Clock, total: TimeValue | None, epochs: int | None) -> int | None:
     """The run's length in the schedule's unit, from ``--total`` or ``--epochs`` (or None).
 
     Raises:
-        typer.BadParameter: both given, or ``--epochs`` without the steps per epoch that
-            a step-mode schedule needs (exit 2).
+        typer.BadParameter: both given, a ``--total`` that does not convert, or
+            ``--epochs`` without the steps per epoch that a step-mode schedule needs
+            (exit 2).
     """
     if epochs is None:
-        return total
+        clock = plan.clock if isinstance(plan, Plan) else plan
+        return None if total is None else converted(clock, total, "total", minimum=1)
     if total is not None:
         raise usage_error("--epochs", "give either --total or --epochs, not both")
     try:
@@ -103,10 +188,15 @@ def run_total(plan: Plan, total: int | None, epochs: int | None) -> int | None:
 
 __all__ = [
     "DEFAULT_MODE",
+    "TIME_METAVAR",
     "UNIT_PARAMETERS",
     "UNIT_WORDS",
     "EpochsOption",
     "TotalOption",
+    "converted",
+    "located",
     "parse_unit",
+    "position_parser",
     "run_total",
+    "time_parser",
 ]

@@ -90,14 +90,16 @@ def torch_reading(
     if reason is not None:
         reason = f"this torch {torch_state.kind} state cannot be a stepsched state: {reason}"
         view = torch_view(torch_state, reason)
-        return Reading(name, source, view, None, reason, key=key, warnings=warnings)
+        return Reading(
+            name, source, view, None, reason, key=key, warnings=warnings, records_unit=False
+        )
     state = torch_state.to_state()
     view = state_view(
         state,
         described=(("torch", torch_state.describe()),),
         details=torch_details(torch_state, None),
     )
-    return Reading(name, source, view, state, key=key, warnings=warnings)
+    return Reading(name, source, view, state, key=key, warnings=warnings, records_unit=False)
 
 
 def found_reading(found: CheckpointReading, name: str, source: str) -> Reading:
@@ -152,7 +154,9 @@ def sequential_reading(
             ),
             details=sequential_details(state, reason),
         )
-        return Reading(name, source, view, None, reason, key=key, warnings=warnings)
+        return Reading(
+            name, source, view, None, reason, key=key, warnings=warnings, records_unit=False
+        )
     converted = state.to_state()
     view = state_view(
         converted,
@@ -160,4 +164,4 @@ def sequential_reading(
         framework_lr=torch_lr,
         details=sequential_details(state, None),
     )
-    return Reading(name, source, view, converted, key=key, warnings=warnings)
+    return Reading(name, source, view, converted, key=key, warnings=warnings, records_unit=False)
