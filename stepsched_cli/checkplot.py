@@ -158,7 +158,9 @@ def build_check_figure(picture: CheckPicture, size: FigureSize = FigureSize()) -
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize="small")
     add_other_unit(axes, axis)
-    axes.set_title(fit_title(figure, picture.title, axes.title.get_fontproperties()))
+    # Bottom-aligned, a title of several lines grows upwards, clear of the top axis.
+    font = axes.title.get_fontproperties()
+    axes.set_title(fit_title(figure, picture.title, font), verticalalignment="bottom")
     return figure
 
 
