@@ -10,7 +10,10 @@ default) and ``NO_COLOR=1``; what it prints, stdout then stderr, is written unde
 exactly (trailing spaces included).  A ``$ echo $?`` line after an example records
 its exit code; any example without one must exit 0.
 
-Run: ``.venv/bin/python scripts/record_readme.py`` rewrites the documents;
+The same is done for every document of ``DOCUMENTS`` (``docs/commands.md`` and
+``docs/frameworks.md`` too).
+
+Run: ``.venv/bin/python scripts/record_readme.py`` rewrites README.md and those;
 ``--check`` changes nothing and exits 1 when a block would change (what
 ``tests/cli/test_cli_readme.py`` asserts).
 """
@@ -30,8 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-# Other documents whose console blocks are recorded and checked the same way.
 DOCUMENTS = (README, ROOT / "docs" / "commands.md", ROOT / "docs" / "frameworks.md")
+"""Every document whose console blocks are recorded and checked."""
 # The shipped files examples may read, by their path from the repository's root.
 EXAMPLE_FOLDERS = (
     Path("tests") / "data" / "checkpoints",

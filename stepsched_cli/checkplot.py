@@ -74,7 +74,8 @@ def check_picture(
     Args:
         schedule: The schedule the log was checked against.
         result: The check's result.
-        points: The logged points to draw (a sample), ``(step, lr)``.
+        points: The logged points to draw (a sample), ``(step, lr)``, each step the
+            position it logs (``step - result.steps_from``, as the check's sample holds).
         largest_step: The largest logged step.
         steps_per_epoch: As the check was given.
         budget: The most pieces of the planned curve to draw.
@@ -84,10 +85,15 @@ def check_picture(
     scale = axis.units_per_position
     horizon = max(1, largest_step // scale + 1)
     curve = staircase(schedule, horizon, budget)
+    # The points are drawn at the positions they log (a log counting from 1 logs
+    # position s - 1 at step s); the result tells logged steps: drawn where they log too.
+    offset = result.steps_from
     mismatch = None
     if result.first_mismatch_step is not None and result.logged_lr is not None:
-        mismatch = (result.first_mismatch_step, result.logged_lr)
-    observed = tuple(row.observed_at for row in result.decays if row.observed_at is not None)
+        mismatch = (result.first_mismatch_step - offset, result.logged_lr)
+    observed = tuple(
+        row.observed_at - offset for row in result.decays if row.observed_at is not None
+    )
     if result.ok:
         title = f"ok: {result.points_checked} logged points match the plan"
     elif result.diagnosis is not None:

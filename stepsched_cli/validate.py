@@ -278,12 +278,17 @@ def lrs_agree(stored: float, expected: float) -> bool:
     """Whether a stored lr agrees with the formula's: relative 1e-9, or both below 1e-300.
 
     One rule for every reader (native state files, torch state dicts, checkpoints'
-    optimizers): the same lr must be accepted or refused whatever wrote it.
+    optimizers): the same lr must be accepted or refused whatever wrote it.  An int
+    too large for a float (a pickle can hold one) agrees with no lr.
 
     Example:
         >>> lrs_agree(0.0010000000000000002, 0.001), lrs_agree(0.0011, 0.001)
         (True, False)
+        >>> lrs_agree(10**400, 0.1)
+        False
     """
+    if isinstance(stored, int) and abs(stored) > 2**1023:
+        return False
     return math.isclose(
         stored, expected, rel_tol=LR_AGREEMENT_TOLERANCE, abs_tol=_LR_AGREEMENT_FLOOR
     )

@@ -20,7 +20,19 @@ import pytest
 
 REAL = Path(__file__).resolve().parent / "data" / "real"
 REPOSITORY = REAL.parent.parent.parent
-FRAMEWORKS = ["accelerate", "keras", "optax", "tensorboard", "timm", "torch"]
+FRAMEWORKS = [
+    "accelerate",
+    "flax",
+    "keras",
+    "keras3",
+    "mmengine_logs",
+    "optax",
+    "tensorboard",
+    "tfkeras",
+    "timm",
+    "torch",
+    "transformers_logs",
+]
 
 
 def manifest(framework: str) -> dict[str, Any]:

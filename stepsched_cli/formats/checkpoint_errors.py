@@ -65,3 +65,14 @@ class AmbiguousCheckpointError(CheckpointError):
         super().__init__(message)
         self.candidates = candidates
         self.requested = requested
+
+
+def no_scheduler_state_error(source: str, optimizer_key: str | None) -> CheckpointError:
+    """The error for a checkpoint that holds no scheduler state any format reads
+    (``optimizer_key``: where its first optimizer is, None when it has none)."""
+    hint = f" (it has an optimizer at {optimizer_key}, but no scheduler)" if optimizer_key else ""
+    return CheckpointError(
+        f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
+        f"(torch), _schedulers (SequentialLR) or format 'stepsched.state' anywhere in the "
+        f"checkpoint{hint}"
+    )

@@ -8,6 +8,12 @@ hands a reader only that record.  A hint given for a file whose format does not 
 is refused with :class:`HintRefused`, which names the hint and the format: a usage
 error, never silently ignored.
 
+A hint may also declare its help phrase, for the command line's option that sets it:
+``field(default=None, metadata={HELP: "..."})`` (:func:`declared_help`).  The phrase
+names the files that take the hint in their own terms, so the command line, which
+names no format, shows it as it is; the format table picks the first record, in table
+order, that declares one (and derives ``position``'s from the formats that take it).
+
 Example:
     >>> Hints(position=30).record(PositionHints)
     PositionHints(position=30)
@@ -24,7 +30,18 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from stepsched_cli.errors import StepschedError
 
-__all__ = ["HintRecord", "HintRefused", "Hints", "NoHints", "PositionHints"]
+__all__ = [
+    "HELP",
+    "HintRecord",
+    "HintRefused",
+    "Hints",
+    "NoHints",
+    "PositionHints",
+    "declared_help",
+]
+
+HELP = "help"
+"""The field metadata key under which a hint declares its help phrase."""
 
 
 class HintRecord(Protocol):
@@ -125,3 +142,25 @@ class Hints:
     def record(self, kind: type[R]) -> R:
         """The hints as ``kind``; check :meth:`refused_by` first."""
         return kind(**self.given)
+
+
+def declared_help(kind: type[HintRecord] | None, name: str) -> str | None:
+    """The help phrase ``kind`` declares for its hint ``name``, None when it declares none
+    (or has no such hint).
+
+    Example:
+        >>> from dataclasses import field
+        >>> @dataclass(frozen=True)
+        ... class DemoHints:
+        ...     applies_to: ClassVar[str] = "demo files"
+        ...     depth: int | None = field(default=None, metadata={HELP: "How deep to read."})
+        >>> declared_help(DemoHints, "depth"), declared_help(DemoHints, "key")
+        ('How deep to read.', None)
+    """
+    if kind is None:
+        return None
+    for field in dataclasses.fields(kind):
+        if field.name == name:
+            phrase = field.metadata.get(HELP)
+            return phrase if isinstance(phrase, str) else None
+    return None

@@ -5,7 +5,8 @@ Everything that reads a state (the command line's ``--state``, ``inspect``,
 :class:`~stepsched_cli.formats.reading.Reading` of any file) or :func:`load_state`
 (its stepsched state), and everything that writes one calls :func:`dump_state`.  Each
 format is one :class:`Format` in :data:`FORMATS`; detection, the ``--from``/``--to``
-names, their help texts and ``code --framework`` are all derived from the table.
+names, their help texts (:mod:`~stepsched_cli.formats.help_texts`) and ``code
+--framework`` are all derived from the table.
 
 Detection: first the formats recognised by the file itself (a ``torch.save``
 checkpoint by its extension or first bytes), then the file is parsed as JSON and
@@ -28,10 +29,9 @@ Adding a format (docs/design.md shows it step by step): write its wing or framew
 folder (a reader returning a Reading, a writer if it can be written), export what the
 table needs from the wing's ``__init__``, then add one :class:`Format`.
 
-Size: about 550 lines, over the house's ~500: the table, the hints each reader is
-handed, detection (recognisers, JSON detection, the refusal of what no format claims)
-and reading from files and streams belong together; the readers themselves live in the
-wings (:mod:`~stepsched_cli.formats.torch`, :mod:`~stepsched_cli.formats.frameworks`).
+Size: about 600 lines, over the house's ~500: the table, what is derived from it (the
+hints each reader is handed, the help phrases), detection and reading from files and
+streams belong together; the readers themselves live in the wings.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from stepsched_cli.formats.reading import Reader, Reading, Request, Writer, requ
 from stepsched_cli.formats.snippet import Snippet
 from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
 from stepsched_cli.state import MAX_STATE_BYTES, dumps_state, parse_json_bytes, parse_state_bytes
-from stepsched_cli.validate import STANDARD_STREAM
+from stepsched_cli.validate import INT64_MAX, STANDARD_STREAM
 
 NATIVE_FORMAT = "stepsched"
 TORCH_FORMAT = torch.FORMAT_NAME
@@ -67,6 +67,9 @@ CHECKPOINT_FORMAT = torch.CHECKPOINT_FORMAT_NAME
 KERAS_MODEL_FORMAT = frameworks.KERAS_MODEL_FORMAT
 JSON_CHECKPOINT_FORMAT = "json-checkpoint"
 STDIN = STANDARD_STREAM
+MAX_POSITION = INT64_MAX
+"""The largest position a format that records none is read at: the largest counter a
+format keeps (Keras's int64 optimizer iterations)."""
 HEAD_BYTES = 64
 """How much of a file recognisers see: a zip's first member name fits (a renamed
 ``.keras`` file starts with ``metadata.json``)."""
@@ -94,6 +97,11 @@ class Format:
             (a checkpoint: see :data:`CHECKPOINT_CONTENTS`), and the reader is given
             the caller's :class:`~stepsched_cli.formats.hints.Hints`.
         snippets: The ``code --framework`` choices that build its schedule.
+        position_help: For a format that records no position: what its position counts,
+            in its own terms (``optax's update count, ...``), for ``position``'s help.
+        write_help: What its writer writes, beyond ``help``, for ``--to``'s help.
+        records_unit: False when its positions have no unit (a counter of scheduler
+            steps): read in the caller's ``--mode``.
     """
 
     name: str
@@ -105,6 +113,9 @@ class Format:
     from_stdin: bool = True
     hints: type[HintRecord] | None = NoHints
     snippets: tuple[Snippet, ...] = ()
+    position_help: str = ""
+    write_help: str = ""
+    records_unit: bool = True
 
     @property
     def records_position(self) -> bool:
@@ -210,6 +221,9 @@ FORMATS: tuple[Format, ...] = (
         detect=torch.detect,
         hints=torch.TorchHints,
         snippets=torch.SNIPPETS,
+        write_help="torch writes the JSON of a StepLR/MultiStepLR state_dict(); its "
+        "last_epoch is the position in whatever unit the state counts.",
+        records_unit=False,
     ),
     Format(
         CHECKPOINT_FORMAT,
@@ -220,6 +234,7 @@ FORMATS: tuple[Format, ...] = (
         ),
         from_stdin=False,
         hints=None,
+        records_unit=False,
     ),
     Format(
         frameworks.TIMM_FORMAT,
@@ -231,6 +246,7 @@ FORMATS: tuple[Format, ...] = (
         recognise=lambda _, name: name.lower().endswith((".yaml", ".yml")),
         hints=frameworks.TimmHints,
         snippets=(frameworks.TIMM_SNIPPET,),
+        position_help="timm's t",
     ),
     Format(
         frameworks.KERAS_FORMAT,
@@ -240,6 +256,7 @@ FORMATS: tuple[Format, ...] = (
         detect=frameworks.keras_detect,
         hints=PositionHints,
         snippets=(frameworks.KERAS_SNIPPET,),
+        position_help="Keras's optimizer iterations, an int64 step counter",
     ),
     Format(
         KERAS_MODEL_FORMAT,
@@ -251,6 +268,21 @@ FORMATS: tuple[Format, ...] = (
         hints=PositionHints,
     ),
     Format(
+        frameworks.KERAS_H5_FORMAT,
+        "a legacy Keras .h5 model (model.save('x.h5')): its schedule, at its iterations (h5py)",
+        frameworks.read_keras_h5,
+        recognise=frameworks.keras_h5_file,
+        from_stdin=False,
+        hints=PositionHints,
+    ),
+    Format(
+        frameworks.FLAX_MSGPACK_FORMAT,
+        "a flax msgpack file (to_bytes): refused, naming optax's count and injected lr",
+        frameworks.read_flax_msgpack,
+        recognise=frameworks.flax_file,
+        from_stdin=False,
+    ),
+    Format(
         frameworks.OPTAX_FORMAT,
         "an optax schedule as JSON",
         frameworks.read_optax,
@@ -258,6 +290,7 @@ FORMATS: tuple[Format, ...] = (
         detect=frameworks.optax_detect,
         hints=PositionHints,
         snippets=(frameworks.OPTAX_SNIPPET,),
+        position_help="optax's update count, an int32 that stops at 2**31 - 1",
     ),
     Format(
         JSON_CHECKPOINT_FORMAT,
@@ -266,6 +299,7 @@ FORMATS: tuple[Format, ...] = (
         _read_json_checkpoint,
         detect=torch.holds_scheduler_states,
         hints=torch.CheckpointHints,
+        records_unit=False,
     ),
 )
 """Every format, in the order they are listed and tried."""
@@ -305,17 +339,20 @@ def snippets() -> list[Snippet]:
 
 def hint_names() -> list[str]:
     """Every hint some format takes (``key``, ``optimizer``, ``position``, ...), once each."""
-    kinds = [entry.hints for entry in FORMATS] + [content.hints for content in CHECKPOINT_CONTENTS]
-    names = [name for kind in kinds for name in _fields(kind)]
+    names = [name for kind in hint_kinds() for name in _fields(kind)]
     return list(dict.fromkeys(names))
+
+
+def hint_kinds() -> list[type[HintRecord] | None]:
+    """Every hints record in table order (the formats', then a checkpoint's contents')."""
+    return [entry.hints for entry in FORMATS] + [content.hints for content in CHECKPOINT_CONTENTS]
 
 
 def _applies_to(name: str) -> str:
     """Which files take the hint ``name``, for a refusal: the first record in table order
     that declares it says."""
-    kinds = [entry.hints for entry in FORMATS] + [content.hints for content in CHECKPOINT_CONTENTS]
     return next(
-        (kind.applies_to for kind in kinds if kind is not None and _takes(kind, name)),
+        (kind.applies_to for kind in hint_kinds() if kind is not None and _takes(kind, name)),
         "no format",
     )
 

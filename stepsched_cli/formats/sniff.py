@@ -53,6 +53,23 @@ def looks_like_keras_model(data: bytes) -> bool:
     return first_zip_member(data) in KERAS_MEMBERS
 
 
+def looks_like_msgpack_map(head: bytes) -> bool:
+    """Whether a file starts like flax's msgpack: a non-empty map whose first key is a string.
+
+    Example:
+        >>> looks_like_msgpack_map(bytes.fromhex("83a4737465701a")), looks_like_msgpack_map(b"{")
+        (True, False)
+    """
+    if len(head) < 2:
+        return False
+    first = head[0]
+    key_at = {0xDE: 3, 0xDF: 5}.get(first, 1 if 0x81 <= first <= 0x8F else None)
+    if key_at is None or len(head) <= key_at:
+        return False
+    key = head[key_at]
+    return 0xA0 <= key <= 0xBF or key in (0xD9, 0xDA, 0xDB)
+
+
 __all__ = [
     "CHECKPOINT_EXTENSIONS",
     "KERAS_MEMBERS",
@@ -61,4 +78,5 @@ __all__ = [
     "first_zip_member",
     "looks_like_checkpoint",
     "looks_like_keras_model",
+    "looks_like_msgpack_map",
 ]

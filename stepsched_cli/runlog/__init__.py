@@ -22,6 +22,9 @@ The package, data flowing one way:
 * :mod:`.vector`, :mod:`.chunks`, :mod:`.fast`: :func:`check_log_file`, the same
   answer read in blocks and compared a block at a time (numpy).
 * :mod:`.tensorboard`: the same points out of a TensorBoard run (optional extra).
+* :mod:`.counting` and :mod:`.trainer_state`: where a log's steps start (logs
+  recognised as counting from 1, ``steps_from``), and the Hugging Face Trainer's
+  ``trainer_state.json``.
 
 Example:
     >>> from stepsched_cli.schedule import StepSchedule
@@ -36,6 +39,7 @@ Example:
 
 from stepsched_cli.runlog.checking import DEFAULT_TOLERANCE, check_log
 from stepsched_cli.runlog.columns import LR_COLUMN_NAMES, STEP_COLUMN_NAMES
+from stepsched_cli.runlog.counting import COUNTING_FROM_ONE
 from stepsched_cli.runlog.diagnosis import CheckResult, Diagnosis, DiagnosisKind
 from stepsched_cli.runlog.fast import check_log_file
 from stepsched_cli.runlog.log_error import RunLogError
@@ -48,10 +52,19 @@ from stepsched_cli.runlog.rows import (
     read_log,
 )
 from stepsched_cli.runlog.sample import LogSample
-from stepsched_cli.runlog.tensorboard import is_event_source, read_events
+from stepsched_cli.runlog.tensorboard import (
+    EVENT_RUNS,
+    EVENT_SOURCE,
+    check_run,
+    is_event_source,
+    read_events,
+)
 
 __all__ = [
+    "COUNTING_FROM_ONE",
     "DEFAULT_TOLERANCE",
+    "EVENT_RUNS",
+    "EVENT_SOURCE",
     "LOG_FORMATS",
     "LR_COLUMN_NAMES",
     "MAX_LINE_LENGTH",
@@ -65,6 +78,7 @@ __all__ = [
     "RunLogError",
     "check_log",
     "check_log_file",
+    "check_run",
     "is_event_source",
     "parse_log",
     "read_events",

@@ -90,6 +90,27 @@ def choose_column(
     return index
 
 
+def refuse_keras_csv_without_lr(header: Sequence[str], source: str) -> None:
+    """Refuse, saying why, a Keras ``CSVLogger`` log with no lr column.
+
+    ``CSVLogger`` writes ``epoch`` first and then the epoch logs, which hold the
+    metrics only, unless a callback adds ``learning_rate`` to them.
+
+    Raises:
+        RunLogError: the header starts with ``epoch`` and no column looks like an lr.
+    """
+    if not header or header[0].strip().lower() != "epoch":
+        return
+    if recognise_lr(header, source) is not None:
+        return
+    raise RunLogError(
+        f"{source}: looks like a Keras CSVLogger log (columns {', '.join(map(repr, header))}) "
+        "and holds no lr: Keras writes the lr only when a callback adds learning_rate to the "
+        "epoch logs (LearningRateScheduler, ReduceLROnPlateau)",
+        parameter="lr_column",
+    )
+
+
 def _match_explicit(names: Sequence[str], wanted: str) -> int | None:
     if wanted in names:
         return list(names).index(wanted)
@@ -195,6 +216,7 @@ __all__ = [
     "lr_from_text",
     "recognise_lr",
     "recognise_step",
+    "refuse_keras_csv_without_lr",
     "step_from_json",
     "step_from_text",
 ]

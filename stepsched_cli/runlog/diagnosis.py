@@ -110,6 +110,9 @@ class CheckResult:
         mismatches: How many of them did not match.
         decays: The schedule's decays inside the log beside the lr changes the log
             shows after the warmup, paired in order (ok or not).
+        steps_from: Where the logged steps start: 0 (step t holds ``lr(t)``) or 1
+            (step s holds ``lr(s - 1)``; see :mod:`~stepsched_cli.runlog.counting`).
+        counting_note: Why the steps start there, when a recognised format said so.
     """
 
     ok: bool
@@ -120,6 +123,8 @@ class CheckResult:
     points_checked: int
     mismatches: int = 0
     decays: tuple[DecayRow, ...] = ()
+    steps_from: int = 0
+    counting_note: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON contract of ``stepsched check --json``."""
@@ -131,6 +136,8 @@ class CheckResult:
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_dict(),
             "points_checked": self.points_checked,
             "decays": [row.to_dict() for row in self.decays],
+            "steps_from": self.steps_from,
+            "counting_note": self.counting_note,
         }
 
 

@@ -22,6 +22,7 @@ FIFOs and devices are checked row by row.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -36,9 +37,17 @@ from stepsched_cli.runlog.checking import (
     finish,
     position_scale,
 )
+from stepsched_cli.runlog.counting import (
+    HF_TRAINER_STATE,
+    recognise_file,
+    shifted,
+    step_counting,
+    with_counting,
+)
 from stepsched_cli.runlog.diagnosis import CheckResult
 from stepsched_cli.runlog.rows import LogFormat, LogPoint, read_log
 from stepsched_cli.runlog.sample import LogSample
+from stepsched_cli.runlog.trainer_state import trainer_state_points
 from stepsched_cli.schedule import StepSchedule
 
 if TYPE_CHECKING:
@@ -60,10 +69,16 @@ def check_log_file(
     lr_column: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     steps_per_epoch: int | None = None,
+    steps_from: int | None = None,
     progress: Progress | None = None,
     sample: LogSample | None = None,
 ) -> CheckResult:
     """``check_log(read_log(path, ...), ...)``, fast on long logs (see the module).
+
+    A log whose shape shows a known format that counts its steps from 1 (the Hugging
+    Face Trainer's ``trainer_state.json``, read whole; MMEngine's ``scalars.json``) is
+    checked with that counting unless ``steps_from`` is given, and the result says so
+    (:mod:`~stepsched_cli.runlog.counting`).  Standard input is a generic log.
 
     Args:
         path: The log file, or ``"-"`` for standard input.
@@ -73,6 +88,8 @@ def check_log_file(
         lr_column: As in :func:`read_log`.
         tolerance: As in :func:`check_log`.
         steps_per_epoch: As in :func:`check_log`.
+        steps_from: 0 (step t logs ``lr(t)``) or 1 (step s logs ``lr(s - 1)``); by
+            default the recognised format's counting, else 0.
         progress: Called now and then with the number of points read so far.
         sample: As in :func:`check_log`.
 
@@ -80,17 +97,24 @@ def check_log_file(
         RunLogError: as :func:`read_log` and :func:`check_log` raise.
     """
     scale = position_scale(schedule, tolerance, steps_per_epoch)
-    points = read_log(path, log_format=log_format, step_column=step_column, lr_column=lr_column)
+    regular = str(path) != "-" and _is_regular_file(path)
+    known = recognise_file(path) if regular and log_format is None else None
+    counting = step_counting(steps_from, known)
+    offset, source = counting.steps_from, str(path)
 
     def row_by_row(log: Iterable[LogPoint]) -> CheckResult:
-        counted = _counted(log, progress)
+        counted = _counted(shifted(log, offset, source), progress)
         if sample is not None:
             sample.clear()  # the fast path may have given up half-way
-        return check_log(
+        result = check_log(
             counted, schedule, tolerance=tolerance, steps_per_epoch=steps_per_epoch, sample=sample
         )
+        return with_counting(result, counting)
 
-    if str(path) == "-" or not _is_regular_file(path):
+    if known is HF_TRAINER_STATE:
+        return row_by_row(trainer_state_points(path, step_column, lr_column))
+    points = read_log(path, log_format=log_format, step_column=step_column, lr_column=lr_column)
+    if not regular:
         return row_by_row(points)
     from stepsched_cli.runlog.chunks import Abandon, read_chunks
 
@@ -98,17 +122,29 @@ def check_log_file(
     try:
         for block in read_chunks(path, log_format, step_column, lr_column):
             if isinstance(block, list):
-                for point in block:
+                for point in shifted(block, offset, source):
                     checker.add(point.step, point.lr)
             else:
-                feed_block(checker, block)
+                feed_block(checker, _shifted_block(block, offset))
             if progress is not None:
                 progress(checker.checked)
     except Abandon:
         return row_by_row(
             read_log(path, log_format=log_format, step_column=step_column, lr_column=lr_column)
         )
-    return finish(checker, steps_per_epoch)
+    return with_counting(finish(checker, steps_per_epoch), counting)
+
+
+def _shifted_block(block: Block, offset: int) -> Block:
+    """The block with each step moved to its position; a step below ``offset`` gives
+    up on the fast path, so that the row reader names its line."""
+    if offset == 0:
+        return block
+    from stepsched_cli.runlog.chunks import Abandon
+
+    if int(block.steps.min()) < offset:
+        raise Abandon
+    return dataclasses.replace(block, steps=block.steps - offset)
 
 
 def _is_regular_file(path: str | Path) -> bool:

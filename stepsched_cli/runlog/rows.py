@@ -26,6 +26,7 @@ from stepsched_cli.runlog.columns import (
     lr_from_text,
     recognise_lr,
     recognise_step,
+    refuse_keras_csv_without_lr,
     step_from_json,
     step_from_text,
 )
@@ -40,6 +41,11 @@ LOG_FORMATS: tuple[LogFormat, ...] = ("csv", "jsonl")
 
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+# A first line that only opens an object or array: one indented JSON document.
+_WHOLE_DOCUMENT_HINT = (
+    " (one JSON document over several lines, not JSON lines: give a Hugging Face "
+    "trainer_state.json as a file, without --log-format)"
+)
 # Key tuples of JSON objects remembered with their chosen keys (bounded for hostile logs).
 _MAX_CACHED_KEYS = 512
 # The longest line (with its line break) a log may have, in characters.  A log line is
@@ -303,6 +309,8 @@ def csv_columns(
 ) -> CsvColumns:
     """Choose the step and lr columns of a CSV header (see :func:`parse_log`)."""
     header = tuple(name.strip() for name in header_row)
+    if lr_column is None:
+        refuse_keras_csv_without_lr(header, source)
     step_index = choose_column(header, step_column, "step", recognise_step, source)
     lr_index = choose_column(header, lr_column, "lr", recognise_lr, source)
     return CsvColumns(header, step_index, lr_index, delimiter)
@@ -357,7 +365,8 @@ def jsonl_points(
         try:
             record = loads_strict(text.encode("utf-8"))
         except ValueError as error:
-            raise RunLogError(f"{source} line {number} {error}") from None
+            whole = _WHOLE_DOCUMENT_HINT if text.strip() in ("{", "[") else ""
+            raise RunLogError(f"{source} line {number} {error}{whole}") from None
         if not isinstance(record, dict):
             raise RunLogError(
                 f"{source} line {number}: is a JSON {type(record).__name__}; "

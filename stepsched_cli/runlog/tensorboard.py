@@ -20,11 +20,29 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from stepsched_cli.runlog.checking import DEFAULT_TOLERANCE, check_log
+from stepsched_cli.runlog.counting import (
+    HF_TENSORBOARD,
+    HF_TENSORBOARD_TAGS,
+    shifted,
+    step_counting,
+    with_counting,
+)
+from stepsched_cli.runlog.diagnosis import CheckResult
 from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.runlog.rows import LogPoint
+from stepsched_cli.runlog.sample import LogSample
+from stepsched_cli.schedule import StepSchedule
+
+EVENT_RUNS = "TensorBoard runs"
+"""What :func:`read_events` reads, for the command line's help and messages."""
+EVENT_SOURCE = "a TensorBoard run directory or event file"
+"""What a path :func:`read_events` reads is, for the command line's help."""
 
 EVENT_FILE_PREFIX = "events.out.tfevents."
 INSTALL_HINT = "pip install 'stepsched[tensorboard]'"
@@ -42,6 +60,7 @@ MAX_RECORD_BYTES = 64 << 20
 """The largest record (one event) of an event file read: TensorBoard allocates what a
 record declares before reading it (2**40 bytes was an internal MemoryError); a scalar
 event is about 40 bytes, an image summary a few MB."""
+_SCALARS_PLUGIN = "scalars"
 _RECORD_FRAMING = 12  # a TFRecord: u64 length, u32 CRC of it, data, u32 CRC of the data
 _LR_TAG = re.compile(r"(^|[^a-z])(lr|learning[_ -]?rate)([^a-z]|$)")
 
@@ -150,6 +169,36 @@ def read_events(path: str, tag: str | None = None) -> Iterator[LogPoint]:
         RunLogError: tensorboard is not installed, the path is missing or holds no
             event file, or the tag cannot be chosen (see :func:`choose_tag`).
     """
+    return read_run(path, tag).points
+
+
+@dataclass(frozen=True)
+class Run:
+    """One scalar series of a TensorBoard run.
+
+    Attributes:
+        tag: The chosen tag.
+        tags: Every scalar tag of the run (summaries of the ``scalars`` plugin
+            included, as TensorFlow 2 writes them).
+        points: The tag's points, read as they are consumed.
+    """
+
+    tag: str
+    tags: tuple[str, ...]
+    points: Iterator[LogPoint]
+
+
+def read_run(path: str, tag: str | None = None) -> Run:
+    """The lr series of a TensorBoard run, with the tags it was chosen from.
+
+    Scalars are read as TensorBoard reads them: ``add_scalar``'s simple values, and
+    the tensor summaries of the ``scalars`` plugin that TensorFlow 2 writes
+    (``tf.summary.scalar``, the Keras ``TensorBoard`` callback's ``epoch_learning_rate``),
+    whose value is the 0-d tensor's.
+
+    Raises:
+        RunLogError: as :func:`read_events`.
+    """
     if not os.path.exists(path):
         raise RunLogError(f"{path}: no such file or directory")
     if os.path.isdir(path) and not any(
@@ -167,22 +216,88 @@ def read_events(path: str, tag: str | None = None) -> Iterator[LogPoint]:
         ) from None
     check_event_files(path)
     accumulator = event_accumulator.EventAccumulator(
-        path, size_guidance={event_accumulator.SCALARS: 0}
+        path, size_guidance={event_accumulator.SCALARS: 0, event_accumulator.TENSORS: 0}
     )
     accumulator.Reload()
+    simple = accumulator.Tags().get(event_accumulator.SCALARS, [])
+    tags = [*simple, *_scalar_tensor_tags(accumulator, set(simple))]
     try:
-        chosen = choose_tag(accumulator.Tags().get(event_accumulator.SCALARS, []), tag, path)
+        chosen = choose_tag(tags, tag, path)
     except RunLogError as error:
         if not os.path.isdir(path):
             raise
         subfolders = "its subfolders are runs of their own (add_scalars writes one per key)"
         raise RunLogError(f"{error}{_runs_below(path, subfolders)}") from None
-    for number, event in enumerate(accumulator.Scalars(chosen), start=1):
-        if event.step < 0:
-            raise RunLogError(f"{path}: {chosen} event {number} has step {event.step} < 0")
-        if not math.isfinite(event.value) or event.value < 0:
-            raise RunLogError(f"{path}: {chosen} event {number} has lr {event.value!r}")
-        yield LogPoint(step=int(event.step), lr=float(event.value), line=number)
+    values: Iterable[tuple[int, float]]
+    if chosen in simple:
+        values = ((event.step, event.value) for event in accumulator.Scalars(chosen))
+    else:
+        values = _tensor_values(accumulator, chosen, path)
+    return Run(chosen, tuple(tags), _points(values, chosen, path))
+
+
+def _scalar_tensor_tags(accumulator: Any, simple: set[str]) -> list[str]:
+    """The tensor tags that TensorBoard shows as scalars (the ``scalars`` plugin)."""
+    found = []
+    for name in accumulator.Tags().get("tensors", []):
+        metadata = accumulator.SummaryMetadata(name)
+        if metadata.plugin_data.plugin_name == _SCALARS_PLUGIN and name not in simple:
+            found.append(name)
+    return found
+
+
+def _tensor_values(accumulator: Any, tag: str, path: str) -> Iterator[tuple[int, float]]:
+    """The steps and values of a scalar tensor summary, as TensorBoard reads them."""
+    from tensorboard.util import tensor_util
+
+    for number, event in enumerate(accumulator.Tensors(tag), start=1):
+        value = tensor_util.make_ndarray(event.tensor_proto)
+        if value.shape != () or value.dtype.kind not in "fiu":
+            raise RunLogError(
+                f"{path}: {tag} event {number} is a tensor of shape {value.shape} and type "
+                f"{value.dtype}, not a scalar number"
+            )
+        yield event.step, float(value.item())
+
+
+def _points(values: Iterable[tuple[int, float]], tag: str, path: str) -> Iterator[LogPoint]:
+    for number, (step, value) in enumerate(values, start=1):
+        if step < 0:
+            raise RunLogError(f"{path}: {tag} event {number} has step {step} < 0")
+        if not math.isfinite(value) or value < 0:
+            raise RunLogError(f"{path}: {tag} event {number} has lr {value!r}")
+        yield LogPoint(step=int(step), lr=float(value), line=number)
+
+
+def check_run(
+    path: str,
+    schedule: StepSchedule,
+    *,
+    tag: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    steps_per_epoch: int | None = None,
+    steps_from: int | None = None,
+    sample: LogSample | None = None,
+) -> CheckResult:
+    """``check_log`` of a run's lr series, with the counting of a known writer.
+
+    The Hugging Face Trainer's run (its tags ``train/learning_rate`` and
+    ``train/epoch``) logs at step s the lr of position s - 1: checked so unless
+    ``steps_from`` is given (:mod:`~stepsched_cli.runlog.counting`).
+
+    Raises:
+        RunLogError: as :func:`read_run` and :func:`check_log`.
+    """
+    run = read_run(path, tag)
+    known = None
+    if run.tag == "train/learning_rate" and set(run.tags) >= HF_TENSORBOARD_TAGS:
+        known = HF_TENSORBOARD
+    counting = step_counting(steps_from, known)
+    points = shifted(run.points, counting.steps_from, f"{path} {run.tag} event")
+    result = check_log(
+        points, schedule, tolerance=tolerance, steps_per_epoch=steps_per_epoch, sample=sample
+    )
+    return with_counting(result, counting)
 
 
 def runs_below(path: str) -> list[str]:

@@ -17,6 +17,7 @@ from stepsched_cli.schedule import StepSchedule
 Invoke = Callable[..., Result]
 
 SEED = ["--lr", "0.1", "--step-size", "30"]
+IMAGENET = ["--dataset-size", "1281167"]
 
 
 def ok_json(run: Invoke, *args: str) -> Any:
@@ -758,3 +759,49 @@ def test_convert_mode_takes_the_same_words(
     assert result.exit_code == 0, result.stderr
     state = json.loads(result.stdout)
     assert (state["mode"], state["step_size"]) == (mode, 300)
+
+
+# -- plausibility warnings ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "warning"),
+    [
+        (
+            ["table", "--lr", "0.1", "--step-size", "200", "--total", "100"],
+            "step_size 200: the first decay at step 200 is beyond the horizon (100 steps); "
+            "the lr never decays",
+        ),
+        (
+            ["boundaries", "--lr", "0.1", "--milestones", "30,80", "--total", "50"],
+            "milestone 80 at or beyond the horizon (50 steps) is never reached",
+        ),
+        (
+            ["table", "--lr", "0.1", "--step-size", "30", *IMAGENET, "--batch-size", "256"],
+            "step_size 30 is under a tenth of an epoch (5005 steps): epochs were probably "
+            "meant; did you mean --mode epoch?",
+        ),
+        (
+            ["at", "5", "--lr", "0.1", "--step-size", "1", "--gamma", "1e-200"],
+            "the lr underflows to 0 at step 2, after 2 decays of gamma 1e-200: every later "
+            "step trains with lr 0",
+        ),
+    ],
+)
+def test_warnings_go_to_stderr_and_change_nothing(
+    run: Invoke, args: list[str], warning: str
+) -> None:
+    warned = run(*args)
+    assert warned.exit_code == 0, warned.stderr
+    assert warned.stderr == f"stepsched: warning: {warning}\n"
+    assert warned.stdout != ""
+
+
+def test_warnings_leave_json_alone(run: Invoke) -> None:
+    result = run("table", "--lr", "0.1", "--step-size", "200", "--total", "100", "-f", "json")
+    assert json.loads(result.stdout) == [{"start_step": 0, "end_step": 99, "lr": 0.1}]
+    assert result.stderr.startswith("stepsched: warning: step_size 200")
+
+
+def test_plausible_schedules_are_quiet(run: Invoke) -> None:
+    assert run("table", "--lr", "0.1", "--step-size", "30", "--total", "120").stderr == ""

@@ -157,7 +157,7 @@ def test_an_unknown_file_says_what_it_looks_like(
     assert result.stderr == (
         f"stepsched: error: {path}: no format stepsched reads recognises it: it is "
         f"{looks_like}; tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, "
-        "optax, json-checkpoint (force one with --from)\n"
+        "keras-h5, flax-msgpack, optax, json-checkpoint (force one with --from)\n"
     )
 
 

@@ -25,22 +25,18 @@ WEIGHTS_H5 = REAL / "keras" / "exponential_staircase_model.weights.h5"
 SAFETENSORS = REAL / "accelerate" / "save_state" / "model.safetensors"
 EVENTS = next((REAL / "tensorboard" / "correct").glob("events.out.tfevents.*"))
 TRIED = (
-    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, "
-    "json-checkpoint (force one with --from)"
+    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, keras-h5, "
+    "flax-msgpack, optax, json-checkpoint (force one with --from)"
 )
 
 
 @pytest.mark.parametrize(
     ("path", "looks_like"),
     [
-        (
-            WEIGHTS_H5,
-            "an HDF5 file (Keras's model.weights.h5 is one: the schedule is in the .keras file)",
-        ),
         (SAFETENSORS, "a safetensors file (tensors only)"),
         (EVENTS, "a TensorBoard event file (stepsched check reads it, with --tag)"),
     ],
-    ids=["keras-weights", "safetensors", "tensorboard"],
+    ids=["safetensors", "tensorboard"],
 )
 def test_a_real_binary_file_is_named_by_its_kind(run: Invoke, path: Path, looks_like: str) -> None:
     result = run("inspect", str(path))
@@ -48,6 +44,17 @@ def test_a_real_binary_file_is_named_by_its_kind(run: Invoke, path: Path, looks_
     assert result.stderr == (
         f"stepsched: error: {path}: no format stepsched reads recognises it: it is "
         f"{looks_like}; {TRIED}\n"
+    )
+
+
+def test_a_keras_weights_file_is_refused_as_weights_only(run: Invoke) -> None:
+    pytest.importorskip("h5py")
+    result = run("inspect", str(WEIGHTS_H5))
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"stepsched: error: {WEIGHTS_H5}: is an HDF5 file without training_config: weights "
+        "only (save_weights(), a .keras file's model.weights.h5); the schedule is in the model "
+        "saved with model.save() (.keras or .h5)\n"
     )
 
 
@@ -129,7 +136,8 @@ def test_random_bytes_are_binary_data(run: Invoke, tmp_path: Path) -> None:
     assert result.stderr == (
         f"stepsched: error: {path}: no format stepsched reads recognises it: it is binary "
         "data (its first bytes are c3 28 00 01); tried stepsched, torch, torch-checkpoint, "
-        "timm, keras, keras-model, optax, json-checkpoint (force one with --from)\n"
+        "timm, keras, keras-model, keras-h5, flax-msgpack, optax, json-checkpoint (force one "
+        "with --from)\n"
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from stepsched_cli.cli.commands import code as code_cmd
 from stepsched_cli.errors import StateFileError
-from stepsched_cli.formats import registry
+from stepsched_cli.formats import help_texts, registry
 from stepsched_cli.formats.hints import Hints
 from stepsched_cli.formats.reading import inspect_record
 from stepsched_cli.schedule import StepSchedule
@@ -41,11 +41,13 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         "timm",
         "keras",
         "keras-model",
+        "keras-h5",
+        "flax-msgpack",
         "optax",
         "json-checkpoint",
     ]
     assert registry.output_formats() == ["stepsched", "torch", "timm", "keras", "optax"]
-    assert registry.unpositioned_formats() == ["timm", "keras", "keras-model", "optax"]
+    assert registry.unpositioned_formats() == ["timm", "keras", "keras-model", "keras-h5", "optax"]
     assert registry.snippet_frameworks() == ["torch", "lightning", "timm", "keras", "optax"]
     assert list(code_cmd.SNIPPETS) == registry.snippet_frameworks()
 
@@ -59,6 +61,9 @@ def test_every_list_of_names_is_derived_from_the_one_table() -> None:
         (json.dumps(KERAS_CONTINUOUS).encode(), "k.json", "keras"),
         (b"PK\x03\x04rest", "x.bin", "torch-checkpoint"),
         (b"PK\x03\x04rest", "model.keras", "keras-model"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(8), "model.h5", "keras-h5"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(8), "model.HDF5", "keras-h5"),
+        (bytes.fromhex("83a4737465701a"), "checkpoint_23", "flax-msgpack"),
         (b"amp: false\n", "args.yaml", "timm"),
         (b'{"init_value": 0.1, "boundaries_and_scales": {"3": 0.5}}', "o.json", "optax"),
         (b"\x80\x02}q", "x.bin", "torch-checkpoint"),
@@ -75,7 +80,10 @@ def test_detection_tries_the_table_in_order(data: bytes, source: str, expected: 
     assert registry.detect_format(data, source) == expected
 
 
-TRIED = "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, optax, json-checkpoint"
+TRIED = (
+    "tried stepsched, torch, torch-checkpoint, timm, keras, keras-model, keras-h5, "
+    "flax-msgpack, optax, json-checkpoint"
+)
 
 
 @pytest.mark.parametrize(
@@ -242,3 +250,52 @@ def test_every_hint_a_format_takes_has_an_option() -> None:
         "--lr",
         "--key",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "source"),
+    [
+        ("stepsched", dumps_state(SchedulerState(StepSchedule(0.1, 30))), "run.json"),
+        ("torch", json.dumps(TORCH_STEP).encode(), "s.json"),
+        ("timm", json.dumps(TIMM).encode(), "t.json"),
+        ("keras", json.dumps(KERAS_CONTINUOUS).encode(), "k.json"),
+        ("json-checkpoint", json.dumps({"sched": TORCH_STEP}).encode(), "c.json"),
+    ],
+)
+def test_the_table_says_which_readings_record_no_unit(
+    tmp_path: Path, name: str, data: bytes, source: str
+) -> None:
+    path = tmp_path / source
+    path.write_bytes(data)
+    reading = registry.read_state(str(path))
+    assert reading.format == name
+    assert reading.records_unit is registry.FORMATS_BY_NAME[name].records_unit
+    assert registry.FORMATS_BY_NAME[name].records_unit is (name not in ("torch", "json-checkpoint"))
+
+
+def test_a_checkpoint_records_no_unit_as_its_entry_says() -> None:
+    reading = registry.read_state(str(CHECKPOINTS / "multistep.pt"))
+    assert (reading.format, reading.records_unit) == ("torch-checkpoint", False)
+    assert registry.FORMATS_BY_NAME["torch-checkpoint"].records_unit is False
+
+
+def test_help_phrases_are_derived_from_the_table_and_the_hints_records() -> None:
+    assert help_texts.unitless_files() == "torch, torch-checkpoint and json-checkpoint files"
+    assert help_texts.writing_help() == (
+        "torch writes the JSON of a StepLR/MultiStepLR state_dict(); its last_epoch is the "
+        "position in whatever unit the state counts. timm, keras and optax write the "
+        "schedule's JSON document, which has no position."
+    )
+    assert help_texts.hint_help("position") == (
+        "For documents that record no position (timm, keras, keras-model, keras-h5, optax): the "
+        "position to read them at (timm's t; Keras's optimizer iterations, an int64 step "
+        "counter; optax's update count, an int32 that stops at 2**31 - 1), 0 to "
+        "9223372036854775807 (2**63 - 1). Default 0."
+    )
+    assert help_texts.hint_help("key").startswith("For a checkpoint with several scheduler")
+    assert help_texts.hint_help("updates_per_epoch").startswith("For timm runs stepped per")
+    assert help_texts.hint_help("lr").startswith("For timm's scheduler_kwargs(), which holds")
+    assert help_texts.hint_help("optimizer").startswith("An optimizer state saved in a")
+    assert help_texts.hint_help("no_such_hint") == ""
+    # Every hint some format takes declares its help phrase somewhere in the table.
+    assert all(help_texts.hint_help(name) for name in registry.hint_names())

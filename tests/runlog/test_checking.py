@@ -121,6 +121,8 @@ def test_json_contract() -> None:
         "diagnosis",
         "points_checked",
         "decays",
+        "steps_from",
+        "counting_note",
     ]
     assert document["ok"] is False
     assert document["first_mismatch_step"] == 50
@@ -155,6 +157,8 @@ def test_json_contract() -> None:
                 (80, 0.0125, 0.00625),
             )
         ],
+        "steps_from": 0,
+        "counting_note": None,
     }
 
 

@@ -1,7 +1,7 @@
 """The ``check`` command: a logged lr series against the schedule, and a mismatch diagnosed.
 
 A thin layer over :mod:`stepsched_cli.runlog` (CSV and JSON-lines logs, streamed) and
-:func:`stepsched_cli.runlog.read_events` (TensorBoard runs), whose JSON contract is the
+:func:`stepsched_cli.runlog.read_events` (event-file runs), whose JSON contract is the
 result's ``to_dict()``.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -40,15 +41,18 @@ from stepsched_cli.errors import EXIT_INVALID
 from stepsched_cli.planning import Plan
 from stepsched_cli.plot import FigureSize
 from stepsched_cli.runlog import (
+    COUNTING_FROM_ONE,
     DEFAULT_TOLERANCE,
+    EVENT_RUNS,
+    EVENT_SOURCE,
     CheckResult,
+    Diagnosis,
     LogFormat,
     LogSample,
     RunLogError,
-    check_log,
     check_log_file,
+    check_run,
     is_event_source,
-    read_events,
 )
 from stepsched_cli.termplot import render, terminal_fit
 from stepsched_cli.validate import STANDARD_STREAM
@@ -57,6 +61,10 @@ EXIT_MISMATCH = EXIT_INVALID
 # The decays a mismatch lists for people (--json lists them all).
 DECAYS_SHOWN = 6
 STDIN = STANDARD_STREAM
+_STEPS_FROM_HINT = (
+    "hint: if the log's steps count from 1 (step s holds the lr update s used), check it "
+    "with --steps-from 1"
+)
 # check's hint when the log and the schedule probably count in different units, by
 # whether steps per epoch were unknown.
 _UNITS_HINT = {
@@ -91,8 +99,7 @@ def check(
         str,
         typer.Argument(
             metavar="LOG",
-            help="The logged lr series: CSV or JSON lines (- reads stdin), or a TensorBoard "
-            "run directory or event file.",
+            help=f"The logged lr series: CSV or JSON lines (- reads stdin), or {EVENT_SOURCE}.",
         ),
     ],
     tolerance: Annotated[
@@ -138,6 +145,17 @@ def check(
             show_default=False,
         ),
     ] = None,
+    steps_from: Annotated[
+        int | None,
+        typer.Option(
+            "--steps-from",
+            min=0,
+            max=1,
+            metavar="0|1",
+            help="The log's first step, 0 or 1. [default: by its shape]",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonFlag = False,
     output: Annotated[
         str | None,
@@ -169,9 +187,8 @@ def check(
     warn_if_implausible(plan, total=None)
     sample = LogSample(FigureSize().budget) if output is not None or plot else None
     try:
-        result = _checked_log(
-            plan, log, tag, json_output, tolerance, step_column, lr_column, log_format, sample
-        )
+        options = _LogOptions(tag, tolerance, step_column, lr_column, log_format, steps_from)
+        result = _checked_log(plan, log, options, json_output, sample)
     except RunLogError as error:
         # A column the log lacks is named as the option that picks one (--lr-column).
         check_option = option_for(error.parameter)
@@ -181,6 +198,8 @@ def check(
     if json_output:
         print_json(result.to_dict())
     else:
+        if result.counting_note is not None:
+            print_message(result.counting_note)
         print_lines(_verdict_lines(plan, result))
         # A run that matches has its decays where planned: listed in --json only.
         if result.decays and not result.ok:
@@ -209,7 +228,19 @@ def _verdict_lines(plan: Plan, result: CheckResult) -> list[str]:
             lines.append("also consistent with: " + ", ".join(result.diagnosis.also_consistent))
         if result.diagnosis.units_mixed:
             lines.append(_UNITS_HINT[plan.steps_per_epoch is None])
+        if result.steps_from == 0 and _one_behind(result.diagnosis):
+            lines.append(_STEPS_FROM_HINT)
     return lines
+
+
+def _one_behind(diagnosis: Diagnosis) -> bool:
+    """Whether the log may count its steps from 1: one step behind, or every decay a step
+    late."""
+    return (
+        diagnosis.kind == "behind_by_one"
+        or "behind_by_one" in diagnosis.also_consistent
+        or (diagnosis.kind == "shifted" and diagnosis.shift == 1)
+    )
 
 
 def _lr_change(before: float | None, after: float | None) -> str:
@@ -278,39 +309,45 @@ def _draw(
         )
 
 
+@dataclass(frozen=True)
+class _LogOptions:
+    """check's options about reading the log."""
+
+    tag: str | None
+    tolerance: float
+    step_column: str | None
+    lr_column: str | None
+    log_format: LogFormat | None
+    steps_from: int | None
+
+
 def _checked_log(
-    plan: Plan,
-    log: str,
-    tag: str | None,
-    json_output: bool,
-    tolerance: float,
-    step_column: str | None,
-    lr_column: str | None,
-    log_format: LogFormat | None,
-    sample: LogSample | None,
+    plan: Plan, log: str, options: _LogOptions, json_output: bool, sample: LogSample | None
 ) -> CheckResult:
-    """Check a TensorBoard run (by its tag) or a CSV/JSON-lines log (the fast path)."""
+    """Check an event-file run (by its tag) or a CSV/JSON-lines log (the fast path)."""
     if is_event_source(log):  # a run directory or an event file
-        points = read_events(log, tag)
-        return check_log(
-            points,
+        return check_run(
+            log,
             plan.schedule,
-            tolerance=tolerance,
+            tag=options.tag,
+            tolerance=options.tolerance,
             steps_per_epoch=plan.steps_per_epoch,
+            steps_from=options.steps_from,
             sample=sample,
         )
-    if tag is not None:
-        raise usage_error("--tag", "is for TensorBoard runs (a directory or event file)")
+    if options.tag is not None:
+        raise usage_error("--tag", f"is for {EVENT_RUNS} (a directory or event file)")
     progress = progress_for(json_output)
     with progress or nullcontext():
         return check_log_file(
             log,
             plan.schedule,
-            log_format=log_format,
-            step_column=step_column,
-            lr_column=lr_column,
-            tolerance=tolerance,
+            log_format=options.log_format,
+            step_column=options.step_column,
+            lr_column=options.lr_column,
+            tolerance=options.tolerance,
             steps_per_epoch=plan.steps_per_epoch,
+            steps_from=options.steps_from,
             progress=progress,
             sample=sample,
         )

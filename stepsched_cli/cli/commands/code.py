@@ -29,17 +29,21 @@ from stepsched_cli.planning import Plan
 SNIPPETS: dict[str, Snippet] = {snippet.name: snippet for snippet in snippets()}
 FRAMEWORKS: tuple[str, ...] = tuple(SNIPPETS)
 
-CODE_EPILOG = """\
-Examples:
-
-  stepsched code --framework torch --lr 0.1 --step-size 30
-
-  stepsched code --framework lightning --lr 0.1 --milestones 30,80 --mode epoch
-
-  stepsched code --framework optax --state run.json
-
-  stepsched code --framework keras --lr 0.1 --step-size 1000000 --exact
-"""
+# The examples: the table's first two snippets, its last, and the last before it with --exact.
+_EXAMPLES = (
+    (FRAMEWORKS[0], "--lr 0.1 --step-size 30"),
+    (FRAMEWORKS[1], "--lr 0.1 --milestones 30,80 --mode epoch"),
+    (FRAMEWORKS[-1], "--state run.json"),
+    (next(name for name in reversed(FRAMEWORKS[:-1]) if SNIPPETS[name].exact is not None),
+     "--lr 0.1 --step-size 1000000 --exact"),
+)  # fmt: skip
+CODE_EPILOG = (
+    "Examples:\n\n"
+    + "\n\n".join(
+        f"  stepsched code --framework {name} {arguments}" for name, arguments in _EXAMPLES
+    )
+    + "\n"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -71,7 +75,7 @@ def code(
     """Print a runnable snippet that builds the same schedule in another framework.
 
     It includes how to resume the schedule from a checkpoint.  What the framework
-    cannot express exactly (a warmup or lr floor in torch's StepLR, say) is refused
+    cannot express exactly (a warmup or lr floor in a plain step decay, say) is refused
     with the reason: use stepsched's own StepScheduler for those.
     """
     if framework not in SNIPPETS:

@@ -3,7 +3,7 @@
 Reading and writing go through :mod:`stepsched_cli.formats.registry`, the format
 registry, so formats added there are accepted by every command here.
 
-Checkpoints: when a ``torch.save`` file holds several LR scheduler states, ``inspect``
+Checkpoints: when a checkpoint file holds several LR scheduler states, ``inspect``
 and ``convert`` refuse to guess (exit 2, the candidates listed on stderr, one line
 each: key path, type, position) until ``--key`` picks one; ``validate`` counts the file
 as invalid.  Picking the first would silently report the wrong lr for the common
@@ -11,11 +11,12 @@ as invalid.  Picking the first would silently report the wrong lr for the common
 scheduler state (the resume bug) is a warning on stderr in ``inspect`` and ``convert``
 (exit 0) and an error in ``validate`` (exit 1).
 
-timm, Keras and optax documents hold a schedule but no position: ``inspect`` and
-``convert`` read them at ``--position`` (default 0), a usage error for files that
-record their own.  ``inspect`` shows the framework's notes (timm's early multistep
-decay, Keras's boundary rule, float32) and its own lr; a schedule stepsched cannot
-represent is inspected with the framework's ``lr_at`` alone and cannot be converted.
+Framework documents that hold a schedule but no position are read at ``--position``
+(default 0), a usage error for files that record their own.  ``inspect`` shows the
+framework's notes and its own lr; a schedule stepsched cannot represent is inspected
+with the framework's ``lr_at`` alone and cannot be converted.  Every help phrase that
+names a format or a hint's files comes from the format table
+(:mod:`stepsched_cli.formats.help_texts`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from stepsched_cli.cli.output import (
     write_output,
 )
 from stepsched_cli.errors import EXIT_INVALID, StateFileError, StepschedError
+from stepsched_cli.formats import help_texts
 from stepsched_cli.formats import registry as sources
 from stepsched_cli.formats.checkpoint_errors import AmbiguousCheckpointError
 from stepsched_cli.formats.hints import HintRefused, Hints
@@ -55,10 +57,9 @@ from stepsched_cli.planning import Plan
 from stepsched_cli.schedule import Mode
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.units import convert_state
-from stepsched_cli.validate import INT64_MAX
 
-# The largest counter a supported framework keeps (Keras's int64 optimizer iterations).
-MAX_FRAMEWORK_POSITION = INT64_MAX
+# The largest position a document that records none is read at (the format table's).
+MAX_FRAMEWORK_POSITION = sources.MAX_POSITION
 
 INIT_EPILOG = """\
 Examples:
@@ -77,7 +78,7 @@ Examples:
 
   stepsched inspect checkpoint.pt --key lr_schedulers[0]
 
-  stepsched inspect keras-schedule.json --position 1200
+  stepsched inspect schedule.json --position 1200
 """
 
 VALIDATE_EPILOG = """\
@@ -95,10 +96,13 @@ Examples:
 
   stepsched convert run.json --mode epoch --steps-per-epoch 10 -o run.json --force
 
-  stepsched convert checkpoint.pt --to torch -o scheduler.json
+  stepsched convert checkpoint.pt --to {positioned} -o scheduler.json
 
-  stepsched convert run.json --to optax -o optax-schedule.json
+  stepsched convert run.json --to {document} -o schedule.json
 """
+# The examples take the table's first and last formats written besides stepsched's own.
+_WRITTEN = [name for name in sources.output_formats() if name != sources.NATIVE_FORMAT]
+CONVERT_EPILOG = CONVERT_EPILOG.format(positioned=_WRITTEN[0], document=_WRITTEN[-1])
 
 # The options that say how to read a file, in their own help panel.
 READING_PANEL = "Reading the file"
@@ -172,8 +176,9 @@ ReadModeOption = Annotated[
         "--mode",
         metavar="[step|epoch]",
         parser=parse_unit,
-        help="For torch files, which record no unit: what the scheduler counted (epoch: it "
-        "was stepped once per epoch; its positions are read as epochs). [default: step]",
+        help=f"For {help_texts.unitless_files()}, which record no unit: what the scheduler "
+        "counted (epoch: it was stepped once per epoch; its positions are read as epochs). "
+        "[default: step]",
         show_default=False,
     ),
 ]
@@ -264,20 +269,15 @@ def inspect_state(
 ) -> None:
     """Show where a run is: its position, lr, next decay and the decays after it.
 
-    Reads stepsched state files, torch StepLR/MultiStepLR state dicts saved as JSON,
-    and torch checkpoints (zip or legacy, Lightning .ckpt) without torch and without
-    running anything in them.  A checkpoint's optimizer lrs are checked against its
-    scheduler: a disagreement is a warning on stderr.  torch's last_epoch counts
-    scheduler.step() calls: it is reported as the step, unless --mode epoch says the
-    scheduler was stepped once per epoch.
-    Also finds stepsched's own state and torch's SequentialLR warmup (one schedule at
-    its last_epoch) in checkpoints and in JSON documents; --optimizer checks an
-    optimizer saved in a separate file (Accelerate's optimizer.bin) the same way.
+    Reads every format --from names, without the framework and without running
+    anything in a file.  A checkpoint's optimizer lrs are checked against its
+    scheduler: a disagreement is a warning on stderr; --optimizer checks an optimizer
+    saved in a separate file the same way.  A counter of scheduler steps is reported
+    as the step, unless --mode epoch says the scheduler was stepped once per epoch.
 
-    Also reads timm, Keras and optax schedules as JSON, at --position (they record
-    none), with the framework's notes; the framework's own lr (float32 for Keras and
-    optax) is shown whenever it differs from the exact one.  timm's training files
-    (CheckpointSaver's last.pth.tar, ...) are read at timm's resume position.
+    Documents that record no position are read at --position, with the framework's
+    notes; the framework's own lr (its float32 arithmetic) is shown whenever it
+    differs from the exact one.
     """
     _check_format("--from", from_, sources.input_formats())
     hints = Hints(
@@ -312,7 +312,7 @@ def _inspect_fields(reading: Reading) -> list[tuple[str, str]]:
     fields.append(("position", view.position_text))
     fields.append(("lr", " ".join(format_number(lr) for lr in view.lrs)))
     if view.own_lr_differs:
-        # More than the exact lr rounded to float32: Keras/optax float32 arithmetic
+        # More than the exact lr rounded to float32: a framework's float32 arithmetic
         # (an early decay past 2**24, a power a float32 step off).
         framework = view.described[0][0] if view.described else reading.format
         fields.append((f"{framework} lr", f"{view.framework_lr!r} (its own arithmetic)"))
@@ -355,11 +355,11 @@ def validate(
 
     Prints "FILE: ok" on stdout for each valid file, and for each invalid one a line
     on stderr saying what is wrong and where.  --json prints instead one list with an
-    object per file, {"file", "valid", "format", "error"}, in the order given.  A torch
+    object per file, {"file", "valid", "format", "error"}, in the order given.  A
     checkpoint is invalid when its optimizer's lrs disagree with its scheduler state
     (the resume bug), or when it holds several scheduler states and --key picks none.
-    A torch state that is valid but has no stepsched form (a repeated milestone) is
-    valid.  With --optimizer, a file is invalid when that optimizer's lrs disagree with
+    A framework state that is valid but has no stepsched form (a repeated milestone)
+    is valid.  With --optimizer, a file is invalid when that optimizer's lrs disagree with
     its scheduler.
     """
     _check_format("--from", from_, sources.input_formats())
@@ -440,8 +440,8 @@ def convert(
 
     Epoch to step is always exact; step to epoch is refused when a boundary or the
     position falls inside an epoch.  A schedule the target format cannot express (a
-    warmup for Keras, a floor for torch or timm, Keras's continuous decay for
-    stepsched) is refused with the reason, exit 1, nothing written.  The write is
+    warmup or a floor a framework lacks, a continuous decay for stepsched) is refused
+    with the reason, exit 1, nothing written.  The write is
     atomic, and converting a file onto itself (with --force) is safe.
     """
     _check_format("--from", from_, sources.input_formats())
@@ -449,7 +449,7 @@ def convert(
     hints = Hints(key=key, position=position, updates_per_epoch=updates_per_epoch, lr=lr)
     reading = _read(file, from_, hints)
     if mode is not None and not reading.records_unit:
-        # A file that records no unit (torch) is read in --mode: nothing to convert.
+        # A file that records no unit is read in --mode: nothing to convert.
         reading = in_unit(reading, mode)
     state = reading.require_state()
     per_epoch = steps_per_epoch if steps_per_epoch is not None else state.steps_per_epoch

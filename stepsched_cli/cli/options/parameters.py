@@ -58,6 +58,7 @@ OPTION_FOR_PARAMETER: dict[str, str] = {
     "dpi": "--dpi",
     "step_column": "--step-column",
     "lr_column": "--lr-column",
+    "steps_from": "--steps-from",
     "log_format": "--log-format",
 }
 

@@ -1,4 +1,4 @@
-"""Other frameworks' schedules: timm, Keras and optax; the wing's one entry.
+"""Other frameworks' schedules: timm, Keras, optax and flax; the wing's one entry.
 
 One folder per framework: its schedule model (``schedule``: the framework's parameters
 and exact arithmetic), the readers of the files it writes (``reader``, over ``files``
@@ -13,13 +13,21 @@ zipfile) are imported when a file needs them, so start-up stays cheap.
 from __future__ import annotations
 
 from stepsched_cli.formats.frameworks.documents import framework_reader, framework_writer
+from stepsched_cli.formats.frameworks.flax.reader import (
+    FLAX_MSGPACK_FORMAT,
+    flax_file,
+    read_flax_msgpack,
+)
 from stepsched_cli.formats.frameworks.keras import schedule as keras_schedule
 from stepsched_cli.formats.frameworks.keras import snippet as keras_snippet
 from stepsched_cli.formats.frameworks.keras.reader import (
+    KERAS_H5_FORMAT,
     KERAS_MODEL_FORMAT,
     keras_detect,
     keras_file,
+    keras_h5_file,
     read_keras,
+    read_keras_h5,
     read_keras_model,
 )
 from stepsched_cli.formats.frameworks.optax import schedule as optax_schedule
@@ -35,7 +43,9 @@ from stepsched_cli.formats.frameworks.timm.reader import (
 )
 
 __all__ = [
+    "FLAX_MSGPACK_FORMAT",
     "KERAS_FORMAT",
+    "KERAS_H5_FORMAT",
     "KERAS_MODEL_FORMAT",
     "KERAS_SNIPPET",
     "OPTAX_FORMAT",
@@ -44,10 +54,14 @@ __all__ = [
     "TIMM_SNIPPET",
     "TimmHints",
     "find_training",
+    "flax_file",
     "keras_detect",
     "keras_file",
+    "keras_h5_file",
     "optax_detect",
+    "read_flax_msgpack",
     "read_keras",
+    "read_keras_h5",
     "read_keras_model",
     "read_optax",
     "read_timm",

@@ -1,10 +1,11 @@
 """torch: scheduler state dicts as JSON and ``torch.save`` checkpoints; the wing's one entry.
 
 A checkpoint read flows one way (:mod:`.checkpoint`): :mod:`.container` loads the
-file's object through the sandbox, :mod:`.search` finds and chooses a scheduler state,
-:mod:`.scheduler_states` parses it by its kind (:mod:`.state_dict` for StepLR and
-MultiStepLR, :mod:`.sequential` for SequentialLR), :mod:`.optimizer_check` checks the
-optimizer beside it, and :mod:`.views` makes the reading.  :mod:`.writer` writes state
+file's object through the sandbox, :mod:`.search` finds the scheduler and optimizer
+states and records each state's kind, :mod:`.choice` chooses one, has
+:mod:`.scheduler_states` parse it by its kind (:mod:`.state_dict` for StepLR and
+MultiStepLR, :mod:`.sequential` for SequentialLR) and :mod:`.optimizer_check` check the
+optimizer that drives it, and :mod:`.views` makes the reading.  :mod:`.writer` writes state
 dicts, :mod:`.optimizer_file` reads an optimizer saved apart, :mod:`.snippets` writes
 ``code --framework torch`` and ``lightning``.
 
@@ -32,7 +33,7 @@ from stepsched_cli.formats.torch.state_dict import (
 if TYPE_CHECKING:  # the checkpoint readers are imported when a checkpoint is read
     from stepsched_cli.formats.checkpoint_errors import CheckpointError
     from stepsched_cli.formats.reading import Reading, Request
-    from stepsched_cli.formats.torch.scheduler_states import CheckpointReading
+    from stepsched_cli.formats.torch.choice import CheckpointReading
     from stepsched_cli.formats.torch.search import FoundSchedulers, FoundState, KeyPath
 
 __all__ = [
@@ -63,10 +64,12 @@ def load_checkpoint(path: str) -> object:
 
 
 def find_schedulers(checkpoint: object) -> FoundSchedulers | None:
-    """The scheduler and optimizer states in a loaded checkpoint, None when it has none."""
+    """The scheduler and optimizer states in a loaded checkpoint, None when it holds no
+    scheduler state (then it may be another framework's: see the format table)."""
     from stepsched_cli.formats.torch import search
 
-    return search.find_schedulers(checkpoint)
+    found = search.find_schedulers(checkpoint)
+    return found if found.states else None
 
 
 def holds_scheduler_states(document: object) -> bool:

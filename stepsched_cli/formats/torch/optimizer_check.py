@@ -1,9 +1,11 @@
-"""Cross-check an optimizer's param groups against the scheduler state that drives it.
+"""Find the optimizer a parsed scheduler state drives, and cross-check its param groups.
 
-Each group's ``lr`` must equal the scheduler's lr at its position and its
-``initial_lr`` the scheduler's initial lr; a disagreement is the classic resume bug (an
-optimizer saved at another step, a fresh optimizer, a scheduler restarted).  The check
-runs after the scheduler state is parsed, on its parsed lrs.
+The optimizer is the only one found with as many parameter groups as the scheduler
+drives, or the one parallel to it (Lightning's ``optimizer_states[i]`` beside
+``lr_schedulers[i]``).  Each group's ``lr`` must equal the scheduler's lr at its
+position and its ``initial_lr`` the scheduler's initial lr; a disagreement is the
+classic resume bug (an optimizer saved at another step, a fresh optimizer, a scheduler
+restarted).  The check runs after the scheduler state is parsed, on its parsed lrs.
 """
 
 from __future__ import annotations
@@ -13,27 +15,49 @@ from typing import TypeGuard
 
 from stepsched_cli.formats.torch.scheduler_states import (
     ParsedScheduler,
+    ParsedState,
     driven_lrs,
-    position_of,
 )
-from stepsched_cli.formats.torch.search import MAX_LISTED
+from stepsched_cli.formats.torch.search import MAX_LISTED, FoundGroups, FoundState
 from stepsched_cli.validate import lrs_agree, shown
 
-__all__ = ["check_optimizer", "check_param_groups", "optimizer_mismatches"]
+__all__ = ["check_driving_optimizer", "check_optimizer", "check_param_groups"]
 
 
-def optimizer_mismatches(
-    state: ParsedScheduler, param_groups: list[dict[str, object]], optimizer_key: str, key: str
-) -> tuple[str, ...]:
-    """:func:`check_optimizer`'s lines, each naming where the optimizer and scheduler are."""
-    lines = check_optimizer(state, param_groups)
+def check_driving_optimizer(
+    parsed: ParsedState, optimizers: list[FoundGroups], scheduler: FoundState
+) -> tuple[str | None, tuple[str, ...]]:
+    """Where the optimizer driven by ``scheduler`` is (None when none is found) and its
+    disagreements with the parsed state, each naming where the optimizer and scheduler
+    are; nothing is checked when several optimizers fit and none is parallel, rather
+    than the wrong one."""
+    optimizer = _matching_optimizer(optimizers, scheduler.path, parsed.groups)
+    if optimizer is None:
+        return None, ()
+    lines = check_param_groups(parsed.lrs, parsed.initial_lrs, optimizer.param_groups)
     if len(lines) > MAX_LISTED:  # 20,000 groups once gave 40,000 warnings
         lines[MAX_LISTED:] = [f"and {len(lines) - MAX_LISTED} more disagreements"]
-    return tuple(
-        f"the optimizer at {optimizer_key} disagrees with the scheduler at "
-        f"{key} ({position_of(state)}): {line}"
+    return optimizer.key, tuple(
+        f"the optimizer at {optimizer.key} disagrees with the scheduler at "
+        f"{scheduler.key} ({parsed.position}): {line}"
         for line in lines
     )
+
+
+def _matching_optimizer(
+    optimizers: list[FoundGroups], path: tuple[str | int, ...], count: int
+) -> FoundGroups | None:
+    """The only optimizer with ``count`` groups, or the one parallel to the scheduler at
+    ``path`` (the same list index)."""
+    fitting = [found for found in optimizers if len(found.param_groups) == count]
+    if len(fitting) == 1:
+        return fitting[0]
+    index = path[-1] if path else None
+    if isinstance(index, int):
+        parallel = [found for found in fitting if found.path and found.path[-1] == index]
+        if len(parallel) == 1:
+            return parallel[0]
+    return None
 
 
 def check_optimizer(state: ParsedScheduler, param_groups: list[dict[str, object]]) -> list[str]:
@@ -68,7 +92,7 @@ def check_param_groups(
     lines: list[str] = []
     for index, group in enumerate(param_groups[: len(expected_lrs)]):
         lr = group.get("lr")
-        if _is_plain_number(lr) and not lrs_agree(_as_float(lr), expected_lrs[index]):
+        if _is_plain_number(lr) and not lrs_agree(lr, expected_lrs[index]):
             lines.append(
                 f"param_groups[{index}] lr is {_shown_lr(lr)} but the scheduler gives "
                 f"{expected_lrs[index]!r}"
@@ -81,7 +105,7 @@ def check_param_groups(
                 f"param_groups[{index}] has no initial_lr (the optimizer was saved before any "
                 "scheduler was created)"
             )
-        elif _is_plain_number(initial_lr) and not lrs_agree(_as_float(initial_lr), base_lrs[index]):
+        elif _is_plain_number(initial_lr) and not lrs_agree(initial_lr, base_lrs[index]):
             lines.append(
                 f"param_groups[{index}] initial_lr is {_shown_lr(initial_lr)} but the "
                 f"scheduler's base_lrs[{index}] is {base_lrs[index]!r}"

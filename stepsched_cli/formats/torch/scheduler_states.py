@@ -1,26 +1,26 @@
-"""The scheduler states a checkpoint search chooses among, parsed by their kind.
+"""The scheduler state a checkpoint search found and :mod:`.choice` chose, parsed by its kind.
 
-A search (:mod:`.search`) finds state dicts by their shape; the one chosen is parsed here
-by its kind (torch's StepLR/MultiStepLR by :mod:`.state_dict`, its SequentialLR warmup
-idiom by :mod:`.sequential`, stepsched's own ``StepScheduler.state_dict()``), then
-checked against its optimizer (:mod:`.optimizer_check`) and shown (:mod:`.views`).
+The search (:mod:`.search`) found state dicts by their shape and recorded each one's
+kind; the one chosen is parsed here by that kind (torch's StepLR/MultiStepLR by
+:mod:`.state_dict`, its SequentialLR warmup idiom by :mod:`.sequential`, stepsched's own
+``StepScheduler.state_dict()``), with what its optimizer is then checked against
+(:mod:`.optimizer_check`): the lrs it drives and its position in its own terms.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeGuard
 
-from stepsched_cli.formats.torch import sequential
-from stepsched_cli.formats.torch.sequential import SequentialState, is_sequential_state
-from stepsched_cli.formats.torch.state_dict import TorchStepState, parse
-from stepsched_cli.scheduler import STATE_FORMAT, SchedulerState
+from stepsched_cli.formats.torch import sequential, state_dict
+from stepsched_cli.formats.torch.search import SEQUENTIAL_KIND, STEPSCHED_KIND, FoundState
+from stepsched_cli.formats.torch.sequential import SequentialState
+from stepsched_cli.formats.torch.state_dict import TorchStepState
+from stepsched_cli.scheduler import SchedulerState
 
 __all__ = [
-    "CheckpointReading",
     "ParsedScheduler",
+    "ParsedState",
     "driven_lrs",
-    "is_stepsched_state",
     "parse_scheduler",
     "position_of",
 ]
@@ -30,38 +30,60 @@ ParsedScheduler = TorchStepState | SequentialState | SchedulerState
 idiom, or stepsched's own ``StepScheduler.state_dict()``."""
 
 
-def is_stepsched_state(value: object) -> TypeGuard[dict[str, object]]:
-    """Whether ``value`` is a stepsched ``StepScheduler.state_dict()`` (its ``format`` marker).
+@dataclass(frozen=True)
+class ParsedState:
+    """A chosen scheduler state, parsed, with what its optimizer is checked against.
 
-    Example:
-        >>> is_stepsched_state({"format": "stepsched.state", "version": 1})
-        True
+    Attributes:
+        state: The parsed state.
+        position: Its position in its own terms (:func:`position_of`).
+        lrs: Every parameter group's lr at its position (:func:`driven_lrs`).
+        initial_lrs: Every group's initial lr.
+        groups: How many parameter groups it drives, -1 when it does not say (a
+            stepsched state saved without an optimizer).
     """
-    return isinstance(value, dict) and value.get("format") == STATE_FORMAT
+
+    state: ParsedScheduler
+    position: str
+    lrs: tuple[float, ...]
+    initial_lrs: tuple[float, ...]
+    groups: int
 
 
-def parse_scheduler(found: dict[str, object]) -> ParsedScheduler:
-    """Parse a state dict :func:`is_any_scheduler_state` accepted, by its kind.
+def parse_scheduler(found: FoundState) -> ParsedState:
+    """Parse a scheduler state the search found, by the kind it recorded.
 
     Raises:
         StateError: it is not a valid state of its kind.
     """
-    if is_stepsched_state(found):
-        return SchedulerState.from_dict(found)
-    if is_sequential_state(found):
-        return sequential.parse(found)
-    return parse(found)
+    if found.kind == STEPSCHED_KIND:
+        own = SchedulerState.from_dict(found.state)
+        position = f"{own.schedule.mode} {own.position}"
+        if not own.group_initial_lrs:  # saved without an optimizer: its schedule's lr
+            return ParsedState(own, position, (own.lr,), (own.schedule.initial_lr,), -1)
+        groups = len(own.group_initial_lrs)
+        return ParsedState(own, position, own.group_lrs, own.group_initial_lrs, groups)
+    torch_state: TorchStepState | SequentialState
+    if found.kind == SEQUENTIAL_KIND:
+        torch_state = sequential.parse(found.state)
+    else:
+        torch_state = state_dict.parse(found.state)
+    position = f"last_epoch {torch_state.last_epoch}"
+    lrs, base_lrs = torch_state.lrs, torch_state.base_lrs
+    return ParsedState(torch_state, position, lrs, base_lrs, len(base_lrs))
 
 
 def position_of(state: ParsedScheduler) -> str:
-    """A parsed state's position in its own terms: ``last_epoch 75``, ``step 65``."""
+    """A parsed state's position in its own terms: ``last_epoch 75``, ``step 65`` (as
+    :func:`parse_scheduler` records it)."""
     if isinstance(state, SchedulerState):
         return f"{state.schedule.mode} {state.position}"
     return f"last_epoch {state.last_epoch}"
 
 
 def driven_lrs(state: ParsedScheduler) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """A parsed state's current lr and initial lr for every parameter group it drives.
+    """A parsed state's current lr and initial lr for every parameter group it drives (as
+    :func:`parse_scheduler` records them).
 
     A stepsched state without groups (no optimizer attached) gives its schedule's lrs.
     """
@@ -70,22 +92,3 @@ def driven_lrs(state: ParsedScheduler) -> tuple[tuple[float, ...], tuple[float, 
             return state.group_lrs, state.group_initial_lrs
         return (state.lr,), (state.schedule.initial_lr,)
     return state.lrs, state.base_lrs
-
-
-@dataclass(frozen=True)
-class CheckpointReading:
-    """The scheduler state chosen in a checkpoint, with the optimizer cross-check.
-
-    Attributes:
-        key: The scheduler state's key path (``(top level)`` for a bare state dict).
-        state: The parsed state (torch's, a SequentialLR's or stepsched's own).
-        optimizer_key: The optimizer checked against it, None when there was none.
-        mismatches: One line per disagreement between the optimizer's param groups and
-            the scheduler, without the file name (empty when they agree or nothing was
-            checked).
-    """
-
-    key: str
-    state: ParsedScheduler
-    optimizer_key: str | None = None
-    mismatches: tuple[str, ...] = ()

@@ -4,10 +4,11 @@
 object a checkpoint holds (what :mod:`~stepsched_cli.formats.torch.container` loaded,
 or a JSON document) for state dicts by their shape, wherever a training script put
 them, and :func:`format_key_path` names where they were found.
-:func:`find_schedulers` gathers both, and :func:`choose_scheduler` chooses one
-scheduler state unambiguously, with the optimizer that drives it; parsing the chosen
-state (:mod:`~stepsched_cli.formats.torch.scheduler_states`) and checking the
-optimizer against it (:mod:`~stepsched_cli.formats.torch.optimizer_check`) come after.
+:func:`find_schedulers` gathers both in one pass over each, recording every scheduler
+state's key, kind and position as its shape is tested, so that what comes after
+(choosing one, :mod:`~stepsched_cli.formats.torch.choice`; parsing it,
+:mod:`~stepsched_cli.formats.torch.scheduler_states`; checking its optimizer,
+:mod:`~stepsched_cli.formats.torch.optimizer_check`) never searches or classifies again.
 
 Example:
     >>> checkpoint = {
@@ -22,40 +23,33 @@ Example:
     >>> [(format_key_path(found.path), found.lrs)
     ...  for found in find_optimizer_param_groups(checkpoint)]
     [('optimizer', [0.001])]
-    >>> chosen = choose_scheduler(find_schedulers(checkpoint), "ckpt.pt")
-    >>> chosen.key, chosen.optimizer_key
-    ('lr_scheduler', 'optimizer')
+    >>> [(found.key, found.kind, found.last_epoch)
+    ...  for found in find_schedulers(checkpoint).states]
+    [('lr_scheduler', 'StepLR', 75)]
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TypeGuard
 
-from stepsched_cli.formats.checkpoint_errors import (
-    AmbiguousCheckpointError,
-    CheckpointError,
-    SchedulerCandidate,
-)
+from stepsched_cli.formats.checkpoint_errors import CheckpointError, no_scheduler_state_error
 from stepsched_cli.formats.sandbox import TensorStub
-from stepsched_cli.formats.torch.scheduler_states import is_stepsched_state
 from stepsched_cli.formats.torch.sequential import is_sequential_state
 from stepsched_cli.formats.torch.state_dict import guess_scheduler_type
-from stepsched_cli.validate import shown
+from stepsched_cli.scheduler import STATE_FORMAT
 
 __all__ = [
     "MAX_LISTED",
     "MAX_SEARCH_DEPTH",
     "MAX_SEARCH_NODES",
-    "AmbiguousCheckpointError",
-    "ChosenScheduler",
+    "SEQUENTIAL_KIND",
+    "STEPSCHED_KIND",
     "FoundGroups",
     "FoundSchedulers",
     "FoundState",
     "KeyPath",
-    "SchedulerCandidate",
-    "choose_scheduler",
     "find_dicts",
     "find_optimizer_param_groups",
     "find_scheduler_states",
@@ -68,6 +62,12 @@ __all__ = [
     "no_scheduler_state",
 ]
 
+STEPSCHED_KIND = "StepScheduler"
+"""The kind of a stepsched ``StepScheduler.state_dict()`` found in a checkpoint."""
+
+SEQUENTIAL_KIND = "SequentialLR"
+"""The kind of a torch ``SequentialLR.state_dict()`` found in a checkpoint."""
+
 KeyPath = tuple[str | int, ...]
 """Keys and list indices from the top of a checkpoint down to a value."""
 
@@ -76,6 +76,9 @@ MAX_SEARCH_DEPTH = 64
 
 MAX_SEARCH_NODES = 1_000_000
 """How many containers the state searches visit at most."""
+
+MAX_LISTED = 5
+"""The most scheduler keys or optimizer disagreements a message lists; then a count."""
 
 _SCHEDULER_KEYS = frozenset(
     {
@@ -108,15 +111,22 @@ _SCHEDULER_FIELDS = ("_last_lr", "_step_count", "step_size", "gamma", "milestone
 
 @dataclass(frozen=True)
 class FoundState:
-    """An LR scheduler state dict found in a checkpoint.
+    """An LR scheduler state dict found in a checkpoint, classified as it was found.
 
     Attributes:
         path: Where it is, e.g. ``("lr_schedulers", 0)``; ``()`` for the whole file.
         state: The state dict as loaded (``last_epoch``, ``base_lrs``, ...).
+        key: ``path`` for people and for the ``key`` hint (:func:`format_key_path`).
+        kind: What it is: :data:`STEPSCHED_KIND`, :data:`SEQUENTIAL_KIND`, or the torch
+            class its keys suggest (``StepLR``, ``CosineAnnealingLR``, ...).
+        last_epoch: Its position as stored (``step`` for stepsched's; -1 when not an int).
     """
 
     path: KeyPath
     state: dict[str, object]
+    key: str = field(default="", compare=False)
+    kind: str = field(default="", compare=False)
+    last_epoch: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True)
@@ -126,10 +136,12 @@ class FoundGroups:
     Attributes:
         path: Where the optimizer state dict is, e.g. ``("optimizer_states", 0)``.
         param_groups: Its ``param_groups`` list as loaded.
+        key: ``path`` for people (:func:`format_key_path`).
     """
 
     path: KeyPath
     param_groups: list[dict[str, object]]
+    key: str = field(default="", compare=False)
 
     @property
     def lrs(self) -> list[object]:
@@ -180,6 +192,16 @@ def _scheduler_shape(value: object, checked: _Checked) -> bool:
         and any(field in value for field in _SCHEDULER_FIELDS)
         and _all_once(base_lrs, _is_number, checked)
     )
+
+
+def is_stepsched_state(value: object) -> TypeGuard[dict[str, object]]:
+    """Whether ``value`` is a stepsched ``StepScheduler.state_dict()`` (its ``format`` marker).
+
+    Example:
+        >>> is_stepsched_state({"format": "stepsched.state", "version": 1})
+        True
+    """
+    return isinstance(value, dict) and value.get("format") == STATE_FORMAT
 
 
 def is_any_scheduler_state(value: object) -> TypeGuard[dict[str, object]]:
@@ -283,7 +305,18 @@ def find_scheduler_states(checkpoint: object) -> list[FoundState]:
         [('sched',), ('x', 0)]
     """
     hits = _search(checkpoint, _any_scheduler_shape, _SCHEDULER_KEYS)
-    return [FoundState(path, state) for path, state in hits]
+    return [_classified(path, state) for path, state in hits]
+
+
+def _classified(path: KeyPath, state: dict[str, object]) -> FoundState:
+    """A scheduler state found, with its key, kind and stored position."""
+    if is_stepsched_state(state):
+        kind, position = STEPSCHED_KIND, state.get("step")
+    else:
+        position = state.get("last_epoch")
+        kind = SEQUENTIAL_KIND if is_sequential_state(state) else guess_scheduler_type(state)
+    last_epoch = position if isinstance(position, int) and not isinstance(position, bool) else -1
+    return FoundState(path, state, format_key_path(path), kind, last_epoch)
 
 
 def _any_scheduler_shape(value: object, checked: _Checked) -> bool:
@@ -297,7 +330,7 @@ def find_dicts(checkpoint: object, matches: Callable[[object], bool]) -> list[Fo
     """Every dict ``matches`` accepts, searched as :func:`find_scheduler_states` searches
     (hits under a usual scheduler key first); for other frameworks' scheduler states."""
     hits = _search(checkpoint, lambda node, _: matches(node), _SCHEDULER_KEYS)
-    return [FoundState(path, state) for path, state in hits]
+    return [FoundState(path, state, format_key_path(path)) for path, state in hits]
 
 
 def find_optimizer_param_groups(checkpoint: object) -> list[FoundGroups]:
@@ -318,7 +351,7 @@ def find_optimizer_param_groups(checkpoint: object) -> list[FoundGroups]:
     for path, state in hits:
         groups = state["param_groups"]
         if isinstance(groups, list):
-            found.append(FoundGroups(path, groups))
+            found.append(FoundGroups(path, groups, format_key_path(path)))
     return found
 
 
@@ -351,15 +384,16 @@ def format_key_path(path: KeyPath) -> str:
     return "".join(parts)
 
 
-# -- choosing ---------------------------------------------------------------------
+# -- what was found ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class FoundSchedulers:
-    """Every scheduler and optimizer state found in a checkpoint (at least one scheduler).
+    """Every scheduler and optimizer state found in a checkpoint.
 
     Attributes:
-        states: The scheduler states, in :func:`find_scheduler_states`'s order.
+        states: The scheduler states, in :func:`find_scheduler_states`'s order (empty
+            when there is none: then it may be another framework's, see the format table).
         optimizers: The optimizer states' param groups.
     """
 
@@ -367,142 +401,14 @@ class FoundSchedulers:
     optimizers: list[FoundGroups]
 
 
-def find_schedulers(checkpoint: object) -> FoundSchedulers | None:
-    """The scheduler and optimizer states in ``checkpoint``, None when it holds no
-    scheduler state (then it may be another framework's: see the format table)."""
-    states = find_scheduler_states(checkpoint)
-    if not states:
-        return None
-    return FoundSchedulers(states, find_optimizer_param_groups(checkpoint))
-
-
-@dataclass(frozen=True)
-class ChosenScheduler:
-    """The scheduler state chosen in a checkpoint, not yet parsed, and its optimizer.
-
-    Attributes:
-        key: Its key path (``(top level)`` for a bare state dict).
-        state: The state dict as loaded.
-        optimizer_key: Where the optimizer that drives it is, None when none was found.
-        param_groups: That optimizer's param groups (empty when there is none).
-    """
-
-    key: str
-    state: dict[str, object]
-    optimizer_key: str | None
-    param_groups: list[dict[str, object]]
-
-
-def choose_scheduler(
-    found: FoundSchedulers, source: str, key: str | None = None
-) -> ChosenScheduler:
-    """The scheduler state ``key`` names, or the only one, with the optimizer beside it.
-
-    Raises:
-        AmbiguousCheckpointError: several scheduler states and no ``key``, or ``key``
-            names none of them.
-    """
-    chosen = _choose(found.states, source, key)
-    optimizer = _matching_optimizer(found.optimizers, chosen)
-    if optimizer is None:
-        return ChosenScheduler(format_key_path(chosen.path), chosen.state, None, [])
-    return ChosenScheduler(
-        format_key_path(chosen.path),
-        chosen.state,
-        format_key_path(optimizer.path),
-        optimizer.param_groups,
+def find_schedulers(checkpoint: object) -> FoundSchedulers:
+    """The scheduler and optimizer states in ``checkpoint``, each searched for once."""
+    return FoundSchedulers(
+        find_scheduler_states(checkpoint), find_optimizer_param_groups(checkpoint)
     )
 
 
 def no_scheduler_state(checkpoint: object, source: str) -> CheckpointError:
     """The error for a checkpoint that holds no scheduler state any format reads."""
     optimizers = find_optimizer_param_groups(checkpoint)
-    hint = (
-        f" (it has an optimizer at {format_key_path(optimizers[0].path)}, but no scheduler)"
-        if optimizers
-        else ""
-    )
-    return CheckpointError(
-        f"{source}: no LR scheduler state found: no dict with last_epoch and base_lrs "
-        f"(torch), _schedulers (SequentialLR) or format 'stepsched.state' anywhere in the "
-        f"checkpoint{hint}"
-    )
-
-
-MAX_LISTED = 5
-"""The most scheduler keys or optimizer disagreements a message lists; then a count."""
-
-
-def _listing(keys: list[str]) -> str:
-    """The first :data:`MAX_LISTED` keys, each cut to 60 characters, then how many in all."""
-    shown = [key if len(key) <= 60 else key[:57] + "..." for key in keys[:MAX_LISTED]]
-    more = f", ... ({len(keys)} in all)" if len(keys) > MAX_LISTED else ""
-    return ", ".join(shown) + more
-
-
-def _choose(found: list[FoundState], source: str, key: str | None) -> FoundState:
-    """The scheduler state ``key`` names, or the only one; refusals list the candidates."""
-    candidates = tuple(
-        SchedulerCandidate(format_key_path(hit.path), _kind(hit.state), _last_epoch(hit.state))
-        for hit in found
-    )
-    listed = _listing([candidate.key for candidate in candidates])
-    if key is None:
-        if len(found) > 1:
-            raise AmbiguousCheckpointError(
-                f"{source}: {len(found)} LR scheduler states found ({listed}); "
-                "choose one with --key",
-                candidates,
-                None,
-            )
-        return found[0]
-    for hit, candidate in zip(found, candidates, strict=True):
-        if candidate.key == key:
-            return hit
-    raise AmbiguousCheckpointError(
-        f"{source}: no LR scheduler state at key {shown(key)} (found: {listed})", candidates, key
-    )
-
-
-def _kind(state: Mapping[str, object]) -> str:
-    if is_stepsched_state(state):
-        return "StepScheduler"
-    if is_sequential_state(state):
-        return "SequentialLR"
-    return guess_scheduler_type(state)
-
-
-def _last_epoch(state: Mapping[str, object]) -> int:
-    value = state.get("step" if is_stepsched_state(state) else "last_epoch")
-    return value if isinstance(value, int) else -1
-
-
-def _group_count(state: Mapping[str, object]) -> int:
-    """How many parameter groups a found scheduler state drives (-1: unknown)."""
-    if is_stepsched_state(state):
-        groups = state.get("param_groups")
-        return len(groups) if isinstance(groups, list) and groups else -1
-    if is_sequential_state(state):
-        children = state.get("_schedulers")
-        child = children[-1] if isinstance(children, list) and children else None
-        return _group_count(child) if isinstance(child, dict) else -1
-    groups = state.get("base_lrs")
-    return len(groups) if isinstance(groups, list) else -1
-
-
-def _matching_optimizer(optimizers: list[FoundGroups], scheduler: FoundState) -> FoundGroups | None:
-    """The optimizer a scheduler drives: the only one with as many groups, or the parallel one.
-
-    Lightning keeps ``optimizer_states[i]`` with ``lr_schedulers[i]``; when several
-    optimizers fit and none is parallel, nothing is checked rather than the wrong one.
-    """
-    count = _group_count(scheduler.state)
-    fitting = [found for found in optimizers if len(found.param_groups) == count]
-    if len(fitting) == 1:
-        return fitting[0]
-    index = scheduler.path[-1] if scheduler.path else None
-    if isinstance(index, int):
-        parallel = [found for found in fitting if found.path and found.path[-1] == index]
-        if len(parallel) == 1:
-            return parallel[0]
-    return None
+    return no_scheduler_state_error(source, optimizers[0].key if optimizers else None)

@@ -63,11 +63,12 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, cast
 
 from stepsched_cli import validate
 from stepsched_cli.errors import ConversionError, StateError
+from stepsched_cli.formats.hints import HELP
 from stepsched_cli.formats.torch.writer import (
     CHAIN_REPLAY_BUDGET,
     check_writable,
@@ -101,6 +102,12 @@ CHECKPOINT_FORMAT_NAME = "torch-checkpoint"
 TorchKind = Literal["StepLR", "MultiStepLR"]
 
 
+OPTIMIZER_HELP = (
+    "An optimizer state saved in a separate file (Accelerate's optimizer.bin, an "
+    "optimizer.pt, or JSON): its param groups' lrs are checked against the scheduler."
+)
+
+
 @dataclass(frozen=True)
 class TorchHints:
     """What a torch state dict read as JSON takes from the caller.
@@ -115,7 +122,7 @@ class TorchHints:
         "torch scheduler states only (torch, torch-checkpoint and json-checkpoint files)"
     )
 
-    optimizer: str | None = None
+    optimizer: str | None = field(default=None, metadata={HELP: OPTIMIZER_HELP})
 
 
 @dataclass(frozen=True)
@@ -130,8 +137,14 @@ class CheckpointHints:
 
     applies_to: ClassVar[str] = "checkpoints only (torch-checkpoint and json-checkpoint files)"
 
-    key: str | None = None
-    optimizer: str | None = None
+    key: str | None = field(
+        default=None,
+        metadata={
+            HELP: "For a checkpoint with several scheduler states: the key path of the one "
+            "to use, as listed (e.g. lr_schedulers[0])."
+        },
+    )
+    optimizer: str | None = field(default=None, metadata={HELP: OPTIMIZER_HELP})
 
 
 def _is_tensor_stub(value: object) -> bool:
@@ -401,8 +414,8 @@ def _step_kind(document: object) -> TorchKind:
     """
     if not isinstance(document, Mapping):
         raise StateError(f"a torch state dict must be an object, got {type(document).__name__}")
+    kind = guess_scheduler_type(document)  # by membership tests: any keys will do
     validate.string_keys(document, "a torch state dict", error=StateError)
-    kind = guess_scheduler_type(document)
     if kind not in ("StepLR", "MultiStepLR"):
         keys = ", ".join(key for key in document if not key.startswith("_") and key != "base_lrs")
         raise StateError(

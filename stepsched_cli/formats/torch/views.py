@@ -20,7 +20,7 @@ from stepsched_cli.formats.reading import (
     ScheduleView,
     state_view,
 )
-from stepsched_cli.formats.torch.scheduler_states import CheckpointReading
+from stepsched_cli.formats.torch.choice import CheckpointReading
 from stepsched_cli.formats.torch.sequential import SequentialState
 from stepsched_cli.formats.torch.state_dict import TorchStepState
 from stepsched_cli.scheduler import SchedulerState

@@ -1,4 +1,4 @@
-"""Tests for formats.torch_container and torch_search, on fixtures recorded with real torch.
+"""Tests for formats/torch/container.py and search.py, on fixtures recorded with real torch.
 
 The fixtures under tests/data/ are committed with the scripts that made them
 (tests/fixtures/make_torch_checkpoints.py, make_hostile_pickles.py); these tests need

@@ -17,13 +17,17 @@ from typing import Any
 import pytest
 
 from stepsched_cli.errors import ConversionError, StateError, StepschedError
-from stepsched_cli.formats.checkpoint_errors import CheckpointError, UnsafeCheckpointError
+from stepsched_cli.formats.checkpoint_errors import (
+    AmbiguousCheckpointError,
+    CheckpointError,
+    UnsafeCheckpointError,
+)
 from stepsched_cli.formats.sandbox.unpickler import safe_loads
 from stepsched_cli.formats.torch import state_dict as torch_format
 from stepsched_cli.formats.torch.checkpoint import read_checkpoint
 from stepsched_cli.formats.torch.container import looks_like_checkpoint
 from stepsched_cli.formats.torch.optimizer_check import check_optimizer
-from stepsched_cli.formats.torch.search import AmbiguousCheckpointError, format_key_path
+from stepsched_cli.formats.torch.search import format_key_path
 from stepsched_cli.formats.torch.state_dict import (
     TorchStepState,
     dumps_torch_state,

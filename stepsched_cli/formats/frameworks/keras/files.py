@@ -35,6 +35,9 @@ from stepsched_cli.formats.sandbox import ZipArchiveError, ZipKind, read_members
 CONFIG_MEMBER = "config.json"
 WEIGHTS_MEMBER = "model.weights.h5"
 ITERATIONS_DATASET = "optimizer/vars/0"
+INNER_ITERATIONS_DATASET = "optimizer/inner_optimizer/vars/0"
+WRAPPER_NAME = "loss_scale_optimizer"
+"""The name Keras 3 gives a LossScaleOptimizer's variables (mixed precision)."""
 MAX_CONFIG_BYTES = 1 << 20
 MAX_WEIGHTS_BYTES = 256 << 20
 """The largest ``model.weights.h5`` read (into memory) for the optimizer's iterations."""
@@ -42,6 +45,12 @@ MAX_WEIGHTS_BYTES = 256 << 20
 POSITION_NOTE = (
     "the position is the optimizer's iterations, the dataset optimizer/vars/0 in the "
     "model's model.weights.h5 (inside the .keras zip); give it with --position"
+)
+
+
+WRAPPED_NOTE = (
+    "mixed precision: the optimizer is wrapped in a LossScaleOptimizer; the position is the "
+    f"inner optimizer's iterations ({INNER_ITERATIONS_DATASET}), not the wrapper's"
 )
 
 
@@ -175,25 +184,46 @@ def read_model_file(path: str) -> tuple[object, int | None, str | None]:
     weights = members.get(WEIGHTS_MEMBER)
     if weights is None:
         return document, None, f"{path} has no {WEIGHTS_MEMBER}: " + POSITION_NOTE
-    iterations, note = read_iterations(weights, path)
+    iterations, note = read_iterations(weights, path, optimizer_name(document))
     return document, iterations, note
 
 
-def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
+def optimizer_name(document: object) -> str | None:
+    """The ``name`` of a model config's compiled optimizer, if it has one."""
+    compiled = document.get("compile_config") if isinstance(document, Mapping) else None
+    optimizer = compiled.get("optimizer") if isinstance(compiled, Mapping) else None
+    config = optimizer.get("config") if isinstance(optimizer, Mapping) else None
+    name = config.get("name") if isinstance(config, Mapping) else None
+    return name if isinstance(name, str) else None
+
+
+def read_iterations(
+    weights: bytes, path: str, optimizer_name: str | None = None
+) -> tuple[int | None, str | None]:
     """The optimizer's iterations in a ``model.weights.h5``'s bytes, with h5py.
 
-    Only what the bytes hold is read: every step of ``optimizer/vars/0`` must be a hard
+    Only what the bytes hold is read: every step of the counter's path must be a hard
     link, and the dataset a scalar integer stored in the file (HDF5 lets a dataset live
     in another file, raw or virtual, and a link point to another file: external raw
-    storage read a local file's first bytes as the iterations).
+    storage read a local file's first bytes as the iterations).  Which counter is the
+    schedule's is decided by the layout (:func:`_counter_path`); a layout that does
+    not establish it is refused.
+
+    Args:
+        weights: The bytes of ``model.weights.h5``.
+        path: The file named in messages.
+        optimizer_name: The optimizer's ``name`` in ``config.json``, if known: the
+            variables read must carry it when they carry a name.
 
     Returns:
-        ``(iterations, None)``, or ``(None, note)`` when h5py is missing or the file
-        holds no optimizer variables.
+        ``(iterations, note)``: ``note`` says where a wrapped optimizer's counter was
+        read; ``(None, note)`` when h5py is missing or the file holds no optimizer
+        variables.
 
     Raises:
-        StateFileError: the weights are not HDF5, the iterations are not a scalar
-            integer dataset of the file, or not an integer >= 0.
+        StateFileError: the weights are not HDF5, the layout does not establish the
+            counter, or it is not a scalar integer dataset of the file, or not an
+            integer >= 0.
     """
     import io
 
@@ -203,12 +233,12 @@ def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
         return None, "h5py is not installed (pip install 'stepsched[keras]'): " + POSITION_NOTE
     try:
         with h5py.File(io.BytesIO(weights), "r") as weights_file:
-            dataset = _iterations_dataset(h5py, weights_file, path)
-            if dataset is None:
+            counter = _counter_path(h5py, weights_file, path, optimizer_name)
+            if counter is None:
                 return None, f"{path}: {WEIGHTS_MEMBER} holds no {ITERATIONS_DATASET}: " + (
                     POSITION_NOTE
                 )
-            value = dataset[()].item()
+            value = scalar_dataset(h5py, weights_file, counter, path)[()].item()
     except StateFileError:
         raise
     except (OSError, KeyError, RuntimeError, ValueError, TypeError) as error:
@@ -218,37 +248,122 @@ def read_iterations(weights: bytes, path: str) -> tuple[int | None, str | None]:
     iterations = validate.integer(
         value, "iterations", minimum=0, error=StateFileError, parameter="iterations"
     )
-    return iterations, None
+    return iterations, WRAPPED_NOTE if counter == INNER_ITERATIONS_DATASET else None
 
 
-def _iterations_dataset(h5py: Any, weights_file: Any, path: str) -> Any:
-    """The dataset ``optimizer/vars/0`` of an open weights file, None when absent.
+def _counter_path(
+    h5py: Any, weights_file: Any, path: str, optimizer_name: str | None
+) -> str | None:
+    """Where the schedule's counter is in an open weights file, None when absent.
+
+    The layouts Keras writes (seen in Keras 3.15 on every backend and tf.keras 2.15):
+
+    - one optimizer: its variables in ``optimizer/vars``, iterations first
+      (``vars/0``); Keras 3 names the group by the optimizer's ``name``;
+    - mixed precision (``LossScaleOptimizer``): the wrapper's variables in
+      ``optimizer/vars`` (Keras 3 names the group ``loss_scale_optimizer``; its
+      ``vars/0`` is its own unused counter, 0) and the inner optimizer's in
+      ``optimizer/inner_optimizer/vars``, whose ``vars/0`` is the schedule's counter.
+
+    Raises:
+        StateFileError: a layout that does not establish which counter the schedule
+            reads (a wrapper without an inner optimizer, an inner optimizer under
+            something else, variables named for another optimizer than config.json's).
+    """
+    optimizer = hard_child(h5py, weights_file, "optimizer", path)
+    if optimizer is None:
+        return None
+    outer = _vars_name(h5py, optimizer, path)
+    if hard_child(h5py, optimizer, "inner_optimizer", path) is None:
+        if outer == WRAPPER_NAME:
+            raise StateFileError(
+                f"{path}: {WEIGHTS_MEMBER}'s optimizer/vars belong to a LossScaleOptimizer "
+                "(mixed precision) but there is no optimizer/inner_optimizer: its vars/0 is "
+                "the wrapper's own counter, not the schedule's, so the position is unknown"
+            )
+        _check_name(outer, optimizer_name, ITERATIONS_DATASET, path)
+        variables = hard_child(h5py, optimizer, "vars", path)
+        if not isinstance(variables, h5py.Group) or variables.get("0", getlink=True) is None:
+            return None
+        return ITERATIONS_DATASET
+    if outer not in (None, WRAPPER_NAME):
+        raise StateFileError(
+            f"{path}: {WEIGHTS_MEMBER} has optimizer/inner_optimizer under an optimizer whose "
+            f"variables are named {validate.shown(outer)}, not a LossScaleOptimizer's: which "
+            "counter drives the schedule is not established"
+        )
+    inner = _vars_name(h5py, optimizer["inner_optimizer"], path)
+    _check_name(inner, optimizer_name, INNER_ITERATIONS_DATASET, path)
+    return INNER_ITERATIONS_DATASET
+
+
+def hard_child(
+    h5py: Any,
+    group: Any,
+    name: str,
+    path: str,
+    where: str | None = None,
+    within: str = f"{WEIGHTS_MEMBER}'s ",
+) -> Any:
+    """``group[name]`` reached through a hard link, None when absent; ``where`` is the
+    path the message names (by default the child's), ``within`` what holds it."""
+    link = group.get(name, getlink=True)
+    if link is None:
+        return None
+    if not isinstance(link, h5py.HardLink):
+        shown = where or f"{group.name.strip('/')}/{name}".lstrip("/")
+        raise StateFileError(
+            f"{path}: {within}{shown} goes through an HDF5 {type(link).__name__} "
+            f"at {name!r}; Keras writes the variables in the file"
+        )
+    return group[name]
+
+
+def _vars_name(h5py: Any, group: Any, path: str) -> str | None:
+    """The ``name`` attribute of ``group/vars`` (Keras 3 writes it; tf.keras 2 does not)."""
+    variables = hard_child(h5py, group, "vars", path)
+    if not isinstance(variables, h5py.Group):
+        return None
+    name = variables.attrs.get("name")
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return name if isinstance(name, str) else None
+
+
+def _check_name(found: str | None, expected: str | None, dataset: str, path: str) -> None:
+    if found is not None and expected is not None and found != expected:
+        raise StateFileError(
+            f"{path}: {WEIGHTS_MEMBER}'s {dataset} belongs to an optimizer named "
+            f"{validate.shown(found)}, but config.json's optimizer is named "
+            f"{validate.shown(expected)}: the file does not establish its counter"
+        )
+
+
+def scalar_dataset(
+    h5py: Any, weights_file: Any, dataset: str, path: str, within: str = f"{WEIGHTS_MEMBER}'s "
+) -> Any:
+    """The dataset at ``dataset``, every step a hard link, a scalar integer in the file;
+    ``within`` is what the message says holds it.
 
     Raises:
         StateFileError: a step of its path is a soft or external link, or it is not a
             scalar integer dataset stored in the file.
     """
     node = weights_file
-    for part in ITERATIONS_DATASET.split("/"):
-        link = node.get(part, getlink=True)
-        if link is None:
-            return None
-        if not isinstance(link, h5py.HardLink):
-            raise StateFileError(
-                f"{path}: {WEIGHTS_MEMBER}'s {ITERATIONS_DATASET} goes through an HDF5 "
-                f"{type(link).__name__} at {part!r}; Keras writes the variables in the file"
-            )
-        node = node[part]
+    for part in dataset.split("/"):
+        node = hard_child(h5py, node, part, path, dataset, within)
+        if node is None:
+            raise StateFileError(f"{path}: {within}{dataset} is missing")
     if not isinstance(node, h5py.Dataset):
         raise StateFileError(
-            f"{path}: {WEIGHTS_MEMBER}'s {ITERATIONS_DATASET} is a group, not the optimizer's "
+            f"{path}: {within}{dataset} is a group, not the optimizer's "
             "iterations (a scalar integer dataset)"
         )
     stored_elsewhere = node.external is not None or node.is_virtual
     if node.shape != () or node.dtype.kind not in "iu" or stored_elsewhere:
         where = "stored outside the file" if stored_elsewhere else "a scalar"
         raise StateFileError(
-            f"{path}: {WEIGHTS_MEMBER}'s {ITERATIONS_DATASET} must be the optimizer's "
+            f"{path}: {within}{dataset} must be the optimizer's "
             f"iterations, a scalar integer dataset in the file; got shape {node.shape}, "
             f"type {validate.shown(str(node.dtype))}" + (f", {where}" if stored_elsewhere else "")
         )

@@ -379,7 +379,10 @@ def _require(config: Mapping[str, Any], key: str, class_name: str) -> object:
     return config[key]
 
 
-def _name(value: object) -> str:
+def _name(value: object, default: str) -> str:
+    """The schedule's ``name``; tf.keras 2 writes ``null`` (no name given): the default."""
+    if value is None:
+        return default
     if not isinstance(value, str):
         raise StateError(f"name must be a string, got {shown(value)}")
     return value
@@ -402,7 +405,7 @@ def _parse_exponential(config: Mapping[str, Any]) -> KerasExponentialDecay:
         decay_steps=int(steps) if steps.is_integer() else steps,
         decay_rate=rate,
         staircase=boolean(config.get("staircase", False), "staircase"),
-        name=_name(config.get("name", EXPONENTIAL)),
+        name=_name(config.get("name"), EXPONENTIAL),
     )
 
 
@@ -432,7 +435,7 @@ def _parse_piecewise(config: Mapping[str, Any]) -> KerasPiecewiseConstantDecay:
             raise StateError(f"values[{index}] must be a finite number >= 0, got {shown(value)}")
         float32_field(value, f"values[{index}]", "Keras")
     return KerasPiecewiseConstantDecay(
-        boundaries, values, name=_name(config.get("name", "PiecewiseConstant"))
+        boundaries, values, name=_name(config.get("name"), "PiecewiseConstant")
     )
 
 

@@ -23,7 +23,7 @@ from stepsched_cli.errors import ConversionError, StateError, StateFileError
 from stepsched_cli.formats.frameworks.documents import framework_reader
 from stepsched_cli.formats.frameworks.timm import schedule as timm_format
 from stepsched_cli.formats.frameworks.timm.schedule import TimmSchedule
-from stepsched_cli.formats.hints import PositionHints
+from stepsched_cli.formats.hints import HELP, PositionHints
 from stepsched_cli.formats.reading import Reading, Request, position_text
 from stepsched_cli.schedule import Mode
 
@@ -58,8 +58,21 @@ class TimmHints:
     )
 
     position: int = 0
-    updates_per_epoch: int | None = None
-    lr: float | None = None
+    updates_per_epoch: int | None = dataclasses.field(
+        default=None,
+        metadata={
+            HELP: "For timm runs stepped per update (sched_on_updates): the loader's updates "
+            "per epoch (len(loader_train) // grad_accum_steps), which train.py's args and "
+            "checkpoints do not record."
+        },
+    )
+    lr: float | None = dataclasses.field(
+        default=None,
+        metadata={
+            HELP: "For timm's scheduler_kwargs(), which holds no lr: the optimizer's lr "
+            "(train.py's --lr)."
+        },
+    )
 
 
 def timm_detect(document: object) -> bool:
