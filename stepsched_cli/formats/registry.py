@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 import stat
 import sys
 from collections.abc import Callable
@@ -46,14 +45,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from stepsched_cli.errors import StateFileError
-from stepsched_cli.fileio import (
-    FileReadError,
-    FileTooLargeError,
-    MissingFileError,
-    loads_strict,
-    read_bytes_bounded,
-)
-from stepsched_cli.formats import frameworks, sniff, torch
+from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
+from stepsched_cli.formats import frameworks, sniff, torch, unknown
 from stepsched_cli.formats.hints import HintRecord, HintRefused, Hints, NoHints, PositionHints
 from stepsched_cli.formats.reading import Reader, Reading, Request, Writer, request_data, state_view
 from stepsched_cli.formats.snippet import Snippet
@@ -375,11 +368,7 @@ def _own_hints(hints: Hints, kind: type[HintRecord], format: str, source: str) -
 
 
 def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
-    """The bytes of ``path`` (stdin for ``-``) and a name for messages.
-
-    Raises:
-        FileReadError: the file cannot be read or is larger than ``limit``.
-    """
+    """The bytes of ``path`` (stdin for ``-``) and a name for messages (or FileReadError)."""
     if path == STDIN:
         data = sys.stdin.buffer.read(limit + 1)
         if len(data) > limit:
@@ -389,21 +378,8 @@ def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
         return data, "<stdin>"
     try:
         return read_bytes_bounded(path, limit, "state file"), path
-    except MissingFileError:
-        raise MissingFileError(
-            f"{path}: no such file; a scheduler state is read from a stepsched state file "
-            f"(stepsched init -o {shlex.quote(path)} writes one) or from a file a framework "
-            "wrote (torch, Lightning, Accelerate, timm, Keras, optax)"
-        ) from None
-    except FileTooLargeError as error:
-        # Too large for a state: say what it is when its first lines show it is no
-        # state at all (a CSV log's header); a large JSON document keeps the size error.
-        from stepsched_cli.formats import unknown
-
-        head = unknown.first_lines(path)
-        if _native_reports(head):
-            raise
-        raise unknown.unrecognised(head, None, path, input_formats(), size=error.size) from None
+    except FileReadError as error:
+        raise unknown.unreadable_state(path, error, input_formats(), _native_reports) from None
 
 
 def detect_format(data: bytes, source: str) -> str:

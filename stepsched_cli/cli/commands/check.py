@@ -41,7 +41,6 @@ from stepsched_cli.errors import EXIT_INVALID
 from stepsched_cli.planning import Plan
 from stepsched_cli.plot import FigureSize
 from stepsched_cli.runlog import (
-    COUNTING_FROM_ONE,
     DEFAULT_TOLERANCE,
     EVENT_RUNS,
     EVENT_SOURCE,
@@ -141,7 +140,7 @@ def check(
         typer.Option(
             "--tag",
             metavar="TAG",
-            help="A TensorBoard run's lr tag. [default: by name]",
+            help=f"{EVENT_RUNS}: the lr's tag. [default: by name]",
             show_default=False,
         ),
     ] = None,

@@ -122,7 +122,7 @@ KeyOption = Annotated[
     typer.Option(
         "--key",
         metavar="PATH",
-        help="The scheduler state to use, as listed.",
+        help=help_texts.hint_help("key"),
         show_default=False,
         rich_help_panel=READING_PANEL,
     ),
@@ -132,7 +132,7 @@ OptimizerOption = Annotated[
     typer.Option(
         "--optimizer",
         metavar="FILE",
-        help="An optimizer file to check lrs against.",
+        help=help_texts.hint_help("optimizer"),
         show_default=False,
         rich_help_panel=READING_PANEL,
     ),
@@ -144,7 +144,8 @@ PositionOption = Annotated[
         metavar="N",
         min=0,
         max=MAX_FRAMEWORK_POSITION,
-        help="Where to read timm, Keras, optax files. [default: 0]",
+        # Help is markdown: escaped, ** stays literal instead of turning the text bold.
+        help=help_texts.hint_help("position").replace("**", "\\*\\*"),
         show_default=False,
         rich_help_panel=READING_PANEL,
     ),
@@ -155,7 +156,7 @@ UpdatesPerEpochOption = Annotated[
         "--updates-per-epoch",
         metavar="N",
         min=1,
-        help="timm's updates per epoch (sched_on_updates).",
+        help=help_texts.hint_help("updates_per_epoch"),
         show_default=False,
         rich_help_panel=READING_PANEL,
     ),
@@ -165,7 +166,7 @@ LrHintOption = Annotated[
     typer.Option(
         "--lr",
         metavar="LR",
-        help="The lr timm's scheduler_kwargs() leaves out.",
+        help=help_texts.hint_help("lr"),
         show_default=False,
         rich_help_panel=READING_PANEL,
     ),
@@ -186,7 +187,7 @@ InputFile = Annotated[
     str,
     typer.Argument(
         metavar="FILE",
-        help="A state file, or a file a framework wrote; - reads stdin.",
+        help="A file in any format --from names; - reads stdin.",
         show_default=False,
     ),
 ]
@@ -407,7 +408,7 @@ def convert(
             "--mode",
             metavar="[step|epoch]",
             parser=parse_unit,
-            help="Steps or epochs (a torch file: what it counted).",
+            help="Steps or epochs (for a file that records no unit: what it counted).",
             show_default=False,
         ),
     ] = None,

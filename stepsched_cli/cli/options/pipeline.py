@@ -78,7 +78,7 @@ PIPELINE: OptionGroup[PipelineOptions] = OptionGroup(
         shared(
             "accumulation_rounding",
             AccumulationRounding | None,
-            help="floor: as Hugging Face's Trainer. [default: ceil]",
+            help="ceil (a plain PyTorch loop) or floor (Hugging Face Trainer). [default: ceil]",
             panel=PIPELINE_PANEL,
         ),
     ),

@@ -137,7 +137,7 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
         shared(
             "warmup_prefix",
             bool | None,
-            help="Decays count from the warmup's end.",
+            help="Decays count from the warmup's end (timm's warmup_prefix=True).",
             panel=SCHEDULE_PANEL,
         ),
         shared(
