@@ -292,8 +292,12 @@ def test_check_finds_sequential_milestones_five_epochs_late(run: Invoke) -> None
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
 
-def test_a_torch_state_stepped_per_epoch_is_read_as_epochs(run: Invoke, tmp_path: Path) -> None:
-    steplr = str(CHECKPOINTS / "steplr_state.json")
+def test_a_torch_state_stepped_per_epoch_is_read_as_epochs(
+    run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Named from its folder, as typed: a long or spaced clone path would wrap the file line.
+    monkeypatch.chdir(CHECKPOINTS)
+    steplr = "steplr_state.json"
     result = run("inspect", steplr, "--mode", "epoch")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[2:6] == [
