@@ -1,15 +1,17 @@
-"""Re-record the README's console blocks: every example run as a user runs it, at 80 columns.
+"""Re-record the console blocks of the README and the docs (``DOCUMENTS``): every example
+run as a user runs it, at 80 columns.
 
-Each ``$ stepsched ...`` line of a README ``console`` block is run in order, in one
-fresh temporary folder that holds the shipped example files at their paths from the
+Each ``$ stepsched ...`` line of a document's ``console`` blocks is run in order, in one
+fresh temporary folder per document that holds the shipped example files at their paths from the
 repository's root (``tests/data/...``) and nothing else, so an example only works if
 an earlier one made its input or it names a file a fresh clone has.  The installed
-``stepsched`` console script runs with ``COLUMNS=80`` (the terminal default) and
-``NO_COLOR=1``; what it prints, stdout then stderr, is written under the line,
+``stepsched`` console script runs with ``COLUMNS=80``, ``LINES=24`` (the terminal
+default) and ``NO_COLOR=1``; what it prints, stdout then stderr, is written under the line,
 exactly (trailing spaces included).  A ``$ echo $?`` line after an example records
 its exit code; any example without one must exit 0.
 
-The same is done for every document of ``DOCUMENTS`` (``docs/frameworks.md`` too).
+The same is done for every document of ``DOCUMENTS`` (``docs/commands.md`` and
+``docs/frameworks.md`` too).
 
 Run: ``.venv/bin/python scripts/record_readme.py`` rewrites README.md and those;
 ``--check`` changes nothing and exits 1 when a block would change (what
@@ -31,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-DOCUMENTS = (README, ROOT / "docs" / "frameworks.md")
+DOCUMENTS = (README, ROOT / "docs" / "commands.md", ROOT / "docs" / "frameworks.md")
 """Every document whose console blocks are recorded and checked."""
 # The shipped files examples may read, by their path from the repository's root.
 EXAMPLE_FOLDERS = (
@@ -40,7 +42,8 @@ EXAMPLE_FOLDERS = (
     Path("tests") / "data" / "real",
 )
 COLUMNS = 80
-ENVIRONMENT = {"COLUMNS": str(COLUMNS), "NO_COLOR": "1"}
+# An 80 x 24 terminal (plot fills the terminal's height, too), without colour.
+ENVIRONMENT = {"COLUMNS": str(COLUMNS), "LINES": "24", "NO_COLOR": "1"}
 EXIT_CODE_COMMAND = "echo $?"
 FENCE = re.compile(r"^```console\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
@@ -152,20 +155,26 @@ def main(arguments: Sequence[str]) -> int:
         return 2
     status = 0
     for document in DOCUMENTS:
-        name = document.relative_to(ROOT).as_posix()
-        text = document.read_text(encoding="utf-8")
-        with tempfile.TemporaryDirectory() as folder:
-            prepare_folder(Path(folder))
-            new_text = record(text, console_script_runner(Path(folder)))
-        if new_text == text:
-            print(f"{name}: every console block matches")
-        elif check:
-            print(f"{name}: console blocks differ; run scripts/record_readme.py", file=sys.stderr)
-            status = 1
-        else:
-            document.write_text(new_text, encoding="utf-8")
-            print(f"{name}: console blocks re-recorded")
+        status = max(status, _record_document(document, check))
     return status
+
+
+def _record_document(document: Path, check: bool) -> int:
+    """Record one document's console blocks (or, with ``check``, compare them)."""
+    name = document.relative_to(ROOT).as_posix()
+    text = document.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as folder:
+        prepare_folder(Path(folder))
+        new_text = record(text, console_script_runner(Path(folder)))
+    if new_text == text:
+        print(f"{name}: every console block matches")
+        return 0
+    if check:
+        print(f"{name}: console blocks differ; run scripts/record_readme.py", file=sys.stderr)
+        return 1
+    document.write_text(new_text, encoding="utf-8")
+    print(f"{name}: console blocks re-recorded")
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,15 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stepsched_cli.figure import add_other_unit, draw_curve, fit_title
 from stepsched_cli.numbers import format_lr
 from stepsched_cli.plot import (
     COLOURS,
     FigureSize,
     Staircase,
     XAxis,
-    add_other_unit,
-    draw_curve,
-    fit_title,
     prefers_log_scale,
     staircase,
     x_axis,
@@ -166,7 +164,9 @@ def build_check_figure(picture: CheckPicture, size: FigureSize = FigureSize()) -
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize="small")
     add_other_unit(axes, axis)
-    axes.set_title(fit_title(figure, picture.title, axes.title.get_fontproperties()))
+    # Bottom-aligned, a title of several lines grows upwards, clear of the top axis.
+    font = axes.title.get_fontproperties()
+    axes.set_title(fit_title(figure, picture.title, font), verticalalignment="bottom")
     return figure
 
 

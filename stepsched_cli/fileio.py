@@ -37,6 +37,24 @@ class FileReadError(FileError):
     """A file is missing, unreadable, a directory, or larger than its limit."""
 
 
+class MissingFileError(FileReadError):
+    """No file has the name given."""
+
+
+class FileTooLargeError(FileReadError):
+    """A file is larger than its limit.
+
+    Attributes:
+        size: The file's size in bytes.
+        limit: The most bytes it may have.
+    """
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
 class FileWriteError(FileError):
     """A file could not be written: a missing folder, a full disk, a directory, ..."""
 
@@ -155,20 +173,26 @@ def read_bytes_bounded(path: str | Path, limit: int, what: str = "file") -> byte
             if stat.S_ISDIR(info.st_mode):
                 raise FileReadError(f"{path}: is a directory, not {_a(what)}")
             if stat.S_ISREG(info.st_mode) and info.st_size > limit:
-                raise FileReadError(
-                    f"{path}: is {info.st_size} bytes; {_a(what)} is at most {limit} bytes"
+                raise FileTooLargeError(
+                    f"{path}: is {info.st_size} bytes; {_a(what)} is at most {limit} bytes",
+                    size=info.st_size,
+                    limit=limit,
                 )
             data = handle.read(limit + 1)
     except IsADirectoryError:
         raise FileReadError(f"{path}: is a directory, not {_a(what)}") from None
     except FileNotFoundError:
-        raise FileReadError(f"{path}: no such file") from None
+        raise MissingFileError(f"{path}: no such file") from None
     except PermissionError:
         raise FileReadError(f"{path}: permission denied") from None
     except OSError as error:
         raise FileReadError(f"{path}: cannot be read ({error.strerror or error})") from None
     if len(data) > limit:
-        raise FileReadError(f"{path}: is larger than {limit} bytes, the limit for {_a(what)}")
+        raise FileTooLargeError(
+            f"{path}: is larger than {limit} bytes, the limit for {_a(what)}",
+            size=len(data),
+            limit=limit,
+        )
     return data
 
 

@@ -13,7 +13,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 DEFAULT_DIGITS = 6
+# A list of positions is shown in full up to this many; longer, summarised.
+LISTED_POSITIONS = 8
 
 # In increasing order: the first whose rounded mantissa stays below 1000 is used.
 _SI_PREFIXES = (
@@ -88,3 +92,34 @@ def format_count(value: float) -> str:
 
 
 __all__ = ["DEFAULT_DIGITS", "format_count", "format_exact", "format_lr"]
+
+
+def format_positions(positions: Sequence[int], separator: str = ",") -> str:
+    """Positions (milestones, decays) for a person: every one up to
+    :data:`LISTED_POSITIONS`, else the first three and the last, so that a title or a
+    message stays short however long the list (20,000 milestones are 29 characters).
+
+    Example:
+        >>> format_positions([30, 60, 80])
+        '30,60,80'
+        >>> format_positions(range(1, 20001), ", ")
+        '1, 2, 3, ..., 20000 (20000 in all)'
+    """
+    return format_items(positions, separator)
+
+
+def format_items(items: Sequence[object], separator: str = ", ") -> str:
+    """Any list for a person, as :func:`format_positions` shows positions: each item
+    (``str``) up to :data:`LISTED_POSITIONS`, else the first three, ``...``, the last
+    and the count; only the items shown are turned into text.
+
+    Example:
+        >>> format_items(["30 (x2)", "80"])
+        '30 (x2), 80'
+        >>> format_items([f"{index}: 0.5" for index in range(100)])
+        '0: 0.5, 1: 0.5, 2: 0.5, ..., 99: 0.5 (100 in all)'
+    """
+    if len(items) <= LISTED_POSITIONS:
+        return separator.join(str(item) for item in items)
+    shown = [*(str(item) for item in items[:3]), "...", str(items[-1])]
+    return f"{separator.join(shown)} ({len(items)} in all)"

@@ -1,4 +1,4 @@
-"""Pictures of a schedule: what to draw, on which axes, and a matplotlib Figure of it.
+"""Pictures of a schedule: what to draw, on which axes, at which size.
 
 The decisions every picture shares live here, free of matplotlib, so that the
 terminal plot (:mod:`stepsched_cli.termplot`) and the image files agree:
@@ -10,28 +10,21 @@ terminal plot (:mod:`stepsched_cli.termplot`) and the image files agree:
   evaluations, never ``O(horizon)``: while the lr changes fewer than ``budget`` times
   in the plotted range every change point is drawn exactly; beyond that the lr is
   sampled at ``budget`` evenly spaced positions (about two per pixel column), which is
-  all a picture can show.  A horizon of 10**12 positions costs the same as a hundred.
+  all a picture can show.  A horizon of 10**12 positions costs the same as a hundred;
+* :class:`FigureSize` - the figure's size and dpi, bounded so that it can be drawn.
 
-:func:`build_figure` uses matplotlib's object API (``Figure``, never ``pyplot``: no
-global state, no GUI backend), imported inside the function so that importing this
-module stays cheap.
+:mod:`stepsched_cli.figure` draws a staircase with matplotlib.
 """
 
 from __future__ import annotations
 
-import io
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.schedule import Mode, StepSchedule
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 # The default figure: 8 x 4.5 inches at 100 dpi, 800 x 450 pixels.
@@ -40,10 +33,18 @@ DEFAULT_HEIGHT = 4.5
 DEFAULT_DPI = 100
 # A figure side is at most this many pixels (a 10000 x 10000 RGBA image is 400 MB).
 MAX_PIXELS = 10_000
+# The smallest figure with room for its text: the smallest text (8 points) takes 4
+# pixels at 36 dpi, and 2.5 x 2 inches hold the axes' labels and a default title.
+MIN_DPI = 36
+MIN_WIDTH, MIN_HEIGHT = 2.5, 2.0
 # Decay markers are drawn while a curve has at most this many (beyond, they are a smear).
 MAX_MARKERS = 200
+# Each lr level is labelled with its value while a picture has at most this many levels.
+MAX_LEVEL_LABELS = 16
 # The colours of the curves, in order (the first is the base schedule).
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink")
+# A picture compares the base schedule with at most this many others: one colour each.
+MAX_COMPARED = len(COLOURS) - 1
 # Pictures place positions as floats (axes, ticks, matplotlib): the largest horizon a
 # plot accepts, with room below the float limit (1.8e308) for the tick arithmetic.
 MAX_PLOT_TOTAL = 10**300
@@ -220,15 +221,19 @@ class Staircase:
         positions: Where each constant piece starts (the first is 0), then ``total``
             (the right edge of the last position).
         lrs: The lr from each of ``positions`` on (the last repeats the one before).
-        decays: ``(position, lr after)`` of every decay boundary drawn exactly; empty
-            when the curve is sampled.
+        decays: ``(position, lr after)`` of every decay boundary in the range, exact
+            whether or not the curve is sampled; empty when there are more than
+            :data:`MAX_MARKERS` (beyond, markers are a smear).
+        levels: ``(position, lr)`` where each constant level after the warmup starts
+            (the end of the warmup, or 0, then each decay); empty with ``decays``.
         exact: Whether every change point is drawn (False: sampled at ``budget``
-            evenly spaced positions).
+            evenly spaced positions, plus each decay boundary in ``decays``).
     """
 
     positions: tuple[int, ...]
     lrs: tuple[float, ...]
     decays: tuple[tuple[int, float], ...]
+    levels: tuple[tuple[int, float], ...]
     exact: bool
 
 
@@ -240,34 +245,48 @@ def staircase(
     Args:
         schedule: The schedule to draw.
         total: The number of positions covered, >= 1.
-        budget: The most pieces to draw, >= 2 (about two per pixel column).
+        budget: The most pieces to draw, >= 2 (about two per pixel column); a sampled
+            curve adds the decay boundaries it marks (at most :data:`MAX_MARKERS`).
 
     Example:
         >>> curve = staircase(StepSchedule(0.1, step_size=30), total=120)
         >>> curve.positions, curve.lrs
         ((0, 30, 60, 90, 120), (0.1, 0.01, 0.001, 0.0001, 0.0001))
+        >>> curve.levels
+        ((0, 0.1), (30, 0.01), (60, 0.001), (90, 0.0001))
     """
     if total < 1 or budget < 2:
         raise ValueError(f"total must be >= 1 and budget >= 2, got {total} and {budget}")
     warmup_end = min(schedule.warmup_steps, total - 1)
+    # Decays inside the warmup take effect at its end, which boundaries() yields.
+    marked = list(islice(schedule.boundaries(1, total), MAX_MARKERS + 1))
+    decays = tuple(zip(marked, schedule.lrs_at(marked), strict=True))
+    levels = _levels(schedule, total, decays)
+    if len(marked) > MAX_MARKERS:
+        marked, decays, levels = [], (), ()
     # Every position after 0 where the lr may change: each warmup step, then each decay.
     changes = chain(range(1, warmup_end + 1), schedule.boundaries(warmup_end + 1, total))
     found = list(islice(changes, budget))
-    if len(found) < budget:
-        starts = (0, *found)
-        lrs = tuple(schedule.lrs_at(starts))
-        # The end of the warmup is a decay too when decays inside it take effect there.
-        first_decay = schedule.next_boundary(schedule.warmup_steps - 1 if warmup_end else 0)
-        decays = tuple(
-            (position, lr)
-            for position, lr in zip(starts, lrs, strict=True)
-            if first_decay is not None and position >= first_decay
-        )
-        return Staircase((*starts, total), (*lrs, lrs[-1]), decays, exact=True)
-    last = total - 1
-    starts = tuple(sorted({index * last // (budget - 1) for index in range(budget)}))
+    exact = len(found) < budget
+    if exact:
+        starts: tuple[int, ...] = (0, *found)
+    else:
+        last = total - 1
+        samples = {index * last // (budget - 1) for index in range(budget)}
+        starts = tuple(sorted(samples.union(marked)))
     lrs = tuple(schedule.lrs_at(starts))
-    return Staircase((*starts, total), (*lrs, lrs[-1]), (), exact=False)
+    return Staircase((*starts, total), (*lrs, lrs[-1]), decays, levels, exact)
+
+
+def _levels(
+    schedule: StepSchedule, total: int, decays: tuple[tuple[int, float], ...]
+) -> tuple[tuple[int, float], ...]:
+    """Where each constant level in ``0..total-1`` starts, and its lr: the end of the
+    warmup (when it is inside and no decay takes effect there), then each decay."""
+    peak = schedule.warmup_steps
+    if peak >= total or (decays and decays[0][0] == peak):
+        return decays
+    return ((peak, schedule.lr_at(peak)), *decays)
 
 
 # -- the figure ------------------------------------------------------------------
@@ -291,6 +310,20 @@ class FigureSize:
             value = getattr(self, name)
             if not value > 0 or value == float("inf"):
                 raise PlotError(f"{name} must be a finite number > 0, got {value}", parameter=name)
+        if self.dpi < MIN_DPI:
+            raise PlotError(
+                f"dpi must be at least {MIN_DPI}, got {self.dpi}: below, the smallest text "
+                "is under 4 pixels (and under 1 pixel it cannot be drawn at all)",
+                parameter="dpi",
+            )
+        for name, least in (("width", MIN_WIDTH), ("height", MIN_HEIGHT)):
+            inches = getattr(self, name)
+            if inches < least:
+                raise PlotError(
+                    f"{name} must be at least {least:g} inches, got {inches:g}: a smaller "
+                    "figure has no room for its title, labels and curve",
+                    parameter=name,
+                )
         for name in ("width", "height"):
             inches = getattr(self, name)
             if inches * self.dpi > MAX_PIXELS:
@@ -320,166 +353,3 @@ def current_marker(schedule: StepSchedule, position: int | None, total: int) -> 
     if position is None or position >= total:
         return None
     return Current(position, schedule.lr_at(position), schedule.mode)
-
-
-def build_figure(
-    curve: Staircase,
-    *,
-    title: str,
-    axis: XAxis,
-    log: bool = False,
-    size: FigureSize = FigureSize(),
-    label: str = "lr",
-    compare: Sequence[tuple[str, Staircase]] = (),
-    current: Current | None = None,
-) -> Figure:
-    """A matplotlib Figure of ``curve``: step lines, decay markers, labels and title.
-
-    With ``compare``, several schedules share the figure: each further curve is a
-    dashed step line in its own colour with its own decay markers, and a legend names
-    them all by their labels.  When the axis knows the other unit, a secondary x axis
-    at the top shows it.  The title is wrapped to fit the figure's width.
-
-    Args:
-        curve: What to draw, from :func:`staircase`.
-        title: The figure's title.
-        axis: The x axis, from :func:`x_axis`.
-        log: A logarithmic y axis (non-positive values are left out).
-        size: The figure's size.
-        label: The legend label of ``curve``.
-        compare: ``(label, staircase)`` of each further schedule to draw (over the
-            same positions as ``curve``).
-        current: A marker at a run's current position, labelled with it.
-
-    Returns:
-        The figure.  Its axes' lines are, in order: each curve's step line
-        (``drawstyle="steps-post"``) followed by its decay markers when it has any,
-        then the current position's marker.
-    """
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(size.width, size.height), dpi=size.dpi, layout="constrained")
-    axes = figure.add_subplot()
-    curves = [(label, curve), *compare]
-    for index, (name, drawn) in enumerate(curves):
-        draw_curve(axes, drawn, axis, name, index)
-    if current is not None:
-        axes.plot(
-            [axis.to_x(current.position)],
-            [current.lr],
-            linestyle="none",
-            marker="D",
-            markersize=7,
-            color="black",
-            label=f"now: {current.unit} {current.position}",
-        )
-    if compare or current is not None:
-        _add_legend(figure, axes)
-    if log:
-        axes.set_yscale("log", nonpositive="mask")
-    axes.set_xlim(axis.to_x(curve.positions[0]), axis.to_x(curve.positions[-1]))
-    axes.set_xlabel(axis.unit)
-    axes.set_ylabel("learning rate")
-    axes.grid(True, alpha=0.3)
-    add_other_unit(axes, axis)
-    axes.set_title(fit_title(figure, title, axes.title.get_fontproperties()))
-    return figure
-
-
-def add_other_unit(axes: Axes, axis: XAxis) -> None:
-    """A secondary x axis at the top in the other unit, when the axis knows it."""
-    if axis.other_unit is None:
-        return
-    factor = axis.other_per_unit
-
-    def to_other(x: Any) -> Any:
-        return x * factor
-
-    def from_other(x: Any) -> Any:
-        return x / factor
-
-    top = axes.secondary_xaxis("top", functions=(to_other, from_other))
-    top.set_xlabel(axis.other_unit)
-
-
-def draw_curve(
-    axes: Axes, curve: Staircase, axis: XAxis, label: str, index: int, zorder: float = 2
-) -> None:
-    """One schedule's step line (solid for the first, dashed after) and its decay markers."""
-    colour = COLOURS[index % len(COLOURS)]
-    xs = [axis.to_x(position) for position in curve.positions]
-    style = "-" if index == 0 else "--"
-    axes.step(
-        xs, list(curve.lrs), where="post", label=label, color=colour, linestyle=style, zorder=zorder
-    )
-    if curve.decays and len(curve.decays) <= MAX_MARKERS:
-        axes.plot(
-            [axis.to_x(position) for position, _ in curve.decays],
-            [lr for _, lr in curve.decays],
-            linestyle="none",
-            marker="o",
-            markersize=4,
-            color=colour,
-            # One legend entry says what the dots are; the others would repeat it.
-            label="decay" if index == 0 else "_decay",
-        )
-
-
-def _add_legend(figure: Figure, axes: Axes) -> None:
-    """A legend whose long labels (a schedule's description) are wrapped to a share of
-    the figure's width, so that it never pushes the axes aside."""
-    from matplotlib.font_manager import FontProperties
-
-    handles, labels = axes.get_legend_handles_labels()
-    font = FontProperties(size="small")
-    wrapped = [fit_title(figure, label, font, share=_LEGEND_SHARE) for label in labels]
-    axes.legend(handles, wrapped, fontsize="small")
-
-
-# The title may use this share of the figure's width: the axes' title is centred over
-# the axes, which the y labels push right of the figure's centre.  A legend label,
-# inside the axes, less.
-_TITLE_SHARE = 0.8
-_LEGEND_SHARE = 0.35
-
-
-def fit_title(figure: Figure, title: str, font: object, *, share: float = _TITLE_SHARE) -> str:
-    """``title`` wrapped at spaces into lines no wider than ``share`` of the figure's width.
-
-    Text widths are measured with the figure's own renderer and ``font``, so the title
-    is never clipped at either edge, at any size or dpi.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    renderer = FigureCanvasAgg(figure).get_renderer()  # type: ignore[no-untyped-call]
-    room = share * figure.bbox.width
-
-    def width_of(text: str) -> float:
-        extent: tuple[float, float, float] = renderer.get_text_width_height_descent(
-            text, font, ismath=False
-        )
-        return extent[0]
-
-    lines = [title]
-    characters = len(title)
-    while characters > 1 and max(width_of(line) for line in lines) > room:
-        widest = max(lines, key=width_of)
-        characters = min(characters - 1, int(len(widest) * room / width_of(widest)))
-        lines = textwrap.wrap(title, max(1, characters), break_on_hyphens=False)
-    return "\n".join(lines)
-
-
-def render(figure: Figure, image_format: str) -> bytes:
-    """The bytes of ``figure`` as png, svg or pdf (without creation dates, so reproducible)."""
-    if image_format not in IMAGE_FORMATS:
-        raise ValueError(
-            f"image format must be one of {', '.join(IMAGE_FORMATS)}, got {image_format!r}"
-        )
-    metadata: dict[str, None] = {}
-    if image_format == "svg":
-        metadata = {"Date": None}
-    elif image_format == "pdf":
-        metadata = {"CreationDate": None}
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=image_format, metadata=metadata)
-    return buffer.getvalue()

@@ -11,7 +11,7 @@ peak when it falls inside), so the schedule is evaluated ``O(width)`` times and 
 10**12-position horizon costs the same as 100.  A column holding several decays
 shows them as one vertical drop.
 
-Size: about 520 lines, a little over the house's ~500: one picture (layout, curves,
+Size: about 530 lines, a little over the house's ~500: one picture (layout, curves,
 markers, logged points, axes and their labels), whose parts share the column layout.
 
 Example:
@@ -33,49 +33,41 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from stepsched_cli.box_drawing import DOWN, LEFT, RIGHT, STYLES, UP, glyph
 from stepsched_cli.errors import StepschedError
 from stepsched_cli.numbers import format_count, format_lr
 from stepsched_cli.schedule import StepSchedule
 
-_LEFT, _RIGHT, _UP, _DOWN = 1, 2, 4, 8
-_BOX = {
-    _LEFT | _RIGHT: "─",
-    _UP | _DOWN: "│",
-    _LEFT | _DOWN: "┐",
-    _UP | _RIGHT: "└",
-    _LEFT | _UP: "┘",
-    _DOWN | _RIGHT: "┌",
-    _LEFT | _RIGHT | _DOWN: "┬",
-    _LEFT | _RIGHT | _UP: "┴",
-    _UP | _DOWN | _RIGHT: "├",
-    _UP | _DOWN | _LEFT: "┤",
-    _LEFT | _RIGHT | _UP | _DOWN: "┼",
-    _LEFT: "─",
-    _RIGHT: "─",
-    _UP: "│",
-    _DOWN: "│",
-}
-
-
-def _restyled(characters: str) -> dict[int, str]:
-    """:data:`_BOX` with its light characters ``─│┐└┘┌┬┴├┤┼`` replaced by ``characters``."""
-    table = str.maketrans("─│┐└┘┌┬┴├┤┼", characters)
-    return {cell: character.translate(table) for cell, character in _BOX.items()}
-
-
-# The line styles of the curves, in order: light (the first schedule), heavy, double, ASCII.
-_STYLES = (
-    _BOX,
-    _restyled("━┃┓┗┛┏┳┻┣┫╋"),
-    _restyled("═║╗╚╝╔╦╩╠╣╬"),
-    _restyled("-|+++++++++"),
-)
+# The most schedules drawn beside the first: one line style each.
+MAX_COMPARED = len(STYLES) - 1
 MARKER = "┊"
-# A logged point off the curve (drawn by check --plot), and its cell's style.
+# A logged point off the curve (drawn by check --plot).
 POINT = "•"
-_POINT_STYLE = -1
 # Boundary markers are drawn while at most one column in this many has one.
 _MARKER_SPACING = 3
+
+
+# The picture in a terminal of C columns and L lines: C wide, L - RESERVED_LINES rows
+# tall (room for the title, the x axis, a legend and the prompt: 12 rows at 80x24),
+# within these bounds; a terminal's size comes from the environment (COLUMNS, LINES),
+# so an absurd one is capped rather than obeyed.
+RESERVED_LINES = 12
+MIN_WIDTH, MAX_WIDTH = 20, 1000
+MIN_ROWS, MAX_ROWS = 4, 40
+
+
+def terminal_fit(columns: int, lines: int) -> tuple[int, int]:
+    """The ``(width, height)`` to :func:`render` in a terminal of ``columns`` x ``lines``.
+
+    Narrower terminals than :data:`MIN_WIDTH` get lines that overflow rather than an
+    error (the y labels need up to 10 columns, and a curve a few more).
+
+    Example:
+        >>> terminal_fit(80, 24), terminal_fit(200, 50), terminal_fit(10**8, 10**8)
+        ((80, 12), (200, 38), (1000, 40))
+    """
+    width = min(max(columns, MIN_WIDTH), MAX_WIDTH)
+    return width, min(max(lines - RESERVED_LINES, MIN_ROWS), MAX_ROWS)
 
 
 class TermPlotError(StepschedError, ValueError):
@@ -93,8 +85,9 @@ class _Column:
     boundary: bool
 
 
-# One plot cell: (style, box bits) of the curve drawn there, or None when empty.
-_Cells = list[list[tuple[int, int] | None]]
+# One plot cell: the style of the curve drawn on each of its arms (the first curve
+# drawn there wins an arm), or None when empty.
+_Cells = list[list[dict[int, int] | None]]
 
 
 @dataclass(frozen=True)
@@ -171,9 +164,9 @@ def render(
     height = _integer("height", height, 2)
     positions_per_unit = _integer("positions_per_unit", positions_per_unit, 1)
     units_per_position = _integer("units_per_position", units_per_position, 1)
-    if len(compare) >= len(_STYLES):
+    if len(compare) > MAX_COMPARED:
         raise TermPlotError(
-            f"compare: the terminal draws at most {len(_STYLES) - 1} further schedules, "
+            f"compare: the terminal draws at most {MAX_COMPARED} further schedules, "
             f"got {len(compare)}"
         )
     schedules = [schedule, *(other for _, other in compare)]
@@ -183,15 +176,14 @@ def render(
     for style, columns in enumerate(layout.columns):
         _draw_curve(cells, columns, layout.scale, style)
     span = total * units_per_position
-    for x, lr in points:
-        column = min(layout.count - 1, max(0, x) * layout.count // span)
-        row = layout.scale.row(lr)
-        if cells[row][column] is None:
-            cells[row][column] = (_POINT_STYLE, 0)
+    dots = {
+        (layout.scale.row(lr), min(layout.count - 1, max(0, x) * layout.count // span))
+        for x, lr in points
+    }
     draw_markers = markers and _marker_count(schedule, total) * _MARKER_SPACING <= layout.count
     lines = wrap_text(title, width) if title else []
-    lines += _plot_rows(layout, cells, draw_markers)
-    ticks = _x_ticks(total * units_per_position, layout.count, positions_per_unit)
+    lines += _plot_rows(layout, cells, draw_markers, dots)
+    ticks = _x_ticks(span, layout.count, positions_per_unit)
     axis_line = ["─"] * layout.count
     for column_index, _ in ticks:
         axis_line[column_index] = "┬"
@@ -230,7 +222,7 @@ def legend(labels: Sequence[str], width: int) -> list[str]:
     """
     lines = []
     for style, label in enumerate(labels):
-        sample = _STYLES[style][_LEFT | _RIGHT] * 2
+        sample = STYLES[style][LEFT | RIGHT] * 2
         lines += wrap_text(f"{sample} {label}", width, indent="   ")
     return lines
 
@@ -257,7 +249,7 @@ def _fit(
     """
     # The smallest positive lr may hide inside a column (one holding the decay to 0).
     hidden = [_smallest_positive_lr(each, total) for each in schedules] if log_scale else []
-    wanted = max(2, min(width, total * units_per_position))
+    wanted = max(2, width)
     while True:
         columns = [_columns(each, total, wanted, units_per_position) for each in schedules]
         values = [
@@ -286,15 +278,22 @@ def _draw_curve(cells: _Cells, columns: list[_Column], scale: _Scale, style: int
         rows = (row_in, row_out, scale.row(column.low), scale.row(column.high))
         top, bottom = min(rows), max(rows)
         for row in range(top, bottom + 1):
-            if cells[row][index] is None:
-                cell = (_LEFT if row == row_in else 0) | (_RIGHT if row == row_out else 0)
-                cell |= (_UP if row > top else 0) | (_DOWN if row < bottom else 0)
-                cells[row][index] = (style, cell)
+            bits = (LEFT if row == row_in else 0) | (RIGHT if row == row_out else 0)
+            bits |= (UP if row > top else 0) | (DOWN if row < bottom else 0)
+            cell = cells[row][index]
+            if cell is None:
+                cell = cells[row][index] = {}
+            for arm in (LEFT, RIGHT, UP, DOWN):
+                if bits & arm:
+                    cell.setdefault(arm, style)
         previous_exit = column.exit
 
 
-def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
-    """The plot area's lines: label, axis, then the curves and the boundary markers."""
+def _plot_rows(
+    layout: _Layout, cells: _Cells, draw_markers: bool, dots: set[tuple[int, int]]
+) -> list[str]:
+    """The plot area's lines: label, axis, then the curves, the logged points where no
+    curve is, and the boundary markers."""
     boundaries = [column.boundary for column in layout.columns[0]]
     lines = []
     for row, row_cells in enumerate(cells):
@@ -302,7 +301,9 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
         text = []
         for index, cell in enumerate(row_cells):
             if cell is not None:
-                text.append(POINT if cell[0] == _POINT_STYLE else _STYLES[cell[0]][cell[1]])
+                text.append(glyph(cell))
+            elif (row, index) in dots:
+                text.append(POINT)
             elif draw_markers and boundaries[index] and _below_curve(cells, row, index):
                 text.append(MARKER)
             else:
@@ -313,17 +314,19 @@ def _plot_rows(layout: _Layout, cells: _Cells, draw_markers: bool) -> list[str]:
 
 
 def _columns(
-    schedule: StepSchedule, total: int, wanted: int, units_per_position: int = 1
+    schedule: StepSchedule, total: int, count: int, units_per_position: int = 1
 ) -> list[_Column]:
-    """The columns over x units ``0..span-1`` (``span = total * units_per_position``);
-    each column holds the positions its x units fall in."""
+    """``count`` columns over x units ``0..span-1`` (``span = total *
+    units_per_position``): each holds the positions its x units fall in, or, with more
+    columns than x units, one unit spread over several columns (its first column
+    carries its boundary)."""
     span = total * units_per_position
-    count = min(wanted, span)
     warmup = schedule.warmup_steps
-    columns = []
+    columns: list[_Column] = []
+    last_x = -1
     for index in range(count):
         start_x = index * span // count
-        end_x = (index + 1) * span // count - 1
+        end_x = max(start_x, (index + 1) * span // count - 1)
         start, end = start_x // units_per_position, end_x // units_per_position
         first, last = schedule.lr_at(start), schedule.lr_at(end)
         extremes = [first, last]
@@ -332,6 +335,8 @@ def _columns(
         # The first boundary drawn at or after the column's first x unit.
         first_whole = -(-start_x // units_per_position)
         following = schedule.next_boundary(first_whole - 1 if first_whole else 0)
+        new_unit = last_x < start_x
+        last_x = end_x
         columns.append(
             _Column(
                 start=start,
@@ -340,7 +345,9 @@ def _columns(
                 exit=last,
                 low=min(extremes),
                 high=max(extremes),
-                boundary=following is not None and following * units_per_position <= end_x,
+                boundary=new_unit
+                and following is not None
+                and following * units_per_position <= end_x,
             )
         )
     return columns
@@ -369,10 +376,7 @@ def _marker_count(schedule: StepSchedule, total: int) -> int:
 
 
 def _below_curve(cells: _Cells, row: int, index: int) -> bool:
-    return any(
-        cell is not None and cell[0] != _POINT_STYLE
-        for cell in (cells[above][index] for above in range(row))
-    )
+    return any(cells[above][index] is not None for above in range(row))
 
 
 class _Scale:
@@ -465,7 +469,8 @@ def _x_ticks(total: int, count: int, positions_per_unit: int) -> list[tuple[int,
     """(column, label) pairs at multiples of a 1-2-5 step, about one per six columns."""
     span = total / positions_per_unit
     wanted = max(2, count // 6)
-    raw = span / wanted
+    # Never closer than one position: a tick between two positions has no column.
+    raw = max(span / wanted, 1 / positions_per_unit)
     magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
     step = next(
         (factor * magnitude for factor in (1, 2, 5, 10) if factor * magnitude >= raw),
@@ -517,11 +522,13 @@ def _tick_labels(
 
 __all__ = [
     "MARKER",
+    "MAX_COMPARED",
     "POINT",
     "TermPlotError",
     "compact_number",
     "compact_position",
     "legend",
     "render",
+    "terminal_fit",
     "wrap_text",
 ]

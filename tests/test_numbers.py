@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stepsched_cli.cli.output import format_number
-from stepsched_cli.numbers import format_count, format_lr
+from stepsched_cli.numbers import format_count, format_lr, format_positions
 from stepsched_cli.termplot import compact_number, compact_position
 
 VALUES = [0.1, 0.001, 1e-05, 0.0010000000000000002, 0.0, 0.00015, 2.5e-08, 150.0, 123456789.0]
@@ -49,3 +49,22 @@ def test_axis_positions(value: float, text: str) -> None:
 )
 def test_axis_positions_repick_the_prefix_after_rounding(value: float, text: str) -> None:
     assert format_count(value) == text
+
+
+@pytest.mark.parametrize(
+    ("positions", "separator", "text"),
+    [
+        ((), ",", ""),
+        ((30,), ",", "30"),
+        ((30, 60, 80), ",", "30,60,80"),
+        (tuple(range(1, 9)), ",", "1,2,3,4,5,6,7,8"),  # eight: all of them
+        (tuple(range(1, 10)), ",", "1,2,3,...,9 (9 in all)"),
+        (tuple(range(1, 20001)), ", ", "1, 2, 3, ..., 20000 (20000 in all)"),
+        (tuple(range(10**30, 10**30 + 2000)), ",", f"{10**30},{10**30 + 1},{10**30 + 2},...,"
+                                                   f"{10**30 + 1999} (2000 in all)"),
+    ],
+)  # fmt: skip
+def test_long_position_lists_are_summarised(
+    positions: tuple[int, ...], separator: str, text: str
+) -> None:
+    assert format_positions(positions, separator) == text

@@ -28,6 +28,7 @@ from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
 from stepsched_cli import __version__
+from stepsched_cli.cli.help_text import readable_help
 from stepsched_cli.cli.number_types import ascii_numbers
 from stepsched_cli.cli.output import print_error
 from stepsched_cli.errors import EXIT_INVALID, EXIT_USAGE, StepschedError
@@ -58,6 +59,7 @@ class StepschedGroup(TyperGroup):
     ) -> Any:
         ensure_standard_streams()
         ascii_numbers(self)
+        readable_help(self)
         arguments = sys.argv[1:] if args is None else args
         for parameter in self.params:
             if parameter.name == "show_completion":
@@ -228,10 +230,18 @@ def _click_exit_code(error: click_exceptions.ClickException) -> int:
         return EXIT_USAGE
     if isinstance(error, click_exceptions.UsageError):
         hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
-        print_error(_one_line(error.format_message()) + hint)
+        print_error(_one_line(_usage_message(error)) + hint)
         return EXIT_USAGE
     print_error(_one_line(error.format_message()))
     return error.exit_code
+
+
+def _usage_message(error: click_exceptions.UsageError) -> str:
+    """The usage error's message; an unknown option's suggestions closest first (click
+    lists difflib's matches, found best first, in alphabetical order)."""
+    if isinstance(error, click_exceptions.NoSuchOption) and error.possibilities:
+        return f"{error.message} (Possible options: {', '.join(error.possibilities)})"
+    return error.format_message()
 
 
 def _is_closed_pipe(error: BaseException | None) -> bool:

@@ -61,11 +61,35 @@ class AsciiFloat(_AsciiNumber, click_types.FloatParamType):
     _number_class = staticmethod(_ascii_float)  # type: ignore[assignment]
 
 
-class AsciiIntRange(click_types.IntRange):
+class _RangeInErrors(click_types._NumberRangeBase):
+    """A range checked and named in its error, but not printed beside the placeholder
+    in ``--help`` (where ``[0<=x<=9223372036854775807]`` split across two lines at 80
+    columns): the option's own help states the bound in words."""
+
+    def _describe_range(self) -> str:
+        return ""
+
+    def convert(
+        self, value: Any, param: click_core.Parameter | None, ctx: click_core.Context | None
+    ) -> Any:
+        number = click_types._NumberParamTypeBase.convert(self, value, param, ctx)
+        below = self.min is not None and (
+            number <= self.min if self.min_open else number < self.min
+        )
+        above = self.max is not None and (
+            number >= self.max if self.max_open else number > self.max
+        )
+        if below or above:
+            bounds = click_types._NumberRangeBase._describe_range(self)
+            self.fail(f"{number} is not in the range {bounds}.", param, ctx)
+        return number
+
+
+class AsciiIntRange(_RangeInErrors, click_types.IntRange):
     _number_class = staticmethod(_ascii_int)  # type: ignore[assignment]
 
 
-class AsciiFloatRange(click_types.FloatRange):
+class AsciiFloatRange(_RangeInErrors, click_types.FloatRange):
     _number_class = staticmethod(_ascii_float)  # type: ignore[assignment]
 
 

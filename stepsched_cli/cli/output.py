@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
-from stepsched_cli.numbers import format_exact, format_lr
+from stepsched_cli.numbers import format_exact, format_lr, format_positions
 from stepsched_cli.validate import STANDARD_STREAM
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def describe_schedule(schedule: StepSchedule) -> str:
     """
     parts = [f"lr={format_exact(schedule.initial_lr)}"]
     if schedule.milestones is not None:
-        parts.append("milestones=" + ",".join(str(m) for m in schedule.milestones))
+        parts.append("milestones=" + format_positions(schedule.milestones))
     else:
         parts.append(f"step_size={schedule.step_size}")
     parts.append(f"gamma={format_exact(schedule.gamma)}")

@@ -48,7 +48,7 @@ from typing import Any
 
 from stepsched_cli.errors import StateFileError
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
-from stepsched_cli.formats import folders, frameworks, sniff, torch
+from stepsched_cli.formats import folders, frameworks, sniff, torch, unknown
 from stepsched_cli.formats.checkpoint_contents import CHECKPOINT_CONTENTS
 from stepsched_cli.formats.hints import HintRecord, HintRefused, Hints, NoHints, PositionHints
 from stepsched_cli.formats.reading import Reader, Reading, Request, Writer, request_data, state_view
@@ -352,11 +352,7 @@ def _own_hints(hints: Hints, kind: type[HintRecord], format: str, source: str) -
 
 
 def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
-    """The bytes of ``path`` (stdin for ``-``) and a name for messages.
-
-    Raises:
-        FileReadError: the file cannot be read or is larger than ``limit``.
-    """
+    """The bytes of ``path`` (stdin for ``-``) and a name for messages (or FileReadError)."""
     if path == STDIN:
         data = sys.stdin.buffer.read(limit + 1)
         if len(data) > limit:
@@ -364,7 +360,10 @@ def read_input(path: str, limit: int = MAX_STATE_BYTES) -> tuple[bytes, str]:
                 f"<stdin>: is larger than {limit} bytes, the limit for a state file"
             )
         return data, "<stdin>"
-    return read_bytes_bounded(path, limit, "state file"), path
+    try:
+        return read_bytes_bounded(path, limit, "state file"), path
+    except FileReadError as error:
+        raise unknown.unreadable_state(path, error, input_formats(), _native_reports) from None
 
 
 def detect_format(data: bytes, source: str) -> str:

@@ -25,12 +25,21 @@ native reader, whose "is not UTF-8 text (invalid byte at offset N)" says where.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import shlex
+from collections.abc import Callable, Sequence
 
 from stepsched_cli.errors import StateFileError
+from stepsched_cli.fileio import FileReadError, FileTooLargeError, MissingFileError
 from stepsched_cli.validate import listed, shown
 
-__all__ = ["MAX_KEYS_SHOWN", "binary_kind", "describe", "unrecognised"]
+__all__ = [
+    "MAX_KEYS_SHOWN",
+    "binary_kind",
+    "describe",
+    "first_lines",
+    "unreadable_state",
+    "unrecognised",
+]
 
 MAX_KEYS_SHOWN = 8
 """How many of a document's keys the message names."""
@@ -134,16 +143,59 @@ def describe(
     return f"a JSON {_JSON_TYPES.get(type(document), 'value')}"
 
 
+# A file too large to read whole is described by its first lines, within this many bytes.
+_FIRST_BYTES = 1 << 16
+
+
+def first_lines(path: str) -> bytes:
+    """The whole lines within a file's first :data:`_FIRST_BYTES` bytes (a character cut
+    at the end would make text look binary), or its first bytes when they hold no line
+    break; empty when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_FIRST_BYTES)
+    except OSError:
+        return b""
+    return head[: head.rindex(b"\n") + 1] if b"\n" in head else head
+
+
+def unreadable_state(
+    path: str, error: FileReadError, tried: Sequence[str], looks_like_json: Callable[[bytes], bool]
+) -> FileReadError | StateFileError:
+    """The error for a state file that cannot be read: ``error``, or what explains it
+    better.  A missing file says what is read and how to make a state file; a file too
+    large for a state file is named by its kind when its first lines show it is no
+    state at all (a CSV log's header), while a large JSON document keeps the size error
+    (``looks_like_json``: the registry's test of the first bytes)."""
+    if isinstance(error, MissingFileError):
+        return MissingFileError(
+            f"{path}: no such file; a scheduler state is read from a stepsched state file "
+            f"(stepsched init -o {shlex.quote(path)} writes one) or from a file a framework "
+            "wrote (torch, Lightning, Accelerate, timm, Keras, optax)"
+        )
+    if isinstance(error, FileTooLargeError):
+        head = first_lines(path)
+        if not looks_like_json(head):
+            return unrecognised(head, None, path, tried, size=error.size)
+    return error
+
+
 def unrecognised(
     data: bytes,
     document: object | None,
     source: str,
     tried: Sequence[str],
     json_error: str = "is not JSON",
+    *,
+    size: int | None = None,
 ) -> StateFileError:
-    """The error for a file no format recognises: what it is and which formats were tried."""
+    """The error for a file no format recognises: what it is and which formats were tried.
+
+    ``size``: the file's size, when only its first bytes (``data``) were read.
+    """
     looks_like = describe(data, document, json_error, source)
+    of_size = "" if size is None else f", of {size} bytes"
     return StateFileError(
-        f"{source}: no format stepsched reads recognises it: it is {looks_like}; "
+        f"{source}: no format stepsched reads recognises it: it is {looks_like}{of_size}; "
         f"tried {', '.join(tried)} (force one with --from)"
     )

@@ -17,6 +17,8 @@ def run(monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run ``stepsched ARGS...`` in-process; the result has ``stdout`` and ``stderr`` apart."""
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "100")
+    # The terminal the suite runs in must not shape what is drawn (plot uses its height).
+    monkeypatch.setenv("LINES", "24")
     monkeypatch.delenv("STEPSCHED_DEBUG", raising=False)
     runner = CliRunner()
 

@@ -104,18 +104,6 @@ def test_show_completion_help_names_the_shells(
     assert "or for SHELL given after it (bash, zsh, fish, powershell)" in text
 
 
-@pytest.mark.parametrize(
-    ("command", "literal"), [("inspect", "2**63 - 1"), ("convert", "2**31 - 1")]
-)
-def test_help_renders_powers_literally(
-    run: Invoke, monkeypatch: pytest.MonkeyPatch, command: str, literal: str
-) -> None:
-    monkeypatch.setenv("COLUMNS", "400")  # one line per option: no wrapping inside the text
-    text = run(command, "--help").stdout
-    assert literal in text
-    assert "263 - 1" not in text.replace("2**63 - 1", "")
-
-
 def test_validate_help_says_what_it_prints(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "400")
     text = " ".join(run("validate", "--help").stdout.split())
@@ -134,6 +122,12 @@ def test_no_arguments_shows_help_and_exits_2(run: Invoke) -> None:
     [
         (["nonsense"], "stepsched: error: No such command 'nonsense'."),
         (["table", "--lr", "0.1", "--bogus"], "stepsched: error: No such option: --bogus"),
+        # The closest suggestion first, not the alphabetical order click gives them in.
+        (
+            ["table", "--stepsize", "30"],
+            "stepsched: error: No such option: --stepsize (Possible options: --step-size, "
+            "--dataset-size, --batch-size) (see 'stepsched table --help')\n",
+        ),
         (
             ["table", "--lr", "abc"],
             "stepsched: error: Invalid value for '--lr': 'abc' is not a valid float.",
@@ -198,7 +192,8 @@ def test_python_dash_m_error_has_no_traceback(tmp_path: object) -> None:
     result = run_python("-m", "stepsched_cli", "inspect", "/nonexistent/state.json")
     assert result.returncode == 1
     assert result.stdout == ""
-    assert result.stderr == "stepsched: error: /nonexistent/state.json: no such file\n"
+    assert result.stderr.startswith("stepsched: error: /nonexistent/state.json: no such file;")
+    assert result.stderr.count("\n") == 1
 
 
 IMPORTS_AFTER = """

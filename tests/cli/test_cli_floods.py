@@ -101,3 +101,36 @@ def test_a_megabyte_string_in_a_state_file_is_not_echoed(
     assert len(output) < 400
     assert expected in output
     assert "(str of 1000000 characters)" in output
+
+
+MILESTONES = ",".join(str(milestone) for milestone in range(1, 20_001))
+
+
+@pytest.mark.parametrize(
+    ("target", "description"),
+    [
+        ("torch", "torch       MultiStepLR(milestones=[1, 2, 3, ..., 20000 (20000 in all)],"),
+        ("timm", "timm        MultiStepLRScheduler(lr=0.1, decay_t=[2, 3, 4, ..., 20001 (20000 in"),
+        ("optax", 'boundaries_and_scales={"1": 0.999, "2": 0.999, "3": 0.999, ...,'),
+    ],
+)
+def test_twenty_thousand_milestones_are_summarised_in_every_description(
+    run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str, description: str
+) -> None:
+    """Issue 20: a schedule's description names a long list by its ends and its count (the
+    framework's own line included), in a few lines; --json keeps every milestone."""
+    monkeypatch.chdir(tmp_path)
+    made = run("init", "--milestones", MILESTONES, "--gamma", "0.999", "-o", "state.json")
+    assert made.stderr == (
+        "wrote state.json: lr=0.1, milestones=1,2,3,...,20000 (20000 in all), gamma=0.999, "
+        "at step 0\n"
+    )
+    assert run("convert", "state.json", "--to", target, "-o", "framework.json").exit_code == 0
+    result = run("inspect", "framework.json")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert len(result.stdout.splitlines()) <= 12
+    words = " ".join(result.stdout.split())
+    assert " ".join(description.split()) in words
+    assert "schedule lr=0.1, milestones=1,2,3,...,20000 (20000 in all), gamma=0.999" in words
+    record = json.loads(run("inspect", "framework.json", "--json").stdout)
+    assert record["milestones"] == list(range(1, 20_001))

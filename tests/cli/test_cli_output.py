@@ -494,6 +494,7 @@ def test_help_imports_no_command_module() -> None:
     modules = modules_after("--help")
     assert command_modules(modules) == [
         "stepsched_cli.cli.app",
+        "stepsched_cli.cli.help_text",
         "stepsched_cli.cli.number_types",
         "stepsched_cli.cli.output",
     ]
@@ -507,6 +508,7 @@ def test_a_piped_table_imports_no_rich_table() -> None:
         "stepsched_cli.cli.app",
         "stepsched_cli.cli.commands",
         "stepsched_cli.cli.commands.plan",
+        "stepsched_cli.cli.help_text",
         "stepsched_cli.cli.number_types",
         "stepsched_cli.cli.options",
         "stepsched_cli.cli.options.groups",

@@ -8,25 +8,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from itertools import pairwise
+from itertools import combinations, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import Result
 
-from stepsched_cli import plot as pictures
+from stepsched_cli import figure as drawing
+from stepsched_cli.figure import build_figure, render
 from stepsched_cli.plot import (
+    COLOURS,
     Current,
     FigureSize,
     PlotError,
     XAxis,
     XUnit,
-    build_figure,
     current_marker,
     plot_horizon,
     prefers_log_scale,
-    render,
     staircase,
     x_axis,
 )
@@ -107,6 +107,44 @@ def test_sampled_staircase_is_bounded_by_the_budget() -> None:
     assert curve.positions[-2:] == (10**12 - 1, 10**12)
     assert curve.lrs[:-1] == tuple(schedule.lr_at(p) for p in curve.positions[:-1])
     assert curve.decays == ()
+
+
+def test_a_sampled_staircase_keeps_its_decays_exactly() -> None:
+    """A warmup of 25025 steps is sampled, but its three decays are marked and drawn
+    at their exact steps (the ImageNet recipe with a five-epoch warmup, in steps)."""
+    schedule = StepSchedule(0.1, milestones=(150150, 300300, 400400), warmup_steps=25025)
+    curve = staircase(schedule, 450450)
+    assert not curve.exact
+    assert curve.decays == ((150150, 0.01), (300300, 0.001), (400400, 0.0001))
+    assert curve.levels == ((25025, 0.1), *curve.decays)
+    for position, lr in curve.decays:
+        index = curve.positions.index(position)
+        assert (curve.lrs[index - 1], curve.lrs[index]) == (lr * 10, lr)
+    assert len(curve.positions) == 1600 + 3 + 1
+    figure = build_figure(curve, title="t", axis=STEPS, log=True)
+    markers = figure.axes[0].get_lines()[1]
+    assert list(markers.get_xdata()) == [150150, 300300, 400400]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "total", "levels"),
+    [
+        (SEED_SCHEDULE, 120, ((0, 0.1), (30, 0.01), (60, 0.001), (90, 0.0001))),
+        (SEED_SCHEDULE, 20, ((0, 0.1),)),
+        (StepSchedule(0.1, step_size=30, warmup_steps=5), 40, ((5, 0.1), (30, 0.01))),
+        # Decays inside the warmup: the first level starts, decayed, where it ends.
+        (StepSchedule(1.0, step_size=2, gamma=0.5, warmup_steps=5), 9,
+         ((5, 0.25), (6, 0.125), (8, 0.0625))),
+        # Still warming up at the horizon: no level yet.
+        (StepSchedule(0.1, step_size=30, warmup_steps=50), 40, ()),
+        # More decays than markers: the levels are left to the axis.
+        (StepSchedule(0.1, step_size=1, gamma=0.9), 1000, ()),
+    ],
+)  # fmt: skip
+def test_levels_start_after_the_warmup_and_at_each_decay(
+    schedule: StepSchedule, total: int, levels: tuple[tuple[int, float], ...]
+) -> None:
+    assert staircase(schedule, total).levels == levels
 
 
 def test_budget_boundary_is_exact_just_below() -> None:
@@ -211,6 +249,27 @@ def test_prefers_log_scale_when_the_lrs_span_more_than_a_decade(
         ({"width": 0.0}, "width", "width must be a finite number > 0, got 0.0"),
         ({"height": -1.0}, "height", "height must be a finite number > 0, got -1.0"),
         ({"dpi": 0}, "dpi", "dpi must be a finite number > 0, got 0"),
+        *(
+            (
+                {"dpi": dpi},
+                "dpi",
+                f"dpi must be at least 36, got {dpi}: below, the smallest text is under "
+                "4 pixels (and under 1 pixel it cannot be drawn at all)",
+            )
+            for dpi in (1, 5, 35)
+        ),
+        (
+            {"width": 2.4},
+            "width",
+            "width must be at least 2.5 inches, got 2.4: a smaller figure has no room for "
+            "its title, labels and curve",
+        ),
+        (
+            {"height": 0.5},
+            "height",
+            "height must be at least 2 inches, got 0.5: a smaller figure has no room for "
+            "its title, labels and curve",
+        ),
         ({"width": float("nan")}, "width", "width must be a finite number > 0, got nan"),
         (
             {"width": 101.0},
@@ -312,6 +371,107 @@ def test_sampled_figure_has_no_markers() -> None:
     assert len(build_figure(curve, title="t", axis=STEPS).axes[0].get_lines()) == 1
 
 
+def label_texts(figure: Figure) -> list[tuple[str, str]]:
+    """The level labels on the axes: (text, colour), in drawing order."""
+    return [(text.get_text(), text.get_color()) for text in figure.axes[0].texts]
+
+
+def test_each_level_is_labelled_once_in_its_curves_colour() -> None:
+    """An identical compared curve adds no label; a new level adds one in its colour."""
+    same = staircase(SEED_SCHEDULE, 120)
+    halved = staircase(SEED_SCHEDULE.replace(gamma=0.5), 120)
+    compare = [("gamma=0.1", same), ("gamma=0.5", halved)]
+    figure = build_figure(same, title="t", axis=STEPS, log=True, compare=compare)
+    assert label_texts(figure) == [
+        ("0.1", "tab:blue"),
+        ("0.01", "tab:blue"),
+        ("0.001", "tab:blue"),
+        ("0.0001", "tab:blue"),
+        ("0.05", "tab:green"),
+        ("0.025", "tab:green"),
+        ("0.0125", "tab:green"),
+    ]
+    legend = figure.axes[0].get_legend()
+    assert legend is not None
+    assert [text.get_text() for text in legend.get_texts()][:3] == [
+        "lr",
+        "gamma=0.1 (same as the first)",
+        "gamma=0.5",
+    ]
+    # The first curve is drawn over the others, which are wider: an equal one shows.
+    base, _, equal, *_ = figure.axes[0].get_lines()
+    assert base.get_zorder() > equal.get_zorder()
+    assert equal.get_linewidth() > base.get_linewidth()
+
+
+def test_with_more_levels_than_labels_the_highest_and_last_are_labelled() -> None:
+    curve = staircase(StepSchedule(0.1, step_size=5, gamma=0.5), 120)
+    assert len(curve.levels) == 24
+    figure = build_figure(curve, title="t", axis=STEPS, log=True)
+    assert label_texts(figure) == [("0.1", "tab:blue"), ("1.19e-8", "tab:blue")]
+    # The last level starts at step 115 of 120: its label reads leftwards, inside the axes.
+    alignments = [text.get_horizontalalignment() for text in figure.axes[0].texts]
+    assert alignments == ["left", "right"]
+
+
+def test_an_lr_of_zero_on_a_log_axis_runs_along_the_bottom() -> None:
+    """--total 10**12 of the seed: the lr underflows to 0 at step 9690 and stays there.
+    The y axis ends half a decade above 0.1 (never at 1e13), and the run at 0 is drawn
+    along the bottom edge, labelled 0."""
+    curve = staircase(SEED_SCHEDULE, 10**12)
+    figure = build_figure(curve, title="t", axis=STEPS, log=True)
+    axes = figure.axes[0]
+    low, high = axes.get_ylim()
+    assert 0.1 < high <= 0.1 * 10**0.5
+    assert 0 < low < 1e-300
+    zero_run = axes.get_lines()[-1]
+    assert zero_run.get_transform() == axes.get_xaxis_transform()
+    assert (list(zero_run.get_xdata()), list(zero_run.get_ydata())) == ([9690, 10**12], [0, 0])
+    assert label_texts(figure) == [("0.1", "tab:blue"), ("0", "tab:blue")]
+
+
+def test_a_log_axis_with_no_positive_lr_still_draws_the_zero_run() -> None:
+    """--log --total 1 of a warmup from 0: the one lr drawn is 0."""
+    curve = staircase(StepSchedule(0.1, step_size=30, warmup_steps=5), 1)
+    assert curve.lrs == (0.0, 0.0)
+    axes = build_figure(curve, title="t", axis=STEPS, log=True).axes[0]
+    assert axes.get_ylim() == (0.1, 1.0)
+    assert list(axes.get_lines()[-1].get_xdata()) == [0, 1]
+
+
+def test_a_two_line_title_stays_clear_of_the_top_axis_label() -> None:
+    figure = build_figure(
+        staircase(SEED_SCHEDULE, 120), title=LONG_TITLE, axis=x_axis("step", None, 30)
+    )
+    render(figure, "png")
+    axes = figure.axes[0]
+    (secondary,) = axes.child_axes
+    title = axes.title.get_window_extent()
+    assert axes.get_title().count("\n") == 1
+    assert title.y0 >= secondary.xaxis.label.get_window_extent().y1
+
+
+def test_level_labels_that_would_overlap_are_left_out() -> None:
+    """At the smallest figure, decays 8 steps apart leave no room for every label."""
+    curve = staircase(StepSchedule(0.1, step_size=8, gamma=0.5), 120)
+    figure = build_figure(curve, title="t", axis=STEPS, size=FigureSize(2.5, 2.0, 100))
+    assert len(figure.axes[0].texts) == 15
+    render(figure, "png")
+    boxes = [text.get_window_extent() for text in figure.axes[0].texts]
+    assert 1 < len(boxes) < 15
+    assert not any(box.overlaps(other) for box, other in combinations(boxes, 2))
+
+
+def test_a_figure_its_text_would_squash_is_refused() -> None:
+    figure = build_figure(
+        staircase(SEED_SCHEDULE, 120), title=LONG_TITLE * 2, axis=STEPS, size=FigureSize(2.5, 2.0)
+    )
+    with pytest.raises(PlotError) as raised:
+        render(figure, "png")
+    assert raised.value.parameter == "height"
+    assert str(raised.value).startswith("a 2.5 x 2 inch figure has no room for this title")
+
+
 LONG_TITLE = (
     "lr=0.1, milestones=30,60,80, gamma=0.1, warmup_steps=5, warmup_start_lr=0.001, "
     "min_lr=1e-05, mode=epoch"
@@ -368,7 +528,7 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
         kept.append(figure)
         return render(figure, image_format)
 
-    monkeypatch.setattr(pictures, "render", keep)
+    monkeypatch.setattr(drawing, "render", keep)
     return kept
 
 
@@ -542,10 +702,15 @@ def test_plot_compare_lines_are_labelled_and_marked(
     assert legend is not None
     assert [text.get_text() for text in legend.get_texts()] == [
         "lr=0.1, step_size=30, gamma=0.1",
-        "decay",
         "gamma=0.5",
         "lr=0.05,step_size=20",
+        "decay",
     ]
+    # The one "decay" entry shows the dots of every curve, each in its colour.
+    from matplotlib.offsetbox import DrawingArea
+
+    *_, decay_sample = legend.findobj(match=DrawingArea)
+    assert [dots.get_color() for dots in decay_sample.get_children()] == list(COLOURS[:3])
 
 
 def test_plot_from_a_checkpoint_marks_the_current_step(
@@ -610,16 +775,46 @@ def test_plot_huge_horizon_is_fast(run: Invoke, tmp_path: Path) -> None:
             "one: their positions count different units; give both the same mode "
             "(see 'stepsched plot --help')\n",
         ),
+        *(
+            (
+                [*SEED, "--dpi", str(dpi), "-o", f"lr.{extension}"],
+                f"Invalid value for '--dpi': dpi must be at least 36, got {dpi}: below, the "
+                "smallest text is under 4 pixels (and under 1 pixel it cannot be drawn at all) "
+                "(see 'stepsched plot --help')\n",
+            )
+            for dpi in range(1, 6)
+            for extension in ("png", "svg")
+        ),
+        (
+            [*SEED, "--height", "1", "-o", "lr.pdf"],
+            "Invalid value for '--height': height must be at least 2 inches, got 1",
+        ),
+        (
+            [*SEED, "--width", "2.5", "--height", "2", "--title", "x " * 200, "-o", "lr.png"],
+            "Invalid value for '--height': a 2.5 x 2 inch figure has no room for this "
+            "title, its labels and legend; give a larger --width or --height (or a shorter "
+            "--title) (see 'stepsched plot --help')\n",
+        ),
+        (
+            [*SEED, *["--compare", "gamma=0.5"] * 6, "-o", "lr.png"],
+            "Invalid value for '--compare': a picture compares at most 5 schedules with the base "
+            "(one colour each), got 6 (see 'stepsched plot --help')\n",
+        ),
         ([*SEED, "--x", "epochs", "-o", "lr.png"], "Invalid value for '--x': epochs on the x axis"),
         ([*SEED, "--x", "days", "-o", "lr.png"], "Invalid value for '--x'"),
         (["--lr", "-1", "-o", "lr.png"], "Invalid value for '--lr'"),
     ],
 )
-def test_plot_usage_errors(run: Invoke, tmp_path: Path, args: list[str], message: str) -> None:
+def test_plot_usage_errors(
+    run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    """One line naming the option (no library warning), and no file written."""
+    monkeypatch.chdir(tmp_path)
     result = run("plot", *args)
     assert result.exit_code == 2
     assert result.stderr.startswith("stepsched: error: " + message), result.stderr
-    assert not (tmp_path / "lr.png").exists()
+    assert result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_plot_x_in_epochs(run: Invoke, tmp_path: Path) -> None:

@@ -36,10 +36,12 @@ def load_recorder() -> ModuleType:
 
 recorder = load_recorder()
 README_TEXT = recorder.README.read_text(encoding="utf-8")
+# The README tours; the command reference and the frameworks page hold the rest.
+DOCUMENTS_TEXT = "\n".join(path.read_text(encoding="utf-8") for path in recorder.DOCUMENTS)
 
 
 def test_readme_has_usage_examples() -> None:
-    commands = {example.command.split()[1] for example in recorder.examples(README_TEXT)}
+    commands = {example.command.split()[1] for example in recorder.examples(DOCUMENTS_TEXT)}
     assert commands >= {
         "table",
         "at",
@@ -101,17 +103,22 @@ def in_process_runner() -> recorder.Runner:  # type: ignore[name-defined]
     return run
 
 
-@pytest.mark.parametrize("document", recorder.DOCUMENTS, ids=lambda path: path.name)
+DOCUMENT_IDS = [path.relative_to(ROOT).as_posix() for path in recorder.DOCUMENTS]
+
+
+@pytest.mark.parametrize("document", recorder.DOCUMENTS, ids=DOCUMENT_IDS)
 def test_readme_examples_are_true(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, document: Path
+    document: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    text = document.read_text(encoding="utf-8")
     recorder.prepare_folder(tmp_path)
     monkeypatch.chdir(tmp_path)
     for name, value in recorder.ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("STEPSCHED_DEBUG", raising=False)
     run = in_process_runner()
-    for example in recorder.examples(document.read_text(encoding="utf-8")):
+    assert recorder.examples(text)
+    for example in recorder.examples(text):
         actual = recorder.recorded(example, run)
         assert (actual.exit_code, actual.output) == (example.exit_code, example.output), (
             f"{example.command} (re-record with scripts/record_readme.py)"
@@ -119,8 +126,8 @@ def test_readme_examples_are_true(
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("document", recorder.DOCUMENTS, ids=lambda path: path.name)
-def test_readme_examples_from_the_installed_console_script(tmp_path: Path, document: Path) -> None:
+@pytest.mark.parametrize("document", recorder.DOCUMENTS, ids=DOCUMENT_IDS)
+def test_readme_examples_from_the_installed_console_script(document: Path, tmp_path: Path) -> None:
     """The smoke test CI relies on: the real ``stepsched`` program, as a user runs it."""
     recorder.prepare_folder(tmp_path)
     run = recorder.console_script_runner(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -209,13 +210,15 @@ def test_inspect_json_milestones_after_the_last(run: Invoke, tmp_path: Path) -> 
     assert (record["lr"], record["next_boundary"], record["next_lr"]) == (0.01, None, None)
 
 
-def test_inspect_human(run: Invoke, tmp_path: Path) -> None:
-    source = make_state(tmp_path / "a.json", position=45, steps_per_epoch=20)
-    result = run("inspect", str(source))
+def test_inspect_human(run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Named as typed where it is: a long temporary folder would wrap the first line."""
+    make_state(tmp_path / "a.json", position=45, steps_per_epoch=20)
+    monkeypatch.chdir(tmp_path)
+    result = run("inspect", "a.json")
     assert result.exit_code == 0
     lines = [line.rstrip() for line in result.stdout.splitlines()]
     assert lines == [
-        f"file        {source} (stepsched format)",
+        "file        a.json (stepsched format)",
         "schedule    lr=0.1, step_size=30, gamma=0.1",
         "position    step 45 (epoch 2, step 5 of 20)",
         "lr          0.01",
@@ -286,7 +289,10 @@ def test_validate_reports_each_bad_file(run: Invoke, tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         f"stepsched: error: {bad}: field 'lr' is 0.1 but the schedule gives 0.01 at step 30: "
         "the state is inconsistent",
-        f"stepsched: error: {missing}: no such file",
+        f"stepsched: error: {missing}: no such file; a scheduler state is read from a "
+        f"stepsched state file (stepsched init -o {shlex.quote(str(missing))} writes one) or "
+        "from a file a "
+        "framework wrote (torch, Lightning, Accelerate, timm, Keras, optax)",
     ]
 
 
@@ -300,7 +306,10 @@ def test_validate_json(run: Invoke, tmp_path: Path) -> None:
             "file": str(tmp_path / "no.json"),
             "valid": False,
             "format": None,
-            "error": f"{tmp_path / 'no.json'}: no such file",
+            "error": f"{tmp_path / 'no.json'}: no such file; a scheduler state is read from "
+            f"a stepsched state file (stepsched init -o {shlex.quote(str(tmp_path / 'no.json'))} "
+            "writes one) or "
+            "from a file a framework wrote (torch, Lightning, Accelerate, timm, Keras, optax)",
         },
     ]
 

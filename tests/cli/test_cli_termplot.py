@@ -33,6 +33,35 @@ def test_terminal_plot_is_the_termplot_picture_at_the_terminal_width(
     assert "┊" in result.stdout  # boundary markers
 
 
+@pytest.mark.parametrize(
+    ("columns", "lines", "width", "rows"),
+    [
+        ("80", "24", 80, 12),  # as before terminals had a height
+        ("200", "50", 200, 38),  # fills the terminal, the title and prompt still in view
+        ("100", "10", 100, 4),  # a short terminal gets a short picture
+        ("100000000", "100000000", 1000, 40),  # an absurd size from the environment: capped
+    ],
+)
+def test_terminal_plot_fills_the_terminal_within_bounds(
+    run: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    columns: str,
+    lines: str,
+    width: int,
+    rows: int,
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setenv("LINES", lines)
+    result = run("plot", *SEED)
+    assert (result.exit_code, result.stderr) == (0, "")
+    picture = result.stdout.splitlines()
+    assert len(picture) == 1 + rows + 2  # the title, the rows, the x axis and its labels
+    # The curve reaches the right edge: the last level runs to the last column.
+    assert max(len(line) for line in picture) == width
+    assert picture[rows].endswith("─" * (width // 5))
+    assert picture[1:] == render(SEED_SCHEDULE, total=120, width=width, height=rows, log_scale=True)
+
+
 def test_terminal_plot_linear_axis_and_total(run: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "40")
     result = run("plot", *SEED, "--total", "60")
@@ -70,7 +99,7 @@ def test_terminal_plot_x_needs_steps_per_epoch(run: Invoke) -> None:
 def test_terminal_plot_in_a_tiny_terminal_is_drawn_at_the_minimum_width(
     run: Invoke, monkeypatch: pytest.MonkeyPatch, columns: str
 ) -> None:
-    """Narrower than MIN_TERMINAL_WIDTH (20): drawn 20 wide, the lines overflow, exit 0."""
+    """Narrower than termplot.MIN_WIDTH (20): drawn 20 wide, the lines overflow, exit 0."""
     monkeypatch.setenv("COLUMNS", columns)
     result = run("plot", *SEED, "--log")
     assert (result.exit_code, result.stderr) == (0, "")
@@ -125,12 +154,12 @@ def test_terminal_compare_draws_every_schedule_with_a_legend(
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout.splitlines() == [
         "lr=0.1, step_size=30, gamma=0.1",
-        "   0.1┤───────────┐",
-        "      │       ║   │━━━━━━━━━━┓",
+        "   0.1┤───────╥───┐",
+        "      │       ║   ┝━━━━━━━━━━┓",
         "      │       ║   │          ┗━━━━━━━━━━",
-        "  0.01┤       ╚═══└──────────┐",
+        "  0.01┤       ╚═══┴───╥──────┐",
         "      │           ┊   ║      │",
-        " 0.001┤           ┊   ╚══════└──────────",
+        " 0.001┤           ┊   ╚══════┼──────────",
         "      │           ┊          ║",
         "      │           ┊          ║",
         "0.0001┤           ┊          ╚══════╗",

@@ -293,8 +293,12 @@ def test_check_finds_sequential_milestones_five_epochs_late(run: Invoke) -> None
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
 
-def test_a_torch_state_stepped_per_epoch_is_read_as_epochs(run: Invoke, tmp_path: Path) -> None:
-    steplr = str(CHECKPOINTS / "steplr_state.json")
+def test_a_torch_state_stepped_per_epoch_is_read_as_epochs(
+    run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Named from its folder, as typed: a long or spaced clone path would wrap the file line.
+    monkeypatch.chdir(CHECKPOINTS)
+    steplr = "steplr_state.json"
     result = run("inspect", steplr, "--mode", "epoch")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[2:6] == [
@@ -337,7 +341,8 @@ def test_the_recipe_is_one_plot_file_and_one_snippet(run: Invoke, tmp_path: Path
     assert result.stderr == (
         f"wrote {target}: lr=0.1, milestones=150150,300300,400400, gamma=0.1, "
         "warmup_steps=25025, warmup_start_lr=0.01, epochs 0-89 (steps 0-450449) (png, log lr "
-        "axis, sampled at 1600 positions)\n"
+        # 1,600 samples of the warmup's ramp, plus the three decays at their exact steps.
+        "axis, sampled at 1603 positions)\n"
     )
     snippet = run("code", "--framework", "timm", *RECIPE)
     assert snippet.exit_code == 0, snippet.stderr

@@ -70,6 +70,65 @@ def test_a_csv_log_given_to_inspect_is_named_as_one(run: Invoke, tmp_path: Path)
     )
 
 
+@pytest.mark.parametrize(
+    ("first_bytes", "looks_like"),
+    [
+        (b"step,lr\n", "CSV with columns step, lr (a log? stepsched check reads logs)"),
+        # A character cut where the first 64 KiB end must not make the text look binary.
+        (b"step,lr,note\n" + "\u00e9".encode() * 40000 + b"\n", "CSV with columns step, lr, note"),
+        (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras's model.weights.h5 is one"),
+    ],
+)
+def test_a_file_too_large_for_a_state_is_named_by_its_kind(
+    run: Invoke,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    first_bytes: bytes,
+    looks_like: str,
+) -> None:
+    """A 10 MB log is recognised as a log before the size limit, like a small one."""
+    monkeypatch.chdir(tmp_path)
+    rows = b"".join(b"%d,0.1\n" % step for step in range(1_300_000))
+    Path("run.csv").write_bytes(first_bytes + rows)
+    size = len(first_bytes + rows)
+    assert size > 10**7
+    result = run("inspect", "run.csv")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith(
+        f"stepsched: error: run.csv: no format stepsched reads recognises it: it is {looks_like}"
+    )
+    assert result.stderr.endswith(f", of {size} bytes; {TRIED}\n")
+
+
+def test_a_json_document_too_large_for_a_state_keeps_the_size_error(
+    run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("state.json").write_text("{" + " " * (1 << 20) + "}")
+    result = run("inspect", "state.json")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "stepsched: error: state.json: is 1048578 bytes; a state file is at most 1048576 bytes\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [("checkpoint.json", "checkpoint.json"), ("my run.json", "'my run.json'")],
+)
+def test_a_missing_state_says_what_is_read_and_how_to_make_one(
+    run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, command: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("inspect", name)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"stepsched: error: {name}: no such file; a scheduler state is read from a stepsched "
+        f"state file (stepsched init -o {command} writes one) or from a file a framework wrote "
+        "(torch, Lightning, Accelerate, timm, Keras, optax)\n"
+    )
+
+
 def test_random_bytes_are_binary_data(run: Invoke, tmp_path: Path) -> None:
     path = tmp_path / "noise.bin"
     path.write_bytes(b"\xc3\x28\x00\x01")

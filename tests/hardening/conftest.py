@@ -32,14 +32,23 @@ def _limit_memory() -> None:
 
 @pytest.fixture(scope="session")
 def capped() -> Capped:
-    """``capped(*arguments)``: ``stepsched ARGUMENTS`` under ``RLIMIT_AS`` = 1 GiB and a
-    20 s timeout, stdin empty, output decoded (undecodable bytes replaced)."""
-    environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
-    environment.pop("STEPSCHED_DEBUG", None)
+    """``capped(*arguments, cwd=None, columns="200", lines=None)``: ``stepsched
+    ARGUMENTS`` under ``RLIMIT_AS`` = 1 GiB and a 20 s timeout, stdin empty, output
+    decoded (undecodable bytes replaced), in ``cwd`` (a file named from its folder, as
+    a user names it, gives messages that do not depend on where the clone lives) and
+    a terminal of ``columns`` (and ``lines``, when given)."""
 
-    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        *arguments: str, cwd: Path | None = None, columns: str = "200", lines: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "NO_COLOR": "1", "COLUMNS": columns}
+        environment.pop("STEPSCHED_DEBUG", None)
+        environment.pop("LINES", None)
+        if lines is not None:
+            environment["LINES"] = lines
         return subprocess.run(
             [*_stepsched(), *arguments],
+            cwd=cwd,
             capture_output=True,
             stdin=subprocess.DEVNULL,
             timeout=TIME_LIMIT,

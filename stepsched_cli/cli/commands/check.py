@@ -16,11 +16,7 @@ import typer
 
 from stepsched_cli.checkplot import check_picture
 from stepsched_cli.cli.check_progress import progress_for
-from stepsched_cli.cli.commands.plot import (
-    MIN_TERMINAL_WIDTH,
-    TERMINAL_PLOT_HEIGHT,
-    image_format_for,
-)
+from stepsched_cli.cli.commands.plot import image_format_for
 from stepsched_cli.cli.options.output import JsonFlag
 from stepsched_cli.cli.options.parameters import option_for, usage_error
 from stepsched_cli.cli.options.schedule import (
@@ -45,7 +41,6 @@ from stepsched_cli.errors import EXIT_INVALID
 from stepsched_cli.planning import Plan
 from stepsched_cli.plot import FigureSize
 from stepsched_cli.runlog import (
-    COUNTING_FROM_ONE,
     DEFAULT_TOLERANCE,
     EVENT_RUNS,
     EVENT_SOURCE,
@@ -59,7 +54,7 @@ from stepsched_cli.runlog import (
     check_run,
     is_event_source,
 )
-from stepsched_cli.termplot import render
+from stepsched_cli.termplot import render, terminal_fit
 from stepsched_cli.validate import STANDARD_STREAM
 
 EXIT_MISMATCH = EXIT_INVALID
@@ -112,7 +107,7 @@ def check(
         typer.Option(
             "--tolerance",
             metavar="R",
-            help="Relative tolerance: a logged lr matches within R of the expected one.",
+            help="Relative tolerance of a match.",
         ),
     ] = DEFAULT_TOLERANCE,
     step_column: Annotated[
@@ -120,7 +115,7 @@ def check(
         typer.Option(
             "--step-column",
             metavar="C",
-            help="The step column (CSV) or key (JSON lines). [default: recognised by name]",
+            help="The step column or key. [default: by name]",
             show_default=False,
         ),
     ] = None,
@@ -129,7 +124,7 @@ def check(
         typer.Option(
             "--lr-column",
             metavar="C",
-            help="The lr column or key. [default: recognised by name]",
+            help="The lr column or key. [default: by name]",
             show_default=False,
         ),
     ] = None,
@@ -137,7 +132,7 @@ def check(
         LogFormat | None,
         typer.Option(
             "--log-format",
-            help="The log's format. [default: by the extension, else by the first line]",
+            help="The log's format. [default: detected]",
             show_default=False,
         ),
     ] = None,
@@ -146,7 +141,7 @@ def check(
         typer.Option(
             "--tag",
             metavar="TAG",
-            help=f"{EVENT_RUNS}: the scalar tag of the lr. [default: the lr-looking tag]",
+            help=f"{EVENT_RUNS}: the lr's tag. [default: by name]",
             show_default=False,
         ),
     ] = None,
@@ -157,9 +152,7 @@ def check(
             min=0,
             max=1,
             metavar="0|1",
-            help="Where the log's steps start: 0 (step t logs the lr of position t) or 1 "
-            f"(step s logs the lr update s used, position s - 1). [default: 0; 1 for "
-            f"{COUNTING_FROM_ONE}, recognised by their shape]",
+            help="The log's first step, 0 or 1. [default: by its shape]",
             show_default=False,
         ),
     ] = None,
@@ -169,27 +162,21 @@ def check(
         typer.Option(
             "--output",
             "-o",
-            help="Also draw the plan and the log on the same axes to this file (png, svg, "
-            "pdf), replaced if it exists.",
+            metavar="FILE",
+            help="Also draw the plan and the log: png, svg, pdf.",
             show_default=False,
         ),
     ] = None,
     plot: Annotated[
         bool,
-        typer.Option("--plot", help="Also draw the plan and the log in the terminal."),
+        typer.Option("--plot", help="Also draw them in the terminal."),
     ] = False,
 ) -> None:
     """Check a logged lr series against the schedule, and diagnose a mismatch.
 
-    Every logged point is compared (the log is streamed, never loaded whole).  Exit 0
-    when all match; exit 1 with the first mismatching step, the expected and logged
-    lr and the likely cause (stepped per micro-batch, per batch or per epoch, off by
-    one step, reset on resume, never stepped).  Logged steps are optimizer steps; for
-    an epoch-mode schedule give --steps-per-epoch (or the data pipeline).  The decays
-    the log shows are listed beside the planned ones (a constant shift of them is
-    diagnosed).  -o FILE and --plot draw the plan and the logged points on the same
-    axes, the first mismatch and each observed decay marked (a long log is sampled, as
-    plot samples a long schedule).
+    Exit 0 when every logged point matches; exit 1 with the first mismatch, the
+    likely cause and the decays the log shows beside the planned ones.  Logged steps
+    are optimizer steps.  More in docs/commands.md.
     """
     if not 0 <= tolerance < 1:
         raise usage_error("--tolerance", f"must be a number with 0 <= R < 1, got {tolerance!r}")
@@ -297,12 +284,13 @@ def _draw(
         plan.schedule, result, sample.points(), sample.largest_step, plan.steps_per_epoch
     )
     if terminal:
+        width, height = terminal_fit(*shutil.get_terminal_size())
         print_lines(
             render(
                 plan.schedule,
                 total=picture.horizon,
-                width=max(MIN_TERMINAL_WIDTH, shutil.get_terminal_size().columns),
-                height=TERMINAL_PLOT_HEIGHT,
+                width=width,
+                height=height,
                 log_scale=picture.log_scale,
                 x_label=picture.axis.unit,
                 units_per_position=picture.axis.units_per_position,
@@ -313,7 +301,7 @@ def _draw(
     if output is None or image_format is None:
         return
     from stepsched_cli.checkplot import build_check_figure
-    from stepsched_cli.plot import render as render_image
+    from stepsched_cli.figure import render as render_image
 
     write_output(output, render_image(build_check_figure(picture), image_format), force=True)
     if output != STDIN:

@@ -34,10 +34,17 @@ from stepsched_cli.cli.options.units import EpochsOption, TotalOption, parse_uni
 from stepsched_cli.cli.output import describe_schedule, print_lines, print_message, write_output
 from stepsched_cli.compare import CompareError, apply_spec, check_comparable
 from stepsched_cli.planning import Plan, default_total
-from stepsched_cli.plot import PlotError, XAxis, plot_horizon, prefers_log_scale
+from stepsched_cli.plot import (
+    MAX_COMPARED,
+    PlotError,
+    XAxis,
+    plot_horizon,
+    prefers_log_scale,
+)
 from stepsched_cli.plot import XUnit as AxisUnit
 from stepsched_cli.plot import x_axis as plot_x_axis
 from stepsched_cli.schedule import StepSchedule
+from stepsched_cli.termplot import MAX_COMPARED as TERMINAL_COMPARED
 from stepsched_cli.validate import STANDARD_STREAM
 
 STDOUT = STANDARD_STREAM
@@ -55,12 +62,6 @@ Examples:
 
   stepsched plot --lr 0.1 --step-size 30 --mode epoch --steps-per-epoch 5005 --x steps -o lr.pdf
 """
-
-
-TERMINAL_PLOT_HEIGHT = 12
-# Narrower terminals get lines that overflow rather than an error: the y labels need
-# up to 10 columns, and a curve a few more.
-MIN_TERMINAL_WIDTH = 20
 
 
 def register(app: typer.Typer) -> None:
@@ -150,8 +151,8 @@ def plot(
         typer.Option(
             "--output",
             "-o",
-            help="The file to write (png, svg, pdf), replaced if it exists; - writes a png "
-            "to stdout (not to a terminal). [default: draw in the terminal]",
+            metavar="FILE",
+            help="Write a png, svg or pdf (- : png to stdout).",
             show_default=False,
         ),
     ] = None,
@@ -161,7 +162,7 @@ def plot(
         bool,
         typer.Option(
             "--log",
-            help="A logarithmic lr axis. [default: log when the lrs span more than a decade]",
+            help="A log lr axis. [default: if over a decade]",
         ),
     ] = False,
     linear: Annotated[bool, typer.Option("--linear", help="A linear lr axis.")] = False,
@@ -171,8 +172,7 @@ def plot(
             "--x",
             metavar="[steps|epochs]",
             parser=parse_unit,
-            help="The x axis unit (step, epoch also accepted, as for --mode); the other "
-            "unit than --mode needs --steps-per-epoch. [default: the schedule's unit]",
+            help="The x axis unit. [default: the schedule's]",
             show_default=False,
         ),
     ] = None,
@@ -180,27 +180,28 @@ def plot(
         str | None,
         typer.Option(
             "--title",
-            help="The picture's title. [default: the schedule's parameters]",
+            metavar="TEXT",
+            help="The title. [default: the schedule]",
             show_default=False,
         ),
     ] = None,
     width: Annotated[
         float | None,
-        typer.Option("--width", help="Figure width in inches (with -o). [default: 8]"),
+        typer.Option("--width", metavar="INCHES", help="Figure width (-o). [default: 8]"),
     ] = None,
     height: Annotated[
         float | None,
-        typer.Option("--height", help="Figure height in inches (with -o). [default: 4.5]"),
+        typer.Option("--height", metavar="INCHES", help="Figure height (-o). [default: 4.5]"),
     ] = None,
     dpi: Annotated[
         int | None,
-        typer.Option("--dpi", help="Dots per inch of a png (with -o). [default: 100]"),
+        typer.Option("--dpi", metavar="DPI", help="Dots per inch (-o). [default: 100]"),
     ] = None,
     force: Annotated[
         bool,
         typer.Option(
             "--force",
-            help="Accepted for older scripts; changes nothing (-o always replaces an image).",
+            help="Changes nothing (-o replaces an image).",
         ),
     ] = False,
     compare: Annotated[
@@ -208,19 +209,16 @@ def plot(
         typer.Option(
             "--compare",
             metavar="SPEC",
-            help="Also draw the base schedule with these overrides, e.g. gamma=0.5,step_size=20 "
-            "(repeatable; up to 3 in the terminal).",
+            help="Also draw it with overrides: gamma=0.5 (up to 5).",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Draw the exact step curve in the terminal, or to a png, svg or pdf file (-o).
 
-    Without --total the plot runs one interval past the third decay (and on to the
-    current position of a --state file).  The lr axis is logarithmic when the lrs
-    span more than a decade, linear otherwise.  Decays are marked; the cost depends on
-    the picture's size, not on the horizon.  With -o the format is chosen by the
-    extension and the file is replaced atomically; -o - writes a png to stdout.
+    Without --total the plot runs one interval past the third decay (and on to a
+    --state file's position); the lr axis is logarithmic when the lrs span more than
+    a decade.  More in docs/commands.md.
     """
     sizes = {"--width": width, "--height": height, "--dpi": dpi, "--force": force}
     check_file_options(output, sizes)
@@ -230,9 +228,17 @@ def plot(
     with options_named():
         axis = plot_x_axis(plan.mode, x, plan.steps_per_epoch)
         horizon = plot_horizon(length, default_total(plan.schedule), axis, current=plan.position)
+    if output is None and len(compare or []) > TERMINAL_COMPARED:
+        raise usage_error(
+            "--compare", f"the terminal draws at most {TERMINAL_COMPARED}; write a file with -o"
+        )
+    if len(compare or []) > MAX_COMPARED:
+        raise usage_error(
+            "--compare",
+            f"a picture compares at most {MAX_COMPARED} schedules with the base "
+            f"(one colour each), got {len(compare or [])}",
+        )
     compared = compared_schedules(plan.schedule, compare or [])
-    if output is None and len(compared) > 3:
-        raise usage_error("--compare", "the terminal draws at most 3; write a file with -o")
     warn_if_implausible(plan, total=length, horizon=horizon)
     schedules = [plan.schedule, *(other for _, other in compared)]
     log_scale = choose_log_scale(log, linear, schedules, horizon)
@@ -240,6 +246,7 @@ def plot(
     if output is None or image_format is None:
         print_lines(terminal_plot(plan, compared, horizon, axis, log=log_scale, title=heading))
         return
+    from stepsched_cli import figure as drawing
     from stepsched_cli import plot as pictures
 
     with options_named():
@@ -250,7 +257,7 @@ def plot(
         )
     curve = pictures.staircase(plan.schedule, horizon, size.budget)
     current = pictures.current_marker(plan.schedule, plan.position, horizon)
-    figure = pictures.build_figure(
+    figure = drawing.build_figure(
         curve,
         title=heading,
         axis=axis,
@@ -262,7 +269,9 @@ def plot(
         ],
         current=current,
     )
-    write_output(output, pictures.render(figure, image_format), force=True)
+    with options_named():
+        image = drawing.render(figure, image_format)
+    write_output(output, image, force=True)
     if output == STDOUT:
         return
     drawn = "exact" if curve.exact else f"sampled at {len(curve.positions) - 1} positions"
@@ -286,20 +295,21 @@ def terminal_plot(
     log: bool,
     title: str,
 ) -> list[str]:
-    """The terminal picture: the title, then the curves as wide as the terminal.
+    """The terminal picture: the title, then the curves filling the terminal.
 
-    The width is the terminal's (``COLUMNS`` when set, 80 when not a terminal), at
-    least :data:`MIN_TERMINAL_WIDTH`: a tinier terminal wraps the lines.  An
+    The size is the terminal's (``COLUMNS`` and ``LINES`` when set, 80x24 when not a
+    terminal), bounded by :func:`~stepsched_cli.termplot.terminal_fit`.  An
     epoch-mode schedule drawn in steps spans its steps per epoch per epoch: a warmup
     ramped per epoch is the staircase the file plot draws too.
     """
-    from stepsched_cli.termplot import render
+    from stepsched_cli.termplot import render, terminal_fit
 
+    width, height = terminal_fit(*shutil.get_terminal_size())
     return render(
         plan.schedule,
         total=horizon,
-        width=max(MIN_TERMINAL_WIDTH, shutil.get_terminal_size().columns),
-        height=TERMINAL_PLOT_HEIGHT,
+        width=width,
+        height=height,
         log_scale=log,
         x_label=axis.unit,
         positions_per_unit=axis.positions_per_unit,

@@ -115,14 +115,17 @@ Examples:
 _WRITTEN = [name for name in sources.output_formats() if name != sources.NATIVE_FORMAT]
 CONVERT_EPILOG = CONVERT_EPILOG.format(positioned=_WRITTEN[0], document=_WRITTEN[-1])
 
+# The options that say how to read a file, in their own help panel.
+READING_PANEL = "Reading the file"
+
 FromOption = Annotated[
     str | None,
     typer.Option(
         "--from",
         metavar="FORMAT",
-        help="Read the file as this format instead of detecting it: "
-        f"{sources.describe_formats(sources.input_formats())}.",
+        help=f"Read it as one of: {', '.join(sources.input_formats())}.",
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 KeyOption = Annotated[
@@ -132,6 +135,7 @@ KeyOption = Annotated[
         metavar="PATH",
         help=help_texts.hint_help("key"),
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 OptimizerOption = Annotated[
@@ -141,6 +145,7 @@ OptimizerOption = Annotated[
         metavar="FILE",
         help=help_texts.hint_help("optimizer"),
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 PositionOption = Annotated[
@@ -152,6 +157,7 @@ PositionOption = Annotated[
         # Help is markdown: escaped, ** stays literal instead of turning the text bold.
         help=help_texts.hint_help("position").replace("**", "\\*\\*"),
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 StepsPerEpochHintOption = Annotated[
@@ -172,6 +178,7 @@ UpdatesPerEpochOption = Annotated[
         min=1,
         help=help_texts.hint_help("updates_per_epoch"),
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 LrHintOption = Annotated[
@@ -181,6 +188,7 @@ LrHintOption = Annotated[
         metavar="LR",
         help=help_texts.hint_help("lr"),
         show_default=False,
+        rich_help_panel=READING_PANEL,
     ),
 ]
 ReadModeOption = Annotated[
@@ -199,7 +207,7 @@ InputFile = Annotated[
     str,
     typer.Argument(
         metavar="FILE",
-        help="A file in any format --from names (detected unless --from says); - reads stdin.",
+        help="A file in any format --from names; - reads stdin.",
         show_default=False,
     ),
 ]
@@ -456,8 +464,7 @@ def convert(
             "--mode",
             metavar="[step|epoch]",
             parser=parse_unit,
-            help="Express the state in steps or epochs (steps, epochs also accepted); for "
-            f"{help_texts.unitless_files()}, which record no unit: what its scheduler counted.",
+            help="Steps or epochs (for a file that records no unit: what it counted).",
             show_default=False,
         ),
     ] = None,
@@ -466,7 +473,8 @@ def convert(
         typer.Option(
             "--steps-per-epoch",
             min=1,
-            help="Optimizer steps per epoch (default: the file's, if it records one).",
+            metavar="N",
+            help="Optimizer steps per epoch. [default: the file's]",
             show_default=False,
         ),
     ] = None,
@@ -475,9 +483,7 @@ def convert(
         typer.Option(
             "--to",
             metavar="FORMAT",
-            help="The output format: "
-            f"{sources.describe_formats(sources.output_formats())}. "
-            f"{help_texts.writing_help()}",
+            help=f"Write as one of: {', '.join(sources.output_formats())}.",
         ),
     ] = sources.NATIVE_FORMAT,
     from_: FromOption = None,

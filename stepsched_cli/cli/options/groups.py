@@ -27,10 +27,11 @@ import typer
 
 from stepsched_cli.cli.options.parameters import OPTION_FOR_PARAMETER
 
-# The help panels of the shared options.
-SCHEDULE_PANEL = "Schedule options"
-PIPELINE_PANEL = "Data pipeline options (instead of --steps-per-epoch)"
-OUTPUT_PANEL = "Output options"
+# The help panels of the shared options, by concern; a command's own options come first.
+SCHEDULE_PANEL = "Schedule"
+UNITS_PANEL = "Position and units"
+PIPELINE_PANEL = "Data pipeline (instead of --steps-per-epoch)"
+OUTPUT_PANEL = "Output"
 
 Collected = TypeVar("Collected")
 Result = TypeVar("Result")
@@ -119,12 +120,30 @@ def with_options(
             return command(*args, **records, **kwargs)
 
         parameters = [parameter for group in groups for parameter in group.parameters]
+        # --help lists panels in the order their first option is declared: the command's
+        # own options, the groups' panels (schedule, units, pipeline), then the command's
+        # options placed in a shared panel (its --total, its -o) join those panels.
+        plain = [parameter for parameter in own if _panel(parameter) is None]
+        paneled = [
+            parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for parameter in own
+            if _panel(parameter) is not None
+        ]
         wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [*own, *parameters]
+            [*plain, *parameters, *paneled]
         )
         return wrapper
 
     return decorate
+
+
+def _panel(parameter: inspect.Parameter) -> str | None:
+    """The help panel an option declares (``rich_help_panel``), None for the default."""
+    for setting in getattr(parameter.annotation, "__metadata__", ()):
+        panel = getattr(setting, "rich_help_panel", None)
+        if panel is not None:
+            return str(panel)
+    return None
 
 
 def _own_parameters(command: Callable[..., Any], receivers: set[str]) -> list[inspect.Parameter]:
@@ -141,6 +160,7 @@ __all__ = [
     "OUTPUT_PANEL",
     "PIPELINE_PANEL",
     "SCHEDULE_PANEL",
+    "UNITS_PANEL",
     "OptionGroup",
     "shared",
     "with_options",

@@ -20,7 +20,7 @@ FormatOption = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="table (for people), or json, csv, markdown (plain text that pipes).",
+        help="table for people; json, csv, markdown pipe.",
         rich_help_panel=OUTPUT_PANEL,
     ),
 ]
@@ -28,11 +28,21 @@ JsonFlag = Annotated[
     bool,
     typer.Option("--json", help="Print JSON instead of text.", rich_help_panel=OUTPUT_PANEL),
 ]
-ForceFlag = Annotated[bool, typer.Option("--force", help="Overwrite the output file if it exists.")]
+ForceFlag = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Overwrite the output file if it exists.", rich_help_panel=OUTPUT_PANEL
+    ),
+]
 OutputFile = Annotated[
     str,
     typer.Option(
-        "--output", "-o", help="The file to write; - writes to stdout.", show_default=False
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="The file to write; - writes to stdout.",
+        show_default=False,
+        rich_help_panel=OUTPUT_PANEL,
     ),
 ]
 

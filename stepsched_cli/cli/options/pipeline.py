@@ -53,7 +53,7 @@ class PipelineOptions:
 
 
 def _count(parameter: str, help: str) -> inspect.Parameter:
-    return shared(parameter, int | None, help=help, panel=PIPELINE_PANEL)
+    return shared(parameter, int | None, metavar="N", help=help, panel=PIPELINE_PANEL)
 
 
 def _collect(values: dict[str, Any]) -> PipelineOptions:
@@ -63,30 +63,22 @@ def _collect(values: dict[str, Any]) -> PipelineOptions:
 PIPELINE: OptionGroup[PipelineOptions] = OptionGroup(
     "pipeline",
     (
-        _count("dataset_size", "Samples in the training set (one epoch)."),
-        _count(
-            "batch_size",
-            "Samples per loader batch on ONE rank (per GPU), as DataLoader(batch_size=...).",
-        ),
-        _count(
-            "global_batch_size",
-            "Instead of --batch-size: samples per optimizer step over all ranks and "
-            "accumulated batches (batch size x world size x grad accum).",
-        ),
-        _count("world_size", "Data-parallel ranks (DistributedSampler). [default: 1]"),
-        _count("grad_accum", "Batches per optimizer step (gradient accumulation). [default: 1]"),
+        _count("dataset_size", "Samples in one epoch."),
+        _count("batch_size", "Samples per batch on ONE rank."),
+        _count("global_batch_size", "Samples per optimizer step, all ranks."),
+        _count("world_size", "Data-parallel ranks. [default: 1]"),
+        _count("grad_accum", "Batches per optimizer step. [default: 1]"),
         shared(
             "drop_last",
             bool,
-            help="The loader drops the last incomplete batch.",
+            help="The last incomplete batch is dropped.",
             panel=PIPELINE_PANEL,
             default=False,
         ),
         shared(
             "accumulation_rounding",
             AccumulationRounding | None,
-            help="ceil: a last partial accumulation group still steps (a plain PyTorch loop); "
-            "floor: it does not (Hugging Face Trainer). [default: ceil]",
+            help="ceil (a plain PyTorch loop) or floor (Hugging Face Trainer). [default: ceil]",
             panel=PIPELINE_PANEL,
         ),
     ),

@@ -90,7 +90,8 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
         shared(
             "lr",
             float | None,
-            help=f"Initial learning rate (> 0). [default: {DEFAULT_LR}]",
+            metavar="LR",
+            help=f"Initial learning rate. [default: {DEFAULT_LR}]",
             panel=SCHEDULE_PANEL,
         ),
         shared(
@@ -98,12 +99,13 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
             TimeValue | None,
             metavar=TIME_METAVAR,
             parser=time_parser("step_size"),
-            help=f"Positions between decays (or 30ep, 150150st). [default: {DEFAULT_STEP_SIZE}]",
+            help=f"Positions between decays (or 30ep). [default: {DEFAULT_STEP_SIZE}]",
             panel=SCHEDULE_PANEL,
         ),
         shared(
             "gamma",
             float | None,
+            metavar="GAMMA",
             help=f"Decay factor, 0 < gamma < 1. [default: {DEFAULT_GAMMA}]",
             panel=SCHEDULE_PANEL,
         ),
@@ -111,8 +113,7 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
             "milestones",
             str | None,
             metavar="M1,M2,...",
-            help="Decay at these positions instead of every --step-size, e.g. 30,80 "
-            "(30ep,80ep in epochs, 150150st in steps).",
+            help="Decay at these positions instead (or 30ep,80ep).",
             panel=SCHEDULE_PANEL,
         ),
         *UNIT_PARAMETERS,
@@ -123,35 +124,34 @@ SCHEDULE: OptionGroup[ScheduleOptions] = OptionGroup(
             aliases=("--warmup",),
             metavar=TIME_METAVAR,
             parser=time_parser("warmup_steps"),
-            help="Positions of linear warmup, ramped once per position (5ep in a step-mode "
-            "schedule ramps every step for 5 epochs); decays stay at their absolute "
-            "positions (a decay inside the warmup applies when it ends). [default: 0]",
+            help="Positions of linear warmup (or 5ep). [default: 0]",
             panel=SCHEDULE_PANEL,
         ),
         shared(
             "warmup_start_lr",
             float | None,
-            help="The lr at position 0 when warming up.",
+            metavar="LR",
+            help="The lr at position 0 of the warmup.",
             panel=SCHEDULE_PANEL,
         ),
         shared(
             "warmup_prefix",
             bool | None,
-            help="Start the decay clock after the warmup: every decay moves later by "
-            "--warmup-steps (timm's warmup_prefix=True).",
+            help="Decays count from the warmup's end (timm's warmup_prefix=True).",
             panel=SCHEDULE_PANEL,
         ),
         shared(
             "min_lr",
             float | None,
-            help="A floor the decayed lr never goes below.",
+            metavar="LR",
+            help="A floor the lr never goes below.",
             panel=SCHEDULE_PANEL,
         ),
         shared(
             "state",
             str | None,
             metavar="FILE",
-            help="Take the schedule and position from a state file (- reads stdin).",
+            help="The schedule and position of a run.",
             panel=SCHEDULE_PANEL,
         ),
     ),

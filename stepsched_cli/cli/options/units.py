@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 from typer._click import exceptions as click_exceptions
 
-from stepsched_cli.cli.options.groups import SCHEDULE_PANEL, shared
+from stepsched_cli.cli.options.groups import UNITS_PANEL, shared
 from stepsched_cli.cli.options.parameters import option_for, usage_error, usage_error_about
 from stepsched_cli.errors import ScheduleError
 from stepsched_cli.planning import Clock, Moment, Plan, total_for_epochs
@@ -141,16 +141,15 @@ UNIT_PARAMETERS: tuple[inspect.Parameter, ...] = (
         Mode | None,
         metavar="[step|epoch]",
         parser=parse_unit,
-        help="What --step-size and positions count: optimizer steps or epochs "
-        f"(steps, epochs also accepted). [default: {DEFAULT_MODE}]",
-        panel=SCHEDULE_PANEL,
+        help=f"What positions count. [default: {DEFAULT_MODE}]",
+        panel=UNITS_PANEL,
     ),
     shared(
         "steps_per_epoch",
         int | None,
-        help="Optimizer steps in one epoch: outputs then show steps and epochs. "
-        "Or give the data pipeline options instead.",
-        panel=SCHEDULE_PANEL,
+        metavar="N",
+        help="Optimizer steps in one epoch.",
+        panel=UNITS_PANEL,
     ),
 )
 
@@ -160,9 +159,9 @@ TotalOption = Annotated[
         "--total",
         metavar=TIME_METAVAR,
         parser=time_parser("total"),
-        help="The run's length: cover positions 0..N-1 (in the schedule's unit, see --mode; "
-        "or 90ep, 450450st).",
+        help="The run's length: positions 0..N-1 (or 90ep).",
         show_default=False,
+        rich_help_panel=UNITS_PANEL,
     ),
 ]
 EpochsOption = Annotated[
@@ -170,9 +169,10 @@ EpochsOption = Annotated[
     typer.Option(
         "--epochs",
         min=1,
-        help="The run's length in epochs, instead of --total (a step-mode schedule needs "
-        "--steps-per-epoch or the data pipeline).",
+        metavar="N",
+        help="The run's length in epochs.",
         show_default=False,
+        rich_help_panel=UNITS_PANEL,
     ),
 ]
 

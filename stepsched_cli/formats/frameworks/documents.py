@@ -27,6 +27,7 @@ from stepsched_cli.formats.reading import (
     request_data,
     state_view,
 )
+from stepsched_cli.numbers import format_items
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import parse_json_bytes
@@ -77,11 +78,22 @@ def framework_description(schedule: FrameworkSchedule) -> str:
     # Keras nests the arguments in "config", with a display name beside them.
     arguments = document.get("config", document)
     parts = [
-        f"{key}={json.dumps(value)}"
+        f"{key}={_shown_argument(value)}"
         for key, value in arguments.items()
         if key not in ("timm", "optax", "name")
     ]
     return f"{framework_kind(schedule)}({', '.join(parts)})"
+
+
+def _shown_argument(value: object) -> str:
+    """An argument's JSON, a long list or mapping summarised (20,000 boundaries are a
+    line, not 150 KB)."""
+    if isinstance(value, list):
+        return f"[{format_items([json.dumps(item) for item in value])}]"
+    if isinstance(value, dict):
+        entries = [f"{json.dumps(key)}: {json.dumps(item)}" for key, item in value.items()]
+        return f"{{{format_items(entries)}}}"
+    return json.dumps(value)
 
 
 def framework_details(

@@ -75,6 +75,7 @@ from stepsched_cli.formats.torch.writer import (
     dumps_torch_state,
     to_torch_state_dict,
 )
+from stepsched_cli.numbers import format_items
 from stepsched_cli.schedule import StepSchedule, check_position, scaled_power
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.validate import INTEGER_LIMIT, MAX_INTEGER_DIGITS
@@ -260,9 +261,11 @@ class TorchStepState:
         """
         if self.milestones is None:
             return None
-        return ", ".join(
-            str(milestone) if count == 1 else f"{milestone} (x{count})"
-            for milestone, count in self.milestones
+        return format_items(
+            [
+                str(milestone) if count == 1 else f"{milestone} (x{count})"
+                for milestone, count in self.milestones
+            ]
         )
 
     @property

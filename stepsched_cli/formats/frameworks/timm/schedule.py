@@ -77,6 +77,7 @@ from stepsched_cli.formats.frameworks.common import (
     positive_number,
     whole_period,
 )
+from stepsched_cli.numbers import format_items
 from stepsched_cli.schedule import StepSchedule, check_position
 from stepsched_cli.validate import shown
 
@@ -167,7 +168,8 @@ class TimmSchedule:
         notes.insert(
             0,
             "timm's MultiStepLRScheduler decays one position before each decay_t entry "
-            f"(bisect on t + 1): decay_t={list(milestones)} decays at t={effective}",
+            f"(bisect on t + 1): decay_t=[{format_items(milestones)}] decays at "
+            f"t=[{format_items(effective)}]",
         )
         return tuple(notes)
 
