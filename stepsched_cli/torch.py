@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 from collections import Counter
 from collections.abc import Iterable
@@ -62,12 +63,16 @@ class _GroupLrs:
     """Every group's exact lr at one decay count, moved to the next count cheaply.
 
     One :class:`~stepsched_cli.powers.ScaledWalk` per distinct non-zero base lr: a
-    jump is a random-access power, the next decay one wide multiplication per distinct
-    base (the values stay the correctly rounded ones, docs/design.md), and a value that
-    has reached 0.0 is not walked further (the values only decrease).
+    jump is a random-access power, and the next decays are walked ahead in batches
+    (:meth:`~stepsched_cli.powers.ScaledWalk.advance_many`: one wide multiplication
+    per value and base, in one loop) into a short list of the groups' lrs at each of
+    the next decay counts, so a step that decays reads the next list.  The values stay
+    the correctly rounded ones (docs/design.md); a value that has reached 0.0 is not
+    walked further (the values only decrease).  At most :data:`_BATCH` decay counts
+    are held ahead.
     """
 
-    __slots__ = ("bases", "decays", "gamma", "magnitudes", "raw", "values", "walks")
+    __slots__ = ("ahead", "bases", "decays", "gamma", "position", "raw", "values", "walks")
 
     def __init__(self, gamma: float, raw: list[Any], decays: int) -> None:
         self.gamma, self.raw, self.decays = gamma, list(raw), decays
@@ -75,21 +80,45 @@ class _GroupLrs:
         self.walks = {
             base: ScaledWalk(abs(base), gamma, decays) for base in set(self.bases) if base
         }
-        self.magnitudes = {base: walk.value() for base, walk in self.walks.items()}
-        self.values = self._collect()
+        self.values = tuple(
+            math.copysign(self.walks[base].value(), base) if base else base for base in self.bases
+        )
+        # ahead[position] holds the lrs at the current decay count.
+        self.ahead, self.position = [self.values], 0
 
-    def _collect(self) -> list[float]:
-        magnitudes = self.magnitudes
-        return [math.copysign(magnitudes[base], base) if base else base for base in self.bases]
+    def _walk_ahead(self, batch: int) -> list[tuple[float, ...]]:
+        """The groups' lrs at each of the ``batch`` decay counts after the last held."""
+        last = self.ahead[-1]
+        columns: dict[float, list[float]] = {}
+        for base, value in zip(self.bases, last, strict=True):
+            if base in columns or base not in self.walks:
+                continue
+            if value:
+                fresh = self.walks[base].advance_many(batch)
+                columns[base] = fresh if base > 0 else [-magnitude for magnitude in fresh]
+            else:  # a value that has reached 0.0 stays
+                columns[base] = [value] * batch
+        rows = [
+            columns.get(base) or [value] * batch
+            for base, value in zip(self.bases, last, strict=True)
+        ]
+        return list(zip(*rows, strict=True))
 
-    def advance(self) -> None:
-        """Move to ``decays + 1``."""
+    def advance(self) -> list[float]:
+        """Move to ``decays + 1``; a new list of its lrs."""
         self.decays += 1
-        magnitudes = self.magnitudes
-        for base, walk in self.walks.items():
-            if magnitudes[base]:
-                magnitudes[base] = walk.advance()
-        self.values = self._collect()
+        position = self.position + 1
+        if position >= len(self.ahead):
+            self.ahead = self._walk_ahead(min(_BATCH, 2 * position))
+            position = 0
+        self.position = position
+        self.values = self.ahead[position]
+        return list(self.values)
+
+
+# The most decay counts walked ahead; batches start at 2 and double, so a schedule
+# that decays rarely walks few values ahead.
+_BATCH = 64
 
 
 class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (optional)
@@ -125,7 +154,7 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         self._step_count += 1
         self.last_epoch += 1
         values = self._exact_lrs()
-        for group, lr in zip(groups, values, strict=True):
+        for group, lr in zip(groups, values, strict=False):  # as torch's step()
             group["lr"] = lr
         self._last_lr = values
 
@@ -148,14 +177,17 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         """A new list of the exact lrs at ``last_epoch``."""
         decays = self._decays(self.last_epoch)
         lrs: _GroupLrs | None = self.__dict__.get("_exact_lrs_now")
-        if lrs is None or lrs.gamma != self.gamma or not _same(lrs.raw, self.base_lrs):
-            lrs = _GroupLrs(_check_gamma(self.gamma), self.base_lrs, decays)
-            self.__dict__["_exact_lrs_now"] = lrs
-        elif decays == lrs.decays + 1:
-            lrs.advance()
-        elif decays != lrs.decays:
-            lrs = _GroupLrs(lrs.gamma, self.base_lrs, decays)
-            self.__dict__["_exact_lrs_now"] = lrs
+        if lrs is not None and lrs.gamma == self.gamma:
+            kept, current = lrs.raw, self.base_lrs
+            if len(kept) == len(current) and (
+                all(map(operator.is_, kept, current)) or _same(lrs, current)
+            ):
+                if decays == lrs.decays:
+                    return list(lrs.values)
+                if decays == lrs.decays + 1:
+                    return lrs.advance()
+        lrs = _GroupLrs(_check_gamma(self.gamma), self.base_lrs, decays)
+        self.__dict__["_exact_lrs_now"] = lrs
         return list(lrs.values)
 
     def state_dict(self) -> dict[str, Any]:
@@ -171,12 +203,17 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         self.__dict__.pop("_exact_lrs_now", None)
 
 
-def _same(kept: list[Any], current: list[Any]) -> bool:
-    """Whether the base lrs are unchanged (tensors compared by value, never by ``==``)."""
-    if len(kept) != len(current):
-        return False
-    pairs = zip(kept, current, strict=True)
-    return all(a is b or (type(a) is type(b) is float and a == b) for a, b in pairs)
+def _same(lrs: _GroupLrs, current: list[Any]) -> bool:
+    """Whether the base lrs (as many as kept) are unchanged, tensors never compared by ``==``.
+
+    Equal floats that are new objects (a loaded state dict) are kept for the next
+    call, which then finds the same objects.
+    """
+    pairs = zip(lrs.raw, current, strict=True)
+    if all(a is b or (type(a) is type(b) is float and a == b) for a, b in pairs):
+        lrs.raw = list(current)
+        return True
+    return False
 
 
 def _base_lr(index: int, value: object) -> float:
