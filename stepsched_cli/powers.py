@@ -420,6 +420,7 @@ class ScaledWalk:
             return values
         gamma_m, top, wide, ldexp = self._gamma_m, _TOP_BIT, WIDE_BITS, math.ldexp
         up, down = self._gamma_e + wide, self._gamma_e + wide - 1
+        undecided, dropped, half = _UNDECIDED_LOW, _DROPPED_MASK, _HALF_DROPPED
         for index in range(count):
             product = mantissa * gamma_m
             if product >= top:
@@ -428,7 +429,7 @@ class ScaledWalk:
             else:
                 mantissa = product >> (wide - 1)
                 exponent += down
-            if not _UNDECIDED_LOW <= mantissa & _DROPPED_MASK <= _HALF_DROPPED:
+            if not undecided <= mantissa & dropped <= half:
                 value = ldexp(mantissa, exponent)
                 if value >= _MIN_NORMAL:
                     append(value)

@@ -33,7 +33,7 @@ import math
 import operator
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from torch.optim import Optimizer
@@ -65,14 +65,14 @@ class _GroupLrs:
     One :class:`~stepsched_cli.powers.ScaledWalk` per distinct non-zero base lr: a
     jump is a random-access power, and the next decays are walked ahead in batches
     (:meth:`~stepsched_cli.powers.ScaledWalk.advance_many`: one wide multiplication
-    per value and base, in one loop) into a short list of the groups' lrs at each of
-    the next decay counts, so a step that decays reads the next list.  The values stay
-    the correctly rounded ones (docs/design.md); a value that has reached 0.0 is not
+    per value and base, in one loop) into the groups' lrs at each of the next decay
+    counts, so a step that decays takes the next of them.  The values stay the
+    correctly rounded ones (docs/design.md); a value that has reached 0.0 is not
     walked further (the values only decrease).  At most :data:`_BATCH` decay counts
     are held ahead.
     """
 
-    __slots__ = ("ahead", "bases", "decays", "gamma", "position", "raw", "values", "walks")
+    __slots__ = ("bases", "batch", "decays", "gamma", "raw", "upcoming", "values", "walks")
 
     def __init__(self, gamma: float, raw: list[Any], decays: int) -> None:
         self.gamma, self.raw, self.decays = gamma, list(raw), decays
@@ -83,14 +83,14 @@ class _GroupLrs:
         self.values = tuple(
             math.copysign(self.walks[base].value(), base) if base else base for base in self.bases
         )
-        # ahead[position] holds the lrs at the current decay count.
-        self.ahead, self.position = [self.values], 0
+        self.upcoming: Iterator[tuple[float, ...]] = iter(())
+        self.batch = 1
 
-    def _walk_ahead(self, batch: int) -> list[tuple[float, ...]]:
-        """The groups' lrs at each of the ``batch`` decay counts after the last held."""
-        last = self.ahead[-1]
+    def walk_ahead(self) -> tuple[float, ...]:
+        """The lrs at the next decay count, after walking the next batch of them."""
+        self.batch = batch = min(_BATCH, 2 * self.batch)
         columns: dict[float, list[float]] = {}
-        for base, value in zip(self.bases, last, strict=True):
+        for base, value in zip(self.bases, self.values, strict=True):
             if base in columns or base not in self.walks:
                 continue
             if value:
@@ -100,20 +100,10 @@ class _GroupLrs:
                 columns[base] = [value] * batch
         rows = [
             columns.get(base) or [value] * batch
-            for base, value in zip(self.bases, last, strict=True)
+            for base, value in zip(self.bases, self.values, strict=True)
         ]
-        return list(zip(*rows, strict=True))
-
-    def advance(self) -> list[float]:
-        """Move to ``decays + 1``; a new list of its lrs."""
-        self.decays += 1
-        position = self.position + 1
-        if position >= len(self.ahead):
-            self.ahead = self._walk_ahead(min(_BATCH, 2 * position))
-            position = 0
-        self.position = position
-        self.values = self.ahead[position]
-        return list(self.values)
+        self.upcoming = zip(*rows, strict=True)
+        return next(self.upcoming, ())
 
 
 # The most decay counts walked ahead; batches start at 2 and double, so a schedule
@@ -185,7 +175,9 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
                 if decays == lrs.decays:
                     return list(lrs.values)
                 if decays == lrs.decays + 1:
-                    return lrs.advance()
+                    lrs.decays = decays
+                    lrs.values = next(lrs.upcoming, ()) or lrs.walk_ahead()
+                    return list(lrs.values)
         lrs = _GroupLrs(_check_gamma(self.gamma), self.base_lrs, decays)
         self.__dict__["_exact_lrs_now"] = lrs
         return list(lrs.values)

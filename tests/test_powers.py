@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from stepsched_cli.powers import (
     WIDE_BITS,
     PowerWalk,
+    ScaledWalk,
     intended_value,
     round_wide,
     scaled_power,
@@ -50,6 +51,42 @@ def test_a_walk_gives_the_random_access_values(
         walk.advance()
         values.append(walk.scaled(lr))
     assert values == [scaled_power(lr, gamma, start + i) for i in range(1, steps + 1)]
+
+
+@settings(max_examples=60)
+@given(lr=LRS, gamma=GAMMAS, start=st.integers(0, 10**6), steps=st.integers(1, 200))
+def test_a_batch_walk_gives_the_random_access_values_and_walks_on(
+    lr: float, gamma: float, start: int, steps: int
+) -> None:
+    """advance_many(n) is n calls of advance(); the walk goes on from where it ended."""
+    batch = ScaledWalk(lr, gamma, start)
+    values = batch.advance_many(steps)
+    assert values == [scaled_power(lr, gamma, start + i) for i in range(1, steps + 1)]
+    single = ScaledWalk(lr, gamma, start)
+    assert values == [single.advance() for _ in range(steps)]
+    if values[-1]:  # a batch that reached 0.0 stops walking
+        assert batch.advance() == scaled_power(lr, gamma, start + steps + 1)
+
+
+@pytest.mark.parametrize(
+    ("lr", "gamma", "start", "expected"),
+    [
+        # 0.1 * 0.1**k is 1e-323 at k 322, then 0.0 (the smallest subnormal is 5e-324)
+        (0.1, 0.1, 318, [1e-320, 1e-321, 1e-322, 1e-323, 0.0, 0.0, 0.0, 0.0]),
+        # halving 1.0: the smallest subnormal at 1074, a tie at 1075 rounding to 0.0
+        (1.0, 0.5, 1072, [1e-323, 5e-324, 0.0, 0.0, 0.0]),
+        (0.5, 0.5, 0, [0.25, 0.125, 0.0625]),
+    ],
+)
+def test_a_batch_walk_into_the_subnormals_ends_in_zeros(
+    lr: float, gamma: float, start: int, expected: list[float]
+) -> None:
+    assert ScaledWalk(lr, gamma, start).advance_many(len(expected)) == expected
+    exact = [
+        nearest(intended_value(lr) * intended_value(gamma) ** (start + i))
+        for i in range(1, len(expected) + 1)
+    ]
+    assert exact == expected
 
 
 @pytest.mark.parametrize(

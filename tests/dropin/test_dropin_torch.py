@@ -154,6 +154,42 @@ def test_a_group_at_zero_stays_at_zero() -> None:
     assert run(scheduler, opt, 4)[-1] == [0.025, 0.0]
 
 
+@pytest.mark.parametrize(
+    ("lrs", "gamma"),
+    [
+        # shared, signed and zero base lrs, walked ahead in batches of 2, 4, ..., 64
+        ((0.1, 0.02, 0.1, -0.1, 0.0, -0.0), 0.9),
+        ((3e-4, 0.7), 0.999999),
+        # reaching 0.0 part-way through a batch (at 24 and 326 decays), then staying there
+        ((1e-300, 0.1), 0.1),
+    ],
+)
+def test_decaying_every_step_stays_exact_across_the_values_walked_ahead(
+    lrs: tuple[float, ...], gamma: float
+) -> None:
+    opt = optimizer(*[abs(lr) or 0.1 for lr in lrs])
+    for group, lr in zip(opt.param_groups, lrs, strict=True):
+        group["lr"] = lr
+    scheduler = ours.StepLR(opt, 1, gamma)
+    seen = run(scheduler, opt, 400)
+    for decays, values in enumerate(seen):
+        expected = [math.copysign(exact(abs(lr), gamma, decays), lr) for lr in lrs]
+        assert values == expected
+        assert [math.copysign(1.0, v) for v in values] == [math.copysign(1.0, v) for v in expected]
+    assert [group["lr"] for group in opt.param_groups] == seen[-1]
+
+
+def test_a_jump_after_steps_walked_ahead_gives_the_exact_values() -> None:
+    opt = optimizer(0.1, 0.02)
+    scheduler = ours.StepLR(opt, 1, 0.97)
+    run(scheduler, opt, 40)
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        scheduler.step(1000)  # the deprecated step(epoch): a jump
+    assert scheduler.get_last_lr() == [exact(0.1, 0.97, 1000), exact(0.02, 0.97, 1000)]
+    seen = run(scheduler, opt, 100)
+    assert seen[-1] == [exact(0.1, 0.97, 1100), exact(0.02, 0.97, 1100)]
+
+
 def roundtrip(state: dict[str, Any]) -> dict[str, Any]:
     """Through torch.save / torch.load as a checkpoint does (weights_only, the default)."""
     buffer = io.BytesIO()
