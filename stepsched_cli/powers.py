@@ -414,7 +414,8 @@ class ScaledWalk:
         values: list[float] = []
         append = values.append
         mantissa, exponent, k = self._mantissa, self._exponent, self.k
-        if mantissa.bit_length() != WIDE_BITS:  # pragma: no cover - wide values are full
+        full = mantissa.bit_length() == self._gamma_m.bit_length() == WIDE_BITS
+        if not full:  # pragma: no cover - wide values are full
             for _ in range(count):
                 append(self.advance() if not values or values[-1] else 0.0)
             return values
