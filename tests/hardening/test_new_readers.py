@@ -1,0 +1,172 @@
+"""Hostile inputs to the readers of issue 18 (flax msgpack, ChainedScheduler), run by
+the installed command under the hardening limits.
+
+Each input is built by hand here (no framework): a flax file whose counters sit under
+a deep chain of long keys, counters with escape codes in their keys or a negative count,
+and torch ChainedScheduler states with thousands of members or milestones.  Every
+answer must stay short (one line for a refusal, a bounded description for a reading)
+and come within the time limit.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+Capped = Callable[..., subprocess.CompletedProcess[str]]  # conftest.py's fixture
+LONGEST_MESSAGE = 400
+
+_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+def _text(text: str) -> bytes:
+    raw = text.encode()
+    if len(raw) < 32:
+        return bytes([0xA0 | len(raw)]) + raw
+    if len(raw) < 1 << 16:
+        return b"\xda" + struct.pack(">H", len(raw)) + raw
+    return b"\xdb" + struct.pack(">I", len(raw)) + raw
+
+
+def _map(size: int) -> bytes:
+    return bytes([0x80 | size]) if size < 16 else b"\xdf" + struct.pack(">I", size)
+
+
+def _count(number: int) -> bytes:
+    """A 0-d int64 flax array (msgpack extension type 1)."""
+    payload = b"\x93\x90" + _text("int64") + b"\xc4\x08" + struct.pack("<q", number)
+    return b"\xc7" + bytes([len(payload), 1]) + payload
+
+
+def _deep_wide(depth: int, key_length: int, width: int) -> bytes:
+    """``depth`` nested maps under keys of ``key_length`` characters, then ``width``
+    leaves: a where-string per node would copy megabytes ``width`` times."""
+    data = b"".join(_map(1) + _text("k" * key_length + str(level)) for level in range(depth))
+    leaves = b"".join(_text(f"c{index}") + b"\x01" for index in range(width))
+    return data + _map(width) + leaves
+
+
+def _torch_legacy(obj: object, path: Path) -> None:
+    """``obj`` as a legacy ``torch.save`` stream (magic, version, sys info, object, keys)."""
+    with path.open("wb") as handle:
+        for part in (_TORCH_MAGIC, 1001, {"protocol_version": 1001}, obj, []):
+            pickle.dump(part, handle, protocol=2)
+
+
+def _step(last_epoch: int = 0) -> dict[str, object]:
+    return {"step_size": 10, "gamma": 0.5, "base_lrs": [0.1], "last_epoch": last_epoch}
+
+
+def test_flax_counters_under_a_deep_tree_of_long_keys_are_found_in_bounded_time(
+    capped: Capped, tmp_path: Path
+) -> None:
+    # No counter, 100,000 leaves under 60 keys of 60,000 characters:
+    # 16.9 s for 60,000 leaves before (the path string rebuilt for every node, so 100,000
+    # leaves time out), well under a second now.
+    data = _deep_wide(60, 60_000, 100_000)
+    (tmp_path / "deep.msgpack").write_bytes(data)
+    result = capped("inspect", "deep.msgpack", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no optax schedule state" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert len(result.stderr) < LONGEST_MESSAGE
+
+
+def test_flax_counter_paths_are_shortened_and_escaped(capped: Capped, tmp_path: Path) -> None:
+    deep = b"".join(_map(1) + _text(f"\x1b[31m{level}" + "x" * 3000) for level in range(30))
+    data = (
+        _map(2)
+        + _text("a")
+        + deep
+        + _map(1)
+        + _text("count")
+        + _count(3)
+        + _text("b\nline")
+        + _map(1)
+        + _text("count")
+        + _count(4)
+    )
+    (tmp_path / "paths.msgpack").write_bytes(data)
+    result = capped("inspect", "paths.msgpack", cwd=tmp_path)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert "optax counters disagree (3 at a/.../'\\x1b[31m29xxx" in line
+    assert "4 at 'b\\nline')" in line
+    assert "\x1b" not in line
+    assert len(line) < LONGEST_MESSAGE
+
+
+@pytest.mark.parametrize(
+    ("dtype", "raw", "expected"),
+    [
+        ("int64", struct.pack("<q", -5), "whose optax count is -5, not a number of updates"),
+        ("bool", b"\x01", "holding optax count 7 (updates done: the schedule's position);"),
+    ],
+    ids=["negative-count", "bool-lr"],
+)
+def test_flax_counts_and_lrs_of_no_meaning_are_not_shown_as_values(
+    capped: Capped, tmp_path: Path, dtype: str, raw: bytes, expected: str
+) -> None:
+    payload = b"\x93\x90" + _text(dtype) + bytes([0xC4, len(raw)]) + raw
+    value = b"\xc7" + bytes([len(payload), 1]) + payload
+    if dtype == "int64":
+        data = _map(1) + _text("count") + value
+    else:  # inject_hyperparams whose learning_rate is a bool array
+        data = (
+            _map(3)
+            + _text("count")
+            + _count(7)
+            + _text("hyperparams")
+            + _map(1)
+            + _text("learning_rate")
+            + value
+            + _text("inner_state")
+            + _map(0)
+        )
+    (tmp_path / "odd.msgpack").write_bytes(data)
+    result = capped("inspect", "odd.msgpack", cwd=tmp_path)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "learning_rate" not in result.stderr
+
+
+def test_chained_scheduler_members_disagreeing_are_listed_briefly(
+    capped: Capped, tmp_path: Path
+) -> None:
+    state = {"_last_lr": [0.1], "_schedulers": [_step(index) for index in range(4000)]}
+    _torch_legacy(state, tmp_path / "chain.pt")
+    result = capped("inspect", "chain.pt", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "stepsched: error: chain.pt [(top level)]: the members of a ChainedScheduler "
+        "disagree on last_epoch (0, 1, 2, ..., 3999 (4000 in all)): they were not "
+        "stepped together"
+    ]
+
+
+def test_chained_scheduler_of_many_members_and_milestones_is_described_briefly(
+    capped: Capped, tmp_path: Path
+) -> None:
+    multistep = {
+        "milestones": dict.fromkeys(range(100, 60100, 3), 1),
+        "gamma": 0.1,
+        "base_lrs": [0.1],
+        "last_epoch": 0,
+    }
+    state = {"_last_lr": [0.1], "_schedulers": [multistep] + [_step() for _ in range(3000)]}
+    _torch_legacy(state, tmp_path / "chain.pt")
+    result = capped("inspect", "chain.pt", cwd=tmp_path, columns="1000")
+    assert result.returncode == 0, result.stderr
+    torch_line = next(line for line in result.stdout.splitlines() if line.startswith("torch"))
+    assert torch_line.split(None, 1)[1] == (
+        "ChainedScheduler([MultiStepLR(milestones=[100, 103, 106, ..., 60097 (20000 in all)], "
+        "gamma=0.1), StepLR(step_size=10, gamma=0.5), StepLR(step_size=10, gamma=0.5), ..., "
+        "StepLR(step_size=10, gamma=0.5) (3001 in all)]), base_lrs 0.1"
+    )
+    assert "a chain of MultiStepLR, StepLR, StepLR, ..., StepLR (3001 in all)" in result.stdout
+    assert len(result.stdout) < 2000
