@@ -10,6 +10,8 @@ and come within the time limit.
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import struct
 import subprocess
@@ -170,3 +172,46 @@ def test_chained_scheduler_of_many_members_and_milestones_is_described_briefly(
     )
     assert "a chain of MultiStepLR, StepLR, StepLR, ..., StepLR (3001 in all)" in result.stdout
     assert len(result.stdout) < 2000
+
+
+def _trainer_checkpoint(folder: Path, trainer_state: object) -> None:
+    folder.mkdir()
+    state = {**_step(5), "_last_lr": [0.1], "_step_count": 6}
+    _torch_legacy(state, folder / "scheduler.pt")
+    (folder / "trainer_state.json").write_text(json.dumps(trainer_state))
+
+
+@pytest.mark.parametrize("name", ["scheduler.pt", "optimizer.pt", "trainer_state.json"])
+def test_a_training_folder_whose_file_is_a_fifo_is_refused_without_waiting(
+    capped: Capped, tmp_path: Path, name: str
+) -> None:
+    # A FIFO the user did not name waited for a writer forever (a timeout before).
+    folder = tmp_path / "checkpoint-5"
+    _trainer_checkpoint(folder, {"global_step": 5})
+    (folder / name).unlink(missing_ok=True)
+    os.mkfifo(folder / name)
+    result = capped("inspect", "checkpoint-5", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"stepsched: error: checkpoint-5: its {name} is not a regular file (a FIFO, a socket "
+        "or a device); stepsched reads a folder's files only when they are regular files"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("trainer_state", "position"),
+    [
+        ({"global_step": 5, "epoch": 1.25}, "step 5 (Trainer global_step 5, epoch 1.25)"),
+        ({"global_step": 5, "epoch": True}, "step 5 (Trainer global_step 5)"),
+        ({"global_step": 5}, "step 5 (Trainer global_step 5)"),
+    ],
+    ids=["epoch", "bool-epoch", "no-epoch"],
+)
+def test_a_trainer_epoch_is_shown_only_when_it_is_a_number(
+    capped: Capped, tmp_path: Path, trainer_state: object, position: str
+) -> None:
+    _trainer_checkpoint(tmp_path / "checkpoint-5", trainer_state)
+    result = capped("inspect", "checkpoint-5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert next(line for line in lines if line.startswith("position")).split(None, 1)[1] == position
