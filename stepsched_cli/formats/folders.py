@@ -225,6 +225,11 @@ MAX_TRAINER_STATE_BYTES = 64 * 1024 * 1024
 """The largest ``trainer_state.json`` read (its ``log_history`` grows with the run)."""
 
 
+MAX_TRAINER_STATE_VALUES = 2_000_000
+"""The most JSON values read from it (its commas and opening brackets): about 200 MB of
+Python objects at most, as :data:`stepsched_cli.runlog.trainer_state.MAX_DOCUMENT_VALUES`."""
+
+
 def read_folder(request: Request[NoHints]) -> Reading:
     """The scheduler state of a training folder, checked against what it saved beside it.
 
@@ -277,7 +282,8 @@ def _with_trainer_state(reading: Reading, path: str) -> Reading:
 def _trainer_counts(path: str) -> tuple[int, object, str | None]:
     """``global_step`` and ``epoch`` from ``trainer_state.json``, or why they are not there."""
     try:
-        document = loads_strict(read_bytes_bounded(path, MAX_TRAINER_STATE_BYTES, "trainer state"))
+        data = read_bytes_bounded(path, MAX_TRAINER_STATE_BYTES, "trainer state")
+        document = loads_strict(data, max_values=MAX_TRAINER_STATE_VALUES)
     except (FileReadError, ValueError) as error:
         return 0, None, f"not read ({error})"
     step = document.get("global_step") if isinstance(document, dict) else None

@@ -34,6 +34,12 @@ MAX_DOCUMENT_BYTES = 256 << 20
 logged steps."""
 
 
+MAX_DOCUMENT_VALUES = 2_000_000
+"""The most JSON values a trainer_state.json may hold (counted as its commas and opening
+brackets): an entry holds about 6, so over 300,000 logged steps, in about 200 MB of
+Python objects at most (a 48 MB file of empty entries took 1.2 GB before)."""
+
+
 def trainer_state_points(
     path: str | Path, step_column: str | None = None, lr_column: str | None = None
 ) -> Iterator[LogPoint]:
@@ -49,7 +55,7 @@ def trainer_state_points(
     """
     try:
         data = read_bytes_bounded(path, MAX_DOCUMENT_BYTES, "trainer_state.json")
-        document = loads_strict(data)
+        document = loads_strict(data, max_values=MAX_DOCUMENT_VALUES)
     except FileReadError as error:
         raise RunLogError(str(error)) from None
     except ValueError as error:
@@ -77,4 +83,4 @@ def _points(history: list[object], source: str, step_key: str, lr_key: str) -> I
         yield LogPoint(step, lr, number)
 
 
-__all__ = ["MAX_DOCUMENT_BYTES", "trainer_state_points"]
+__all__ = ["MAX_DOCUMENT_BYTES", "MAX_DOCUMENT_VALUES", "trainer_state_points"]

@@ -215,3 +215,44 @@ def test_a_trainer_epoch_is_shown_only_when_it_is_a_number(
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert next(line for line in lines if line.startswith("position")).split(None, 1)[1] == position
+
+
+def test_a_trainer_state_of_many_small_values_is_refused_before_it_is_parsed(
+    capped: Capped, tmp_path: Path
+) -> None:
+    # 48 MB of empty entries took 1.2 GB (internal error: MemoryError under 1 GiB).
+    entries = ",".join(["{}"] * 16_000_000)
+    (tmp_path / "trainer_state.json").write_text(f'{{\n"log_history": [{entries}]\n}}\n')
+    result = capped(
+        "check", "trainer_state.json", "--lr", "0.1", "--step-size", "10", "--gamma", "0.5",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "stepsched: error: trainer_state.json: a JSON document (its first line is '{') that "
+        "may hold 32000002 values, more than the limit of 2000000"
+    ]
+
+
+def test_a_training_folder_trainer_state_of_many_values_is_a_warning(
+    capped: Capped, tmp_path: Path
+) -> None:
+    _trainer_checkpoint(tmp_path / "checkpoint-5", {"global_step": 5, "x": [0] * 2_000_000})
+    result = capped("inspect", "checkpoint-5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "stepsched: warning: checkpoint-5/scheduler.pt: checkpoint-5/trainer_state.json: not "
+        "read (may hold 2000003 values, more than the limit of 2000000)"
+    ]
+
+
+def test_a_duplicate_long_key_is_named_briefly(capped: Capped, tmp_path: Path) -> None:
+    key = "k" * 100_000
+    (tmp_path / "trainer_state.json").write_text(f'{{\n"{key}": 1, "{key}": 2\n}}\n')
+    result = capped(
+        "check", "trainer_state.json", "--lr", "0.1", "--step-size", "10", "--gamma", "0.5",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.endswith(f"duplicate key {'k' * 60!r}... (100000 characters)")
