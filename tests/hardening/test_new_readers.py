@@ -256,3 +256,57 @@ def test_a_duplicate_long_key_is_named_briefly(capped: Capped, tmp_path: Path) -
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
     assert line.endswith(f"duplicate key {'k' * 60!r}... (100000 characters)")
+
+
+def _legacy_keras(path: Path, optimizer_name: str, counters: dict[str, int]) -> None:
+    """A Keras 3 legacy ``.h5`` model: training_config, keras_version, the counters."""
+    h5py = pytest.importorskip("h5py")
+    schedule = {
+        "class_name": "ExponentialDecay",
+        "config": {
+            "initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5, "staircase": True
+        },
+    }  # fmt: skip
+    optimizer = {
+        "class_name": "Adam",
+        "config": {"name": optimizer_name, "learning_rate": schedule},
+    }
+    with h5py.File(path, "w") as model:
+        model.attrs["training_config"] = json.dumps({"optimizer_config": optimizer})
+        model.attrs["keras_version"] = "3.15.1"
+        weights = model.create_group("optimizer_weights")
+        for name, value in counters.items():
+            weights.create_dataset(name, data=value, dtype="int64")
+
+
+@pytest.mark.parametrize(
+    ("name", "counters", "message"),
+    [
+        (
+            "adam",
+            {"adam/iteration": -3},
+            "model.h5: optimizer_weights/adam/iteration must be an integer >= 0, got -3",
+        ),
+        (
+            ".",
+            {"iteration": 7},
+            "model.h5: its optimizer config has no usable name ('.'): Keras 3 keeps the counter "
+            "at optimizer_weights/<name>/iteration",
+        ),
+        (
+            "\x1b[31mred\n" * 200,
+            {"iteration": 7},
+            "model.h5: its optimizer config has no usable name ('\\x1b[31mred\\n\\x1b[31mred\\n"
+            "\\x1b[31mred\\n\\x1b[31mred\\n\\x1b[31... (str of 1800 characters)): Keras 3 keeps "
+            "the counter at optimizer_weights/<name>/iteration",
+        ),
+    ],
+    ids=["negative-iterations", "dot-name", "escape-name"],
+)
+def test_a_legacy_keras_counter_of_no_meaning_is_refused_in_one_short_line(
+    capped: Capped, tmp_path: Path, name: str, counters: dict[str, int], message: str
+) -> None:
+    _legacy_keras(tmp_path / "model.h5", name, counters)
+    result = capped("inspect", "model.h5", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"stepsched: error: {message}"]
