@@ -26,6 +26,7 @@ from pathlib import Path
 
 from stepsched_cli import validate
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
+from stepsched_cli.runlog.columns import same_column_error
 from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.runlog.rows import LogPoint
 
@@ -50,6 +51,7 @@ def trainer_state_points(
     ``learning_rate``); an entry without the lr key is skipped.
 
     Raises:
+        ColumnConflictError: ``step_column`` and ``lr_column`` name one key.
         RunLogError: the file is unreadable, too large, not JSON, has no
             ``log_history`` list, or an entry's step or lr is not valid.
     """
@@ -68,7 +70,10 @@ def trainer_state_points(
             f"{path}: is one JSON document, not JSON lines, and has no log_history list "
             "(the Hugging Face Trainer's trainer_state.json); a log is CSV or JSON lines"
         )
-    return _points(history, str(path), step_column or "step", lr_column or "learning_rate")
+    step_key, lr_key = step_column or "step", lr_column or "learning_rate"
+    if step_key == lr_key:  # the CSV and JSON-lines readers' rule: never one key for both
+        raise same_column_error(lr_key, step_column, str(path))
+    return _points(history, str(path), step_key, lr_key)
 
 
 def _points(history: list[object], source: str, step_key: str, lr_key: str) -> Iterator[LogPoint]:

@@ -310,3 +310,29 @@ def test_a_legacy_keras_counter_of_no_meaning_is_refused_in_one_short_line(
     result = capped("inspect", "model.h5", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"stepsched: error: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        (("--step-column", "step", "--lr-column", "step"), "step"),
+        (("--step-column", "learning_rate"), "learning_rate"),
+    ],
+    ids=["both-named", "step-named-as-the-default-lr"],
+)
+def test_a_trainer_state_key_cannot_be_both_the_step_and_the_lr(
+    capped: Capped, tmp_path: Path, options: tuple[str, ...], key: str
+) -> None:
+    # Accepted before: every point's lr was its step (the CSV and JSON-lines readers refuse).
+    history = [{"learning_rate": 0.1, "step": step} for step in range(1, 11)]
+    document = json.dumps({"global_step": 10, "log_history": history}, indent=2)
+    (tmp_path / "trainer_state.json").write_text(document)
+    result = capped(
+        "check", "trainer_state.json", "--lr", "0.1", "--step-size", "10", "--gamma", "0.5",
+        *options, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"stepsched: error: Invalid value for '--step-column': trainer_state.json: {key!r} "
+        "cannot be both the step and the lr column (see 'stepsched check --help')"
+    ]
