@@ -336,3 +336,39 @@ def test_a_trainer_state_key_cannot_be_both_the_step_and_the_lr(
         f"stepsched: error: Invalid value for '--step-column': trainer_state.json: {key!r} "
         "cannot be both the step and the lr column (see 'stepsched check --help')"
     ]
+
+
+def _mmengine_step(position: int = 5) -> dict[str, object]:
+    return {
+        "step_size": 3, "gamma": 0.5, "param_name": "lr", "begin": 0, "end": 10**9,
+        "by_epoch": False, "base_values": [0.1], "last_step": position,
+        "_global_step": position, "_last_value": [0.1 * 0.5 ** (position // 3)],
+    }  # fmt: skip
+
+
+def test_an_mmengine_runner_of_many_schedulers_is_described_briefly(
+    capped: Capped, tmp_path: Path
+) -> None:
+    runner = {"meta": {"epoch": 0, "iter": 5}, "param_schedulers": [_mmengine_step()] * 3000}
+    _torch_legacy(runner, tmp_path / "iter_5.pth")
+    result = capped("inspect", "iter_5.pth", cwd=tmp_path, columns="1000")
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("mmengine"))
+    step = "StepLR(step_size=3, gamma=0.5, begin=0, by_epoch=False)"
+    assert line.split(None, 1)[1] == f"[{step}, {step}, {step}, ..., {step} (3000 in all)]"
+    assert "schedulers (StepLR, StepLR, StepLR, ..., StepLR (3000 in all))" in result.stdout
+    assert len(result.stdout) < 2000
+
+
+def test_an_mmengine_runner_of_many_optimizers_names_them_briefly(
+    capped: Capped, tmp_path: Path
+) -> None:
+    schedulers = {f"\x1b[31m{index}": [_mmengine_step()] for index in range(3000)}
+    _torch_legacy({"meta": {"iter": 5}, "param_schedulers": schedulers}, tmp_path / "iter_5.pth")
+    result = capped("inspect", "iter_5.pth", cwd=tmp_path)
+    assert result.returncode == 1
+    names = ", ".join(f"'\\x1b[31m{index}'" for index in range(8))
+    assert result.stderr.splitlines() == [
+        "stepsched: error: iter_5.pth: param_schedulers holds the schedulers of several "
+        f"optimizers ({names} and 2992 more); stepsched reads a Runner with one optimizer"
+    ]
