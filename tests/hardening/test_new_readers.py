@@ -217,16 +217,21 @@ def test_a_trainer_epoch_is_shown_only_when_it_is_a_number(
     assert next(line for line in lines if line.startswith("position")).split(None, 1)[1] == position
 
 
+def _check_trainer_state(
+    capped: Capped, folder: Path, text: str, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """``check trainer_state.json`` holding ``text`` against lr 0.1, step 10, gamma 0.5."""
+    (folder / "trainer_state.json").write_text(text)
+    schedule = ("--lr", "0.1", "--step-size", "10", "--gamma", "0.5")
+    return capped("check", "trainer_state.json", *schedule, *options, cwd=folder)
+
+
 def test_a_trainer_state_of_many_small_values_is_refused_before_it_is_parsed(
     capped: Capped, tmp_path: Path
 ) -> None:
     # 48 MB of empty entries took 1.2 GB (internal error: MemoryError under 1 GiB).
     entries = ",".join(["{}"] * 16_000_000)
-    (tmp_path / "trainer_state.json").write_text(f'{{\n"log_history": [{entries}]\n}}\n')
-    result = capped(
-        "check", "trainer_state.json", "--lr", "0.1", "--step-size", "10", "--gamma", "0.5",
-        cwd=tmp_path,
-    )  # fmt: skip
+    result = _check_trainer_state(capped, tmp_path, f'{{\n"log_history": [{entries}]\n}}\n')
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "stepsched: error: trainer_state.json: a JSON document (its first line is '{') that "
@@ -248,11 +253,7 @@ def test_a_training_folder_trainer_state_of_many_values_is_a_warning(
 
 def test_a_duplicate_long_key_is_named_briefly(capped: Capped, tmp_path: Path) -> None:
     key = "k" * 100_000
-    (tmp_path / "trainer_state.json").write_text(f'{{\n"{key}": 1, "{key}": 2\n}}\n')
-    result = capped(
-        "check", "trainer_state.json", "--lr", "0.1", "--step-size", "10", "--gamma", "0.5",
-        cwd=tmp_path,
-    )  # fmt: skip
+    result = _check_trainer_state(capped, tmp_path, f'{{\n"{key}": 1, "{key}": 2\n}}\n')
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
     assert line.endswith(f"duplicate key {'k' * 60!r}... (100000 characters)")
@@ -326,11 +327,7 @@ def test_a_trainer_state_key_cannot_be_both_the_step_and_the_lr(
     # Accepted before: every point's lr was its step (the CSV and JSON-lines readers refuse).
     history = [{"learning_rate": 0.1, "step": step} for step in range(1, 11)]
     document = json.dumps({"global_step": 10, "log_history": history}, indent=2)
-    (tmp_path / "trainer_state.json").write_text(document)
-    result = capped(
-        "check", "trainer_state.json", "--lr", "0.1", "--step-size", "10", "--gamma", "0.5",
-        *options, cwd=tmp_path,
-    )  # fmt: skip
+    result = _check_trainer_state(capped, tmp_path, document, *options)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"stepsched: error: Invalid value for '--step-column': trainer_state.json: {key!r} "
