@@ -369,3 +369,33 @@ def test_an_mmengine_runner_of_many_optimizers_names_them_briefly(
         "stepsched: error: iter_5.pth: param_schedulers holds the schedulers of several "
         f"optimizers ({names} and 2992 more); stepsched reads a Runner with one optimizer"
     ]
+
+
+_HISTORY_BUFFER = b"cmmengine.logging.history_buffer\nHistoryBuffer\n"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        _HISTORY_BUFFER + b"]\x86",  # getattr(HistoryBuffer, []): unhashable name
+        _HISTORY_BUFFER + b"X\t\x00\x00\x00__class__\x86",  # a name that is no statistic
+        _HISTORY_BUFFER + b"X\x03\x00\x00\x00minN\x87",  # a default: three arguments
+        b"NX\x03\x00\x00\x00min\x86",  # another target
+    ],
+    ids=["list-name", "dunder-name", "three-arguments", "none-target"],
+)
+def test_getattr_in_an_mmengine_pickle_is_refused_unless_it_names_a_statistic(
+    capped: Capped, tmp_path: Path, arguments: bytes
+) -> None:
+    # getattr(HistoryBuffer, []) was "malformed pickle (unhashable type: 'list')".
+    with (tmp_path / "epoch_1.pth").open("wb") as handle:
+        for part in (_TORCH_MAGIC, 1001, {"protocol_version": 1001}):
+            pickle.dump(part, handle, protocol=2)
+        handle.write(b"\x80\x02cbuiltins\ngetattr\n" + arguments + b"R.")
+        pickle.dump([], handle, protocol=2)
+    result = capped("inspect", "epoch_1.pth", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "stepsched: error: refusing to load 'epoch_1.pth': its pickle references "
+        "builtins.getattr, which is not on the allowlist of inert types"
+    ]
