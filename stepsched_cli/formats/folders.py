@@ -65,19 +65,53 @@ class ReadableFolder:
     trainer_state: str | None = None
 
 
-def _names(path: str) -> tuple[set[str], set[str]]:
-    """The files' and the folders' names in ``path``, at most MAX_LISTED_ENTRIES in all."""
+def _names(path: str) -> tuple[set[str], set[str], set[str]]:
+    """The regular files', the folders' and the other entries' (FIFOs, sockets, devices)
+    names in ``path``, at most MAX_LISTED_ENTRIES in all (symlinks followed)."""
     files: set[str] = set()
     folders: set[str] = set()
+    others: set[str] = set()
     try:
         with os.scandir(path) as entries:
             for count, entry in enumerate(entries):
                 if count >= MAX_LISTED_ENTRIES:
                     break
-                (folders if entry.is_dir() else files).add(entry.name)
+                _kind(entry, files, folders, others).add(entry.name)
     except OSError as error:
         raise StateFileError(f"{path}: cannot list the folder ({error.strerror})") from None
-    return files, folders
+    return files, folders, others
+
+
+def _kind(entry: os.DirEntry[str], *kinds: set[str]) -> set[str]:
+    """Which of ``(files, folders, others)`` an entry belongs to; a dangling link is a
+    file, so that reading it says what is wrong with it."""
+    files, folders, others = kinds
+    try:
+        if entry.is_dir():
+            return folders
+        if entry.is_file():
+            return files
+        entry.stat()
+    except OSError:  # a link to nowhere, or a loop of links
+        return files
+    return others
+
+
+def _regular(path: str, found: ReadableFolder, others: set[str]) -> ReadableFolder:
+    """``found`` when the files it names are regular files: reading a FIFO the user did
+    not name would wait for a writer forever.
+
+    Raises:
+        StateFileError: one of them is a FIFO, a socket or a device.
+    """
+    named = (found.scheduler, found.optimizer, found.trainer_state)
+    odd = next((name for name in named if name is not None and name in others), None)
+    if odd is not None:
+        raise StateFileError(
+            f"{path}: its {odd} is not a regular file (a FIFO, a socket or a device); "
+            "stepsched reads a folder's files only when they are regular files"
+        )
+    return found
 
 
 def _has_orbax_step(path: str, folders: set[str]) -> bool:
@@ -102,29 +136,32 @@ def folder_kind(path: str) -> ReadableFolder:
         StateFileError: a folder of another kind (one line naming it and what stepsched
             reads instead), or one it does not recognise.
     """
-    files, folders = _names(path)
-    if "trainer_state.json" in files:
-        if "scheduler.pt" not in files:
+    files, folders, others = _names(path)
+    present = files | others
+    if "trainer_state.json" in present:
+        if "scheduler.pt" not in present:
             raise _refusal(
                 path,
                 "a Hugging Face Trainer checkpoint without scheduler.pt",
                 "the Trainer saves scheduler.pt beside optimizer.pt unless save_only_model is set",
             )
-        optimizer = "optimizer.pt" if "optimizer.pt" in files else None
-        return ReadableFolder(
+        optimizer = "optimizer.pt" if "optimizer.pt" in present else None
+        found = ReadableFolder(
             "a Hugging Face Trainer checkpoint", "scheduler.pt", optimizer, "trainer_state.json"
         )
-    if "scheduler.bin" in files:
-        extra = sorted(name for name in files if re.fullmatch(r"scheduler_\d+\.bin", name))
+        return _regular(path, found, others)
+    if "scheduler.bin" in present:
+        extra = sorted(name for name in present if re.fullmatch(r"scheduler_\d+\.bin", name))
         if extra:
             raise _refusal(
                 path,
                 f"an Accelerate save_state() folder with {len(extra) + 1} schedulers",
                 f"read one of scheduler.bin, {', '.join(extra[:3])} as a file",
             )
-        optimizer = "optimizer.bin" if "optimizer.bin" in files else None
-        return ReadableFolder("an Accelerate save_state() folder", "scheduler.bin", optimizer)
-    raise _foreign(path, files, folders)
+        optimizer = "optimizer.bin" if "optimizer.bin" in present else None
+        found = ReadableFolder("an Accelerate save_state() folder", "scheduler.bin", optimizer)
+        return _regular(path, found, others)
+    raise _foreign(path, present, folders)
 
 
 def _foreign(path: str, files: set[str], folders: set[str]) -> StateFileError:
@@ -188,6 +225,11 @@ MAX_TRAINER_STATE_BYTES = 64 * 1024 * 1024
 """The largest ``trainer_state.json`` read (its ``log_history`` grows with the run)."""
 
 
+MAX_TRAINER_STATE_VALUES = 2_000_000
+"""The most JSON values read from it (its commas and opening brackets): about 200 MB of
+Python objects at most, as :data:`stepsched_cli.runlog.trainer_state.MAX_DOCUMENT_VALUES`."""
+
+
 def read_folder(request: Request[NoHints]) -> Reading:
     """The scheduler state of a training folder, checked against what it saved beside it.
 
@@ -223,7 +265,8 @@ def _with_trainer_state(reading: Reading, path: str) -> Reading:
     view = reading.view
     if problem is not None:
         return replace(reading, warnings=(*reading.warnings, f"{path}: {problem}"))
-    text = f"{view.position_text} (Trainer global_step {step}, epoch {epoch})"
+    shown_epoch = "" if epoch is None else f", epoch {epoch}"
+    text = f"{view.position_text} (Trainer global_step {step}{shown_epoch})"
     warnings = reading.warnings
     if step != view.position:
         warnings = (
@@ -239,11 +282,13 @@ def _with_trainer_state(reading: Reading, path: str) -> Reading:
 def _trainer_counts(path: str) -> tuple[int, object, str | None]:
     """``global_step`` and ``epoch`` from ``trainer_state.json``, or why they are not there."""
     try:
-        document = loads_strict(read_bytes_bounded(path, MAX_TRAINER_STATE_BYTES, "trainer state"))
+        data = read_bytes_bounded(path, MAX_TRAINER_STATE_BYTES, "trainer state")
+        document = loads_strict(data, max_values=MAX_TRAINER_STATE_VALUES)
     except (FileReadError, ValueError) as error:
         return 0, None, f"not read ({error})"
     step = document.get("global_step") if isinstance(document, dict) else None
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         return 0, None, f"global_step must be an integer >= 0, got {shown(step)}"
     epoch = document.get("epoch") if isinstance(document, dict) else None
-    return step, epoch if isinstance(epoch, int | float) else None, None
+    number = isinstance(epoch, int | float) and not isinstance(epoch, bool)
+    return step, epoch if number else None, None

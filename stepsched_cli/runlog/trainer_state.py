@@ -26,12 +26,19 @@ from pathlib import Path
 
 from stepsched_cli import validate
 from stepsched_cli.fileio import FileReadError, loads_strict, read_bytes_bounded
+from stepsched_cli.runlog.columns import same_column_error
 from stepsched_cli.runlog.log_error import RunLogError
 from stepsched_cli.runlog.rows import LogPoint
 
 MAX_DOCUMENT_BYTES = 256 << 20
 """The largest trainer_state.json read: an entry is about 150 bytes, so over a million
 logged steps."""
+
+
+MAX_DOCUMENT_VALUES = 2_000_000
+"""The most JSON values a trainer_state.json may hold (counted as its commas and opening
+brackets): an entry holds about 6, so over 300,000 logged steps, in about 200 MB of
+Python objects at most (a 48 MB file of empty entries took 1.2 GB before)."""
 
 
 def trainer_state_points(
@@ -44,12 +51,13 @@ def trainer_state_points(
     ``learning_rate``); an entry without the lr key is skipped.
 
     Raises:
+        ColumnConflictError: ``step_column`` and ``lr_column`` name one key.
         RunLogError: the file is unreadable, too large, not JSON, has no
             ``log_history`` list, or an entry's step or lr is not valid.
     """
     try:
         data = read_bytes_bounded(path, MAX_DOCUMENT_BYTES, "trainer_state.json")
-        document = loads_strict(data)
+        document = loads_strict(data, max_values=MAX_DOCUMENT_VALUES)
     except FileReadError as error:
         raise RunLogError(str(error)) from None
     except ValueError as error:
@@ -62,7 +70,10 @@ def trainer_state_points(
             f"{path}: is one JSON document, not JSON lines, and has no log_history list "
             "(the Hugging Face Trainer's trainer_state.json); a log is CSV or JSON lines"
         )
-    return _points(history, str(path), step_column or "step", lr_column or "learning_rate")
+    step_key, lr_key = step_column or "step", lr_column or "learning_rate"
+    if step_key == lr_key:  # the CSV and JSON-lines readers' rule: never one key for both
+        raise same_column_error(lr_key, step_column, str(path))
+    return _points(history, str(path), step_key, lr_key)
 
 
 def _points(history: list[object], source: str, step_key: str, lr_key: str) -> Iterator[LogPoint]:
@@ -77,4 +88,4 @@ def _points(history: list[object], source: str, step_key: str, lr_key: str) -> I
         yield LogPoint(step, lr, number)
 
 
-__all__ = ["MAX_DOCUMENT_BYTES", "trainer_state_points"]
+__all__ = ["MAX_DOCUMENT_BYTES", "MAX_DOCUMENT_VALUES", "trainer_state_points"]

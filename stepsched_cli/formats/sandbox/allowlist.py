@@ -464,9 +464,10 @@ def _inert_getattr(*args: object) -> InertObject:
     Any other call is refused as ``builtins.getattr`` off the allowlist.
     """
     history = _INERT_TYPES.get(_HISTORY_BUFFER)
-    if len(args) != 2 or args[0] is not history or args[1] not in _HISTORY_STATISTICS:
+    name = args[1] if len(args) == 2 and args[0] is history else None
+    if not isinstance(name, str) or name not in _HISTORY_STATISTICS:  # a list is unhashable
         raise RefusedGlobal("builtins.getattr")
-    return _inert_type(f"{_HISTORY_BUFFER}.{args[1]}")()
+    return _inert_type(f"{_HISTORY_BUFFER}.{name}")()
 
 
 def _build_allowlist() -> dict[tuple[str, str], object]:

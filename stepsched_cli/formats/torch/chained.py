@@ -33,6 +33,7 @@ from stepsched_cli.errors import StateError
 from stepsched_cli.formats.torch import state_dict as torch_format
 from stepsched_cli.formats.torch.factors import Factor, chain_lrs, parse_warmup
 from stepsched_cli.formats.torch.sequential import check_stored_lrs, stored_lrs
+from stepsched_cli.numbers import format_items
 from stepsched_cli.schedule import check_position
 
 __all__ = ["ChainedState", "is_chained_state", "parse"]
@@ -105,14 +106,14 @@ class ChainedState:
     def unrepresentable_reason(self) -> str:
         """Why a stepsched state does not hold this chain (it is shown by torch's rules)."""
         return (
-            f"a chain of {', '.join(self.kinds)} multiplies the base lr by each member's "
+            f"a chain of {format_items(self.kinds)} multiplies the base lr by each member's "
             "factor; a stepsched schedule is one step decay (with one warmup)"
         )
 
     def describe(self) -> str:
         """``ChainedScheduler([StepLR(...), MultiStepLR(...)]), base_lrs 0.1``."""
-        members = ", ".join(member.describe() for member in self.members)
-        lrs = ", ".join(f"{lr:.6g}" for lr in self.base_lrs)
+        members = format_items([member.describe() for member in self.members])
+        lrs = format_items([f"{lr:.6g}" for lr in self.base_lrs])
         return f"ChainedScheduler([{members}]), base_lrs {lrs}"
 
 
@@ -191,7 +192,7 @@ def parse(document: object) -> ChainedState:
     if len(positions) > 1:
         raise StateError(
             f"the members of a ChainedScheduler disagree on last_epoch "
-            f"({', '.join(str(p) for _, p, _ in members)}): they were not stepped together",
+            f"({format_items([p for _, p, _ in members])}): they were not stepped together",
             parameter="last_epoch",
         )
     if len(bases) > 1:

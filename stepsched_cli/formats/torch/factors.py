@@ -31,6 +31,7 @@ from typing import Literal
 
 from stepsched_cli import validate
 from stepsched_cli.errors import StateError
+from stepsched_cli.numbers import format_items
 from stepsched_cli.powers import scaled_power
 
 __all__ = ["FACTOR_KINDS", "Factor", "FactorKind", "chain_lrs", "parse_warmup"]
@@ -103,8 +104,8 @@ class Factor:
         if self.kind == "StepLR":
             return f"StepLR(step_size={self.step_size}, gamma={self.gamma:.6g})"
         if self.kind == "MultiStepLR":
-            listed = ", ".join(
-                str(m) if count == 1 else f"{m} (x{count})" for m, count in self.milestones
+            listed = format_items(
+                [str(m) if count == 1 else f"{m} (x{count})" for m, count in self.milestones]
             )
             return f"MultiStepLR(milestones=[{listed}], gamma={self.gamma:.6g})"
         if self.kind == "ConstantLR":

@@ -59,8 +59,13 @@ class Counter:
     learning_rate: float | None
 
 
-def counters(tree: object, where: str = "") -> Iterator[Counter]:
-    """Every schedule counter in a decoded state dict, depth first, in key order."""
+def counters(tree: object, path: tuple[object, ...] = ()) -> Iterator[Counter]:
+    """Every schedule counter in a decoded state dict, depth first, in key order.
+
+    ``path`` holds the keys above ``tree``; a counter's ``where`` is built from them
+    only when one is found (building it for every node is quadratic in a deep tree of
+    long keys) and shows at most the first and the last key, each shortened.
+    """
     if not isinstance(tree, Mapping):
         return
     count = tree.get("count")
@@ -73,9 +78,18 @@ def counters(tree: object, where: str = "") -> Iterator[Counter]:
         if inject and isinstance(hyperparams, Mapping):
             found = hyperparams.get("learning_rate")
             lr = found.value() if isinstance(found, Ext) else None
-        yield Counter(where or "the top level", value, float(lr) if lr is not None else None)
+        number = float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+        yield Counter(_where(path), value, number)
     for key, child in tree.items():
-        yield from counters(child, f"{where}/{key}" if where else str(key))
+        yield from counters(child, (*path, key))
+
+
+def _where(path: tuple[object, ...]) -> str:
+    if not path:
+        return "the top level"
+    if len(path) > 2:
+        return f"{_key(path[0])}/.../{_key(path[-1])}"
+    return "/".join(_key(key) for key in path)
 
 
 def describe_file(path: str) -> str:
@@ -137,6 +151,11 @@ def _describe(tree: object) -> str:
             "is not established"
         )
     (count,) = counts
+    if count < 0:
+        return (
+            f"is {_WHAT} whose optax count is {count}, not a number of updates: the "
+            "schedule's position is not established"
+        )
     lrs = [counter.learning_rate for counter in found if counter.learning_rate is not None]
     held = f"optax count {count} (updates done: the schedule's position)"
     if lrs and math.isfinite(lrs[0]) and count > 0:

@@ -100,7 +100,7 @@ def _read_model(h5py: Any, model: Any, path: str) -> tuple[object, int | None, t
     counter = _counter(h5py, model, optimizer, path)
     value = scalar_dataset(h5py, model, counter, path, within="")[()].item()
     iterations = validate.integer(
-        value, "iterations", minimum=0, error=StateFileError, parameter="iterations"
+        value, f"{path}: {counter}", minimum=0, error=StateFileError, parameter="iterations"
     )
     return optimizer, iterations, notes
 
@@ -141,6 +141,18 @@ def _optimizer(training: object, path: str) -> tuple[Mapping[str, Any], tuple[st
     return inner, (WRAPPED_NOTE,)
 
 
+def _usable_name(name: object) -> bool:
+    """An optimizer name that is one HDF5 link name as Keras writes it: printable, at
+    most 255 characters, no ``/``, not ``.`` (the group itself) or ``..``."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 255
+        and name.isprintable()
+        and "/" not in name
+        and name not in (".", "..")
+    )
+
+
 def _counter(h5py: Any, model: Any, optimizer: Mapping[str, Any], path: str) -> str:
     """Where the writer's Keras keeps the optimizer's iterations (see the module).
 
@@ -151,7 +163,7 @@ def _counter(h5py: Any, model: Any, optimizer: Mapping[str, Any], path: str) -> 
     version = _text_attribute(model, "keras_version", path) or ""
     if version.startswith("3."):
         name = optimizer["config"].get("name")
-        if not isinstance(name, str) or not name or "/" in name:
+        if not _usable_name(name):
             raise StateFileError(
                 f"{path}: its optimizer config has no usable name ({validate.shown(name)}): "
                 "Keras 3 keeps the counter at optimizer_weights/<name>/iteration"

@@ -28,6 +28,7 @@ from stepsched_cli.formats.frameworks.mmengine.schedulers import (
 )
 from stepsched_cli.formats.hints import NoHints
 from stepsched_cli.formats.reading import Reading, Request, changes_view, request_data, state_view
+from stepsched_cli.numbers import format_items
 from stepsched_cli.schedule import Mode, StepSchedule
 from stepsched_cli.scheduler import SchedulerState
 from stepsched_cli.state import parse_json_bytes
@@ -181,7 +182,7 @@ def _runner_reading(runner: RunnerState, format: str, source: str) -> Reading:
         return _chain(runner.schedulers[0].base_values, clocks)
 
     reason = (
-        f"this MMEngine Runner's schedulers ({', '.join(s.kind for s in runner.schedulers)}) "
+        f"this MMEngine Runner's schedulers ({format_items([s.kind for s in runner.schedulers])}) "
         "are applied together, each on its own clock; a stepsched state is one schedule"
     )
     view = changes_view(

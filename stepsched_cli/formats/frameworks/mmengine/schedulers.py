@@ -39,6 +39,7 @@ from typing import Any, cast
 from stepsched_cli import validate
 from stepsched_cli.errors import StateError
 from stepsched_cli.formats.torch import FACTOR_KINDS, Factor, chain_lrs, parse_warmup
+from stepsched_cli.numbers import format_items
 
 __all__ = [
     "END_UNSET",
@@ -343,7 +344,7 @@ class RunnerState:
 
     def describe(self) -> str:
         """The schedulers, as the config lists them."""
-        return "[" + ", ".join(s.describe() for s in self.schedulers) + "]"
+        return "[" + format_items([s.describe() for s in self.schedulers]) + "]"
 
     def next_changes(self) -> list[tuple[str, int, str]]:
         """Each scheduler's next change: ``(unit, global step, kind)``, sooner first."""
@@ -371,7 +372,7 @@ def parse_runner(checkpoint: Mapping[str, object]) -> RunnerState:
     if isinstance(listed, Mapping):
         raise StateError(
             "param_schedulers holds the schedulers of several optimizers "
-            f"({', '.join(map(str, listed))}); stepsched reads a Runner with one optimizer",
+            f"({validate.listed(listed)}); stepsched reads a Runner with one optimizer",
             parameter="param_schedulers",
         )
     if not isinstance(listed, list) or not listed:
