@@ -29,7 +29,8 @@ Example:
 
 from __future__ import annotations
 
-import math
+import bisect
+import itertools
 import operator
 import warnings
 from collections import Counter
@@ -39,9 +40,9 @@ from typing import Any
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from stepsched_cli.decay_rows import DecayRows
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.powers import ScaledWalk
-from stepsched_cli.validate import finite_number, integer, integers
+from stepsched_cli.validate import finite_number, integer, integers, listed
 
 __all__ = ["MultiStepLR", "StepLR"]
 
@@ -59,56 +60,25 @@ def _check_gamma(gamma: object) -> float:
     return value
 
 
-class _GroupLrs:
-    """Every group's exact lr at one decay count, moved to the next count cheaply.
+class _Now:
+    """The lrs at one epoch, the rows of the epochs after it, and what made them.
 
-    One :class:`~stepsched_cli.powers.ScaledWalk` per distinct non-zero base lr: a
-    jump is a random-access power, and the next decays are walked ahead in batches
-    (:meth:`~stepsched_cli.powers.ScaledWalk.advance_many`: one wide multiplication
-    per value and base, in one loop) into the groups' lrs at each of the next decay
-    counts, so a step that decays takes the next of them.  The values stay the
-    correctly rounded ones (docs/design.md); a value that has reached 0.0 is not
-    walked further (the values only decrease).  At most :data:`_BATCH` decay counts
-    are held ahead.
+    ``current`` holds the lrs at epoch ``expected - 1``; ``stream`` yields those of
+    ``expected``, ``expected + 1``, ... (a C-level chain of repeated rows of
+    :class:`~stepsched_cli.decay_rows.DecayRows`).  ``raw``, ``gamma`` and ``schedule``
+    (the step size, or the milestones) are what the rows were computed from: the base
+    lrs and gamma compared by value, the schedule by identity, so a loaded state dict
+    or an attribute assigned anew is seen at the next step.
     """
 
-    __slots__ = ("bases", "batch", "decays", "gamma", "raw", "upcoming", "values", "walks")
+    __slots__ = ("current", "expected", "gamma", "plain", "raw", "schedule", "stream")
 
-    def __init__(self, gamma: float, raw: list[Any], decays: int) -> None:
-        self.gamma, self.raw, self.decays = gamma, list(raw), decays
-        self.bases = [_base_lr(index, value) for index, value in enumerate(raw)]
-        self.walks = {
-            base: ScaledWalk(abs(base), gamma, decays) for base in set(self.bases) if base
-        }
-        self.values = tuple(
-            math.copysign(self.walks[base].value(), base) if base else base for base in self.bases
-        )
-        self.upcoming: Iterator[tuple[float, ...]] = iter(())
-        self.batch = 1
-
-    def walk_ahead(self) -> tuple[float, ...]:
-        """The lrs at the next decay count, after walking the next batch of them."""
-        self.batch = batch = min(_BATCH, 2 * self.batch)
-        columns: dict[float, list[float]] = {}
-        for base, value in zip(self.bases, self.values, strict=True):
-            if base in columns or base not in self.walks:
-                continue
-            if value:
-                fresh = self.walks[base].advance_many(batch)
-                columns[base] = fresh if base > 0 else [-magnitude for magnitude in fresh]
-            else:  # a value that has reached 0.0 stays
-                columns[base] = [value] * batch
-        rows = [
-            columns.get(base) or [value] * batch
-            for base, value in zip(self.bases, self.values, strict=True)
-        ]
-        self.upcoming = zip(*rows, strict=True)
-        return next(self.upcoming, ())
-
-
-# The most decay counts walked ahead; batches start at 2 and double, so a schedule
-# that decays rarely walks few values ahead.
-_BATCH = 64
+    def __init__(self, owner: _ExactLR, epoch: int) -> None:
+        self.raw, self.gamma, self.schedule = list(owner.base_lrs), owner.gamma, owner._schedule()
+        rows = DecayRows(_base_lrs(self.raw), _check_gamma(self.gamma), owner._decays(epoch))
+        self.current, self.expected = rows.values, epoch + 1
+        self.stream = owner._epoch_rows(epoch, rows)
+        self.plain = False
 
 
 class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (optional)
@@ -116,10 +86,11 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
 
     ``get_lr()`` is torch's hook, called by ``step()``; it returns one lr per
     parameter group, derived from the group's base lr and the decay count at
-    ``last_epoch``.  The values of the current decay count are kept, so a step that
-    crosses no decay costs a comparison, and the next decay a walk (:class:`_GroupLrs`).
-    Changes made to a group's lr from outside (another scheduler chained on the same
-    optimizer) are not composed, as with torch's closed form.
+    ``last_epoch``.  The rows of the coming epochs are an iterator (:class:`_Now`), so
+    a step takes the next one whether it decays or not; any other epoch (a resumed
+    or changed schedule) starts the rows over from a random-access power.  Changes made
+    to a group's lr from outside (another scheduler chained on the same optimizer) are
+    not composed, as with torch's closed form.
     """
 
     gamma: float
@@ -127,6 +98,15 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
     last_epoch: int
 
     def _decays(self, epoch: int) -> int:
+        """The decay count at ``epoch``."""
+        raise NotImplementedError
+
+    def _epoch_rows(self, epoch: int, rows: DecayRows) -> Iterator[list[float]]:
+        """The lrs at each epoch after ``epoch``, from ``rows`` (at ``epoch``'s count)."""
+        raise NotImplementedError
+
+    def _schedule(self) -> object:
+        """What the decay count is computed from: the step size, or the milestones."""
         raise NotImplementedError
 
     def step(self, epoch: int | None = None) -> None:
@@ -136,14 +116,27 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         ``lr``, ``_last_lr``); the first steps (where torch warns about the call order),
         ``step(epoch)`` and tensor lrs go through torch's own ``step()``.
         """
+        now: _Now | None = self.__dict__.get("_exact_now")
         groups = self.optimizer.param_groups
-        if epoch is not None or self._step_count <= 1 or not self.__dict__.get("_exact_plain"):
+        if epoch is not None or now is None or not now.plain or self._step_count <= 1:
             super().step(epoch)
-            self.__dict__["_exact_plain"] = all(type(group["lr"]) is float for group in groups)
+            now = self.__dict__.get("_exact_now")
+            if now is not None:
+                now.plain = all(type(group["lr"]) is float for group in groups)
             return
         self._step_count += 1
-        self.last_epoch += 1
-        values = self._exact_lrs()
+        epoch = self.last_epoch = self.last_epoch + 1
+        if (
+            epoch == now.expected
+            and now.gamma == self.gamma
+            and now.schedule is self._schedule()
+            and now.raw == self.base_lrs
+        ):
+            now.current = row = next(now.stream)
+            now.expected = epoch + 1
+            values = list(row)
+        else:
+            values = self._exact_lrs()
         for group, lr in zip(groups, values, strict=False):  # as torch's step()
             group["lr"] = lr
         self._last_lr = values
@@ -165,22 +158,22 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
 
     def _exact_lrs(self) -> list[float]:
         """A new list of the exact lrs at ``last_epoch``."""
-        decays = self._decays(self.last_epoch)
-        lrs: _GroupLrs | None = self.__dict__.get("_exact_lrs_now")
-        if lrs is not None and lrs.gamma == self.gamma:
-            kept, current = lrs.raw, self.base_lrs
-            if len(kept) == len(current) and (
-                all(map(operator.is_, kept, current)) or _same(lrs, current)
-            ):
-                if decays == lrs.decays:
-                    return list(lrs.values)
-                if decays == lrs.decays + 1:
-                    lrs.decays = decays
-                    lrs.values = next(lrs.upcoming, ()) or lrs.walk_ahead()
-                    return list(lrs.values)
-        lrs = _GroupLrs(_check_gamma(self.gamma), self.base_lrs, decays)
-        self.__dict__["_exact_lrs_now"] = lrs
-        return list(lrs.values)
+        epoch = self.last_epoch
+        now: _Now | None = self.__dict__.get("_exact_now")
+        if (
+            now is not None
+            and now.gamma == self.gamma
+            and now.schedule is self._schedule()
+            and now.raw == self.base_lrs
+        ):
+            if epoch == now.expected:
+                now.current = next(now.stream)
+                now.expected = epoch + 1
+                return list(now.current)
+            if epoch == now.expected - 1:
+                return list(now.current)
+        now = self.__dict__["_exact_now"] = _Now(self, epoch)
+        return list(now.current)
 
     def state_dict(self) -> dict[str, Any]:
         """torch's state dict: every attribute but the optimizer (and our cache)."""
@@ -192,20 +185,11 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         super().load_state_dict(
             {key: value for key, value in state_dict.items() if not key.startswith(_OWN_PREFIX)}
         )
-        self.__dict__.pop("_exact_lrs_now", None)
+        self.__dict__.pop("_exact_now", None)
 
 
-def _same(lrs: _GroupLrs, current: list[Any]) -> bool:
-    """Whether the base lrs (as many as kept) are unchanged, tensors never compared by ``==``.
-
-    Equal floats that are new objects (a loaded state dict) are kept for the next
-    call, which then finds the same objects.
-    """
-    pairs = zip(lrs.raw, current, strict=True)
-    if all(a is b or (type(a) is type(b) is float and a == b) for a, b in pairs):
-        lrs.raw = list(current)
-        return True
-    return False
+def _base_lrs(raw: list[Any]) -> list[float]:
+    return [_base_lr(index, value) for index, value in enumerate(raw)]
 
 
 def _base_lr(index: int, value: object) -> float:
@@ -245,12 +229,25 @@ class StepLR(_ExactLR):
     def _decays(self, epoch: int) -> int:
         return max(0, epoch // self.step_size)
 
+    def _epoch_rows(self, epoch: int, rows: DecayRows) -> Iterator[list[float]]:
+        size = self.step_size
+        rest = (rows.k + 1) * size - 1 - epoch  # the epochs after it with its count
+        later = map(itertools.repeat, rows.following(), itertools.repeat(size))
+        return itertools.chain(
+            itertools.repeat(rows.values, rest), itertools.chain.from_iterable(later)
+        )
+
+    def _schedule(self) -> object:
+        return self.step_size
+
 
 class MultiStepLR(_ExactLR):
     """torch's ``MultiStepLR``, exact: one decay per milestone at or before ``last_epoch``.
 
     Milestones are kept in a ``Counter`` as torch keeps them, so a repeated milestone
-    decays once per repetition and the state dict is torch's.
+    decays once per repetition and the state dict is torch's.  They are read when
+    assigned (here, by ``load_state_dict``, or ``scheduler.milestones = Counter(...)``);
+    a ``Counter`` changed in place is not seen.
 
     Args:
         optimizer: As for :class:`StepLR`.
@@ -279,5 +276,81 @@ class MultiStepLR(_ExactLR):
             integer(last_epoch, "last_epoch", minimum=-1, limit=None, error=ScheduleError),
         )
 
+    def _order(self) -> _Milestones:
+        order: _Milestones | None = self.__dict__.get("_exact_order")
+        if order is None or order.counter is not self.milestones:
+            order = self.__dict__["_exact_order"] = _Milestones(self.milestones)
+        return order
+
     def _decays(self, epoch: int) -> int:
-        return sum(count for milestone, count in self.milestones.items() if milestone <= epoch)
+        # One decay per milestone (repetitions counted) at or before epoch, as torch's
+        # sum over its Counter.
+        order = self._order()
+        return order.decays[bisect.bisect_right(order.sorted, epoch)]
+
+    def _epoch_rows(self, epoch: int, rows: DecayRows) -> Iterator[list[float]]:
+        return self._order().epoch_rows(epoch, rows)
+
+    def _schedule(self) -> object:
+        return self.milestones
+
+
+# The most decays a milestone Counter may count in all (torch's from a list this long
+# is far beyond any schedule; the walk keeps one byte per decay).
+_MOST_DECAYS = 2**24
+
+
+class _Milestones:
+    """A milestone Counter in order (those counted 0 times left out: they change
+    nothing), the decays passed after each, and which rows a walk keeps.
+
+    ``decays[i]`` is the decay count before milestone ``i``; ``keep`` has one byte
+    per decay, 1 at the last decay of each milestone (a milestone counted ``n`` times
+    moves ``n`` rows on and shows the last).
+    """
+
+    __slots__ = ("counter", "decays", "keep", "sorted")
+
+    def __init__(self, counter: Counter[int]) -> None:
+        self.counter = counter
+        bad = [m for m in sorted(counter) if type(counter[m]) is not int or counter[m] < 0]
+        if bad:
+            raise ScheduleError(
+                "milestones must count each milestone's decays as an integer >= 0, got "
+                + listed(f"{m!r}: {counter[m]!r}" for m in bad),
+                parameter="milestones",
+            )
+        self.sorted = sorted(m for m in counter if counter[m])
+        counts = [counter[m] for m in self.sorted]
+        self.decays = [0, *itertools.accumulate(counts)]
+        if self.decays[-1] > _MOST_DECAYS:
+            raise ScheduleError(
+                f"milestones count {self.decays[-1]:,} decays in all; at most "
+                f"{_MOST_DECAYS:,} are supported",
+                parameter="milestones",
+            )
+        self.keep = b"".join(bytes(count - 1) + b"\1" for count in counts)
+
+    def epoch_rows(self, epoch: int, rows: DecayRows) -> Iterator[list[float]]:
+        """The lrs at each epoch after ``epoch``; ``rows`` is at ``epoch``'s count.
+
+        One C-level chain: the current row until the next milestone, then each
+        milestone's row repeated until the one after it, the last one forever.
+        """
+        passed = bisect.bisect_right(self.sorted, epoch)
+        if passed == len(self.sorted):
+            return itertools.repeat(rows.values)
+        keep = itertools.islice(self.keep, self.decays[passed], None)
+        kept = itertools.compress(rows.following(), keep)
+        gaps = map(operator.sub, self.sorted[passed + 1 :], self.sorted[passed:])
+        between = map(itertools.repeat, itertools.islice(kept, len(self.sorted) - passed - 1), gaps)
+        return itertools.chain(
+            itertools.repeat(rows.values, self.sorted[passed] - 1 - epoch),
+            itertools.chain.from_iterable(between),
+            itertools.chain.from_iterable(_forever(kept)),
+        )
+
+
+def _forever(rows: Iterator[list[float]]) -> Iterator[Iterator[list[float]]]:
+    """The next row, repeated without end (taken only when it is reached)."""
+    yield itertools.repeat(next(rows))
