@@ -3,8 +3,10 @@
 ``StepLR(optimizer, step_size, gamma=0.1, last_epoch=-1)`` and ``MultiStepLR(optimizer,
 milestones, gamma=0.1, last_epoch=-1)`` are ``torch.optim.lr_scheduler.LRScheduler``
 subclasses with torch's constructors, ``step()``, ``get_last_lr()`` and state dict
-keys, so Lightning, the Hugging Face Trainer, Ignite and timm's loop take them as they
-take torch's, and a state dict saved by one loads into the other.  The difference is
+keys, so Lightning, the Hugging Face Trainer and Ignite take them as they take torch's,
+and a state dict saved by one loads into the other.  timm's training loop calls
+``step(epoch, metric)`` and ``step_update(num_updates, metric)``, which torch's classes
+lack; ours take them once ``t_in_epochs`` says which one counts.  The difference is
 the value: torch multiplies the previous lr by gamma at each decay and drifts (12.5
 ulps after 100,000 decays with gamma 0.999, ``0.0010000000000000002`` already at the
 second decay of 0.1); here every group's lr is the float nearest to the exact
@@ -184,6 +186,14 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         Raises:
             ScheduleError: ``t_in_epochs`` not given, ``num_updates`` not an integer
                 >= 0, or a group with timm's ``lr_scale``.
+
+        Example:
+            >>> import torch
+            >>> optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1)
+            >>> scheduler = StepLR(optimizer, step_size=30, t_in_epochs=False)
+            >>> scheduler.step_update(num_updates=60, metric=None)
+            >>> scheduler.get_last_lr(), scheduler.last_epoch
+            ([0.001], 60)
         """
         if self._timm_unit("step_update(num_updates)") is False:
             self._move_to(integer(num_updates, "num_updates", limit=None, error=ScheduleError))
