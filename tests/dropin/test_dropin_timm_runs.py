@@ -20,6 +20,7 @@ import pytest
 
 from stepsched_cli.runlog import LogPoint, check_log, check_log_file, read_log
 from stepsched_cli.schedule import StepSchedule
+from tests.dropin.test_dropin_runs import cli_available
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "dropin" / "timm"
 MANIFEST: dict[str, Any] = json.loads((DATA / "manifest.json").read_text())
@@ -95,13 +96,6 @@ def test_torch_steplr_is_not_accepted_by_timms_loop() -> None:
             "TypeError: LRScheduler.step() got an unexpected keyword argument 'metric'"
         ),
     }
-
-
-def cli_available() -> bool:
-    probe = subprocess.run(
-        [sys.executable, "-c", "import stepsched_cli.cli.app"], capture_output=True, check=False
-    )
-    return probe.returncode == 0
 
 
 @pytest.mark.parametrize("log", MANIFEST["epochs"]["logs"])
