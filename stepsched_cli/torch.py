@@ -3,8 +3,10 @@
 ``StepLR(optimizer, step_size, gamma=0.1, last_epoch=-1)`` and ``MultiStepLR(optimizer,
 milestones, gamma=0.1, last_epoch=-1)`` are ``torch.optim.lr_scheduler.LRScheduler``
 subclasses with torch's constructors, ``step()``, ``get_last_lr()`` and state dict
-keys, so Lightning, the Hugging Face Trainer, Ignite and timm's loop take them as they
-take torch's, and a state dict saved by one loads into the other.  The difference is
+keys, so Lightning, the Hugging Face Trainer and Ignite take them as they take torch's,
+and a state dict saved by one loads into the other.  timm's training loop calls
+``step(epoch, metric)`` and ``step_update(num_updates, metric)``, which torch's classes
+lack; ours take them once ``t_in_epochs`` says which one counts.  The difference is
 the value: torch multiplies the previous lr by gamma at each decay and drifts (12.5
 ulps after 100,000 decays with gamma 0.999, ``0.0010000000000000002`` already at the
 second decay of 0.1); here every group's lr is the float nearest to the exact
@@ -37,12 +39,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from stepsched_cli.decay_rows import DecayRows
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.validate import finite_number, integer, integers, listed
+from stepsched_cli.validate import boolean, finite_number, integer, integers, listed, shown
 
 __all__ = ["MultiStepLR", "StepLR"]
 
@@ -58,6 +61,16 @@ def _check_gamma(gamma: object) -> float:
             f"gamma must be a number with 0 < gamma < 1, got {gamma!r}", parameter="gamma"
         )
     return value
+
+
+# ``step(epoch)`` without a metric is torch's call; timm's loop passes one (even None).
+_NO_METRIC: Any = object()
+
+
+def _check_unit(t_in_epochs: object) -> bool | None:
+    if t_in_epochs is None:
+        return None
+    return boolean(t_in_epochs, "t_in_epochs", error=ScheduleError)
 
 
 class _Now:
@@ -109,13 +122,18 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         """What the decay count is computed from: the step size, or the milestones."""
         raise NotImplementedError
 
-    def step(self, epoch: int | None = None) -> None:
+    def step(self, epoch: int | None = None, metric: object = _NO_METRIC) -> None:
         """torch's ``step()``; plain float lrs after the first steps take a shorter path.
 
         The path sets what torch's sets (``_step_count``, ``last_epoch``, each group's
         ``lr``, ``_last_lr``); the first steps (where torch warns about the call order),
-        ``step(epoch)`` and tensor lrs go through torch's own ``step()``.
+        ``step(epoch)`` and tensor lrs go through torch's own ``step()``.  timm's
+        ``step(epoch, metric)``, and ``step(epoch)`` once ``t_in_epochs`` is said, go
+        to :meth:`_timm_step`.
         """
+        if metric is not _NO_METRIC or (epoch is not None and self.t_in_epochs is not None):
+            self._timm_step(epoch, metric)
+            return
         now: _Now | None = self.__dict__.get("_exact_now")
         groups = self.optimizer.param_groups
         if epoch is not None or now is None or not now.plain or self._step_count <= 1:
@@ -140,6 +158,87 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         for group, lr in zip(groups, values, strict=False):  # as torch's step()
             group["lr"] = lr
         self._last_lr = values
+
+    # timm's training loop (train.py) drives a scheduler by the position it counts:
+    # step(epoch, metric) after each epoch, step_update(num_updates, metric) after
+    # each optimizer update, and reads t_in_epochs.  See docs/dropin.md.
+
+    @property
+    def t_in_epochs(self) -> bool | None:
+        """What timm's calls count: True epochs, False updates, None not said (refused)."""
+        unit: bool | None = self.__dict__.get("_exact_t_in_epochs")
+        return unit
+
+    def step_update(self, num_updates: int, metric: object = None) -> None:
+        """timm's call after each optimizer update: the position is ``num_updates``.
+
+        With ``t_in_epochs=False`` the lrs become those at ``last_epoch = num_updates``
+        (as ``num_updates`` calls of ``step()`` would leave them); with ``True`` the
+        call does nothing, as for timm's own schedulers.  ``metric`` is not used.
+
+        Raises:
+            ScheduleError: ``t_in_epochs`` not given, ``num_updates`` not an integer
+                >= 0, or a group with timm's ``lr_scale``.
+
+        Example:
+            >>> import torch
+            >>> optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1)
+            >>> scheduler = StepLR(optimizer, step_size=30, t_in_epochs=False)
+            >>> scheduler.step_update(num_updates=60, metric=None)
+            >>> scheduler.get_last_lr(), scheduler.last_epoch
+            ([0.001], 60)
+        """
+        if self._timm_unit("step_update(num_updates)") is False:
+            self._move_to(integer(num_updates, "num_updates", limit=None, error=ScheduleError))
+
+    def _timm_step(self, epoch: object, metric: object) -> None:
+        """timm's ``step(epoch, metric)``: the position is ``epoch`` when it counts epochs."""
+        if self._timm_unit("step(epoch, metric)"):
+            self._move_to(integer(epoch, "epoch", limit=None, error=ScheduleError))
+        elif metric is _NO_METRIC:
+            raise ScheduleError(
+                f"step({shown(epoch)}) sets an epoch, but this scheduler counts updates "
+                "(t_in_epochs=False): call step_update(num_updates) instead "
+                "(timm's train.py does with --sched-on-updates)",
+                parameter="epoch",
+            )
+        # else: timm's per-epoch call to a scheduler that counts updates does nothing.
+
+    def _timm_unit(self, call: str) -> bool:
+        unit = self.t_in_epochs
+        if unit is None:
+            name = type(self).__name__
+            raise ScheduleError(
+                f"t_in_epochs must be True or False for timm's {call}: its loop calls "
+                "both step(epoch, metric) and step_update(num_updates, metric); "
+                f"{name}(..., t_in_epochs=True) counts epochs, False updates",
+                parameter="t_in_epochs",
+            )
+        for index, group in enumerate(self.optimizer.param_groups):
+            scale = group.get("lr_scale", 1.0)
+            if scale != 1.0:
+                raise ScheduleError(
+                    f"param_groups[{index}]['lr_scale'] is {shown(scale)}: timm's layer "
+                    "decay, which torch's schedulers do not apply; give the group its own "
+                    "lr instead",
+                    parameter="lr_scale",
+                )
+        return unit
+
+    def _move_to(self, position: int) -> None:
+        """What torch's ``step(position)`` sets, without its deprecation warning."""
+        self._step_count += 1
+        self.last_epoch = position
+        groups = self.optimizer.param_groups
+        for group, lr in zip(groups, self._exact_lrs(), strict=True):
+            if isinstance(group["lr"], Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
+        self._last_lr = [
+            group["lr"].clone() if isinstance(group["lr"], Tensor) else group["lr"]
+            for group in groups
+        ]
 
     def get_lr(self) -> list[float]:
         """The lrs at ``last_epoch``; use :meth:`get_last_lr` for the applied ones."""
@@ -210,6 +309,12 @@ class StepLR(_ExactLR):
             integer >= 1.
         gamma: The decay factor, 0 < gamma < 1.
         last_epoch: -1 to start; the index of the last epoch when resuming.
+        t_in_epochs: Only for timm's training loop (keyword only, timm's name): True
+            when ``step_size`` counts epochs (``step(epoch, metric)`` sets the position,
+            ``step_update`` does nothing), False when it counts optimizer updates
+            (``step_update(num_updates, metric)`` sets it, ``step(epoch, metric)`` does
+            nothing).  None (the default): timm's calls are refused.  Not part of the
+            state dict.
 
     Raises:
         ScheduleError: (a ``ValueError``) ``step_size`` or ``gamma`` out of range, or a
@@ -217,8 +322,15 @@ class StepLR(_ExactLR):
     """
 
     def __init__(
-        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+        self,
+        optimizer: Optimizer,
+        step_size: int,
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+        *,
+        t_in_epochs: bool | None = None,
     ) -> None:
+        self._exact_t_in_epochs = _check_unit(t_in_epochs)
         self.step_size = integer(step_size, "step_size", minimum=1, limit=None, error=ScheduleError)
         self.gamma = _check_gamma(gamma)
         super().__init__(
@@ -255,6 +367,8 @@ class MultiStepLR(_ExactLR):
             each, as torch's ``MultiStepLR`` does.
         gamma: The decay factor, 0 < gamma < 1.
         last_epoch: -1 to start; the index of the last epoch when resuming.
+        t_in_epochs: As for :class:`StepLR`: what timm's loop's calls count (the
+            milestones' unit).
 
     Raises:
         ScheduleError: a milestone that is not an integer >= 0, or ``gamma`` out of
@@ -267,7 +381,10 @@ class MultiStepLR(_ExactLR):
         milestones: Iterable[int],
         gamma: float = 0.1,
         last_epoch: int = -1,
+        *,
+        t_in_epochs: bool | None = None,
     ) -> None:
+        self._exact_t_in_epochs = _check_unit(t_in_epochs)
         checked = integers(milestones, "milestones", minimum=0, error=ScheduleError)
         self.milestones = Counter(checked)
         self.gamma = _check_gamma(gamma)
