@@ -46,6 +46,9 @@ _PRODUCT_SLACK = 1 << (2 * WIDE_BITS - 124)
 _TOP_BIT = 1 << (2 * WIDE_BITS - 1)
 # The same for one wide number (below 2**WIDE_BITS): a relative error of 2**-124.
 _VALUE_SLACK = 1 << (WIDE_BITS - 124)
+# The smallest normal float.  A walked value is taken only above it: below, ldexp
+# rounds the 53-bit float again to the subnormal grid, and that second rounding can
+# land on this very value (2**-1022) from an exact value that rounds down.
 _MIN_NORMAL = 2.2250738585072014e-308
 # A WIDE_BITS-bit mantissa rounds to 53 bits on its last WIDE_BITS - 53 bits: a
 # mantissa up to _VALUE_SLACK below the half-way point (or on it) is not decided.
@@ -368,7 +371,7 @@ class PowerWalk:
         low = float(product)
         if low == float(product + _PRODUCT_SLACK):
             value = math.ldexp(low, scale_e + self._exponent)
-            if value >= _MIN_NORMAL:
+            if value > _MIN_NORMAL:
                 return value
         return scaled_power(scale, self.gamma, self.k)
 
@@ -408,7 +411,7 @@ class ScaledWalk:
         low = float(mantissa)
         if low == float(mantissa + _VALUE_SLACK):
             value = math.ldexp(low, self._exponent)
-            if value >= _MIN_NORMAL:
+            if value > _MIN_NORMAL:
                 return value
         return scaled_power(self.scale, self.gamma, self.k)
 
@@ -425,7 +428,7 @@ class ScaledWalk:
         low = float(mantissa)
         if low == float(mantissa + _VALUE_SLACK):
             value = math.ldexp(low, exponent)
-            if value >= _MIN_NORMAL:
+            if value > _MIN_NORMAL:
                 return value
         if self.k >= WIDE_COUNT_LIMIT:  # pragma: no cover - underflowed long before
             self._mantissa = 0
@@ -462,7 +465,7 @@ class ScaledWalk:
                 exponent += down
             if not undecided <= mantissa & dropped <= half:
                 value = ldexp(mantissa, exponent)
-                if value >= _MIN_NORMAL:
+                if value > _MIN_NORMAL:
                     append(value)
                     continue
             self._mantissa, self._exponent, self.k = mantissa, exponent, k + index + 1

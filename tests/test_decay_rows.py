@@ -54,6 +54,11 @@ def engine(rows: DecayRows) -> str:
         # a gamma read as its decimal, far from a power of two; a late start
         ([3e-4, 0.7, 12.5], 0.3333, 2000, 40),
         ([0.05], 1 - 1e-12, 3000, 300),
+        # across the smallest normal, where a value rounds down to the largest subnormal
+        # at k 1018 (the first) and k 2046 (the second) though 53 bits then ldexp gave
+        # 2**-1022 (see test_powers.py)
+        ([0.06249999999999999, -0.06249999999999999, 0.1], 0.5, 990, 40),
+        ([1.7976931348623157e308, 3.9706641082932], 0.5, 2030, 30),
     ],
 )
 def test_rows_are_the_exact_values_rounded_once(

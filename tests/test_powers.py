@@ -111,6 +111,29 @@ def test_ties_and_subnormals_round_like_the_exact_value(
     assert walk.scaled(lr) == expected
 
 
+# Exact values just below the smallest normal 2**-1022, by less than 3/4 of the
+# subnormal spacing but more than half: they round down to 2.225073858507201e-308.
+# The walked 53-bit float is 2**-1022 - 2**-1075, which ldexp rounds again (a tie,
+# to even) up to 2**-1022: a double rounding the walks once took for the value.
+JUST_BELOW_SMALLEST_NORMAL = [
+    (0.06249999999999999, 0.5, 1018),
+    (1.7976931348623157e308, 0.5, 2046),
+    (1.1992286097500243e-05, 0.9, 6616),
+    (6.692701324700773, 0.99, 70674),
+]
+
+
+@pytest.mark.parametrize(("lr", "gamma", "k"), JUST_BELOW_SMALLEST_NORMAL)
+def test_walks_round_once_just_below_the_smallest_normal(lr: float, gamma: float, k: int) -> None:
+    expected = 2.225073858507201e-308  # the largest subnormal
+    assert nearest(intended_value(lr) * intended_value(gamma) ** k) == expected
+    assert scaled_power(lr, gamma, k) == expected
+    assert ScaledWalk(lr, gamma, k - 1).advance() == expected
+    assert ScaledWalk(lr, gamma, k - 2).advance_many(2)[-1] == expected
+    assert ScaledWalk(lr, gamma, k).value() == expected
+    assert PowerWalk(gamma, k).scaled(lr) == expected
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 63, 64, 1000, 4095])
 @pytest.mark.parametrize("gamma", [0.1, 0.999999, 0.3333])
 def test_wide_power_error_stays_within_its_bound(gamma: float, k: int) -> None:
