@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import operator
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -52,6 +53,8 @@ __all__ = ["MultiStepLR", "StepLR"]
 # Attributes of ours that are not torch's: left out of state_dict(), so the keys are
 # torch's and a state dict moves between our classes and torch's both ways.
 _OWN_PREFIX = "_exact_"
+# itertools counts are C ssize_ts; no run takes this many steps (2**63 - 1 on 64 bits).
+_MOST_REPEATS = sys.maxsize
 
 
 def _check_gamma(gamma: object) -> float:
@@ -286,6 +289,13 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         )
         self.__dict__.pop("_exact_now", None)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """For ``pickle``, ``torch.save`` and ``copy``: all but the rows ahead (iterators,
+        which neither pickle nor copy; the next step starts them over)."""
+        state = dict(self.__dict__)
+        state.pop("_exact_now", None)
+        return state
+
 
 def _base_lrs(raw: list[Any]) -> list[float]:
     return [_base_lr(index, value) for index, value in enumerate(raw)]
@@ -339,11 +349,14 @@ class StepLR(_ExactLR):
         )
 
     def _decays(self, epoch: int) -> int:
-        return max(0, epoch // self.step_size)
+        # Checked again: a state dict (torch's accepts 30.0) or an assignment may set it.
+        size = integer(self.step_size, "step_size", minimum=1, limit=None, error=ScheduleError)
+        return max(0, epoch // size)
 
     def _epoch_rows(self, epoch: int, rows: DecayRows) -> Iterator[list[float]]:
-        size = self.step_size
-        rest = (rows.k + 1) * size - 1 - epoch  # the epochs after it with its count
+        size = min(self.step_size, _MOST_REPEATS)
+        # the epochs after it with its count
+        rest = min((rows.k + 1) * self.step_size - 1 - epoch, _MOST_REPEATS)
         later = map(itertools.repeat, rows.following(), itertools.repeat(size))
         return itertools.chain(
             itertools.repeat(rows.values, rest), itertools.chain.from_iterable(later)
@@ -430,6 +443,13 @@ class _Milestones:
 
     def __init__(self, counter: Counter[int]) -> None:
         self.counter = counter
+        # Checked here too: a state dict (torch's accepts 30.0) or an assignment sets them.
+        odd = [m for m in counter if isinstance(m, bool) or not isinstance(m, int) or m < 0]
+        if odd:
+            raise ScheduleError(
+                "milestones must be integers >= 0, got " + listed(shown(m) for m in odd),
+                parameter="milestones",
+            )
         bad = [m for m in sorted(counter) if type(counter[m]) is not int or counter[m] < 0]
         if bad:
             raise ScheduleError(
@@ -460,9 +480,10 @@ class _Milestones:
         keep = itertools.islice(self.keep, self.decays[passed], None)
         kept = itertools.compress(rows.following(), keep)
         gaps = map(operator.sub, self.sorted[passed + 1 :], self.sorted[passed:])
+        gaps = map(min, gaps, itertools.repeat(_MOST_REPEATS))
         between = map(itertools.repeat, itertools.islice(kept, len(self.sorted) - passed - 1), gaps)
         return itertools.chain(
-            itertools.repeat(rows.values, self.sorted[passed] - 1 - epoch),
+            itertools.repeat(rows.values, min(self.sorted[passed] - 1 - epoch, _MOST_REPEATS)),
             itertools.chain.from_iterable(between),
             itertools.chain.from_iterable(_forever(kept)),
         )

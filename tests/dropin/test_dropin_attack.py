@@ -1,0 +1,196 @@
+"""Attacks on the torch drop-ins' engine: inputs at its edges, state changed mid-run.
+
+Skipped where torch is not installed (CI); run with the scratch environment:
+``PYTHONPATH=. /work/scratch/venv-torch/bin/python -m pytest tests/dropin``.
+
+Every lr is compared with ``float(Fraction(lr) * Fraction(gamma) ** k)`` (the decimals
+as typed), computed here without the package's arithmetic.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import pickle
+import warnings
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from stepsched_cli.errors import ScheduleError
+
+pytestmark = pytest.mark.torch
+torch = pytest.importorskip("torch")
+ours = pytest.importorskip("stepsched_cli.torch")
+reference = torch.optim.lr_scheduler
+
+
+def exact(lr: float, gamma: float, decays: int) -> float:
+    """The float nearest to the exact value; the lr's own zero for a zero lr."""
+    if not lr:
+        return lr
+    return float(Fraction(repr(lr)) * Fraction(repr(gamma)) ** decays)
+
+
+def optimizer(*lrs: float) -> Any:
+    parameters = [torch.nn.Parameter(torch.zeros(1)) for _ in lrs]
+    groups = [{"params": [p], "lr": lr} for p, lr in zip(parameters, lrs, strict=True)]
+    return torch.optim.SGD(groups, lr=1.0)
+
+
+def steps(scheduler: Any, count: int) -> list[list[float]]:
+    """get_last_lr() after each of ``count`` optimizer and scheduler steps."""
+    seen = []
+    for _ in range(count):
+        scheduler.optimizer.step()
+        scheduler.step()
+        seen.append(list(scheduler.get_last_lr()))
+    return seen
+
+
+def step_decays(step_size: int) -> Any:
+    return lambda position: max(0, position // step_size)
+
+
+def milestone_decays(milestones: list[int]) -> Any:
+    return lambda position: sum(1 for m in milestones if m <= position)
+
+
+# --- a copied or pickled scheduler goes on from where it was ------------------------
+
+
+def make_step(lrs: tuple[float, ...]) -> Any:
+    return ours.StepLR(optimizer(*lrs), step_size=3, gamma=0.9)
+
+
+def make_multistep(lrs: tuple[float, ...]) -> Any:
+    return ours.MultiStepLR(optimizer(*lrs), milestones=[2, 4, 4, 9], gamma=0.9)
+
+
+def through_torch_save(scheduler: Any) -> Any:
+    buffer = io.BytesIO()
+    torch.save(scheduler, buffer)  # the whole object, as some checkpoints do
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=False)
+
+
+COPIES = [copy.deepcopy, copy.copy, lambda s: pickle.loads(pickle.dumps(s)), through_torch_save]
+
+
+@pytest.mark.parametrize(
+    ("make", "decays"),
+    [(make_step, step_decays(3)), (make_multistep, milestone_decays([2, 4, 4, 9]))],
+)
+@pytest.mark.parametrize("duplicate", COPIES)
+def test_a_copied_or_pickled_scheduler_goes_on_exactly(
+    make: Any, decays: Any, duplicate: Any
+) -> None:
+    """torch's own schedulers copy and pickle; ours held iterators that could not."""
+    lrs = (0.1, 0.03)
+    scheduler = make(lrs)
+    steps(scheduler, 5)  # the rows ahead are an iterator by now
+    twin = duplicate(scheduler)
+    twin_seen, seen = steps(twin, 12), steps(scheduler, 12)
+    wanted = [[exact(lr, 0.9, decays(position)) for lr in lrs] for position in range(6, 18)]
+    assert twin_seen == seen == wanted
+    assert twin.last_epoch == scheduler.last_epoch == 17
+
+
+# --- counts beyond a C ssize_t ----------------------------------------------------
+
+
+def test_a_step_size_beyond_a_c_integer_keeps_the_lr_and_decays_at_it() -> None:
+    """``itertools.repeat`` takes a C ssize_t: a step size of 2**70 overflowed it."""
+    size = 2**70
+    scheduler = ours.StepLR(optimizer(0.1), step_size=size, gamma=0.5)
+    theirs = reference.StepLR(optimizer(0.1), step_size=size, gamma=0.5)
+    assert steps(scheduler, 3) == steps(theirs, 3) == [[0.1]] * 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's step(epoch) deprecation
+        scheduler.step(size - 1)
+    assert steps(scheduler, 2) == [[0.05], [0.05]]
+
+
+@pytest.mark.parametrize("milestones", [[2**70], [2, 2**70], [2, 2**70, 2**71]])
+def test_milestones_beyond_a_c_integer_are_followed(milestones: list[int]) -> None:
+    scheduler = ours.MultiStepLR(optimizer(0.1), milestones=milestones, gamma=0.5)
+    seen = steps(scheduler, 4)
+    assert seen == [[exact(0.1, 0.5, milestone_decays(milestones)(p))] for p in range(1, 5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        scheduler.step(2**70 - 1)
+    assert steps(scheduler, 2) == [
+        [exact(0.1, 0.5, milestone_decays(milestones)(p))] for p in (2**70, 2**70 + 1)
+    ]
+
+
+# --- a state dict (or an assignment) with a schedule torch takes and we do not ------
+
+
+@pytest.mark.parametrize(
+    ("make_torch", "make_ours", "parameter", "message"),
+    [
+        (
+            lambda o: reference.StepLR(o, step_size=3.0, gamma=0.5),
+            lambda o: ours.StepLR(o, step_size=3, gamma=0.5),
+            "step_size",
+            "step_size must be an integer >= 1, got 3.0",
+        ),
+        (
+            lambda o: reference.MultiStepLR(o, milestones=[3.0, 5], gamma=0.5),
+            lambda o: ours.MultiStepLR(o, milestones=[3, 5], gamma=0.5),
+            "milestones",
+            "milestones must be integers >= 0, got 3.0",
+        ),
+        (
+            lambda o: reference.StepLR(o, step_size=0, gamma=0.5),
+            lambda o: ours.StepLR(o, step_size=3, gamma=0.5),
+            "step_size",
+            "step_size must be an integer >= 1, got 0",
+        ),
+    ],
+)
+def test_a_loaded_schedule_we_refuse_is_refused_naming_it(
+    make_torch: Any, make_ours: Any, parameter: str, message: str
+) -> None:
+    """torch's constructors take ``3.0``; ours refuse it, and so does the next step
+    after loading it (it crashed with a TypeError, or divided by zero)."""
+    theirs = make_torch(optimizer(0.1))
+    scheduler = make_ours(optimizer(0.1))
+    scheduler.load_state_dict(theirs.state_dict())
+    with pytest.raises(ScheduleError) as raised:
+        steps(scheduler, 1)
+    assert str(raised.value) == message
+    assert raised.value.parameter == parameter
+
+
+def test_a_step_size_assigned_mid_run_is_checked_as_the_constructors() -> None:
+    scheduler = ours.StepLR(optimizer(0.1), step_size=3, gamma=0.5)
+    steps(scheduler, 4)
+    scheduler.step_size = 2.5
+    with pytest.raises(ScheduleError, match=r"^step_size must be an integer >= 1, got 2\.5$"):
+        steps(scheduler, 1)
+
+
+# --- values just below the smallest normal ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lr", "gamma", "k"), [(0.06249999999999999, 0.5, 1018), (1.1992286097500243e-05, 0.9, 6616)]
+)
+def test_the_lr_just_below_the_smallest_normal_is_rounded_once(
+    lr: float, gamma: float, k: int
+) -> None:
+    """The exact value rounds down to the largest subnormal; a walk once gave 2**-1022."""
+    expected = 2.225073858507201e-308
+    assert exact(lr, gamma, k) == expected
+    scheduler = ours.StepLR(optimizer(lr, -lr), step_size=1, gamma=gamma)
+    seen = steps(scheduler, k + 1)
+    assert seen[k - 1] == [expected, -expected]
+    assert seen[k - 10 :] == [
+        [exact(lr, gamma, p), -exact(lr, gamma, p)] for p in range(k - 9, k + 2)
+    ]
+    jumped = ours.StepLR(optimizer(lr), step_size=1, gamma=gamma, t_in_epochs=False)
+    jumped.step_update(num_updates=k)
+    assert jumped.get_last_lr() == [expected]
