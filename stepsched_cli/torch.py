@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import operator
 import sys
 import warnings
@@ -87,11 +88,14 @@ class _Now:
     or an attribute assigned anew is seen at the next step.
     """
 
-    __slots__ = ("current", "expected", "gamma", "plain", "raw", "schedule", "stream")
+    __slots__ = ("current", "expected", "gamma", "plain", "raw", "schedule", "stream", "zeros")
 
     def __init__(self, owner: _ExactLR, epoch: int) -> None:
         self.raw, self.gamma, self.schedule = list(owner.base_lrs), owner.gamma, owner._schedule()
-        rows = DecayRows(_base_lrs(self.raw), _check_gamma(self.gamma), owner._decays(epoch))
+        bases = _base_lrs(self.raw)
+        # 0.0 == -0.0: with a zero base lr, its sign is compared too.
+        self.zeros = _signs(bases) if 0.0 in bases else None
+        rows = DecayRows(bases, _check_gamma(self.gamma), owner._decays(epoch))
         self.current, self.expected = rows.values, epoch + 1
         self.stream = owner._epoch_rows(epoch, rows)
         self.plain = False
@@ -152,6 +156,7 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
             and now.gamma == self.gamma
             and now.schedule is self._schedule()
             and now.raw == self.base_lrs
+            and (now.zeros is None or now.zeros == _signs(self.base_lrs))
         ):
             now.current = row = next(now.stream)
             now.expected = epoch + 1
@@ -267,6 +272,7 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
             and now.gamma == self.gamma
             and now.schedule is self._schedule()
             and now.raw == self.base_lrs
+            and (now.zeros is None or now.zeros == _signs(self.base_lrs))
         ):
             if epoch == now.expected:
                 now.current = next(now.stream)
@@ -295,6 +301,10 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         state = dict(self.__dict__)
         state.pop("_exact_now", None)
         return state
+
+
+def _signs(lrs: list[Any]) -> list[float]:
+    return [math.copysign(1.0, lr) for lr in lrs]
 
 
 def _base_lrs(raw: list[Any]) -> list[float]:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import copy
 import io
+import math
 import pickle
 import warnings
 from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stepsched_cli.errors import ScheduleError
 
@@ -194,3 +197,126 @@ def test_the_lr_just_below_the_smallest_normal_is_rounded_once(
     jumped = ours.StepLR(optimizer(lr), step_size=1, gamma=gamma, t_in_epochs=False)
     jumped.step_update(num_updates=k)
     assert jumped.get_last_lr() == [expected]
+
+
+@pytest.mark.parametrize(("before", "after"), [(-0.0, 0.0), (0.0, -0.0)])
+def test_a_zero_base_lr_changed_to_the_other_zero_is_seen(before: float, after: float) -> None:
+    """``0.0 == -0.0``: comparing the base lrs by value missed the change of sign."""
+    scheduler = ours.StepLR(optimizer(0.1, before), step_size=1, gamma=0.5)
+    steps(scheduler, 3)
+    scheduler.base_lrs[1] = after
+    lrs = steps(scheduler, 2)
+    assert lrs == [[0.1 * 0.5**4, after], [0.1 * 0.5**5, after]]
+    assert [math.copysign(1, row[1]) for row in lrs] == [math.copysign(1, after)] * 2
+
+
+# --- any mix of calls, checked against the closed form after each step ---------------
+
+LRS = st.lists(
+    st.sampled_from([0.1, 3e-4, -0.2, 0.0, -0.0, 0.75, 1e-300, 2.0**-600, 2.0**600, 7.0]),
+    min_size=1,
+    max_size=4,
+)
+GAMMAS = st.sampled_from([0.1, 0.5, 0.75, 0.9, 0.999, 0.3333, 0.9999999999999999])
+POSITIONS = st.integers(min_value=-1, max_value=3000)
+CALLS = st.lists(
+    st.one_of(
+        st.tuples(st.just("steps"), st.integers(1, 600)),
+        st.tuples(st.just("step_epoch"), POSITIONS),
+        st.tuples(st.just("last_epoch"), POSITIONS),
+        st.tuples(st.just("get_lr"), st.just(0)),
+        st.tuples(st.just("gamma"), GAMMAS),
+        st.tuples(st.just("base_lr"), st.sampled_from([0.05, -1e-3, 0.0, 0.9])),
+        st.tuples(st.just("reload_ours"), st.just(0)),
+        st.tuples(st.just("load_torch"), POSITIONS),
+        st.tuples(st.just("copy"), st.just(0)),
+    ),
+    max_size=8,
+)
+
+
+class Driven:
+    """One of our schedulers and the closed form it must follow, driven call by call."""
+
+    def __init__(self, kind: str, lrs: list[float], gamma: float, shape: Any) -> None:
+        self.kind, self.shape = kind, shape
+        self.scheduler = self.make(lrs, gamma)
+
+    def make(self, lrs: list[float], gamma: float, torchs: bool = False) -> Any:
+        module = reference if torchs else ours
+        if self.kind == "step":
+            return module.StepLR(optimizer(*lrs), step_size=self.shape, gamma=gamma)
+        return module.MultiStepLR(optimizer(*lrs), milestones=self.shape, gamma=gamma)
+
+    def decays(self, position: int) -> int:
+        if self.kind == "step":
+            return max(0, position // self.shape)
+        return sum(1 for m in self.shape if m <= position)
+
+    def check(self) -> None:
+        s = self.scheduler
+        k = self.decays(s.last_epoch)
+        wanted = [exact(lr, s.gamma, k) for lr in s.base_lrs]
+        seen = s.get_last_lr()
+        assert seen == wanted
+        assert [math.copysign(1, x) for x in seen] == [math.copysign(1, x) for x in wanted]
+        assert [group["lr"] for group in s.optimizer.param_groups] == wanted
+
+    def call(self, name: str, value: Any) -> None:
+        s = self.scheduler
+        if name == "steps":
+            steps(s, value)
+        elif name == "step_epoch":
+            s.step(value)
+        elif name == "last_epoch":
+            s.last_epoch = value
+            steps(s, 1)
+        elif name == "get_lr":
+            wanted = [exact(lr, s.gamma, self.decays(s.last_epoch)) for lr in s.base_lrs]
+            assert s.get_lr() == wanted
+            return
+        elif name == "gamma":
+            s.gamma = value
+            steps(s, 1)
+        elif name == "base_lr":
+            s.base_lrs[-1] = value
+            steps(s, 1)
+        elif name == "reload_ours":
+            fresh = self.make([1.0] * len(s.base_lrs), 0.5)
+            fresh.load_state_dict(s.state_dict())
+            self.scheduler = fresh
+            steps(fresh, 1)
+        elif name == "load_torch":
+            theirs = self.make(list(s.base_lrs), s.gamma, torchs=True)
+            theirs.last_epoch = value
+            s.load_state_dict(theirs.state_dict())
+            steps(s, 1)
+        else:
+            self.scheduler = copy.deepcopy(s)
+            steps(self.scheduler, 1)
+        self.check()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["step", "multistep"]),
+    lrs=LRS,
+    gamma=GAMMAS,
+    step_size=st.sampled_from([1, 2, 3, 7, 256, 257]),
+    milestones=st.lists(st.integers(0, 400), max_size=6),
+    calls=CALLS,
+)
+def test_any_mix_of_calls_gives_the_closed_form(
+    kind: str,
+    lrs: list[float],
+    gamma: float,
+    step_size: int,
+    milestones: list[int],
+    calls: list[tuple[str, Any]],
+) -> None:
+    driven = Driven(kind, lrs, gamma, step_size if kind == "step" else milestones)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # step(epoch), get_lr(): torch's own
+        driven.check()
+        for name, value in calls:
+            driven.call(name, value)
