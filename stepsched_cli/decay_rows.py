@@ -56,6 +56,9 @@ Mask = npt.NDArray[np.bool_]
 # calls cost about 1 us each whatever the batch, so larger batches pay them off.
 _WALK_BATCH = 64
 _VECTOR_BATCH = 256
+# At most this many values (rows times groups) are walked ahead at once, so the rows
+# held stay a few MB however many groups there are (from 257 groups, fewer rows).
+_MOST_VALUES = 1 << 16
 # The vector way keeps every term of its products normal: magnitudes within 2**+-500
 # and gamma**k at least 2**-400 (the smallest product, 2**-955, is far above the
 # smallest normal 2**-1022).  Outside, the walks take over.
@@ -110,9 +113,10 @@ class DecayRows:
 
     def _batches(self) -> Iterator[Iterable[list[float]]]:
         batch = 1
+        most = max(1, _MOST_VALUES // max(1, len(self._columns)))
         engine = self._engine
         while engine is not None:
-            batch = min(engine.batch_cap, 2 * batch)
+            batch = min(engine.batch_cap, most, 2 * batch)
             block = engine.values(batch)
             if block is None:  # the vector way has reached small values: walks from here
                 engine = self._engine = _Walks(engine.magnitudes, engine.gamma, self.k)
