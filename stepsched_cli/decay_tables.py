@@ -201,6 +201,32 @@ class DecaySpec:
         """
         return tuple(b for b in self.boundaries or () if b <= largest_count)
 
+    def last_change(self, fmt: FloatFormat, largest_count: int) -> int:
+        """``decay_steps`` form: the count at which the lr takes the table's last value.
+
+        Or ``largest_count`` when that is smaller (no count of the type gets there).  A
+        graph clamps the count to ``[0, last_change]``: the decays of the clamped count,
+        capped at ``len(table) - 1``, are those of the count itself.
+        """
+        steps = self.decay_steps
+        if steps is None:
+            raise ValueError("last_change is for the decay_steps form")
+        return min(steps * (len(self.table(fmt)) - 1), largest_count)
+
+    def boundary_values(
+        self, fmt: FloatFormat, largest_count: int
+    ) -> tuple[tuple[int, float], ...]:
+        """Boundaries form: ``(boundary, the lr from it on)`` for each boundary that counts
+        up to ``largest_count`` reach and that still changes the lr (none past the table's
+        last value, which every later boundary keeps).
+
+        Example:
+            >>> decay_spec(1.0, None, [3, 10, 2**40], 0.5, "x").boundary_values(FLOAT32, 2**31 - 1)
+            ((3, 0.5), (10, 0.25))
+        """
+        table = self.table(fmt)
+        return tuple(zip(self.reachable_boundaries(largest_count), table[1:], strict=False))
+
 
 def decay_spec(
     initial_lr: object,

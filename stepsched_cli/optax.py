@@ -6,8 +6,9 @@ a schedule (a function of ``count``, as every optax schedule is) that multiplies
 takes effect at the boundary, as in ``piecewise_constant_schedule``).  optax's
 ``exponential_decay(staircase=True)`` divides the count in float32 and so decays early
 past 2**24 (count 16,999,999 of a 1,000,000-step decay already has the 17th decay);
-here the decay count is integer arithmetic on ``count`` (``//``, or comparisons with
-the boundaries) and the value is the table entry for it: the float nearest to the
+here the decay count is integer arithmetic on ``count`` (the quotient by
+``decay_steps``, from a float estimate corrected in integers, or comparisons with the
+boundaries: elementwise work that XLA fuses with the lookup into one kernel) and the value is the table entry for it: the float nearest to the
 exact lr in the default float dtype (float32, float64 with ``jax_enable_x64``),
 computed in Python once (:mod:`stepsched_cli.decay_tables`).  It works under
 ``jax.jit`` and ``jax.vmap``; a Python ``int`` count is answered in Python, at any size.
@@ -32,7 +33,7 @@ import numpy as np
 from stepsched_cli.decay_tables import FLOAT32, FORMATS, DecaySpec, FloatFormat, decay_spec
 from stepsched_cli.errors import ScheduleError
 
-__all__ = ["step_decay"]
+__all__ = ["step_decay", "traced_value"]
 
 
 def step_decay(
@@ -66,27 +67,72 @@ def step_decay(
         fmt = FORMATS.get(jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64)).name, FLOAT32)
         if isinstance(count, int | np.integer) and not isinstance(count, bool):
             return jnp.asarray(spec.value_at(int(count), fmt), fmt.name)
-        return _traced_value(spec, fmt, jnp.asarray(count))
+        return traced_value(spec, fmt, jnp.asarray(count))
 
     return schedule
 
 
-def _traced_value(spec: DecaySpec, fmt: FloatFormat, count: Any) -> Any:
-    """``table[k]``, ``k`` by integer arithmetic in the count's own dtype."""
+CHAINED_BOUNDARIES = 64
+"""Up to this many boundaries the graph is a chain of selects (one fused kernel)."""
+
+
+def traced_value(spec: DecaySpec, fmt: FloatFormat, count: Any) -> Any:
+    """The table's entry for an integer array ``count`` (traced or not), any shape.
+
+    The decay count is integer arithmetic on ``count``, exact for every value of its
+    dtype, and the whole graph is elementwise work and one lookup, which XLA fuses into
+    a single kernel (an integer division would be a kernel of its own: one more per
+    call, which is most of a scalar call's cost besides jax's dispatch).
+
+    Raises:
+        ScheduleError: ``count`` is not an integer array, naming ``count``.
+    """
     if not jnp.issubdtype(count.dtype, jnp.integer):
         raise ScheduleError(
             f"count must be an integer (optax's update count), got a {count.dtype} value: "
             "a float count loses exactness past 2**24 (float32)",
             parameter="count",
         )
-    table = spec.table(fmt)
     largest = int(jnp.iinfo(count.dtype).max)
-    if spec.decay_steps is not None:
-        if spec.decay_steps > largest:  # no count of this dtype reaches a decay
-            decays = jnp.zeros_like(count)
-        else:
-            decays = count // jnp.asarray(spec.decay_steps, count.dtype)
-    else:
-        bounds = jnp.asarray(spec.reachable_boundaries(largest), count.dtype)
-        decays = jnp.sum(count[..., None] >= bounds, axis=-1, dtype=count.dtype)
-    return jnp.asarray(table, fmt.name)[jnp.clip(decays, 0, len(table) - 1)]
+    if spec.decay_steps is None:
+        return _after_boundaries(spec.table(fmt)[0], spec.boundary_values(fmt, largest), fmt, count)
+    table = jnp.asarray(np.asarray(spec.table(fmt), fmt.name))  # numpy converts a long one faster
+    if spec.decay_steps > largest:  # no count of this dtype reaches a decay
+        return jnp.full(count.shape, table[0])
+    last = spec.last_change(fmt, largest)
+    if jnp.issubdtype(count.dtype, jnp.unsignedinteger):  # rare: no negative values
+        clamped = jnp.minimum(count, jnp.asarray(last, count.dtype))
+        return table[clamped // jnp.asarray(spec.decay_steps, count.dtype)]
+    return table[_quotient(jnp.clip(count, 0, last), spec.decay_steps)]
+
+
+def _quotient(count: Any, divisor: int) -> Any:
+    """``count // divisor`` for ``0 <= count <= divisor * (2**20 - 1)``, without a division.
+
+    The estimate ``q = float(count) * float(1 / divisor)`` (float32 for counts of up to
+    32 bits, float64 for 64) has three roundings of relative error below 2**-24 (2**-53)
+    each, 1/divisor rounded twice counted as one and a bit, so
+    ``|q - count / divisor| < 4 * 2**-24 * 2**20 = 0.25``: its integer part is
+    ``k - 1``, ``k`` or ``k + 1`` (``k = count // divisor``).  Two integer corrections
+    make it ``k``; every intermediate lies in ``[-divisor, count]``, so none overflows
+    the count's dtype (the largest table, 2**20 entries, bounds the quotient).
+    """
+    wide = jnp.float64 if count.dtype.itemsize > 4 else jnp.float32
+    estimate = (count.astype(wide) * jnp.asarray(1 / divisor, wide)).astype(count.dtype)
+    step = jnp.asarray(divisor, count.dtype)
+    estimate = estimate - ((estimate - 1) * step > count - step).astype(count.dtype)
+    return estimate + (count - estimate * step >= step).astype(count.dtype)
+
+
+def _after_boundaries(
+    first: float, steps: tuple[tuple[int, float], ...], fmt: FloatFormat, count: Any
+) -> Any:
+    """The value of the last boundary at or below ``count`` (``first`` before any)."""
+    if len(steps) <= CHAINED_BOUNDARIES:
+        value = jnp.full(count.shape, first, fmt.name)
+        for boundary, lr in steps:  # increasing: the last one reached wins
+            value = jnp.where(count >= boundary, jnp.asarray(lr, fmt.name), value)
+        return value
+    bounds = jnp.asarray([boundary for boundary, _ in steps], count.dtype)
+    decays = jnp.sum(count[..., None] >= bounds, axis=-1, dtype=count.dtype)
+    return jnp.asarray((first, *(lr for _, lr in steps)), fmt.name)[decays]
