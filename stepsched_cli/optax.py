@@ -8,10 +8,11 @@ takes effect at the boundary, as in ``piecewise_constant_schedule``).  optax's
 past 2**24 (count 16,999,999 of a 1,000,000-step decay already has the 17th decay);
 here the decay count is integer arithmetic on ``count`` (the quotient by
 ``decay_steps``, from a float estimate corrected in integers, or comparisons with the
-boundaries: elementwise work that XLA fuses with the lookup into one kernel) and the value is the table entry for it: the float nearest to the
-exact lr in the default float dtype (float32, float64 with ``jax_enable_x64``),
-computed in Python once (:mod:`stepsched_cli.decay_tables`).  It works under
-``jax.jit`` and ``jax.vmap``; a Python ``int`` count is answered in Python, at any size.
+boundaries: elementwise work that XLA fuses with the lookup into one kernel) and the
+value is the table entry for it: the float nearest to the exact lr in the default float
+dtype (float32, float64 with ``jax_enable_x64``), computed in Python once
+(:mod:`stepsched_cli.decay_tables`).  It works under ``jax.jit`` and ``jax.vmap``; a
+Python ``int`` count is answered in Python, at any size.
 
 Example:
     >>> import jax
