@@ -213,19 +213,23 @@ class DecaySpec:
             raise ValueError("last_change is for the decay_steps form")
         return min(steps * (len(self.table(fmt)) - 1), largest_count)
 
-    def boundary_values(
-        self, fmt: FloatFormat, largest_count: int
-    ) -> tuple[tuple[int, float], ...]:
-        """Boundaries form: ``(boundary, the lr from it on)`` for each boundary that counts
-        up to ``largest_count`` reach and that still changes the lr (none past the table's
-        last value, which every later boundary keeps).
+    def change_counts(self, fmt: FloatFormat, largest_count: int) -> Sequence[int]:
+        """The counts up to ``largest_count`` at which the lr changes, increasing.
+
+        The boundaries, or the multiples of ``decay_steps`` (a ``range``), up to the
+        table's last value (every later decay keeps it): the ``i``-th of them starts
+        ``table[i + 1]``, and there are fewer of them than table values.
 
         Example:
-            >>> decay_spec(1.0, None, [3, 10, 2**40], 0.5, "x").boundary_values(FLOAT32, 2**31 - 1)
-            ((3, 0.5), (10, 0.25))
+            >>> spec = decay_spec(1.0, None, [3, 10, 2**40], 0.5, "x")
+            >>> list(spec.change_counts(FLOAT32, 2**31 - 1))
+            [3, 10]
+            >>> list(decay_spec(1.0, 2**30, None, 0.5, "x").change_counts(FLOAT32, 2**31 - 1))
+            [1073741824]
         """
-        table = self.table(fmt)
-        return tuple(zip(self.reachable_boundaries(largest_count), table[1:], strict=False))
+        if self.decay_steps is None:
+            return self.reachable_boundaries(largest_count)[: len(self.table(fmt)) - 1]
+        return range(self.decay_steps, self.last_change(fmt, largest_count) + 1, self.decay_steps)
 
 
 def decay_spec(

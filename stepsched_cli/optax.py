@@ -73,17 +73,21 @@ def step_decay(
     return schedule
 
 
-CHAINED_BOUNDARIES = 64
-"""Up to this many boundaries the graph is a chain of selects (one fused kernel)."""
+CHAINED_CHANGES = 64
+"""Up to this many changes of the lr the graph is a chain of selects, without a table."""
+_PATTERNS = {"float32": np.int32, "float64": np.int64}
 
 
 def traced_value(spec: DecaySpec, fmt: FloatFormat, count: Any) -> Any:
-    """The table's entry for an integer array ``count`` (traced or not), any shape.
+    """The lr at an integer array ``count`` (traced or not, any shape), in ``fmt``.
 
-    The decay count is integer arithmetic on ``count``, exact for every value of its
-    dtype, and the whole graph is elementwise work and one lookup, which XLA fuses into
-    a single kernel (an integer division would be a kernel of its own: one more per
-    call, which is most of a scalar call's cost besides jax's dispatch).
+    Exact for every value of the count's dtype, and elementwise work that XLA fuses into
+    a single kernel: up to :data:`CHAINED_CHANGES` changes of the lr, a chain of
+    selects on ``count >= change`` with the values inline; beyond, a lookup in the
+    table at the decay count (the quotient by ``decay_steps`` from a float estimate
+    corrected in integers, or the number of boundaries passed).  An integer division
+    would be a kernel of its own, and a table a constant buffer: either costs a single
+    call more than the dispatch's spread.
 
     Raises:
         ScheduleError: ``count`` is not an integer array, naming ``count``.
@@ -95,11 +99,20 @@ def traced_value(spec: DecaySpec, fmt: FloatFormat, count: Any) -> Any:
             parameter="count",
         )
     largest = int(jnp.iinfo(count.dtype).max)
+    values = spec.table(fmt)
+    starts = spec.change_counts(fmt, largest)
+    if len(starts) <= CHAINED_CHANGES:
+        # Selects of the values' bit patterns: XLA's CPU kernels flush a subnormal float
+        # constant to 0.0 in a scalar select, never an integer.
+        patterns = np.asarray(values, fmt.name).view(_PATTERNS[fmt.name])
+        value = jnp.full(count.shape, patterns[0])
+        for start, pattern in zip(starts, patterns[1:], strict=False):  # last reached wins
+            value = jnp.where(count >= jnp.asarray(start, count.dtype), pattern, value)
+        return jax.lax.bitcast_convert_type(value, fmt.name)
+    table = jnp.asarray(np.asarray(values, fmt.name))  # numpy converts a long one faster
     if spec.decay_steps is None:
-        return _after_boundaries(spec.table(fmt)[0], spec.boundary_values(fmt, largest), fmt, count)
-    table = jnp.asarray(np.asarray(spec.table(fmt), fmt.name))  # numpy converts a long one faster
-    if spec.decay_steps > largest:  # no count of this dtype reaches a decay
-        return jnp.full(count.shape, table[0])
+        bounds = jnp.asarray(starts, count.dtype)
+        return table[jnp.sum(count[..., None] >= bounds, axis=-1, dtype=count.dtype)]
     last = spec.last_change(fmt, largest)
     if jnp.issubdtype(count.dtype, jnp.unsignedinteger):  # rare: no negative values
         clamped = jnp.minimum(count, jnp.asarray(last, count.dtype))
@@ -123,17 +136,3 @@ def _quotient(count: Any, divisor: int) -> Any:
     step = jnp.asarray(divisor, count.dtype)
     estimate = estimate - ((estimate - 1) * step > count - step).astype(count.dtype)
     return estimate + (count - estimate * step >= step).astype(count.dtype)
-
-
-def _after_boundaries(
-    first: float, steps: tuple[tuple[int, float], ...], fmt: FloatFormat, count: Any
-) -> Any:
-    """The value of the last boundary at or below ``count`` (``first`` before any)."""
-    if len(steps) <= CHAINED_BOUNDARIES:
-        value = jnp.full(count.shape, first, fmt.name)
-        for boundary, lr in steps:  # increasing: the last one reached wins
-            value = jnp.where(count >= boundary, jnp.asarray(lr, fmt.name), value)
-        return value
-    bounds = jnp.asarray([boundary for boundary, _ in steps], count.dtype)
-    decays = jnp.sum(count[..., None] >= bounds, axis=-1, dtype=count.dtype)
-    return jnp.asarray((first, *(lr for _, lr in steps)), fmt.name)[decays]

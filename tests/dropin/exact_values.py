@@ -64,6 +64,8 @@ EDGE_CASES = [  # (init_value, decay_steps, decay_rate)
     (0.1, 2, 0.5),
     (1.0, 3, 0.999),  # 103,922 values: the quotient's estimate over a long table
     (0.1, 30, 0.1),
+    (0.1, 41, 0.5),  # float32(1/41) < 1/41: the estimate is one low at 41, 82, ...
+    (1.0, 61, 0.9),
     (3e-4, 999_999, 0.9),
     (0.1, 1_000_000, 0.1),
     (0.1, 1_000_003, 0.999),  # the last change is past 2**31 - 1: clamped to it

@@ -89,6 +89,45 @@ def test_int32_counts_either_side_of_every_decay(lr: float, decay_steps: int, ra
     assert_table_values(schedule, spec, counts, jnp.int32)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    decay_steps=st.integers(1, 2**31 - 1),
+    decays=st.integers(0, 2**20),
+    shift=st.integers(-2, 2),
+    rate=st.sampled_from([0.5, 0.9, 0.999]),
+)
+def test_counts_near_a_decay_have_its_value(
+    decay_steps: int, decays: int, shift: int, rate: float
+) -> None:
+    count = min(max(decays * decay_steps + shift, 0), 2**31 - 1)
+    spec = decay_tables.decay_spec(0.1, decay_steps, None, rate, "init_value")
+    schedule = jax.jit(step_decay(0.1, decay_steps=decay_steps, decay_rate=rate))
+    fmt = decay_tables.FORMATS[default_float()]
+    assert float(schedule(jnp.int32(count))) == spec.value_at(count, fmt)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"decay_steps": 30, "decay_rate": 0.1},  # a chain of selects
+        {"decay_steps": 30, "decay_rate": 0.5},  # the quotient and a table
+        {"boundaries": list(range(30, 30 * 47, 30)), "decay_rate": 0.1},  # a chain
+        {"boundaries": list(range(30, 30 * 160, 30)), "decay_rate": 0.5},  # summed
+    ],
+)
+def test_one_count_at_a_time_under_jit_subnormals_included(arguments: dict[str, Any]) -> None:
+    """A single count is another graph than a vector of them (the bench's case)."""
+    schedule = jax.jit(step_decay(0.1, **arguments))
+    spec = decay_tables.decay_spec(
+        0.1, arguments.get("decay_steps"), arguments.get("boundaries"), arguments["decay_rate"], "x"
+    )
+    fmt = decay_tables.FORMATS[default_float()]
+    counts = [30 * k + shift for k in range(len(spec.table(fmt)) + 1) for shift in (-1, 0)]
+    got = [float(schedule(jnp.int32(count))) for count in counts]
+    assert got == [spec.value_at(count, fmt) for count in counts]
+    assert fmt.name == "float64" or 0 < min(v for v in got if v) < 2.0**-126  # subnormals met
+
+
 def test_the_table_entries_are_the_correctly_rounded_float32() -> None:
     schedule = jax.jit(jax.vmap(step_decay(0.1, decay_steps=30)))
     decays = range(47)  # the table ends at k = 45 with 0.0
