@@ -207,6 +207,13 @@ class DecaySpec:
         Or ``largest_count`` when that is smaller (no count of the type gets there).  A
         graph clamps the count to ``[0, last_change]``: the decays of the clamped count,
         capped at ``len(table) - 1``, are those of the count itself.
+
+        Example (0.1 decays to 0.0 in float32 after 45 decays of 0.1):
+            >>> spec = decay_spec(0.1, 30, None, 0.1, "x")
+            >>> spec.last_change(FLOAT32, 2**31 - 1), spec.value_at(30 * 45, FLOAT32)
+            (1350, 0.0)
+            >>> decay_spec(0.1, 10**8, None, 0.1, "x").last_change(FLOAT32, 2**31 - 1)
+            2147483647
         """
         steps = self.decay_steps
         if steps is None:
