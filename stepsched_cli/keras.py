@@ -9,7 +9,7 @@ divides the iteration count in float32, which holds integers exactly only up to
 already has the 17th decay), and ``decay_rate ** p`` in float32 is not the nearest
 float32 to the exact value.  Here the decay count is integer arithmetic on the
 iteration count (``//``, or comparisons with the boundaries; on the jax backend the
-graph of :func:`stepsched_cli.optax.traced_value`, which XLA fuses into one kernel),
+graph of :func:`stepsched_cli.decay_tables.lr_of_counts`, one fused XLA kernel),
 and the value is selected from a table of the correctly rounded lrs in ``keras.config.floatx()``
 (float32, or float64), computed once in Python (:mod:`stepsched_cli.decay_tables`,
 which bounds its length).  It runs on the jax, torch and tensorflow backends, inside
@@ -31,7 +31,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from stepsched_cli.decay_tables import FLOAT32, FORMATS, DecaySpec, FloatFormat, decay_spec
+from stepsched_cli.decay_tables import (
+    FLOAT32,
+    FORMATS,
+    DecaySpec,
+    FloatFormat,
+    decay_spec,
+    lr_of_counts,
+)
 from stepsched_cli.errors import ScheduleError
 
 __all__ = ["StepDecay"]
@@ -85,10 +92,10 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):  # type: ignor
                 "value: a float count loses exactness past 2**24 (float32)",
                 parameter="step",
             )
-        if keras.backend.backend() == "jax":  # XLA: the graph fused into one kernel
-            from stepsched_cli.optax import traced_value
+        if keras.backend.backend() == "jax":  # the graph XLA fuses into one kernel
+            import jax.numpy as jnp
 
-            return traced_value(self.spec, fmt, count)
+            return lr_of_counts(self.spec, fmt, count, jnp)
         decays = self._decays(count, kind)
         index = keras.ops.clip(decays, 0, len(table) - 1)
         return keras.ops.take(keras.ops.convert_to_tensor(np.asarray(table, fmt.name)), index)

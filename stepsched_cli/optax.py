@@ -31,7 +31,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stepsched_cli.decay_tables import FLOAT32, FORMATS, DecaySpec, FloatFormat, decay_spec
+from stepsched_cli.decay_tables import (
+    FLOAT32,
+    FORMATS,
+    DecaySpec,
+    FloatFormat,
+    decay_spec,
+    lr_of_counts,
+)
 from stepsched_cli.errors import ScheduleError
 
 __all__ = ["step_decay", "traced_value"]
@@ -73,21 +80,11 @@ def step_decay(
     return schedule
 
 
-CHAINED_CHANGES = 64
-"""Up to this many changes of the lr the graph is a chain of selects, without a table."""
-_PATTERNS = {"float32": np.int32, "float64": np.int64}
-
-
 def traced_value(spec: DecaySpec, fmt: FloatFormat, count: Any) -> Any:
     """The lr at an integer array ``count`` (traced or not, any shape), in ``fmt``.
 
-    Exact for every value of the count's dtype, and elementwise work that XLA fuses into
-    a single kernel: up to :data:`CHAINED_CHANGES` changes of the lr, a chain of
-    selects on ``count >= change`` with the values inline; beyond, a lookup in the
-    table at the decay count (the quotient by ``decay_steps`` from a float estimate
-    corrected in integers, or the number of boundaries passed).  An integer division
-    would be a kernel of its own, and a table a constant buffer: either costs a single
-    call more than the dispatch's spread.
+    The graph of :func:`stepsched_cli.decay_tables.lr_of_counts` in ``jax.numpy``: one
+    fused kernel under XLA, exact for every value of the count's dtype.
 
     Raises:
         ScheduleError: ``count`` is not an integer array, naming ``count``.
@@ -98,41 +95,4 @@ def traced_value(spec: DecaySpec, fmt: FloatFormat, count: Any) -> Any:
             "a float count loses exactness past 2**24 (float32)",
             parameter="count",
         )
-    largest = int(jnp.iinfo(count.dtype).max)
-    values = spec.table(fmt)
-    starts = spec.change_counts(fmt, largest)
-    if len(starts) <= CHAINED_CHANGES:
-        # Selects of the values' bit patterns: XLA's CPU kernels flush a subnormal float
-        # constant to 0.0 in a scalar select, never an integer.
-        patterns = np.asarray(values, fmt.name).view(_PATTERNS[fmt.name])
-        value = jnp.full(count.shape, patterns[0])
-        for start, pattern in zip(starts, patterns[1:], strict=False):  # last reached wins
-            value = jnp.where(count >= jnp.asarray(start, count.dtype), pattern, value)
-        return jax.lax.bitcast_convert_type(value, fmt.name)
-    table = jnp.asarray(np.asarray(values, fmt.name))  # numpy converts a long one faster
-    if spec.decay_steps is None:
-        bounds = jnp.asarray(starts, count.dtype)
-        return table[jnp.sum(count[..., None] >= bounds, axis=-1, dtype=count.dtype)]
-    last = spec.last_change(fmt, largest)
-    if jnp.issubdtype(count.dtype, jnp.unsignedinteger):  # rare: no negative values
-        clamped = jnp.minimum(count, jnp.asarray(last, count.dtype))
-        return table[clamped // jnp.asarray(spec.decay_steps, count.dtype)]
-    return table[_quotient(jnp.clip(count, 0, last), spec.decay_steps)]
-
-
-def _quotient(count: Any, divisor: int) -> Any:
-    """``count // divisor`` for ``0 <= count <= divisor * (2**20 - 1)``, without a division.
-
-    The estimate ``q = float(count) * float(1 / divisor)`` (float32 for counts of up to
-    32 bits, float64 for 64) has three roundings of relative error below 2**-24 (2**-53)
-    each, 1/divisor rounded twice counted as one and a bit, so
-    ``|q - count / divisor| < 4 * 2**-24 * 2**20 = 0.25``: its integer part is
-    ``k - 1``, ``k`` or ``k + 1`` (``k = count // divisor``).  Two integer corrections
-    make it ``k``; every intermediate lies in ``[-divisor, count]``, so none overflows
-    the count's dtype (the largest table, 2**20 entries, bounds the quotient).
-    """
-    wide = jnp.float64 if count.dtype.itemsize > 4 else jnp.float32
-    estimate = (count.astype(wide) * jnp.asarray(1 / divisor, wide)).astype(count.dtype)
-    step = jnp.asarray(divisor, count.dtype)
-    estimate = estimate - ((estimate - 1) * step > count - step).astype(count.dtype)
-    return estimate + (count - estimate * step >= step).astype(count.dtype)
+    return lr_of_counts(spec, fmt, count, jnp)
