@@ -267,6 +267,14 @@ def decay_spec(
         Traceback (most recent call last):
         ...
         stepsched_cli.errors.ScheduleError: decay_steps must be an integer >= 1, got 0
+        >>> decay_spec(0.0, 3, None, 0.1, "init_value")
+        Traceback (most recent call last):
+        ...
+        stepsched_cli.errors.ScheduleError: init_value must be a finite number > 0, got 0.0
+        >>> decay_spec(0.1, None, 30, 0.1, "init_value")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stepsched_cli.errors.ScheduleError: boundaries must be a non-empty list ..., got 30
     """
     initial = finite_number(initial_lr, initial_name, error=ScheduleError)
     if initial <= 0:
@@ -319,6 +327,11 @@ def spec_of_schedule(
         >>> spec = spec_of_schedule(StepSchedule(0.1, 3, mode="epoch"), 100, "Keras")
         >>> spec.decay_steps, spec.decay_rate
         (300, 0.1)
+        >>> epochs = StepSchedule(0.1, 3, mode="epoch")
+        >>> spec_of_schedule(epochs, None, "Keras")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stepsched_cli.errors.ConversionError: Keras counts optimizer updates: give the steps ...
     """
     if schedule.warmup_steps or schedule.min_lr:
         raise ConversionError(
