@@ -7,9 +7,10 @@ this file with a scratch environment's Python and the checkout on the path::
     PYTHONPATH=. /work/scratch/venv-torch/bin/python scripts/bench_dropin.py
     KERAS_BACKEND=jax PYTHONPATH=. /work/scratch/venv-keras/bin/python scripts/bench_dropin.py
 
-Compared: ``stepsched_cli.torch.StepLR.step()`` with ``torch.optim.lr_scheduler.StepLR
-.step()``; a jitted call of ``stepsched_cli.keras.StepDecay`` with Keras's
-``ExponentialDecay(staircase=True)`` (jax backend); a jitted call of
+Compared: ``stepsched_cli.torch.StepLR.step()`` and ``MultiStepLR.step()`` with
+torch's, with 1 and 10 parameter groups (10 distinct lrs); a jitted call of
+``stepsched_cli.keras.StepDecay`` with Keras's ``ExponentialDecay(staircase=True)``
+(jax backend); a jitted call of
 ``stepsched_cli.optax.step_decay`` with ``optax.exponential_decay(staircase=True)``.
 """
 
@@ -33,15 +34,31 @@ _REGIMES = (
 )
 
 
-def _stepper(module: Any, torch: Any, groups: int, step_size: int) -> Callable[[], object]:
+def _optimizer(torch: Any, groups: int) -> Any:
+    """SGD with ``groups`` groups; their lrs as layer-wise decay gives them (0.1 * 0.75**i):
+    every one a different significand, so no two groups share a walk."""
     parameters = [torch.nn.Parameter(torch.zeros(1)) for _ in range(groups)]
-    optimizer = torch.optim.SGD(
-        [{"params": [p], "lr": 0.1 / (i + 1)} for i, p in enumerate(parameters)], lr=0.1
+    return torch.optim.SGD(
+        [{"params": [p], "lr": 0.1 * 0.75**i} for i, p in enumerate(parameters)], lr=0.1
     )
-    scheduler = module.StepLR(optimizer, step_size, _GAMMA)
+
+
+def _stepper(make: Callable[[Any], Any], torch: Any, groups: int) -> Callable[[], object]:
+    optimizer = _optimizer(torch, groups)
+    scheduler = make(optimizer)
     optimizer.step()  # the documented order; torch warns otherwise
     step: Callable[[], object] = scheduler.step
     return step
+
+
+def _steplr(module: Any, step_size: int) -> Callable[[Any], Any]:
+    return lambda optimizer: module.StepLR(optimizer, step_size, _GAMMA)
+
+
+def _multisteplr(module: Any, every: int) -> Callable[[Any], Any]:
+    # Milestones every `every` steps, past every step the benchmark takes.
+    milestones = list(range(every, 2_000_000, every)) if every < 10**6 else [every]
+    return lambda optimizer: module.MultiStepLR(optimizer, milestones, _GAMMA)
 
 
 def bench_torch() -> None:
@@ -52,29 +69,31 @@ def bench_torch() -> None:
 
     import stepsched_cli.torch as ours
 
-    for groups in (1, 10):
-        for regime, step_size in _REGIMES:
-            results = interleaved(
-                [
-                    (
-                        f"torch StepLR.step(), {groups} group(s)",
-                        _stepper(torch.optim.lr_scheduler, torch, groups, step_size),
-                    ),
-                    (
-                        f"stepsched_cli.torch.StepLR.step(), {groups} group(s)",
-                        _stepper(ours, torch, groups, step_size),
-                    ),
-                ],
-                calls=2000,
-                rounds=11,
-                clock=time.process_time,
-            )
-            show(
-                f"torch drop-in step() with {regime}, gamma {_GAMMA}, CPU time",
-                results,
-                "no more than torch's",
-            )
-            print(f"  ours / torch: x{results[1].seconds / results[0].seconds:.2f}")
+    theirs = torch.optim.lr_scheduler
+    for name, kind in (("StepLR", _steplr), ("MultiStepLR", _multisteplr)):
+        for groups in (1, 10):
+            for regime, every in _REGIMES:
+                results = interleaved(
+                    [
+                        (
+                            f"torch {name}.step(), {groups} group(s)",
+                            _stepper(kind(theirs, every), torch, groups),
+                        ),
+                        (
+                            f"stepsched_cli.torch.{name}.step(), {groups} group(s)",
+                            _stepper(kind(ours, every), torch, groups),
+                        ),
+                    ],
+                    calls=2000,
+                    rounds=11,
+                    clock=time.process_time,
+                )
+                show(
+                    f"torch drop-in {name}.step() with {regime}, gamma {_GAMMA}, CPU time",
+                    results,
+                    "no more than torch's",
+                )
+                print(f"  ours / torch: x{results[1].seconds / results[0].seconds:.2f}")
 
 
 def _jitted_calls(jax: Any, schedule: Callable[[Any], Any]) -> Callable[[], object]:

@@ -325,6 +325,36 @@ class PowerWalk:
         if self.k >= WIDE_COUNT_LIMIT:  # pragma: no cover - underflowed long before
             self._mantissa = 0
 
+    def advance_wide(self, count: int) -> tuple[list[int], list[int]]:
+        """Move ``count`` steps on; the wide ``gamma ** k`` of each, as mantissas and exponents.
+
+        :meth:`advance` ``count`` times in one loop over local variables.  Each
+        mantissa has exactly ``WIDE_BITS`` bits and the error bound of :meth:`advance`
+        (``2k - 1`` units of ``2**(1 - WIDE_BITS)``, relative, at count ``k``); a walk
+        that has passed ``WIDE_COUNT_LIMIT`` gives mantissa 0.
+        """
+        mantissas: list[int] = []
+        exponents: list[int] = []
+        mantissa, exponent, gamma_m, top = self._mantissa, self._exponent, self._gamma_m, _TOP_BIT
+        up = self._gamma_e + WIDE_BITS
+        for _ in range(count):
+            product = mantissa * gamma_m
+            if product >= top:
+                mantissa = product >> WIDE_BITS
+                exponent += up
+            else:
+                mantissa = product >> (WIDE_BITS - 1)
+                exponent += up - 1
+            mantissas.append(mantissa)
+            exponents.append(exponent)
+        self._mantissa, self._exponent = mantissa, exponent
+        self.k += count
+        if self.k >= WIDE_COUNT_LIMIT:  # pragma: no cover - underflowed long before
+            self._mantissa = 0
+            past = min(count, self.k - WIDE_COUNT_LIMIT + 1)
+            mantissas[count - past :] = [0] * past
+        return mantissas, exponents
+
     def scaled(self, scale: float, wide: Wide | None = None) -> float:
         """``scale * gamma ** k`` correctly rounded; ``wide`` is ``wide_value(scale)``.
 

@@ -3,8 +3,10 @@
 ``StepLR(optimizer, step_size, gamma=0.1, last_epoch=-1)`` and ``MultiStepLR(optimizer,
 milestones, gamma=0.1, last_epoch=-1)`` are ``torch.optim.lr_scheduler.LRScheduler``
 subclasses with torch's constructors, ``step()``, ``get_last_lr()`` and state dict
-keys, so Lightning, the Hugging Face Trainer, Ignite and timm's loop take them as they
-take torch's, and a state dict saved by one loads into the other.  The difference is
+keys, so Lightning, the Hugging Face Trainer and Ignite take them as they take torch's,
+and a state dict saved by one loads into the other.  timm's training loop calls
+``step(epoch, metric)`` and ``step_update(num_updates, metric)``, which torch's classes
+lack; ours take them once ``t_in_epochs`` says which one counts.  The difference is
 the value: torch multiplies the previous lr by gamma at each decay and drifts (12.5
 ulps after 100,000 decays with gamma 0.999, ``0.0010000000000000002`` already at the
 second decay of 0.1); here every group's lr is the float nearest to the exact
@@ -29,19 +31,21 @@ Example:
 
 from __future__ import annotations
 
-import math
+import bisect
+import itertools
 import operator
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from stepsched_cli.decay_rows import DecayRows
 from stepsched_cli.errors import ScheduleError
-from stepsched_cli.powers import ScaledWalk
-from stepsched_cli.validate import finite_number, integer, integers
+from stepsched_cli.validate import boolean, finite_number, integer, integers, listed, shown
 
 __all__ = ["MultiStepLR", "StepLR"]
 
@@ -59,56 +63,35 @@ def _check_gamma(gamma: object) -> float:
     return value
 
 
-class _GroupLrs:
-    """Every group's exact lr at one decay count, moved to the next count cheaply.
+# ``step(epoch)`` without a metric is torch's call; timm's loop passes one (even None).
+_NO_METRIC: Any = object()
 
-    One :class:`~stepsched_cli.powers.ScaledWalk` per distinct non-zero base lr: a
-    jump is a random-access power, and the next decays are walked ahead in batches
-    (:meth:`~stepsched_cli.powers.ScaledWalk.advance_many`: one wide multiplication
-    per value and base, in one loop) into the groups' lrs at each of the next decay
-    counts, so a step that decays takes the next of them.  The values stay the
-    correctly rounded ones (docs/design.md); a value that has reached 0.0 is not
-    walked further (the values only decrease).  At most :data:`_BATCH` decay counts
-    are held ahead.
+
+def _check_unit(t_in_epochs: object) -> bool | None:
+    if t_in_epochs is None:
+        return None
+    return boolean(t_in_epochs, "t_in_epochs", error=ScheduleError)
+
+
+class _Now:
+    """The lrs at one epoch, the rows of the epochs after it, and what made them.
+
+    ``current`` holds the lrs at epoch ``expected - 1``; ``stream`` yields those of
+    ``expected``, ``expected + 1``, ... (a C-level chain of repeated rows of
+    :class:`~stepsched_cli.decay_rows.DecayRows`).  ``raw``, ``gamma`` and ``schedule``
+    (the step size, or the milestones) are what the rows were computed from: the base
+    lrs and gamma compared by value, the schedule by identity, so a loaded state dict
+    or an attribute assigned anew is seen at the next step.
     """
 
-    __slots__ = ("bases", "batch", "decays", "gamma", "raw", "upcoming", "values", "walks")
+    __slots__ = ("current", "expected", "gamma", "plain", "raw", "schedule", "stream")
 
-    def __init__(self, gamma: float, raw: list[Any], decays: int) -> None:
-        self.gamma, self.raw, self.decays = gamma, list(raw), decays
-        self.bases = [_base_lr(index, value) for index, value in enumerate(raw)]
-        self.walks = {
-            base: ScaledWalk(abs(base), gamma, decays) for base in set(self.bases) if base
-        }
-        self.values = tuple(
-            math.copysign(self.walks[base].value(), base) if base else base for base in self.bases
-        )
-        self.upcoming: Iterator[tuple[float, ...]] = iter(())
-        self.batch = 1
-
-    def walk_ahead(self) -> tuple[float, ...]:
-        """The lrs at the next decay count, after walking the next batch of them."""
-        self.batch = batch = min(_BATCH, 2 * self.batch)
-        columns: dict[float, list[float]] = {}
-        for base, value in zip(self.bases, self.values, strict=True):
-            if base in columns or base not in self.walks:
-                continue
-            if value:
-                fresh = self.walks[base].advance_many(batch)
-                columns[base] = fresh if base > 0 else [-magnitude for magnitude in fresh]
-            else:  # a value that has reached 0.0 stays
-                columns[base] = [value] * batch
-        rows = [
-            columns.get(base) or [value] * batch
-            for base, value in zip(self.bases, self.values, strict=True)
-        ]
-        self.upcoming = zip(*rows, strict=True)
-        return next(self.upcoming, ())
-
-
-# The most decay counts walked ahead; batches start at 2 and double, so a schedule
-# that decays rarely walks few values ahead.
-_BATCH = 64
+    def __init__(self, owner: _ExactLR, epoch: int) -> None:
+        self.raw, self.gamma, self.schedule = list(owner.base_lrs), owner.gamma, owner._schedule()
+        rows = DecayRows(_base_lrs(self.raw), _check_gamma(self.gamma), owner._decays(epoch))
+        self.current, self.expected = rows.values, epoch + 1
+        self.stream = owner._epoch_rows(epoch, rows)
+        self.plain = False
 
 
 class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (optional)
@@ -116,10 +99,11 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
 
     ``get_lr()`` is torch's hook, called by ``step()``; it returns one lr per
     parameter group, derived from the group's base lr and the decay count at
-    ``last_epoch``.  The values of the current decay count are kept, so a step that
-    crosses no decay costs a comparison, and the next decay a walk (:class:`_GroupLrs`).
-    Changes made to a group's lr from outside (another scheduler chained on the same
-    optimizer) are not composed, as with torch's closed form.
+    ``last_epoch``.  The rows of the coming epochs are an iterator (:class:`_Now`), so
+    a step takes the next one whether it decays or not; any other epoch (a resumed
+    or changed schedule) starts the rows over from a random-access power.  Changes made
+    to a group's lr from outside (another scheduler chained on the same optimizer) are
+    not composed, as with torch's closed form.
     """
 
     gamma: float
@@ -127,26 +111,134 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
     last_epoch: int
 
     def _decays(self, epoch: int) -> int:
+        """The decay count at ``epoch``."""
         raise NotImplementedError
 
-    def step(self, epoch: int | None = None) -> None:
+    def _epoch_rows(self, epoch: int, rows: DecayRows) -> Iterator[list[float]]:
+        """The lrs at each epoch after ``epoch``, from ``rows`` (at ``epoch``'s count)."""
+        raise NotImplementedError
+
+    def _schedule(self) -> object:
+        """What the decay count is computed from: the step size, or the milestones."""
+        raise NotImplementedError
+
+    def step(self, epoch: int | None = None, metric: object = _NO_METRIC) -> None:
         """torch's ``step()``; plain float lrs after the first steps take a shorter path.
 
         The path sets what torch's sets (``_step_count``, ``last_epoch``, each group's
         ``lr``, ``_last_lr``); the first steps (where torch warns about the call order),
-        ``step(epoch)`` and tensor lrs go through torch's own ``step()``.
+        ``step(epoch)`` and tensor lrs go through torch's own ``step()``.  timm's
+        ``step(epoch, metric)``, and ``step(epoch)`` once ``t_in_epochs`` is said, go
+        to :meth:`_timm_step`.
         """
+        if metric is not _NO_METRIC or (epoch is not None and self.t_in_epochs is not None):
+            self._timm_step(epoch, metric)
+            return
+        now: _Now | None = self.__dict__.get("_exact_now")
         groups = self.optimizer.param_groups
-        if epoch is not None or self._step_count <= 1 or not self.__dict__.get("_exact_plain"):
+        if epoch is not None or now is None or not now.plain or self._step_count <= 1:
             super().step(epoch)
-            self.__dict__["_exact_plain"] = all(type(group["lr"]) is float for group in groups)
+            now = self.__dict__.get("_exact_now")
+            if now is not None:
+                now.plain = all(type(group["lr"]) is float for group in groups)
             return
         self._step_count += 1
-        self.last_epoch += 1
-        values = self._exact_lrs()
+        epoch = self.last_epoch = self.last_epoch + 1
+        if (
+            epoch == now.expected
+            and now.gamma == self.gamma
+            and now.schedule is self._schedule()
+            and now.raw == self.base_lrs
+        ):
+            now.current = row = next(now.stream)
+            now.expected = epoch + 1
+            values = list(row)
+        else:
+            values = self._exact_lrs()
         for group, lr in zip(groups, values, strict=False):  # as torch's step()
             group["lr"] = lr
         self._last_lr = values
+
+    # timm's training loop (train.py) drives a scheduler by the position it counts:
+    # step(epoch, metric) after each epoch, step_update(num_updates, metric) after
+    # each optimizer update, and reads t_in_epochs.  See docs/dropin.md.
+
+    @property
+    def t_in_epochs(self) -> bool | None:
+        """What timm's calls count: True epochs, False updates, None not said (refused)."""
+        unit: bool | None = self.__dict__.get("_exact_t_in_epochs")
+        return unit
+
+    def step_update(self, num_updates: int, metric: object = None) -> None:
+        """timm's call after each optimizer update: the position is ``num_updates``.
+
+        With ``t_in_epochs=False`` the lrs become those at ``last_epoch = num_updates``
+        (as ``num_updates`` calls of ``step()`` would leave them); with ``True`` the
+        call does nothing, as for timm's own schedulers.  ``metric`` is not used.
+
+        Raises:
+            ScheduleError: ``t_in_epochs`` not given, ``num_updates`` not an integer
+                >= 0, or a group with timm's ``lr_scale``.
+
+        Example:
+            >>> import torch
+            >>> optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1)
+            >>> scheduler = StepLR(optimizer, step_size=30, t_in_epochs=False)
+            >>> scheduler.step_update(num_updates=60, metric=None)
+            >>> scheduler.get_last_lr(), scheduler.last_epoch
+            ([0.001], 60)
+        """
+        if self._timm_unit("step_update(num_updates)") is False:
+            self._move_to(integer(num_updates, "num_updates", limit=None, error=ScheduleError))
+
+    def _timm_step(self, epoch: object, metric: object) -> None:
+        """timm's ``step(epoch, metric)``: the position is ``epoch`` when it counts epochs."""
+        if self._timm_unit("step(epoch, metric)"):
+            self._move_to(integer(epoch, "epoch", limit=None, error=ScheduleError))
+        elif metric is _NO_METRIC:
+            raise ScheduleError(
+                f"step({shown(epoch)}) sets an epoch, but this scheduler counts updates "
+                "(t_in_epochs=False): call step_update(num_updates) instead "
+                "(timm's train.py does with --sched-on-updates)",
+                parameter="epoch",
+            )
+        # else: timm's per-epoch call to a scheduler that counts updates does nothing.
+
+    def _timm_unit(self, call: str) -> bool:
+        unit = self.t_in_epochs
+        if unit is None:
+            name = type(self).__name__
+            raise ScheduleError(
+                f"t_in_epochs must be True or False for timm's {call}: its loop calls "
+                "both step(epoch, metric) and step_update(num_updates, metric); "
+                f"{name}(..., t_in_epochs=True) counts epochs, False updates",
+                parameter="t_in_epochs",
+            )
+        for index, group in enumerate(self.optimizer.param_groups):
+            scale = group.get("lr_scale", 1.0)
+            if scale != 1.0:
+                raise ScheduleError(
+                    f"param_groups[{index}]['lr_scale'] is {shown(scale)}: timm's layer "
+                    "decay, which torch's schedulers do not apply; give the group its own "
+                    "lr instead",
+                    parameter="lr_scale",
+                )
+        return unit
+
+    def _move_to(self, position: int) -> None:
+        """What torch's ``step(position)`` sets, without its deprecation warning."""
+        self._step_count += 1
+        self.last_epoch = position
+        groups = self.optimizer.param_groups
+        for group, lr in zip(groups, self._exact_lrs(), strict=True):
+            if isinstance(group["lr"], Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
+        self._last_lr = [
+            group["lr"].clone() if isinstance(group["lr"], Tensor) else group["lr"]
+            for group in groups
+        ]
 
     def get_lr(self) -> list[float]:
         """The lrs at ``last_epoch``; use :meth:`get_last_lr` for the applied ones."""
@@ -165,22 +257,22 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
 
     def _exact_lrs(self) -> list[float]:
         """A new list of the exact lrs at ``last_epoch``."""
-        decays = self._decays(self.last_epoch)
-        lrs: _GroupLrs | None = self.__dict__.get("_exact_lrs_now")
-        if lrs is not None and lrs.gamma == self.gamma:
-            kept, current = lrs.raw, self.base_lrs
-            if len(kept) == len(current) and (
-                all(map(operator.is_, kept, current)) or _same(lrs, current)
-            ):
-                if decays == lrs.decays:
-                    return list(lrs.values)
-                if decays == lrs.decays + 1:
-                    lrs.decays = decays
-                    lrs.values = next(lrs.upcoming, ()) or lrs.walk_ahead()
-                    return list(lrs.values)
-        lrs = _GroupLrs(_check_gamma(self.gamma), self.base_lrs, decays)
-        self.__dict__["_exact_lrs_now"] = lrs
-        return list(lrs.values)
+        epoch = self.last_epoch
+        now: _Now | None = self.__dict__.get("_exact_now")
+        if (
+            now is not None
+            and now.gamma == self.gamma
+            and now.schedule is self._schedule()
+            and now.raw == self.base_lrs
+        ):
+            if epoch == now.expected:
+                now.current = next(now.stream)
+                now.expected = epoch + 1
+                return list(now.current)
+            if epoch == now.expected - 1:
+                return list(now.current)
+        now = self.__dict__["_exact_now"] = _Now(self, epoch)
+        return list(now.current)
 
     def state_dict(self) -> dict[str, Any]:
         """torch's state dict: every attribute but the optimizer (and our cache)."""
@@ -192,20 +284,11 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         super().load_state_dict(
             {key: value for key, value in state_dict.items() if not key.startswith(_OWN_PREFIX)}
         )
-        self.__dict__.pop("_exact_lrs_now", None)
+        self.__dict__.pop("_exact_now", None)
 
 
-def _same(lrs: _GroupLrs, current: list[Any]) -> bool:
-    """Whether the base lrs (as many as kept) are unchanged, tensors never compared by ``==``.
-
-    Equal floats that are new objects (a loaded state dict) are kept for the next
-    call, which then finds the same objects.
-    """
-    pairs = zip(lrs.raw, current, strict=True)
-    if all(a is b or (type(a) is type(b) is float and a == b) for a, b in pairs):
-        lrs.raw = list(current)
-        return True
-    return False
+def _base_lrs(raw: list[Any]) -> list[float]:
+    return [_base_lr(index, value) for index, value in enumerate(raw)]
 
 
 def _base_lr(index: int, value: object) -> float:
@@ -226,6 +309,12 @@ class StepLR(_ExactLR):
             integer >= 1.
         gamma: The decay factor, 0 < gamma < 1.
         last_epoch: -1 to start; the index of the last epoch when resuming.
+        t_in_epochs: Only for timm's training loop (keyword only, timm's name): True
+            when ``step_size`` counts epochs (``step(epoch, metric)`` sets the position,
+            ``step_update`` does nothing), False when it counts optimizer updates
+            (``step_update(num_updates, metric)`` sets it, ``step(epoch, metric)`` does
+            nothing).  None (the default): timm's calls are refused.  Not part of the
+            state dict.
 
     Raises:
         ScheduleError: (a ``ValueError``) ``step_size`` or ``gamma`` out of range, or a
@@ -233,8 +322,15 @@ class StepLR(_ExactLR):
     """
 
     def __init__(
-        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+        self,
+        optimizer: Optimizer,
+        step_size: int,
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+        *,
+        t_in_epochs: bool | None = None,
     ) -> None:
+        self._exact_t_in_epochs = _check_unit(t_in_epochs)
         self.step_size = integer(step_size, "step_size", minimum=1, limit=None, error=ScheduleError)
         self.gamma = _check_gamma(gamma)
         super().__init__(
@@ -245,12 +341,25 @@ class StepLR(_ExactLR):
     def _decays(self, epoch: int) -> int:
         return max(0, epoch // self.step_size)
 
+    def _epoch_rows(self, epoch: int, rows: DecayRows) -> Iterator[list[float]]:
+        size = self.step_size
+        rest = (rows.k + 1) * size - 1 - epoch  # the epochs after it with its count
+        later = map(itertools.repeat, rows.following(), itertools.repeat(size))
+        return itertools.chain(
+            itertools.repeat(rows.values, rest), itertools.chain.from_iterable(later)
+        )
+
+    def _schedule(self) -> object:
+        return self.step_size
+
 
 class MultiStepLR(_ExactLR):
     """torch's ``MultiStepLR``, exact: one decay per milestone at or before ``last_epoch``.
 
     Milestones are kept in a ``Counter`` as torch keeps them, so a repeated milestone
-    decays once per repetition and the state dict is torch's.
+    decays once per repetition and the state dict is torch's.  They are read when
+    assigned (here, by ``load_state_dict``, or ``scheduler.milestones = Counter(...)``);
+    a ``Counter`` changed in place is not seen.
 
     Args:
         optimizer: As for :class:`StepLR`.
@@ -258,6 +367,8 @@ class MultiStepLR(_ExactLR):
             each, as torch's ``MultiStepLR`` does.
         gamma: The decay factor, 0 < gamma < 1.
         last_epoch: -1 to start; the index of the last epoch when resuming.
+        t_in_epochs: As for :class:`StepLR`: what timm's loop's calls count (the
+            milestones' unit).
 
     Raises:
         ScheduleError: a milestone that is not an integer >= 0, or ``gamma`` out of
@@ -270,7 +381,10 @@ class MultiStepLR(_ExactLR):
         milestones: Iterable[int],
         gamma: float = 0.1,
         last_epoch: int = -1,
+        *,
+        t_in_epochs: bool | None = None,
     ) -> None:
+        self._exact_t_in_epochs = _check_unit(t_in_epochs)
         checked = integers(milestones, "milestones", minimum=0, error=ScheduleError)
         self.milestones = Counter(checked)
         self.gamma = _check_gamma(gamma)
@@ -279,5 +393,81 @@ class MultiStepLR(_ExactLR):
             integer(last_epoch, "last_epoch", minimum=-1, limit=None, error=ScheduleError),
         )
 
+    def _order(self) -> _Milestones:
+        order: _Milestones | None = self.__dict__.get("_exact_order")
+        if order is None or order.counter is not self.milestones:
+            order = self.__dict__["_exact_order"] = _Milestones(self.milestones)
+        return order
+
     def _decays(self, epoch: int) -> int:
-        return sum(count for milestone, count in self.milestones.items() if milestone <= epoch)
+        # One decay per milestone (repetitions counted) at or before epoch, as torch's
+        # sum over its Counter.
+        order = self._order()
+        return order.decays[bisect.bisect_right(order.sorted, epoch)]
+
+    def _epoch_rows(self, epoch: int, rows: DecayRows) -> Iterator[list[float]]:
+        return self._order().epoch_rows(epoch, rows)
+
+    def _schedule(self) -> object:
+        return self.milestones
+
+
+# The most decays a milestone Counter may count in all (torch's from a list this long
+# is far beyond any schedule; the walk keeps one byte per decay).
+_MOST_DECAYS = 2**24
+
+
+class _Milestones:
+    """A milestone Counter in order (those counted 0 times left out: they change
+    nothing), the decays passed after each, and which rows a walk keeps.
+
+    ``decays[i]`` is the decay count before milestone ``i``; ``keep`` has one byte
+    per decay, 1 at the last decay of each milestone (a milestone counted ``n`` times
+    moves ``n`` rows on and shows the last).
+    """
+
+    __slots__ = ("counter", "decays", "keep", "sorted")
+
+    def __init__(self, counter: Counter[int]) -> None:
+        self.counter = counter
+        bad = [m for m in sorted(counter) if type(counter[m]) is not int or counter[m] < 0]
+        if bad:
+            raise ScheduleError(
+                "milestones must count each milestone's decays as an integer >= 0, got "
+                + listed(f"{m!r}: {counter[m]!r}" for m in bad),
+                parameter="milestones",
+            )
+        self.sorted = sorted(m for m in counter if counter[m])
+        counts = [counter[m] for m in self.sorted]
+        self.decays = [0, *itertools.accumulate(counts)]
+        if self.decays[-1] > _MOST_DECAYS:
+            raise ScheduleError(
+                f"milestones count {self.decays[-1]:,} decays in all; at most "
+                f"{_MOST_DECAYS:,} are supported",
+                parameter="milestones",
+            )
+        self.keep = b"".join(bytes(count - 1) + b"\1" for count in counts)
+
+    def epoch_rows(self, epoch: int, rows: DecayRows) -> Iterator[list[float]]:
+        """The lrs at each epoch after ``epoch``; ``rows`` is at ``epoch``'s count.
+
+        One C-level chain: the current row until the next milestone, then each
+        milestone's row repeated until the one after it, the last one forever.
+        """
+        passed = bisect.bisect_right(self.sorted, epoch)
+        if passed == len(self.sorted):
+            return itertools.repeat(rows.values)
+        keep = itertools.islice(self.keep, self.decays[passed], None)
+        kept = itertools.compress(rows.following(), keep)
+        gaps = map(operator.sub, self.sorted[passed + 1 :], self.sorted[passed:])
+        between = map(itertools.repeat, itertools.islice(kept, len(self.sorted) - passed - 1), gaps)
+        return itertools.chain(
+            itertools.repeat(rows.values, self.sorted[passed] - 1 - epoch),
+            itertools.chain.from_iterable(between),
+            itertools.chain.from_iterable(_forever(kept)),
+        )
+
+
+def _forever(rows: Iterator[list[float]]) -> Iterator[Iterator[list[float]]]:
+    """The next row, repeated without end (taken only when it is reached)."""
+    yield itertools.repeat(next(rows))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from collections import Counter
 from fractions import Fraction
 from typing import Any
 
@@ -331,3 +332,91 @@ def test_the_code_exact_snippet_runs_and_builds_our_class() -> None:
     scheduler, opt = namespace["scheduler"], namespace["optimizer"]
     assert isinstance(scheduler, ours.MultiStepLR)
     assert [lrs[0] for lrs in run(scheduler, opt, 5)] == [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+
+
+def decays_at(counts: dict[int, int], position: int) -> int:
+    return sum(count for milestone, count in counts.items() if milestone <= position)
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {3: 1, 7: 2, 8: 1, 20: 3},
+        {0: 2, 5: 0, 6: 1},  # a milestone counted 0 times changes nothing
+        {1: 1},
+    ],
+)
+def test_a_loaded_milestone_counter_is_followed_count_by_count(counts: dict[int, int]) -> None:
+    opt = optimizer(0.1, 0.03)
+    scheduler = ours.MultiStepLR(opt, [100])
+    state = scheduler.state_dict()
+    scheduler.load_state_dict({**state, "milestones": Counter(counts), "gamma": 0.5})
+    scheduler.last_epoch = -1  # from the start, as the loaded state's position
+    seen = run(scheduler, opt, 25)[1:]
+    assert seen == [
+        [exact(0.1, 0.5, decays_at(counts, t)), exact(0.03, 0.5, decays_at(counts, t))]
+        for t in range(25)
+    ]
+
+
+def test_multisteplr_with_a_milestone_every_step_stays_exact_for_long() -> None:
+    """3,000 milestones, one per step: each step takes the next row, as torch's decays."""
+    opt = optimizer(0.1, 0.02, 0.0031)
+    scheduler = ours.MultiStepLR(opt, range(1, 3001), 0.999)
+    seen = run(scheduler, opt, 3100)
+    for position in (0, 1, 2, 255, 256, 257, 1000, 2999, 3000, 3100):
+        decays = min(position, 3000)
+        assert seen[position] == [exact(lr, 0.999, decays) for lr in (0.1, 0.02, 0.0031)]
+
+
+@pytest.mark.parametrize(
+    ("change", "after"),
+    [
+        # each attribute assigned anew mid-run is seen at the next step
+        (lambda s: setattr(s, "gamma", 0.5), lambda t: exact(0.1, 0.5, t // 3)),
+        (lambda s: setattr(s, "step_size", 5), lambda t: exact(0.1, 0.9, t // 5)),
+        (lambda s: setattr(s, "base_lrs", [0.2]), lambda t: exact(0.2, 0.9, t // 3)),
+        # a position set by hand: the closed form at the new position
+        (lambda s: setattr(s, "last_epoch", 99), lambda t: exact(0.1, 0.9, (t + 89) // 3)),
+    ],
+)
+def test_attributes_changed_mid_run_give_the_closed_form_from_then_on(
+    change: Any, after: Any
+) -> None:
+    opt = optimizer(0.1)
+    scheduler = ours.StepLR(opt, 3, 0.9)
+    run(scheduler, opt, 10)
+    change(scheduler)
+    seen = run(scheduler, opt, 20)[1:]
+    assert [lrs[0] for lrs in seen] == [after(t) for t in range(11, 31)]
+
+
+@pytest.mark.parametrize(
+    ("counter", "message"),
+    [
+        (Counter({5: -1}), "milestones must count each milestone's decays as an integer >= 0"),
+        (Counter({5: 2**25}), "milestones count 33,554,432 decays in all; at most 16,777,216"),
+    ],
+)
+def test_a_milestone_counter_that_cannot_be_followed_is_refused(
+    counter: Counter[int], message: str
+) -> None:
+    opt = optimizer(0.1)
+    scheduler = ours.MultiStepLR(opt, [3])
+    scheduler.load_state_dict({**scheduler.state_dict(), "milestones": counter})
+    with pytest.raises(ScheduleError) as raised:
+        run(scheduler, opt, 1)
+    assert str(raised.value).startswith(message)
+    assert raised.value.parameter == "milestones"
+
+
+def test_a_tensor_lr_goes_through_torchs_own_update_with_the_same_values() -> None:
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([parameter], lr=torch.tensor(0.1, dtype=torch.float64))
+    scheduler = ours.StepLR(opt, 1, 0.9)
+    seen = [float(opt.param_groups[0]["lr"])]
+    for _ in range(300):
+        opt.step()
+        scheduler.step()
+        seen.append(float(opt.param_groups[0]["lr"]))
+    assert seen == [exact(0.1, 0.9, t) for t in range(301)]
