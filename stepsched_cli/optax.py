@@ -31,17 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stepsched_cli.decay_tables import (
-    FLOAT32,
-    FORMATS,
-    DecaySpec,
-    FloatFormat,
-    decay_spec,
-    lr_of_counts,
-)
+from stepsched_cli.decay_tables import FLOAT32, FORMATS, decay_spec, lr_of_counts
 from stepsched_cli.errors import ScheduleError
 
-__all__ = ["step_decay", "traced_value"]
+__all__ = ["step_decay"]
 
 
 def step_decay(
@@ -75,24 +68,13 @@ def step_decay(
         fmt = FORMATS.get(jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64)).name, FLOAT32)
         if isinstance(count, int | np.integer) and not isinstance(count, bool):
             return jnp.asarray(spec.value_at(int(count), fmt), fmt.name)
-        return traced_value(spec, fmt, jnp.asarray(count))
+        count = jnp.asarray(count)
+        if not jnp.issubdtype(count.dtype, jnp.integer):
+            raise ScheduleError(
+                f"count must be an integer (optax's update count), got a {count.dtype} "
+                "value: a float count loses exactness past 2**24 (float32)",
+                parameter="count",
+            )
+        return lr_of_counts(spec, fmt, count, jnp)  # one fused kernel under XLA
 
     return schedule
-
-
-def traced_value(spec: DecaySpec, fmt: FloatFormat, count: Any) -> Any:
-    """The lr at an integer array ``count`` (traced or not, any shape), in ``fmt``.
-
-    The graph of :func:`stepsched_cli.decay_tables.lr_of_counts` in ``jax.numpy``: one
-    fused kernel under XLA, exact for every value of the count's dtype.
-
-    Raises:
-        ScheduleError: ``count`` is not an integer array, naming ``count``.
-    """
-    if not jnp.issubdtype(count.dtype, jnp.integer):
-        raise ScheduleError(
-            f"count must be an integer (optax's update count), got a {count.dtype} value: "
-            "a float count loses exactness past 2**24 (float32)",
-            parameter="count",
-        )
-    return lr_of_counts(spec, fmt, count, jnp)

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from stepsched_cli.errors import ScheduleError
 from stepsched_cli.powers import intended_value
@@ -75,4 +76,35 @@ EDGE_CASES = [  # (init_value, decay_steps, decay_rate)
     (0.1, 2**31 - 2, 0.1),
     (0.1, 2**31 - 1, 0.1),  # one decay, at the largest int32
     (0.1, 2**31, 0.1),  # beyond every int32 count: no decay
+]
+
+
+OTHER_COUNTS = [  # (count dtype, decay_steps), decay_rate 0.5: int8 and int16, unsigned
+    ("int8", 1),
+    ("int8", 3),
+    ("int8", 127),
+    ("int8", 128),  # beyond every int8 count: no decay
+    ("int16", 7),
+    ("int16", 2**15 - 1),
+    ("uint8", 3),
+    ("uint16", 1000),
+    ("uint32", 1_000_000),
+    ("uint32", 2**31 + 5),
+]
+
+
+NEAR_A_DECAY = {  # hypothesis: decays * decay_steps + shift, clamped to int32
+    "decay_steps": st.integers(1, 2**31 - 1),
+    "decays": st.integers(0, 2**20),
+    "shift": st.integers(-2, 2),
+    "rate": st.sampled_from([0.5, 0.9, 0.999]),
+}
+
+
+BOUNDARIES = [
+    [3, 10, 2**40],
+    [1, 2, 3, 2**31 - 1],
+    list(range(5, 5 * 200, 5)),  # more changes than a chain of selects: summed comparisons
+    [2**31 - 1],
+    [2**31, 2**62, 2**63 - 1],
 ]

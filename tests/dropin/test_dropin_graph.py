@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from stepsched_cli.decay_tables import (
     CHAINED_CHANGES,
@@ -22,7 +21,13 @@ from stepsched_cli.decay_tables import (
     decay_spec,
     lr_of_counts,
 )
-from tests.dropin.exact_values import EDGE_CASES, edge_counts
+from tests.dropin.exact_values import (
+    BOUNDARIES,
+    EDGE_CASES,
+    NEAR_A_DECAY,
+    OTHER_COUNTS,
+    edge_counts,
+)
 
 pytestmark = pytest.mark.filterwarnings("error")  # an overflow would warn
 
@@ -63,36 +68,12 @@ def test_int64_counts_either_side_of_every_decay(
     assert_values((0.1, decay_steps, None, rate), fmt, "int64")
 
 
-@pytest.mark.parametrize(
-    ("dtype", "decay_steps"),
-    [
-        ("int8", 1),
-        ("int8", 3),
-        ("int8", 127),
-        ("int8", 128),
-        ("int16", 7),
-        ("int16", 2**15 - 1),
-        ("uint8", 3),
-        ("uint16", 1000),
-        ("uint32", 1_000_000),
-        ("uint32", 2**31 + 5),
-        ("uint64", 3),
-    ],
-)
+@pytest.mark.parametrize(("dtype", "decay_steps"), [*OTHER_COUNTS, ("uint64", 3)])
 def test_other_integer_counts(dtype: str, decay_steps: int) -> None:
     assert_values((0.1, decay_steps, None, 0.5), FLOAT32, dtype)
 
 
-@pytest.mark.parametrize(
-    "boundaries",
-    [
-        [3, 10, 2**40],
-        [1, 2, 3, 2**31 - 1],
-        list(range(5, 5 * 200, 5)),  # more changes than a chain: summed comparisons
-        [2**31 - 1],
-        [2**31, 2**62, 2**63 - 1],
-    ],
-)
+@pytest.mark.parametrize("boundaries", BOUNDARIES)
 @pytest.mark.parametrize("rate", [0.5, 0.1])
 @pytest.mark.parametrize("dtype", ["int32", "int64"])
 def test_boundaries_either_side_of_each(boundaries: list[int], rate: float, dtype: str) -> None:
@@ -114,12 +95,7 @@ def test_a_chain_up_to_the_limit_of_changes_a_table_beyond(
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    decay_steps=st.integers(1, 2**31 - 1),
-    decays=st.integers(0, 2**20),
-    shift=st.integers(-2, 2),
-    rate=st.sampled_from([0.5, 0.9, 0.999]),
-)
+@given(**NEAR_A_DECAY)
 def test_counts_near_a_decay_have_its_value(
     decay_steps: int, decays: int, shift: int, rate: float
 ) -> None:

@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 
 from stepsched_cli.decay_tables import FLOAT32, FORMATS, DecaySpec, decay_spec
 from stepsched_cli.errors import ScheduleError
-from tests.dropin.exact_values import EDGE_CASES, assert_refused, edge_counts, exact, float32_of
+from tests.dropin.exact_values import (
+    BOUNDARIES,
+    EDGE_CASES,
+    assert_refused,
+    edge_counts,
+    exact,
+    float32_of,
+)
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
@@ -122,15 +129,6 @@ def test_int64_steps_either_side_of_every_decay(decay_steps: int, rate: float) -
     counts = edge_counts(decay_steps, len(spec.table(FLOAT32)), -(2**63), 2**63 - 1)
     schedule = StepDecay(0.1, decay_steps=decay_steps, decay_rate=rate)
     assert_table_values(schedule, spec, counts, "int64")
-
-
-BOUNDARIES = [
-    [3, 10, 2**40],
-    [1, 2, 3, 2**31 - 1],
-    list(range(5, 5 * 200, 5)),  # more than a chain of selects (jax): summed comparisons
-    [2**31 - 1],
-    [2**31, 2**62, 2**63 - 1],
-]
 
 
 @pytest.mark.parametrize("boundaries", BOUNDARIES)

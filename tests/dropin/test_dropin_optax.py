@@ -16,7 +16,16 @@ from hypothesis import strategies as st
 
 from stepsched_cli import decay_tables
 from stepsched_cli.errors import ScheduleError
-from tests.dropin.exact_values import EDGE_CASES, assert_refused, edge_counts, exact, nearest
+from tests.dropin.exact_values import (
+    BOUNDARIES,
+    EDGE_CASES,
+    NEAR_A_DECAY,
+    OTHER_COUNTS,
+    assert_refused,
+    edge_counts,
+    exact,
+    nearest,
+)
 
 pytestmark = pytest.mark.jax
 jax = pytest.importorskip("jax")
@@ -90,12 +99,7 @@ def test_int32_counts_either_side_of_every_decay(lr: float, decay_steps: int, ra
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    decay_steps=st.integers(1, 2**31 - 1),
-    decays=st.integers(0, 2**20),
-    shift=st.integers(-2, 2),
-    rate=st.sampled_from([0.5, 0.9, 0.999]),
-)
+@given(**NEAR_A_DECAY)
 def test_counts_near_a_decay_have_its_value(
     decay_steps: int, decays: int, shift: int, rate: float
 ) -> None:
@@ -139,21 +143,7 @@ def test_the_table_entries_are_the_correctly_rounded_float32() -> None:
         assert float(values[45]) == 0.0
 
 
-@pytest.mark.parametrize(
-    ("dtype", "decay_steps"),
-    [
-        ("int8", 1),
-        ("int8", 3),
-        ("int8", 127),
-        ("int8", 128),
-        ("int16", 7),
-        ("int16", 2**15 - 1),
-        ("uint8", 3),
-        ("uint16", 1000),
-        ("uint32", 1_000_000),
-        ("uint32", 2**31 + 5),
-    ],
-)
+@pytest.mark.parametrize(("dtype", "decay_steps"), OTHER_COUNTS)
 def test_other_integer_counts(dtype: str, decay_steps: int) -> None:
     schedule = step_decay(0.1, decay_steps=decay_steps, decay_rate=0.5)
     spec = decay_tables.decay_spec(0.1, decay_steps, None, 0.5, "init_value")
@@ -163,16 +153,7 @@ def test_other_integer_counts(dtype: str, decay_steps: int) -> None:
     assert_table_values(schedule, spec, counts, dtype)
 
 
-@pytest.mark.parametrize(
-    "boundaries",
-    [
-        [3, 10, 2**40],
-        [1, 2, 3, 2**31 - 1],
-        list(range(5, 5 * 200, 5)),  # more than a chain of selects: summed comparisons
-        [2**31 - 1],
-        [2**31],
-    ],
-)
+@pytest.mark.parametrize("boundaries", BOUNDARIES)
 @pytest.mark.parametrize("rate", [0.5, 0.1])
 def test_boundaries_either_side_of_each(boundaries: list[int], rate: float) -> None:
     schedule = step_decay(0.1, boundaries=boundaries, decay_rate=rate)
