@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice, pairwise
+from typing import Any
 
 from stepsched_cli.errors import ConversionError, ScheduleError
 from stepsched_cli.powers import log2_intended, scaled_powers_in
@@ -47,6 +48,7 @@ from stepsched_cli.units import to_mode
 from stepsched_cli.validate import finite_number, integer, integers, shown
 
 __all__ = [
+    "CHAINED_CHANGES",
     "FLOAT32",
     "FLOAT64",
     "MAX_TABLE_VALUES",
@@ -54,6 +56,7 @@ __all__ = [
     "FloatFormat",
     "decay_spec",
     "decay_table",
+    "lr_of_counts",
     "spec_of_schedule",
     "table_length",
 ]
@@ -201,6 +204,45 @@ class DecaySpec:
         """
         return tuple(b for b in self.boundaries or () if b <= largest_count)
 
+    def last_change(self, fmt: FloatFormat, largest_count: int) -> int:
+        """The count from which the lr keeps the table's last value (0 if it never
+        changes), or ``largest_count`` when that is smaller.
+
+        A graph may clamp the count to ``[0, last_change]``: the clamped count has the
+        count's lr (negative counts have no decay).
+
+        Example (0.1 decays to 0.0 in float32 after 45 decays of 0.1):
+            >>> spec = decay_spec(0.1, 30, None, 0.1, "x")
+            >>> spec.last_change(FLOAT32, 2**31 - 1), spec.value_at(30 * 45, FLOAT32)
+            (1350, 0.0)
+            >>> decay_spec(0.1, 10**8, None, 0.1, "x").last_change(FLOAT32, 2**31 - 1)
+            2147483647
+            >>> decay_spec(0.1, None, [5, 9], 0.1, "x").last_change(FLOAT32, 2**31 - 1)
+            9
+        """
+        changes = len(self.table(fmt)) - 1
+        if self.boundaries is not None:
+            return min(self.boundaries[changes - 1] if changes else 0, largest_count)
+        return min(self.decay_steps * changes, largest_count)  # type: ignore[operator]
+
+    def change_counts(self, fmt: FloatFormat, largest_count: int) -> Sequence[int]:
+        """The counts up to ``largest_count`` at which the lr changes, increasing.
+
+        The boundaries, or the multiples of ``decay_steps`` (a ``range``), up to the
+        table's last value (every later decay keeps it): the ``i``-th of them starts
+        ``table[i + 1]``, and there are fewer of them than table values.
+
+        Example:
+            >>> spec = decay_spec(1.0, None, [3, 10, 2**40], 0.5, "x")
+            >>> list(spec.change_counts(FLOAT32, 2**31 - 1))
+            [3, 10]
+            >>> list(decay_spec(1.0, 2**30, None, 0.5, "x").change_counts(FLOAT32, 2**31 - 1))
+            [1073741824]
+        """
+        if self.decay_steps is None:
+            return self.reachable_boundaries(largest_count)[: len(self.table(fmt)) - 1]
+        return range(self.decay_steps, self.last_change(fmt, largest_count) + 1, self.decay_steps)
+
 
 def decay_spec(
     initial_lr: object,
@@ -225,6 +267,14 @@ def decay_spec(
         Traceback (most recent call last):
         ...
         stepsched_cli.errors.ScheduleError: decay_steps must be an integer >= 1, got 0
+        >>> decay_spec(0.0, 3, None, 0.1, "init_value")
+        Traceback (most recent call last):
+        ...
+        stepsched_cli.errors.ScheduleError: init_value must be a finite number > 0, got 0.0
+        >>> decay_spec(0.1, None, 30, 0.1, "init_value")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stepsched_cli.errors.ScheduleError: boundaries must be a non-empty list ..., got 30
     """
     initial = finite_number(initial_lr, initial_name, error=ScheduleError)
     if initial <= 0:
@@ -277,6 +327,11 @@ def spec_of_schedule(
         >>> spec = spec_of_schedule(StepSchedule(0.1, 3, mode="epoch"), 100, "Keras")
         >>> spec.decay_steps, spec.decay_rate
         (300, 0.1)
+        >>> epochs = StepSchedule(0.1, 3, mode="epoch")
+        >>> spec_of_schedule(epochs, None, "Keras")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stepsched_cli.errors.ConversionError: Keras counts optimizer updates: give the steps ...
     """
     if schedule.warmup_steps or schedule.min_lr:
         raise ConversionError(
@@ -294,3 +349,71 @@ def spec_of_schedule(
     return decay_spec(
         schedule.initial_lr, schedule.step_size, schedule.milestones, schedule.gamma, "initial_lr"
     )
+
+
+CHAINED_CHANGES = 64
+"""Up to this many changes of the lr, :func:`lr_of_counts` is a chain of selects."""
+
+
+def lr_of_counts(spec: DecaySpec, fmt: FloatFormat, count: Any, xp: Any) -> Any:
+    """The lr at each of an integer array of counts, by array operations alone.
+
+    The graph Keras's and optax's drop-ins trace (``xp`` is ``jax.numpy``; numpy runs
+    the same operations), exact for every value of the count's integer dtype, and
+    elementwise work that XLA fuses into one kernel with the lookup.  Up to
+    :data:`CHAINED_CHANGES` changes, a chain of selects ``count >= change`` on the
+    values' bit patterns (XLA's CPU kernels flush a subnormal float constant to 0.0 in
+    a scalar select, not an integer one); beyond, ``table[k]`` with ``k`` the number
+    of boundaries passed, or the quotient by ``decay_steps`` (:func:`_quotient`).
+
+    Args:
+        spec: The schedule.
+        fmt: The values' format; ``count`` has an integer dtype.
+        count: An integer array of any shape (a traced one included).
+        xp: The array module, ``jax.numpy`` or ``numpy``.
+
+    Example:
+        >>> import numpy as np
+        >>> spec = decay_spec(0.1, 1_000_000, None, 0.1, "x")
+        >>> counts = np.array([-1, 16_999_999, 17_000_000, 2**31 - 1], np.int32)
+        >>> [float(v) for v in lr_of_counts(spec, FLOAT32, counts, np)]
+        [0.10000000149011612, 9.99999983775159e-18, 1.000000045813705e-18, 0.0]
+    """
+    import numpy as np  # a long table converts faster through numpy than in jax
+
+    largest = int(xp.iinfo(count.dtype).max)
+    values = np.asarray(spec.table(fmt), fmt.name)
+    starts = spec.change_counts(fmt, largest)
+    if len(starts) <= CHAINED_CHANGES:
+        patterns = values.view(np.int32 if values.itemsize == 4 else np.int64)
+        value = xp.full(count.shape, patterns[0])
+        for start, pattern in zip(starts, patterns[1:], strict=False):  # last reached wins
+            value = xp.where(count >= xp.asarray(start, count.dtype), pattern, value)
+        return value.view(fmt.name)
+    table = xp.asarray(values)
+    if spec.decay_steps is None:
+        bounds = xp.asarray(starts, count.dtype)
+        return table[xp.sum(count[..., None] >= bounds, axis=-1, dtype=count.dtype)]
+    clamped = xp.clip(count, 0, spec.last_change(fmt, largest))
+    if xp.issubdtype(count.dtype, xp.unsignedinteger):  # rare: a plain // (no negatives)
+        return table[clamped // xp.asarray(spec.decay_steps, count.dtype)]
+    return table[_quotient(clamped, spec.decay_steps, xp)]
+
+
+def _quotient(count: Any, divisor: int, xp: Any) -> Any:
+    """``count // divisor`` for ``0 <= count <= divisor * (2**20 - 1)``, without a division.
+
+    An integer division is a kernel of its own under XLA.  The estimate
+    ``q = float(count) * float(1 / divisor)`` (float32 for counts of up to 32 bits,
+    float64 for 64) has three roundings of relative error below 2**-24 (2**-53) each,
+    ``1 / divisor`` rounded twice counted as one and a bit, so
+    ``|q - count / divisor| < 4 * 2**-24 * 2**20 = 0.25`` (the quotient is below 2**20,
+    the table's length bound): its integer part is ``k - 1``, ``k`` or ``k + 1``
+    (``k = count // divisor``).  Two integer corrections make it ``k``; every
+    intermediate lies in ``[-divisor, count]``, so none overflows the count's dtype.
+    """
+    wide = "float64" if count.dtype.itemsize > 4 else "float32"
+    estimate = (count.astype(wide) * xp.asarray(1 / divisor, wide)).astype(count.dtype)
+    step = xp.asarray(divisor, count.dtype)
+    estimate = estimate - ((estimate - 1) * step > count - step).astype(count.dtype)
+    return estimate + (count - estimate * step >= step).astype(count.dtype)

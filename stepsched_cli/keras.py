@@ -8,8 +8,9 @@ divides the iteration count in float32, which holds integers exactly only up to
 2**24: from there it decays early (iteration 16,999,999 of a 1,000,000-step decay
 already has the 17th decay), and ``decay_rate ** p`` in float32 is not the nearest
 float32 to the exact value.  Here the decay count is integer arithmetic on the
-iteration count (``floor_divide``, or comparisons with the boundaries), and the value
-is selected from a table of the correctly rounded lrs in ``keras.config.floatx()``
+iteration count (``//``, or comparisons with the boundaries; on the jax backend the
+graph of :func:`stepsched_cli.decay_tables.lr_of_counts`, one fused XLA kernel),
+and the value is selected from a table of the correctly rounded lrs in ``keras.config.floatx()``
 (float32, or float64), computed once in Python (:mod:`stepsched_cli.decay_tables`,
 which bounds its length).  It runs on the jax, torch and tensorflow backends, inside
 jit and tf.function, and is registered for serialization, so a model compiled with it
@@ -30,7 +31,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from stepsched_cli.decay_tables import FLOAT32, FORMATS, DecaySpec, FloatFormat, decay_spec
+from stepsched_cli.decay_tables import (
+    FLOAT32,
+    FORMATS,
+    DecaySpec,
+    FloatFormat,
+    decay_spec,
+    lr_of_counts,
+)
 from stepsched_cli.errors import ScheduleError
 
 __all__ = ["StepDecay"]
@@ -84,6 +92,10 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):  # type: ignor
                 "value: a float count loses exactness past 2**24 (float32)",
                 parameter="step",
             )
+        if keras.backend.backend() == "jax":  # the graph XLA fuses into one kernel
+            import jax.numpy as jnp
+
+            return lr_of_counts(self.spec, fmt, count, jnp)
         decays = self._decays(count, kind)
         index = keras.ops.clip(decays, 0, len(table) - 1)
         return keras.ops.take(keras.ops.convert_to_tensor(np.asarray(table, fmt.name)), index)
@@ -94,7 +106,9 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):  # type: ignor
         if self.spec.decay_steps is not None:
             if self.spec.decay_steps > largest:  # no count of this type reaches a decay
                 return keras.ops.zeros_like(count)
-            return keras.ops.floor_divide(count, keras.ops.cast(self.spec.decay_steps, kind))
+            # The tensor's own //: keras.ops.floor_divide on torch returns int32 for int64
+            # operands (Keras 3.15), wrapping counts from 2**31 on.
+            return count // keras.ops.cast(self.spec.decay_steps, kind)
         bounds = np.asarray(self.spec.reachable_boundaries(largest), kind)
         reached = keras.ops.greater_equal(keras.ops.expand_dims(count, -1), bounds)
         return keras.ops.sum(keras.ops.cast(reached, kind), axis=-1)

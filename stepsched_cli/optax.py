@@ -6,11 +6,13 @@ a schedule (a function of ``count``, as every optax schedule is) that multiplies
 takes effect at the boundary, as in ``piecewise_constant_schedule``).  optax's
 ``exponential_decay(staircase=True)`` divides the count in float32 and so decays early
 past 2**24 (count 16,999,999 of a 1,000,000-step decay already has the 17th decay);
-here the decay count is integer arithmetic on ``count`` (``//``, or comparisons with
-the boundaries) and the value is the table entry for it: the float nearest to the
-exact lr in the default float dtype (float32, float64 with ``jax_enable_x64``),
-computed in Python once (:mod:`stepsched_cli.decay_tables`).  It works under
-``jax.jit`` and ``jax.vmap``; a Python ``int`` count is answered in Python, at any size.
+here the decay count is integer arithmetic on ``count`` (the quotient by
+``decay_steps``, from a float estimate corrected in integers, or comparisons with the
+boundaries: elementwise work that XLA fuses with the lookup into one kernel) and the
+value is the table entry for it: the float nearest to the exact lr in the default float
+dtype (float32, float64 with ``jax_enable_x64``), computed in Python once
+(:mod:`stepsched_cli.decay_tables`).  It works under ``jax.jit`` and ``jax.vmap``; a
+Python ``int`` count is answered in Python, at any size.
 
 Example:
     >>> import jax
@@ -29,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from stepsched_cli.decay_tables import FLOAT32, FORMATS, DecaySpec, FloatFormat, decay_spec
+from stepsched_cli.decay_tables import FLOAT32, FORMATS, decay_spec, lr_of_counts
 from stepsched_cli.errors import ScheduleError
 
 __all__ = ["step_decay"]
@@ -66,27 +68,13 @@ def step_decay(
         fmt = FORMATS.get(jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64)).name, FLOAT32)
         if isinstance(count, int | np.integer) and not isinstance(count, bool):
             return jnp.asarray(spec.value_at(int(count), fmt), fmt.name)
-        return _traced_value(spec, fmt, jnp.asarray(count))
+        count = jnp.asarray(count)
+        if not jnp.issubdtype(count.dtype, jnp.integer):
+            raise ScheduleError(
+                f"count must be an integer (optax's update count), got a {count.dtype} "
+                "value: a float count loses exactness past 2**24 (float32)",
+                parameter="count",
+            )
+        return lr_of_counts(spec, fmt, count, jnp)  # one fused kernel under XLA
 
     return schedule
-
-
-def _traced_value(spec: DecaySpec, fmt: FloatFormat, count: Any) -> Any:
-    """``table[k]``, ``k`` by integer arithmetic in the count's own dtype."""
-    if not jnp.issubdtype(count.dtype, jnp.integer):
-        raise ScheduleError(
-            f"count must be an integer (optax's update count), got a {count.dtype} value: "
-            "a float count loses exactness past 2**24 (float32)",
-            parameter="count",
-        )
-    table = spec.table(fmt)
-    largest = int(jnp.iinfo(count.dtype).max)
-    if spec.decay_steps is not None:
-        if spec.decay_steps > largest:  # no count of this dtype reaches a decay
-            decays = jnp.zeros_like(count)
-        else:
-            decays = count // jnp.asarray(spec.decay_steps, count.dtype)
-    else:
-        bounds = jnp.asarray(spec.reachable_boundaries(largest), count.dtype)
-        decays = jnp.sum(count[..., None] >= bounds, axis=-1, dtype=count.dtype)
-    return jnp.asarray(table, fmt.name)[jnp.clip(decays, 0, len(table) - 1)]

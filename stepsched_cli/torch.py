@@ -67,6 +67,9 @@ def _check_gamma(gamma: object) -> float:
     return value
 
 
+# Our caches in the scheduler's __dict__ (made again when missing).
+_CACHES = ("_exact_now", "_exact_order")
+
 # ``step(epoch)`` without a metric is torch's call; timm's loop passes one (even None).
 _NO_METRIC: Any = object()
 
@@ -283,6 +286,12 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         now = self.__dict__["_exact_now"] = _Now(self, epoch)
         return list(now.current)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What pickling (``copy.deepcopy``, ``torch.save`` of the object) keeps: every
+        attribute but the caches of rows, which hold iterators; they are made again at
+        the next step, from the same attributes."""
+        return {key: value for key, value in self.__dict__.items() if key not in _CACHES}
+
     def state_dict(self) -> dict[str, Any]:
         """torch's state dict: every attribute but the optimizer (and our cache)."""
         state: dict[str, Any] = super().state_dict()
@@ -293,7 +302,8 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         super().load_state_dict(
             {key: value for key, value in state_dict.items() if not key.startswith(_OWN_PREFIX)}
         )
-        self.__dict__.pop("_exact_now", None)
+        for cache in _CACHES:
+            self.__dict__.pop(cache, None)
 
     def __getstate__(self) -> dict[str, Any]:
         """For ``pickle``, ``torch.save`` and ``copy``: all but the rows ahead (iterators,

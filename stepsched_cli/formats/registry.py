@@ -341,7 +341,18 @@ def _refused(name: str, source: str, format: str) -> HintRefused:
 
 
 def _own_hints(hints: Hints, kind: type[HintRecord], format: str, source: str) -> HintRecord:
-    """``hints`` as ``kind`` declares them; any hint it does not take is refused."""
+    """``hints`` as ``kind`` declares them; any hint it does not take is refused.
+
+    A position is the exception: whether the file records its own is known once it is
+    read, so it is left out here (with the steps per epoch that would convert it) and
+    :func:`read_state` refuses it after the read; a file its reader refuses anyway gets
+    that refusal, not a claim about its position.
+    """
+    if "position" in hints.given and not _takes(kind, "position"):
+        deferred = {"position"} | ({"steps_per_epoch"} - set(_fields(kind)))
+        hints = Hints(
+            **{name: value for name, value in hints.given.items() if name not in deferred}
+        )
     refused = hints.refused_by(kind)
     if refused is not None:
         raise _refused(refused, source, format)

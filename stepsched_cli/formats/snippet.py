@@ -28,8 +28,9 @@ class Snippet:
             unknown), after the header line; raises ``ConversionError`` saying why when
             the framework cannot express the schedule exactly.
         exact: What ``code --exact`` adds after it: the same schedule with stepsched's
-            drop-in for the framework (``stepsched_cli.torch``, ``.keras``, ``.optax``),
-            or None where there is none; raises ``ConversionError`` as ``write`` does.
+            drop-in for the framework (``stepsched_cli.torch``, also for Lightning and
+            timm's train.py, ``.keras``, ``.optax``); raises ``ConversionError`` as
+            ``write`` does.
         run: What ``code --epochs``/``--total`` adds after it: the training loop of a
             run of a given length (the schedule, its steps per epoch, and the run's
             length in the schedule's unit), or None where the snippet has no loop.
@@ -38,7 +39,7 @@ class Snippet:
     name: str
     title: str
     write: Callable[[StepSchedule, int | None], str]
-    exact: Callable[[StepSchedule, int | None], str] | None = None
+    exact: Callable[[StepSchedule, int | None], str]
     run: Callable[[StepSchedule, int | None, int], str] | None = None
 
 

@@ -156,6 +156,24 @@ def test_exact_prints_our_class_after_the_frameworks_own(run: Invoke) -> None:
             ],
         ),
         (
+            "timm",
+            ["--lr", "0.1", "--step-size", "30"],
+            [
+                "from stepsched_cli.torch import StepLR",
+                "scheduler = StepLR(optimizer, step_size=30, gamma=0.1, t_in_epochs=False)",
+            ],
+        ),
+        (
+            "timm",
+            ["--lr", "0.1", "--milestones", "30,60", "--mode", "epoch"],
+            [
+                "# Its milestones are torch's (the decay takes effect at each), not timm's"
+                " decay_t.",
+                "scheduler = MultiStepLR(optimizer, milestones=[30, 60], gamma=0.1,"
+                " t_in_epochs=True)",
+            ],
+        ),
+        (
             "optax",
             ["--lr", "0.1", "--step-size", "3", "--mode", "epoch", "--steps-per-epoch", "100"],
             ["schedule = step_decay(0.1, decay_steps=300, decay_rate=0.1)"],
@@ -182,15 +200,6 @@ def test_exact_snippets_carry_the_schedule_in_updates_and_compile(
     compile(text, f"<{framework} --exact snippet>", "exec")
     for line in lines:
         assert f"\n{line}\n" in exact
-
-
-def test_exact_for_a_framework_without_a_drop_in_is_a_usage_error(run: Invoke) -> None:
-    result = run("code", "--framework", "timm", "--exact")
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert "'--exact': stepsched has no drop-in for timm (it has one for torch, lightning," in (
-        result.stderr
-    )
 
 
 def test_exact_refuses_a_floor_and_prints_nothing(run: Invoke) -> None:

@@ -24,8 +24,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stepsched_cli.decay_tables import FLOAT32, FORMATS, DecaySpec, decay_spec
 from stepsched_cli.errors import ScheduleError
-from tests.dropin.exact_values import assert_refused, exact, float32_of
+from tests.dropin.exact_values import (
+    BOUNDARIES,
+    EDGE_CASES,
+    assert_refused,
+    edge_counts,
+    exact,
+    float32_of,
+)
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
@@ -78,6 +86,78 @@ def test_boundaries_decay_at_the_boundary() -> None:
         0.125,
         0.125,
     ]
+
+
+def held(dtype: str) -> bool:
+    """Whether the backend holds ``dtype`` (jax without x64 holds no 64-bit types)."""
+    tensor = keras.ops.convert_to_tensor(np.zeros((), dtype))
+    return bool(keras.backend.standardize_dtype(tensor.dtype) == dtype)
+
+
+def assert_table_values(schedule: Any, spec: DecaySpec, counts: list[int], dtype: str) -> None:
+    """Each count has the table entry of its decay count (``tests/dropin/test_dropin_optax``
+    and ``tests/test_decay_tables.py`` check the entries against ``Fraction``), on a
+    tensor of counts, and on jax under ``jax.jit`` as a train step calls it."""
+    fmt = FORMATS[keras.config.floatx()]
+    expected = [spec.value_at(count, fmt) for count in counts]
+    assert values(schedule, counts, dtype) == expected
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jitted = jax.jit(schedule)
+        every = max(1, len(counts) // 50)
+        tensors = [keras.ops.convert_to_tensor(np.asarray(c, dtype)) for c in counts[::every]]
+        assert [float(jitted(tensor)) for tensor in tensors] == expected[::every]
+
+
+@pytest.mark.parametrize(("lr", "decay_steps", "rate"), EDGE_CASES)
+def test_int32_steps_either_side_of_every_decay(lr: float, decay_steps: int, rate: float) -> None:
+    spec = decay_spec(lr, decay_steps, None, rate, "initial_learning_rate")
+    counts = edge_counts(decay_steps, len(spec.table(FLOAT32)), -(2**31), 2**31 - 1)
+    schedule = StepDecay(lr, decay_steps=decay_steps, decay_rate=rate)
+    assert_table_values(schedule, spec, counts, "int32")
+
+
+@pytest.mark.parametrize(
+    ("decay_steps", "rate"),
+    [(1, 0.5), (30, 0.1), (1_000_000, 0.9), (10**18, 0.1), (2**62 + 1, 0.5), (2**63 - 1, 0.1)],
+)
+def test_int64_steps_either_side_of_every_decay(decay_steps: int, rate: float) -> None:
+    if not held("int64"):
+        pytest.skip("this backend holds no int64 here (jax without jax_enable_x64)")
+    spec = decay_spec(0.1, decay_steps, None, rate, "initial_learning_rate")
+    counts = edge_counts(decay_steps, len(spec.table(FLOAT32)), -(2**63), 2**63 - 1)
+    schedule = StepDecay(0.1, decay_steps=decay_steps, decay_rate=rate)
+    assert_table_values(schedule, spec, counts, "int64")
+
+
+@pytest.mark.parametrize("boundaries", BOUNDARIES)
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_boundaries_either_side_of_each(boundaries: list[int], dtype: str) -> None:
+    if not held(dtype):
+        pytest.skip(f"this backend holds no {dtype} here (jax without jax_enable_x64)")
+    spec = decay_spec(0.1, None, boundaries, 0.5, "initial_learning_rate")
+    info = np.iinfo(dtype)
+    counts = {b + shift for b in boundaries for shift in (-1, 0, 1)}
+    counts |= {int(info.min), -1, 0, int(info.max)}
+    inside = sorted(c for c in counts if info.min <= c <= info.max)
+    assert_table_values(StepDecay(0.1, boundaries=boundaries, decay_rate=0.5), spec, inside, dtype)
+
+
+@pytest.mark.parametrize("form", [{"decay_steps": 30}, {"boundaries": [30, 60, 2**31 - 1]}])
+def test_float64_graph_where_floatx_is_float64(form: dict[str, Any]) -> None:
+    previous = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        if not held("float64"):
+            pytest.skip("this backend holds no float64 here (jax without jax_enable_x64)")
+        schedule = StepDecay(0.1, decay_rate=0.1, **form)
+        spec = decay_spec(0.1, form.get("decay_steps"), form.get("boundaries"), 0.1, "x")
+        counts = [-1, 0, 29, 30, 59, 60, 61, 2**31 - 2, 2**31 - 1]
+        assert_table_values(schedule, spec, counts, "int32")
+        assert values(schedule, [60], "int32") == [0.001]  # not 0.0010000000000000002
+    finally:
+        keras.config.set_floatx(previous)
 
 
 def test_float64_where_floatx_is_float64() -> None:

@@ -11,6 +11,7 @@ repeated multiplication drifts away from.
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import warnings
@@ -420,3 +421,22 @@ def test_a_tensor_lr_goes_through_torchs_own_update_with_the_same_values() -> No
         scheduler.step()
         seen.append(float(opt.param_groups[0]["lr"]))
     assert seen == [exact(0.1, 0.9, t) for t in range(301)]
+
+
+@pytest.mark.parametrize(
+    "make", [lambda o: ours.StepLR(o, 1, 0.9), lambda o: ours.MultiStepLR(o, [2, 3, 3, 40], 0.5)]
+)
+def test_a_copied_or_pickled_scheduler_continues_with_the_same_values(make: Any) -> None:
+    """deepcopy and torch.save of the object itself, as torch's own classes allow."""
+    opt = optimizer(0.1, 0.03)
+    scheduler = make(opt)
+    run(scheduler, opt, 5)
+    copied = copy.deepcopy(scheduler)
+    buffer = io.BytesIO()
+    torch.save(scheduler, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    later = run(scheduler, opt, 50)
+    for other in (copied, loaded):
+        assert other.last_epoch == 5
+        assert run(other, other.optimizer, 50) == later

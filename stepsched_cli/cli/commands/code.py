@@ -36,8 +36,7 @@ _EXAMPLES = (
     (FRAMEWORKS[0], "--lr 0.1 --step-size 30"),
     (FRAMEWORKS[1], "--lr 0.1 --milestones 30,80 --mode epoch"),
     (FRAMEWORKS[-1], "--state run.json"),
-    (next(name for name in reversed(FRAMEWORKS[:-1]) if SNIPPETS[name].exact is not None),
-     "--lr 0.1 --step-size 1000000 --exact"),
+    (FRAMEWORKS[-2], "--lr 0.1 --step-size 1000000 --exact"),
     (next(name for name in FRAMEWORKS if SNIPPETS[name].run is not None),
      "--milestones 30,60,80 --mode epoch --epochs 90"),
 )  # fmt: skip
@@ -91,11 +90,6 @@ def code(
             "--framework", f"unknown framework {framework!r} (known: {', '.join(FRAMEWORKS)})"
         )
     snippet = SNIPPETS[framework]
-    if exact and snippet.exact is None:
-        with_one = ", ".join(name for name, known in SNIPPETS.items() if known.exact)
-        raise usage_error(
-            "--exact", f"stepsched has no drop-in for {framework} (it has one for {with_one})"
-        )
     plan = resolve_plan(schedule)
     length = run_total(plan, total, epochs)
     if length is not None and snippet.run is None:
@@ -104,7 +98,7 @@ def code(
     # The snippet becomes a real run: the same warnings as table and plot, on stderr.
     warn_if_implausible(plan, total=length)
     code_text = snippet.write(plan.schedule, plan.steps_per_epoch)
-    if exact and snippet.exact is not None:
+    if exact:
         code_text += snippet.exact(plan.schedule, plan.steps_per_epoch)
     if length is not None and snippet.run is not None:
         code_text += snippet.run(plan.schedule, plan.steps_per_epoch, length)

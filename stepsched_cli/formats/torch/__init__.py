@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stepsched_cli.formats.torch.factors import FACTOR_KINDS, Factor, chain_lrs, parse_warmup
-from stepsched_cli.formats.torch.snippets import SNIPPETS
+from stepsched_cli.formats.torch.snippets import SNIPPETS, exact_timm_snippet
 from stepsched_cli.formats.torch.state_dict import (
     CHECKPOINT_FORMAT_NAME,
     FORMAT_NAME,
@@ -51,6 +51,7 @@ __all__ = [
     "check_param_groups",
     "detect",
     "dumps_torch_state",
+    "exact_timm_snippet",
     "find_dicts",
     "find_schedulers",
     "format_key_path",

@@ -13,6 +13,7 @@ from stepsched_cli.schedule import StepSchedule
 
 __all__ = [
     "SNIPPETS",
+    "exact_timm_snippet",
     "exact_torch_snippet",
     "lightning_run",
     "lightning_snippet",
@@ -136,6 +137,32 @@ def exact_torch_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> 
 from stepsched_cli.torch import {kind}
 
 scheduler = {constructor}
+"""
+
+
+def exact_timm_snippet(schedule: StepSchedule, steps_per_epoch: int | None) -> str:
+    """stepsched_cli.torch for timm's train.py: torch's constructor, timm's unit."""
+    constructor = _torch_scheduler(schedule, "timm")
+    kind = constructor.split("(")[0]
+    in_epochs = schedule.mode == "epoch"
+    counted = (
+        "epochs, and step sets the position"
+        if in_epochs
+        else "updates, and step_update sets the position"
+    )
+    milestones = (
+        "# Its milestones are torch's (the decay takes effect at each), not timm's decay_t.\n"
+        if schedule.milestones is not None
+        else ""
+    )
+    return f"""
+# Exact drop-in for timm's train.py, built where it calls create_scheduler_v2:
+# stepsched_cli.torch's {kind} takes the loop's step(epoch, metric) and
+# step_update(num_updates, metric). With t_in_epochs={in_epochs} it counts
+# {counted}.
+{milestones}from stepsched_cli.torch import {kind}
+
+scheduler = {constructor[:-1]}, t_in_epochs={in_epochs})
 """
 
 

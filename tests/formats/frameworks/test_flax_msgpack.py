@@ -27,10 +27,17 @@ MANIFEST: dict[str, Any] = json.loads((REAL / "manifest.json").read_text())["fil
 WHAT = "is a flax msgpack file (flax.serialization.to_bytes)"
 
 
-def refusal(name: str) -> str:
+def refusal(name: str, hints: registry.Hints | None = None) -> str:
     with pytest.raises(StateFileError) as raised:
-        registry.read_state(str(REAL / name))
+        registry.read_state(str(REAL / name), hints=hints)
     return str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["train_state_inject.msgpack", "params_only.msgpack"])
+def test_a_position_given_gets_the_files_own_refusal(name: str) -> None:
+    """Not "records its own position": the file holds no schedule to read at any position."""
+    given = registry.Hints(position=5, steps_per_epoch=2)
+    assert refusal(name, given) == refusal(name)
 
 
 @pytest.mark.parametrize("name", ["train_state_inject.msgpack", "opt_state_adam_inject.msgpack"])

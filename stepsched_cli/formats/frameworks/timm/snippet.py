@@ -1,5 +1,6 @@
 """``code --framework timm``: StepLRScheduler or MultiStepLRScheduler, the position passed
-explicitly, with the parameters :func:`~.schedule.from_schedule` writes."""
+explicitly, with the parameters :func:`~.schedule.from_schedule` writes; ``--exact``
+adds stepsched_cli.torch's class as train.py takes it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from stepsched_cli.formats.frameworks.timm import schedule as timm_format
 from stepsched_cli.formats.snippet import Snippet
+from stepsched_cli.formats.torch import exact_timm_snippet
 from stepsched_cli.schedule import StepSchedule
 
 __all__ = ["SNIPPET", "timm_run", "timm_snippet"]
@@ -67,5 +69,5 @@ for _ in range({length}):
 """
 
 
-SNIPPET = Snippet("timm", "timm", timm_snippet, run=timm_run)
+SNIPPET = Snippet("timm", "timm", timm_snippet, exact_timm_snippet, timm_run)
 """``code --framework timm``."""
