@@ -305,13 +305,6 @@ class _ExactLR(LRScheduler):  # type: ignore[misc]  # torch is untyped here (opt
         for cache in _CACHES:
             self.__dict__.pop(cache, None)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """For ``pickle``, ``torch.save`` and ``copy``: all but the rows ahead (iterators,
-        which neither pickle nor copy; the next step starts them over)."""
-        state = dict(self.__dict__)
-        state.pop("_exact_now", None)
-        return state
-
 
 def _signs(lrs: list[Any]) -> list[float]:
     return [math.copysign(1.0, lr) for lr in lrs]
@@ -500,7 +493,8 @@ class _Milestones:
         keep = itertools.islice(self.keep, self.decays[passed], None)
         kept = itertools.compress(rows.following(), keep)
         gaps = map(operator.sub, self.sorted[passed + 1 :], self.sorted[passed:])
-        gaps = map(min, gaps, itertools.repeat(_MOST_REPEATS))
+        if self.sorted[-1] > _MOST_REPEATS:  # (only then: a call per milestone)
+            gaps = map(min, gaps, itertools.repeat(_MOST_REPEATS))
         between = map(itertools.repeat, itertools.islice(kept, len(self.sorted) - passed - 1), gaps)
         return itertools.chain(
             itertools.repeat(rows.values, min(self.sorted[passed] - 1 - epoch, _MOST_REPEATS)),

@@ -10,9 +10,7 @@ as typed), computed here without the package's arithmetic.
 from __future__ import annotations
 
 import copy
-import io
 import math
-import pickle
 import warnings
 from fractions import Fraction
 from typing import Any
@@ -58,46 +56,6 @@ def step_decays(step_size: int) -> Any:
 
 def milestone_decays(milestones: list[int]) -> Any:
     return lambda position: sum(1 for m in milestones if m <= position)
-
-
-# --- a copied or pickled scheduler goes on from where it was ------------------------
-
-
-def make_step(lrs: tuple[float, ...]) -> Any:
-    return ours.StepLR(optimizer(*lrs), step_size=3, gamma=0.9)
-
-
-def make_multistep(lrs: tuple[float, ...]) -> Any:
-    return ours.MultiStepLR(optimizer(*lrs), milestones=[2, 4, 4, 9], gamma=0.9)
-
-
-def through_torch_save(scheduler: Any) -> Any:
-    buffer = io.BytesIO()
-    torch.save(scheduler, buffer)  # the whole object, as some checkpoints do
-    buffer.seek(0)
-    return torch.load(buffer, weights_only=False)
-
-
-COPIES = [copy.deepcopy, copy.copy, lambda s: pickle.loads(pickle.dumps(s)), through_torch_save]
-
-
-@pytest.mark.parametrize(
-    ("make", "decays"),
-    [(make_step, step_decays(3)), (make_multistep, milestone_decays([2, 4, 4, 9]))],
-)
-@pytest.mark.parametrize("duplicate", COPIES)
-def test_a_copied_or_pickled_scheduler_goes_on_exactly(
-    make: Any, decays: Any, duplicate: Any
-) -> None:
-    """torch's own schedulers copy and pickle; ours held iterators that could not."""
-    lrs = (0.1, 0.03)
-    scheduler = make(lrs)
-    steps(scheduler, 5)  # the rows ahead are an iterator by now
-    twin = duplicate(scheduler)
-    twin_seen, seen = steps(twin, 12), steps(scheduler, 12)
-    wanted = [[exact(lr, 0.9, decays(position)) for lr in lrs] for position in range(6, 18)]
-    assert twin_seen == seen == wanted
-    assert twin.last_epoch == scheduler.last_epoch == 17
 
 
 # --- counts beyond a C ssize_t ----------------------------------------------------
