@@ -68,7 +68,7 @@ _SMALLEST_POWER = 2.0**-400
 _SPLITTER = 134217729.0  # 2**27 + 1
 _LOW_MASK = (1 << 53) - 1
 # |d| below this share of the gap to the next float down decides the rounding; the
-# error bound is below 2**-47 of that gap (see _vector_values).
+# error bound is below 2**-45 of that gap (see _vector_values).
 _DECIDED_SHARE = 0.4999999
 
 
