@@ -35,6 +35,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,7 @@ __all__ = ["DecayRows"]
 
 Array = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
+Number = TypeVar("Number", float, Array)
 
 # The largest batches: a walk's values are held as Python lists, the vector's numpy
 # calls cost about 1 us each whatever the batch, so larger batches pay them off.
@@ -231,7 +233,7 @@ def _two_float_product(
     ``|Q| < 2**-50 P``.
     """
     high, low = anchor
-    high_head, high_low = _split_scalar(high)
+    high_head, high_low = _split(high)
     value, head, tail, low_part = (
         steps.value[:count],
         steps.head[:count],
@@ -239,16 +241,8 @@ def _two_float_product(
         steps.low[:count],
     )
     product = high * value
-    error = ((high_head * head - product) + high_head * low_part + high_low * head) + (
-        high_low * low_part
-    )
+    error = _product_error(high_head, high_low, head, low_part, product)
     return product, (error + high * tail) + low * value
-
-
-def _split_scalar(x: float) -> tuple[float, float]:
-    scaled = _SPLITTER * x
-    high = scaled - (scaled - x)
-    return high, x - high
 
 
 class _Parts:
@@ -261,11 +255,19 @@ class _Parts:
         self.head, self.value_low = _split(value)
 
 
-def _split(x: Array) -> tuple[Array, Array]:
+def _split(x: Number) -> tuple[Number, Number]:
     """Veltkamp: ``x == hi + lo`` exactly, each with at most 26 significant bits."""
     scaled = _SPLITTER * x
     high = scaled - (scaled - x)
     return high, x - high
+
+
+def _product_error(
+    a_head: Number, a_low: Number, b_head: Array, b_low: Array, product: Array
+) -> Array:
+    """Dekker: the exact ``a * b - product`` for ``product = fl(a * b)``, from the
+    Veltkamp halves of ``a`` and ``b`` (no underflow: the ranges above)."""
+    return ((a_head * b_head - product) + a_head * b_low + a_low * b_head) + a_low * b_low
 
 
 def _vector_values(bases: _Parts, high: Array, low: Array) -> tuple[Array, Mask]:
@@ -289,9 +291,7 @@ def _vector_values(bases: _Parts, high: Array, low: Array) -> tuple[Array, Mask]
     """
     product = bases.value * high
     high_head, high_low = _split(high)
-    error = (
-        (bases.head * high_head - product) + bases.head * high_low + bases.value_low * high_head
-    ) + bases.value_low * high_low
+    error = _product_error(bases.head, bases.value_low, high_head, high_low, product)
     tail = (error + bases.value * low) + bases.tail * high
     rounded = product + tail
     rest = tail - (rounded - product)
